@@ -1,0 +1,26 @@
+/* recycle — Python's memory management for C.
+ *
+ * One header for the whole public API.  Topical parts live under
+ * include/recycle/ and are all included here:
+ *   core.h         errors, output, heaps, memory, types, objects, refcounts
+ *   containers.h   integers, lists, dicts
+ *   gc.h           the cycle collector (Python's gc module) and weak refs
+ *   gen.h          generators
+ *   tracemalloc.h  allocation tracing, snapshots, statistics
+ */
+#ifndef RECYCLE_H
+#define RECYCLE_H
+
+#include "recycle/core.h"
+#include "recycle/containers.h"
+#if __has_include("recycle/gc.h")
+#include "recycle/gc.h"
+#endif
+#if __has_include("recycle/gen.h")
+#include "recycle/gen.h"
+#endif
+#if __has_include("recycle/tracemalloc.h")
+#include "recycle/tracemalloc.h"
+#endif
+
+#endif /* RECYCLE_H */

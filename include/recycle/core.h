@@ -1,0 +1,327 @@
+/* recycle/core.h — errors, output, heaps, memory, types, objects and
+ * reference counting.  Included by <recycle.h>; do not include directly.
+ *
+ * Conventions (the whole API follows them):
+ *  - Functions that can fail return NULL or a negative rcy_err code.
+ *  - No function steals a reference: arguments are borrowed, and the callee
+ *    takes its own reference when it stores one.  Functions that return an
+ *    object return a NEW reference, except getters named `..._get` /
+ *    `..._borrow`, which return a BORROWED one (valid while its container
+ *    holds it), as in CPython's C API.
+ *  - Misuse that would corrupt memory (decref of a dead object, refcount
+ *    below zero, a pointer recycle never handed out) is fatal: it goes to the
+ *    error handler, which by default prints the message and aborts.
+ */
+#ifndef RECYCLE_CORE_H
+#define RECYCLE_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define RCY_API __attribute__((visibility("default")))
+#define RCY_LIKELY(x) __builtin_expect(!!(x), 1)
+#define RCY_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define RCY_NORETURN __attribute__((noreturn))
+#else
+#define RCY_API
+#define RCY_LIKELY(x) (x)
+#define RCY_UNLIKELY(x) (x)
+#define RCY_NORETURN
+#endif
+
+#define RCY_VERSION_MAJOR 0
+#define RCY_VERSION_MINOR 1
+#define RCY_VERSION_PATCH 0
+#define RCY_VERSION_STRING "0.1.0"
+
+/* ------------------------------------------------------------------ */
+/* Errors and output                                                   */
+/* ------------------------------------------------------------------ */
+
+typedef enum rcy_err {
+    RCY_OK = 0,
+    RCY_ENOMEM = -1,   /* out of memory (or the heap's limit was hit)     */
+    RCY_EINVAL = -2,   /* invalid argument                                */
+    RCY_EIO = -3,      /* input/output error; errno has the detail        */
+    RCY_EFORMAT = -4,  /* not a recycle file, or a malformed one          */
+    RCY_ECORRUPT = -5, /* checksum mismatch or truncated file             */
+    RCY_EVERSION = -6, /* file written by an incompatible version         */
+    RCY_ESTATE = -7,   /* not allowed in the current state (e.g. not tracing) */
+    RCY_ERANGE = -8,   /* index or value out of range                     */
+    RCY_ENOTFOUND = -9,/* key or item not present                         */
+    RCY_EMISUSE = -10, /* API misuse detected (fatal unless the handler returns) */
+    RCY_ECORRUPTED_HEAP = -11, /* debug allocator found a broken guard    */
+    RCY_EUNSUPPORTED = -12 /* not supported on this platform or build      */
+} rcy_err;
+
+/* A static, human-readable description of an rcy_err code. */
+RCY_API const char *rcy_strerror(int err);
+
+/* All library output (statistics, gc debug messages, warnings) goes
+ * through one callback.  The default writes to stderr.  NULL restores the
+ * default.  Process-wide; set it before creating heaps. */
+typedef void rcy_output_fn(const char *text, void *arg);
+RCY_API void rcy_set_output(rcy_output_fn *fn, void *arg);
+
+/* Fatal misuse and corruption go through one handler: it receives the
+ * error code and a full message (type, address, and when tracing, where
+ * the object was allocated).  The default prints through the output
+ * callback and calls abort().  If a user handler returns, recycle aborts
+ * anyway: the heap is not in a state that can go on. */
+typedef void rcy_error_fn(int err, const char *message, void *arg);
+RCY_API void rcy_set_error_handler(rcy_error_fn *fn, void *arg);
+
+/* ------------------------------------------------------------------ */
+/* Heaps                                                               */
+/* ------------------------------------------------------------------ */
+
+/* The raw allocator serves requests larger than the small-object limit and
+ * the library's own bookkeeping (like PyMem_SetAllocator's RAW domain).
+ * Arenas come from the OS (mmap), not from here. */
+typedef struct rcy_raw_allocator {
+    void *ctx;
+    void *(*malloc)(void *ctx, size_t size);
+    void *(*calloc)(void *ctx, size_t nelem, size_t elsize);
+    void *(*realloc)(void *ctx, void *ptr, size_t new_size);
+    void (*free)(void *ctx, void *ptr);
+} rcy_raw_allocator;
+
+#define RCY_CONFIG_VERSION 1
+
+typedef struct rcy_config {
+    size_t size;      /* sizeof(rcy_config), set by rcy_config_init      */
+    uint32_t version; /* RCY_CONFIG_VERSION, set by rcy_config_init      */
+    int debug;        /* guard bytes + fill patterns; -1 = from RCY_DEBUG */
+    const rcy_raw_allocator *raw; /* NULL = libc malloc family           */
+    size_t memory_limit;          /* bytes; 0 = none (from RCY_MEMORY_LIMIT) */
+} rcy_config;
+
+typedef struct rcy_heap rcy_heap;
+
+/* Fill *cfg with the defaults (environment variables read where the field
+ * says so). */
+RCY_API void rcy_config_init(rcy_config *cfg);
+
+/* A heap is used by one thread at a time; heaps in different threads need
+ * no lock.  cfg may be NULL for the defaults.  NULL on failure. */
+RCY_API rcy_heap *rcy_heap_new(const rcy_config *cfg);
+
+/* Collect cycles until nothing more is found, run pending finalizers, then
+ * free every block of the heap.  With debug on, objects still alive are
+ * listed through the output callback first. */
+RCY_API void rcy_heap_free(rcy_heap *heap);
+
+/* Fault injection (tests): make the n-th raw request from now fail (arena
+ * mmap, large block, or bookkeeping), n >= 1; 0 turns it off.  Every API
+ * must then report RCY_ENOMEM / NULL, leak nothing and crash nothing. */
+RCY_API void rcy_heap_fail_nth(rcy_heap *heap, unsigned long n);
+
+/* ------------------------------------------------------------------ */
+/* Memory (the PyMem_Malloc family), per heap                          */
+/* ------------------------------------------------------------------ */
+
+/* Call sites are captured by macros so tracemalloc can name the line with
+ * no unwinding.  The trailing-underscore functions take them explicitly. */
+#define RCY_SITE __FILE__, __LINE__, __func__
+#define RCY_SITE_PARAMS const char *file, int line, const char *func
+
+/* rcy_mem_alloc and friends: on failure they call the error handler with
+ * RCY_ENOMEM ("out of memory", default: abort).  The try flavour never
+ * calls it and returns NULL.  Size 0 returns a unique pointer. */
+RCY_API void *rcy_mem_alloc_(rcy_heap *heap, size_t size, RCY_SITE_PARAMS);
+RCY_API void *rcy_mem_calloc_(rcy_heap *heap, size_t nelem, size_t elsize, RCY_SITE_PARAMS);
+RCY_API void *rcy_mem_realloc_(rcy_heap *heap, void *ptr, size_t size, RCY_SITE_PARAMS);
+RCY_API void *rcy_mem_try_alloc_(rcy_heap *heap, size_t size, RCY_SITE_PARAMS);
+RCY_API void *rcy_mem_try_calloc_(rcy_heap *heap, size_t nelem, size_t elsize, RCY_SITE_PARAMS);
+RCY_API void *rcy_mem_try_realloc_(rcy_heap *heap, void *ptr, size_t size, RCY_SITE_PARAMS);
+RCY_API void rcy_mem_free(rcy_heap *heap, void *ptr);
+
+#define rcy_mem_alloc(h, n) rcy_mem_alloc_((h), (n), RCY_SITE)
+#define rcy_mem_calloc(h, n, s) rcy_mem_calloc_((h), (n), (s), RCY_SITE)
+#define rcy_mem_realloc(h, p, n) rcy_mem_realloc_((h), (p), (n), RCY_SITE)
+#define rcy_mem_try_alloc(h, n) rcy_mem_try_alloc_((h), (n), RCY_SITE)
+#define rcy_mem_try_calloc(h, n, s) rcy_mem_try_calloc_((h), (n), (s), RCY_SITE)
+#define rcy_mem_try_realloc(h, p, n) rcy_mem_try_realloc_((h), (p), (n), RCY_SITE)
+
+/* Small-object allocator limits. */
+#define RCY_SMALL_LIMIT 512 /* largest block served from pools           */
+#define RCY_ALIGNMENT 16    /* size classes are multiples of this        */
+#define RCY_SIZE_CLASSES (RCY_SMALL_LIMIT / RCY_ALIGNMENT)
+#define RCY_POOL_SIZE (16u * 1024u)
+#define RCY_ARENA_SIZE (1024u * 1024u)
+
+#define RCY_MEM_STATS_VERSION 1
+
+typedef struct rcy_mem_class_stats {
+    size_t block_size;      /* bytes per block in this class              */
+    size_t pools;           /* pools currently assigned to the class      */
+    size_t blocks_used;     /* blocks handed out                          */
+    size_t blocks_free;     /* blocks available in those pools (free + virgin) */
+} rcy_mem_class_stats;
+
+typedef struct rcy_mem_stats {
+    size_t size;      /* caller sets sizeof(rcy_mem_stats)                 */
+    uint32_t version; /* filled: RCY_MEM_STATS_VERSION                     */
+    size_t arenas;               /* arenas mapped now                      */
+    size_t arenas_allocated;     /* arenas mapped since the heap was made  */
+    size_t arenas_reclaimed;     /* arenas given back to the OS            */
+    size_t arenas_highwater;     /* most arenas mapped at once             */
+    size_t pools_used, pools_free;
+    size_t small_bytes_used;     /* bytes in handed-out small blocks       */
+    size_t large_blocks, large_bytes; /* raw-allocator blocks now          */
+    size_t mapped_bytes;         /* bytes mapped from the OS now           */
+    rcy_mem_class_stats classes[RCY_SIZE_CLASSES];
+} rcy_mem_stats;
+
+/* stats->size must be set by the caller; fields past it are not written. */
+RCY_API int rcy_mem_get_stats(rcy_heap *heap, rcy_mem_stats *stats);
+/* One row per size class and the arena totals, like sys._debugmallocstats. */
+RCY_API int rcy_mem_print_stats(rcy_heap *heap, FILE *out);
+RCY_API int rcy_mem_print_stats_json(rcy_heap *heap, FILE *out);
+
+/* ------------------------------------------------------------------ */
+/* Types and objects                                                   */
+/* ------------------------------------------------------------------ */
+
+/* Visit one referenced object; return non-zero to stop the traversal
+ * (traverse must then return that value). */
+typedef int (*rcy_visitproc)(void *obj, void *arg);
+
+/* Only types with `traverse` are tracked by the cycle collector. */
+typedef struct rcy_type {
+    const char *name; /* required */
+    size_t size;      /* required: sizeof the user struct                 */
+    unsigned flags;   /* RCY_TYPE_* */
+    /* Call visit(child, arg) for every object this one holds a strong
+     * reference to (NULL children are skipped by the caller's macro
+     * RCY_VISIT or must not be passed). */
+    int (*traverse)(void *self, rcy_visitproc visit, void *arg);
+    /* Drop the references this object holds (set fields to NULL first,
+     * then decref), breaking cycles; the object stays valid. */
+    void (*clear)(void *self);
+    /* PEP 442 finalizer: runs at most once per object, before the object
+     * is destroyed, whether by refcount or by the collector.  May
+     * resurrect the object by storing a new reference to it. */
+    void (*finalize)(void *self);
+    /* Release what the object owns (references, buffers).  Memory of the
+     * object itself is freed by recycle afterwards.  When NULL, `clear`
+     * is called instead (if any). */
+    void (*destroy)(void *self);
+} rcy_type;
+
+/* Like CPython's tp_del: cycles containing such objects are never freed
+ * by the collector; they go to rcy_gc_garbage() with all they reach. */
+#define RCY_TYPE_LEGACY_FINALIZER 0x1u
+
+#define RCY_VISIT(child, visit, arg)                                           \
+    do {                                                                       \
+        if (child) {                                                           \
+            int rcy_visit_rc_ = (visit)((void *)(child), (arg));               \
+            if (rcy_visit_rc_)                                                 \
+                return rcy_visit_rc_;                                          \
+        }                                                                      \
+    } while (0)
+
+/* New object of `type` (size type->size, or + extra bytes for the
+ * variable part), zero-filled, refcount 1; NULL on failure (never aborts).
+ * Tracked by the collector when the type has `traverse`. */
+RCY_API void *rcy_new_(rcy_heap *heap, const rcy_type *type, RCY_SITE_PARAMS);
+RCY_API void *rcy_new_var_(rcy_heap *heap, const rcy_type *type, size_t extra,
+                           RCY_SITE_PARAMS);
+#define rcy_new(h, t) rcy_new_((h), (t), RCY_SITE)
+#define rcy_new_var(h, t, extra) rcy_new_var_((h), (t), (extra), RCY_SITE)
+
+/* The 16-byte header before every object.  Public only so that
+ * incref/decref can be inline; treat it as opaque.  The layout and the
+ * meaning of each bit are stated in src/object.h. */
+typedef struct rcy_head_ {
+    uint32_t refcnt; /* RCY_REFCNT_IMMORTAL = immortal (saturated)       */
+    uint32_t gcword; /* collector bits; see src/object.h                 */
+    const rcy_type *type;
+} rcy_head_;
+
+#define RCY_REFCNT_IMMORTAL UINT32_MAX
+#define RCY_HEAD_(o) ((rcy_head_ *)(void *)(o) - 1)
+
+/* Out of line: refcount reached zero, the object is dead or immortal, or
+ * the count was already zero (misuse). */
+RCY_API void rcy_decref_slow_(void *obj);
+
+static inline void rcy_incref(void *obj) {
+    rcy_head_ *h = RCY_HEAD_(obj);
+    uint32_t rc = h->refcnt + 1;
+    if (RCY_LIKELY(rc != 0)) /* immortal stays immortal; overflow saturates */
+        h->refcnt = rc;
+}
+
+static inline void rcy_decref(void *obj) {
+    rcy_head_ *h = RCY_HEAD_(obj);
+    uint32_t rc = h->refcnt - 1;
+    /* One compare: rc in [1, IMMORTAL-2] is the ordinary case.  rc == 0
+     * (last reference), rc == UINT32_MAX (count was 0: misuse) and
+     * rc == IMMORTAL-1 (immortal) go to the slow path. */
+    if (RCY_LIKELY(rc - 1u < RCY_REFCNT_IMMORTAL - 2u)) {
+        h->refcnt = rc;
+        return;
+    }
+    rcy_decref_slow_(obj);
+}
+
+static inline void rcy_xincref(void *obj) {
+    if (obj)
+        rcy_incref(obj);
+}
+static inline void rcy_xdecref(void *obj) {
+    if (obj)
+        rcy_decref(obj);
+}
+
+/* The true number of references (Python's sys.getrefcount reports one
+ * more, for its own argument).  RCY_REFCNT_IMMORTAL for immortal objects. */
+RCY_API size_t rcy_getrefcount(const void *obj);
+RCY_API const rcy_type *rcy_type_of(const void *obj);
+RCY_API rcy_heap *rcy_heap_of(const void *obj);
+/* Make an object immortal: incref/decref no longer change it; it is freed
+ * only by rcy_heap_free. */
+RCY_API void rcy_immortalize(void *obj);
+RCY_API bool rcy_is_immortal(const void *obj);
+
+/* Set *pp to NULL, then drop the reference it held (safe if a destructor
+ * looks at *pp). */
+#define RCY_CLEAR(p)                                                           \
+    do {                                                                       \
+        void *rcy_tmp_ = (void *)(p);                                          \
+        if (rcy_tmp_) {                                                        \
+            (p) = NULL;                                                        \
+            rcy_decref(rcy_tmp_);                                              \
+        }                                                                      \
+    } while (0)
+
+/* Store v (a reference the caller gives up) into p, then drop the old
+ * value. */
+#define RCY_SETREF(p, v)                                                       \
+    do {                                                                       \
+        void *rcy_old_ = (void *)(p);                                          \
+        (p) = (v);                                                             \
+        rcy_xdecref(rcy_old_);                                                 \
+    } while (0)
+
+/* A scope-bound reference: `rcy_auto rcy_list *l = rcy_list_new(h);` drops
+ * the reference when l goes out of scope (GCC/Clang). */
+RCY_API void rcy_auto_release_(void *pp);
+#if defined(__GNUC__) || defined(__clang__)
+#define rcy_auto __attribute__((cleanup(rcy_auto_release_)))
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RECYCLE_CORE_H */

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# scripts/deps.sh GROUP... — make sure the Debian packages a make target
+# needs are installed.  As root it installs what is missing with apt-get;
+# otherwise it prints the exact command and fails.
+set -euo pipefail
+
+pkgs_for() {
+    case "$1" in
+    build) echo "cmake make gcc pkg-config libdw-dev libunwind-dev" ;;
+    test) echo "cmake make gcc clang pkg-config libcmocka-dev libdw-dev libunwind-dev libclang-rt-14-dev python3 valgrind" ;;
+    tools) echo "nodejs npm chromium heaptrack" ;;
+    bench) echo "cmake make gcc pkg-config libmimalloc-dev libgc-dev python3 valgrind heaptrack" ;;
+    docs) echo "doxygen" ;;
+    fuzz) echo "clang libclang-rt-14-dev" ;;
+    *) echo "deps.sh: unknown group $1" >&2; exit 2 ;;
+    esac
+}
+
+want=()
+for g in "$@"; do
+    for p in $(pkgs_for "$g"); do want+=("$p"); done
+done
+missing=()
+for p in "${want[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        case " ${missing[*]-} " in *" $p "*) ;; *) missing+=("$p") ;; esac
+    fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then
+    echo "deps.sh: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq "${missing[@]}" >/dev/null
+else
+    echo "recycle needs these Debian packages: ${missing[*]}" >&2
+    echo "Install them with:  sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+fi

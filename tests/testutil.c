@@ -1,0 +1,81 @@
+/* tests/testutil.c — death tests and output capture for the test suite. */
+#include "testutil.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+void rcy_expect_death_(void (*fn)(void *), void *arg, const char *expect, const char *file,
+                       int line) {
+    int fds[2];
+    if (pipe(fds) != 0)
+        fail_msg("%s:%d: pipe failed", file, line);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        fail_msg("%s:%d: fork failed", file, line);
+    if (pid == 0) {
+        close(fds[0]);
+        dup2(fds[1], 2);
+        rcy_set_output(NULL, NULL);
+        /* No core files from expected deaths. */
+        signal(SIGABRT, SIG_DFL);
+        fn(arg);
+        _exit(0); /* survived: the parent reports it */
+    }
+    close(fds[1]);
+    char buf[8192];
+    size_t len = 0;
+    ssize_t n;
+    while ((n = read(fds[0], buf + len, sizeof buf - 1 - len)) > 0) {
+        len += (size_t)n;
+        if (len == sizeof buf - 1)
+            break;
+    }
+    buf[len] = '\0';
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (!WIFSIGNALED(status))
+        fail_msg("%s:%d: expected the process to die, it exited with %d; stderr:\n%s", file,
+                 line, WIFEXITED(status) ? WEXITSTATUS(status) : -1, buf);
+    if (expect && !strstr(buf, expect))
+        fail_msg("%s:%d: died as expected, but stderr lacks \"%s\":\n%s", file, line, expect,
+                 buf);
+}
+
+static char *out_buf;
+static size_t out_len, out_cap;
+
+static void capture(const char *text, void *arg) {
+    (void)arg;
+    size_t n = strlen(text);
+    if (out_len + n + 1 > out_cap) {
+        size_t cap = out_cap ? out_cap * 2 : 4096;
+        while (cap < out_len + n + 1)
+            cap *= 2;
+        char *p = realloc(out_buf, cap);
+        if (!p)
+            abort();
+        out_buf = p;
+        out_cap = cap;
+    }
+    memcpy(out_buf + out_len, text, n + 1);
+    out_len += n;
+}
+
+void rcy_test_capture_output(void) {
+    rcy_test_reset_output();
+    rcy_set_output(capture, NULL);
+}
+
+const char *rcy_test_output(void) { return out_buf ? out_buf : ""; }
+
+void rcy_test_reset_output(void) {
+    out_len = 0;
+    if (out_buf)
+        out_buf[0] = '\0';
+}

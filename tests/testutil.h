@@ -1,0 +1,28 @@
+/* tests/testutil.h — helpers shared by the test programs (cmocka). */
+#ifndef RCY_TESTUTIL_H
+#define RCY_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+/* cmocka needs the four headers above first */
+#include <cmocka.h>
+
+#include "recycle.h"
+
+/* Run fn(arg) in a forked child.  The test passes when the child dies by a
+ * signal (abort) and what it wrote to stderr contains `expect`.  Death
+ * tests are skipped (pass) under ASan when RCY_SKIP_DEATH is set. */
+void rcy_expect_death_(void (*fn)(void *), void *arg, const char *expect, const char *file,
+                       int line);
+#define rcy_expect_death(fn, arg, expect)                                      \
+    rcy_expect_death_((fn), (arg), (expect), __FILE__, __LINE__)
+
+/* Capture everything the library writes through its output callback into
+ * a growing buffer (tests read it with rcy_test_output()). */
+void rcy_test_capture_output(void);
+const char *rcy_test_output(void);
+void rcy_test_reset_output(void);
+
+#endif
