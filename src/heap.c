@@ -110,11 +110,9 @@ void rcy_heap_free(rcy_heap *h) {
     if (h->debug)
         report_alive(h);
     rcyi_object_fini(h);
+    /* The struct came from the configured raw allocator (libc's by
+     * default), which the allocator state keeps. */
     rcy_raw_allocator raw = h->alloc.raw;
-    int custom = raw.free != NULL;
     rcyi_alloc_fini(h);
-    if (custom)
-        raw.free(raw.ctx, h);
-    else
-        free(h);
+    raw.free(raw.ctx, h);
 }

