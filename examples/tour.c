@@ -45,7 +45,9 @@ static node *node_new(rcy_heap *h, const char *name) {
     return n;
 }
 
-static void section(const char *title) { printf("\n== %s ==\n\n", title); }
+static void section(const char *title) {
+    printf("\n== %s ==\n\n", title);
+}
 
 int main(void) {
     printf("recycle %s — a tour, part 1: objects and reference counts\n", RCY_VERSION_STRING);
@@ -61,8 +63,8 @@ int main(void) {
         fprintf(stderr, "tour: out of memory\n");
         return 1;
     }
-    printf("   root = rcy_new(heap, &node_type)    -> <%s object at %p>\n",
-           rcy_type_of(root)->name, (void *)root);
+    printf("   root = rcy_new(heap, &node_type)    -> <%s object at %p>\n", rcy_type_of(root)->name,
+           (void *)root);
     printf("   header before the object: %zu bytes (refcount, collector bits, type)\n",
            sizeof(rcy_head_));
     printf("   rcy_getrefcount(root) = %zu\n", rcy_getrefcount(root));

@@ -17,9 +17,9 @@
 
 #include <string.h>
 
-#define SLOT_EMPTY UINT32_MAX
-#define SLOT_DUMMY (UINT32_MAX - 1)
-#define MIN_TABLE 8u
+#define SLOT_EMPTY  UINT32_MAX
+#define SLOT_DUMMY  (UINT32_MAX - 1)
+#define MIN_TABLE   8u
 #define MAX_ENTRIES ((size_t)UINT32_MAX - 2)
 
 typedef struct entry {
@@ -141,7 +141,9 @@ const rcy_type rcy_dict_type = {
     .clear = dict_clear,
 };
 
-static bool is_dict(const rcy_dict *d) { return d && RCY_HEAD_(d)->type == &rcy_dict_type; }
+static bool is_dict(const rcy_dict *d) {
+    return d && RCY_HEAD_(d)->type == &rcy_dict_type;
+}
 
 rcy_dict *rcy_dict_new_(rcy_heap *heap, const char *file, int line, const char *func) {
     rcy_dict *d = rcy_new_(heap, &rcy_dict_type, file, line, func);
@@ -150,7 +152,9 @@ rcy_dict *rcy_dict_new_(rcy_heap *heap, const char *file, int line, const char *
     return d;
 }
 
-size_t rcy_dict_len(const rcy_dict *d) { return is_dict(d) ? d->len : 0; }
+size_t rcy_dict_len(const rcy_dict *d) {
+    return is_dict(d) ? d->len : 0;
+}
 
 int rcy_dict_set_(rcy_dict *d, const char *key, void *value, const char *file, int line,
                   const char *func) {

@@ -11,8 +11,7 @@ const rcy_type rcy_int_type = {
     .size = sizeof(rcy_int),
 };
 
-rcy_int *rcy_int_new_(rcy_heap *heap, long value, const char *file, int line,
-                      const char *func) {
+rcy_int *rcy_int_new_(rcy_heap *heap, long value, const char *file, int line, const char *func) {
     rcy_int *i = rcy_new_(heap, &rcy_int_type, file, line, func);
     if (i)
         i->value = value;

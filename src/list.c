@@ -44,7 +44,9 @@ const rcy_type rcy_list_type = {
     .clear = list_clear,
 };
 
-static bool is_list(const rcy_list *l) { return l && RCY_HEAD_(l)->type == &rcy_list_type; }
+static bool is_list(const rcy_list *l) {
+    return l && RCY_HEAD_(l)->type == &rcy_list_type;
+}
 
 rcy_list *rcy_list_new_(rcy_heap *heap, const char *file, int line, const char *func) {
     rcy_list *l = rcy_new_(heap, &rcy_list_type, file, line, func);
@@ -53,7 +55,9 @@ rcy_list *rcy_list_new_(rcy_heap *heap, const char *file, int line, const char *
     return l;
 }
 
-size_t rcy_list_len(const rcy_list *l) { return is_list(l) ? l->len : 0; }
+size_t rcy_list_len(const rcy_list *l) {
+    return is_list(l) ? l->len : 0;
+}
 
 /* Makes room for one more item (CPython's over-allocation: ~1/8 extra). */
 static int grow(rcy_list *l, const char *file, int line, const char *func) {

@@ -37,8 +37,8 @@ _Static_assert(RCY_REFCNT_IMMORTAL == UINT32_MAX, "immortal is the saturated cou
 
 /* ---- creation -------------------------------------------------------- */
 
-static void *new_object(rcy_heap *h, const rcy_type *type, size_t extra, const char *file,
-                        int line, const char *func) {
+static void *new_object(rcy_heap *h, const rcy_type *type, size_t extra, const char *file, int line,
+                        const char *func) {
     if (RCY_UNLIKELY(!h || !type))
         return NULL;
     size_t size = type->size;
@@ -50,7 +50,8 @@ static void *new_object(rcy_heap *h, const rcy_type *type, size_t extra, const c
         return NULL;
     memset(o + 1, 0, size - HEAD_SIZE);
     o->refcnt = 1;
-    o->gcword = (RCYI_SLOT_NONE << RCYI_GC_SLOT_SHIFT) | (size > RCY_SMALL_LIMIT ? RCYI_GC_LARGE : 0);
+    o->gcword =
+        (RCYI_SLOT_NONE << RCYI_GC_SLOT_SHIFT) | (size > RCY_SMALL_LIMIT ? RCYI_GC_LARGE : 0);
     o->type = type;
     void *obj = o + 1;
     if (RCY_UNLIKELY(__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED)))
@@ -60,13 +61,12 @@ static void *new_object(rcy_heap *h, const rcy_type *type, size_t extra, const c
     return obj;
 }
 
-void *rcy_new_(rcy_heap *heap, const rcy_type *type, const char *file, int line,
-               const char *func) {
+void *rcy_new_(rcy_heap *heap, const rcy_type *type, const char *file, int line, const char *func) {
     return new_object(heap, type, 0, file, line, func);
 }
 
-void *rcy_new_var_(rcy_heap *heap, const rcy_type *type, size_t extra, const char *file,
-                   int line, const char *func) {
+void *rcy_new_var_(rcy_heap *heap, const rcy_type *type, size_t extra, const char *file, int line,
+                   const char *func) {
     return new_object(heap, type, extra, file, line, func);
 }
 
@@ -89,9 +89,8 @@ RCY_NORETURN static void report_foreign(const char *what, const void *obj) {
 RCY_NORETURN static void report_zero(const char *what, const void *obj, const rcy_head_ *hd) {
     const char *name = type_name_if_known(hd);
     if (hd->gcword == 0 || !name)
-        rcyi_fatal(RCY_EMISUSE,
-                   "%s of a dead object at %p (type %s): its memory was already freed", what,
-                   obj, name ? name : "unknown, the block is free");
+        rcyi_fatal(RCY_EMISUSE, "%s of a dead object at %p (type %s): its memory was already freed",
+                   what, obj, name ? name : "unknown, the block is free");
     rcyi_fatal(RCY_EMISUSE,
                "%s of object %p of type %s would take its refcount below zero (it is "
                "already 0: the object is being deallocated)",
@@ -179,6 +178,9 @@ static void dealloc(rcy_heap *h, rcy_head_ *hd) {
          * release may defer more; the loop ends when none is left. */
         while (st->deferred_len)
             release(h, st->deferred[--st->deferred_len]);
+        rcyi_free(h, st->deferred); /* deep frees are rare: keep no memory */
+        st->deferred = NULL;
+        st->deferred_cap = 0;
     }
     st->depth--;
 }
@@ -225,7 +227,9 @@ const rcy_type *rcy_type_of(const void *obj) {
     return hd->type;
 }
 
-rcy_heap *rcy_heap_of(const void *obj) { return checked_heap("rcy_heap_of", obj); }
+rcy_heap *rcy_heap_of(const void *obj) {
+    return checked_heap("rcy_heap_of", obj);
+}
 
 void rcy_immortalize(void *obj) {
     checked_heap("rcy_immortalize", obj);

@@ -49,11 +49,20 @@ static int parse_size(const char *s, long long *out) {
         return -1;
     unsigned shift = 0;
     switch (toupper((unsigned char)*end)) {
-    case 'K': shift = 10, end++; break;
-    case 'M': shift = 20, end++; break;
-    case 'G': shift = 30, end++; break;
-    case 'T': shift = 40, end++; break;
-    default: break;
+    case 'K':
+        shift = 10, end++;
+        break;
+    case 'M':
+        shift = 20, end++;
+        break;
+    case 'G':
+        shift = 30, end++;
+        break;
+    case 'T':
+        shift = 40, end++;
+        break;
+    default:
+        break;
     }
     if (shift && (end[0] == 'i' || end[0] == 'I'))
         end++;
@@ -87,8 +96,7 @@ static const option_row table[RCYI_OPTION_COUNT] = {
     [RCYI_OPTION_DEBUG] = {"RCY_DEBUG", 0, parse_bool, "0 or 1"},
     [RCYI_OPTION_MEMORY_LIMIT] = {"RCY_MEMORY_LIMIT", 0, parse_size,
                                   "a byte count such as 65536, 512K, 64M or 2G"},
-    [RCYI_OPTION_TRACEMALLOC] = {"RCY_TRACEMALLOC", 0, parse_count,
-                                 "a number of frames >= 0"},
+    [RCYI_OPTION_TRACEMALLOC] = {"RCY_TRACEMALLOC", 0, parse_count, "a number of frames >= 0"},
 };
 
 /* state: 0 = not read yet, 1 = value valid.  Written with release after

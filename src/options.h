@@ -10,9 +10,9 @@
 #define RCY_SRC_OPTIONS_H
 
 typedef enum rcyi_option {
-    RCYI_OPTION_DEBUG,         /* RCY_DEBUG: guard bytes and fill patterns (0/1)     */
-    RCYI_OPTION_MEMORY_LIMIT,  /* RCY_MEMORY_LIMIT: bytes per heap, 0 = none         */
-    RCYI_OPTION_TRACEMALLOC,   /* RCY_TRACEMALLOC: start tracing with N frames, 0 off */
+    RCYI_OPTION_DEBUG,        /* RCY_DEBUG: guard bytes and fill patterns (0/1)     */
+    RCYI_OPTION_MEMORY_LIMIT, /* RCY_MEMORY_LIMIT: bytes per heap, 0 = none         */
+    RCYI_OPTION_TRACEMALLOC,  /* RCY_TRACEMALLOC: start tracing with N frames, 0 off */
     RCYI_OPTION_COUNT
 } rcyi_option;
 
@@ -25,7 +25,9 @@ void rcyi_option_reset(rcyi_option opt);
 /* The option's environment variable name, e.g. "RCY_DEBUG". */
 const char *rcyi_option_env_name(rcyi_option opt);
 
-static inline int rcyi_option_debug(void) { return rcyi_option_get(RCYI_OPTION_DEBUG) != 0; }
+static inline int rcyi_option_debug(void) {
+    return rcyi_option_get(RCYI_OPTION_DEBUG) != 0;
+}
 static inline unsigned long long rcyi_option_memory_limit(void) {
     return (unsigned long long)rcyi_option_get(RCYI_OPTION_MEMORY_LIMIT);
 }

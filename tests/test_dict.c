@@ -120,7 +120,7 @@ static void iteration_follows_insertion_order(void **state) {
     for (int i = 0; i < 5; i++)
         set_int(d, names[i], i);
     assert_int_equal(rcy_dict_del(d, "mid"), RCY_OK);
-    set_int(d, "mid", 99); /* re-inserted: goes last */
+    set_int(d, "mid", 99);   /* re-inserted: goes last */
     set_int(d, "zeta", 100); /* replaced: keeps its place */
     const char *want[] = {"zeta", "alpha", "beta", "omega", "mid"};
     long want_v[] = {100, 1, 3, 4, 99};

@@ -206,9 +206,8 @@ static void memory_limit_accepts_suffixes(void **state) {
     struct {
         const char *text;
         long long want;
-    } cases[] = {{"65536", 65536},     {"512K", 512 << 10}, {"64M", 64ll << 20},
-                 {"2G", 2ll << 30},    {"3MiB", 3ll << 20}, {"10kb", 10 << 10},
-                 {" 7 ", 7},           {"0", 0}};
+    } cases[] = {{"65536", 65536},    {"512K", 512 << 10}, {"64M", 64ll << 20}, {"2G", 2ll << 30},
+                 {"3MiB", 3ll << 20}, {"10kb", 10 << 10},  {" 7 ", 7},          {"0", 0}};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         setenv("RCY_MEMORY_LIMIT", cases[i].text, 1);
         rcyi_option_reset(RCYI_OPTION_MEMORY_LIMIT);

@@ -19,8 +19,8 @@ static void chain_destroy(void *self) {
     chain *c = self;
     RCY_CLEAR(c->next);
 }
-static const rcy_type chain_type = {.name = "Chain", .size = sizeof(chain),
-                                    .destroy = chain_destroy};
+static const rcy_type chain_type = {
+    .name = "Chain", .size = sizeof(chain), .destroy = chain_destroy};
 static const rcy_type blob_type = {.name = "Blob", .size = 16};
 
 static size_t bytes_in_use(rcy_heap *h) {
@@ -128,6 +128,9 @@ static void every_failing_raw_request_is_reported_and_nothing_leaks(void **state
             break;
         }
     }
+    print_message("fault injection: each of %lu raw requests failed in turn, %d errors "
+                  "reported\n",
+                  n - 1, total_fails);
     assert_true(n > 5);      /* the scenario makes raw requests... */
     assert_true(n < 100000); /* ...and a bounded number of them */
     /* Most injected failures surface as an error (some hit a list shrink

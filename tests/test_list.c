@@ -38,7 +38,9 @@ static rcy_list *make_list(rcy_heap *h, int n, rcy_int **ints) {
     return l;
 }
 
-static long at(rcy_list *l, ptrdiff_t i) { return rcy_int_value(rcy_list_get(l, i)); }
+static long at(rcy_list *l, ptrdiff_t i) {
+    return rcy_int_value(rcy_list_get(l, i));
+}
 
 static void new_list_is_empty_and_tracked_type(void **state) {
     rcy_heap *h = *state;
@@ -90,10 +92,10 @@ static void insert_clamps_like_python(void **state) {
     rcy_list *l = make_list(h, 3, NULL); /* [0, 1, 2] */
     rcy_int *a = rcy_int_new(h, 100), *b = rcy_int_new(h, 200), *c = rcy_int_new(h, 300),
             *d = rcy_int_new(h, 400), *e = rcy_int_new(h, 500);
-    assert_int_equal(rcy_list_insert(l, 0, a), RCY_OK);     /* [100,0,1,2] */
-    assert_int_equal(rcy_list_insert(l, 100, b), RCY_OK);   /* [100,0,1,2,200] */
-    assert_int_equal(rcy_list_insert(l, -1, c), RCY_OK);    /* [100,0,1,2,300,200] */
-    assert_int_equal(rcy_list_insert(l, -100, d), RCY_OK);  /* [400,100,0,1,2,300,200] */
+    assert_int_equal(rcy_list_insert(l, 0, a), RCY_OK);    /* [100,0,1,2] */
+    assert_int_equal(rcy_list_insert(l, 100, b), RCY_OK);  /* [100,0,1,2,200] */
+    assert_int_equal(rcy_list_insert(l, -1, c), RCY_OK);   /* [100,0,1,2,300,200] */
+    assert_int_equal(rcy_list_insert(l, -100, d), RCY_OK); /* [400,100,0,1,2,300,200] */
     assert_int_equal(rcy_list_insert(l, PTRDIFF_MIN, e), RCY_OK);
     long want[] = {500, 400, 100, 0, 1, 2, 300, 200};
     assert_int_equal(rcy_list_len(l), 8);
