@@ -1,0 +1,190 @@
+/* recycle/tracemalloc.h — Python's tracemalloc for C: traces, snapshots,
+ * statistics, diffs, filters, dump and load.  Included by <recycle.h>.
+ *
+ * The tracer is process-wide and thread-safe.  Python's tracemalloc
+ * documentation is the specification; where C forces a difference, the
+ * comment on the function says how and why.
+ *
+ * DRAFT CONTRACT (lead): the tracemalloc engine owns this file and may
+ * extend it; keep existing names stable for the recycle command. */
+#ifndef RECYCLE_TRACEMALLOC_H
+#define RECYCLE_TRACEMALLOC_H
+
+#include "core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Address spaces of traces (Python's "domain"). */
+#define RCY_DOMAIN_DEFAULT 0u /* recycle heaps: objects, containers, rcy_mem_* */
+#define RCY_DOMAIN_MALLOC 1u  /* malloc family, through the preload library   */
+
+/* ---- frames and tracebacks ---------------------------------------- */
+
+typedef struct rcy_frame {
+    const char *filename; /* "?" when unknown                            */
+    unsigned lineno;      /* 0 when unknown                              */
+    const char *function; /* NULL when unknown                           */
+    uintptr_t address;    /* return address of a native frame; 0 for a call-site frame */
+    const char *object;   /* shared object of a native frame, or NULL    */
+} rcy_frame;
+
+/* frames[0] is the most recent frame (the allocating line).  Note: Python's
+ * Traceback indexes from the oldest frame; here index 0 is the newest, and
+ * the format functions take most_recent_first as Python's do. */
+typedef struct rcy_traceback {
+    size_t nframe;       /* frames stored                                 */
+    size_t total_nframe; /* frames the stack had before truncation        */
+    const rcy_frame *frames;
+} rcy_traceback;
+
+/* ---- the engine --------------------------------------------------- */
+
+/* Start tracing, storing at most nframe frames per traceback
+ * (1..65535, else RCY_EINVAL).  RCY_TRACEMALLOC=N in the environment starts
+ * tracing with N frames when the first heap is made. */
+RCY_API int rcy_tracemalloc_start(int nframe);
+/* Stop tracing and clear all traces (as Python). */
+RCY_API void rcy_tracemalloc_stop(void);
+RCY_API bool rcy_tracemalloc_is_tracing(void);
+RCY_API void rcy_tracemalloc_clear_traces(void);
+RCY_API void rcy_tracemalloc_get_traced_memory(size_t *current, size_t *peak);
+RCY_API void rcy_tracemalloc_reset_peak(void);
+/* Bytes the tracer itself uses (never counted as traced). */
+RCY_API size_t rcy_tracemalloc_get_tracemalloc_memory(void);
+RCY_API int rcy_tracemalloc_get_traceback_limit(void);
+/* Where obj (a recycle object) was allocated: a copy the caller frees with
+ * rcy_traceback_free, or NULL when it was not traced. */
+RCY_API rcy_traceback *rcy_tracemalloc_get_object_traceback(const void *obj);
+RCY_API void rcy_traceback_free(rcy_traceback *tb);
+
+/* Trace a block of a user's own allocator (Python's PyTraceMalloc_Track).
+ * The traceback is the caller's native stack.  RCY_ESTATE when not tracing. */
+RCY_API int rcy_tracemalloc_track(unsigned domain, uintptr_t ptr, size_t size);
+/* Same, skipping `skip` innermost native frames (for malloc wrappers). */
+RCY_API int rcy_tracemalloc_track_from(unsigned domain, uintptr_t ptr, size_t size,
+                                       unsigned skip);
+RCY_API int rcy_tracemalloc_untrack(unsigned domain, uintptr_t ptr);
+
+#define RCY_TRACEMALLOC_COUNTERS_VERSION 1
+typedef struct rcy_tracemalloc_counters {
+    size_t size;      /* caller sets sizeof(rcy_tracemalloc_counters)    */
+    uint32_t version; /* filled                                          */
+    uint64_t allocs;  /* traced allocation events since start            */
+    uint64_t frees;   /* traced free events since start                  */
+    uint64_t current; /* traced bytes now                                */
+    uint64_t peak;    /* most traced bytes at once since start/reset     */
+} rcy_tracemalloc_counters;
+RCY_API int rcy_tracemalloc_get_counters(rcy_tracemalloc_counters *out);
+
+/* ---- snapshots ---------------------------------------------------- */
+
+typedef struct rcy_snapshot rcy_snapshot;
+
+typedef struct rcy_trace {
+    unsigned domain;
+    size_t size;
+    const rcy_traceback *traceback; /* owned by the snapshot */
+} rcy_trace;
+
+/* NULL with RCY_ESTATE semantics when not tracing (as Python raises). */
+RCY_API rcy_snapshot *rcy_tracemalloc_take_snapshot(void);
+RCY_API void rcy_snapshot_free(rcy_snapshot *s);
+RCY_API const rcy_trace *rcy_snapshot_traces(const rcy_snapshot *s, size_t *n);
+RCY_API int rcy_snapshot_traceback_limit(const rcy_snapshot *s);
+
+typedef enum rcy_key_type {
+    RCY_KEY_LINENO = 0,
+    RCY_KEY_FILENAME = 1,
+    RCY_KEY_TRACEBACK = 2
+} rcy_key_type;
+
+typedef struct rcy_statistic {
+    const rcy_traceback *traceback;
+    size_t size;
+    size_t count;
+} rcy_statistic;
+
+typedef struct rcy_statistic_diff {
+    const rcy_traceback *traceback;
+    size_t size;
+    int64_t size_diff;
+    size_t count;
+    int64_t count_diff;
+} rcy_statistic_diff;
+
+/* Result lists own their tracebacks; free them with the matching _free. */
+typedef struct rcy_stats {
+    size_t len;
+    const rcy_statistic *items;
+} rcy_stats;
+typedef struct rcy_stat_diffs {
+    size_t len;
+    const rcy_statistic_diff *items;
+} rcy_stat_diffs;
+
+/* Sorted as Python sorts them (size, count, traceback: biggest first). */
+RCY_API rcy_stats *rcy_snapshot_statistics(const rcy_snapshot *s, rcy_key_type key,
+                                           bool cumulative);
+RCY_API void rcy_stats_free(rcy_stats *stats);
+RCY_API rcy_stat_diffs *rcy_snapshot_compare_to(const rcy_snapshot *newer,
+                                                const rcy_snapshot *older, rcy_key_type key,
+                                                bool cumulative);
+RCY_API void rcy_stat_diffs_free(rcy_stat_diffs *diffs);
+
+/* Python's str(Statistic) / str(StatisticDiff), e.g.
+ * "tour.c:42: size=3437 KiB, count=76685, average=46 B".  snprintf-style:
+ * returns the length the full text needs. */
+RCY_API int rcy_statistic_format(const rcy_statistic *st, char *buf, size_t len);
+RCY_API int rcy_statistic_diff_format(const rcy_statistic_diff *d, char *buf, size_t len);
+/* Python's tracemalloc._format_size(size, sign). */
+RCY_API int rcy_format_size(int64_t size, bool sign, char *buf, size_t len);
+/* Python's Traceback.format(limit, most_recent_first): a malloc'd string
+ * of lines ending in '\n' (free with free()), NULL on out of memory. */
+RCY_API char *rcy_traceback_format(const rcy_traceback *tb, int limit, bool most_recent_first);
+
+/* Python's Filter and DomainFilter in one struct. */
+typedef struct rcy_filter {
+    bool inclusive;
+    bool domain_only;             /* a DomainFilter: only `domain` is used */
+    const char *filename_pattern; /* fnmatch-style; ignored if domain_only */
+    unsigned lineno;              /* 0 = any line                          */
+    bool all_frames;
+    int domain;                   /* -1 = any domain                       */
+} rcy_filter;
+
+/* A new snapshot with the traces the filters keep, combined as Python
+ * combines them (all inclusive filters: any must match; exclusive: none). */
+RCY_API rcy_snapshot *rcy_snapshot_filter_traces(const rcy_snapshot *s,
+                                                 const rcy_filter *filters, size_t n);
+
+/* Versioned, checksummed binary file with resolved symbols.  load sets
+ * *err (RCY_EIO, RCY_EFORMAT, RCY_ECORRUPT, RCY_EVERSION, RCY_ENOMEM). */
+RCY_API int rcy_snapshot_dump(const rcy_snapshot *s, const char *path);
+RCY_API rcy_snapshot *rcy_snapshot_load(const char *path, int *err);
+
+/* Extra data the recycle command stores in the same file. */
+typedef struct rcy_sample {
+    uint64_t time_ns; /* since the start of the run */
+    uint64_t current; /* traced bytes */
+    uint64_t peak;
+} rcy_sample;
+RCY_API int rcy_snapshot_set_timeline(rcy_snapshot *s, const rcy_sample *samples, size_t n);
+RCY_API const rcy_sample *rcy_snapshot_timeline(const rcy_snapshot *s, size_t *n);
+/* Counters as they were when the snapshot was taken (or loaded). */
+RCY_API const rcy_tracemalloc_counters *rcy_snapshot_counters(const rcy_snapshot *s);
+/* Free-form key/value text (command line, pid, exit status, ...). */
+RCY_API int rcy_snapshot_set_info(rcy_snapshot *s, const char *key, const char *value);
+RCY_API const char *rcy_snapshot_get_info(const rcy_snapshot *s, const char *key);
+/* The traces as they were at the moment of peak traced memory, when the
+ * engine kept them (see rcy_tracemalloc_keep_peak), else NULL.  Owned by s. */
+RCY_API const rcy_snapshot *rcy_snapshot_at_peak(const rcy_snapshot *s);
+/* Ask the engine to keep a copy of the per-traceback totals at (near) the
+ * peak, for flame graphs at peak.  Costs memory; off by default. */
+RCY_API int rcy_tracemalloc_keep_peak(bool on);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RECYCLE_TRACEMALLOC_H */
