@@ -13,27 +13,27 @@
 #include <time.h>
 
 #define SLOT_SHIFT RCYI_GC_SLOT_SHIFT
-#define SLOT_ONE (1u << SLOT_SHIFT)
+#define SLOT_ONE   (1u << SLOT_SHIFT)
 #define SLOT_OF(w) ((uint32_t)(w) >> SLOT_SHIFT)
-#define MKSLOT(s) ((uint32_t)(s) << SLOT_SHIFT)
-#define GEN_OF(w) (((w) & RCYI_GC_GEN_MASK) >> RCYI_GC_GEN_SHIFT)
+#define MKSLOT(s)  ((uint32_t)(s) << SLOT_SHIFT)
+#define GEN_OF(w)  (((w)&RCYI_GC_GEN_MASK) >> RCYI_GC_GEN_SHIFT)
 #define GENBITS(g) ((uint32_t)(g) << RCYI_GC_GEN_SHIFT)
 /* Bits that survive every change of generation. */
 #define KEEP_BITS (RCYI_GC_TRACKED | RCYI_GC_FINALIZED | RCYI_GC_WEAKREFS | RCYI_GC_LARGE)
-#define UNTRACKED_WORD(w)                                                      \
+#define UNTRACKED_WORD(w)                                                                          \
     (((w) & (RCYI_GC_FINALIZED | RCYI_GC_WEAKREFS | RCYI_GC_LARGE)) | MKSLOT(RCYI_SLOT_NONE))
 #define COLL (RCYI_GC_COLLECTING)
-#define UNR (RCYI_GC_UNREACHABLE)
+#define UNR  (RCYI_GC_UNREACHABLE)
 
 /* gc->finished */
 enum { GC_RUNNING = 0, GC_DONE = 1, GC_TEARDOWN = 2 };
 
 #ifdef RCY_DEBUG
-#define GC_ASSERT(c)                                                           \
-    do {                                                                       \
-        if (!(c))                                                              \
-            rcyi_fatal(RCY_EMISUSE, "gc: internal check failed: %s (%s:%d)", #c, __FILE__, \
-                       __LINE__);                                              \
+#define GC_ASSERT(c)                                                                               \
+    do {                                                                                           \
+        if (!(c))                                                                                  \
+            rcyi_fatal(RCY_EMISUSE, "gc: internal check failed: %s (%s:%d)", #c, __FILE__,         \
+                       __LINE__);                                                                  \
     } while (0)
 #else
 #define GC_ASSERT(c) ((void)0)
@@ -84,12 +84,22 @@ static uint32_t vec_push(rcy_heap *h, rcyi_gc_vec *v, rcy_head_ *o) {
     return (uint32_t)v->len++;
 }
 
-static void vec_remove(rcyi_gc_vec *v, uint32_t i) {
+/* An empty vector holds no memory, so a heap whose objects are all gone
+ * uses no bytes (the allocator's tests count them). */
+static void vec_reset(rcy_heap *h, rcyi_gc_vec *v) {
+    raw_free(h, v->items);
+    v->items = NULL;
+    v->len = v->cap = 0;
+}
+
+static void vec_remove(rcy_heap *h, rcyi_gc_vec *v, uint32_t i) {
     GC_ASSERT(i < v->len);
     rcy_head_ *last = v->items[--v->len];
     if (i != v->len) {
         v->items[i] = last;
         last->gcword = (last->gcword & 0xFFu) | MKSLOT(i);
+    } else if (v->len == 0) {
+        vec_reset(h, v);
     }
 }
 
@@ -133,10 +143,6 @@ static void track_head(rcy_heap *h, rcy_head_ *o) {
     if (w & RCYI_GC_TRACKED)
         return;
     gc->ntracked++;
-    if (w & COLL) { /* a member of U untracked by a finalizer, tracked again */
-        o->gcword = w | RCYI_GC_TRACKED;
-        return;
-    }
     o->gcword = (w & KEEP_BITS) | RCYI_GC_TRACKED;
     place(h, o, 0);
 }
@@ -144,16 +150,14 @@ static void track_head(rcy_heap *h, rcy_head_ *o) {
 void rcyi_gc_untrack_head(rcy_heap *h, rcy_head_ *o) {
     rcyi_gc_state *gc = &h->gc;
     uint32_t w = o->gcword;
-    if (!(w & RCYI_GC_TRACKED))
+    /* A member of the garbage being collected stays tracked until the
+     * collection ends (object.c relies on TRACKED to report its death). */
+    if (!(w & RCYI_GC_TRACKED) || (w & COLL))
         return;
     gc->ntracked--;
-    if (w & COLL) { /* member of U: the collector finishes it later */
-        o->gcword = w & ~(uint32_t)RCYI_GC_TRACKED;
-        return;
-    }
     unsigned g = GEN_OF(w);
     if (g < 2)
-        vec_remove(&gc->young[g], SLOT_OF(w));
+        vec_remove(h, &gc->young[g], SLOT_OF(w));
     else if (g == RCYI_GC_GEN_FROZEN)
         gc->nfrozen--;
     o->gcword = UNTRACKED_WORD(w);
@@ -195,15 +199,15 @@ static void invoke_callbacks(rcy_heap *h, rcy_gc_phase phase, const rcy_gc_info 
 
 typedef struct coll_ctx {
     rcy_heap *h;
-    unsigned maxgen;   /* the set: TRACKED, GEN <= maxgen, refcnt > 0 */
-    unsigned target;   /* generation survivors go to */
-    rcy_head_ **a;     /* the set, then U in its prefix */
+    unsigned maxgen; /* the set: TRACKED, GEN <= maxgen, refcnt > 0 */
+    unsigned target; /* generation survivors go to */
+    rcy_head_ **a;   /* the set, then U in its prefix */
     size_t n, cap;
-    size_t sp;         /* work stack depth (stack in h->gc.stack) */
-    int overflow;      /* the stack could not grow: rescan needed */
+    size_t sp;    /* work stack depth (stack in h->gc.stack) */
+    int overflow; /* the stack could not grow: rescan needed */
     size_t reached;
-    size_t moved;      /* objects moved to garbage */
-    int fatal_count;   /* walk found more objects than ntracked says */
+    size_t moved;    /* objects moved to garbage */
+    int fatal_count; /* walk found more objects than ntracked says */
 } coll_ctx;
 
 static inline void stack_push(coll_ctx *c, rcy_head_ *o) {
@@ -504,7 +508,6 @@ static ssize_t collect_main(rcy_heap *h, unsigned gen) {
 
     /* Phase 1: the set, gc_refs, subtraction. */
     rcy_head_ **young_buf = NULL;
-    size_t young_cap = 0;
     if (gen == 2) {
         c.cap = gc->ntracked - gc->nfrozen;
         if (c.cap) {
@@ -514,7 +517,8 @@ static ssize_t collect_main(rcy_heap *h, unsigned gen) {
                 return RCY_ENOMEM;
             }
         }
-        gc->young[0].len = gc->young[1].len = 0; /* all found by the walk */
+        vec_reset(h, &gc->young[0]); /* all found by the walk */
+        vec_reset(h, &gc->young[1]);
         rcyi_walk_objects(h, walk_collect, &c);
         if (c.fatal_count)
             rcyi_fatal(RCY_ECORRUPTED_HEAP,
@@ -535,11 +539,11 @@ static ssize_t collect_main(rcy_heap *h, unsigned gen) {
             }
             memcpy(v0->items + v0->len, v1->items, v1->len * sizeof *v1->items);
             v0->len = need;
-            v1->len = 0;
+            vec_reset(h, v1);
         }
         c.a = young_buf = v0->items;
         c.n = v0->len;
-        c.cap = young_cap = v0->cap;
+        c.cap = v0->cap;
         v0->items = NULL;
         v0->len = v0->cap = 0;
         size_t k = 0;
@@ -618,19 +622,11 @@ static ssize_t collect_main(rcy_heap *h, unsigned gen) {
         }
     }
 
-    /* Give the young buffer back for reuse. */
-    if (young_buf) {
-        rcyi_gc_vec *v0 = &gc->young[0];
-        if (v0->len == 0 && v0->cap < young_cap) {
-            raw_free(h, v0->items);
-            v0->items = young_buf;
-            v0->cap = young_cap;
-        } else {
-            raw_free(h, young_buf);
-        }
-    } else {
-        raw_free(h, c.a);
-    }
+    raw_free(h, young_buf ? young_buf : c.a);
+    /* The work stack is only needed during a collection. */
+    raw_free(h, gc->stack);
+    gc->stack = NULL;
+    gc->stack_cap = 0;
 
     double dt = now_seconds() - t0;
     rcy_gc_gen_stats *st = &gc->stats[gen];
@@ -676,8 +672,8 @@ static void validate_walk(rcy_head_ *o, void *arg) {
         return;
     }
     if (!o->type->traverse)
-        rcyi_fatal(RCY_ECORRUPTED_HEAP, "gc: tracked %s object %p has no traverse",
-                   o->type->name, rcyi_obj(o));
+        rcyi_fatal(RCY_ECORRUPTED_HEAP, "gc: tracked %s object %p has no traverse", o->type->name,
+                   rcyi_obj(o));
     vc->tracked++;
     unsigned g = GEN_OF(w);
     if (g < 2) {
@@ -701,9 +697,8 @@ static void validate(rcy_heap *h, int full) {
         for (size_t i = 0; i < v->len; i++) {
             uint32_t w = v->items[i]->gcword;
             if (!(w & RCYI_GC_TRACKED) || GEN_OF(w) != g || SLOT_OF(w) != i || (w & (COLL | UNR)))
-                rcyi_fatal(RCY_ECORRUPTED_HEAP,
-                           "gc: generation %u entry %zu (%p) has gcword %#x", g, i,
-                           rcyi_obj(v->items[i]), w);
+                rcyi_fatal(RCY_ECORRUPTED_HEAP, "gc: generation %u entry %zu (%p) has gcword %#x",
+                           g, i, rcyi_obj(v->items[i]), w);
         }
     }
     if (!full)
@@ -712,8 +707,8 @@ static void validate(rcy_heap *h, int full) {
     rcyi_walk_objects(h, validate_walk, &vc);
     if (vc.tracked != gc->ntracked || vc.frozen != gc->nfrozen)
         rcyi_fatal(RCY_ECORRUPTED_HEAP,
-                   "gc: counted %zu tracked / %zu frozen, the collector says %zu / %zu",
-                   vc.tracked, vc.frozen, gc->ntracked, gc->nfrozen);
+                   "gc: counted %zu tracked / %zu frozen, the collector says %zu / %zu", vc.tracked,
+                   vc.frozen, gc->ntracked, gc->nfrozen);
 }
 #endif
 
@@ -777,8 +772,7 @@ void rcyi_gc_on_free(rcy_heap *h, rcy_head_ *obj) {
                        "gc: %s object %p freed during a collection while the collector held it",
                        obj->type->name, rcyi_obj(obj));
         }
-        if (w & RCYI_GC_TRACKED)
-            gc->ntracked--;
+        gc->ntracked--;
         obj->gcword = UNTRACKED_WORD(w);
     } else if (w & RCYI_GC_TRACKED) {
         rcyi_gc_untrack_head(h, obj);
@@ -804,8 +798,7 @@ void rcyi_gc_fini(rcy_heap *h) {
     collect_until_nothing(h);
     if (gc->garbage) {
         size_t n = rcy_list_len(gc->garbage);
-        if (n && (gc->debug & RCY_GC_DEBUG_UNCOLLECTABLE) &&
-            !(gc->debug & RCY_GC_DEBUG_SAVEALL)) {
+        if (n && (gc->debug & RCY_GC_DEBUG_UNCOLLECTABLE) && !(gc->debug & RCY_GC_DEBUG_SAVEALL)) {
             rcyi_output("gc: %zu uncollectable objects at shutdown\n", n);
             for (size_t i = 0; i < n; i++)
                 debug_object("uncollectable", rcyi_head(rcy_list_get(gc->garbage, (ptrdiff_t)i)));
@@ -835,13 +828,27 @@ void rcyi_gc_fini(rcy_heap *h) {
 /* Public API                                                          */
 /* ------------------------------------------------------------------ */
 
-void rcy_gc_enable(rcy_heap *heap) { heap->gc.enabled = 1; }
-void rcy_gc_disable(rcy_heap *heap) { heap->gc.enabled = 0; }
-bool rcy_gc_isenabled(rcy_heap *heap) { return heap->gc.enabled != 0; }
-void rcy_gc_set_hard(rcy_heap *heap, bool on) { heap->gc.hard = on; }
-bool rcy_gc_get_hard(rcy_heap *heap) { return heap->gc.hard != 0; }
-void rcy_gc_set_debug(rcy_heap *heap, unsigned flags) { heap->gc.debug = flags; }
-unsigned rcy_gc_get_debug(rcy_heap *heap) { return heap->gc.debug; }
+void rcy_gc_enable(rcy_heap *heap) {
+    heap->gc.enabled = 1;
+}
+void rcy_gc_disable(rcy_heap *heap) {
+    heap->gc.enabled = 0;
+}
+bool rcy_gc_isenabled(rcy_heap *heap) {
+    return heap->gc.enabled != 0;
+}
+void rcy_gc_set_hard(rcy_heap *heap, bool on) {
+    heap->gc.hard = on;
+}
+bool rcy_gc_get_hard(rcy_heap *heap) {
+    return heap->gc.hard != 0;
+}
+void rcy_gc_set_debug(rcy_heap *heap, unsigned flags) {
+    heap->gc.debug = flags;
+}
+unsigned rcy_gc_get_debug(rcy_heap *heap) {
+    return heap->gc.debug;
+}
 
 ssize_t rcy_gc_collect(rcy_heap *heap, int generation) {
     if (!heap || generation < -1 || generation > 2)
@@ -915,7 +922,8 @@ static void freeze_walk(rcy_head_ *o, void *arg) {
 void rcy_gc_freeze(rcy_heap *heap) {
     rcyi_gc_state *gc = &heap->gc;
     rcyi_walk_objects(heap, freeze_walk, gc);
-    gc->young[0].len = gc->young[1].len = 0;
+    vec_reset(heap, &gc->young[0]);
+    vec_reset(heap, &gc->young[1]);
     gc->count[0] = 0;
 }
 
@@ -931,7 +939,9 @@ void rcy_gc_unfreeze(rcy_heap *heap) {
     heap->gc.nfrozen = 0;
 }
 
-size_t rcy_gc_get_freeze_count(rcy_heap *heap) { return heap->gc.nfrozen; }
+size_t rcy_gc_get_freeze_count(rcy_heap *heap) {
+    return heap->gc.nfrozen;
+}
 
 rcy_list *rcy_gc_garbage(rcy_heap *heap) {
     if (heap->gc.finished != GC_RUNNING)
@@ -962,7 +972,11 @@ int rcy_gc_callbacks_remove(rcy_heap *heap, rcy_gc_callback *fn, void *arg) {
     for (size_t i = 0; i < gc->ncbs; i++) {
         if (gc->cbs[i].fn == fn && gc->cbs[i].arg == arg) {
             memmove(gc->cbs + i, gc->cbs + i + 1, (gc->ncbs - i - 1) * sizeof *gc->cbs);
-            gc->ncbs--;
+            if (--gc->ncbs == 0) {
+                raw_free(heap, gc->cbs);
+                gc->cbs = NULL;
+                gc->cbcap = 0;
+            }
             return RCY_OK;
         }
     }
@@ -975,9 +989,9 @@ int rcy_gc_callbacks_remove(rcy_heap *heap, rcy_gc_callback *fn, void *arg) {
 typedef struct gather {
     rcy_head_ **a;
     size_t n, cap;
-    int gen;                /* -1: every non-frozen generation */
-    const rcy_head_ *skip;  /* the result list */
-    void *const *targets;   /* get_referrers */
+    int gen;               /* -1: every non-frozen generation */
+    const rcy_head_ *skip; /* the result list */
+    void *const *targets;  /* get_referrers */
     size_t ntargets;
     int hit;
 } gather;

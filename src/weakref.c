@@ -44,12 +44,14 @@ static int wr_traverse(void *self, rcy_visitproc visit, void *arg) {
 static void wr_destroy(void *self);
 static void fin_destroy(void *self);
 
-const rcy_type rcy_weakref_type = {"weakref", sizeof(rcy_weakref), 0, wr_traverse, NULL, NULL,
-                                   wr_destroy};
+const rcy_type rcy_weakref_type = {"weakref", sizeof(rcy_weakref), 0, wr_traverse, NULL,
+                                   NULL,      wr_destroy};
 static const rcy_type finalize_type = {"finalize", sizeof(rcy_finalize), 0, wr_traverse, NULL,
-                                       NULL, fin_destroy};
+                                       NULL,       fin_destroy};
 
-static int is_weakref_type(const rcy_type *t) { return t == &rcy_weakref_type || t == &finalize_type; }
+static int is_weakref_type(const rcy_type *t) {
+    return t == &rcy_weakref_type || t == &finalize_type;
+}
 
 /* ---- the table ---------------------------------------------------- */
 
@@ -131,6 +133,16 @@ static void table_remove(rcyi_gc_state *gc, rcyi_wr_slot *s) {
     gc->wr_used--;
 }
 
+/* An empty table holds no memory (see vec_reset in gc.c). */
+static void table_release_if_empty(rcy_heap *h) {
+    rcyi_gc_state *gc = &h->gc;
+    if (gc->wr_used == 0 && gc->wr_table) {
+        rcyi_free(h, gc->wr_table);
+        gc->wr_table = NULL;
+        gc->wr_cap = 0;
+    }
+}
+
 /* ---- linking -------------------------------------------------------- */
 
 static void unlink_wr(rcy_weakref *wr) {
@@ -147,6 +159,7 @@ static void unlink_wr(rcy_weakref *wr) {
                 s->head = wr->next;
             } else {
                 table_remove(&h->gc, s);
+                table_release_if_empty(h);
                 oh->gcword &= ~(uint32_t)RCYI_GC_WEAKREFS;
             }
         }
@@ -211,6 +224,7 @@ void rcyi_weakref_detach_all(rcy_heap *h, rcy_head_ *obj, rcy_weakref **pending,
         return;
     rcy_weakref *wr = s->head;
     table_remove(gc, s);
+    table_release_if_empty(h);
     while (wr) {
         rcy_weakref *next = wr->next;
         wr->obj = NULL;
@@ -345,7 +359,9 @@ static void fin_callback(rcy_weakref *wr, void *arg) {
     fire((rcy_finalize *)wr, true);
 }
 
-static void fin_destroy(void *self) { wr_destroy(self); }
+static void fin_destroy(void *self) {
+    wr_destroy(self);
+}
 
 rcy_finalize *rcy_finalize_new_(void *obj, rcy_finalize_fn fn, void *arg, const char *file,
                                 int line, const char *func) {
@@ -368,14 +384,22 @@ rcy_finalize *rcy_finalize_new_(void *obj, rcy_finalize_fn fn, void *arg, const 
     return f;
 }
 
-bool rcy_finalize_call(rcy_finalize *f) { return f && fire(f, true); }
-bool rcy_finalize_detach(rcy_finalize *f) { return f && fire(f, false); }
-bool rcy_finalize_alive(const rcy_finalize *f) { return f && f->alive; }
+bool rcy_finalize_call(rcy_finalize *f) {
+    return f && fire(f, true);
+}
+bool rcy_finalize_detach(rcy_finalize *f) {
+    return f && fire(f, false);
+}
+bool rcy_finalize_alive(const rcy_finalize *f) {
+    return f && f->alive;
+}
 void rcy_finalize_set_atexit(rcy_finalize *f, bool atexit) {
     if (f)
         f->atexit = atexit;
 }
-bool rcy_finalize_get_atexit(const rcy_finalize *f) { return f && f->atexit; }
+bool rcy_finalize_get_atexit(const rcy_finalize *f) {
+    return f && f->atexit;
+}
 
 void rcyi_finalize_run_atexit(rcy_heap *h) {
     rcyi_gc_state *gc = &h->gc;

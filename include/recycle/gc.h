@@ -103,6 +103,9 @@ RCY_API bool rcy_gc_is_finalized(const void *obj);
  * puts an untracked object whose type has traverse into generation 0
  * (RCY_EINVAL when the type has no traverse); both are idempotent. */
 RCY_API int rcy_gc_track(void *obj);
+/* C: called from a finalizer or callback on an object that is part of the
+ * garbage being collected, untrack is ignored (the object stays tracked
+ * until that collection decides its fate). */
 RCY_API void rcy_gc_untrack(void *obj);
 
 /* Move every tracked object into the permanent generation, which
@@ -141,11 +144,11 @@ RCY_API int rcy_gc_callbacks_remove(rcy_heap *heap, rcy_gc_callback *fn, void *a
 /* ---- debugging --------------------------------------------------------- */
 
 /* Python's flag values.  Output goes through the output callback. */
-#define RCY_GC_DEBUG_STATS 0x01u         /* one summary per collection       */
-#define RCY_GC_DEBUG_COLLECTABLE 0x02u   /* each collectable object found    */
+#define RCY_GC_DEBUG_STATS         0x01u /* one summary per collection       */
+#define RCY_GC_DEBUG_COLLECTABLE   0x02u /* each collectable object found    */
 #define RCY_GC_DEBUG_UNCOLLECTABLE 0x04u /* each uncollectable object found  */
-#define RCY_GC_DEBUG_SAVEALL 0x20u       /* keep garbage in rcy_gc_garbage() */
-#define RCY_GC_DEBUG_LEAK                                                      \
+#define RCY_GC_DEBUG_SAVEALL       0x20u /* keep garbage in rcy_gc_garbage() */
+#define RCY_GC_DEBUG_LEAK                                                                          \
     (RCY_GC_DEBUG_COLLECTABLE | RCY_GC_DEBUG_UNCOLLECTABLE | RCY_GC_DEBUG_SAVEALL)
 
 RCY_API void rcy_gc_set_debug(rcy_heap *heap, unsigned flags);
@@ -203,8 +206,7 @@ RCY_API size_t rcy_weakref_getweakrefcount(const void *obj);
  * not hold obj itself or obj would never die. */
 typedef struct rcy_finalize rcy_finalize;
 typedef void (*rcy_finalize_fn)(void *arg);
-RCY_API rcy_finalize *rcy_finalize_new_(void *obj, rcy_finalize_fn fn, void *arg,
-                                        RCY_SITE_PARAMS);
+RCY_API rcy_finalize *rcy_finalize_new_(void *obj, rcy_finalize_fn fn, void *arg, RCY_SITE_PARAMS);
 #define rcy_finalize_new(obj, fn, arg) rcy_finalize_new_((obj), (fn), (arg), RCY_SITE)
 /* If alive, mark dead and run fn(arg); returns whether it ran. */
 RCY_API bool rcy_finalize_call(rcy_finalize *f);
