@@ -51,13 +51,36 @@ struct rcyi_large {
     size_t size; /* bytes after this prefix */
     uint32_t magic;
     uint32_t kind;
-    uint64_t pad_;
+    uint64_t size_copy; /* survives the raw free for double-free reports
+                         * (allocators reuse the first 32 bytes) */
 };
 _Static_assert(sizeof(rcyi_large) % RCY_ALIGNMENT == 0, "large prefix misaligns blocks");
 
 #define LARGE_DEFERRED 0x0DEFE44Du
 static inline uint32_t large_magic(const rcyi_large *l) {
     return 0x52435921u ^ (uint32_t)((uintptr_t)l >> 4);
+}
+/* Left in a released block: a second free of it is then reported as a
+ * double free (best effort: the raw allocator may reuse the memory). */
+static inline uint32_t large_freed_magic(const rcyi_large *l) {
+    return ~large_magic(l);
+}
+
+/* Reads of a large prefix that may already be freed (double-free checks):
+ * done outside the address sanitizer, which would stop at the read. */
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 8)
+#define RCY_NO_ASAN __attribute__((no_sanitize("address")))
+#else
+#define RCY_NO_ASAN
+#endif
+RCY_NO_ASAN static uint32_t peek_magic(const rcyi_large *l) {
+    return *(const volatile uint32_t *)&l->magic;
+}
+RCY_NO_ASAN static size_t peek_size_copy(const rcyi_large *l) {
+    return (size_t) * (const volatile uint64_t *)&l->size_copy;
+}
+static inline bool large_live(const rcyi_large *l) {
+    return peek_magic(l) == large_magic(l);
 }
 
 /* ---- the process-wide arena map ------------------------------------- */
@@ -153,14 +176,25 @@ static void libc_free(void *ctx, void *p) {
     free(p);
 }
 
+static void arena_unmap(rcyi_alloc_state *st, rcyi_arena *a);
+
+static bool over_limit(const rcyi_alloc_state *st, size_t bytes) {
+    return st->memory_limit &&
+           (bytes > st->memory_limit || st->footprint > st->memory_limit - bytes);
+}
+
 /* Every raw request (arena record, arena mapping, large block) passes
- * here: fault injection first, then the memory limit. */
+ * here: fault injection first, then the memory limit, which the cached
+ * empty arena does not hold up. */
 static bool raw_request_ok(rcyi_alloc_state *st, size_t bytes) {
     if (st->fail_nth && --st->fail_nth == 0)
         return false;
-    if (st->memory_limit && (bytes > st->memory_limit || st->footprint > st->memory_limit - bytes))
-        return false;
-    return true;
+    if (over_limit(st, bytes) && st->cached) {
+        arena_unmap(st, st->cached);
+        st->cached = NULL;
+        st->arenas_reclaimed++;
+    }
+    return !over_limit(st, bytes);
 }
 
 /* ---- class lists (circular, sentinel-headed) ------------------------ */
@@ -457,7 +491,7 @@ static void *large_alloc(rcy_heap *h, rcyi_alloc_state *st, size_t size, unsigne
     l->size = size;
     l->magic = large_magic(l);
     l->kind = kind;
-    l->pad_ = 0;
+    l->size_copy = size;
     l->prev = NULL;
     l->next = st->large[kind];
     if (l->next)
@@ -483,18 +517,14 @@ static void large_release(rcyi_alloc_state *st, rcyi_large *l) {
     st->large_blocks--;
     st->large_bytes -= l->size;
     st->footprint -= l->size + sizeof *l;
-    l->magic = 0;
+    l->magic = large_freed_magic(l);
     st->raw.free(st->raw.ctx, l);
 }
 
 /* The prefix of a pointer that is not in any arena, if it looks like one
  * of ours; reading it may touch memory that is not ours (misuse checks
  * only), so it is read only where mapped and outside the sanitizer. */
-#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 8)
-__attribute__((no_sanitize("address")))
-#endif
-static rcyi_large *
-large_of(const void *p, size_t front) {
+RCY_NO_ASAN static rcyi_large *large_of(const void *p, size_t front) {
     uintptr_t u = (uintptr_t)p;
     if (u % RCY_ALIGNMENT != 0 || u < front + sizeof(rcyi_large) + 4096 || (u >> 48))
         return NULL;
@@ -503,7 +533,7 @@ large_of(const void *p, size_t front) {
     if (((uintptr_t)l & ~(ps - 1)) != (u & ~(ps - 1)) && !rcyi_os_readable(l, sizeof *l))
         return NULL;
     uint32_t magic = *(volatile uint32_t *)&l->magic;
-    if (magic != large_magic(l) && magic != LARGE_DEFERRED)
+    if (magic != large_magic(l) && magic != LARGE_DEFERRED && magic != large_freed_magic(l))
         return NULL;
     return l;
 }
@@ -514,14 +544,19 @@ static RCY_NORETURN void bad_free(rcy_heap *h, const void *p, const char *what) 
         rcyi_fatal(RCY_EMISUSE, "%s of %p: the block belongs to heap %p, not heap %p", what, p,
                    (void *)owner, (void *)h);
     rcyi_fatal(RCY_EMISUSE,
-               "%s of %p: not a block recycle handed out to heap %p, or already freed "
-               "(double free)",
-               what, p, (void *)h);
+               "%s of %p: double free, or a pointer recycle never handed out to heap %p", what, p,
+               (void *)h);
+}
+
+static RCY_NORETURN void double_free(const void *p, size_t size, const char *what) {
+    rcyi_fatal(RCY_ECORRUPTED_HEAP, "%s of %p: double free (block of size %zu)", what, p, size);
 }
 
 static void free_large(rcy_heap *h, rcyi_alloc_state *st, void *p, size_t front) {
     rcyi_large *l = large_of(p, front);
-    if (!l || l->heap != h || l->magic == LARGE_DEFERRED)
+    if (l && !large_live(l))
+        double_free(p, peek_size_copy(l), "free");
+    if (!l || l->heap != h)
         bad_free(h, p, "free");
     if (st->walking) {
         l->magic = LARGE_DEFERRED; /* freed after the walk */
@@ -568,17 +603,16 @@ static size_t debug_check(const void *p, size_t capacity, const char *what) {
     const unsigned char *b = (const unsigned char *)p - DBG_FRONT;
     size_t size = load_size(b);
     if (size & DBG_FREED)
-        rcyi_fatal(RCY_ECORRUPTED_HEAP,
-                   "debug allocator: %s of %p: double free (block of size %zu)", what, p,
+        rcyi_fatal(RCY_ECORRUPTED_HEAP, "%s of %p: double free (block of size %zu)", what, p,
                    size & ~DBG_FREED);
     if (size > capacity || !all_bytes(b + 8, 8, DBG_GUARD))
         rcyi_fatal(RCY_ECORRUPTED_HEAP,
-                   "debug allocator: %s of %p: buffer underrun, the guard bytes before the block "
+                   "%s of %p: buffer underrun, the guard bytes before the block "
                    "are damaged (block of size %zu)",
                    what, p, size > capacity ? (size_t)0 : size);
     if (!all_bytes(b + DBG_FRONT + size, DBG_BACK, DBG_GUARD))
         rcyi_fatal(RCY_ECORRUPTED_HEAP,
-                   "debug allocator: %s of %p: buffer overrun, the guard bytes after the block "
+                   "%s of %p: buffer overrun, the guard bytes after the block "
                    "are damaged (block of size %zu)",
                    what, p, size);
     return size;
@@ -608,7 +642,9 @@ static void debug_free(rcy_heap *h, rcyi_alloc_state *st, void *p) {
         return;
     }
     rcyi_large *l = large_of(p, DBG_FRONT);
-    if (!l || l->heap != h || l->magic == LARGE_DEFERRED)
+    if (l && !large_live(l))
+        double_free(p, peek_size_copy(l) - DBG_FRONT - DBG_BACK, "free");
+    if (!l || l->heap != h)
         bad_free(h, p, "free");
     size_t size = debug_check(p, l->size - DBG_FRONT - DBG_BACK, "free");
     memset(p, DBG_DEAD, size);
@@ -623,7 +659,9 @@ static size_t debug_size(rcy_heap *h, const void *p, const char *what) {
         return debug_check(p, pl->bsize - DBG_FRONT - DBG_BACK, what);
     }
     rcyi_large *l = large_of(p, DBG_FRONT);
-    if (!l || l->heap != h || l->magic == LARGE_DEFERRED)
+    if (l && !large_live(l))
+        double_free(p, peek_size_copy(l) - DBG_FRONT - DBG_BACK, what);
+    if (!l || l->heap != h)
         bad_free(h, p, what);
     return debug_check(p, l->size - DBG_FRONT - DBG_BACK, what);
 }
@@ -673,7 +711,7 @@ size_t rcyi_alloc_usable_size(rcy_heap *h, const void *p) {
         return pl->bsize;
     }
     rcyi_large *l = large_of(p, 0);
-    if (!l || l->heap != h)
+    if (!l || l->heap != h || !large_live(l))
         bad_free(h, p, "size");
     return l->size;
 }
@@ -695,7 +733,7 @@ void *rcyi_realloc(rcy_heap *h, void *p, size_t size) {
             return p;
     } else {
         rcyi_large *l = large_of(p, 0);
-        if (!l || l->heap != h || l->kind != RCYI_KIND_RAW || l->magic == LARGE_DEFERRED)
+        if (!l || l->heap != h || l->kind != RCYI_KIND_RAW || !large_live(l))
             bad_free(h, p, "realloc");
         old = l->size;
         if (size > RCY_SMALL_LIMIT && !st->walking) {
@@ -717,6 +755,7 @@ void *rcyi_realloc(rcy_heap *h, void *p, size_t size) {
             st->large_bytes += size - old;
             st->footprint += size - old;
             nl->size = size;
+            nl->size_copy = size;
             return nl + 1;
         }
     }
@@ -744,14 +783,12 @@ rcy_heap *rcyi_heap_of_block(const void *p) {
         return h;
     }
     rcyi_large *l = large_of(p, 0);
-    if (!l) {
-        l = large_of(p, DBG_FRONT);
-        if (l && !l->heap->alloc.debug)
-            l = NULL;
-    } else if (l->heap->alloc.debug) {
-        l = NULL;
-    }
-    return l && l->magic != LARGE_DEFERRED ? l->heap : NULL;
+    if (l && large_live(l) && !l->heap->alloc.debug)
+        return l->heap;
+    l = large_of(p, DBG_FRONT);
+    if (l && large_live(l) && l->heap->alloc.debug)
+        return l->heap;
+    return NULL;
 }
 
 void rcyi_walk_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg) {
