@@ -71,7 +71,7 @@ static uint32_t vec_push(rcy_heap *h, rcyi_gc_vec *v, rcy_head_ *o) {
     if (v->len == v->cap) {
         if (v->len >= RCYI_SLOT_MAX)
             return RCYI_SLOT_NONE;
-        size_t ncap = v->cap ? v->cap * 2 : 64;
+        size_t ncap = v->cap ? v->cap * 2 : 8;
         if (ncap > RCYI_SLOT_MAX)
             ncap = RCYI_SLOT_MAX;
         void *p = raw_grow(h, v->items, ncap * sizeof *v->items);
