@@ -6,7 +6,15 @@ int rcyi_gc_init(rcy_heap *h) {
     h->gc.enabled = 1;
     return 0;
 }
-void rcyi_gc_fini(rcy_heap *h) { (void)h; }
-void rcyi_gc_on_new(rcy_heap *h, rcy_head_ *obj) { (void)h, (void)obj; }
-void rcyi_gc_on_free(rcy_heap *h, rcy_head_ *obj) { (void)h, (void)obj; }
-void rcyi_weakref_clear_for(rcy_heap *h, rcy_head_ *obj) { (void)h, (void)obj; }
+void rcyi_gc_fini(rcy_heap *h) {
+    (void)h;
+}
+void rcyi_gc_on_new(rcy_heap *h, rcy_head_ *obj) {
+    (void)h, (void)obj;
+}
+void rcyi_gc_on_free(rcy_heap *h, rcy_head_ *obj) {
+    (void)h, (void)obj;
+}
+void rcyi_weakref_clear_for(rcy_heap *h, rcy_head_ *obj) {
+    (void)h, (void)obj;
+}

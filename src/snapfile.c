@@ -258,13 +258,17 @@ static void w_meta(wbuf *w, const rcy_snapshot *s) {
     w_u64(w, s->counters.peak);
 }
 
-static void w_traces(wbuf *w, const rcy_snapshot *s, uint32_t tb_base) {
+static size_t tb_index(const rcy_snapshot *s, const rcy_trace *t) {
+    return (size_t)((const rcyi_snap_tb *)(const void *)t->traceback - s->tbs);
+}
+
+/* ids[i]: the file's id of traceback i of s, NONE when no trace uses it. */
+static void w_traces(wbuf *w, const rcy_snapshot *s, const uint32_t *ids) {
     w_u64(w, s->ntraces);
     for (size_t i = 0; i < s->ntraces; i++) {
         const rcy_trace *t = &s->traces[i];
-        size_t tbi = (size_t)((const rcyi_snap_tb *)(const void *)t->traceback - s->tbs);
         w_u32(w, t->domain);
-        w_u32(w, tb_base + (uint32_t)tbi);
+        w_u32(w, ids[tb_index(s, t)]);
         w_u64(w, t->size);
         w_u64(w, t->count);
     }
@@ -281,16 +285,38 @@ static int encode(const rcy_snapshot *s, wbuf *w) {
     frametab ft = {0};
     bool oom = false;
     const rcy_snapshot *parts[2] = {s, s->peak};
-    size_t total_frames = 0;
-    for (int p = 0; p < 2 && parts[p]; p++)
+    /* Only tracebacks some trace uses are written (a loaded snapshot
+     * holds its peak's too), so a loaded file dumps to the same bytes. */
+    size_t total_frames = 0, ntb_out = 0;
+    uint32_t *ids[2] = {NULL, NULL};
+    uint32_t *fids = NULL;
+    for (int p = 0; p < 2 && parts[p]; p++) {
+        ids[p] = malloc((parts[p]->ntb ? parts[p]->ntb : 1) * sizeof *ids[p]);
+        if (!ids[p]) {
+            oom = true;
+            goto done;
+        }
         for (size_t i = 0; i < parts[p]->ntb; i++)
+            ids[p][i] = NONE;
+        for (size_t i = 0; i < parts[p]->ntraces; i++)
+            ids[p][tb_index(parts[p], &parts[p]->traces[i])] = 0;
+        for (size_t i = 0; i < parts[p]->ntb; i++) {
+            if (ids[p][i] == NONE)
+                continue;
+            ids[p][i] = (uint32_t)ntb_out++;
             total_frames += parts[p]->tbs[i].pub.nframe;
-    uint32_t *fids = malloc((total_frames ? total_frames : 1) * sizeof *fids);
-    if (!fids)
-        return RCY_ENOMEM;
+        }
+    }
+    fids = malloc((total_frames ? total_frames : 1) * sizeof *fids);
+    if (!fids) {
+        oom = true;
+        goto done;
+    }
     size_t k = 0;
     for (int p = 0; p < 2 && parts[p]; p++) {
         for (size_t i = 0; i < parts[p]->ntb; i++) {
+            if (ids[p][i] == NONE)
+                continue;
             const rcy_traceback *tb = &parts[p]->tbs[i].pub;
             for (size_t f = 0; f < tb->nframe; f++) {
                 const rcy_frame *fr = &tb->frames[f];
@@ -329,10 +355,12 @@ static int encode(const rcy_snapshot *s, wbuf *w) {
     }
     w_section_end(w, at), nsec++;
     at = w_section_begin(w, T_TBCK);
-    w_u32(w, (uint32_t)(s->ntb + (s->peak ? s->peak->ntb : 0)));
+    w_u32(w, (uint32_t)ntb_out);
     k = 0;
     for (int p = 0; p < 2 && parts[p]; p++) {
         for (size_t i = 0; i < parts[p]->ntb; i++) {
+            if (ids[p][i] == NONE)
+                continue;
             const rcy_traceback *tb = &parts[p]->tbs[i].pub;
             w_u32(w, (uint32_t)tb->nframe);
             w_u32(w, (uint32_t)tb->total_nframe);
@@ -345,7 +373,7 @@ static int encode(const rcy_snapshot *s, wbuf *w) {
     w_meta(w, s);
     w_section_end(w, at), nsec++;
     at = w_section_begin(w, T_TRAC);
-    w_traces(w, s, 0);
+    w_traces(w, s, ids[0]);
     w_section_end(w, at), nsec++;
     if (s->ntimeline) {
         at = w_section_begin(w, T_TIME);
@@ -369,7 +397,7 @@ static int encode(const rcy_snapshot *s, wbuf *w) {
     if (s->peak) {
         at = w_section_begin(w, T_PEAK);
         w_meta(w, s->peak);
-        w_traces(w, s->peak, (uint32_t)s->ntb);
+        w_traces(w, s->peak, ids[1]);
         w_section_end(w, at), nsec++;
     }
     if (!w->oom) {
@@ -382,6 +410,8 @@ static int encode(const rcy_snapshot *s, wbuf *w) {
         put_u32(w->p + 28, nsec);
     }
 done:
+    free(ids[0]);
+    free(ids[1]);
     free(fids);
     free(st.s);
     free(st.idx);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #ifdef RCY_HAVE_LIBDW
+#include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #endif
 
@@ -141,16 +142,33 @@ static bool resolve_dwfl_locked(uintptr_t pc, rcyi_symbol *out) {
     const char *fn = dwfl_module_addrname(m, a);
     if (fn)
         out->function = intern_fn_locked(fn);
+    int line = 0;
+    const char *src = NULL;
     Dwfl_Line *l = dwfl_module_getsrc(m, a);
-    if (l) {
-        int line = 0;
-        const char *src = dwfl_lineinfo(l, NULL, &line, NULL, NULL, NULL);
-        if (src) {
-            const char *f = intern_str_locked(src);
-            if (f) {
-                out->file = f;
-                out->line = line > 0 ? (unsigned)line : 0;
+    if (l)
+        src = dwfl_lineinfo(l, NULL, &line, NULL, NULL, NULL);
+    if (!src) {
+        /* .debug_aranges can be partial (clang emits none, gcc does, and
+         * one binary may mix both): look at every unit's ranges. */
+        Dwarf_Die *cu = NULL;
+        Dwarf_Addr bias = 0;
+        while ((cu = dwfl_module_nextcu(m, cu, &bias)) != NULL) {
+            if (dwarf_haspc(cu, a - bias) <= 0)
+                continue;
+            Dwarf_Line *dl = dwarf_getsrc_die(cu, a - bias);
+            if (dl) {
+                src = dwarf_linesrc(dl, NULL, NULL);
+                if (dwarf_lineno(dl, &line) != 0)
+                    line = 0;
             }
+            break;
+        }
+    }
+    if (src) {
+        const char *f = intern_str_locked(src);
+        if (f) {
+            out->file = f;
+            out->line = line > 0 ? (unsigned)line : 0;
         }
     }
     return true;

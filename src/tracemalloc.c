@@ -301,9 +301,13 @@ static uint32_t tb_lookup(unsigned domain, const char *file, int line, const cha
 /* ---- peak aggregates (keep_peak) ------------------------------------------------ */
 
 /* When on, every traceback keeps live totals (atomics, in a side array
- * indexed by id) and the totals are copied whenever peak grows by 1/32
- * since the last copy: the copy is the per-traceback picture at (within
- * 1/32 of) the peak. */
+ * indexed by id).  Reaching a new peak marks the totals "at peak"; the
+ * first event that lowers the traced memory afterwards copies them before
+ * it applies, so the copy is the picture at the peak itself.  To bound the
+ * cost of a peak that creeps up by a few bytes at a time, a copy is made
+ * only when the peak grew by more than 1/64 since the last copy: the kept
+ * picture is within 1/64 of the peak (exact in one thread otherwise; other
+ * threads' concurrent events may blur it slightly). */
 typedef struct tb_total {
     uint64_t size, count;
 } tb_total;
@@ -319,6 +323,7 @@ static int peak_copy_lock;
 static tb_total *peak_copy; /* indexed by id                      */
 static size_t peak_copy_n, peak_copy_map;
 static size_t peak_copy_bytes; /* peak when the copy was made      */
+static int peak_dirty;         /* a new peak since the last copy  */
 
 /* Under a shard lock. */
 static void peak_account(uint32_t id, int64_t dsize, int64_t dcount) {
@@ -359,7 +364,7 @@ static void peak_account(uint32_t id, int64_t dsize, int64_t dcount) {
 
 static void peak_maybe_copy(size_t peak) {
     size_t last = __atomic_load_n(&peak_copy_bytes, __ATOMIC_RELAXED);
-    if (peak <= last + last / 32 && last)
+    if (peak <= last + last / 64 && last)
         return;
     if (__atomic_exchange_n(&peak_copy_lock, 1, __ATOMIC_ACQUIRE))
         return; /* someone else is copying */
@@ -382,6 +387,13 @@ static void peak_maybe_copy(size_t peak) {
     __atomic_store_n(&peak_copy_bytes, peak, __ATOMIC_RELAXED);
 out:
     __atomic_store_n(&peak_copy_lock, 0, __ATOMIC_RELEASE);
+}
+
+/* Under a shard lock, before an event lowers the traced memory. */
+static void peak_before_decrease(void) {
+    if (__atomic_load_n(&peak_dirty, __ATOMIC_RELAXED) &&
+        __atomic_exchange_n(&peak_dirty, 0, __ATOMIC_RELAXED))
+        peak_maybe_copy(__atomic_load_n(&peak_bytes, __ATOMIC_RELAXED));
 }
 
 /* ---- the trace table ----------------------------------------------------------- */
@@ -489,7 +501,7 @@ static inline void add_current_locked(int64_t delta) {
                                                         __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
         }
         if (RCY_UNLIKELY(__atomic_load_n(&keep_peak, __ATOMIC_RELAXED)) && cur > pk)
-            peak_maybe_copy(cur);
+            __atomic_store_n(&peak_dirty, 1, __ATOMIC_RELAXED);
     }
 }
 
@@ -512,8 +524,10 @@ static bool add_trace(unsigned domain, uintptr_t ptr, size_t size, const char *f
          * allocator's reuse): replace, as Python does. */
         slot *e = &s->slots[j];
         old = (int64_t)(e->size == UINT32_MAX ? big_take_locked(s, ptr, domain) : e->size);
-        if (keep_peak)
+        if (keep_peak) {
+            peak_before_decrease();
             peak_account(e->tb, -old, -1);
+        }
         remove_at_locked(s, j);
     }
     if ((s->count + 1) * 4 > s->ngroups * GROUP * 3 && !shard_grow_locked(s)) {
@@ -557,8 +571,10 @@ static bool remove_trace(unsigned domain, uintptr_t ptr) {
         goto out;
     slot *e = &s->slots[j];
     uint64_t size = e->size == UINT32_MAX ? big_take_locked(s, ptr, domain) : e->size;
-    if (RCY_UNLIKELY(keep_peak))
+    if (RCY_UNLIKELY(keep_peak)) {
+        peak_before_decrease();
         peak_account(e->tb, -(int64_t)size, -1);
+    }
     remove_at_locked(s, j);
     s->frees++;
     add_current_locked(-(int64_t)size);
@@ -613,6 +629,7 @@ static void clear_locked(void) {
     live_cap = 0;
     peak_copy_n = 0;
     peak_copy_bytes = 0;
+    peak_dirty = 0;
     __atomic_store_n(&cur_bytes, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&peak_bytes, 0, __ATOMIC_RELAXED);
     __atomic_add_fetch(&generation, 1, __ATOMIC_RELAXED);
@@ -785,6 +802,7 @@ void rcy_tracemalloc_reset_peak(void) {
         __atomic_store_n(&peak_bytes, __atomic_load_n(&cur_bytes, __ATOMIC_RELAXED),
                          __ATOMIC_RELAXED);
         peak_copy_bytes = 0;
+        peak_dirty = keep_peak;
     }
     unlock_all();
 }
@@ -833,8 +851,7 @@ int rcy_tracemalloc_keep_peak(bool on) {
     }
     __atomic_store_n(&keep_peak, on ? 1 : 0, __ATOMIC_RELAXED);
     peak_copy_bytes = 0;
-    if (on)
-        peak_maybe_copy(__atomic_load_n(&cur_bytes, __ATOMIC_RELAXED));
+    peak_dirty = on;
     unlock_all();
     return RCY_OK;
 }
@@ -889,6 +906,8 @@ rcy_snapshot *rcy_tracemalloc_take_snapshot(void) {
             k++;
         }
     }
+    if (keep_peak)
+        peak_before_decrease(); /* now may be the peak */
     snap = rcyi_snapshot_from_raw(traceback_limit, traces, k, tbs, ntb);
     if (snap)
         counters_locked(&snap->counters);

@@ -237,8 +237,7 @@ static void track_and_untrack_for_user_allocators(void **state) {
             /* track: frame 0 is the allocator's line that called track */
             assert_string_equal(tb->frames[0].function, "my_allocator_tracks");
             assert_int_equal(tb->frames[0].lineno, track_line);
-            assert_string_equal(tb->frames[1].function,
-                                "track_and_untrack_for_user_allocators");
+            assert_string_equal(tb->frames[1].function, "track_and_untrack_for_user_allocators");
         } else {
             /* track_from(skip 1): the wrapper is skipped */
             assert_int_equal(t[i].domain, 6);
@@ -255,7 +254,7 @@ static void track_and_untrack_for_user_allocators(void **state) {
 
 /* ---- threads ---------------------------------------------------------------- */
 
-#define THREADS 4
+#define THREADS    4
 #define PER_THREAD 20000
 
 static void *thread_work(void *arg) {
