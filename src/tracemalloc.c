@@ -23,6 +23,7 @@
  * Locks and invariants: see src/tracemalloc.h.
  */
 #include "tracemalloc.h"
+#include "options.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -769,6 +770,15 @@ void rcy_tracemalloc_stop(void) {
     __atomic_store_n(&tracing, 0, __ATOMIC_RELAXED);
     clear_locked();
     unlock_all();
+}
+
+void rcyi_tracemalloc_on_heap_new(void) {
+    static int done;
+    if (__atomic_load_n(&done, __ATOMIC_RELAXED) || __atomic_exchange_n(&done, 1, __ATOMIC_RELAXED))
+        return;
+    int n = rcyi_option_tracemalloc();
+    if (n >= 1)
+        rcy_tracemalloc_start(n > 65535 ? 65535 : n);
 }
 
 bool rcy_tracemalloc_is_tracing(void) {
