@@ -29,7 +29,7 @@
 #define DBG_CLEAN 0xCD
 #define DBG_DEAD  0xDD
 
-_Static_assert(sizeof(rcyi_pool) <= RCYI_POOL_HEADER, "pool header too big");
+_Static_assert(sizeof(rcyi_pool) == RCYI_POOL_HEADER, "pool header size");
 _Static_assert(RCYI_POOL_HEADER % RCY_ALIGNMENT == 0, "pool header misaligns blocks");
 _Static_assert(RCY_ARENA_SIZE % RCY_POOL_SIZE == 0, "arena is not whole pools");
 
@@ -85,23 +85,11 @@ static inline bool large_live(const rcyi_large *l) {
 
 /* ---- the process-wide arena map ------------------------------------- */
 
-/* Address bits 20..47 select an arena: 14 bits pick a leaf in the root,
- * 14 bits an entry in the leaf.  Leaves are never freed. */
-#define MAP_LEAF_BITS 14
-#define MAP_ROOT_BITS 14
-#define MAP_LEAF_LEN  ((size_t)1 << MAP_LEAF_BITS)
-#define MAP_ROOT_LEN  ((size_t)1 << MAP_ROOT_BITS)
+rcyi_arena **rcyi_arena_map[RCYI_MAP_LEN];
 
-static rcyi_arena **map_root[MAP_ROOT_LEN];
-
-static inline rcyi_arena *map_lookup(const void *p) {
-    uintptr_t a = (uintptr_t)p;
-    rcyi_arena **leaf = __atomic_load_n(&map_root[(a >> (20 + MAP_LEAF_BITS)) & (MAP_ROOT_LEN - 1)],
-                                        __ATOMIC_ACQUIRE);
-    if (!leaf)
-        return NULL;
-    return __atomic_load_n(&leaf[(a >> 20) & (MAP_LEAF_LEN - 1)], __ATOMIC_ACQUIRE);
-}
+#define map_lookup rcyi_arena_lookup
+#define MAP_LEAF_BITS RCYI_MAP_BITS
+#define MAP_LEAF_LEN RCYI_MAP_LEN
 
 /* map_lookup for an arbitrary pointer: rejects addresses outside the
  * 48 bits the map covers (they would alias). */
@@ -118,7 +106,7 @@ static int map_set(void *base, rcyi_arena *arena) {
     uintptr_t a = (uintptr_t)base;
     if (a >> 48)
         return -1;
-    rcyi_arena ***slot = &map_root[a >> (20 + MAP_LEAF_BITS)];
+    rcyi_arena ***slot = &rcyi_arena_map[a >> (20 + MAP_LEAF_BITS)];
     rcyi_arena **leaf = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
     if (!leaf) {
         if (!arena)
@@ -141,9 +129,7 @@ static int map_set(void *base, rcyi_arena *arena) {
 
 /* ---- small helpers -------------------------------------------------- */
 
-static inline rcyi_pool *pool_of(const void *p) {
-    return (rcyi_pool *)((uintptr_t)p & ~(uintptr_t)(POOL_SIZE - 1));
-}
+#define pool_of rcyi_pool_of
 static inline void *get_link(const void *b) {
     void *n;
     memcpy(&n, (const char *)b + 8, sizeof n);
@@ -205,12 +191,14 @@ static inline void list_push_front(rcyi_pool *head, rcyi_pool *p) {
     head->next->prev = p;
     head->next = p;
     p->linked = 1;
+    p->owner &= ~RCYI_OWNER_UNLINKED;
 }
 static inline void list_unlink(rcyi_pool *p) {
     p->prev->next = p->next;
     p->next->prev = p->prev;
     p->next = p->prev = NULL;
     p->linked = 0;
+    p->owner |= RCYI_OWNER_UNLINKED;
 }
 
 /* ---- the usable-arena list, most-full first ------------------------- */
@@ -360,6 +348,7 @@ static rcyi_pool *pool_take(rcy_heap *h, rcyi_alloc_state *st, unsigned kind, un
     p->kind = (uint8_t)kind;
     p->linked = 0;
     p->heap = h;
+    p->owner = (uintptr_t)h | (st->debug ? RCYI_OWNER_DEBUG : 0) | RCYI_OWNER_UNLINKED;
     p->arena = a;
     p->next = p->prev = NULL;
     return p;
@@ -371,6 +360,7 @@ static bool pool_release(rcyi_alloc_state *st, rcyi_pool *p) {
         list_unlink(p);
     rcyi_arena *a = p->arena;
     p->heap = NULL;
+    p->owner = 0;
     p->kind = POOL_FREE_KIND;
     p->next = a->freepools;
     a->freepools = p;
@@ -467,11 +457,10 @@ static void free_slow(rcyi_alloc_state *st, rcyi_pool *p) {
 }
 
 static inline void small_free(rcyi_alloc_state *st, rcyi_pool *p, void *b) {
-    void *f = p->free;
-    set_link(b, f);
+    set_link(b, p->free);
     p->free = b;
     uint32_t u = --p->used;
-    if (RCY_LIKELY(f != NULL && u != 0))
+    if (RCY_LIKELY(p->linked && u != 0))
         return;
     free_slow(st, p);
 }
@@ -676,16 +665,20 @@ static void *alloc_other(rcy_heap *h, rcyi_alloc_state *st, size_t size, unsigne
     return large_alloc(h, st, size, kind);
 }
 
-void *rcyi_alloc(rcy_heap *h, size_t size, int kind) {
+void *rcyi_alloc_slow(rcy_heap *h, size_t size, int kind) {
     rcyi_alloc_state *st = &h->alloc;
-    if (RCY_LIKELY(size - 1 < RCY_SMALL_LIMIT && !st->debug))
-        return small_alloc(h, st, (unsigned)kind, size_class(size));
+    if (size - 1 < st->fast_limit)
+        return alloc_slow(h, st, (unsigned)kind, size_class(size));
     return alloc_other(h, st, size, (unsigned)kind);
 }
 
-void rcyi_free(rcy_heap *h, void *p) {
+void *rcyi_alloc(rcy_heap *h, size_t size, int kind) {
+    return rcyi_alloc_inline(h, &h->alloc, size, kind);
+}
+
+void rcyi_free_slow(rcy_heap *h, void *p) {
     rcyi_alloc_state *st = &h->alloc;
-    if (RCY_LIKELY(map_lookup(p) != NULL && !st->debug)) {
+    if (map_lookup(p) && !st->debug) {
         rcyi_pool *pl = pool_of(p);
         if (RCY_UNLIKELY(pl->heap != h))
             bad_free(h, p, "free");
@@ -699,6 +692,8 @@ void rcyi_free(rcy_heap *h, void *p) {
     else
         free_large(h, st, p, 0);
 }
+
+void rcyi_free(rcy_heap *h, void *p) { rcyi_free_inline(h, p); }
 
 size_t rcyi_alloc_usable_size(rcy_heap *h, const void *p) {
     rcyi_alloc_state *st = &h->alloc;
@@ -837,6 +832,7 @@ int rcyi_alloc_init(rcy_heap *h, const rcy_config *cfg) {
         }
     }
     st->debug = h->debug != 0;
+    st->fast_limit = st->debug ? 0 : RCY_SMALL_LIMIT;
     st->raw = (rcy_raw_allocator){NULL, libc_malloc, libc_calloc, libc_realloc, libc_free};
     if (cfg) {
         size_t have = cfg->size;
@@ -1130,10 +1126,10 @@ static inline void trace_alloc(void *p, size_t size, const char *file, int line,
 }
 
 void *rcy_mem_try_alloc_(rcy_heap *heap, size_t size, RCY_SITE_PARAMS) {
-    if (!heap)
+    if (RCY_UNLIKELY(!heap))
         return NULL;
-    void *p = rcyi_alloc(heap, size, RCYI_KIND_RAW);
-    if (p)
+    void *p = rcyi_alloc_inline(heap, &heap->alloc, size, RCYI_KIND_RAW);
+    if (RCY_LIKELY(p != NULL))
         trace_alloc(p, size, file, line, func);
     return p;
 }
@@ -1168,9 +1164,10 @@ static RCY_NORETURN void out_of_memory(const char *what, size_t size, RCY_SITE_P
 }
 
 void *rcy_mem_alloc_(rcy_heap *heap, size_t size, RCY_SITE_PARAMS) {
-    void *p = rcy_mem_try_alloc_(heap, size, file, line, func);
+    void *p = heap ? rcyi_alloc_inline(heap, &heap->alloc, size, RCYI_KIND_RAW) : NULL;
     if (RCY_UNLIKELY(!p))
         out_of_memory("rcy_mem_alloc", size, file, line, func);
+    trace_alloc(p, size, file, line, func);
     return p;
 }
 
@@ -1189,9 +1186,10 @@ void *rcy_mem_realloc_(rcy_heap *heap, void *ptr, size_t size, RCY_SITE_PARAMS) 
 }
 
 void rcy_mem_free(rcy_heap *heap, void *ptr) {
-    if (!ptr || !heap)
-        return;
-    if (__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED))
+    if (RCY_UNLIKELY(__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED)) && ptr)
         rcyi_trace_free(0, ptr);
-    rcyi_free(heap, ptr);
+    if (RCY_LIKELY(heap != NULL))
+        rcyi_free_inline(heap, ptr);
+    else if (ptr)
+        rcyi_fatal(RCY_EMISUSE, "rcy_mem_free of %p with a NULL heap", ptr);
 }

@@ -49,30 +49,40 @@
 typedef struct rcyi_arena rcyi_arena;
 typedef struct rcyi_large rcyi_large;
 
-/* At the start of every 16 KiB pool.  The first four fields are the hot
- * ones; the rest is touched only when a pool changes state. */
+/* At the start of every 16 KiB pool; exactly 64 bytes.  The first fields
+ * are the ones the fast paths touch. */
 typedef struct rcyi_pool {
-    void *free;      /* free list head (link at block offset 8)     */
-    uint32_t used;   /* blocks handed out                           */
-    uint32_t virgin; /* offset of the first never-handed-out block  */
-    uint32_t bsize;  /* block size of the class                     */
-    uint8_t cls;     /* size class index                            */
-    uint8_t kind;    /* RCYI_KIND_RAW / RCYI_KIND_OBJECT            */
-    uint8_t linked;  /* on its class list                           */
+    void *free;      /* free list head (link at block offset 8)          */
+    uint32_t used;   /* blocks handed out                                */
+    uint32_t virgin; /* offset of the first never-handed-out block       */
+    uintptr_t owner; /* (uintptr_t)heap | RCYI_OWNER_* bits; 0 while on
+                      * freepools.  One compare on the free path checks
+                      * the owner, that no debug checks are due and that
+                      * the pool is on its class list                    */
+    uint32_t bsize;  /* block size of the class                          */
+    uint8_t cls;     /* size class index                                 */
+    uint8_t kind;    /* RCYI_KIND_RAW / RCYI_KIND_OBJECT                 */
+    uint8_t linked;  /* on its class list                                */
     uint8_t unused_;
-    rcy_heap *heap; /* owner; NULL while on the arena's freepools  */
+    rcy_heap *heap; /* owner; NULL while on the arena's freepools       */
     rcyi_arena *arena;
     struct rcyi_pool *next, *prev; /* class list, or arena freepools (next) */
 } rcyi_pool;
 
-#define RCYI_POOL_HEADER 64u /* sizeof(rcyi_pool) rounded to 16 */
+#define RCYI_POOL_HEADER 64u /* sizeof(rcyi_pool) */
+#define RCYI_OWNER_DEBUG ((uintptr_t)1)    /* the heap is in debug mode   */
+#define RCYI_OWNER_UNLINKED ((uintptr_t)2) /* not on its class list        */
 
 typedef struct rcyi_alloc_state {
+    /* Largest request + 1 served by the inline fast path: RCY_SMALL_LIMIT
+     * normally, 0 in debug mode (every request then takes the slow path,
+     * which adds guards). */
+    size_t fast_limit;
+    int debug; /* copied from heap->debug at init */
+    int walking;
     /* Class lists: circular, with these sentinels (free == NULL, so the
      * allocation fast path needs no emptiness test). */
     rcyi_pool lists[RCYI_KINDS][RCY_SIZE_CLASSES];
-    int debug; /* copied from heap->debug at init */
-    int walking;
     rcyi_arena *usable; /* most-full first */
     rcyi_arena *nfp2last[RCYI_POOLS_PER_ARENA + 1];
     rcyi_arena *all;    /* every arena but the cached one */
@@ -85,6 +95,60 @@ typedef struct rcyi_alloc_state {
     rcy_raw_allocator raw;
     unsigned long fail_nth; /* rcy_heap_fail_nth countdown; 0 = off */
 } rcyi_alloc_state;
+
+/* The process-wide arena map: address bits 20..47, 14 bits per level.
+ * Leaves are installed once (compare-and-swap) and never freed; an entry
+ * is written only by the heap owning the arena. */
+#define RCYI_MAP_BITS 14
+#define RCYI_MAP_LEN ((size_t)1 << RCYI_MAP_BITS)
+extern rcyi_arena **rcyi_arena_map[RCYI_MAP_LEN] __attribute__((visibility("hidden")));
+
+static inline rcyi_arena *rcyi_arena_lookup(const void *p) {
+    uintptr_t a = (uintptr_t)p;
+    rcyi_arena **leaf = __atomic_load_n(
+        &rcyi_arena_map[(a >> (20 + RCYI_MAP_BITS)) & (RCYI_MAP_LEN - 1)], __ATOMIC_ACQUIRE);
+    if (!leaf)
+        return NULL;
+    return __atomic_load_n(&leaf[(a >> 20) & (RCYI_MAP_LEN - 1)], __ATOMIC_ACQUIRE);
+}
+
+static inline rcyi_pool *rcyi_pool_of(const void *p) {
+    return (rcyi_pool *)((uintptr_t)p & ~(uintptr_t)(RCY_POOL_SIZE - 1));
+}
+
+/* Everything the inline paths below do not handle. */
+void *rcyi_alloc_slow(rcy_heap *h, size_t size, int kind);
+void rcyi_free_slow(rcy_heap *h, void *p);
+
+/* rcyi_alloc / rcyi_free with the fast path inline (same contract). */
+static inline void *rcyi_alloc_inline(rcy_heap *h, rcyi_alloc_state *st, size_t size, int kind) {
+    if (RCY_LIKELY(size - 1 < st->fast_limit)) {
+        rcyi_pool *p = st->lists[kind][(size - 1) >> 4].next;
+        char *b = (char *)p->free;
+        if (RCY_LIKELY(b != NULL)) {
+            p->free = *(void **)(void *)(b + 8);
+            p->used++;
+            return b;
+        }
+    }
+    return rcyi_alloc_slow(h, size, kind);
+}
+
+static inline void rcyi_free_inline(rcy_heap *h, void *b) {
+    if (RCY_LIKELY(rcyi_arena_lookup(b) != NULL)) {
+        rcyi_pool *p = rcyi_pool_of(b);
+        /* Owned by h, no debug checks due, on its class list (a full pool
+         * must be relinked), and not the last block (an empty pool goes
+         * back to its arena). */
+        if (RCY_LIKELY(p->owner == (uintptr_t)h && p->used > 1)) {
+            *(void **)(void *)((char *)b + 8) = p->free;
+            p->free = b;
+            p->used--;
+            return;
+        }
+    }
+    rcyi_free_slow(h, b);
+}
 
 int rcyi_alloc_init(rcy_heap *h, const rcy_config *cfg);
 /* Frees every block and arena of the heap. */
