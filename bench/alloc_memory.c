@@ -22,8 +22,12 @@
 static void *(*mi_malloc)(size_t);
 static void (*mi_free)(void *);
 
-static void *mim_alloc(size_t n) { return mi_malloc(n); }
-static void mim_free(void *p) { mi_free(p); }
+static void *mim_alloc(size_t n) {
+    return mi_malloc(n);
+}
+static void mim_free(void *p) {
+    mi_free(p);
+}
 
 static int load_mimalloc(void) {
     void *lib = dlopen("libmimalloc.so.2", RTLD_NOW | RTLD_LOCAL);
@@ -50,8 +54,12 @@ static size_t rss_bytes(void) {
 }
 
 static rcy_heap *heap;
-static void *ours_alloc(size_t n) { return rcy_mem_alloc(heap, n); }
-static void ours_free(void *p) { rcy_mem_free(heap, p); }
+static void *ours_alloc(size_t n) {
+    return rcy_mem_alloc(heap, n);
+}
+static void ours_free(void *p) {
+    rcy_mem_free(heap, p);
+}
 
 typedef struct allocator {
     const char *name;
@@ -145,8 +153,7 @@ int main(void) {
         waitpid(pid, NULL, 0);
     }
     printf("RSS, MiB, 1 GiB of 16..512-byte blocks allocated then freed\n");
-    printf("%-10s %10s %10s %10s %14s\n", "allocator", "before", "peak", "after",
-           "after/before");
+    printf("%-10s %10s %10s %10s %14s\n", "allocator", "before", "peak", "after", "after/before");
     for (int i = 0; i < 3; i++) {
         double mb = 1024.0 * 1024.0;
         printf("%-10s %10.1f %10.1f %10.1f %13.2fx\n", allocs[i].name, res[i].before / mb,

@@ -28,8 +28,12 @@
 static void *(*mi_malloc)(size_t);
 static void (*mi_free)(void *);
 
-static void *mim_alloc(size_t n) { return mi_malloc(n); }
-static void mim_free(void *p) { mi_free(p); }
+static void *mim_alloc(size_t n) {
+    return mi_malloc(n);
+}
+static void mim_free(void *p) {
+    mi_free(p);
+}
 
 static int load_mimalloc(void) {
     void *lib = dlopen("libmimalloc.so.2", RTLD_NOW | RTLD_LOCAL);
@@ -75,19 +79,19 @@ static rcy_heap *heap;
 static volatile uintptr_t sink;
 
 /* One function per allocator so callgrind can count each loop alone. */
-#define HOT_PAIRS(NAME, ALLOC, FREE)                                                         \
-    __attribute__((noinline)) static void hot_pairs_##NAME(size_t n) {                       \
-        uintptr_t acc = 0;                                                                   \
-        for (size_t i = 0; i < n; i++) {                                                     \
-            void *p = ALLOC(pair_sizes[i & (SIZES - 1)]);                                    \
-            acc += (uintptr_t)p;                                                             \
-            FREE(p);                                                                         \
-        }                                                                                    \
-        sink = acc;                                                                          \
+#define HOT_PAIRS(NAME, ALLOC, FREE)                                                               \
+    __attribute__((noinline)) static void hot_pairs_##NAME(size_t n) {                             \
+        uintptr_t acc = 0;                                                                         \
+        for (size_t i = 0; i < n; i++) {                                                           \
+            void *p = ALLOC(pair_sizes[i & (SIZES - 1)]);                                          \
+            acc += (uintptr_t)p;                                                                   \
+            FREE(p);                                                                               \
+        }                                                                                          \
+        sink = acc;                                                                                \
     }
 
 #define OURS_ALLOC(n) rcy_mem_alloc(heap, (n))
-#define OURS_FREE(p) rcy_mem_free(heap, (p))
+#define OURS_FREE(p)  rcy_mem_free(heap, (p))
 HOT_PAIRS(ours, OURS_ALLOC, OURS_FREE)
 HOT_PAIRS(glibc, malloc, free)
 HOT_PAIRS(mimalloc, mi_malloc, mi_free)
@@ -99,8 +103,12 @@ typedef struct allocator {
     void (*pairs)(size_t);
 } allocator;
 
-static void *ours_alloc(size_t n) { return rcy_mem_alloc(heap, n); }
-static void ours_free(void *p) { rcy_mem_free(heap, p); }
+static void *ours_alloc(size_t n) {
+    return rcy_mem_alloc(heap, n);
+}
+static void ours_free(void *p) {
+    rcy_mem_free(heap, p);
+}
 
 static const allocator allocs[] = {
     {"recycle", ours_alloc, ours_free, hot_pairs_ours},
@@ -189,8 +197,8 @@ int main(int argc, char **argv) {
         mf[i] = median(frees[i], runs);
     }
     printf("allocation microbenchmark (median of %d runs)\n", runs);
-    printf("%-34s %9s %9s %9s %11s %11s\n", "test", "recycle", "glibc", "mimalloc",
-           "vs glibc", "vs mimalloc");
+    printf("%-34s %9s %9s %9s %11s %11s\n", "test", "recycle", "glibc", "mimalloc", "vs glibc",
+           "vs mimalloc");
     printf("%-34s %9.2f %9.2f %9.2f %10.2fx %10.2fx\n", "hot alloc/free pair, ns", mp[0], mp[1],
            mp[2], mp[0] / mp[1], mp[0] / mp[2]);
     printf("%-34s %9.2f %9.2f %9.2f %10.2fx %10.2fx\n", "10M random-order frees, ns/free", mf[0],
