@@ -344,7 +344,7 @@ static void mark_reachable(coll_ctx *c, int backwards, rcy_head_ ***u, size_t *n
             k++;
         }
     }
-    *u = backwards ? a + n - k : a;
+    *u = backwards && a ? a + n - k : a; /* a is NULL for an empty set */
     *nu = c->reached == n ? 0 : k;
     if (RCY_UNLIKELY(c->overflow)) {
         /* Out of memory for the work stack: some marked objects were never
