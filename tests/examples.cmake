@@ -56,3 +56,21 @@ rcy_example_test(example_lisp_unbound lisp RC 1
 rcy_example_test(example_lisp_syntax lisp RC 1
   ARGS "(+ 1 2"
   EXPECT "error: missing '\\)'")
+
+# examples/leaky under `recycle run` + `recycle leaks`: the report must name
+# the line of leaky.c that allocated the leaked copies (the line marked
+# "the leak") and the function around it.  The traced program is built
+# without sanitizers (an ASan runtime would own malloc before the preload
+# library could), so this test runs in both builds.
+if(RCY_BUILD_TOOLS AND EXISTS ${CMAKE_SOURCE_DIR}/tools/CMakeLists.txt)
+  add_executable(leaky_traced ${CMAKE_SOURCE_DIR}/examples/leaky.c)
+  target_compile_options(leaky_traced PRIVATE ${RCY_WARNINGS} -O1 -fno-inline -g
+    -fno-omit-frame-pointer)
+  set_target_properties(leaky_traced PROPERTIES LINK_OPTIONS "")
+  add_test(NAME example_leaky_leaks
+    COMMAND ${CMAKE_COMMAND} -DRECYCLE=$<TARGET_FILE:recycle-cli>
+            -DPROG=$<TARGET_FILE:leaky_traced> -DSRC=${CMAKE_SOURCE_DIR}/examples/leaky.c
+            -DWORK=${CMAKE_CURRENT_BINARY_DIR}
+            -P ${CMAKE_CURRENT_SOURCE_DIR}/leaky_check.cmake)
+  set_tests_properties(example_leaky_leaks PROPERTIES TIMEOUT 120)
+endif()
