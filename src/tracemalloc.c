@@ -144,14 +144,6 @@ typedef struct shard {
 
 static shard shards[NSHARDS];
 
-static inline uint64_t mix64(uint64_t x) {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
 
 /* One multiply per address.  A 64-byte line of blocks shares a group, so
  * blocks allocated one after another touch the same two cache lines of
