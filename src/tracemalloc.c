@@ -435,11 +435,13 @@ static void peak_before_decrease(void) {
  * without the lock: a stale table only makes a useless prefetch, which
  * never faults. */
 static inline void prefetch_group(const shard *s, uint64_t h) {
-    const slot *slots = __atomic_load_n(&s->slots, __ATOMIC_RELAXED);
+    uintptr_t slots = (uintptr_t)__atomic_load_n(&s->slots, __ATOMIC_RELAXED);
     size_t ng = __atomic_load_n(&s->ngroups, __ATOMIC_RELAXED);
-    const char *g = (const char *)(slots + ((((h & 0xffffffffu) * (uint64_t)ng) >> 32) * GROUP));
-    __builtin_prefetch(g, 1);
-    __builtin_prefetch(g + 64, 1);
+    if (!slots)
+        return;
+    uintptr_t g = slots + (((h & 0xffffffffu) * (uint64_t)ng) >> 32) * GROUP * sizeof(slot);
+    __builtin_prefetch((const void *)g, 1);
+    __builtin_prefetch((const void *)(g + 64), 1);
 }
 
 /* Place entry e (hash h) in the first empty slot of its probe path,
