@@ -63,21 +63,21 @@ typedef struct rcyi_large rcyi_large;
 /* One per pool, in the arena record; exactly 64 bytes.  The first fields
  * are the ones the fast paths touch. */
 typedef struct rcyi_pool {
-    void *free;       /* free list head (link at block offset 8)          */
-    uint32_t used;    /* blocks handed out                                */
-    uint32_t virgin;  /* offset of the first never-handed-out block       */
-    uintptr_t owner;  /* (uintptr_t)heap | RCYI_OWNER_* bits; 0 while on
-                       * freepools.  One compare on the free path checks
-                       * the owner, that no debug checks are due and that
-                       * the pool is on its class list                    */
-    char *mem;        /* the pool's first block                           */
-    uint32_t limit;   /* bytes available from mem (less in pool 0)        */
-    uint32_t bsize;   /* block size of the class                          */
-    uint8_t cls;      /* size class index                                 */
-    uint8_t kind;     /* RCYI_KIND_RAW / RCYI_KIND_OBJECT                 */
-    uint8_t linked;   /* on its class list                                */
-    uint8_t retained; /* kept on its class list after emptying (P5)      */
-    uint32_t unused_;
+    void *free;                    /* free list head (link at block offset 8)          */
+    uint32_t used;                 /* blocks handed out                                */
+    uint32_t virgin;               /* offset of the first never-handed-out block       */
+    uintptr_t owner;               /* (uintptr_t)heap | RCYI_OWNER_* bits; 0 while on
+                                    * freepools.  One compare on the free path checks
+                                    * the owner, that no debug checks are due and that
+                                    * the pool is on its class list                    */
+    char *mem;                     /* the pool's first block                           */
+    uint32_t limit;                /* bytes available from mem (less in pool 0)        */
+    uint32_t bsize;                /* block size of the class                          */
+    uint8_t cls;                   /* size class index                                 */
+    uint8_t kind;                  /* RCYI_KIND_RAW / RCYI_KIND_OBJECT                 */
+    uint8_t linked;                /* on its class list                                */
+    uint8_t retained;              /* kept on its class list after emptying (P5)      */
+    uint32_t recip;                /* ceil(2^32 / bsize): offset / bsize without a divide */
     struct rcyi_pool *next, *prev; /* class list, or arena freepools (next) */
 } rcyi_pool;
 
@@ -143,6 +143,31 @@ static inline rcyi_arena *rcyi_arena_lookup(const void *p) {
 /* The header of the pool holding p, which lies in arena a. */
 static inline rcyi_pool *rcyi_pool_of(rcyi_arena *a, const void *p) {
     return &a->pools[((uintptr_t)p / RCY_POOL_SIZE) % RCYI_POOLS_PER_ARENA];
+}
+
+#define RCYI_DBG_FRONT 16u /* debug mode: bytes before the caller's pointer */
+
+/* rcyi_heap_of_block with the small-block case inline: the heap whose live
+ * pool holds a block starting at p; otherwise (a large block, or not
+ * ours) the out-of-line answer. */
+rcy_heap *rcyi_heap_of_other_block(const void *p);
+static inline rcy_heap *rcyi_heap_of_block_inline(const void *p) {
+    rcyi_arena *a = rcyi_arena_lookup(p);
+    if (RCY_LIKELY(a != NULL && (uintptr_t)p >> 48 == 0)) {
+        const rcyi_pool *pl = rcyi_pool_of(a, p);
+        uintptr_t owner = __atomic_load_n(&pl->owner, __ATOMIC_RELAXED);
+        size_t front = (owner & RCYI_OWNER_DEBUG) ? RCYI_DBG_FRONT : 0;
+        size_t off = (size_t)((const char *)p - pl->mem) - front;
+        if (owner == 0 || off >= pl->virgin)
+            return NULL;
+        /* off / bsize by multiplication: exact below 2^14 (the error term
+         * stays under 2^23). */
+        uint32_t q = (uint32_t)(((uint64_t)(uint32_t)off * pl->recip) >> 32);
+        if (q * pl->bsize != (uint32_t)off)
+            return NULL;
+        return (rcy_heap *)(owner & ~(RCYI_OWNER_DEBUG | RCYI_OWNER_UNLINKED));
+    }
+    return rcyi_heap_of_other_block(p);
 }
 
 /* Everything the inline paths below do not handle. */

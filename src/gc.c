@@ -780,7 +780,7 @@ int rcyi_gc_init(rcy_heap *h) {
     gc->threshold[0] = 2000;
     gc->threshold[1] = 10;
     gc->threshold[2] = 10;
-    gc->hard = rcyi_option_get(RCYI_OPTION_GC_HARD) != 0;
+    gc->hard = rcyi_option_gc_hard();
     return 0;
 }
 
