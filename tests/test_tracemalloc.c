@@ -7,6 +7,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "tracemalloc.h"
 
@@ -422,6 +424,38 @@ static void clear_and_snapshot_while_threads_allocate(void **state) {
     rcy_tracemalloc_stop();
 }
 
+/* fork while other threads trace: the child must not find a shard locked
+ * by a thread that does not exist in it. */
+static void fork_while_threads_trace(void **state) {
+    (void)state;
+    assert_int_equal(rcy_tracemalloc_start(2), RCY_OK);
+    pthread_t th[2];
+    stop_flag = 0;
+    for (int t = 0; t < 2; t++)
+        pthread_create(&th[t], NULL, churn, (void *)((uintptr_t)(t + 5) << 36));
+    for (int k = 0; k < 20; k++) {
+        fflush(NULL);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            alarm(10); /* a deadlock dies instead of hanging */
+            rcyi_trace_alloc(0, ADDR(1), 5, "child.c", 1, "child");
+            rcy_snapshot *s = rcy_tracemalloc_take_snapshot();
+            size_t total;
+            rcy_snapshot_totals(s, &total, NULL);
+            rcy_snapshot_free(s);
+            _exit(total >= 5 ? 0 : 3);
+        }
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    __atomic_store_n(&stop_flag, 1, __ATOMIC_RELAXED);
+    for (int t = 0; t < 2; t++)
+        pthread_join(th[t], NULL);
+}
+
 /* ---- tracer memory ---------------------------------------------------------- */
 
 static void tracer_memory_per_live_block_is_small(void **state) {
@@ -532,6 +566,7 @@ int main(void) {
         cmocka_unit_test_teardown(threads_give_exact_totals, stop_tracing),
         cmocka_unit_test_teardown(clear_and_snapshot_while_threads_allocate, stop_tracing),
         cmocka_unit_test_teardown(threads_walk_their_own_stacks, stop_tracing),
+        cmocka_unit_test_teardown(fork_while_threads_trace, stop_tracing),
         cmocka_unit_test_teardown(events_inside_the_tracer_are_ignored, stop_tracing),
         cmocka_unit_test_teardown(tracer_memory_per_live_block_is_small, stop_tracing),
         cmocka_unit_test_teardown(random_operations_match_a_shadow_model, stop_tracing),
