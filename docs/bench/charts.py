@@ -4,10 +4,11 @@ that `make bench` printed.
 
 Reads the saved output of `make bench` (bench/run.sh): its first lines name
 the machine and the date, each `=== NN-name ===` line starts a benchmark,
-and every table row whose last field is a ratio such as `0.40x` becomes one
-bar.  A table's title is the last line before its header that is not a
-row; its header (the column names: recycle and its peers) is the line just
-above its first row.  One SVG per benchmark section is written to OUTDIR
+and every table row whose last field is a ratio such as `0.40x` gives one
+bar per ratio in it (named by the header words above it when there are
+several).  A table's header (the column names: recycle and its peers) is
+the line just above its first row; its title opens the paragraph that
+header ends (or is the benchmark's first line).  One SVG per benchmark section is written to OUTDIR
 (NN-name.svg), each bar labelled with its row label and ratio, a rule at
 1.0x, and the header, the machine and the date below.  Nothing is
 computed but the bar lengths: every figure shown is one the run printed.
@@ -20,6 +21,17 @@ import sys
 RATIO = re.compile(r"^(\d+(?:\.\d+)?)x$")
 NUMBER = re.compile(r"^[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?%?$")
 SECTION = re.compile(r"^=== (\S+) ===$")
+TOKEN = re.compile(r"(\S+)")
+
+
+def column_name(header, row_tokens, k):
+    """The header words above the k-th token of a row: those that end after
+    the previous token and no later than this one (printf-aligned tables
+    line a column's name up with its values)."""
+    lo = row_tokens[k - 1][1] if k > 0 else 0
+    hi = row_tokens[k][1]
+    words = [m.group(1) for m in TOKEN.finditer(header) if lo < m.end() <= hi + 1]
+    return " ".join(words)
 
 
 def parse(text):
@@ -45,28 +57,37 @@ def parse(text):
             continue
         fields = line.split()
         if len(fields) >= 3 and RATIO.match(fields[-1]):
-            first_num = next((i for i, f in enumerate(fields) if NUMBER.match(f)), None)
-            if first_num is None or first_num == 0:
-                label = " ".join(fields[:-1]) if first_num is None else fields[0]
-            else:
-                label = " ".join(fields[:first_num])
+            first_num = next((i for i, f in enumerate(fields)
+                              if NUMBER.match(f) or RATIO.match(f)), len(fields) - 1)
+            label = " ".join(fields[:max(first_num, 1)])
             tables = cur["tables"]
             if not tables or tables[-1]["closed"]:
-                header = prev_lines[-1].strip() if prev_lines else ""
-                title = ""
-                for p in reversed(prev_lines[:-1]):
-                    if p.strip():
-                        title = p.strip()
-                        break
+                nonblank = [p for p in prev_lines if p.strip()]
+                header = nonblank[-1] if nonblank else ""
+                # The title opens the paragraph that ends with the header;
+                # a header that opens its own paragraph takes the
+                # section's first line.
+                i = len(prev_lines) - 1
+                while i > 0 and prev_lines[i - 1].strip():
+                    i -= 1
+                title = prev_lines[i].strip() if i < len(prev_lines) - 1 else ""
+                if not title and nonblank:
+                    title = nonblank[0].strip()
                 tables.append({"title": title, "header": header, "rows": [],
                                "closed": False})
-            tables[-1]["rows"].append((label, float(RATIO.match(fields[-1]).group(1)),
-                                       fields[-1]))
+            t = tables[-1]
+            toks = [(m.start(), m.end(), m.group(1)) for m in TOKEN.finditer(line)]
+            ratio_idx = [k for k, tk in enumerate(toks) if RATIO.match(tk[2])]
+            many = len(ratio_idx) > 1
+            for k in ratio_idx:
+                name = column_name(t["header"], toks, k) if many else ""
+                tok = toks[k][2]
+                t["rows"].append((label + (" · " + name if name else ""),
+                                  float(RATIO.match(tok).group(1)), tok))
         else:
             if cur["tables"]:
                 cur["tables"][-1]["closed"] = True
-            if line.strip():
-                prev_lines.append(line)
+            prev_lines.append(line)
     return machine, date, [s for s in sections if s["tables"]]
 
 
@@ -113,9 +134,9 @@ def svg(section, machine, date):
                     % (x1, y + 8))
         y += 14
     y += 8
-    body.append('<text x="10" y="%d" font-size="11" fill="#555">each bar: the ratio the '
-                'run printed in the last column of its row; green at most 1.0x, red '
-                'above</text>' % y)
+    body.append('<text x="10" y="%d" font-size="11" fill="#555">each bar: a ratio the run '
+                'printed (its row, and its column when a row has several); green at '
+                'most 1.0x, red above</text>' % y)
     y += 14
     body.append('<text x="10" y="%d" font-size="11" fill="#555">machine: %s; %s</text>'
                 % (y, esc(machine), esc(date)))
