@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""docs/bench/charts.py OUTPUT.txt OUTDIR — SVG bar charts of the ratios
-that `make bench` printed.
+"""docs/bench/charts.py OUTPUT.txt OUTDIR [REPORT.md] — SVG bar charts of
+the ratios that `make bench` printed, and optionally the benchmark report
+(docs/benchmarks.md): every section's output verbatim beside its chart.
 
 Reads the saved output of `make bench` (bench/run.sh): its first lines name
 the machine and the date, each `=== NN-name ===` line starts a benchmark,
@@ -149,18 +150,81 @@ def svg(section, machine, date):
     return "\n".join(out) + "\n"
 
 
+def section_texts(text):
+    """The verbatim output of each `=== NN-name ===` section."""
+    out, name, buf = {}, None, []
+    for line in text.splitlines():
+        m = SECTION.match(line.rstrip())
+        if m:
+            if name:
+                out[name] = "\n".join(buf).strip("\n")
+            name, buf = m.group(1), []
+        elif name:
+            buf.append(line.rstrip())
+    if name:
+        out[name] = "\n".join(buf).strip("\n")
+    return out
+
+
+def report(text, machine, date, sections, outdir, md_path, source):
+    rel = os.path.relpath(outdir, os.path.dirname(os.path.abspath(md_path)))
+    src_rel = os.path.relpath(source, os.path.dirname(os.path.abspath(md_path)))
+    charted = {s["name"] for s in sections}
+    lines = [
+        "# Benchmarks",
+        "",
+        "Every figure on this page was printed by one run of `make bench`",
+        "(`bench/run.sh`, which runs each `bench/run.d/*.sh` in order); nothing",
+        "was edited or added.  Each benchmark measures recycle and its peers side",
+        "by side in the same run and prints the ratio (recycle / peer unless the",
+        "table says otherwise).  The raw output is [%s](%s); the charts are drawn"
+        % (os.path.basename(source), src_rel),
+        "from it by `docs/bench/charts.py` (one bar per printed ratio; the dashed",
+        "rule is 1.0x).",
+        "",
+        "- **Machine:** %s" % (machine or "not printed"),
+        "- **Date of the run:** %s" % (date or "not printed"),
+        "- **Note:** the machine was shared with other jobs during the run, so",
+        "  wall-clock figures carry noise; medians of several runs are printed,",
+        "  and instruction counts (callgrind) where a benchmark gives them.",
+        "",
+        "To reproduce: `make bench | sed -n '/^machine:/,$p' > out.txt`, then",
+        "`python3 docs/bench/charts.py out.txt docs/bench docs/benchmarks.md`.",
+        "",
+    ]
+    for name, body in section_texts(text).items():
+        lines.append("## %s" % name)
+        lines.append("")
+        lines.append("Measured on: %s, %s.  The peers are the columns of each table "
+                     "below." % (machine or "machine not printed", date or "date not printed"))
+        lines.append("")
+        if name in charted:
+            lines.append("![%s](%s/%s.svg)" % (name, rel, name))
+            lines.append("")
+        lines.append("```text")
+        lines.append(body if body else "(no output)")
+        lines.append("```")
+        lines.append("")
+    with open(md_path, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines))
+
+
 def main(argv):
-    if len(argv) != 3:
+    if len(argv) not in (3, 4):
         sys.stderr.write(__doc__)
         return 2
     with open(argv[1], encoding="utf-8") as f:
-        machine, date, sections = parse(f.read())
+        text = f.read()
+    machine, date, sections = parse(text)
     os.makedirs(argv[2], exist_ok=True)
     for s in sections:
         path = os.path.join(argv[2], s["name"] + ".svg")
         with open(path, "w", encoding="utf-8") as f:
             f.write(svg(s, machine, date))
         print(path)
+    if len(argv) == 4:
+        report(text, machine, date, sections, argv[2], argv[3], argv[1])
+        print(argv[3])
     return 0
 
 
