@@ -26,7 +26,17 @@ void rcyi_walk_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg);
  * (used to report misuse). */
 rcy_heap *rcyi_heap_of_block(const void *p);
 
+/* ---- object.c ------------------------------------------------------- */
+
+/* Frees the object layer's per-heap bookkeeping (rcy_heap_free). */
+void rcyi_object_fini(rcy_heap *h);
+
 /* ---- tracemalloc.c: hooks on every traced event --------------------- */
+
+/* Objects are traced in domain 0 under their USER pointer (the address
+ * rcy_new returned, header + 16) with the size of the whole block, header
+ * included; rcy_tracemalloc_get_object_traceback(obj) looks up that
+ * pointer. */
 
 /* Non-zero while tracing; read (relaxed) on every allocation and free. */
 extern int rcyi_tracing;

@@ -1,0 +1,1197 @@
+/* src/alloc.c — the per-heap small-object allocator (pymalloc's design:
+ * size classes, pools, arenas) plus large blocks from the raw allocator,
+ * the rcy_mem_* API, statistics, debug mode and fault injection.
+ *
+ * Layout and invariants are stated in alloc.h.  The fast paths
+ * (rcyi_alloc / rcyi_free on a small block) take no lock and touch no
+ * counter beyond the pool's own `used`: a heap belongs to one thread at a
+ * time.  The only process-wide structure is the arena map, a two-level
+ * radix tree whose leaves are installed with compare-and-swap and whose
+ * entries are written only by the heap that owns the arena. */
+#include "heap.h"
+#include "os.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define POOL_SIZE      ((size_t)RCY_POOL_SIZE)
+#define ARENA_SIZE     ((size_t)RCY_ARENA_SIZE)
+#define NPOOLS         RCYI_POOLS_PER_ARENA
+#define HDR            RCYI_POOL_HEADER
+#define POOL_FREE_KIND 0xFFu
+
+#define DBG_FRONT 16u
+#define DBG_BACK  8u
+#define DBG_FREED ((size_t)1 << 63)
+#define DBG_GUARD 0xFD
+#define DBG_CLEAN 0xCD
+#define DBG_DEAD  0xDD
+
+_Static_assert(sizeof(rcyi_pool) <= RCYI_POOL_HEADER, "pool header too big");
+_Static_assert(RCYI_POOL_HEADER % RCY_ALIGNMENT == 0, "pool header misaligns blocks");
+_Static_assert(RCY_ARENA_SIZE % RCY_POOL_SIZE == 0, "arena is not whole pools");
+
+struct rcyi_arena {
+    char *base; /* ARENA_SIZE-aligned */
+    rcy_heap *heap;
+    rcyi_pool *freepools;            /* released pools, linked through pool->next */
+    uint32_t nfree;                  /* pools not in use (A1) */
+    uint32_t ncarved;                /* pools [0, ncarved) were ever initialised */
+    rcyi_arena *next, *prev;         /* usable list (A2) */
+    rcyi_arena *all_next, *all_prev; /* every arena of the heap */
+};
+
+/* Just before every large block (16-byte multiple keeps the block
+ * aligned). */
+struct rcyi_large {
+    rcyi_large *next, *prev;
+    rcy_heap *heap;
+    size_t size; /* bytes after this prefix */
+    uint32_t magic;
+    uint32_t kind;
+    uint64_t size_copy; /* survives the raw free for double-free reports
+                         * (allocators reuse the first 32 bytes) */
+};
+_Static_assert(sizeof(rcyi_large) % RCY_ALIGNMENT == 0, "large prefix misaligns blocks");
+
+#define LARGE_DEFERRED 0x0DEFE44Du
+static inline uint32_t large_magic(const rcyi_large *l) {
+    return 0x52435921u ^ (uint32_t)((uintptr_t)l >> 4);
+}
+/* Left in a released block: a second free of it is then reported as a
+ * double free (best effort: the raw allocator may reuse the memory). */
+static inline uint32_t large_freed_magic(const rcyi_large *l) {
+    return ~large_magic(l);
+}
+
+/* Reads of a large prefix that may already be freed (double-free checks):
+ * done outside the address sanitizer, which would stop at the read. */
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 8)
+#define RCY_NO_ASAN __attribute__((no_sanitize("address")))
+#else
+#define RCY_NO_ASAN
+#endif
+RCY_NO_ASAN static uint32_t peek_magic(const rcyi_large *l) {
+    return *(const volatile uint32_t *)&l->magic;
+}
+RCY_NO_ASAN static size_t peek_size_copy(const rcyi_large *l) {
+    return (size_t) * (const volatile uint64_t *)&l->size_copy;
+}
+static inline bool large_live(const rcyi_large *l) {
+    return peek_magic(l) == large_magic(l);
+}
+
+/* ---- the process-wide arena map ------------------------------------- */
+
+/* Address bits 20..47 select an arena: 14 bits pick a leaf in the root,
+ * 14 bits an entry in the leaf.  Leaves are never freed. */
+#define MAP_LEAF_BITS 14
+#define MAP_ROOT_BITS 14
+#define MAP_LEAF_LEN  ((size_t)1 << MAP_LEAF_BITS)
+#define MAP_ROOT_LEN  ((size_t)1 << MAP_ROOT_BITS)
+
+static rcyi_arena **map_root[MAP_ROOT_LEN];
+
+static inline rcyi_arena *map_lookup(const void *p) {
+    uintptr_t a = (uintptr_t)p;
+    rcyi_arena **leaf = __atomic_load_n(&map_root[(a >> (20 + MAP_LEAF_BITS)) & (MAP_ROOT_LEN - 1)],
+                                        __ATOMIC_ACQUIRE);
+    if (!leaf)
+        return NULL;
+    return __atomic_load_n(&leaf[(a >> 20) & (MAP_LEAF_LEN - 1)], __ATOMIC_ACQUIRE);
+}
+
+/* map_lookup for an arbitrary pointer: rejects addresses outside the
+ * 48 bits the map covers (they would alias). */
+static rcyi_arena *map_lookup_checked(const void *p) {
+    if ((uintptr_t)p >> 48)
+        return NULL;
+    rcyi_arena *a = map_lookup(p);
+    if (a && (uintptr_t)a->base != ((uintptr_t)p & ~(uintptr_t)(ARENA_SIZE - 1)))
+        return NULL;
+    return a;
+}
+
+static int map_set(void *base, rcyi_arena *arena) {
+    uintptr_t a = (uintptr_t)base;
+    if (a >> 48)
+        return -1;
+    rcyi_arena ***slot = &map_root[a >> (20 + MAP_LEAF_BITS)];
+    rcyi_arena **leaf = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if (!leaf) {
+        if (!arena)
+            return 0;
+        rcyi_arena **fresh = rcyi_os_map(MAP_LEAF_LEN * sizeof *fresh);
+        if (!fresh)
+            return -1;
+        rcyi_arena **expected = NULL;
+        if (__atomic_compare_exchange_n(slot, &expected, fresh, false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE)) {
+            leaf = fresh;
+        } else {
+            rcyi_os_unmap(fresh, MAP_LEAF_LEN * sizeof *fresh);
+            leaf = expected;
+        }
+    }
+    __atomic_store_n(&leaf[(a >> 20) & (MAP_LEAF_LEN - 1)], arena, __ATOMIC_RELEASE);
+    return 0;
+}
+
+/* ---- small helpers -------------------------------------------------- */
+
+static inline rcyi_pool *pool_of(const void *p) {
+    return (rcyi_pool *)((uintptr_t)p & ~(uintptr_t)(POOL_SIZE - 1));
+}
+static inline void *get_link(const void *b) {
+    void *n;
+    memcpy(&n, (const char *)b + 8, sizeof n);
+    return n;
+}
+static inline void set_link(void *b, void *n) {
+    memcpy((char *)b + 8, &n, sizeof n);
+}
+static inline size_t class_size(unsigned cls) {
+    return ((size_t)cls + 1) * RCY_ALIGNMENT;
+}
+static inline unsigned size_class(size_t size) {
+    return (unsigned)((size - 1) >> 4);
+}
+
+static void *libc_malloc(void *ctx, size_t n) {
+    (void)ctx;
+    return malloc(n);
+}
+static void *libc_calloc(void *ctx, size_t n, size_t s) {
+    (void)ctx;
+    return calloc(n, s);
+}
+static void *libc_realloc(void *ctx, void *p, size_t n) {
+    (void)ctx;
+    return realloc(p, n);
+}
+static void libc_free(void *ctx, void *p) {
+    (void)ctx;
+    free(p);
+}
+
+static void arena_unmap(rcyi_alloc_state *st, rcyi_arena *a);
+
+static bool over_limit(const rcyi_alloc_state *st, size_t bytes) {
+    return st->memory_limit &&
+           (bytes > st->memory_limit || st->footprint > st->memory_limit - bytes);
+}
+
+/* Every raw request (arena record, arena mapping, large block) passes
+ * here: fault injection first, then the memory limit, which the cached
+ * empty arena does not hold up. */
+static bool raw_request_ok(rcyi_alloc_state *st, size_t bytes) {
+    if (st->fail_nth && --st->fail_nth == 0)
+        return false;
+    if (over_limit(st, bytes) && st->cached) {
+        arena_unmap(st, st->cached);
+        st->cached = NULL;
+        st->arenas_reclaimed++;
+    }
+    return !over_limit(st, bytes);
+}
+
+/* ---- class lists (circular, sentinel-headed) ------------------------ */
+
+static inline void list_push_front(rcyi_pool *head, rcyi_pool *p) {
+    p->next = head->next;
+    p->prev = head;
+    head->next->prev = p;
+    head->next = p;
+    p->linked = 1;
+}
+static inline void list_unlink(rcyi_pool *p) {
+    p->prev->next = p->next;
+    p->next->prev = p->prev;
+    p->next = p->prev = NULL;
+    p->linked = 0;
+}
+
+/* ---- the usable-arena list, most-full first ------------------------- */
+
+static void usable_unlink(rcyi_alloc_state *st, rcyi_arena *a) {
+    if (a->prev)
+        a->prev->next = a->next;
+    else
+        st->usable = a->next;
+    if (a->next)
+        a->next->prev = a->prev;
+    a->next = a->prev = NULL;
+}
+
+static void usable_remove(rcyi_alloc_state *st, rcyi_arena *a) {
+    uint32_t n = a->nfree;
+    if (st->nfp2last[n] == a)
+        st->nfp2last[n] = (a->prev && a->prev->nfree == n) ? a->prev : NULL;
+    usable_unlink(st, a);
+}
+
+/* Only valid when a->nfree <= the head's nfree. */
+static void usable_push_front(rcyi_alloc_state *st, rcyi_arena *a) {
+    a->prev = NULL;
+    a->next = st->usable;
+    if (st->usable)
+        st->usable->prev = a;
+    st->usable = a;
+    if (!st->nfp2last[a->nfree])
+        st->nfp2last[a->nfree] = a;
+}
+
+static void usable_insert_after(rcyi_alloc_state *st, rcyi_arena *dest, rcyi_arena *a) {
+    (void)st;
+    a->prev = dest;
+    a->next = dest->next;
+    if (dest->next)
+        dest->next->prev = a;
+    dest->next = a;
+}
+
+/* ---- arenas --------------------------------------------------------- */
+
+static void all_link(rcyi_alloc_state *st, rcyi_arena *a) {
+    a->all_prev = NULL;
+    a->all_next = st->all;
+    if (st->all)
+        st->all->all_prev = a;
+    st->all = a;
+}
+static void all_unlink(rcyi_alloc_state *st, rcyi_arena *a) {
+    if (a->all_prev)
+        a->all_prev->all_next = a->all_next;
+    else
+        st->all = a->all_next;
+    if (a->all_next)
+        a->all_next->all_prev = a->all_prev;
+    a->all_next = a->all_prev = NULL;
+}
+
+static rcyi_arena *arena_new(rcy_heap *h, rcyi_alloc_state *st) {
+    rcyi_arena *a = st->cached;
+    if (a) {
+        st->cached = NULL;
+    } else {
+        if (!raw_request_ok(st, sizeof *a))
+            return NULL;
+        a = st->raw.malloc(st->raw.ctx, sizeof *a);
+        if (!a)
+            return NULL;
+        char *base = NULL;
+        if (raw_request_ok(st, sizeof *a + ARENA_SIZE))
+            base = rcyi_os_map_aligned(ARENA_SIZE, ARENA_SIZE);
+        if (!base) {
+            st->raw.free(st->raw.ctx, a);
+            return NULL;
+        }
+        if (map_set(base, a) != 0) {
+            rcyi_os_unmap(base, ARENA_SIZE);
+            st->raw.free(st->raw.ctx, a);
+            return NULL;
+        }
+        a->base = base;
+        a->heap = h;
+        st->footprint += sizeof *a + ARENA_SIZE;
+        st->arenas++;
+        st->arenas_allocated++;
+        if (st->arenas > st->arenas_highwater)
+            st->arenas_highwater = st->arenas;
+    }
+    a->freepools = NULL;
+    a->nfree = NPOOLS;
+    a->ncarved = 0;
+    a->next = a->prev = NULL;
+    all_link(st, a);
+    return a;
+}
+
+static void arena_unmap(rcyi_alloc_state *st, rcyi_arena *a) {
+    map_set(a->base, NULL);
+    rcyi_os_unmap(a->base, ARENA_SIZE);
+    st->footprint -= sizeof *a + ARENA_SIZE;
+    st->arenas--;
+    st->raw.free(st->raw.ctx, a);
+}
+
+/* The arena has no pool in use: keep one decommitted for reuse, give the
+ * rest back to the OS. */
+static void arena_release(rcyi_alloc_state *st, rcyi_arena *a) {
+    all_unlink(st, a);
+    if (!st->cached) {
+        rcyi_os_decommit(a->base, ARENA_SIZE);
+        st->cached = a;
+        return;
+    }
+    arena_unmap(st, a);
+    st->arenas_reclaimed++;
+}
+
+/* ---- pools ---------------------------------------------------------- */
+
+static rcyi_pool *pool_take(rcy_heap *h, rcyi_alloc_state *st, unsigned kind, unsigned cls) {
+    rcyi_arena *a = st->usable;
+    if (!a) {
+        a = arena_new(h, st);
+        if (!a)
+            return NULL;
+        usable_push_front(st, a);
+    }
+    rcyi_pool *p;
+    if (a->freepools) {
+        p = a->freepools;
+        a->freepools = p->next;
+    } else {
+        p = (rcyi_pool *)(a->base + (size_t)a->ncarved * POOL_SIZE);
+        a->ncarved++;
+    }
+    /* a is the head, so it stays the most-full arena after the decrement. */
+    usable_remove(st, a);
+    if (--a->nfree)
+        usable_push_front(st, a);
+    p->free = NULL;
+    p->used = 0;
+    p->virgin = HDR;
+    p->bsize = (uint32_t)class_size(cls);
+    p->cls = (uint8_t)cls;
+    p->kind = (uint8_t)kind;
+    p->linked = 0;
+    p->heap = h;
+    p->arena = a;
+    p->next = p->prev = NULL;
+    return p;
+}
+
+/* Returns true when the pool's arena was released with it. */
+static bool pool_release(rcyi_alloc_state *st, rcyi_pool *p) {
+    if (p->linked)
+        list_unlink(p);
+    rcyi_arena *a = p->arena;
+    p->heap = NULL;
+    p->kind = POOL_FREE_KIND;
+    p->next = a->freepools;
+    a->freepools = p;
+    uint32_t old = a->nfree;
+    if (old == 0) {
+        a->nfree = 1;
+        usable_push_front(st, a);
+        return false;
+    }
+    if (old + 1 == NPOOLS) {
+        usable_remove(st, a);
+        a->nfree = NPOOLS;
+        arena_release(st, a);
+        return true;
+    }
+    /* Move a from the group with nfree == old to the end of the group with
+     * old + 1, keeping the list sorted. */
+    rcyi_arena *last_old = st->nfp2last[old];
+    if (last_old == a)
+        st->nfp2last[old] = (a->prev && a->prev->nfree == old) ? a->prev : NULL;
+    rcyi_arena *dest = st->nfp2last[old + 1];
+    if (!dest && last_old != a)
+        dest = last_old;
+    a->nfree = old + 1;
+    if (dest) {
+        usable_unlink(st, a);
+        usable_insert_after(st, dest, a);
+    }
+    st->nfp2last[old + 1] = a;
+    return false;
+}
+
+/* Release the empty pools left on the class lists while a walk was in
+ * progress. */
+static void sweep_empty_pools(rcyi_alloc_state *st) {
+    for (rcyi_arena *a = st->all, *next; a; a = next) {
+        next = a->all_next;
+        for (uint32_t i = 0; i < a->ncarved; i++) {
+            rcyi_pool *p = (rcyi_pool *)(a->base + (size_t)i * POOL_SIZE);
+            if (p->heap && p->used == 0 && pool_release(st, p))
+                break;
+        }
+    }
+}
+
+/* ---- small blocks --------------------------------------------------- */
+
+static void *alloc_slow(rcy_heap *h, rcyi_alloc_state *st, unsigned kind, unsigned cls) {
+    rcyi_pool *head = &st->lists[kind][cls];
+    for (rcyi_pool *p = head->next; p != head; p = head->next) {
+        void *b = p->free;
+        if (b) {
+            p->free = get_link(b);
+            p->used++;
+            return b;
+        }
+        if (p->virgin + p->bsize <= POOL_SIZE) {
+            b = (char *)p + p->virgin;
+            p->virgin += p->bsize;
+            p->used++;
+            return b;
+        }
+        list_unlink(p); /* full */
+    }
+    rcyi_pool *p = pool_take(h, st, kind, cls);
+    if (!p)
+        return NULL;
+    list_push_front(head, p);
+    p->virgin = HDR + p->bsize;
+    p->used = 1;
+    return (char *)p + HDR;
+}
+
+static inline void *small_alloc(rcy_heap *h, rcyi_alloc_state *st, unsigned kind, unsigned cls) {
+    rcyi_pool *p = st->lists[kind][cls].next;
+    void *b = p->free;
+    if (RCY_LIKELY(b != NULL)) {
+        p->free = get_link(b);
+        p->used++;
+        return b;
+    }
+    return alloc_slow(h, st, kind, cls);
+}
+
+static void free_slow(rcyi_alloc_state *st, rcyi_pool *p) {
+    if (p->used == 0) {
+        if (!st->walking) {
+            pool_release(st, p);
+            return;
+        }
+    }
+    if (!p->linked)
+        list_push_front(&st->lists[p->kind][p->cls], p);
+}
+
+static inline void small_free(rcyi_alloc_state *st, rcyi_pool *p, void *b) {
+    void *f = p->free;
+    set_link(b, f);
+    p->free = b;
+    uint32_t u = --p->used;
+    if (RCY_LIKELY(f != NULL && u != 0))
+        return;
+    free_slow(st, p);
+}
+
+/* ---- large blocks --------------------------------------------------- */
+
+static void *large_alloc(rcy_heap *h, rcyi_alloc_state *st, size_t size, unsigned kind) {
+    if (size > SIZE_MAX - sizeof(rcyi_large))
+        return NULL;
+    size_t total = size + sizeof(rcyi_large);
+    if (!raw_request_ok(st, total))
+        return NULL;
+    rcyi_large *l = st->raw.malloc(st->raw.ctx, total);
+    if (!l)
+        return NULL;
+    l->heap = h;
+    l->size = size;
+    l->magic = large_magic(l);
+    l->kind = kind;
+    l->size_copy = size;
+    l->prev = NULL;
+    l->next = st->large[kind];
+    if (l->next)
+        l->next->prev = l;
+    st->large[kind] = l;
+    st->large_blocks++;
+    st->large_bytes += size;
+    st->footprint += total;
+    return l + 1;
+}
+
+static void large_unlink(rcyi_alloc_state *st, rcyi_large *l) {
+    if (l->prev)
+        l->prev->next = l->next;
+    else
+        st->large[l->kind] = l->next;
+    if (l->next)
+        l->next->prev = l->prev;
+}
+
+static void large_release(rcyi_alloc_state *st, rcyi_large *l) {
+    large_unlink(st, l);
+    st->large_blocks--;
+    st->large_bytes -= l->size;
+    st->footprint -= l->size + sizeof *l;
+    l->magic = large_freed_magic(l);
+    st->raw.free(st->raw.ctx, l);
+}
+
+/* The prefix of a pointer that is not in any arena, if it looks like one
+ * of ours; reading it may touch memory that is not ours (misuse checks
+ * only), so it is read only where mapped and outside the sanitizer. */
+RCY_NO_ASAN static rcyi_large *large_of(const void *p, size_t front) {
+    uintptr_t u = (uintptr_t)p;
+    if (u % RCY_ALIGNMENT != 0 || u < front + sizeof(rcyi_large) + 4096 || (u >> 48))
+        return NULL;
+    rcyi_large *l = (rcyi_large *)(u - front) - 1;
+    size_t ps = rcyi_os_page_size();
+    if (((uintptr_t)l & ~(ps - 1)) != (u & ~(ps - 1)) && !rcyi_os_readable(l, sizeof *l))
+        return NULL;
+    uint32_t magic = *(volatile uint32_t *)&l->magic;
+    if (magic != large_magic(l) && magic != LARGE_DEFERRED && magic != large_freed_magic(l))
+        return NULL;
+    return l;
+}
+
+static RCY_NORETURN void bad_free(rcy_heap *h, const void *p, const char *what) {
+    rcy_heap *owner = rcyi_heap_of_block(p);
+    if (owner && owner != h)
+        rcyi_fatal(RCY_EMISUSE, "%s of %p: the block belongs to heap %p, not heap %p", what, p,
+                   (void *)owner, (void *)h);
+    rcyi_fatal(RCY_EMISUSE,
+               "%s of %p: double free, or a pointer recycle never handed out to heap %p", what, p,
+               (void *)h);
+}
+
+static RCY_NORETURN void double_free(const void *p, size_t size, const char *what) {
+    rcyi_fatal(RCY_ECORRUPTED_HEAP, "%s of %p: double free (block of size %zu)", what, p, size);
+}
+
+static void free_large(rcy_heap *h, rcyi_alloc_state *st, void *p, size_t front) {
+    rcyi_large *l = large_of(p, front);
+    if (l && !large_live(l))
+        double_free(p, peek_size_copy(l), "free");
+    if (!l || l->heap != h)
+        bad_free(h, p, "free");
+    if (st->walking) {
+        l->magic = LARGE_DEFERRED; /* freed after the walk */
+        return;
+    }
+    large_release(st, l);
+}
+
+/* ---- debug mode ----------------------------------------------------- */
+
+static inline void store_size(void *b, size_t v) {
+    memcpy(b, &v, sizeof v);
+}
+static inline size_t load_size(const void *b) {
+    size_t v;
+    memcpy(&v, b, sizeof v);
+    return v;
+}
+
+static void *debug_alloc(rcy_heap *h, rcyi_alloc_state *st, size_t size, unsigned kind) {
+    if (size > SIZE_MAX / 2)
+        return NULL;
+    size_t total = size + DBG_FRONT + DBG_BACK;
+    char *b = total <= RCY_SMALL_LIMIT ? small_alloc(h, st, kind, size_class(total))
+                                       : large_alloc(h, st, total, kind);
+    if (!b)
+        return NULL;
+    store_size(b, size);
+    memset(b + 8, DBG_GUARD, 8);
+    memset(b + DBG_FRONT, DBG_CLEAN, size);
+    memset(b + DBG_FRONT + size, DBG_GUARD, DBG_BACK);
+    return b + DBG_FRONT;
+}
+
+static bool all_bytes(const unsigned char *p, size_t n, unsigned char v) {
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != v)
+            return false;
+    return true;
+}
+
+/* Checks a debug block's guards; returns its requested size. */
+static size_t debug_check(const void *p, size_t capacity, const char *what) {
+    const unsigned char *b = (const unsigned char *)p - DBG_FRONT;
+    size_t size = load_size(b);
+    if (size & DBG_FREED)
+        rcyi_fatal(RCY_ECORRUPTED_HEAP, "%s of %p: double free (block of size %zu)", what, p,
+                   size & ~DBG_FREED);
+    if (size > capacity || !all_bytes(b + 8, 8, DBG_GUARD))
+        rcyi_fatal(RCY_ECORRUPTED_HEAP,
+                   "%s of %p: buffer underrun, the guard bytes before the block "
+                   "are damaged (block of size %zu)",
+                   what, p, size > capacity ? (size_t)0 : size);
+    if (!all_bytes(b + DBG_FRONT + size, DBG_BACK, DBG_GUARD))
+        rcyi_fatal(RCY_ECORRUPTED_HEAP,
+                   "%s of %p: buffer overrun, the guard bytes after the block "
+                   "are damaged (block of size %zu)",
+                   what, p, size);
+    return size;
+}
+
+/* Finds the pool of a small debug block and checks it is a block start
+ * owned by h. */
+static rcyi_pool *debug_small_pool(rcy_heap *h, const void *p, const char *what) {
+    const char *b = (const char *)p - DBG_FRONT;
+    rcyi_pool *pl = pool_of(b);
+    size_t off = (size_t)(b - (const char *)pl);
+    if (pl->heap != h || off < HDR || off >= pl->virgin || (off - HDR) % pl->bsize != 0)
+        bad_free(h, p, what);
+    return pl;
+}
+
+static void debug_free(rcy_heap *h, rcyi_alloc_state *st, void *p) {
+    char *b = (char *)p - DBG_FRONT;
+    if (map_lookup_checked(b)) {
+        rcyi_pool *pl = debug_small_pool(h, p, "free");
+        size_t size = debug_check(p, pl->bsize - DBG_FRONT - DBG_BACK, "free");
+        memset(p, DBG_DEAD, size);
+        if (pl->kind == RCYI_KIND_OBJECT)
+            memset(p, 0, size < 8 ? size : 8);
+        store_size(b, size | DBG_FREED);
+        small_free(st, pl, b);
+        return;
+    }
+    rcyi_large *l = large_of(p, DBG_FRONT);
+    if (l && !large_live(l))
+        double_free(p, peek_size_copy(l) - DBG_FRONT - DBG_BACK, "free");
+    if (!l || l->heap != h)
+        bad_free(h, p, "free");
+    size_t size = debug_check(p, l->size - DBG_FRONT - DBG_BACK, "free");
+    memset(p, DBG_DEAD, size);
+    store_size(b, size | DBG_FREED);
+    free_large(h, st, b, 0);
+}
+
+static size_t debug_size(rcy_heap *h, const void *p, const char *what) {
+    const char *b = (const char *)p - DBG_FRONT;
+    if (map_lookup_checked(b)) {
+        rcyi_pool *pl = debug_small_pool(h, p, what);
+        return debug_check(p, pl->bsize - DBG_FRONT - DBG_BACK, what);
+    }
+    rcyi_large *l = large_of(p, DBG_FRONT);
+    if (l && !large_live(l))
+        double_free(p, peek_size_copy(l) - DBG_FRONT - DBG_BACK, what);
+    if (!l || l->heap != h)
+        bad_free(h, p, what);
+    return debug_check(p, l->size - DBG_FRONT - DBG_BACK, what);
+}
+
+/* ---- the internal API ----------------------------------------------- */
+
+static void *alloc_other(rcy_heap *h, rcyi_alloc_state *st, size_t size, unsigned kind) {
+    if (st->debug)
+        return debug_alloc(h, st, size, kind);
+    if (size == 0)
+        return small_alloc(h, st, kind, 0);
+    return large_alloc(h, st, size, kind);
+}
+
+void *rcyi_alloc(rcy_heap *h, size_t size, int kind) {
+    rcyi_alloc_state *st = &h->alloc;
+    if (RCY_LIKELY(size - 1 < RCY_SMALL_LIMIT && !st->debug))
+        return small_alloc(h, st, (unsigned)kind, size_class(size));
+    return alloc_other(h, st, size, (unsigned)kind);
+}
+
+void rcyi_free(rcy_heap *h, void *p) {
+    rcyi_alloc_state *st = &h->alloc;
+    if (RCY_LIKELY(map_lookup(p) != NULL && !st->debug)) {
+        rcyi_pool *pl = pool_of(p);
+        if (RCY_UNLIKELY(pl->heap != h))
+            bad_free(h, p, "free");
+        small_free(st, pl, p);
+        return;
+    }
+    if (!p)
+        return;
+    if (st->debug)
+        debug_free(h, st, p);
+    else
+        free_large(h, st, p, 0);
+}
+
+size_t rcyi_alloc_usable_size(rcy_heap *h, const void *p) {
+    rcyi_alloc_state *st = &h->alloc;
+    if (st->debug)
+        return debug_size(h, p, "size");
+    if (map_lookup_checked(p)) {
+        rcyi_pool *pl = pool_of(p);
+        if (pl->heap != h)
+            bad_free(h, p, "size");
+        return pl->bsize;
+    }
+    rcyi_large *l = large_of(p, 0);
+    if (!l || l->heap != h || !large_live(l))
+        bad_free(h, p, "size");
+    return l->size;
+}
+
+void *rcyi_realloc(rcy_heap *h, void *p, size_t size) {
+    if (!p)
+        return rcyi_alloc(h, size, RCYI_KIND_RAW);
+    rcyi_alloc_state *st = &h->alloc;
+    size_t old;
+    if (st->debug) {
+        old = debug_size(h, p, "realloc");
+    } else if (map_lookup_checked(p)) {
+        rcyi_pool *pl = pool_of(p);
+        if (pl->heap != h || pl->kind != RCYI_KIND_RAW)
+            bad_free(h, p, "realloc");
+        old = pl->bsize;
+        /* Stay in place unless the block would be less than 3/4 used. */
+        if (size <= old && (size * 4 > old * 3 || old == RCY_ALIGNMENT))
+            return p;
+    } else {
+        rcyi_large *l = large_of(p, 0);
+        if (!l || l->heap != h || l->kind != RCYI_KIND_RAW || !large_live(l))
+            bad_free(h, p, "realloc");
+        old = l->size;
+        if (size > RCY_SMALL_LIMIT && !st->walking) {
+            if (size > SIZE_MAX - sizeof *l)
+                return NULL;
+            if (size > old && !raw_request_ok(st, size - old))
+                return NULL;
+            rcyi_large *prev = l->prev, *next = l->next;
+            rcyi_large *nl = st->raw.realloc(st->raw.ctx, l, size + sizeof *l);
+            if (!nl)
+                return NULL;
+            nl->magic = large_magic(nl);
+            if (prev)
+                prev->next = nl;
+            else
+                st->large[RCYI_KIND_RAW] = nl;
+            if (next)
+                next->prev = nl;
+            st->large_bytes += size - old;
+            st->footprint += size - old;
+            nl->size = size;
+            nl->size_copy = size;
+            return nl + 1;
+        }
+    }
+    void *q = rcyi_alloc(h, size, RCYI_KIND_RAW);
+    if (!q)
+        return NULL;
+    memcpy(q, p, old < size ? old : size);
+    rcyi_free(h, p);
+    return q;
+}
+
+rcy_heap *rcyi_heap_of_block(const void *p) {
+    if (!p)
+        return NULL;
+    rcyi_arena *a = map_lookup_checked(p);
+    if (a) {
+        rcyi_pool *pl = pool_of(p);
+        rcy_heap *h = __atomic_load_n(&pl->heap, __ATOMIC_RELAXED);
+        if (!h)
+            return NULL;
+        size_t off = (size_t)((const char *)p - (const char *)pl);
+        size_t front = h->alloc.debug ? DBG_FRONT : 0;
+        if (off < HDR + front || off >= pl->virgin || (off - HDR - front) % pl->bsize != 0)
+            return NULL;
+        return h;
+    }
+    rcyi_large *l = large_of(p, 0);
+    if (l && large_live(l) && !l->heap->alloc.debug)
+        return l->heap;
+    l = large_of(p, DBG_FRONT);
+    if (l && large_live(l) && l->heap->alloc.debug)
+        return l->heap;
+    return NULL;
+}
+
+void rcyi_walk_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg) {
+    rcyi_alloc_state *st = &h->alloc;
+    size_t front = st->debug ? DBG_FRONT : 0;
+    st->walking++;
+    for (rcyi_arena *a = st->all; a; a = a->all_next) {
+        for (uint32_t i = 0; i < a->ncarved; i++) {
+            rcyi_pool *p = (rcyi_pool *)(a->base + (size_t)i * POOL_SIZE);
+            if (p->heap != h || p->kind != RCYI_KIND_OBJECT)
+                continue;
+            uint32_t end = p->virgin, bs = p->bsize;
+            for (uint32_t off = HDR; off < end; off += bs) {
+                char *b = (char *)p + off;
+                rcy_head_ *o = (rcy_head_ *)(void *)(b + front);
+                if (o->refcnt != 0 && !(front && (load_size(b) & DBG_FREED)))
+                    fn(o, arg);
+            }
+        }
+    }
+    for (rcyi_large *l = st->large[RCYI_KIND_OBJECT]; l; l = l->next) {
+        if (l->magic != LARGE_DEFERRED)
+            fn((rcy_head_ *)(void *)((char *)(l + 1) + front), arg);
+    }
+    if (--st->walking == 0) {
+        for (rcyi_large *l = st->large[RCYI_KIND_OBJECT], *next; l; l = next) {
+            next = l->next;
+            if (l->magic == LARGE_DEFERRED)
+                large_release(st, l);
+        }
+        sweep_empty_pools(st);
+    }
+}
+
+/* ---- heap life cycle ------------------------------------------------ */
+
+int rcyi_alloc_init(rcy_heap *h, const rcy_config *cfg) {
+    rcyi_alloc_state *st = &h->alloc;
+    memset(st, 0, sizeof *st);
+    for (unsigned k = 0; k < RCYI_KINDS; k++) {
+        for (unsigned c = 0; c < RCY_SIZE_CLASSES; c++) {
+            rcyi_pool *s = &st->lists[k][c];
+            s->next = s->prev = s;
+            s->kind = (uint8_t)k;
+            s->cls = (uint8_t)c;
+        }
+    }
+    st->debug = h->debug != 0;
+    st->raw = (rcy_raw_allocator){NULL, libc_malloc, libc_calloc, libc_realloc, libc_free};
+    if (cfg) {
+        size_t have = cfg->size;
+        if (have >= offsetof(rcy_config, raw) + sizeof cfg->raw && cfg->raw) {
+            const rcy_raw_allocator *r = cfg->raw;
+            if (!r->malloc || !r->calloc || !r->realloc || !r->free)
+                return RCY_EINVAL;
+            st->raw = *r;
+        }
+        if (have >= offsetof(rcy_config, memory_limit) + sizeof cfg->memory_limit)
+            st->memory_limit = cfg->memory_limit;
+    }
+    return RCY_OK;
+}
+
+void rcyi_alloc_fini(rcy_heap *h) {
+    rcyi_alloc_state *st = &h->alloc;
+#ifdef RCY_DEBUG
+    rcyi_alloc_validate(h);
+#endif
+    for (unsigned k = 0; k < RCYI_KINDS; k++) {
+        while (st->large[k])
+            large_release(st, st->large[k]);
+    }
+    while (st->all) {
+        rcyi_arena *a = st->all;
+        all_unlink(st, a);
+        arena_unmap(st, a);
+    }
+    if (st->cached) {
+        arena_unmap(st, st->cached);
+        st->cached = NULL;
+    }
+    st->usable = NULL;
+    memset(st->nfp2last, 0, sizeof st->nfp2last);
+}
+
+void rcy_heap_fail_nth(rcy_heap *heap, unsigned long n) {
+    if (heap)
+        heap->alloc.fail_nth = n;
+}
+
+/* ---- validator ------------------------------------------------------ */
+
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            rcyi_fatal(RCY_ECORRUPTED_HEAP, "allocator invariant broken: " __VA_ARGS__);           \
+    } while (0)
+
+static void validate_pool(rcy_heap *h, rcyi_alloc_state *st, rcyi_pool *p) {
+    CHECK(p->kind == RCYI_KIND_RAW || p->kind == RCYI_KIND_OBJECT, "P1: pool %p kind %u", (void *)p,
+          p->kind);
+    CHECK(p->cls < RCY_SIZE_CLASSES && p->bsize == class_size(p->cls), "pool %p class", (void *)p);
+    CHECK(p->virgin >= HDR && p->virgin <= POOL_SIZE && (p->virgin - HDR) % p->bsize == 0,
+          "pool %p virgin offset %u", (void *)p, p->virgin);
+    size_t carved = (p->virgin - HDR) / p->bsize, nfree = 0;
+    for (char *b = p->free; b; b = get_link(b)) {
+        size_t off = (size_t)(b - (char *)p);
+        CHECK(pool_of(b) == p && off >= HDR && off < p->virgin && (off - HDR) % p->bsize == 0,
+              "P2: pool %p free list entry %p", (void *)p, (void *)b);
+        CHECK(++nfree <= carved, "P2: pool %p free list longer than its blocks", (void *)p);
+        if (p->kind == RCYI_KIND_OBJECT) {
+            const rcy_head_ *o = (const rcy_head_ *)(void *)(b + (st->debug ? DBG_FRONT : 0));
+            CHECK(o->refcnt == 0 && o->gcword == 0, "P4: free object block %p not zeroed",
+                  (void *)b);
+        }
+        if (st->debug)
+            CHECK(load_size(b) & DBG_FREED, "free block %p not marked freed", (void *)b);
+    }
+    CHECK(p->used + nfree == carved, "P2: pool %p used %u + free %zu != carved %zu", (void *)p,
+          p->used, nfree, carved);
+    bool room = p->free || p->virgin + p->bsize <= POOL_SIZE;
+    CHECK(!room || p->used == 0 || p->linked, "P3: pool %p has room but is not listed", (void *)p);
+    CHECK(!p->linked || p->used > 0 || st->walking, "P3: empty pool %p still listed", (void *)p);
+    if (st->debug) {
+        /* Every live block's guards are intact. */
+        size_t cap = p->bsize - DBG_FRONT - DBG_BACK;
+        for (size_t off = HDR; off < p->virgin; off += p->bsize) {
+            char *b = (char *)p + off;
+            if (!(load_size(b) & DBG_FREED))
+                debug_check(b + DBG_FRONT, cap, "validate");
+        }
+    }
+    (void)h;
+}
+
+int rcyi_alloc_validate(rcy_heap *h) {
+    rcyi_alloc_state *st = &h->alloc;
+    size_t narenas = 0;
+    for (rcyi_arena *a = st->all; a; a = a->all_next) {
+        narenas++;
+        CHECK(a->heap == h, "arena %p heap", (void *)a);
+        CHECK(map_lookup_checked(a->base) == a, "A3: arena %p not in the map", (void *)a);
+        CHECK(a->ncarved <= NPOOLS, "arena %p ncarved %u", (void *)a, a->ncarved);
+        size_t nfp = 0;
+        for (rcyi_pool *p = a->freepools; p; p = p->next) {
+            CHECK(p->heap == NULL && p->arena == a && ++nfp <= NPOOLS, "P1: arena %p free pool %p",
+                  (void *)a, (void *)p);
+        }
+        CHECK(a->nfree == nfp + (NPOOLS - a->ncarved), "A1: arena %p nfree %u != %zu + %u",
+              (void *)a, a->nfree, nfp, NPOOLS - a->ncarved);
+        CHECK(a->nfree < NPOOLS, "A2: empty arena %p kept", (void *)a);
+        for (uint32_t i = 0; i < a->ncarved; i++) {
+            rcyi_pool *p = (rcyi_pool *)(a->base + (size_t)i * POOL_SIZE);
+            CHECK(p->arena == a, "pool %p arena", (void *)p);
+            if (p->heap) {
+                CHECK(p->heap == h, "P1: pool %p heap", (void *)p);
+                validate_pool(h, st, p);
+            }
+        }
+    }
+    CHECK(narenas + (st->cached ? 1 : 0) == st->arenas, "arena count %zu + cached != %zu", narenas,
+          st->arenas);
+    size_t nusable = 0;
+    uint32_t prev_nfree = 0;
+    for (rcyi_arena *a = st->usable; a; a = a->next) {
+        nusable++;
+        CHECK(a->nfree > 0 && a->nfree >= prev_nfree, "A2: usable list order at arena %p",
+              (void *)a);
+        CHECK(!a->next || a->next->prev == a, "A2: usable list links at %p", (void *)a);
+        bool last = !a->next || a->next->nfree != a->nfree;
+        CHECK(last == (st->nfp2last[a->nfree] == a), "A2: nfp2last[%u]", a->nfree);
+        prev_nfree = a->nfree;
+    }
+    size_t want_usable = 0;
+    for (rcyi_arena *a = st->all; a; a = a->all_next)
+        want_usable += a->nfree > 0;
+    CHECK(nusable == want_usable, "A2: %zu usable arenas listed, %zu expected", nusable,
+          want_usable);
+    for (unsigned n = 0; n <= NPOOLS; n++)
+        CHECK(!st->nfp2last[n] || st->nfp2last[n]->nfree == n, "A2: nfp2last[%u] stale", n);
+    for (unsigned k = 0; k < RCYI_KINDS; k++) {
+        for (unsigned c = 0; c < RCY_SIZE_CLASSES; c++) {
+            rcyi_pool *head = &st->lists[k][c];
+            CHECK(head->free == NULL, "class list sentinel %u/%u has a free block", k, c);
+            for (rcyi_pool *p = head->next; p != head; p = p->next) {
+                CHECK(p->heap == h && p->kind == k && p->cls == c && p->linked &&
+                          p->next->prev == p,
+                      "P3: pool %p on class list %u/%u", (void *)p, k, c);
+            }
+        }
+    }
+    size_t lbytes = 0, lblocks = 0;
+    for (unsigned k = 0; k < RCYI_KINDS; k++) {
+        for (rcyi_large *l = st->large[k]; l; l = l->next) {
+            CHECK(l->heap == h && l->kind == k &&
+                      (l->magic == large_magic(l) || l->magic == LARGE_DEFERRED),
+                  "L1: large block %p", (void *)(l + 1));
+            CHECK(!l->next || l->next->prev == l, "L1: large list links at %p", (void *)l);
+            lbytes += l->size;
+            lblocks++;
+            if (st->debug && l->magic != LARGE_DEFERRED)
+                debug_check((char *)(l + 1) + DBG_FRONT, l->size - DBG_FRONT - DBG_BACK,
+                            "validate");
+        }
+    }
+    CHECK(lbytes == st->large_bytes && lblocks == st->large_blocks,
+          "L1: large blocks %zu/%zu bytes, counted %zu/%zu", lblocks, lbytes, st->large_blocks,
+          st->large_bytes);
+    CHECK(st->footprint == st->arenas * (ARENA_SIZE + sizeof(rcyi_arena)) + lbytes +
+                               lblocks * sizeof(rcyi_large),
+          "L1: footprint %zu", st->footprint);
+    return 0;
+}
+
+/* ---- statistics ----------------------------------------------------- */
+
+static void collect_stats(rcy_heap *h, rcy_mem_stats *s) {
+    rcyi_alloc_state *st = &h->alloc;
+    memset(s, 0, sizeof *s);
+    s->size = sizeof *s;
+    s->version = RCY_MEM_STATS_VERSION;
+    for (unsigned c = 0; c < RCY_SIZE_CLASSES; c++)
+        s->classes[c].block_size = class_size(c);
+    size_t pools_total = 0;
+    for (rcyi_arena *a = st->all; a; a = a->all_next) {
+        pools_total += NPOOLS;
+        for (uint32_t i = 0; i < a->ncarved; i++) {
+            rcyi_pool *p = (rcyi_pool *)(a->base + (size_t)i * POOL_SIZE);
+            if (p->heap != h)
+                continue;
+            rcy_mem_class_stats *c = &s->classes[p->cls];
+            size_t cap = (POOL_SIZE - HDR) / p->bsize;
+            c->pools++;
+            c->blocks_used += p->used;
+            c->blocks_free += cap - p->used;
+            s->pools_used++;
+            s->small_bytes_used += (size_t)p->used * p->bsize;
+        }
+    }
+    if (st->cached)
+        pools_total += NPOOLS;
+    s->pools_free = pools_total - s->pools_used;
+    s->arenas = st->arenas;
+    s->arenas_allocated = st->arenas_allocated;
+    s->arenas_reclaimed = st->arenas_reclaimed;
+    s->arenas_highwater = st->arenas_highwater;
+    s->large_blocks = st->large_blocks;
+    s->large_bytes = st->large_bytes;
+    s->mapped_bytes = st->arenas * ARENA_SIZE;
+}
+
+int rcy_mem_get_stats(rcy_heap *heap, rcy_mem_stats *stats) {
+    if (!heap || !stats || stats->size < offsetof(rcy_mem_stats, version) + sizeof(uint32_t))
+        return RCY_EINVAL;
+    rcy_mem_stats full;
+    collect_stats(heap, &full);
+    size_t n = stats->size < sizeof full ? stats->size : sizeof full;
+    size_t caller = stats->size;
+    memcpy(stats, &full, n);
+    stats->size = caller;
+    return RCY_OK;
+}
+
+/* Prints to `out`, or through the library's output callback when NULL. */
+static void put(FILE *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(FILE *out, const char *fmt, ...) {
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (out)
+        fputs(buf, out);
+    else
+        rcyi_output("%s", buf);
+}
+
+int rcy_mem_print_stats(rcy_heap *heap, FILE *out) {
+    if (!heap)
+        return RCY_EINVAL;
+    rcy_mem_stats s;
+    collect_stats(heap, &s);
+    put(out, "Small block threshold = %d, in %d size classes.\n\n", RCY_SMALL_LIMIT,
+        RCY_SIZE_CLASSES);
+    put(out, "class   size   num pools   blocks in use  avail blocks\n");
+    put(out, "-----   ----   ---------   -------------  ------------\n");
+    for (unsigned c = 0; c < RCY_SIZE_CLASSES; c++) {
+        const rcy_mem_class_stats *k = &s.classes[c];
+        put(out, "%5u   %4zu   %9zu   %13zu  %12zu\n", c, k->block_size, k->pools, k->blocks_used,
+            k->blocks_free);
+    }
+    put(out, "\n");
+    put(out, "# arenas allocated total           = %14zu\n", s.arenas_allocated);
+    put(out, "# arenas reclaimed                 = %14zu\n", s.arenas_reclaimed);
+    put(out, "# arenas highwater mark            = %14zu\n", s.arenas_highwater);
+    put(out, "# arenas allocated current         = %14zu\n", s.arenas);
+    put(out, "%zu arenas * %u bytes/arena%*s= %14zu\n", s.arenas, RCY_ARENA_SIZE,
+        s.arenas < 10    ? 7
+        : s.arenas < 100 ? 6
+                         : 5,
+        "", s.mapped_bytes);
+    put(out, "\n");
+    put(out, "# pools used                       = %14zu\n", s.pools_used);
+    put(out, "# pools free                       = %14zu\n", s.pools_free);
+    put(out, "# bytes in allocated blocks        = %14zu\n", s.small_bytes_used);
+    put(out, "# large blocks                     = %14zu\n", s.large_blocks);
+    put(out, "# bytes in large blocks            = %14zu\n", s.large_bytes);
+    put(out, "# bytes mapped from the OS         = %14zu\n", s.mapped_bytes);
+    return RCY_OK;
+}
+
+int rcy_mem_print_stats_json(rcy_heap *heap, FILE *out) {
+    if (!heap)
+        return RCY_EINVAL;
+    rcy_mem_stats s;
+    collect_stats(heap, &s);
+    put(out,
+        "{\"version\": %" PRIu32 ", \"arenas\": %zu, \"arenas_allocated\": %zu, "
+        "\"arenas_reclaimed\": %zu, \"arenas_highwater\": %zu, \"pools_used\": %zu, "
+        "\"pools_free\": %zu, \"small_bytes_used\": %zu, \"large_blocks\": %zu, "
+        "\"large_bytes\": %zu, \"mapped_bytes\": %zu, \"classes\": [",
+        s.version, s.arenas, s.arenas_allocated, s.arenas_reclaimed, s.arenas_highwater,
+        s.pools_used, s.pools_free, s.small_bytes_used, s.large_blocks, s.large_bytes,
+        s.mapped_bytes);
+    for (unsigned c = 0; c < RCY_SIZE_CLASSES; c++) {
+        const rcy_mem_class_stats *k = &s.classes[c];
+        put(out, "%s{\"size\": %zu, \"pools\": %zu, \"blocks_used\": %zu, \"blocks_free\": %zu}",
+            c ? ", " : "", k->block_size, k->pools, k->blocks_used, k->blocks_free);
+    }
+    put(out, "]}\n");
+    return RCY_OK;
+}
+
+/* ---- the public rcy_mem_* family ------------------------------------ */
+
+static inline void trace_alloc(void *p, size_t size, const char *file, int line, const char *func) {
+    if (RCY_UNLIKELY(__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED)))
+        rcyi_trace_alloc(0, p, size, file, line, func);
+}
+
+void *rcy_mem_try_alloc_(rcy_heap *heap, size_t size, RCY_SITE_PARAMS) {
+    if (!heap)
+        return NULL;
+    void *p = rcyi_alloc(heap, size, RCYI_KIND_RAW);
+    if (p)
+        trace_alloc(p, size, file, line, func);
+    return p;
+}
+
+void *rcy_mem_try_calloc_(rcy_heap *heap, size_t nelem, size_t elsize, RCY_SITE_PARAMS) {
+    if (!heap || (elsize && nelem > SIZE_MAX / elsize))
+        return NULL;
+    size_t size = nelem * elsize;
+    void *p = rcyi_alloc(heap, size, RCYI_KIND_RAW);
+    if (p) {
+        memset(p, 0, size);
+        trace_alloc(p, size, file, line, func);
+    }
+    return p;
+}
+
+void *rcy_mem_try_realloc_(rcy_heap *heap, void *ptr, size_t size, RCY_SITE_PARAMS) {
+    if (!heap)
+        return NULL;
+    void *p = rcyi_realloc(heap, ptr, size);
+    if (p && __atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED)) {
+        if (ptr)
+            rcyi_trace_free(0, ptr);
+        rcyi_trace_alloc(0, p, size, file, line, func);
+    }
+    return p;
+}
+
+static RCY_NORETURN void out_of_memory(const char *what, size_t size, RCY_SITE_PARAMS) {
+    rcyi_fatal(RCY_ENOMEM, "out of memory: %s of %zu bytes at %s:%d (%s)", what, size,
+               file ? file : "?", line, func ? func : "?");
+}
+
+void *rcy_mem_alloc_(rcy_heap *heap, size_t size, RCY_SITE_PARAMS) {
+    void *p = rcy_mem_try_alloc_(heap, size, file, line, func);
+    if (RCY_UNLIKELY(!p))
+        out_of_memory("rcy_mem_alloc", size, file, line, func);
+    return p;
+}
+
+void *rcy_mem_calloc_(rcy_heap *heap, size_t nelem, size_t elsize, RCY_SITE_PARAMS) {
+    void *p = rcy_mem_try_calloc_(heap, nelem, elsize, file, line, func);
+    if (RCY_UNLIKELY(!p))
+        out_of_memory("rcy_mem_calloc", nelem * elsize, file, line, func);
+    return p;
+}
+
+void *rcy_mem_realloc_(rcy_heap *heap, void *ptr, size_t size, RCY_SITE_PARAMS) {
+    void *p = rcy_mem_try_realloc_(heap, ptr, size, file, line, func);
+    if (RCY_UNLIKELY(!p))
+        out_of_memory("rcy_mem_realloc", size, file, line, func);
+    return p;
+}
+
+void rcy_mem_free(rcy_heap *heap, void *ptr) {
+    if (!ptr || !heap)
+        return;
+    if (__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED))
+        rcyi_trace_free(0, ptr);
+    rcyi_free(heap, ptr);
+}

@@ -1,0 +1,118 @@
+/* src/heap.c — heaps: configuration, creation and teardown.
+ *
+ * A heap owns everything allocated through it.  It is used by one thread at
+ * a time and shares no mutable state with other heaps, so heaps in
+ * different threads need no lock.  Teardown order: the collector finishes
+ * (finalizers run, cycles freed), the debug report lists what is still
+ * alive, the object layer frees its bookkeeping, then the allocator frees
+ * every block and arena. */
+#include "heap.h"
+#include "options.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void rcy_config_init(rcy_config *cfg) {
+    if (!cfg)
+        return;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->size = sizeof *cfg;
+    cfg->version = RCY_CONFIG_VERSION;
+    cfg->debug = -1;
+    cfg->raw = NULL;
+    cfg->memory_limit = (size_t)rcyi_option_memory_limit();
+}
+
+/* Copies the caller's config over the defaults, field by field as far as
+ * the caller's struct reaches (an older, smaller rcy_config keeps the
+ * defaults for the fields it lacks). */
+static int resolve_config(const rcy_config *user, rcy_config *out) {
+    rcy_config_init(out);
+    if (user) {
+        if (user->size < offsetof(rcy_config, debug) || user->version == 0 ||
+            user->version > RCY_CONFIG_VERSION)
+            return RCY_EINVAL;
+        size_t n = user->size < sizeof *out ? user->size : sizeof *out;
+        memcpy(out, user, n);
+        out->size = sizeof *out;
+        out->version = RCY_CONFIG_VERSION;
+    }
+    if (out->debug < 0)
+        out->debug = rcyi_option_debug();
+    const rcy_raw_allocator *raw = out->raw;
+    if (raw && (!raw->malloc || !raw->calloc || !raw->realloc || !raw->free))
+        return RCY_EINVAL;
+    return RCY_OK;
+}
+
+rcy_heap *rcy_heap_new(const rcy_config *cfg) {
+    rcy_config c;
+    if (resolve_config(cfg, &c) != RCY_OK)
+        return NULL;
+    rcy_heap *h = c.raw ? c.raw->calloc(c.raw->ctx, 1, sizeof *h) : calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    h->debug = c.debug != 0;
+    if (rcyi_alloc_init(h, &c) != 0)
+        goto fail_struct;
+    if (rcyi_gc_init(h) != 0)
+        goto fail_alloc;
+    return h;
+fail_alloc:
+    rcyi_alloc_fini(h);
+fail_struct:
+    if (c.raw)
+        c.raw->free(c.raw->ctx, h);
+    else
+        free(h);
+    return NULL;
+}
+
+/* ---- the debug report of objects still alive ------------------------ */
+
+#define REPORT_MAX_LINES 50
+
+typedef struct alive_report {
+    rcy_heap *heap;
+    size_t count, immortal;
+} alive_report;
+
+static void report_one(rcy_head_ *o, void *arg) {
+    alive_report *r = arg;
+    if (o->refcnt == 0)
+        return;
+    if (o->refcnt == RCY_REFCNT_IMMORTAL) {
+        r->immortal++;
+        return;
+    }
+    if (r->count == 0)
+        rcyi_output("recycle: heap %p freed with objects still alive:\n", (void *)r->heap);
+    if (r->count < REPORT_MAX_LINES)
+        rcyi_output("  <%s object at %p> refcount=%lu\n", o->type->name, (void *)(o + 1),
+                    (unsigned long)o->refcnt);
+    r->count++;
+}
+
+static void report_alive(rcy_heap *h) {
+    alive_report r = {h, 0, 0};
+    rcyi_walk_objects(h, report_one, &r);
+    if (r.count > REPORT_MAX_LINES)
+        rcyi_output("  ... and %zu more\n", r.count - REPORT_MAX_LINES);
+    if (r.count)
+        rcyi_output("recycle: %zu object%s still alive (plus %zu immortal)\n", r.count,
+                    r.count == 1 ? "" : "s", r.immortal);
+}
+
+void rcy_heap_free(rcy_heap *h) {
+    if (!h)
+        return;
+    rcyi_gc_fini(h);
+    if (h->debug)
+        report_alive(h);
+    rcyi_object_fini(h);
+    /* The struct came from the configured raw allocator (libc's by
+     * default), which the allocator state keeps. */
+    rcy_raw_allocator raw = h->alloc.raw;
+    rcyi_alloc_fini(h);
+    raw.free(raw.ctx, h);
+}

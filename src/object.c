@@ -1,0 +1,251 @@
+/* src/object.c — object creation, the reference-count slow path and
+ * deallocation.
+ *
+ * Life cycle of an object (header states, see src/object.h):
+ *   rcy_new: block from rcyi_alloc(OBJECT), zero-filled, refcnt 1, type set,
+ *            SLOT = NONE; traced; tracked (rcyi_gc_on_new) if the type has
+ *            traverse.
+ *   refcnt reaches 0 (rcy_decref_slow_ -> dealloc):
+ *     1. finalize, at most once (FINALIZED set first); it runs with refcnt
+ *        temporarily 1 and may resurrect the object (PEP 442);
+ *     2. weak references cleared (only if WEAKREFS is set);
+ *     3. untracked (rcyi_gc_on_free);
+ *     4. released: destroy (or clear), then refcnt/gcword zeroed, trace
+ *        removed, block freed.
+ *   Step 4 is deferred when RCYI_DEALLOC_MAX_DEPTH deallocations are
+ *   already running on this heap: the object goes on the heap's deferred
+ *   stack and the outermost deallocation releases it, so freeing a chain of
+ *   any length needs bounded C stack (CPython's trashcan).
+ *
+ * Convention shared with tracemalloc.c: an object is traced in domain 0
+ * under its USER pointer (header + 16), with the size of the whole block
+ * (header included). */
+#include "heap.h"
+#include "internal.h"
+
+#include <string.h>
+
+/* Deallocations nested deeper than this on one heap are deferred.  Each
+ * level costs a few small frames (decref slow path, dealloc, the type's
+ * destroy), so this stays far below any thread's stack size. */
+#define RCYI_DEALLOC_MAX_DEPTH 200u
+
+#define HEAD_SIZE sizeof(rcy_head_)
+
+_Static_assert(sizeof(rcy_head_) == 16, "the object header is 16 bytes");
+_Static_assert(RCY_REFCNT_IMMORTAL == UINT32_MAX, "immortal is the saturated count");
+
+/* ---- creation -------------------------------------------------------- */
+
+static void *new_object(rcy_heap *h, const rcy_type *type, size_t extra, const char *file, int line,
+                        const char *func) {
+    if (RCY_UNLIKELY(!h || !type))
+        return NULL;
+    size_t size = type->size;
+    if (RCY_UNLIKELY(size > SIZE_MAX / 2 || extra > SIZE_MAX / 2 - size - HEAD_SIZE))
+        return NULL;
+    size += extra + HEAD_SIZE;
+    rcy_head_ *o = rcyi_alloc(h, size, RCYI_KIND_OBJECT);
+    if (RCY_UNLIKELY(!o))
+        return NULL;
+    memset(o + 1, 0, size - HEAD_SIZE);
+    o->refcnt = 1;
+    o->gcword =
+        (RCYI_SLOT_NONE << RCYI_GC_SLOT_SHIFT) | (size > RCY_SMALL_LIMIT ? RCYI_GC_LARGE : 0);
+    o->type = type;
+    void *obj = o + 1;
+    if (RCY_UNLIKELY(__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED)))
+        rcyi_trace_alloc(0, obj, size, file, line, func);
+    if (type->traverse)
+        rcyi_gc_on_new(h, o);
+    return obj;
+}
+
+void *rcy_new_(rcy_heap *heap, const rcy_type *type, const char *file, int line, const char *func) {
+    return new_object(heap, type, 0, file, line, func);
+}
+
+void *rcy_new_var_(rcy_heap *heap, const rcy_type *type, size_t extra, const char *file, int line,
+                   const char *func) {
+    return new_object(heap, type, extra, file, line, func);
+}
+
+/* ---- misuse reports -------------------------------------------------- */
+
+/* The type of a header whose refcount is 0, if it can still be known: in
+ * a freed block the type word holds the allocator's free-list link (a
+ * pointer into a recycle block, or NULL), never a type. */
+static const char *type_name_if_known(const rcy_head_ *hd) {
+    const rcy_type *t = hd->type;
+    if (!t || rcyi_heap_of_block(t) || ((uintptr_t)t & (sizeof(void *) - 1)))
+        return NULL;
+    return t->name;
+}
+
+RCY_NORETURN static void report_foreign(const char *what, const void *obj) {
+    rcyi_fatal(RCY_EMISUSE, "%s of %p: a pointer recycle never handed out", what, obj);
+}
+
+RCY_NORETURN static void report_zero(const char *what, const void *obj, const rcy_head_ *hd) {
+    const char *name = type_name_if_known(hd);
+    if (hd->gcword == 0 || !name)
+        rcyi_fatal(RCY_EMISUSE, "%s of a dead object at %p (type %s): its memory was already freed",
+                   what, obj, name ? name : "unknown, the block is free");
+    rcyi_fatal(RCY_EMISUSE,
+               "%s of object %p of type %s would take its refcount below zero (it is "
+               "already 0: the object is being deallocated)",
+               what, obj, name);
+}
+
+/* Checks `obj` before a slow-path operation; returns its heap. */
+static rcy_heap *checked_heap(const char *what, const void *obj) {
+    if (RCY_UNLIKELY(!obj))
+        rcyi_fatal(RCY_EMISUSE, "%s of a NULL object", what);
+    const rcy_head_ *hd = RCY_HEAD_(obj);
+    rcy_heap *h = rcyi_heap_of_block(hd);
+    if (RCY_UNLIKELY(!h))
+        report_foreign(what, obj);
+    return h;
+}
+
+/* ---- deallocation ---------------------------------------------------- */
+
+/* Step 4: destroy the contents and free the block. */
+static void release(rcy_heap *h, rcy_head_ *hd) {
+    const rcy_type *t = hd->type;
+    void *obj = hd + 1;
+    if (t->destroy)
+        t->destroy(obj);
+    else if (t->clear)
+        t->clear(obj);
+    if (RCY_UNLIKELY(__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED)))
+        rcyi_trace_free(0, obj);
+    hd->refcnt = 0;
+    hd->gcword = 0;
+    rcyi_free(h, hd);
+}
+
+/* Pushes hd on the deferred stack; 0 when there was no room (the caller
+ * then releases it at once: only out of memory makes the stack grow). */
+static int defer(rcy_heap *h, rcy_head_ *hd) {
+    rcyi_object_state *st = &h->obj;
+    if (st->deferred_len == st->deferred_cap) {
+        size_t cap = st->deferred_cap ? st->deferred_cap * 2 : 64;
+        rcy_head_ **p = st->deferred ? rcyi_realloc(h, st->deferred, cap * sizeof *p)
+                                     : rcyi_alloc(h, cap * sizeof *p, RCYI_KIND_RAW);
+        if (!p)
+            return 0;
+        st->deferred = p;
+        st->deferred_cap = cap;
+    }
+    st->deferred[st->deferred_len++] = hd;
+    return 1;
+}
+
+/* Steps 1-3.  Returns 0 when the finalizer resurrected the object. */
+static int prepare(rcy_heap *h, rcy_head_ *hd) {
+    const rcy_type *t = hd->type;
+    if (t->finalize && !(hd->gcword & RCYI_GC_FINALIZED)) {
+        hd->gcword |= RCYI_GC_FINALIZED;
+        hd->refcnt = 1; /* the finalizer may incref and decref self */
+        t->finalize(hd + 1);
+        if (hd->refcnt != 1) {
+            /* Resurrected: drop the temporary reference.  If the finalizer
+             * made it immortal, leave it so. */
+            if (hd->refcnt != RCY_REFCNT_IMMORTAL)
+                hd->refcnt--;
+            return 0;
+        }
+        hd->refcnt = 0;
+    }
+    if (hd->gcword & RCYI_GC_WEAKREFS)
+        rcyi_weakref_clear_for(h, hd);
+    if (hd->gcword & RCYI_GC_TRACKED)
+        rcyi_gc_on_free(h, hd);
+    return 1;
+}
+
+static void dealloc(rcy_heap *h, rcy_head_ *hd) {
+    if (!prepare(h, hd))
+        return;
+    rcyi_object_state *st = &h->obj;
+    if (RCY_UNLIKELY(st->depth >= RCYI_DEALLOC_MAX_DEPTH) && defer(h, hd))
+        return;
+    st->depth++;
+    release(h, hd);
+    if (RCY_UNLIKELY(st->deferred_len) && st->depth == 1) {
+        /* Outermost deallocation: release what deeper ones deferred.  Each
+         * release may defer more; the loop ends when none is left. */
+        while (st->deferred_len)
+            release(h, st->deferred[--st->deferred_len]);
+        rcyi_free(h, st->deferred); /* deep frees are rare: keep no memory */
+        st->deferred = NULL;
+        st->deferred_cap = 0;
+    }
+    st->depth--;
+}
+
+void rcy_decref_slow_(void *obj) {
+    rcy_head_ *hd = RCY_HEAD_(obj);
+    uint32_t rc = hd->refcnt;
+    if (rc == RCY_REFCNT_IMMORTAL)
+        return;
+    rcy_heap *h = checked_heap("decref", obj);
+    if (RCY_UNLIKELY(rc == 0))
+        report_zero("decref", obj, hd);
+    if (rc != 1) {
+        /* Not reachable from the inline decref (it only calls us for 1, 0
+         * and immortal), but callers may use the slow path directly. */
+        hd->refcnt = rc - 1;
+        return;
+    }
+    hd->refcnt = 0;
+    dealloc(h, hd);
+}
+
+/* Called by rcy_heap_free before the allocator frees everything: nothing
+ * can be deferred at that point, but the stack's memory goes back. */
+void rcyi_object_fini(rcy_heap *h) {
+    if (h->obj.deferred)
+        rcyi_free(h, h->obj.deferred);
+    h->obj.deferred = NULL;
+    h->obj.deferred_len = h->obj.deferred_cap = 0;
+}
+
+/* ---- queries --------------------------------------------------------- */
+
+size_t rcy_getrefcount(const void *obj) {
+    checked_heap("rcy_getrefcount", obj);
+    return RCY_HEAD_(obj)->refcnt;
+}
+
+const rcy_type *rcy_type_of(const void *obj) {
+    checked_heap("rcy_type_of", obj);
+    const rcy_head_ *hd = RCY_HEAD_(obj);
+    if (RCY_UNLIKELY(hd->refcnt == 0 && hd->gcword == 0))
+        report_zero("rcy_type_of", obj, hd);
+    return hd->type;
+}
+
+rcy_heap *rcy_heap_of(const void *obj) {
+    return checked_heap("rcy_heap_of", obj);
+}
+
+void rcy_immortalize(void *obj) {
+    checked_heap("rcy_immortalize", obj);
+    rcy_head_ *hd = RCY_HEAD_(obj);
+    if (RCY_UNLIKELY(hd->refcnt == 0))
+        report_zero("rcy_immortalize", obj, hd);
+    hd->refcnt = RCY_REFCNT_IMMORTAL;
+}
+
+bool rcy_is_immortal(const void *obj) {
+    checked_heap("rcy_is_immortal", obj);
+    return RCY_HEAD_(obj)->refcnt == RCY_REFCNT_IMMORTAL;
+}
+
+void rcy_auto_release_(void *pp) {
+    void *obj;
+    memcpy(&obj, pp, sizeof obj);
+    rcy_xdecref(obj);
+}

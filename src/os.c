@@ -1,0 +1,91 @@
+/* src/os.c — the only file that talks to the operating system about memory
+ * and time (POSIX: mmap, munmap, madvise, mincore, sysconf, clock_gettime).
+ * Everything here is thread-safe and keeps no state but the cached page
+ * size. */
+#include "os.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+size_t rcyi_os_page_size(void) {
+    static size_t cached;
+    size_t ps = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (!ps) {
+        long v = sysconf(_SC_PAGESIZE);
+        ps = v > 0 ? (size_t)v : 4096;
+        __atomic_store_n(&cached, ps, __ATOMIC_RELAXED);
+    }
+    return ps;
+}
+
+void *rcyi_os_map(size_t size) {
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void *rcyi_os_map_aligned(size_t size, size_t align) {
+    /* Usually the kernel hands out consecutive addresses, so a plain
+     * mapping is often aligned already; otherwise over-map and trim. */
+    char *p = rcyi_os_map(size);
+    if (!p)
+        return NULL;
+    if (((uintptr_t)p & (align - 1)) == 0)
+        return p;
+    rcyi_os_unmap(p, size);
+    if (size + align < size)
+        return NULL;
+    p = rcyi_os_map(size + align);
+    if (!p)
+        return NULL;
+    uintptr_t start = ((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1);
+    size_t head = start - (uintptr_t)p;
+    size_t tail = align - head;
+    if (head)
+        munmap(p, head);
+    if (tail)
+        munmap((char *)start + size, tail);
+    return (void *)start;
+}
+
+void rcyi_os_unmap(void *p, size_t size) {
+    if (p)
+        munmap(p, size);
+}
+
+void rcyi_os_decommit(void *p, size_t size) {
+    (void)madvise(p, size, MADV_DONTNEED);
+}
+
+bool rcyi_os_readable(const void *p, size_t n) {
+    size_t ps = rcyi_os_page_size();
+    uintptr_t start = (uintptr_t)p & ~(uintptr_t)(ps - 1);
+    uintptr_t end = ((uintptr_t)p + n + ps - 1) & ~(uintptr_t)(ps - 1);
+    if (end < start)
+        return false;
+    unsigned char vec[4];
+    for (uintptr_t a = start; a < end; a += ps) {
+        /* mincore fails with ENOMEM on an unmapped page. */
+        if (mincore((void *)a, ps, vec) != 0 && errno == ENOMEM)
+            return false;
+    }
+    return true;
+}
+
+uint64_t rcyi_os_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+size_t rcyi_os_rss(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f)
+        return 0;
+    unsigned long size = 0, resident = 0;
+    int n = fscanf(f, "%lu %lu", &size, &resident);
+    fclose(f);
+    return n == 2 ? (size_t)resident * rcyi_os_page_size() : 0;
+}

@@ -1,0 +1,29 @@
+/* src/os.h — the operating-system layer: every mmap/munmap/madvise, page
+ * size and clock call of the library lives in os.c, so the rest reads as
+ * plain C and a port touches one file. */
+#ifndef RCY_SRC_OS_H
+#define RCY_SRC_OS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+size_t rcyi_os_page_size(void);
+/* Fresh zeroed read-write memory of `size` bytes; NULL on failure. */
+void *rcyi_os_map(size_t size);
+/* Like rcyi_os_map, but the address is a multiple of `align` (a power of
+ * two, itself a multiple of the page size). */
+void *rcyi_os_map_aligned(size_t size, size_t align);
+void rcyi_os_unmap(void *p, size_t size);
+/* Give the pages back to the OS but keep the range mapped: later reads
+ * see zeros, and the resident set shrinks at once. */
+void rcyi_os_decommit(void *p, size_t size);
+/* True when [p, p+n) is mapped, so reading it cannot fault (used only by
+ * slow misuse checks). */
+bool rcyi_os_readable(const void *p, size_t n);
+/* Monotonic clock in nanoseconds. */
+uint64_t rcyi_os_now_ns(void);
+/* Resident set size of the process in bytes (0 when unknown). */
+size_t rcyi_os_rss(void);
+
+#endif

@@ -1,0 +1,544 @@
+/* tests/test_alloc.c — the small-object allocator: integrity under random
+ * operations, arenas going back to the OS, the object walker, large blocks,
+ * heap ownership, several heaps in several threads. */
+#include "testutil.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "heap.h"
+
+/* xorshift64*: a small seeded generator, so every run does the same. */
+static uint64_t rng_next(uint64_t *s) {
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+static rcy_heap *heap_with(int debug, size_t limit) {
+    rcy_config cfg;
+    rcy_config_init(&cfg);
+    cfg.debug = debug;
+    cfg.memory_limit = limit;
+    rcy_heap *h = rcy_heap_new(&cfg);
+    assert_non_null(h);
+    return h;
+}
+
+static void fill(unsigned char *p, size_t n, unsigned seed) {
+    for (size_t i = 0; i < n; i++)
+        p[i] = (unsigned char)(seed + i * 7);
+}
+static int check(const unsigned char *p, size_t n, unsigned seed) {
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != (unsigned char)(seed + i * 7))
+            return 0;
+    return 1;
+}
+
+typedef struct slot {
+    unsigned char *p;
+    size_t n;
+    unsigned seed;
+} slot;
+
+/* Random alloc/free/realloc over every size class (and some large sizes),
+ * each block's contents checked when it is touched again. */
+static void random_ops(rcy_heap *h, uint64_t seed, size_t nslots, size_t ops) {
+    slot *s = calloc(nslots, sizeof *s);
+    assert_non_null(s);
+    for (size_t i = 0; i < ops; i++) {
+        size_t k = rng_next(&seed) % nslots;
+        uint64_t r = rng_next(&seed);
+        size_t n = (r >> 8) % 16 == 0 ? 513 + (r >> 16) % 3000 : (r >> 16) % 513;
+        if (!s[k].p) {
+            s[k].p = rcy_mem_alloc(h, n);
+            assert_non_null(s[k].p);
+            assert_true((uintptr_t)s[k].p % RCY_ALIGNMENT == 0);
+            s[k].n = n;
+            s[k].seed = (unsigned)r;
+            fill(s[k].p, n, s[k].seed);
+        } else if (r % 3 == 0) {
+            assert_true(check(s[k].p, s[k].n, s[k].seed));
+            unsigned char *q = rcy_mem_realloc(h, s[k].p, n);
+            assert_non_null(q);
+            assert_true(check(q, n < s[k].n ? n : s[k].n, s[k].seed));
+            s[k].p = q;
+            s[k].n = n;
+            fill(q, n, s[k].seed);
+        } else {
+            assert_true(check(s[k].p, s[k].n, s[k].seed));
+            rcy_mem_free(h, s[k].p);
+            s[k].p = NULL;
+        }
+        if (i % 20000 == 0)
+            rcyi_alloc_validate(h);
+    }
+    rcyi_alloc_validate(h);
+    for (size_t k = 0; k < nslots; k++) {
+        if (s[k].p) {
+            assert_true(check(s[k].p, s[k].n, s[k].seed));
+            rcy_mem_free(h, s[k].p);
+        }
+    }
+    rcyi_alloc_validate(h);
+    free(s);
+}
+
+static void random_ops_keep_contents(void **state) {
+    (void)state;
+    rcy_heap *h = heap_with(0, 0);
+    random_ops(h, 42, 5000, 150000);
+    rcy_mem_stats st = {.size = sizeof st};
+    assert_int_equal(rcy_mem_get_stats(h, &st), RCY_OK);
+    assert_int_equal(st.pools_used, 0);
+    assert_int_equal(st.large_blocks, 0);
+    assert_true(st.arenas <= 1);
+    rcy_heap_free(h);
+}
+
+static void random_ops_keep_contents_in_debug_mode(void **state) {
+    (void)state;
+    rcy_heap *h = heap_with(1, 0);
+    random_ops(h, 7, 3000, 60000);
+    rcy_heap_free(h);
+}
+
+static void every_size_gets_its_class(void **state) {
+    (void)state;
+    rcy_heap *h = heap_with(0, 0);
+    for (size_t n = 0; n <= RCY_SMALL_LIMIT; n++) {
+        void *p = rcy_mem_alloc(h, n);
+        size_t want = n == 0 ? 16 : (n + 15) / 16 * 16;
+        assert_int_equal(rcyi_alloc_usable_size(h, p), want);
+        rcy_mem_free(h, p);
+    }
+    void *p = rcy_mem_alloc(h, RCY_SMALL_LIMIT + 1);
+    assert_int_equal(rcyi_alloc_usable_size(h, p), RCY_SMALL_LIMIT + 1);
+    rcy_mem_stats st = {.size = sizeof st};
+    rcy_mem_get_stats(h, &st);
+    assert_int_equal(st.large_blocks, 1);
+    assert_int_equal(st.large_bytes, RCY_SMALL_LIMIT + 1);
+    rcy_mem_free(h, p);
+    rcy_heap_free(h);
+}
+
+static void zero_size_gives_unique_pointers(void **state) {
+    (void)state;
+    rcy_heap *h = heap_with(0, 0);
+    void *a = rcy_mem_alloc(h, 0), *b = rcy_mem_alloc(h, 0);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_ptr_not_equal(a, b);
+    void *c = rcy_mem_realloc(h, a, 0);
+    assert_non_null(c);
+    rcy_mem_free(h, b);
+    rcy_mem_free(h, c);
+    rcy_mem_free(h, NULL);
+    rcy_heap_free(h);
+}
+
+static void calloc_zeroes_and_checks_overflow(void **state) {
+    (void)state;
+    rcy_heap *h = heap_with(0, 0);
+    /* Dirty a block, free it, and get it back through calloc. */
+    unsigned char *p = rcy_mem_alloc(h, 100);
+    memset(p, 0xAB, 100);
+    rcy_mem_free(h, p);
+    unsigned char *q = rcy_mem_calloc(h, 10, 10);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(q[i], 0);
+    unsigned char *big = rcy_mem_calloc(h, 1000, 3);
+    for (int i = 0; i < 3000; i++)
+        assert_int_equal(big[i], 0);
+    assert_null(rcy_mem_try_calloc(h, SIZE_MAX / 2, 3));
+    rcy_mem_free(h, q);
+    rcy_mem_free(h, big);
+    rcy_heap_free(h);
+}
+
+static void realloc_moves_between_small_and_large(void **state) {
+    (void)state;
+    rcy_heap *h = heap_with(0, 0);
+    unsigned char *p = rcy_mem_alloc(h, 40);
+    fill(p, 40, 3);
+    p = rcy_mem_realloc(h, p, 5000); /* small -> large */
+    assert_true(check(p, 40, 3));
+    fill(p, 5000, 4);
+    p = rcy_mem_realloc(h, p, 100000); /* large -> large */
+    assert_true(check(p, 5000, 4));
+    p = rcy_mem_realloc(h, p, 200); /* large -> small */
+    assert_true(check(p, 200, 4));
+    unsigned char *same = rcy_mem_realloc(h, p, 190); /* fits: stays */
+    assert_ptr_equal(same, p);
+    p = rcy_mem_realloc(h, same, 20); /* much smaller: moves */
+    assert_true(check(p, 20, 4));
+    assert_int_equal(rcyi_alloc_usable_size(h, p), 32);
+    rcy_mem_free(h, p);
+    rcy_mem_stats st = {.size = sizeof st};
+    rcy_mem_get_stats(h, &st);
+    assert_int_equal(st.large_blocks, 0);
+    assert_int_equal(st.large_bytes, 0);
+    rcy_heap_free(h);
+}
+
+static void shuffle(void **v, size_t n, uint64_t *seed) {
+    for (size_t i = n; i > 1; i--) {
+        size_t j = rng_next(seed) % i;
+        void *t = v[i - 1];
+        v[i - 1] = v[j];
+        v[j] = t;
+    }
+}
+
+static void empty_arenas_go_back_to_the_os(void **state) {
+    (void)state;
+    rcy_heap *h = heap_with(0, 0);
+    size_t n = 40u * 1024 * 1024 / 64;
+    void **v = malloc(n * sizeof *v);
+    for (size_t i = 0; i < n; i++)
+        v[i] = rcy_mem_alloc(h, 48 + (i % 2) * 16);
+    rcy_mem_stats st = {.size = sizeof st};
+    rcy_mem_get_stats(h, &st);
+    assert_true(st.arenas >= 30);
+    assert_int_equal(st.arenas_reclaimed, 0);
+    assert_int_equal(st.mapped_bytes, st.arenas * RCY_ARENA_SIZE);
+    size_t peak = st.arenas;
+    uint64_t seed = 99;
+    shuffle(v, n, &seed);
+    for (size_t i = 0; i < n; i++) {
+        rcy_mem_free(h, v[i]);
+        if (i == n / 2)
+            rcyi_alloc_validate(h);
+    }
+    rcyi_alloc_validate(h);
+    rcy_mem_get_stats(h, &st);
+    assert_true(st.arenas <= 1); /* at most one kept for reuse */
+    assert_int_equal(st.arenas_reclaimed, peak - st.arenas);
+    assert_true(st.mapped_bytes <= RCY_ARENA_SIZE);
+    assert_int_equal(st.arenas_highwater, peak);
+    assert_int_equal(st.pools_used, 0);
+    free(v);
+    rcy_heap_free(h);
+}
+
+static void most_full_arena_is_used_first(void **state) {
+    (void)state;
+    rcy_heap *h = heap_with(0, 0);
+    /* Fill three arenas with one pool-sized chunk per pool. */
+    size_t per_pool = (RCY_POOL_SIZE - RCYI_POOL_HEADER) / 512;
+    size_t n = 3 * RCYI_POOLS_PER_ARENA * per_pool;
+    void **v = malloc(n * sizeof *v);
+    for (size_t i = 0; i < n; i++)
+        v[i] = rcy_mem_alloc(h, 512);
+    /* Free most of the pools of the arena holding v[0], a few of another. */
+    rcyi_arena *a0 = h->alloc.all;
+    size_t freed_a = 0, freed_b = 0;
+    for (size_t i = 0; i < n; i++) {
+        rcyi_pool *p = (rcyi_pool *)((uintptr_t)v[i] & ~(uintptr_t)(RCY_POOL_SIZE - 1));
+        if (!v[i])
+            continue;
+        size_t pi =
+            (size_t)((char *)p - (char *)((uintptr_t)v[i] & ~(uintptr_t)(RCY_ARENA_SIZE - 1))) /
+            RCY_POOL_SIZE;
+        if (p->arena == a0 && pi < 60) {
+            rcy_mem_free(h, v[i]);
+            v[i] = NULL;
+            freed_a++;
+        } else if (p->arena != a0 && pi < 2 && freed_b < 2 * per_pool) {
+            rcy_mem_free(h, v[i]);
+            v[i] = NULL;
+            freed_b++;
+        }
+    }
+    rcyi_alloc_validate(h);
+    /* The next new pool comes from the fuller arena, not from a0. */
+    void *x = rcy_mem_alloc(h, 256);
+    rcyi_pool *px = (rcyi_pool *)((uintptr_t)x & ~(uintptr_t)(RCY_POOL_SIZE - 1));
+    assert_ptr_not_equal(px->arena, a0);
+    rcy_mem_free(h, x);
+    for (size_t i = 0; i < n; i++)
+        rcy_mem_free(h, v[i]);
+    rcyi_alloc_validate(h);
+    free(v);
+    rcy_heap_free(h);
+}
+
+/* ---- the object walker ------------------------------------------------ */
+
+static const rcy_type fake_type = {.name = "Fake", .size = 8};
+
+typedef struct walk_log {
+    rcy_head_ **seen;
+    size_t n, cap;
+} walk_log;
+
+static void record(rcy_head_ *o, void *arg) {
+    walk_log *w = arg;
+    if (w->n < w->cap)
+        w->seen[w->n] = o;
+    w->n++;
+}
+
+static int cmp_ptr(const void *a, const void *b) {
+    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static rcy_head_ *new_fake(rcy_heap *h, size_t size) {
+    rcy_head_ *o = rcyi_alloc(h, size, RCYI_KIND_OBJECT);
+    assert_non_null(o);
+    o->refcnt = 1;
+    o->gcword = 0;
+    o->type = &fake_type;
+    return o;
+}
+
+static void free_fake(rcy_heap *h, rcy_head_ *o) {
+    o->refcnt = 0;
+    o->gcword = 0;
+    rcyi_free(h, o);
+}
+
+static void walk_and_compare(rcy_heap *h, rcy_head_ **live, size_t nlive) {
+    walk_log w = {malloc((nlive + 1) * sizeof(rcy_head_ *)), 0, nlive + 1};
+    rcyi_walk_objects(h, record, &w);
+    assert_int_equal(w.n, nlive);
+    qsort(w.seen, w.n, sizeof *w.seen, cmp_ptr);
+    rcy_head_ **want = malloc((nlive + 1) * sizeof *want);
+    memcpy(want, live, nlive * sizeof *want);
+    qsort(want, nlive, sizeof *want, cmp_ptr);
+    for (size_t i = 0; i < nlive; i++) {
+        assert_ptr_equal(w.seen[i], want[i]);
+        assert_ptr_equal(w.seen[i]->type, &fake_type);
+    }
+    free(want);
+    free(w.seen);
+}
+
+static void walker_sees_exactly_the_live_objects_in(int debug) {
+    rcy_heap *h = heap_with(debug, 0);
+    enum { N = 20000 };
+    rcy_head_ **objs = calloc(N, sizeof *objs);
+    void *raw[64];
+    uint64_t seed = 5;
+    for (int i = 0; i < 64; i++)
+        raw[i] = rcy_mem_alloc(h, 32 + (size_t)i * 8); /* RAW blocks: never visited */
+    for (size_t i = 0; i < N; i++) {
+        size_t sz = 16 + rng_next(&seed) % (i % 100 == 0 ? 3000 : 500);
+        objs[i] = new_fake(h, sz);
+    }
+    for (size_t i = 0; i < N; i++) {
+        if (rng_next(&seed) % 3 == 0) {
+            free_fake(h, objs[i]);
+            objs[i] = NULL;
+        }
+    }
+    size_t nlive = 0;
+    for (size_t i = 0; i < N; i++)
+        if (objs[i])
+            objs[nlive++] = objs[i];
+    walk_and_compare(h, objs, nlive);
+    rcyi_alloc_validate(h);
+    for (size_t i = 0; i < nlive; i++)
+        free_fake(h, objs[i]);
+    walk_and_compare(h, objs, 0);
+    for (int i = 0; i < 64; i++)
+        rcy_mem_free(h, raw[i]);
+    free(objs);
+    rcy_heap_free(h);
+}
+
+static void walker_sees_exactly_the_live_objects(void **state) {
+    (void)state;
+    walker_sees_exactly_the_live_objects_in(0);
+}
+
+static void walker_sees_exactly_the_live_objects_in_debug_mode(void **state) {
+    (void)state;
+    walker_sees_exactly_the_live_objects_in(1);
+}
+
+/* A visitor may free objects (a collector does): pools and large blocks
+ * stay in place until the walk is over, then empty ones are released. */
+typedef struct free_ctx {
+    rcy_heap *h;
+    size_t visited;
+} free_ctx;
+
+static void free_visited(rcy_head_ *o, void *arg) {
+    free_ctx *c = arg;
+    c->visited++;
+    free_fake(c->h, o);
+}
+
+static void visitor_may_free_objects(void **state) {
+    (void)state;
+    rcy_heap *h = heap_with(0, 0);
+    enum { N = 30000 };
+    for (size_t i = 0; i < N; i++)
+        new_fake(h, i % 10 == 0 ? 2000 : 16 + i % 200);
+    free_ctx c = {h, 0};
+    rcyi_walk_objects(h, free_visited, &c);
+    assert_int_equal(c.visited, N);
+    rcyi_alloc_validate(h);
+    rcy_mem_stats st = {.size = sizeof st};
+    rcy_mem_get_stats(h, &st);
+    assert_int_equal(st.pools_used, 0);
+    assert_int_equal(st.large_blocks, 0);
+    assert_true(st.arenas <= 1);
+    rcy_heap_free(h);
+}
+
+/* ---- ownership -------------------------------------------------------- */
+
+static int a_global;
+
+static void heap_of_block_knows_its_blocks(void **state) {
+    (void)state;
+    rcy_heap *h1 = heap_with(0, 0), *h2 = heap_with(0, 0);
+    void *s1 = rcy_mem_alloc(h1, 24), *l1 = rcy_mem_alloc(h1, 4000);
+    void *s2 = rcy_mem_alloc(h2, 24), *l2 = rcy_mem_alloc(h2, 4000);
+    assert_ptr_equal(rcyi_heap_of_block(s1), h1);
+    assert_ptr_equal(rcyi_heap_of_block(l1), h1);
+    assert_ptr_equal(rcyi_heap_of_block(s2), h2);
+    assert_ptr_equal(rcyi_heap_of_block(l2), h2);
+    int local = 0;
+    void *m = malloc(64);
+    assert_null(rcyi_heap_of_block(&local));
+    assert_null(rcyi_heap_of_block(m));
+    assert_null(rcyi_heap_of_block(&a_global));
+    assert_null(rcyi_heap_of_block(NULL));
+    assert_null(rcyi_heap_of_block((char *)s1 + 8)); /* not a block start */
+    free(m);
+    rcy_mem_free(h1, s1);
+    rcy_mem_free(h1, l1);
+    rcy_mem_free(h2, s2);
+    rcy_mem_free(h2, l2);
+    rcy_heap_free(h1);
+    rcy_heap_free(h2);
+}
+
+/* ---- several heaps in several threads -------------------------------- */
+
+typedef struct thread_arg {
+    uint64_t seed;
+    int ok;
+} thread_arg;
+
+static void *thread_body(void *arg) {
+    thread_arg *t = arg;
+    rcy_heap *h = rcy_heap_new(NULL);
+    enum { NS = 2000 };
+    slot *s = calloc(NS, sizeof *s);
+    t->ok = h && s;
+    for (size_t i = 0; t->ok && i < 80000; i++) {
+        size_t k = rng_next(&t->seed) % NS;
+        if (s[k].p) {
+            t->ok &= check(s[k].p, s[k].n, s[k].seed);
+            t->ok &= rcyi_heap_of_block(s[k].p) == h;
+            rcy_mem_free(h, s[k].p);
+            s[k].p = NULL;
+        } else {
+            s[k].n = rng_next(&t->seed) % 700;
+            s[k].seed = (unsigned)i;
+            s[k].p = rcy_mem_alloc(h, s[k].n);
+            fill(s[k].p, s[k].n, s[k].seed);
+        }
+    }
+    if (t->ok)
+        rcyi_alloc_validate(h);
+    for (size_t k = 0; k < NS; k++)
+        if (s[k].p)
+            rcy_mem_free(h, s[k].p);
+    free(s);
+    rcy_heap_free(h);
+    return NULL;
+}
+
+static void heaps_in_threads_run_at_once(void **state) {
+    (void)state;
+    enum { T = 4 };
+    pthread_t th[T];
+    thread_arg args[T];
+    for (int i = 0; i < T; i++) {
+        args[i] = (thread_arg){(uint64_t)i * 7919 + 1, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, thread_body, &args[i]), 0);
+    }
+    for (int i = 0; i < T; i++) {
+        pthread_join(th[i], NULL);
+        assert_true(args[i].ok);
+    }
+}
+
+/* ---- custom raw allocator -------------------------------------------- */
+
+typedef struct counting {
+    size_t mallocs, frees, reallocs;
+} counting;
+
+static void *c_malloc(void *ctx, size_t n) {
+    ((counting *)ctx)->mallocs++;
+    return malloc(n);
+}
+static void *c_calloc(void *ctx, size_t n, size_t s) {
+    ((counting *)ctx)->mallocs++;
+    return calloc(n, s);
+}
+static void *c_realloc(void *ctx, void *p, size_t n) {
+    ((counting *)ctx)->reallocs++;
+    return realloc(p, n);
+}
+static void c_free(void *ctx, void *p) {
+    if (p)
+        ((counting *)ctx)->frees++;
+    free(p);
+}
+
+static void raw_allocator_is_pluggable(void **state) {
+    (void)state;
+    counting c = {0};
+    rcy_raw_allocator raw = {&c, c_malloc, c_calloc, c_realloc, c_free};
+    rcy_config cfg;
+    rcy_config_init(&cfg);
+    cfg.raw = &raw;
+    rcy_heap *h = rcy_heap_new(&cfg);
+    assert_non_null(h);
+    void *small = rcy_mem_alloc(h, 100); /* arena record from raw */
+    void *big = rcy_mem_alloc(h, 10000);
+    big = rcy_mem_realloc(h, big, 20000);
+    assert_true(c.mallocs >= 2);
+    assert_int_equal(c.reallocs, 1);
+    rcy_mem_free(h, big);
+    rcy_mem_free(h, small);
+    rcy_heap_free(h);
+    assert_int_equal(c.mallocs, c.frees);
+
+    rcy_raw_allocator bad = {NULL, c_malloc, NULL, c_realloc, c_free};
+    cfg.raw = &bad;
+    assert_null(rcy_heap_new(&cfg));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(random_ops_keep_contents),
+        cmocka_unit_test(random_ops_keep_contents_in_debug_mode),
+        cmocka_unit_test(every_size_gets_its_class),
+        cmocka_unit_test(zero_size_gives_unique_pointers),
+        cmocka_unit_test(calloc_zeroes_and_checks_overflow),
+        cmocka_unit_test(realloc_moves_between_small_and_large),
+        cmocka_unit_test(empty_arenas_go_back_to_the_os),
+        cmocka_unit_test(most_full_arena_is_used_first),
+        cmocka_unit_test(walker_sees_exactly_the_live_objects),
+        cmocka_unit_test(walker_sees_exactly_the_live_objects_in_debug_mode),
+        cmocka_unit_test(visitor_may_free_objects),
+        cmocka_unit_test(heap_of_block_knows_its_blocks),
+        cmocka_unit_test(heaps_in_threads_run_at_once),
+        cmocka_unit_test(raw_allocator_is_pluggable),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

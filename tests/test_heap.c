@@ -1,0 +1,371 @@
+/* tests/test_heap.c — heaps and options: configuration, the raw allocator
+ * hook, the debug report of live objects at teardown, RCY_* environment
+ * options, and several heaps in several threads at once. */
+#include "testutil.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "heap.h"
+#include "options.h"
+
+static void config_init_sets_defaults(void **state) {
+    (void)state;
+    rcy_config cfg;
+    memset(&cfg, 0x5A, sizeof cfg);
+    rcy_config_init(&cfg);
+    assert_int_equal(cfg.size, sizeof cfg);
+    assert_int_equal(cfg.version, RCY_CONFIG_VERSION);
+    assert_int_equal(cfg.debug, -1);
+    assert_null(cfg.raw);
+    rcy_config_init(NULL); /* harmless */
+}
+
+static void heap_new_with_null_config_works(void **state) {
+    (void)state;
+    rcy_heap *h = rcy_heap_new(NULL);
+    assert_non_null(h);
+    rcy_int *i = rcy_int_new(h, 3);
+    assert_ptr_equal(rcy_heap_of(i), h);
+    rcy_decref(i);
+    rcy_heap_free(h);
+    rcy_heap_free(NULL); /* harmless */
+}
+
+static void heap_new_rejects_bad_configs(void **state) {
+    (void)state;
+    rcy_config cfg;
+    rcy_config_init(&cfg);
+    cfg.version = RCY_CONFIG_VERSION + 1;
+    assert_null(rcy_heap_new(&cfg));
+    rcy_config_init(&cfg);
+    cfg.size = 3;
+    assert_null(rcy_heap_new(&cfg));
+    rcy_config_init(&cfg);
+    rcy_raw_allocator half = {0};
+    half.malloc = NULL;
+    cfg.raw = &half;
+    assert_null(rcy_heap_new(&cfg));
+}
+
+/* ---- a counting raw allocator ---- */
+
+typedef struct counting {
+    long mallocs, frees, live;
+} counting;
+
+static void *c_malloc(void *ctx, size_t n) {
+    counting *c = ctx;
+    void *p = malloc(n);
+    if (p)
+        c->mallocs++, c->live++;
+    return p;
+}
+static void *c_calloc(void *ctx, size_t n, size_t s) {
+    counting *c = ctx;
+    void *p = calloc(n, s);
+    if (p)
+        c->mallocs++, c->live++;
+    return p;
+}
+static void *c_realloc(void *ctx, void *p, size_t n) {
+    counting *c = ctx;
+    void *q = realloc(p, n);
+    if (q && !p)
+        c->mallocs++, c->live++;
+    return q;
+}
+static void c_free(void *ctx, void *p) {
+    counting *c = ctx;
+    if (p)
+        c->frees++, c->live--;
+    free(p);
+}
+
+static void custom_raw_allocator_serves_large_blocks_and_gets_all_back(void **state) {
+    (void)state;
+    counting c = {0, 0, 0};
+    rcy_raw_allocator raw = {&c, c_malloc, c_calloc, c_realloc, c_free};
+    rcy_config cfg;
+    rcy_config_init(&cfg);
+    cfg.raw = &raw;
+    rcy_heap *h = rcy_heap_new(&cfg);
+    assert_non_null(h);
+    long before = c.mallocs;
+    rcy_list *l = rcy_list_new(h);
+    for (int i = 0; i < 1000; i++) { /* the item array grows past 512 bytes */
+        rcy_int *v = rcy_int_new(h, i);
+        assert_int_equal(rcy_list_append(l, v), RCY_OK);
+        rcy_decref(v);
+    }
+    assert_true(c.mallocs > before);
+    rcy_decref(l);
+    rcy_heap_free(h);
+    assert_int_equal(c.live, 0);
+}
+
+/* ---- debug report at teardown ---- */
+
+static const rcy_type thing_type = {.name = "Thing", .size = 24};
+
+static void debug_heap_free_lists_live_objects(void **state) {
+    (void)state;
+    rcy_config cfg;
+    rcy_config_init(&cfg);
+    cfg.debug = 1;
+    rcy_heap *h = rcy_heap_new(&cfg);
+    void *a = rcy_new(h, &thing_type);
+    void *b = rcy_new(h, &thing_type);
+    void *imm = rcy_new(h, &thing_type);
+    rcy_immortalize(imm);
+    rcy_incref(b);
+    char want_a[64], want_b[64];
+    snprintf(want_a, sizeof want_a, "<Thing object at %p> refcount=1", a);
+    snprintf(want_b, sizeof want_b, "<Thing object at %p> refcount=2", b);
+    rcy_test_capture_output();
+    rcy_heap_free(h);
+    const char *out = rcy_test_output();
+    rcy_set_output(NULL, NULL);
+    assert_non_null(strstr(out, "freed with objects still alive"));
+    assert_non_null(strstr(out, want_a));
+    assert_non_null(strstr(out, want_b));
+    assert_non_null(strstr(out, "2 objects still alive (plus 1 immortal)"));
+}
+
+static void quiet_heap_free_says_nothing(void **state) {
+    (void)state;
+    rcy_config cfg;
+    rcy_config_init(&cfg);
+    cfg.debug = 0;
+    rcy_heap *h = rcy_heap_new(&cfg);
+    (void)rcy_new(h, &thing_type);
+    rcy_test_capture_output();
+    rcy_heap_free(h);
+    assert_string_equal(rcy_test_output(), "");
+    rcy_set_output(NULL, NULL);
+
+    rcy_config_init(&cfg);
+    cfg.debug = 1;
+    h = rcy_heap_new(&cfg); /* debug, but nothing alive */
+    rcy_decref(rcy_new(h, &thing_type));
+    rcy_test_capture_output();
+    rcy_heap_free(h);
+    assert_string_equal(rcy_test_output(), "");
+    rcy_set_output(NULL, NULL);
+}
+
+static void many_live_objects_are_summarised(void **state) {
+    (void)state;
+    rcy_config cfg;
+    rcy_config_init(&cfg);
+    cfg.debug = 1;
+    rcy_heap *h = rcy_heap_new(&cfg);
+    for (int i = 0; i < 70; i++)
+        (void)rcy_new(h, &thing_type);
+    rcy_test_capture_output();
+    rcy_heap_free(h);
+    assert_non_null(strstr(rcy_test_output(), "... and 20 more"));
+    assert_non_null(strstr(rcy_test_output(), "70 objects still alive"));
+    rcy_set_output(NULL, NULL);
+}
+
+/* ---- options from the environment ---- */
+
+static void debug_option_is_read_from_rcy_debug(void **state) {
+    (void)state;
+    setenv("RCY_DEBUG", "1", 1);
+    rcyi_option_reset(RCYI_OPTION_DEBUG);
+    assert_true(rcyi_option_debug());
+    rcy_heap *h = rcy_heap_new(NULL);
+    assert_true(h->debug);
+    rcy_heap_free(h);
+    setenv("RCY_DEBUG", "off", 1);
+    rcyi_option_reset(RCYI_OPTION_DEBUG);
+    assert_false(rcyi_option_debug());
+    h = rcy_heap_new(NULL);
+    assert_false(h->debug);
+    rcy_heap_free(h);
+    /* an explicit config value wins over the environment */
+    setenv("RCY_DEBUG", "1", 1);
+    rcyi_option_reset(RCYI_OPTION_DEBUG);
+    rcy_config cfg;
+    rcy_config_init(&cfg);
+    cfg.debug = 0;
+    h = rcy_heap_new(&cfg);
+    assert_false(h->debug);
+    rcy_heap_free(h);
+    unsetenv("RCY_DEBUG");
+    rcyi_option_reset(RCYI_OPTION_DEBUG);
+    assert_false(rcyi_option_debug());
+}
+
+static void memory_limit_accepts_suffixes(void **state) {
+    (void)state;
+    struct {
+        const char *text;
+        long long want;
+    } cases[] = {{"65536", 65536},    {"512K", 512 << 10}, {"64M", 64ll << 20}, {"2G", 2ll << 30},
+                 {"3MiB", 3ll << 20}, {"10kb", 10 << 10},  {" 7 ", 7},          {"0", 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        setenv("RCY_MEMORY_LIMIT", cases[i].text, 1);
+        rcyi_option_reset(RCYI_OPTION_MEMORY_LIMIT);
+        assert_int_equal(rcyi_option_memory_limit(), cases[i].want);
+    }
+    setenv("RCY_MEMORY_LIMIT", "64M", 1);
+    rcyi_option_reset(RCYI_OPTION_MEMORY_LIMIT);
+    rcy_config cfg;
+    rcy_config_init(&cfg);
+    assert_int_equal(cfg.memory_limit, 64u << 20);
+    unsetenv("RCY_MEMORY_LIMIT");
+    rcyi_option_reset(RCYI_OPTION_MEMORY_LIMIT);
+}
+
+static void malformed_options_warn_and_use_the_default(void **state) {
+    (void)state;
+    const char *bad[] = {"lots", "12Q", "-5", "99999999999999999999", "1X"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        setenv("RCY_MEMORY_LIMIT", bad[i], 1);
+        rcyi_option_reset(RCYI_OPTION_MEMORY_LIMIT);
+        rcy_test_capture_output();
+        assert_int_equal(rcyi_option_memory_limit(), 0);
+        assert_non_null(strstr(rcy_test_output(), "ignoring RCY_MEMORY_LIMIT"));
+        rcy_set_output(NULL, NULL);
+    }
+    setenv("RCY_DEBUG", "maybe", 1);
+    rcyi_option_reset(RCYI_OPTION_DEBUG);
+    rcy_test_capture_output();
+    assert_false(rcyi_option_debug());
+    assert_non_null(strstr(rcy_test_output(), "ignoring RCY_DEBUG=\"maybe\": expected 0 or 1"));
+    rcy_set_output(NULL, NULL);
+    setenv("RCY_TRACEMALLOC", "-1", 1);
+    rcyi_option_reset(RCYI_OPTION_TRACEMALLOC);
+    rcy_test_capture_output();
+    assert_int_equal(rcyi_option_tracemalloc(), 0);
+    rcy_set_output(NULL, NULL);
+    setenv("RCY_TRACEMALLOC", "25", 1);
+    rcyi_option_reset(RCYI_OPTION_TRACEMALLOC);
+    assert_int_equal(rcyi_option_tracemalloc(), 25);
+    unsetenv("RCY_MEMORY_LIMIT");
+    unsetenv("RCY_DEBUG");
+    unsetenv("RCY_TRACEMALLOC");
+    for (int o = 0; o < RCYI_OPTION_COUNT; o++)
+        rcyi_option_reset((rcyi_option)o);
+}
+
+static void options_can_be_set_and_named(void **state) {
+    (void)state;
+    rcyi_option_set(RCYI_OPTION_TRACEMALLOC, 5);
+    assert_int_equal(rcyi_option_tracemalloc(), 5);
+    rcyi_option_reset(RCYI_OPTION_TRACEMALLOC);
+    assert_string_equal(rcyi_option_env_name(RCYI_OPTION_DEBUG), "RCY_DEBUG");
+    assert_string_equal(rcyi_option_env_name(RCYI_OPTION_MEMORY_LIMIT), "RCY_MEMORY_LIMIT");
+    assert_string_equal(rcyi_option_env_name(RCYI_OPTION_TRACEMALLOC), "RCY_TRACEMALLOC");
+    assert_null(rcyi_option_env_name(RCYI_OPTION_COUNT));
+    assert_int_equal(rcyi_option_get(RCYI_OPTION_COUNT), 0);
+}
+
+/* docs/environment.md documents every option of the table. */
+static void every_option_is_documented(void **state) {
+    (void)state;
+    const char *src = getenv("RCY_SOURCE_DIR");
+    if (!src)
+        skip();
+    char path[4096];
+    snprintf(path, sizeof path, "%s/docs/environment.md", src);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    static char text[65536];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    for (int o = 0; o < RCYI_OPTION_COUNT; o++) {
+        char heading[128];
+        snprintf(heading, sizeof heading, "## `%s`", rcyi_option_env_name((rcyi_option)o));
+        assert_non_null(strstr(text, heading));
+    }
+}
+
+/* ---- several heaps in several threads at once ---- */
+
+typedef struct worker {
+    int id;
+    long sum;
+    int ok;
+} worker;
+
+static void *work(void *arg) {
+    worker *w = arg;
+    rcy_heap *h = rcy_heap_new(NULL);
+    if (!h)
+        return NULL;
+    for (int round = 0; round < 20; round++) {
+        rcy_dict *d = rcy_dict_new(h);
+        rcy_list *l = rcy_list_new(h);
+        char key[32];
+        for (int i = 0; i < 2000; i++) {
+            rcy_int *v = rcy_int_new(h, i + w->id);
+            if (!v || rcy_list_append(l, v) != RCY_OK)
+                return NULL;
+            snprintf(key, sizeof key, "k%d", i % 300);
+            if (rcy_dict_set(d, key, v) != RCY_OK)
+                return NULL;
+            rcy_decref(v);
+        }
+        size_t pos = 0;
+        const char *k;
+        void *v;
+        while (rcy_dict_next(d, &pos, &k, &v))
+            w->sum += rcy_int_value(v);
+        rcy_decref(d);
+        rcy_decref(l);
+    }
+    rcy_mem_stats st;
+    memset(&st, 0, sizeof st);
+    st.size = sizeof st;
+    rcy_mem_get_stats(h, &st);
+    w->ok = st.small_bytes_used == 0 && st.large_bytes == 0;
+    rcy_heap_free(h);
+    return NULL;
+}
+
+static void heaps_in_threads_work_independently(void **state) {
+    (void)state;
+    enum { N = 4 };
+    pthread_t t[N];
+    worker w[N];
+    for (int i = 0; i < N; i++) {
+        w[i] = (worker){i, 0, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, work, &w[i]), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+        assert_true(w[i].ok);
+        /* each round: the last value stored under k0..k299 is from the
+         * last pass over i = 1700..1999 */
+        long want = 0;
+        for (int i2 = 1700; i2 < 2000; i2++)
+            want += i2 + i;
+        assert_int_equal(w[i].sum, want * 20);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(config_init_sets_defaults),
+        cmocka_unit_test(heap_new_with_null_config_works),
+        cmocka_unit_test(heap_new_rejects_bad_configs),
+        cmocka_unit_test(custom_raw_allocator_serves_large_blocks_and_gets_all_back),
+        cmocka_unit_test(debug_heap_free_lists_live_objects),
+        cmocka_unit_test(quiet_heap_free_says_nothing),
+        cmocka_unit_test(many_live_objects_are_summarised),
+        cmocka_unit_test(debug_option_is_read_from_rcy_debug),
+        cmocka_unit_test(memory_limit_accepts_suffixes),
+        cmocka_unit_test(malformed_options_warn_and_use_the_default),
+        cmocka_unit_test(options_can_be_set_and_named),
+        cmocka_unit_test(every_option_is_documented),
+        cmocka_unit_test(heaps_in_threads_work_independently),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
