@@ -166,11 +166,33 @@ static int parse_report_opts(int argc, char **argv, const char *usage, int nfile
     } while (0)
 
 static void print_traceback(const rcy_traceback *tb, bool most_recent_first) {
-    char *text = rcy_traceback_format(tb, -1, most_recent_first);
+    char *text = rcy_traceback_format(tb, 0, most_recent_first); /* 0: all frames */
     if (!text)
         return;
     fputs(text, stdout);
     free(text);
+}
+
+/* One frame per line, allocating frame first: "function  file:line",
+ * with the shared object when the symbol is unknown. */
+static void print_stack(const rcy_traceback *tb, bool oldest_first) {
+    if (!tb)
+        return;
+    for (size_t k = 0; k < tb->nframe; k++) {
+        const rcy_frame *f = &tb->frames[oldest_first ? tb->nframe - 1 - k : k];
+        bool have_file = f->filename && strcmp(f->filename, "?") != 0;
+        printf("    %s", f->function ? f->function : "??");
+        if (have_file)
+            printf("  %s:%u", f->filename, f->lineno);
+        else if (f->object)
+            printf("  (%s at 0x%" PRIxPTR ")", f->object, f->address);
+        else if (f->address)
+            printf("  (0x%" PRIxPTR ")", f->address);
+        putchar('\n');
+    }
+    if (tb->total_nframe > tb->nframe)
+        printf("    ... %zu older frame%s not kept (recycle run -n FRAMES keeps more)\n",
+               tb->total_nframe - tb->nframe, tb->total_nframe - tb->nframe == 1 ? "" : "s");
 }
 
 static int finish_output(void) {
@@ -280,7 +302,7 @@ int cmd_leaks(int argc, char **argv) {
         for (size_t i = 0; i < n; i++) {
             printf("\n#%zu: ", i + 1);
             PRINT_FORMATTED(rcy_statistic_format, &st->items[i]);
-            print_traceback(st->items[i].traceback, !o.oldest_first);
+            print_stack(st->items[i].traceback, o.oldest_first);
         }
         if (n < st->len)
             printf("\n... and %zu more call stack%s (use --limit 0 for all)\n", st->len - n,

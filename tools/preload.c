@@ -390,6 +390,36 @@ static void on_exit_status(int status, void *arg) {
 
 __attribute__((destructor)) static void preload_fini(void) { finish(); }
 
+/* The exit status.  An on_exit handler registered from a library
+ * constructor would run after the loader's destructors (handlers run in
+ * reverse order, and the loader's is registered after library constructors
+ * run), i.e. after the dump.  So register it at the start of main, through
+ * __libc_start_main: it then runs before the destructors, and after every
+ * atexit handler the program registers in main. */
+typedef int main_fn(int, char **, char **);
+typedef int start_main_fn(main_fn *, int, char **, void (*)(void), void (*)(void),
+                          void (*)(void), void *);
+static main_fn *program_main;
+EXPORT int __libc_start_main(main_fn *main, int argc, char **argv, void (*init)(void),
+                             void (*fini)(void), void (*rtld_fini)(void), void *stack_end);
+
+static int main_wrapper(int argc, char **argv, char **envp) {
+    tls.depth++;
+    on_exit(on_exit_status, NULL);
+    tls.depth--;
+    return program_main(argc, argv, envp);
+}
+
+EXPORT int __libc_start_main(main_fn *main, int argc, char **argv, void (*init)(void),
+                             void (*fini)(void), void (*rtld_fini)(void), void *stack_end) {
+    start_main_fn *next;
+    *(void **)&next = dlsym(RTLD_NEXT, "__libc_start_main");
+    if (!next)
+        abort();
+    program_main = main;
+    return next(main_wrapper, argc, argv, init, fini, rtld_fini, stack_end);
+}
+
 /* ---- terminating signals ------------------------------------------ */
 
 /* A program killed by one of these still gets its file.  Our handler is
@@ -544,7 +574,6 @@ static void init(void) {
     }
     rcy_tracemalloc_keep_peak(true);
     pthread_atfork(NULL, NULL, atfork_child);
-    on_exit(on_exit_status, NULL);
     atomic_store(&mode, MODE_TRACING);
     tls.depth--;
 }
