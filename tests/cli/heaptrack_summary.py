@@ -1,18 +1,30 @@
 #!/usr/bin/env python3
-"""Print the allocation-call count and the exact peak heap of a heaptrack
-data file (heaptrack 1.x interpreted format, .zst or .gz), by replaying its
-'+' (allocation) and '-' (free) events over the 'a' (allocation info:
-size, trace) table.  heaptrack_print rounds the peak to three digits; the
-replay gives it to the byte.
+"""Allocation-call count and exact peak heap of a heaptrack data file.
 
-usage: heaptrack_summary.py FILE  ->  "allocs N\npeak BYTES\n"
+heaptrack 1.x writes an interpreted text format (compressed .zst or .gz):
+  s LEN TEXT        string table, indexed from 1
+  i IP MODULE ...   instruction pointers, indexed from 1 (MODULE: a string)
+  t IP PARENT       trace nodes, indexed from 1 (0 = the root)
+  a SIZE TRACE      allocation infos, indexed from 0
+  + INFO / - INFO   an allocation / a free of that allocation info
+heaptrack_print rounds the peak to three digits; replaying '+' and '-'
+gives it to the byte.
+
+--exclude-module SUBSTR drops allocations with a frame in a module whose
+path contains SUBSTR.  The tests use it for libstdc++: heaptrack's own
+preload library is C++, so in a program that does not itself use libstdc++
+the library's start-up allocation (its exception-handling pool) belongs to
+heaptrack, not to the program.
+
+usage: heaptrack_summary.py [--exclude-module SUBSTR] FILE
+prints "allocs N" and "peak BYTES"
 """
+import argparse
 import gzip
 import subprocess
-import sys
 
 
-def lines(path):
+def read_lines(path):
     if path.endswith(".zst"):
         out = subprocess.run(["zstd", "-dcq", path], check=True, capture_output=True).stdout
         return out.decode("utf-8", "replace").splitlines()
@@ -24,21 +36,61 @@ def lines(path):
 
 
 def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--exclude-module", action="append", default=[])
+    ap.add_argument("file")
+    args = ap.parse_args()
+
+    strings = [""]
+    ip_module = [0]
+    trace_ip = [0]
+    trace_parent = [0]
     sizes = []
+    excluded = []
+    trace_excluded = {0: False}
     allocs = cur = peak = 0
-    for line in lines(sys.argv[1]):
+    for line in read_lines(args.file):
         if not line:
             continue
         op = line[0]
-        if op == "a":
-            sizes.append(int(line.split()[1], 16))
+        if op == "s":
+            # "s LEN TEXT": the text may contain spaces
+            parts = line.split(" ", 2)
+            strings.append(parts[2] if len(parts) > 2 else "")
+        elif op == "i":
+            f = line.split()
+            ip_module.append(int(f[2], 16))
+        elif op == "t":
+            f = line.split()
+            trace_ip.append(int(f[1], 16))
+            trace_parent.append(int(f[2], 16))
+        elif op == "a":
+            f = line.split()
+            sizes.append(int(f[1], 16))
+            tr = int(f[2], 16)
+            ex = False
+            if args.exclude_module:
+                t = tr
+                while t:
+                    mod = strings[ip_module[trace_ip[t]]]
+                    if any(m in mod for m in args.exclude_module):
+                        ex = True
+                        break
+                    t = trace_parent[t]
+            excluded.append(ex)
         elif op == "+":
-            cur += sizes[int(line.split()[1], 16)]
+            i = int(line.split()[1], 16)
+            if excluded[i]:
+                continue
+            cur += sizes[i]
             allocs += 1
             if cur > peak:
                 peak = cur
         elif op == "-":
-            cur -= sizes[int(line.split()[1], 16)]
+            i = int(line.split()[1], 16)
+            if excluded[i]:
+                continue
+            cur -= sizes[i]
     print("allocs", allocs)
     print("peak", peak)
 
