@@ -106,8 +106,9 @@ static int build_rows(const rcy_snapshot *s, size_t limit, cli_row **out, size_t
         rows[i].text = strdup(buf);
         const rcy_frame *f = it->traceback && it->traceback->nframe ? &it->traceback->frames[0]
                                                                      : NULL;
+        /* The line when it is known, else the function and object. */
         if (f)
-            snprintf(buf, sizeof buf, "%s:%u", f->filename ? f->filename : "?", f->lineno);
+            frame_name(f, buf, sizeof buf);
         else
             snprintf(buf, sizeof buf, "?");
         rows[i].where = strdup(buf);
