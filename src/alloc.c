@@ -19,7 +19,6 @@
 #define POOL_SIZE      ((size_t)RCY_POOL_SIZE)
 #define ARENA_SIZE     ((size_t)RCY_ARENA_SIZE)
 #define NPOOLS         RCYI_POOLS_PER_ARENA
-#define HDR            RCYI_POOL_HEADER
 #define POOL_FREE_KIND 0xFFu
 
 #define DBG_FRONT 16u
@@ -29,19 +28,8 @@
 #define DBG_CLEAN 0xCD
 #define DBG_DEAD  0xDD
 
-_Static_assert(sizeof(rcyi_pool) <= RCYI_POOL_HEADER, "pool header too big");
-_Static_assert(RCYI_POOL_HEADER % RCY_ALIGNMENT == 0, "pool header misaligns blocks");
+_Static_assert(sizeof(rcyi_pool) == RCYI_POOL_HEADER, "pool header size");
 _Static_assert(RCY_ARENA_SIZE % RCY_POOL_SIZE == 0, "arena is not whole pools");
-
-struct rcyi_arena {
-    char *base; /* ARENA_SIZE-aligned */
-    rcy_heap *heap;
-    rcyi_pool *freepools;            /* released pools, linked through pool->next */
-    uint32_t nfree;                  /* pools not in use (A1) */
-    uint32_t ncarved;                /* pools [0, ncarved) were ever initialised */
-    rcyi_arena *next, *prev;         /* usable list (A2) */
-    rcyi_arena *all_next, *all_prev; /* every arena of the heap */
-};
 
 /* Just before every large block (16-byte multiple keeps the block
  * aligned). */
@@ -85,23 +73,11 @@ static inline bool large_live(const rcyi_large *l) {
 
 /* ---- the process-wide arena map ------------------------------------- */
 
-/* Address bits 20..47 select an arena: 14 bits pick a leaf in the root,
- * 14 bits an entry in the leaf.  Leaves are never freed. */
-#define MAP_LEAF_BITS 14
-#define MAP_ROOT_BITS 14
-#define MAP_LEAF_LEN  ((size_t)1 << MAP_LEAF_BITS)
-#define MAP_ROOT_LEN  ((size_t)1 << MAP_ROOT_BITS)
+rcyi_arena **rcyi_arena_map[RCYI_MAP_LEN];
 
-static rcyi_arena **map_root[MAP_ROOT_LEN];
-
-static inline rcyi_arena *map_lookup(const void *p) {
-    uintptr_t a = (uintptr_t)p;
-    rcyi_arena **leaf = __atomic_load_n(&map_root[(a >> (20 + MAP_LEAF_BITS)) & (MAP_ROOT_LEN - 1)],
-                                        __ATOMIC_ACQUIRE);
-    if (!leaf)
-        return NULL;
-    return __atomic_load_n(&leaf[(a >> 20) & (MAP_LEAF_LEN - 1)], __ATOMIC_ACQUIRE);
-}
+#define map_lookup    rcyi_arena_lookup
+#define MAP_LEAF_BITS RCYI_MAP_BITS
+#define MAP_LEAF_LEN  RCYI_MAP_LEN
 
 /* map_lookup for an arbitrary pointer: rejects addresses outside the
  * 48 bits the map covers (they would alias). */
@@ -118,7 +94,7 @@ static int map_set(void *base, rcyi_arena *arena) {
     uintptr_t a = (uintptr_t)base;
     if (a >> 48)
         return -1;
-    rcyi_arena ***slot = &map_root[a >> (20 + MAP_LEAF_BITS)];
+    rcyi_arena ***slot = &rcyi_arena_map[a >> (20 + MAP_LEAF_BITS)];
     rcyi_arena **leaf = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
     if (!leaf) {
         if (!arena)
@@ -141,8 +117,12 @@ static int map_set(void *base, rcyi_arena *arena) {
 
 /* ---- small helpers -------------------------------------------------- */
 
+static inline rcy_heap *pool_heap(const rcyi_pool *p) {
+    return (rcy_heap *)(p->owner & ~(RCYI_OWNER_DEBUG | RCYI_OWNER_UNLINKED));
+}
+/* The pool header of a pointer known to lie in one of our arenas. */
 static inline rcyi_pool *pool_of(const void *p) {
-    return (rcyi_pool *)((uintptr_t)p & ~(uintptr_t)(POOL_SIZE - 1));
+    return rcyi_pool_of(map_lookup(p), p);
 }
 static inline void *get_link(const void *b) {
     void *n;
@@ -205,12 +185,14 @@ static inline void list_push_front(rcyi_pool *head, rcyi_pool *p) {
     head->next->prev = p;
     head->next = p;
     p->linked = 1;
+    p->owner &= ~RCYI_OWNER_UNLINKED;
 }
 static inline void list_unlink(rcyi_pool *p) {
     p->prev->next = p->next;
     p->next->prev = p->prev;
     p->next = p->prev = NULL;
     p->linked = 0;
+    p->owner |= RCYI_OWNER_UNLINKED;
 }
 
 /* ---- the usable-arena list, most-full first ------------------------- */
@@ -345,7 +327,8 @@ static rcyi_pool *pool_take(rcy_heap *h, rcyi_alloc_state *st, unsigned kind, un
         p = a->freepools;
         a->freepools = p->next;
     } else {
-        p = (rcyi_pool *)(a->base + (size_t)a->ncarved * POOL_SIZE);
+        p = &a->pools[a->ncarved];
+        p->mem = a->base + (size_t)a->ncarved * POOL_SIZE;
         a->ncarved++;
     }
     /* a is the head, so it stays the most-full arena after the decrement. */
@@ -354,12 +337,12 @@ static rcyi_pool *pool_take(rcy_heap *h, rcyi_alloc_state *st, unsigned kind, un
         usable_push_front(st, a);
     p->free = NULL;
     p->used = 0;
-    p->virgin = HDR;
+    p->virgin = 0;
     p->bsize = (uint32_t)class_size(cls);
     p->cls = (uint8_t)cls;
     p->kind = (uint8_t)kind;
     p->linked = 0;
-    p->heap = h;
+    p->owner = (uintptr_t)h | (st->debug ? RCYI_OWNER_DEBUG : 0) | RCYI_OWNER_UNLINKED;
     p->arena = a;
     p->next = p->prev = NULL;
     return p;
@@ -370,7 +353,7 @@ static bool pool_release(rcyi_alloc_state *st, rcyi_pool *p) {
     if (p->linked)
         list_unlink(p);
     rcyi_arena *a = p->arena;
-    p->heap = NULL;
+    p->owner = 0;
     p->kind = POOL_FREE_KIND;
     p->next = a->freepools;
     a->freepools = p;
@@ -409,8 +392,8 @@ static void sweep_empty_pools(rcyi_alloc_state *st) {
     for (rcyi_arena *a = st->all, *next; a; a = next) {
         next = a->all_next;
         for (uint32_t i = 0; i < a->ncarved; i++) {
-            rcyi_pool *p = (rcyi_pool *)(a->base + (size_t)i * POOL_SIZE);
-            if (p->heap && p->used == 0 && pool_release(st, p))
+            rcyi_pool *p = &a->pools[i];
+            if (p->owner && p->used == 0 && pool_release(st, p))
                 break;
         }
     }
@@ -428,7 +411,7 @@ static void *alloc_slow(rcy_heap *h, rcyi_alloc_state *st, unsigned kind, unsign
             return b;
         }
         if (p->virgin + p->bsize <= POOL_SIZE) {
-            b = (char *)p + p->virgin;
+            b = p->mem + p->virgin;
             p->virgin += p->bsize;
             p->used++;
             return b;
@@ -439,9 +422,9 @@ static void *alloc_slow(rcy_heap *h, rcyi_alloc_state *st, unsigned kind, unsign
     if (!p)
         return NULL;
     list_push_front(head, p);
-    p->virgin = HDR + p->bsize;
+    p->virgin = p->bsize;
     p->used = 1;
-    return (char *)p + HDR;
+    return p->mem;
 }
 
 static inline void *small_alloc(rcy_heap *h, rcyi_alloc_state *st, unsigned kind, unsigned cls) {
@@ -467,11 +450,10 @@ static void free_slow(rcyi_alloc_state *st, rcyi_pool *p) {
 }
 
 static inline void small_free(rcyi_alloc_state *st, rcyi_pool *p, void *b) {
-    void *f = p->free;
-    set_link(b, f);
+    set_link(b, p->free);
     p->free = b;
     uint32_t u = --p->used;
-    if (RCY_LIKELY(f != NULL && u != 0))
+    if (RCY_LIKELY(p->linked && u != 0))
         return;
     free_slow(st, p);
 }
@@ -623,8 +605,8 @@ static size_t debug_check(const void *p, size_t capacity, const char *what) {
 static rcyi_pool *debug_small_pool(rcy_heap *h, const void *p, const char *what) {
     const char *b = (const char *)p - DBG_FRONT;
     rcyi_pool *pl = pool_of(b);
-    size_t off = (size_t)(b - (const char *)pl);
-    if (pl->heap != h || off < HDR || off >= pl->virgin || (off - HDR) % pl->bsize != 0)
+    size_t off = (size_t)(b - pl->mem);
+    if (pool_heap(pl) != h || off >= pl->virgin || off % pl->bsize != 0)
         bad_free(h, p, what);
     return pl;
 }
@@ -676,18 +658,23 @@ static void *alloc_other(rcy_heap *h, rcyi_alloc_state *st, size_t size, unsigne
     return large_alloc(h, st, size, kind);
 }
 
-void *rcyi_alloc(rcy_heap *h, size_t size, int kind) {
+void *rcyi_alloc_slow(rcy_heap *h, size_t size, int kind) {
     rcyi_alloc_state *st = &h->alloc;
-    if (RCY_LIKELY(size - 1 < RCY_SMALL_LIMIT && !st->debug))
-        return small_alloc(h, st, (unsigned)kind, size_class(size));
+    if (size - 1 < st->fast_limit)
+        return alloc_slow(h, st, (unsigned)kind, size_class(size));
     return alloc_other(h, st, size, (unsigned)kind);
 }
 
-void rcyi_free(rcy_heap *h, void *p) {
+void *rcyi_alloc(rcy_heap *h, size_t size, int kind) {
+    return rcyi_alloc_inline(h, &h->alloc, size, kind);
+}
+
+void rcyi_free_slow(rcy_heap *h, void *p) {
     rcyi_alloc_state *st = &h->alloc;
-    if (RCY_LIKELY(map_lookup(p) != NULL && !st->debug)) {
-        rcyi_pool *pl = pool_of(p);
-        if (RCY_UNLIKELY(pl->heap != h))
+    rcyi_arena *a = map_lookup(p);
+    if (a && !st->debug) {
+        rcyi_pool *pl = rcyi_pool_of(a, p);
+        if (RCY_UNLIKELY(pool_heap(pl) != h))
             bad_free(h, p, "free");
         small_free(st, pl, p);
         return;
@@ -700,13 +687,17 @@ void rcyi_free(rcy_heap *h, void *p) {
         free_large(h, st, p, 0);
 }
 
+void rcyi_free(rcy_heap *h, void *p) {
+    rcyi_free_inline(h, p);
+}
+
 size_t rcyi_alloc_usable_size(rcy_heap *h, const void *p) {
     rcyi_alloc_state *st = &h->alloc;
     if (st->debug)
         return debug_size(h, p, "size");
     if (map_lookup_checked(p)) {
         rcyi_pool *pl = pool_of(p);
-        if (pl->heap != h)
+        if (pool_heap(pl) != h)
             bad_free(h, p, "size");
         return pl->bsize;
     }
@@ -725,7 +716,7 @@ void *rcyi_realloc(rcy_heap *h, void *p, size_t size) {
         old = debug_size(h, p, "realloc");
     } else if (map_lookup_checked(p)) {
         rcyi_pool *pl = pool_of(p);
-        if (pl->heap != h || pl->kind != RCYI_KIND_RAW)
+        if (pool_heap(pl) != h || pl->kind != RCYI_KIND_RAW)
             bad_free(h, p, "realloc");
         old = pl->bsize;
         /* Stay in place unless the block would be less than 3/4 used. */
@@ -772,13 +763,14 @@ rcy_heap *rcyi_heap_of_block(const void *p) {
         return NULL;
     rcyi_arena *a = map_lookup_checked(p);
     if (a) {
-        rcyi_pool *pl = pool_of(p);
-        rcy_heap *h = __atomic_load_n(&pl->heap, __ATOMIC_RELAXED);
+        rcyi_pool *pl = rcyi_pool_of(a, p);
+        uintptr_t owner = __atomic_load_n(&pl->owner, __ATOMIC_RELAXED);
+        rcy_heap *h = (rcy_heap *)(owner & ~(RCYI_OWNER_DEBUG | RCYI_OWNER_UNLINKED));
         if (!h)
             return NULL;
-        size_t off = (size_t)((const char *)p - (const char *)pl);
-        size_t front = h->alloc.debug ? DBG_FRONT : 0;
-        if (off < HDR + front || off >= pl->virgin || (off - HDR - front) % pl->bsize != 0)
+        size_t off = (size_t)((const char *)p - pl->mem);
+        size_t front = (owner & RCYI_OWNER_DEBUG) ? DBG_FRONT : 0;
+        if (off < front || off >= pl->virgin || (off - front) % pl->bsize != 0)
             return NULL;
         return h;
     }
@@ -797,12 +789,12 @@ void rcyi_walk_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg) {
     st->walking++;
     for (rcyi_arena *a = st->all; a; a = a->all_next) {
         for (uint32_t i = 0; i < a->ncarved; i++) {
-            rcyi_pool *p = (rcyi_pool *)(a->base + (size_t)i * POOL_SIZE);
-            if (p->heap != h || p->kind != RCYI_KIND_OBJECT)
+            rcyi_pool *p = &a->pools[i];
+            if (pool_heap(p) != h || p->kind != RCYI_KIND_OBJECT)
                 continue;
             uint32_t end = p->virgin, bs = p->bsize;
-            for (uint32_t off = HDR; off < end; off += bs) {
-                char *b = (char *)p + off;
+            for (uint32_t off = 0; off < end; off += bs) {
+                char *b = p->mem + off;
                 rcy_head_ *o = (rcy_head_ *)(void *)(b + front);
                 if (o->refcnt != 0 && !(front && (load_size(b) & DBG_FREED)))
                     fn(o, arg);
@@ -837,6 +829,7 @@ int rcyi_alloc_init(rcy_heap *h, const rcy_config *cfg) {
         }
     }
     st->debug = h->debug != 0;
+    st->fast_limit = st->debug ? 0 : RCY_SMALL_LIMIT;
     st->raw = (rcy_raw_allocator){NULL, libc_malloc, libc_calloc, libc_realloc, libc_free};
     if (cfg) {
         size_t have = cfg->size;
@@ -891,12 +884,12 @@ static void validate_pool(rcy_heap *h, rcyi_alloc_state *st, rcyi_pool *p) {
     CHECK(p->kind == RCYI_KIND_RAW || p->kind == RCYI_KIND_OBJECT, "P1: pool %p kind %u", (void *)p,
           p->kind);
     CHECK(p->cls < RCY_SIZE_CLASSES && p->bsize == class_size(p->cls), "pool %p class", (void *)p);
-    CHECK(p->virgin >= HDR && p->virgin <= POOL_SIZE && (p->virgin - HDR) % p->bsize == 0,
-          "pool %p virgin offset %u", (void *)p, p->virgin);
-    size_t carved = (p->virgin - HDR) / p->bsize, nfree = 0;
+    CHECK(p->virgin <= POOL_SIZE && p->virgin % p->bsize == 0, "pool %p virgin offset %u",
+          (void *)p, p->virgin);
+    size_t carved = p->virgin / p->bsize, nfree = 0;
     for (char *b = p->free; b; b = get_link(b)) {
-        size_t off = (size_t)(b - (char *)p);
-        CHECK(pool_of(b) == p && off >= HDR && off < p->virgin && (off - HDR) % p->bsize == 0,
+        size_t off = (size_t)(b - p->mem);
+        CHECK(pool_of(b) == p && off < p->virgin && off % p->bsize == 0,
               "P2: pool %p free list entry %p", (void *)p, (void *)b);
         CHECK(++nfree <= carved, "P2: pool %p free list longer than its blocks", (void *)p);
         if (p->kind == RCYI_KIND_OBJECT) {
@@ -915,8 +908,8 @@ static void validate_pool(rcy_heap *h, rcyi_alloc_state *st, rcyi_pool *p) {
     if (st->debug) {
         /* Every live block's guards are intact. */
         size_t cap = p->bsize - DBG_FRONT - DBG_BACK;
-        for (size_t off = HDR; off < p->virgin; off += p->bsize) {
-            char *b = (char *)p + off;
+        for (size_t off = 0; off < p->virgin; off += p->bsize) {
+            char *b = p->mem + off;
             if (!(load_size(b) & DBG_FREED))
                 debug_check(b + DBG_FRONT, cap, "validate");
         }
@@ -934,17 +927,21 @@ int rcyi_alloc_validate(rcy_heap *h) {
         CHECK(a->ncarved <= NPOOLS, "arena %p ncarved %u", (void *)a, a->ncarved);
         size_t nfp = 0;
         for (rcyi_pool *p = a->freepools; p; p = p->next) {
-            CHECK(p->heap == NULL && p->arena == a && ++nfp <= NPOOLS, "P1: arena %p free pool %p",
+            CHECK(p->owner == 0 && p->arena == a && ++nfp <= NPOOLS, "P1: arena %p free pool %p",
                   (void *)a, (void *)p);
         }
         CHECK(a->nfree == nfp + (NPOOLS - a->ncarved), "A1: arena %p nfree %u != %zu + %u",
               (void *)a, a->nfree, nfp, NPOOLS - a->ncarved);
         CHECK(a->nfree < NPOOLS, "A2: empty arena %p kept", (void *)a);
         for (uint32_t i = 0; i < a->ncarved; i++) {
-            rcyi_pool *p = (rcyi_pool *)(a->base + (size_t)i * POOL_SIZE);
-            CHECK(p->arena == a, "pool %p arena", (void *)p);
-            if (p->heap) {
-                CHECK(p->heap == h, "P1: pool %p heap", (void *)p);
+            rcyi_pool *p = &a->pools[i];
+            CHECK(p->arena == a && p->mem == a->base + (size_t)i * POOL_SIZE, "pool %p arena",
+                  (void *)p);
+            if (p->owner) {
+                CHECK(pool_heap(p) == h, "P1: pool %p heap", (void *)p);
+                CHECK(!(p->owner & RCYI_OWNER_DEBUG) == !st->debug, "pool %p debug bit", (void *)p);
+                CHECK(!(p->owner & RCYI_OWNER_UNLINKED) == !!p->linked, "pool %p linked bit",
+                      (void *)p);
                 validate_pool(h, st, p);
             }
         }
@@ -974,7 +971,7 @@ int rcyi_alloc_validate(rcy_heap *h) {
             rcyi_pool *head = &st->lists[k][c];
             CHECK(head->free == NULL, "class list sentinel %u/%u has a free block", k, c);
             for (rcyi_pool *p = head->next; p != head; p = p->next) {
-                CHECK(p->heap == h && p->kind == k && p->cls == c && p->linked &&
+                CHECK(pool_heap(p) == h && p->kind == k && p->cls == c && p->linked &&
                           p->next->prev == p,
                       "P3: pool %p on class list %u/%u", (void *)p, k, c);
             }
@@ -1016,11 +1013,11 @@ static void collect_stats(rcy_heap *h, rcy_mem_stats *s) {
     for (rcyi_arena *a = st->all; a; a = a->all_next) {
         pools_total += NPOOLS;
         for (uint32_t i = 0; i < a->ncarved; i++) {
-            rcyi_pool *p = (rcyi_pool *)(a->base + (size_t)i * POOL_SIZE);
-            if (p->heap != h)
+            rcyi_pool *p = &a->pools[i];
+            if (pool_heap(p) != h)
                 continue;
             rcy_mem_class_stats *c = &s->classes[p->cls];
-            size_t cap = (POOL_SIZE - HDR) / p->bsize;
+            size_t cap = POOL_SIZE / p->bsize;
             c->pools++;
             c->blocks_used += p->used;
             c->blocks_free += cap - p->used;
@@ -1130,10 +1127,10 @@ static inline void trace_alloc(void *p, size_t size, const char *file, int line,
 }
 
 void *rcy_mem_try_alloc_(rcy_heap *heap, size_t size, RCY_SITE_PARAMS) {
-    if (!heap)
+    if (RCY_UNLIKELY(!heap))
         return NULL;
-    void *p = rcyi_alloc(heap, size, RCYI_KIND_RAW);
-    if (p)
+    void *p = rcyi_alloc_inline(heap, &heap->alloc, size, RCYI_KIND_RAW);
+    if (RCY_LIKELY(p != NULL))
         trace_alloc(p, size, file, line, func);
     return p;
 }
@@ -1168,9 +1165,10 @@ static RCY_NORETURN void out_of_memory(const char *what, size_t size, RCY_SITE_P
 }
 
 void *rcy_mem_alloc_(rcy_heap *heap, size_t size, RCY_SITE_PARAMS) {
-    void *p = rcy_mem_try_alloc_(heap, size, file, line, func);
+    void *p = heap ? rcyi_alloc_inline(heap, &heap->alloc, size, RCYI_KIND_RAW) : NULL;
     if (RCY_UNLIKELY(!p))
         out_of_memory("rcy_mem_alloc", size, file, line, func);
+    trace_alloc(p, size, file, line, func);
     return p;
 }
 
@@ -1189,9 +1187,10 @@ void *rcy_mem_realloc_(rcy_heap *heap, void *ptr, size_t size, RCY_SITE_PARAMS) 
 }
 
 void rcy_mem_free(rcy_heap *heap, void *ptr) {
-    if (!ptr || !heap)
-        return;
-    if (__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED))
+    if (RCY_UNLIKELY(__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED)) && ptr)
         rcyi_trace_free(0, ptr);
-    rcyi_free(heap, ptr);
+    if (RCY_LIKELY(heap != NULL))
+        rcyi_free_inline(heap, ptr);
+    else if (ptr)
+        rcyi_fatal(RCY_EMISUSE, "rcy_mem_free of %p with a NULL heap", ptr);
 }

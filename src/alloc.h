@@ -2,12 +2,16 @@
  * alloc.c) and the invariants it keeps.
  *
  * Layout.  An ARENA is 1 MiB of address space from the OS, aligned to
- * 1 MiB and cut into 64 POOLS of 16 KiB (so pool = ptr & ~(POOL-1)).  Its
- * bookkeeping (rcyi_arena) lives outside it, in raw-allocator memory, and a
- * process-wide radix map from address>>20 to that record answers "is this
- * ours?" for any pointer.  A pool starts with an rcyi_pool header, then
- * equal blocks of one size class (16, 32, ... 512 bytes) and one KIND
- * (RAW for rcy_mem_*, OBJECT for objects; never mixed).  Blocks past the
+ * 1 MiB and cut into 64 POOLS of 16 KiB, 16 KiB-aligned.  Its bookkeeping
+ * (rcyi_arena) lives outside it, in raw-allocator memory, and holds the
+ * 64 pool headers side by side; a process-wide radix map from address>>20
+ * to that record answers "is this ours?" for any pointer, and the pool
+ * header of a block is arena->pools[(ptr >> 14) % 64].  (Headers kept
+ * apart from the pools, unlike pymalloc, make a pool all blocks and keep
+ * the metadata of 64 pools on two pages: freeing in random order over
+ * many arenas then misses the TLB once per block instead of twice.)
+ * A pool holds equal blocks of one size class (16, 32, ... 512 bytes) and
+ * one KIND (RAW for rcy_mem_*, OBJECT for objects; never mixed).  Blocks past the
  * pool's `virgin` offset were never handed out; free blocks below it are
  * on the pool's free list, linked through the word at offset 8 of the
  * block (the first 8 bytes of a free OBJECT block are zero, which is how
@@ -28,10 +32,10 @@
  *      nfree == POOLS_PER_ARENA (an empty arena is released at once; at
  *      most one is kept, decommitted, as `cached`).
  *  A3  radix_map(arena.base) == arena for every mapped arena.
- *  P1  A carved pool is live (heap == h, kind RAW or OBJECT) or sits on its
- *      arena's freepools list (heap == NULL); never both.
- *  P2  For a live pool: used + |free list| == (virgin - POOL_HEADER) / bsize,
- *      and every free-list entry is a block start below virgin.
+ *  P1  A carved pool is live (owner == h | flags, kind RAW or OBJECT) or
+ *      sits on its arena's freepools list (owner == 0); never both.
+ *  P2  For a live pool: used + |free list| == virgin / bsize, and every
+ *      free-list entry is a block start below virgin.
  *  P3  A live pool is on its class list whenever it has a free or a virgin
  *      block; every pool on a class list is live with used > 0.
  *  P4  Every free block of an OBJECT pool has its first 8 bytes zero.
@@ -49,30 +53,52 @@
 typedef struct rcyi_arena rcyi_arena;
 typedef struct rcyi_large rcyi_large;
 
-/* At the start of every 16 KiB pool.  The first four fields are the hot
- * ones; the rest is touched only when a pool changes state. */
+/* One per pool, in the arena record; exactly 64 bytes.  The first fields
+ * are the ones the fast paths touch. */
 typedef struct rcyi_pool {
-    void *free;      /* free list head (link at block offset 8)     */
-    uint32_t used;   /* blocks handed out                           */
-    uint32_t virgin; /* offset of the first never-handed-out block  */
-    uint32_t bsize;  /* block size of the class                     */
-    uint8_t cls;     /* size class index                            */
-    uint8_t kind;    /* RCYI_KIND_RAW / RCYI_KIND_OBJECT            */
-    uint8_t linked;  /* on its class list                           */
+    void *free;      /* free list head (link at block offset 8)          */
+    uint32_t used;   /* blocks handed out                                */
+    uint32_t virgin; /* offset of the first never-handed-out block       */
+    uintptr_t owner; /* (uintptr_t)heap | RCYI_OWNER_* bits; 0 while on
+                      * freepools.  One compare on the free path checks
+                      * the owner, that no debug checks are due and that
+                      * the pool is on its class list                    */
+    char *mem;       /* the pool's 16 KiB                                */
+    uint32_t bsize;  /* block size of the class                          */
+    uint8_t cls;     /* size class index                                 */
+    uint8_t kind;    /* RCYI_KIND_RAW / RCYI_KIND_OBJECT                 */
+    uint8_t linked;  /* on its class list                                */
     uint8_t unused_;
-    rcy_heap *heap; /* owner; NULL while on the arena's freepools  */
     rcyi_arena *arena;
     struct rcyi_pool *next, *prev; /* class list, or arena freepools (next) */
 } rcyi_pool;
 
-#define RCYI_POOL_HEADER 64u /* sizeof(rcyi_pool) rounded to 16 */
+#define RCYI_POOL_HEADER        64u                       /* sizeof(rcyi_pool) */
+#define RCYI_OWNER_DEBUG        ((uintptr_t)1)            /* heap in debug mode */
+#define RCYI_OWNER_UNLINKED     ((uintptr_t)2)            /* not on its class list */
+#define RCYI_POOL_BLOCKS(bsize) (RCY_POOL_SIZE / (bsize)) /* blocks per pool */
+
+struct rcyi_arena {
+    rcyi_pool pools[RCYI_POOLS_PER_ARENA]; /* first: see rcyi_pool_of */
+    char *base;                            /* ARENA_SIZE-aligned */
+    rcy_heap *heap;
+    rcyi_pool *freepools;            /* released pools, linked through pool->next */
+    uint32_t nfree;                  /* pools not in use (A1) */
+    uint32_t ncarved;                /* pools [0, ncarved) were ever initialised */
+    rcyi_arena *next, *prev;         /* usable list (A2) */
+    rcyi_arena *all_next, *all_prev; /* every arena of the heap */
+};
 
 typedef struct rcyi_alloc_state {
+    /* Largest request + 1 served by the inline fast path: RCY_SMALL_LIMIT
+     * normally, 0 in debug mode (every request then takes the slow path,
+     * which adds guards). */
+    size_t fast_limit;
+    int debug; /* copied from heap->debug at init */
+    int walking;
     /* Class lists: circular, with these sentinels (free == NULL, so the
      * allocation fast path needs no emptiness test). */
     rcyi_pool lists[RCYI_KINDS][RCY_SIZE_CLASSES];
-    int debug; /* copied from heap->debug at init */
-    int walking;
     rcyi_arena *usable; /* most-full first */
     rcyi_arena *nfp2last[RCYI_POOLS_PER_ARENA + 1];
     rcyi_arena *all;    /* every arena but the cached one */
@@ -85,6 +111,62 @@ typedef struct rcyi_alloc_state {
     rcy_raw_allocator raw;
     unsigned long fail_nth; /* rcy_heap_fail_nth countdown; 0 = off */
 } rcyi_alloc_state;
+
+/* The process-wide arena map: address bits 20..47, 14 bits per level.
+ * Leaves are installed once (compare-and-swap) and never freed; an entry
+ * is written only by the heap owning the arena. */
+#define RCYI_MAP_BITS 14
+#define RCYI_MAP_LEN  ((size_t)1 << RCYI_MAP_BITS)
+extern rcyi_arena **rcyi_arena_map[RCYI_MAP_LEN] __attribute__((visibility("hidden")));
+
+static inline rcyi_arena *rcyi_arena_lookup(const void *p) {
+    uintptr_t a = (uintptr_t)p;
+    rcyi_arena **leaf = __atomic_load_n(
+        &rcyi_arena_map[(a >> (20 + RCYI_MAP_BITS)) & (RCYI_MAP_LEN - 1)], __ATOMIC_ACQUIRE);
+    if (!leaf)
+        return NULL;
+    return __atomic_load_n(&leaf[(a >> 20) & (RCYI_MAP_LEN - 1)], __ATOMIC_ACQUIRE);
+}
+
+/* The header of the pool holding p, which lies in arena a. */
+static inline rcyi_pool *rcyi_pool_of(rcyi_arena *a, const void *p) {
+    return &a->pools[((uintptr_t)p / RCY_POOL_SIZE) % RCYI_POOLS_PER_ARENA];
+}
+
+/* Everything the inline paths below do not handle. */
+void *rcyi_alloc_slow(rcy_heap *h, size_t size, int kind);
+void rcyi_free_slow(rcy_heap *h, void *p);
+
+/* rcyi_alloc / rcyi_free with the fast path inline (same contract). */
+static inline void *rcyi_alloc_inline(rcy_heap *h, rcyi_alloc_state *st, size_t size, int kind) {
+    if (RCY_LIKELY(size - 1 < st->fast_limit)) {
+        rcyi_pool *p = st->lists[kind][(size - 1) >> 4].next;
+        char *b = (char *)p->free;
+        if (RCY_LIKELY(b != NULL)) {
+            p->free = *(void **)(void *)(b + 8);
+            p->used++;
+            return b;
+        }
+    }
+    return rcyi_alloc_slow(h, size, kind);
+}
+
+static inline void rcyi_free_inline(rcy_heap *h, void *b) {
+    rcyi_arena *a = rcyi_arena_lookup(b);
+    if (RCY_LIKELY(a != NULL)) {
+        rcyi_pool *p = rcyi_pool_of(a, b);
+        /* Owned by h, no debug checks due, on its class list (a full pool
+         * must be relinked), and not the last block (an empty pool goes
+         * back to its arena). */
+        if (RCY_LIKELY(p->owner == (uintptr_t)h && p->used > 1)) {
+            *(void **)(void *)((char *)b + 8) = p->free;
+            p->free = b;
+            p->used--;
+            return;
+        }
+    }
+    rcyi_free_slow(h, b);
+}
 
 int rcyi_alloc_init(rcy_heap *h, const rcy_config *cfg);
 /* Frees every block and arena of the heap. */

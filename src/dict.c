@@ -180,7 +180,7 @@ int rcy_dict_set_(rcy_dict *d, const char *key, void *value, const char *file, i
     if (!copy)
         return RCY_ENOMEM;
     memcpy(copy, key, n);
-    size_t free_slot;
+    size_t free_slot = 0;
     find(d, key, hash, &free_slot);
     d->index[free_slot] = (uint32_t)d->used;
     rcy_incref(value);

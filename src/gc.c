@@ -1,12 +1,1138 @@
-/* src/gc.c — PLACEHOLDER until the cycle collector lands: objects are
- * never tracked, so only reference counting frees them. */
-#include "heap.h"
+/* src/gc.c — the generational cycle collector (CPython's trial deletion)
+ * with PEP 442 finalization, and Python's gc API.
+ *
+ * Generations 0 and 1 are vectors of headers; the old generation is found
+ * by walking the allocator's object pools, so a young collection costs
+ * O(young) and a tracked object costs nothing beyond its 16-byte header.
+ * The phases of a collection and what SLOT means in each are stated at the
+ * top of src/gc.h. */
+#include "gc.h"
 
-int rcyi_gc_init(rcy_heap *h) {
-    h->gc.enabled = 1;
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SLOT_SHIFT RCYI_GC_SLOT_SHIFT
+#define SLOT_ONE   (1u << SLOT_SHIFT)
+#define SLOT_OF(w) ((uint32_t)(w) >> SLOT_SHIFT)
+#define MKSLOT(s)  ((uint32_t)(s) << SLOT_SHIFT)
+#define GEN_OF(w)  (((w)&RCYI_GC_GEN_MASK) >> RCYI_GC_GEN_SHIFT)
+#define GENBITS(g) ((uint32_t)(g) << RCYI_GC_GEN_SHIFT)
+/* Bits that survive every change of generation. */
+#define KEEP_BITS (RCYI_GC_TRACKED | RCYI_GC_FINALIZED | RCYI_GC_WEAKREFS | RCYI_GC_LARGE)
+#define UNTRACKED_WORD(w)                                                                          \
+    (((w) & (RCYI_GC_FINALIZED | RCYI_GC_WEAKREFS | RCYI_GC_LARGE)) | MKSLOT(RCYI_SLOT_NONE))
+#define COLL (RCYI_GC_COLLECTING)
+#define UNR  (RCYI_GC_UNREACHABLE)
+
+/* gc->finished */
+enum { GC_RUNNING = 0, GC_DONE = 1, GC_TEARDOWN = 2 };
+
+#ifdef RCY_DEBUG
+#define GC_ASSERT(c)                                                                               \
+    do {                                                                                           \
+        if (!(c))                                                                                  \
+            rcyi_fatal(RCY_EMISUSE, "gc: internal check failed: %s (%s:%d)", #c, __FILE__,         \
+                       __LINE__);                                                                  \
+    } while (0)
+#else
+#define GC_ASSERT(c) ((void)0)
+#endif
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ------------------------------------------------------------------ */
+/* Raw memory for the collector's own arrays                          */
+/* ------------------------------------------------------------------ */
+
+static void *raw_grow(rcy_heap *h, void *p, size_t nbytes) {
+    if (!p)
+        return rcyi_alloc(h, nbytes, RCYI_KIND_RAW);
+    return rcyi_realloc(h, p, nbytes);
+}
+
+static void raw_free(rcy_heap *h, void *p) {
+    if (p)
+        rcyi_free(h, p);
+}
+
+/* ------------------------------------------------------------------ */
+/* Young-generation vectors                                            */
+/* ------------------------------------------------------------------ */
+
+/* Appends o; returns its index, or RCYI_SLOT_NONE when the vector cannot
+ * grow or the index would not fit in SLOT (the caller then makes the
+ * object old). */
+static uint32_t vec_push(rcy_heap *h, rcyi_gc_vec *v, rcy_head_ *o) {
+    if (v->len == v->cap) {
+        if (v->len >= RCYI_SLOT_MAX)
+            return RCYI_SLOT_NONE;
+        size_t ncap = v->cap ? v->cap * 2 : 8;
+        if (ncap > RCYI_SLOT_MAX)
+            ncap = RCYI_SLOT_MAX;
+        void *p = raw_grow(h, v->items, ncap * sizeof *v->items);
+        if (!p)
+            return RCYI_SLOT_NONE;
+        v->items = p;
+        v->cap = ncap;
+    }
+    v->items[v->len] = o;
+    return (uint32_t)v->len++;
+}
+
+/* An empty vector holds no memory, so a heap whose objects are all gone
+ * uses no bytes (the allocator's tests count them). */
+static void vec_reset(rcy_heap *h, rcyi_gc_vec *v) {
+    raw_free(h, v->items);
+    v->items = NULL;
+    v->len = v->cap = 0;
+}
+
+static void vec_remove(rcy_heap *h, rcyi_gc_vec *v, uint32_t i) {
+    GC_ASSERT(i < v->len);
+    rcy_head_ *last = v->items[--v->len];
+    if (i != v->len) {
+        v->items[i] = last;
+        last->gcword = (last->gcword & 0xFFu) | MKSLOT(i);
+    } else if (v->len == 0) {
+        vec_reset(h, v);
+    }
+}
+
+/* Put a tracked object (not COLLECTING) into generation g. */
+static void place(rcy_heap *h, rcy_head_ *o, unsigned g) {
+    uint32_t keep = o->gcword & KEEP_BITS;
+    if (g < 2) {
+        uint32_t i = vec_push(h, &h->gc.young[g], o);
+        if (i != RCYI_SLOT_NONE) {
+            o->gcword = keep | GENBITS(g) | MKSLOT(i);
+            return;
+        }
+    }
+    o->gcword = keep | GENBITS(2) | MKSLOT(RCYI_SLOT_NONE);
+}
+
+/* End an object's part in a collection: clear COLLECTING/UNREACHABLE and
+ * put it in generation g (or in the untracked state if a finalizer
+ * untracked it). */
+static inline void finish(rcy_heap *h, rcy_head_ *o, unsigned g) {
+    uint32_t w = o->gcword;
+    if (!(w & RCYI_GC_TRACKED)) {
+        o->gcword = UNTRACKED_WORD(w);
+        return;
+    }
+    if (g >= 2) {
+        o->gcword = (w & KEEP_BITS) | GENBITS(2) | MKSLOT(RCYI_SLOT_NONE);
+        return;
+    }
+    o->gcword = w & KEEP_BITS;
+    place(h, o, g);
+}
+
+/* ------------------------------------------------------------------ */
+/* Tracking                                                            */
+/* ------------------------------------------------------------------ */
+
+static void track_head(rcy_heap *h, rcy_head_ *o) {
+    rcyi_gc_state *gc = &h->gc;
+    uint32_t w = o->gcword;
+    if (w & RCYI_GC_TRACKED)
+        return;
+    gc->ntracked++;
+    o->gcword = (w & KEEP_BITS) | RCYI_GC_TRACKED;
+    place(h, o, 0);
+}
+
+void rcyi_gc_untrack_head(rcy_heap *h, rcy_head_ *o) {
+    rcyi_gc_state *gc = &h->gc;
+    uint32_t w = o->gcword;
+    /* A member of the garbage being collected stays tracked until the
+     * collection ends (object.c relies on TRACKED to report its death). */
+    if (!(w & RCYI_GC_TRACKED) || (w & COLL))
+        return;
+    gc->ntracked--;
+    unsigned g = GEN_OF(w);
+    if (g < 2)
+        vec_remove(h, &gc->young[g], SLOT_OF(w));
+    else if (g == RCYI_GC_GEN_FROZEN)
+        gc->nfrozen--;
+    o->gcword = UNTRACKED_WORD(w);
+}
+
+/* ------------------------------------------------------------------ */
+/* Output                                                              */
+/* ------------------------------------------------------------------ */
+
+static void debug_object(const char *what, rcy_head_ *o) {
+    rcyi_output("gc: %s <%s %p>\n", what, o->type->name, rcyi_obj(o));
+}
+
+static void invoke_callbacks(rcy_heap *h, rcy_gc_phase phase, const rcy_gc_info *info) {
+    rcyi_gc_state *gc = &h->gc;
+    size_t n = gc->ncbs;
+    if (n == 0)
+        return;
+    rcyi_gc_cbent small[16];
+    rcyi_gc_cbent *copy = small;
+    if (n > 16) {
+        copy = rcyi_alloc(h, n * sizeof *copy, RCYI_KIND_RAW);
+        if (!copy) { /* no memory for a snapshot: call in place */
+            for (size_t i = 0; i < gc->ncbs; i++)
+                gc->cbs[i].fn(h, phase, info, gc->cbs[i].arg);
+            return;
+        }
+    }
+    memcpy(copy, gc->cbs, n * sizeof *copy);
+    for (size_t i = 0; i < n; i++)
+        copy[i].fn(h, phase, info, copy[i].arg);
+    if (copy != small)
+        rcyi_free(h, copy);
+}
+
+/* ------------------------------------------------------------------ */
+/* The collection                                                      */
+/* ------------------------------------------------------------------ */
+
+typedef struct coll_ctx {
+    rcy_heap *h;
+    unsigned maxgen; /* the set: TRACKED, GEN <= maxgen, refcnt > 0 */
+    unsigned target; /* generation survivors go to */
+    rcy_head_ **a;   /* the set, then U in its prefix */
+    size_t n, cap;
+    size_t sp;    /* work stack depth (stack in h->gc.stack) */
+    int overflow; /* the stack could not grow: rescan needed */
+    size_t reached;
+    size_t moved;    /* objects moved to garbage */
+    int fatal_count; /* walk found more objects than ntracked says */
+} coll_ctx;
+
+static inline void stack_push(coll_ctx *c, rcy_head_ *o) {
+    rcyi_gc_state *gc = &c->h->gc;
+    if (RCY_UNLIKELY(c->sp == gc->stack_cap)) {
+        size_t ncap = gc->stack_cap ? gc->stack_cap * 2 : 1024;
+        void *p = raw_grow(c->h, gc->stack, ncap * sizeof *gc->stack);
+        if (!p) {
+            c->overflow = 1; /* marked but not traversed: found by a rescan */
+            return;
+        }
+        gc->stack = p;
+        gc->stack_cap = ncap;
+    }
+    gc->stack[c->sp++] = o;
+}
+
+static inline uint32_t initial_refs(uint32_t rc) {
+    return rc >= RCYI_SLOT_MAX ? RCYI_SLOT_MAX : rc;
+}
+
+/* Phase 1: references from set members are subtracted from gc_refs; a
+ * member met first as a child is initialised here. */
+static int visit_subtract(void *obj, void *arg) {
+    coll_ctx *c = arg;
+    rcy_head_ *o = rcyi_head(obj);
+    uint32_t w = o->gcword;
+    if (w & COLL) {
+        if (SLOT_OF(w) - 1u < RCYI_SLOT_MAX - 1u)
+            o->gcword = w - SLOT_ONE;
+        return 0;
+    }
+    if ((w & RCYI_GC_TRACKED) && GEN_OF(w) <= c->maxgen && o->refcnt != 0) {
+        uint32_t r = initial_refs(o->refcnt);
+        if (r != RCYI_SLOT_MAX)
+            r--;
+        o->gcword = (w & 0xFFu) | COLL | MKSLOT(r);
+    }
     return 0;
 }
-void rcyi_gc_fini(rcy_heap *h) { (void)h; }
-void rcyi_gc_on_new(rcy_heap *h, rcy_head_ *obj) { (void)h, (void)obj; }
-void rcyi_gc_on_free(rcy_heap *h, rcy_head_ *obj) { (void)h, (void)obj; }
-void rcyi_weakref_clear_for(rcy_heap *h, rcy_head_ *obj) { (void)h, (void)obj; }
+
+static inline void subtract_one(coll_ctx *c, rcy_head_ *o) {
+    uint32_t w = o->gcword;
+    if (!(w & COLL))
+        o->gcword = (w & 0xFFu) | COLL | MKSLOT(initial_refs(o->refcnt));
+    o->type->traverse(rcyi_obj(o), visit_subtract, c);
+}
+
+static void walk_collect(rcy_head_ *o, void *arg) {
+    coll_ctx *c = arg;
+    uint32_t w = o->gcword;
+    if (!(w & RCYI_GC_TRACKED) || GEN_OF(w) == RCYI_GC_GEN_FROZEN)
+        return;
+    if (o->refcnt == 0) { /* dying: not a candidate */
+        finish(c->h, o, 2);
+        return;
+    }
+    if (c->n == c->cap) {
+        c->fatal_count = 1;
+        return;
+    }
+    c->a[c->n++] = o;
+    subtract_one(c, o);
+}
+
+/* Phase 2: reachability from the members referenced from outside. */
+static int visit_mark(void *obj, void *arg) {
+    coll_ctx *c = arg;
+    rcy_head_ *o = rcyi_head(obj);
+    if (o->gcword & COLL) {
+        finish(c->h, o, c->target);
+        c->reached++;
+        stack_push(c, o);
+    }
+    return 0;
+}
+
+static void drain(coll_ctx *c, int (*visit)(void *, void *)) {
+    rcyi_gc_state *gc = &c->h->gc;
+    while (c->sp) {
+        rcy_head_ *o = gc->stack[--c->sp];
+        o->type->traverse(rcyi_obj(o), visit, c);
+    }
+}
+
+static void mark_reachable(coll_ctx *c) {
+    for (size_t i = 0; i < c->n; i++) {
+        rcy_head_ *o = c->a[i];
+        uint32_t w = o->gcword;
+        if ((w & COLL) && SLOT_OF(w) > 0) {
+            finish(c->h, o, c->target);
+            c->reached++;
+            stack_push(c, o);
+            drain(c, visit_mark);
+        }
+    }
+    /* Out of stack memory: some marked objects were never traversed.
+     * Traverse every marked one again until a pass marks nothing new. */
+    while (c->overflow && c->reached < c->n) {
+        c->overflow = 0;
+        size_t before = c->reached;
+        for (size_t i = 0; i < c->n; i++) {
+            rcy_head_ *o = c->a[i];
+            if (!(o->gcword & COLL)) {
+                o->type->traverse(rcyi_obj(o), visit_mark, c);
+                drain(c, visit_mark);
+            }
+        }
+        if (c->reached == before)
+            break;
+    }
+}
+
+/* ---- U: unreachable set ------------------------------------------- */
+
+static rcy_list *garbage_list(rcy_heap *h) {
+    rcyi_gc_state *gc = &h->gc;
+    if (!gc->garbage)
+        gc->garbage = rcy_list_new(h);
+    return gc->garbage;
+}
+
+/* Legacy finalizers: o leaves U for good and goes to garbage. */
+static void to_garbage(coll_ctx *c, rcy_head_ *o, const char *debug_what) {
+    rcy_heap *h = c->h;
+    finish(h, o, 2);
+    if (h->gc.finished == GC_TEARDOWN)
+        return; /* heap teardown: nowhere to keep it */
+    rcy_list *g = garbage_list(h);
+    if (g)
+        (void)rcy_list_append(g, rcyi_obj(o)); /* on failure it just survives */
+    if (debug_what && (h->gc.debug & RCY_GC_DEBUG_UNCOLLECTABLE))
+        debug_object(debug_what, o);
+}
+
+static int visit_legacy(void *obj, void *arg) {
+    coll_ctx *c = arg;
+    rcy_head_ *o = rcyi_head(obj);
+    if ((o->gcword & (COLL | UNR)) == (COLL | UNR)) {
+        to_garbage(c, o, "uncollectable");
+        c->moved += c->h->gc.finished != GC_TEARDOWN;
+        stack_push(c, o);
+    }
+    return 0;
+}
+
+static size_t compact_unreachable(rcy_head_ **a, size_t n) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if ((a[i]->gcword & (COLL | UNR)) == (COLL | UNR))
+            a[k++] = a[i];
+    return k;
+}
+
+static void move_legacy(coll_ctx *c, size_t *nu) {
+    rcy_head_ **u = c->a;
+    int any = 0;
+    for (size_t i = 0; i < *nu && !any; i++)
+        any = (u[i]->type->flags & RCY_TYPE_LEGACY_FINALIZER) != 0;
+    if (!any)
+        return;
+    for (size_t i = 0; i < *nu; i++) {
+        rcy_head_ *o = u[i];
+        if ((o->type->flags & RCY_TYPE_LEGACY_FINALIZER) &&
+            (o->gcword & (COLL | UNR)) == (COLL | UNR)) {
+            to_garbage(c, o, "uncollectable");
+            c->moved += c->h->gc.finished != GC_TEARDOWN;
+            stack_push(c, o);
+            drain(c, visit_legacy);
+            /* Out of stack: the rest of what it reaches stays in U and is
+             * treated as ordinary garbage (cannot happen without OOM). */
+            c->overflow = 0;
+        }
+    }
+    *nu = compact_unreachable(u, *nu);
+}
+
+static void clear_weakrefs_of(rcy_heap *h, rcy_head_ **u, size_t nu, int kill) {
+    struct rcy_weakref *pending = NULL;
+    if (kill)
+        for (size_t i = 0; i < nu; i++)
+            rcyi_weakref_kill_if_weakref(h, u[i]);
+    for (size_t i = 0; i < nu; i++)
+        if (u[i]->gcword & RCYI_GC_WEAKREFS)
+            rcyi_weakref_detach_all(h, u[i], &pending, 1);
+    if (pending)
+        rcyi_weakref_run_pending(h, pending);
+}
+
+/* Resurrection check (PEP 442): which members of U are reachable again? */
+static int visit_resurrect_sub(void *obj, void *arg) {
+    (void)arg;
+    rcy_head_ *o = rcyi_head(obj);
+    uint32_t w = o->gcword;
+    if ((w & (COLL | UNR)) == (COLL | UNR) && SLOT_OF(w) - 1u < RCYI_SLOT_MAX - 1u)
+        o->gcword = w - SLOT_ONE;
+    return 0;
+}
+
+static int visit_resurrect_mark(void *obj, void *arg) {
+    coll_ctx *c = arg;
+    rcy_head_ *o = rcyi_head(obj);
+    if ((o->gcword & (COLL | UNR)) == (COLL | UNR)) {
+        finish(c->h, o, 2);
+        stack_push(c, o);
+    }
+    return 0;
+}
+
+static size_t handle_resurrected(coll_ctx *c, size_t nu) {
+    rcy_head_ **u = c->a;
+    for (size_t i = 0; i < nu; i++) {
+        rcy_head_ *o = u[i];
+        uint32_t rc = o->refcnt - 1; /* minus the collector's hold */
+        o->gcword = (o->gcword & 0xFFu) | MKSLOT(initial_refs(rc));
+    }
+    for (size_t i = 0; i < nu; i++)
+        u[i]->type->traverse(rcyi_obj(u[i]), visit_resurrect_sub, c);
+    for (size_t i = 0; i < nu; i++) {
+        rcy_head_ *o = u[i];
+        uint32_t w = o->gcword;
+        if ((w & (COLL | UNR)) == (COLL | UNR) && SLOT_OF(w) > 0) {
+            finish(c->h, o, 2);
+            stack_push(c, o);
+            drain(c, visit_resurrect_mark);
+        }
+    }
+    if (c->overflow) { /* out of stack memory: resurrect conservatively */
+        for (size_t i = 0; i < nu; i++)
+            if (u[i]->gcword & COLL)
+                finish(c->h, u[i], 2);
+        c->overflow = 0;
+    }
+    /* Resurrected objects are reachable from outside: dropping the hold
+     * cannot free them. */
+    size_t k = 0;
+    for (size_t i = 0; i < nu; i++) {
+        rcy_head_ *o = u[i];
+        if (o->gcword & COLL)
+            u[k++] = o;
+        else
+            rcy_decref(rcyi_obj(o));
+    }
+    return k;
+}
+
+/* Drop the holds on the final garbage, counting what is really freed. */
+static size_t release(rcy_heap *h, rcy_head_ **f, size_t nf) {
+    rcyi_gc_state *gc = &h->gc;
+    size_t freed = 0;
+    for (size_t s = 0; s < nf; s += RCYI_SLOT_MAX) {
+        size_t m = nf - s < RCYI_SLOT_MAX ? nf - s : RCYI_SLOT_MAX;
+        rcy_head_ **chunk = f + s;
+        for (size_t j = 0; j < m; j++)
+            chunk[j]->gcword = (chunk[j]->gcword & 0xFFu) | MKSLOT(j);
+        gc->release = chunk;
+        gc->released_freed = 0;
+        for (size_t j = 0; j < m; j++) {
+            rcy_head_ *o = chunk[j];
+            if (o)
+                rcy_decref(rcyi_obj(o));
+        }
+        gc->release = NULL;
+        freed += gc->released_freed;
+        for (size_t j = 0; j < m; j++)
+            if (chunk[j]) /* survived: a cycle no `clear` could break */
+                finish(h, chunk[j], 2);
+    }
+    return freed;
+}
+
+#ifdef RCY_DEBUG
+static void validate(rcy_heap *h, int full);
+#endif
+
+static ssize_t collect_main(rcy_heap *h, unsigned gen) {
+    rcyi_gc_state *gc = &h->gc;
+    coll_ctx c;
+    memset(&c, 0, sizeof c);
+    c.h = h;
+    c.maxgen = gen;
+    c.target = gen + 1 < 2 ? gen + 1 : 2;
+
+    gc->collecting = 1;
+    double t0 = now_seconds();
+    rcy_gc_info info = {(int)gen, 0, 0, 0.0};
+    invoke_callbacks(h, RCY_GC_START, &info);
+    if (gc->debug & RCY_GC_DEBUG_STATS) {
+        size_t n0 = gc->young[0].len, n1 = gc->young[1].len;
+        rcyi_output("gc: collecting generation %u...\n", gen);
+        rcyi_output("gc: objects in each generation: %zu %zu %zu\n", n0, n1,
+                    gc->ntracked - gc->nfrozen - n0 - n1);
+        rcyi_output("gc: objects in permanent generation: %zu\n", gc->nfrozen);
+    }
+#ifdef RCY_DEBUG
+    validate(h, gen == 2);
+#endif
+
+    /* Phase 1: the set, gc_refs, subtraction. */
+    rcy_head_ **young_buf = NULL;
+    if (gen == 2) {
+        c.cap = gc->ntracked - gc->nfrozen;
+        if (c.cap) {
+            c.a = rcyi_alloc(h, c.cap * sizeof *c.a, RCYI_KIND_RAW);
+            if (!c.a) {
+                gc->collecting = 0;
+                return RCY_ENOMEM;
+            }
+        }
+        vec_reset(h, &gc->young[0]); /* all found by the walk */
+        vec_reset(h, &gc->young[1]);
+        rcyi_walk_objects(h, walk_collect, &c);
+        if (c.fatal_count)
+            rcyi_fatal(RCY_ECORRUPTED_HEAP,
+                       "gc: more tracked objects in the heap than the collector counted (%zu)",
+                       gc->ntracked);
+    } else {
+        rcyi_gc_vec *v0 = &gc->young[0], *v1 = &gc->young[1];
+        if (gen == 1 && v1->len) {
+            size_t need = v0->len + v1->len;
+            if (need > v0->cap) {
+                void *p = raw_grow(h, v0->items, need * sizeof *v0->items);
+                if (!p) {
+                    gc->collecting = 0;
+                    return RCY_ENOMEM;
+                }
+                v0->items = p;
+                v0->cap = need;
+            }
+            memcpy(v0->items + v0->len, v1->items, v1->len * sizeof *v1->items);
+            v0->len = need;
+            vec_reset(h, v1);
+        }
+        c.a = young_buf = v0->items;
+        c.n = v0->len;
+        c.cap = v0->cap;
+        v0->items = NULL;
+        v0->len = v0->cap = 0;
+        size_t k = 0;
+        for (size_t i = 0; i < c.n; i++) {
+            rcy_head_ *o = c.a[i];
+            if (o->refcnt == 0) { /* dying: not a candidate */
+                o->gcword &= ~(uint32_t)COLL;
+                finish(h, o, c.target);
+                continue;
+            }
+            c.a[k++] = o;
+            subtract_one(&c, o);
+        }
+        c.n = k;
+    }
+    size_t candidates = c.n;
+    /* Counts reset now: allocations by finalizers count towards the next. */
+    if (gen < 2)
+        gc->count[gen + 1]++;
+    for (unsigned g = 0; g <= gen; g++)
+        gc->count[g] = 0;
+
+    /* Phase 2: mark what is reachable from outside; survivors placed. */
+    mark_reachable(&c);
+    size_t survivors = c.reached;
+    size_t nu = 0;
+    if (c.reached != c.n)
+        for (size_t i = 0; i < c.n; i++)
+            if (c.a[i]->gcword & COLL)
+                c.a[nu++] = c.a[i];
+    if (gen == 1)
+        gc->long_lived_pending += survivors;
+    else if (gen == 2) {
+        gc->long_lived_total = survivors;
+        gc->long_lived_pending = 0;
+    }
+
+    size_t collected = 0;
+    if (nu) {
+        rcy_head_ **u = c.a;
+        for (size_t i = 0; i < nu; i++)
+            u[i]->gcword |= UNR;
+        move_legacy(&c, &nu);
+        if (gc->debug & RCY_GC_DEBUG_COLLECTABLE)
+            for (size_t i = 0; i < nu; i++)
+                debug_object("collectable", u[i]);
+        for (size_t i = 0; i < nu; i++)
+            u[i]->refcnt++; /* the hold: nothing in U is freed early */
+        clear_weakrefs_of(h, u, nu, 1);
+        int ran = 0;
+        for (size_t i = 0; i < nu; i++) {
+            rcy_head_ *o = u[i];
+            if (o->type->finalize && !(o->gcword & RCYI_GC_FINALIZED)) {
+                o->gcword |= RCYI_GC_FINALIZED;
+                o->type->finalize(rcyi_obj(o));
+                ran = 1;
+            }
+        }
+        if (ran) {
+            nu = handle_resurrected(&c, nu);
+            clear_weakrefs_of(h, u, nu, 0);
+        }
+        if ((gc->debug & RCY_GC_DEBUG_SAVEALL) && gc->finished != GC_TEARDOWN) {
+            for (size_t i = 0; i < nu; i++) {
+                to_garbage(&c, u[i], NULL);
+                rcy_decref(rcyi_obj(u[i]));
+            }
+            collected = nu;
+        } else {
+            for (size_t i = 0; i < nu; i++) {
+                rcy_head_ *o = u[i];
+                if (o->type->clear)
+                    o->type->clear(rcyi_obj(o));
+            }
+            collected = release(h, u, nu);
+        }
+    }
+
+    raw_free(h, young_buf ? young_buf : c.a);
+    /* The work stack is only needed during a collection. */
+    raw_free(h, gc->stack);
+    gc->stack = NULL;
+    gc->stack_cap = 0;
+
+    double dt = now_seconds() - t0;
+    rcy_gc_gen_stats *st = &gc->stats[gen];
+    st->collections++;
+    st->collected += collected;
+    st->uncollectable += c.moved;
+    st->candidates += candidates;
+    st->duration += dt;
+    if (gc->debug & RCY_GC_DEBUG_STATS)
+        rcyi_output("gc: done, %zu unreachable, %zu uncollectable, %.4fs elapsed\n",
+                    collected + c.moved, c.moved, dt);
+#ifdef RCY_DEBUG
+    validate(h, gen == 2);
+#endif
+    info.collected = collected;
+    info.uncollectable = c.moved;
+    info.duration = dt;
+    invoke_callbacks(h, RCY_GC_STOP, &info);
+    gc->collecting = 0;
+    return (ssize_t)(collected + c.moved);
+}
+
+/* ------------------------------------------------------------------ */
+/* Validator (RCY_DEBUG builds): the invariants of src/gc.h            */
+/* ------------------------------------------------------------------ */
+
+#ifdef RCY_DEBUG
+typedef struct vcount {
+    size_t tracked, frozen;
+} vcount;
+
+static void validate_walk(rcy_head_ *o, void *arg) {
+    vcount *vc = arg;
+    uint32_t w = o->gcword;
+    rcy_heap *h = rcy_heap_of(rcyi_obj(o));
+    if (w & (COLL | UNR))
+        rcyi_fatal(RCY_ECORRUPTED_HEAP, "gc: %s object %p left marked by a collection",
+                   o->type->name, rcyi_obj(o));
+    if (!(w & RCYI_GC_TRACKED)) {
+        if (GEN_OF(w) != 0 || SLOT_OF(w) != RCYI_SLOT_NONE)
+            rcyi_fatal(RCY_ECORRUPTED_HEAP, "gc: untracked %s object %p has gcword %#x",
+                       o->type->name, rcyi_obj(o), w);
+        return;
+    }
+    if (!o->type->traverse)
+        rcyi_fatal(RCY_ECORRUPTED_HEAP, "gc: tracked %s object %p has no traverse", o->type->name,
+                   rcyi_obj(o));
+    vc->tracked++;
+    unsigned g = GEN_OF(w);
+    if (g < 2) {
+        rcyi_gc_vec *v = &h->gc.young[g];
+        if (SLOT_OF(w) >= v->len || v->items[SLOT_OF(w)] != o)
+            rcyi_fatal(RCY_ECORRUPTED_HEAP, "gc: %s object %p not at its slot of generation %u",
+                       o->type->name, rcyi_obj(o), g);
+    } else {
+        vc->frozen += g == RCYI_GC_GEN_FROZEN;
+        if (SLOT_OF(w) != RCYI_SLOT_NONE)
+            rcyi_fatal(RCY_ECORRUPTED_HEAP, "gc: old %s object %p has a slot", o->type->name,
+                       rcyi_obj(o));
+    }
+}
+
+/* Young vectors always; the whole heap when `full` (O(heap)). */
+static void validate(rcy_heap *h, int full) {
+    rcyi_gc_state *gc = &h->gc;
+    for (unsigned g = 0; g < 2; g++) {
+        rcyi_gc_vec *v = &gc->young[g];
+        for (size_t i = 0; i < v->len; i++) {
+            uint32_t w = v->items[i]->gcword;
+            if (!(w & RCYI_GC_TRACKED) || GEN_OF(w) != g || SLOT_OF(w) != i || (w & (COLL | UNR)))
+                rcyi_fatal(RCY_ECORRUPTED_HEAP, "gc: generation %u entry %zu (%p) has gcword %#x",
+                           g, i, rcyi_obj(v->items[i]), w);
+        }
+    }
+    if (!full)
+        return;
+    vcount vc = {0, 0};
+    rcyi_walk_objects(h, validate_walk, &vc);
+    if (vc.tracked != gc->ntracked || vc.frozen != gc->nfrozen)
+        rcyi_fatal(RCY_ECORRUPTED_HEAP,
+                   "gc: counted %zu tracked / %zu frozen, the collector says %zu / %zu", vc.tracked,
+                   vc.frozen, gc->ntracked, gc->nfrozen);
+}
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Hooks called by heap.c and object.c                                 */
+/* ------------------------------------------------------------------ */
+
+int rcyi_gc_init(rcy_heap *h) {
+    rcyi_gc_state *gc = &h->gc;
+    memset(gc, 0, sizeof *gc);
+    gc->enabled = 1;
+    gc->threshold[0] = 2000;
+    gc->threshold[1] = 10;
+    gc->threshold[2] = 10;
+    const char *e = getenv("RCY_GC_HARD");
+    gc->hard = e && *e && strcmp(e, "0") != 0;
+    return 0;
+}
+
+static void collect_generations(rcy_heap *h) {
+    rcyi_gc_state *gc = &h->gc;
+    for (int g = 2; g >= 0; g--) {
+        if (gc->count[g] > gc->threshold[g]) {
+            /* Python's long-lived rule: a full collection only when enough
+             * new old objects piled up since the last one. */
+            if (g == 2 && gc->long_lived_pending < gc->long_lived_total / 4)
+                continue;
+            collect_main(h, (unsigned)g);
+            break;
+        }
+    }
+}
+
+void rcyi_gc_on_new(rcy_heap *h, rcy_head_ *obj) {
+    rcyi_gc_state *gc = &h->gc;
+    if (gc->finished == GC_DONE)
+        return;
+    gc->count[0]++;
+    if (gc->enabled && !gc->collecting && gc->finished == GC_RUNNING) {
+        if (gc->hard)
+            collect_main(h, 2);
+        else if (gc->threshold[0] && gc->count[0] > gc->threshold[0])
+            collect_generations(h);
+    }
+    track_head(h, obj);
+}
+
+void rcyi_gc_on_free(rcy_heap *h, rcy_head_ *obj) {
+    rcyi_gc_state *gc = &h->gc;
+    if (gc->finished == GC_DONE)
+        return;
+    uint32_t w = obj->gcword;
+    if (w & COLL) {
+        /* Only members of the final garbage can die while marked: the
+         * collector held them until the release step. */
+        if (gc->release && (w & UNR)) {
+            gc->release[SLOT_OF(w)] = NULL;
+            gc->released_freed++;
+        } else {
+            rcyi_fatal(RCY_EMISUSE,
+                       "gc: %s object %p freed during a collection while the collector held it",
+                       obj->type->name, rcyi_obj(obj));
+        }
+        gc->ntracked--;
+        obj->gcword = UNTRACKED_WORD(w);
+    } else if (w & RCYI_GC_TRACKED) {
+        rcyi_gc_untrack_head(h, obj);
+    } else {
+        return;
+    }
+    if (gc->count[0] > 0)
+        gc->count[0]--;
+}
+
+static void collect_until_nothing(rcy_heap *h) {
+    for (int i = 0; i < 64; i++)
+        if (collect_main(h, 2) <= 0)
+            break;
+}
+
+void rcyi_gc_fini(rcy_heap *h) {
+    rcyi_gc_state *gc = &h->gc;
+    if (gc->finished != GC_RUNNING || gc->collecting)
+        return;
+    collect_until_nothing(h);
+    rcyi_finalize_run_atexit(h);
+    collect_until_nothing(h);
+    if (gc->garbage) {
+        size_t n = rcy_list_len(gc->garbage);
+        if (n && (gc->debug & RCY_GC_DEBUG_UNCOLLECTABLE) && !(gc->debug & RCY_GC_DEBUG_SAVEALL)) {
+            rcyi_output("gc: %zu uncollectable objects at shutdown\n", n);
+            for (size_t i = 0; i < n; i++)
+                debug_object("uncollectable", rcyi_head(rcy_list_get(gc->garbage, (ptrdiff_t)i)));
+        }
+        gc->finished = GC_TEARDOWN; /* garbage is gone for good now */
+        rcy_list *g = gc->garbage;
+        gc->garbage = NULL;
+        rcy_decref(g);
+        collect_until_nothing(h);
+    }
+    gc->finished = GC_TEARDOWN;
+    rcyi_weakref_fini(h);
+    gc->finished = GC_DONE;
+    for (unsigned g = 0; g < 2; g++) {
+        raw_free(h, gc->young[g].items);
+        gc->young[g].items = NULL;
+        gc->young[g].len = gc->young[g].cap = 0;
+    }
+    raw_free(h, gc->stack);
+    gc->stack = NULL;
+    raw_free(h, gc->cbs);
+    gc->cbs = NULL;
+    gc->ncbs = gc->cbcap = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Public API                                                          */
+/* ------------------------------------------------------------------ */
+
+void rcy_gc_enable(rcy_heap *heap) {
+    heap->gc.enabled = 1;
+}
+void rcy_gc_disable(rcy_heap *heap) {
+    heap->gc.enabled = 0;
+}
+bool rcy_gc_isenabled(rcy_heap *heap) {
+    return heap->gc.enabled != 0;
+}
+void rcy_gc_set_hard(rcy_heap *heap, bool on) {
+    heap->gc.hard = on;
+}
+bool rcy_gc_get_hard(rcy_heap *heap) {
+    return heap->gc.hard != 0;
+}
+void rcy_gc_set_debug(rcy_heap *heap, unsigned flags) {
+    heap->gc.debug = flags;
+}
+unsigned rcy_gc_get_debug(rcy_heap *heap) {
+    return heap->gc.debug;
+}
+
+ssize_t rcy_gc_collect(rcy_heap *heap, int generation) {
+    if (!heap || generation < -1 || generation > 2)
+        return RCY_EINVAL;
+    if (heap->gc.collecting || heap->gc.finished != GC_RUNNING)
+        return 0;
+    return collect_main(heap, generation < 0 ? 2u : (unsigned)generation);
+}
+
+void rcy_gc_get_count(rcy_heap *heap, size_t count[RCY_GC_GENERATIONS]) {
+    memcpy(count, heap->gc.count, sizeof heap->gc.count);
+}
+
+void rcy_gc_get_threshold(rcy_heap *heap, size_t threshold[RCY_GC_GENERATIONS]) {
+    memcpy(threshold, heap->gc.threshold, sizeof heap->gc.threshold);
+}
+
+void rcy_gc_set_threshold(rcy_heap *heap, size_t t0, size_t t1, size_t t2) {
+    heap->gc.threshold[0] = t0;
+    heap->gc.threshold[1] = t1;
+    heap->gc.threshold[2] = t2;
+}
+
+int rcy_gc_get_stats(rcy_heap *heap, rcy_gc_stats *stats) {
+    if (!heap || !stats || stats->size < offsetof(rcy_gc_stats, generations))
+        return RCY_EINVAL;
+    rcy_gc_stats full;
+    memset(&full, 0, sizeof full);
+    full.size = stats->size;
+    full.version = RCY_GC_STATS_VERSION;
+    memcpy(full.generations, heap->gc.stats, sizeof full.generations);
+    memcpy(stats, &full, stats->size < sizeof full ? stats->size : sizeof full);
+    return RCY_OK;
+}
+
+bool rcy_gc_is_tracked(const void *obj) {
+    return (rcyi_head(obj)->gcword & RCYI_GC_TRACKED) != 0;
+}
+
+bool rcy_gc_is_finalized(const void *obj) {
+    return (rcyi_head(obj)->gcword & RCYI_GC_FINALIZED) != 0;
+}
+
+int rcy_gc_track(void *obj) {
+    rcy_head_ *o = rcyi_head(obj);
+    if (!o->type->traverse)
+        return RCY_EINVAL;
+    rcy_heap *h = rcy_heap_of(obj);
+    if (h->gc.finished == GC_DONE)
+        return RCY_ESTATE;
+    track_head(h, o);
+    return RCY_OK;
+}
+
+void rcy_gc_untrack(void *obj) {
+    rcy_head_ *o = rcyi_head(obj);
+    if (!(o->gcword & RCYI_GC_TRACKED))
+        return;
+    rcyi_gc_untrack_head(rcy_heap_of(obj), o);
+}
+
+static void freeze_walk(rcy_head_ *o, void *arg) {
+    rcyi_gc_state *gc = arg;
+    uint32_t w = o->gcword;
+    if ((w & RCYI_GC_TRACKED) && !(w & COLL) && GEN_OF(w) != RCYI_GC_GEN_FROZEN) {
+        o->gcword = (w & KEEP_BITS) | GENBITS(RCYI_GC_GEN_FROZEN) | MKSLOT(RCYI_SLOT_NONE);
+        gc->nfrozen++;
+    }
+}
+
+void rcy_gc_freeze(rcy_heap *heap) {
+    rcyi_gc_state *gc = &heap->gc;
+    rcyi_walk_objects(heap, freeze_walk, gc);
+    vec_reset(heap, &gc->young[0]);
+    vec_reset(heap, &gc->young[1]);
+    gc->count[0] = 0;
+}
+
+static void unfreeze_walk(rcy_head_ *o, void *arg) {
+    (void)arg;
+    uint32_t w = o->gcword;
+    if ((w & RCYI_GC_TRACKED) && GEN_OF(w) == RCYI_GC_GEN_FROZEN)
+        o->gcword = (w & ~(uint32_t)RCYI_GC_GEN_MASK) | GENBITS(2);
+}
+
+void rcy_gc_unfreeze(rcy_heap *heap) {
+    rcyi_walk_objects(heap, unfreeze_walk, NULL);
+    heap->gc.nfrozen = 0;
+}
+
+size_t rcy_gc_get_freeze_count(rcy_heap *heap) {
+    return heap->gc.nfrozen;
+}
+
+rcy_list *rcy_gc_garbage(rcy_heap *heap) {
+    if (heap->gc.finished != GC_RUNNING)
+        return NULL;
+    return garbage_list(heap);
+}
+
+int rcy_gc_callbacks_add(rcy_heap *heap, rcy_gc_callback *fn, void *arg) {
+    rcyi_gc_state *gc = &heap->gc;
+    if (!fn)
+        return RCY_EINVAL;
+    if (gc->ncbs == gc->cbcap) {
+        size_t ncap = gc->cbcap ? gc->cbcap * 2 : 4;
+        void *p = raw_grow(heap, gc->cbs, ncap * sizeof *gc->cbs);
+        if (!p)
+            return RCY_ENOMEM;
+        gc->cbs = p;
+        gc->cbcap = ncap;
+    }
+    gc->cbs[gc->ncbs].fn = fn;
+    gc->cbs[gc->ncbs].arg = arg;
+    gc->ncbs++;
+    return RCY_OK;
+}
+
+int rcy_gc_callbacks_remove(rcy_heap *heap, rcy_gc_callback *fn, void *arg) {
+    rcyi_gc_state *gc = &heap->gc;
+    for (size_t i = 0; i < gc->ncbs; i++) {
+        if (gc->cbs[i].fn == fn && gc->cbs[i].arg == arg) {
+            memmove(gc->cbs + i, gc->cbs + i + 1, (gc->ncbs - i - 1) * sizeof *gc->cbs);
+            if (--gc->ncbs == 0) {
+                raw_free(heap, gc->cbs);
+                gc->cbs = NULL;
+                gc->cbcap = 0;
+            }
+            return RCY_OK;
+        }
+    }
+    return RCY_ENOTFOUND;
+}
+
+/* ---- get_objects / get_referrers / get_referents ------------------- */
+
+/* Walks never allocate: the array is sized from ntracked first. */
+typedef struct gather {
+    rcy_head_ **a;
+    size_t n, cap;
+    int gen;               /* -1: every non-frozen generation */
+    const rcy_head_ *skip; /* the result list */
+    void *const *targets;  /* get_referrers */
+    size_t ntargets;
+    int hit;
+} gather;
+
+static void gather_walk(rcy_head_ *o, void *arg) {
+    gather *g = arg;
+    uint32_t w = o->gcword;
+    if (!(w & RCYI_GC_TRACKED) || (w & COLL) || o == g->skip || o->refcnt == 0)
+        return;
+    unsigned gen = GEN_OF(w);
+    if (gen == RCYI_GC_GEN_FROZEN || (g->gen >= 0 && gen != (unsigned)g->gen))
+        return;
+    if (g->n < g->cap)
+        g->a[g->n++] = o;
+}
+
+static rcy_list *list_of(rcy_heap *h, rcy_list *l, gather *g) {
+    for (size_t i = 0; i < g->n; i++) {
+        if (rcy_list_append(l, rcyi_obj(g->a[i])) < 0) {
+            raw_free(h, g->a);
+            rcy_decref(l);
+            return NULL;
+        }
+    }
+    raw_free(h, g->a);
+    return l;
+}
+
+static int gather_alloc(rcy_heap *h, gather *g, size_t cap) {
+    g->cap = cap;
+    g->a = cap ? rcyi_alloc(h, cap * sizeof *g->a, RCYI_KIND_RAW) : NULL;
+    return cap && !g->a ? RCY_ENOMEM : RCY_OK;
+}
+
+rcy_list *rcy_gc_get_objects(rcy_heap *heap, int generation) {
+    if (!heap || generation < -1 || generation > 2)
+        return NULL;
+    rcy_list *l = rcy_list_new(heap);
+    if (!l)
+        return NULL;
+    gather g;
+    memset(&g, 0, sizeof g);
+    g.gen = generation;
+    g.skip = rcyi_head(l);
+    if (gather_alloc(heap, &g, heap->gc.ntracked) < 0) {
+        rcy_decref(l);
+        return NULL;
+    }
+    if (generation == 0 || generation == 1) {
+        rcyi_gc_vec *v = &heap->gc.young[generation];
+        for (size_t i = 0; i < v->len; i++)
+            gather_walk(v->items[i], &g);
+    } else {
+        rcyi_walk_objects(heap, gather_walk, &g);
+    }
+    return list_of(heap, l, &g);
+}
+
+static int visit_find_target(void *obj, void *arg) {
+    gather *g = arg;
+    for (size_t i = 0; i < g->ntargets; i++) {
+        if (g->targets[i] == obj) {
+            g->hit = 1;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void referrers_walk(rcy_head_ *o, void *arg) {
+    gather *g = arg;
+    uint32_t w = o->gcword;
+    if (!(w & RCYI_GC_TRACKED) || (w & COLL) || o == g->skip || o->refcnt == 0 ||
+        GEN_OF(w) == RCYI_GC_GEN_FROZEN)
+        return;
+    g->hit = 0;
+    o->type->traverse(rcyi_obj(o), visit_find_target, g);
+    if (g->hit && g->n < g->cap)
+        g->a[g->n++] = o;
+}
+
+rcy_list *rcy_gc_get_referrers(rcy_heap *heap, void *const *objs, size_t n) {
+    if (!heap || (n && !objs))
+        return NULL;
+    rcy_list *l = rcy_list_new(heap);
+    if (!l)
+        return NULL;
+    gather g;
+    memset(&g, 0, sizeof g);
+    g.skip = rcyi_head(l);
+    g.targets = objs;
+    g.ntargets = n;
+    if (gather_alloc(heap, &g, heap->gc.ntracked) < 0) {
+        rcy_decref(l);
+        return NULL;
+    }
+    if (n)
+        rcyi_walk_objects(heap, referrers_walk, &g);
+    return list_of(heap, l, &g);
+}
+
+typedef struct referents {
+    rcy_heap *h;
+    rcy_head_ **a;
+    size_t n, cap;
+    int err;
+} referents;
+
+static int visit_referent(void *obj, void *arg) {
+    referents *r = arg;
+    if (r->n == r->cap) {
+        size_t ncap = r->cap ? r->cap * 2 : 16;
+        void *p = raw_grow(r->h, r->a, ncap * sizeof *r->a);
+        if (!p) {
+            r->err = 1;
+            return 1;
+        }
+        r->a = p;
+        r->cap = ncap;
+    }
+    r->a[r->n++] = rcyi_head(obj);
+    return 0;
+}
+
+rcy_list *rcy_gc_get_referents(rcy_heap *heap, void *const *objs, size_t n) {
+    if (!heap || (n && !objs))
+        return NULL;
+    referents r = {heap, NULL, 0, 0, 0};
+    for (size_t i = 0; i < n && !r.err; i++) {
+        rcy_head_ *o = rcyi_head(objs[i]);
+        if (o->type->traverse)
+            o->type->traverse(objs[i], visit_referent, &r);
+    }
+    rcy_list *l = r.err ? NULL : rcy_list_new(heap);
+    if (!l) {
+        raw_free(heap, r.a);
+        return NULL;
+    }
+    gather g;
+    memset(&g, 0, sizeof g);
+    g.a = r.a;
+    g.n = r.n;
+    return list_of(heap, l, &g);
+}

@@ -46,6 +46,7 @@ static int resolve_config(const rcy_config *user, rcy_config *out) {
 }
 
 rcy_heap *rcy_heap_new(const rcy_config *cfg) {
+    rcyi_tracemalloc_on_heap_new();
     rcy_config c;
     if (resolve_config(cfg, &c) != RCY_OK)
         return NULL;

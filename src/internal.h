@@ -43,6 +43,9 @@ extern int rcyi_tracing;
 void rcyi_trace_alloc(unsigned domain, const void *ptr, size_t size, const char *file,
                       int line, const char *func);
 void rcyi_trace_free(unsigned domain, const void *ptr);
+/* Called by rcy_heap_new: the first call starts tracing when
+ * RCY_TRACEMALLOC=N (N frames) is set, like PYTHONTRACEMALLOC. */
+void rcyi_tracemalloc_on_heap_new(void);
 
 /* ---- gc.c: the collector's hooks in the object life cycle ----------- */
 

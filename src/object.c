@@ -37,8 +37,34 @@ _Static_assert(RCY_REFCNT_IMMORTAL == UINT32_MAX, "immortal is the saturated cou
 
 /* ---- creation -------------------------------------------------------- */
 
-static void *new_object(rcy_heap *h, const rcy_type *type, size_t extra, const char *file, int line,
-                        const char *func) {
+/* memset(p, 0, n) for the small sizes most objects have, as a few
+ * overlapping fixed-size stores instead of a library call. */
+static inline void zero_fill(void *p, size_t n) {
+    unsigned char *c = p;
+    if (n >= 32) {
+        if (n > 64) {
+            memset(c, 0, n);
+            return;
+        }
+        memset(c, 0, 32);
+        memset(c + n - 32, 0, 32);
+    } else if (n >= 16) {
+        memset(c, 0, 16);
+        memset(c + n - 16, 0, 16);
+    } else if (n >= 8) {
+        memset(c, 0, 8);
+        memset(c + n - 8, 0, 8);
+    } else if (n >= 4) {
+        memset(c, 0, 4);
+        memset(c + n - 4, 0, 4);
+    } else if (n) {
+        c[0] = 0;
+        c[n / 2] = 0;
+        c[n - 1] = 0;
+    }
+}
+
+static inline void *new_object(rcy_heap *h, const rcy_type *type, size_t extra) {
     if (RCY_UNLIKELY(!h || !type))
         return NULL;
     size_t size = type->size;
@@ -48,26 +74,37 @@ static void *new_object(rcy_heap *h, const rcy_type *type, size_t extra, const c
     rcy_head_ *o = rcyi_alloc(h, size, RCYI_KIND_OBJECT);
     if (RCY_UNLIKELY(!o))
         return NULL;
-    memset(o + 1, 0, size - HEAD_SIZE);
+    zero_fill(o + 1, size - HEAD_SIZE);
     o->refcnt = 1;
     o->gcword =
         (RCYI_SLOT_NONE << RCYI_GC_SLOT_SHIFT) | (size > RCY_SMALL_LIMIT ? RCYI_GC_LARGE : 0);
     o->type = type;
-    void *obj = o + 1;
-    if (RCY_UNLIKELY(__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED)))
-        rcyi_trace_alloc(0, obj, size, file, line, func);
     if (type->traverse)
         rcyi_gc_on_new(h, o);
+    return o + 1;
+}
+
+/* Kept out of line so the untraced path need not keep the call site
+ * alive across the allocation. */
+__attribute__((noinline)) static void *new_traced(rcy_heap *h, const rcy_type *type, size_t extra,
+                                                  const char *file, int line, const char *func) {
+    void *obj = new_object(h, type, extra);
+    if (obj)
+        rcyi_trace_alloc(0, obj, type->size + extra + HEAD_SIZE, file, line, func);
     return obj;
 }
 
 void *rcy_new_(rcy_heap *heap, const rcy_type *type, const char *file, int line, const char *func) {
-    return new_object(heap, type, 0, file, line, func);
+    if (RCY_UNLIKELY(__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED)))
+        return new_traced(heap, type, 0, file, line, func);
+    return new_object(heap, type, 0);
 }
 
 void *rcy_new_var_(rcy_heap *heap, const rcy_type *type, size_t extra, const char *file, int line,
                    const char *func) {
-    return new_object(heap, type, extra, file, line, func);
+    if (RCY_UNLIKELY(__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED)))
+        return new_traced(heap, type, extra, file, line, func);
+    return new_object(heap, type, extra);
 }
 
 /* ---- misuse reports -------------------------------------------------- */

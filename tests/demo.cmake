@@ -1,6 +1,7 @@
 # tests/demo.cmake — `make demo` must keep working: run the tour and check
-# its key lines.  Included by tests/CMakeLists.txt (defines the test) and
-# run by ctest in script mode (cmake -DTOUR=... -P demo.cmake: the check).
+# that each section prints its key facts.  Included by tests/CMakeLists.txt
+# (defines the test) and run by ctest in script mode
+# (cmake -DTOUR=... -P demo.cmake: the check).
 if(CMAKE_SCRIPT_MODE_FILE)
   execute_process(COMMAND ${TOUR} RESULT_VARIABLE rc OUTPUT_VARIABLE out
                   ERROR_VARIABLE err)
@@ -8,17 +9,30 @@ if(CMAKE_SCRIPT_MODE_FILE)
     message(FATAL_ERROR "tour exited with ${rc}\n${out}\n${err}")
   endif()
   set(expected
-    "rcy_getrefcount\\(root\\) = 1\n"
-    "alias = root; rcy_incref\\(alias\\)\n   rcy_getrefcount\\(root\\) = 2\n"
-    "rcy_decref\\(alias\\)\n   rcy_getrefcount\\(root\\) = 1\n"
-    "Python shows the same story as 2, 3, 2"
-    "header before the object: 16 bytes"
-    "rcy_getrefcount\\(root\\) = 3   \\(ours"
-    "rcy_decref\\(dict\\)   -> rcy_getrefcount\\(root\\) = 1"
-    "destroy: Node 'root' is freed\\)\n   \\(destroy: Node 'child' is freed"
-    "destroy: Node 'scoped' is freed"
-    "a chain of 1000000 nodes"
-    "end of part 1")
+    # 1. reference counting: 1, 2, 1, and why Python said 2, 3, 2
+    "rcy_list_new\\(heap\\) +rcy_getrefcount\\(a\\) = 1\n"
+    "rcy_incref\\(b\\) +rcy_getrefcount\\(a\\) = 2\n"
+    "b = NULL +rcy_getrefcount\\(a\\) = 1\n"
+    "Python printed 2, 3, 2"
+    "16-byte header"
+    # 2. the collector: enable, disable, collect with its count, stats, garbage
+    "rcy_gc_enable\\(heap\\) +rcy_gc_isenabled\\(heap\\) = true\n"
+    "rcy_gc_disable\\(heap\\) +rcy_gc_isenabled\\(heap\\) = false\n"
+    "rcy_gc_collect\\(heap, -1\\) += 600 unreachable objects"
+    "generation 0: collections=[0-9]+, collected=[0-9]+, uncollectable=0\n"
+    "generation 2: collections=[1-9][0-9]*, collected=[1-9][0-9]*, uncollectable=0\n"
+    "rcy_gc_garbage\\(heap\\) += 0 objects"
+    # 3. the cycle with finalizers: nothing on del, both finalizers, 2
+    "Object Obj1 created!\n  Object Obj2 created!\n  rcy_decref\\(obj1\\); rcy_decref\\(obj2\\)"
+    "rcy_gc_collect\\(heap, -1\\):\n  Object Obj1 deleted!\n  Object Obj2 deleted!\n  = 2\n"
+    # 4. best practices
+    "the closing brace:\n    \\(scratch list freed\\)"
+    "rcy_weakref_get\\(child->parent\\) == parent: yes"
+    "rcy_decref\\(parent\\):\n    \\(parent freed\\)\n    \\(child freed\\)\n    rcy_gc_collect\\(heap, -1\\) = 0"
+    "RCY_CLEAR\\(cache\\):\n    \\(cache freed\\)\n    cache == NULL: yes"
+    # 5. generators: 0 .. 11 then stop; bytes vs megabytes
+    "\n  0 1 2 3 4 5 6 7 8 9 10 11\n  stopped after 12 items"
+    "End of the tour")
   foreach(re ${expected})
     if(NOT out MATCHES "${re}")
       message(FATAL_ERROR "tour output lacks /${re}/:\n${out}")

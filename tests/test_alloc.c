@@ -230,36 +230,30 @@ static void most_full_arena_is_used_first(void **state) {
     (void)state;
     rcy_heap *h = heap_with(0, 0);
     /* Fill three arenas with one pool-sized chunk per pool. */
-    size_t per_pool = (RCY_POOL_SIZE - RCYI_POOL_HEADER) / 512;
+    size_t per_pool = RCYI_POOL_BLOCKS(512);
     size_t n = 3 * RCYI_POOLS_PER_ARENA * per_pool;
     void **v = malloc(n * sizeof *v);
     for (size_t i = 0; i < n; i++)
         v[i] = rcy_mem_alloc(h, 512);
-    /* Free most of the pools of the arena holding v[0], a few of another. */
-    rcyi_arena *a0 = h->alloc.all;
-    size_t freed_a = 0, freed_b = 0;
+    assert_int_equal(h->alloc.arenas, 3);
+    /* Free 60 pools of the arena holding v[0], 2 pools of another. */
+    rcyi_arena *a0 = rcyi_arena_lookup(v[0]), *a1 = NULL;
     for (size_t i = 0; i < n; i++) {
-        rcyi_pool *p = (rcyi_pool *)((uintptr_t)v[i] & ~(uintptr_t)(RCY_POOL_SIZE - 1));
-        if (!v[i])
-            continue;
-        size_t pi =
-            (size_t)((char *)p - (char *)((uintptr_t)v[i] & ~(uintptr_t)(RCY_ARENA_SIZE - 1))) /
-            RCY_POOL_SIZE;
-        if (p->arena == a0 && pi < 60) {
+        rcyi_arena *a = rcyi_arena_lookup(v[i]);
+        size_t pi = ((uintptr_t)v[i] / RCY_POOL_SIZE) % RCYI_POOLS_PER_ARENA;
+        if (a != a0 && !a1)
+            a1 = a;
+        if ((a == a0 && pi < 60) || (a == a1 && pi < 2)) {
             rcy_mem_free(h, v[i]);
             v[i] = NULL;
-            freed_a++;
-        } else if (p->arena != a0 && pi < 2 && freed_b < 2 * per_pool) {
-            rcy_mem_free(h, v[i]);
-            v[i] = NULL;
-            freed_b++;
         }
     }
+    assert_int_equal(a0->nfree, 60);
+    assert_int_equal(a1->nfree, 2);
     rcyi_alloc_validate(h);
     /* The next new pool comes from the fuller arena, not from a0. */
     void *x = rcy_mem_alloc(h, 256);
-    rcyi_pool *px = (rcyi_pool *)((uintptr_t)x & ~(uintptr_t)(RCY_POOL_SIZE - 1));
-    assert_ptr_not_equal(px->arena, a0);
+    assert_ptr_equal(rcyi_arena_lookup(x), a1);
     rcy_mem_free(h, x);
     for (size_t i = 0; i < n; i++)
         rcy_mem_free(h, v[i]);

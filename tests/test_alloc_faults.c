@@ -307,7 +307,7 @@ static void stats_count_blocks_per_class(void **state) {
     assert_int_equal(st.classes[3].block_size, 64);
     assert_int_equal(st.classes[3].pools, 1);
     assert_int_equal(st.classes[3].blocks_used, 10);
-    assert_int_equal(st.classes[3].blocks_free, (RCY_POOL_SIZE - RCYI_POOL_HEADER) / 64 - 10);
+    assert_int_equal(st.classes[3].blocks_free, RCYI_POOL_BLOCKS(64) - 10);
     assert_int_equal(st.classes[6].blocks_used, 1);
     assert_int_equal(st.pools_used, 2);
     assert_int_equal(st.pools_free, RCYI_POOLS_PER_ARENA - 2);
@@ -339,7 +339,7 @@ static void stats_count_blocks_per_class(void **state) {
     assert_non_null(strstr(text, "class   size   num pools   blocks in use  avail blocks"));
     char row[128];
     snprintf(row, sizeof row, "\n    3     64           1              10  %12zu\n",
-             (size_t)(RCY_POOL_SIZE - RCYI_POOL_HEADER) / 64 - 10);
+             (size_t)RCYI_POOL_BLOCKS(64) - 10);
     assert_non_null(strstr(text, row));
     assert_non_null(strstr(text, "\n   31    512           0               0             0\n"));
     assert_non_null(strstr(text, "# arenas allocated current         =              1\n"));

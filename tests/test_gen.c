@@ -588,6 +588,12 @@ static void list_iterator_sees_items_appended_meanwhile(void **state) {
 
 static void a_million_items_cost_constant_memory(void **state) {
     (void)state;
+    /* Warm up: the collector's bookkeeping for tracked objects is made on
+     * first use and kept; it is not what this test measures. */
+    rcy_gen *w0 = rcy_gen_range(heap, 0, 1, 1);
+    rcy_gen *w = rcy_gen_map(w0, square, NULL);
+    rcy_decref(w);
+    rcy_decref(w0);
     size_t base = bytes_used();
     rcy_gen *r = rcy_gen_range(heap, 0, 1000000, 1);
     rcy_gen *ev = rcy_gen_filter(r, is_even, NULL);

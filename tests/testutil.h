@@ -16,7 +16,7 @@
  * tests are skipped (pass) under ASan when RCY_SKIP_DEATH is set. */
 void rcy_expect_death_(void (*fn)(void *), void *arg, const char *expect, const char *file,
                        int line);
-#define rcy_expect_death(fn, arg, expect)                                      \
+#define rcy_expect_death(fn, arg, expect)                                                          \
     rcy_expect_death_((fn), (arg), (expect), __FILE__, __LINE__)
 
 /* Capture everything the library writes through its output callback into

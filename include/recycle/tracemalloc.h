@@ -18,7 +18,7 @@ extern "C" {
 
 /* Address spaces of traces (Python's "domain"). */
 #define RCY_DOMAIN_DEFAULT 0u /* recycle heaps: objects, containers, rcy_mem_* */
-#define RCY_DOMAIN_MALLOC 1u  /* malloc family, through the preload library   */
+#define RCY_DOMAIN_MALLOC  1u /* malloc family, through the preload library   */
 
 /* ---- frames and tracebacks ---------------------------------------- */
 
@@ -63,8 +63,7 @@ RCY_API void rcy_traceback_free(rcy_traceback *tb);
  * The traceback is the caller's native stack.  RCY_ESTATE when not tracing. */
 RCY_API int rcy_tracemalloc_track(unsigned domain, uintptr_t ptr, size_t size);
 /* Same, skipping `skip` innermost native frames (for malloc wrappers). */
-RCY_API int rcy_tracemalloc_track_from(unsigned domain, uintptr_t ptr, size_t size,
-                                       unsigned skip);
+RCY_API int rcy_tracemalloc_track_from(unsigned domain, uintptr_t ptr, size_t size, unsigned skip);
 RCY_API int rcy_tracemalloc_untrack(unsigned domain, uintptr_t ptr);
 
 #define RCY_TRACEMALLOC_COUNTERS_VERSION 1
@@ -86,6 +85,9 @@ typedef struct rcy_trace {
     unsigned domain;
     size_t size;
     const rcy_traceback *traceback; /* owned by the snapshot */
+    /* Blocks this trace stands for: 1, except in a snapshot returned by
+     * rcy_snapshot_at_peak, whose traces are per-traceback aggregates. */
+    size_t count;
 } rcy_trace;
 
 /* NULL with RCY_ESTATE semantics when not tracing (as Python raises). */
@@ -151,13 +153,16 @@ typedef struct rcy_filter {
     const char *filename_pattern; /* fnmatch-style; ignored if domain_only */
     unsigned lineno;              /* 0 = any line                          */
     bool all_frames;
-    int domain;                   /* -1 = any domain                       */
+    int domain; /* -1 = any domain                       */
 } rcy_filter;
 
 /* A new snapshot with the traces the filters keep, combined as Python
  * combines them (all inclusive filters: any must match; exclusive: none). */
-RCY_API rcy_snapshot *rcy_snapshot_filter_traces(const rcy_snapshot *s,
-                                                 const rcy_filter *filters, size_t n);
+RCY_API rcy_snapshot *rcy_snapshot_filter_traces(const rcy_snapshot *s, const rcy_filter *filters,
+                                                 size_t n);
+/* Total size and count of the snapshot's traces (counts of aggregates
+ * included). */
+RCY_API void rcy_snapshot_totals(const rcy_snapshot *s, size_t *size, size_t *count);
 
 /* Versioned, checksummed binary file with resolved symbols.  load sets
  * *err (RCY_EIO, RCY_EFORMAT, RCY_ECORRUPT, RCY_EVERSION, RCY_ENOMEM). */

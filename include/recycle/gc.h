@@ -1,0 +1,222 @@
+/* recycle/gc.h — the cycle collector (Python's `gc` module), weak
+ * references and one-shot finalizers (Python's `weakref` module).
+ * Included by <recycle.h>; do not include directly.
+ *
+ * Python's documentation of `gc` and `weakref` is the spec.  Every function
+ * behaves as there unless a note beside it (marked "C:") says how and why
+ * it differs.  Differences that apply everywhere:
+ *
+ *  C: every function takes the heap it acts on (Python has one interpreter;
+ *     recycle has one collector per heap, each used by one thread at a
+ *     time).
+ *  C: lists returned are new references to rcy_list objects; tuples become
+ *     out-parameters (arrays of 3).
+ *  C: Python raises; C returns a negative rcy_err (RCY_EINVAL for a bad
+ *     argument, RCY_ENOMEM when bookkeeping memory ran out).
+ *
+ * Generations: 0 (young), 1, 2 (old) and the permanent generation of
+ * frozen objects, which collections ignore (rcy_gc_freeze).
+ */
+#ifndef RECYCLE_GC_H
+#define RECYCLE_GC_H
+
+#include "core.h"
+#include "containers.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RCY_GC_GENERATIONS 3
+
+/* ---- switching automatic collection ---------------------------------- */
+
+RCY_API void rcy_gc_enable(rcy_heap *heap);
+RCY_API void rcy_gc_disable(rcy_heap *heap);
+RCY_API bool rcy_gc_isenabled(rcy_heap *heap);
+
+/* Collect generations 0..generation (-1 or 2 = a full collection, as
+ * Python's default).  Returns the number of unreachable objects found:
+ * those freed, plus those moved to rcy_gc_garbage() (legacy finalizers,
+ * DEBUG_SAVEALL).  Objects a finalizer resurrected are not counted.
+ * C: returns 0 at once when called while a collection is running (from a
+ * finalizer, weakref callback or gc callback): collections never nest.
+ * RCY_EINVAL for a generation outside -1..2, RCY_ENOMEM when the
+ * collector could not get memory for its work list (nothing is changed). */
+RCY_API ssize_t rcy_gc_collect(rcy_heap *heap, int generation);
+
+/* count[g]: for generation 0, tracked objects allocated minus tracked
+ * objects freed since the last collection; for 1 and 2, collections of
+ * the next younger generation since this one was last collected. */
+RCY_API void rcy_gc_get_count(rcy_heap *heap, size_t count[RCY_GC_GENERATIONS]);
+RCY_API void rcy_gc_get_threshold(rcy_heap *heap, size_t threshold[RCY_GC_GENERATIONS]);
+/* C: all three thresholds are set at once (Python's later ones are
+ * optional: pass the current values).  threshold0 == 0 disables automatic
+ * collection.  Defaults: 2000, 10, 10.  A full collection also needs the
+ * survivors moved to the old generation since the last full collection to
+ * exceed 25% of the objects that survived it (Python's long-lived rule), so
+ * building a large structure costs linear time. */
+RCY_API void rcy_gc_set_threshold(rcy_heap *heap, size_t threshold0, size_t threshold1,
+                                  size_t threshold2);
+
+/* ---- statistics -------------------------------------------------------- */
+
+#define RCY_GC_STATS_VERSION 1
+
+typedef struct rcy_gc_gen_stats {
+    size_t collections;   /* collections of this generation             */
+    size_t collected;     /* objects freed (and, with DEBUG_SAVEALL, saved) */
+    size_t uncollectable; /* objects moved to garbage: legacy finalizers */
+    size_t candidates;    /* objects examined, summed over collections   */
+    double duration;      /* seconds spent, summed over collections      */
+} rcy_gc_gen_stats;
+
+typedef struct rcy_gc_stats {
+    size_t size;      /* caller sets sizeof(rcy_gc_stats)               */
+    uint32_t version; /* filled: RCY_GC_STATS_VERSION                   */
+    rcy_gc_gen_stats generations[RCY_GC_GENERATIONS];
+} rcy_gc_stats;
+
+/* C: Python returns a list of dicts; here one struct.  stats->size must be
+ * set; fields past it are not written.  RCY_EINVAL if it is too small to
+ * hold the header fields. */
+RCY_API int rcy_gc_get_stats(rcy_heap *heap, rcy_gc_stats *stats);
+
+/* ---- introspection ----------------------------------------------------- */
+
+/* A new list of every object tracked by the collector in `generation`
+ * (0..2), or in all of them for -1 (frozen objects excluded, as in
+ * Python).  The returned list itself is not included.  NULL on bad
+ * generation or out of memory. */
+RCY_API rcy_list *rcy_gc_get_objects(rcy_heap *heap, int generation);
+/* C: Python's *objs is an array and its length.  A new list of the
+ * tracked objects whose traverse visits any of objs[0..n). */
+RCY_API rcy_list *rcy_gc_get_referrers(rcy_heap *heap, void *const *objs, size_t n);
+/* A new list of the objects that objs[0..n) visit in their traverse
+ * (objects without traverse contribute nothing). */
+RCY_API rcy_list *rcy_gc_get_referents(rcy_heap *heap, void *const *objs, size_t n);
+
+RCY_API bool rcy_gc_is_tracked(const void *obj);
+/* True once the object's PEP 442 finalizer ran (or was started). */
+RCY_API bool rcy_gc_is_finalized(const void *obj);
+/* C: Python has no public track/untrack (they are C-API calls).  track()
+ * puts an untracked object whose type has traverse into generation 0
+ * (RCY_EINVAL when the type has no traverse); both are idempotent. */
+RCY_API int rcy_gc_track(void *obj);
+/* C: called from a finalizer or callback on an object that is part of the
+ * garbage being collected, untrack is ignored (the object stays tracked
+ * until that collection decides its fate). */
+RCY_API void rcy_gc_untrack(void *obj);
+
+/* Move every tracked object into the permanent generation, which
+ * collections ignore; unfreeze moves them back into the oldest one. */
+RCY_API void rcy_gc_freeze(rcy_heap *heap);
+RCY_API void rcy_gc_unfreeze(rcy_heap *heap);
+RCY_API size_t rcy_gc_get_freeze_count(rcy_heap *heap);
+
+/* The list of uncollectable objects (BORROWED; owned by the heap): cycles
+ * with an RCY_TYPE_LEGACY_FINALIZER object and all they reach, and with
+ * DEBUG_SAVEALL every unreachable object.  Users may remove items from it.
+ * NULL only when out of memory. */
+RCY_API rcy_list *rcy_gc_garbage(rcy_heap *heap);
+
+/* ---- callbacks --------------------------------------------------------- */
+
+typedef enum rcy_gc_phase { RCY_GC_START = 0, RCY_GC_STOP = 1 } rcy_gc_phase;
+
+typedef struct rcy_gc_info {
+    int generation;       /* the oldest generation collected            */
+    size_t collected;     /* STOP only: objects freed                   */
+    size_t uncollectable; /* STOP only: objects moved to garbage        */
+    double duration;      /* STOP only: seconds                         */
+} rcy_gc_info;
+
+/* C: Python's gc.callbacks list becomes add/remove.  Called before and
+ * after every collection, in the order added.  A callback may collect
+ * (that returns 0) and may add or remove callbacks: the set called for
+ * this phase was fixed when it started. */
+typedef void rcy_gc_callback(rcy_heap *heap, rcy_gc_phase phase, const rcy_gc_info *info,
+                             void *arg);
+RCY_API int rcy_gc_callbacks_add(rcy_heap *heap, rcy_gc_callback *fn, void *arg);
+/* Removes the first (fn, arg) pair; RCY_ENOTFOUND if absent. */
+RCY_API int rcy_gc_callbacks_remove(rcy_heap *heap, rcy_gc_callback *fn, void *arg);
+
+/* ---- debugging --------------------------------------------------------- */
+
+/* Python's flag values.  Output goes through the output callback. */
+#define RCY_GC_DEBUG_STATS         0x01u /* one summary per collection       */
+#define RCY_GC_DEBUG_COLLECTABLE   0x02u /* each collectable object found    */
+#define RCY_GC_DEBUG_UNCOLLECTABLE 0x04u /* each uncollectable object found  */
+#define RCY_GC_DEBUG_SAVEALL       0x20u /* keep garbage in rcy_gc_garbage() */
+#define RCY_GC_DEBUG_LEAK                                                                          \
+    (RCY_GC_DEBUG_COLLECTABLE | RCY_GC_DEBUG_UNCOLLECTABLE | RCY_GC_DEBUG_SAVEALL)
+
+RCY_API void rcy_gc_set_debug(rcy_heap *heap, unsigned flags);
+RCY_API unsigned rcy_gc_get_debug(rcy_heap *heap);
+
+/* C only (Lua's HARDMEMTESTS): run a full collection at every allocation
+ * of a tracked object while automatic collection is enabled, so reference
+ * bugs show at once.  Also on when the environment has RCY_GC_HARD=1 at
+ * heap creation. */
+RCY_API void rcy_gc_set_hard(rcy_heap *heap, bool on);
+RCY_API bool rcy_gc_get_hard(rcy_heap *heap);
+
+/* ---- weak references ------------------------------------------------- */
+
+/* A weak reference is itself an object (drop it with rcy_decref).  It is
+ * tracked by the collector, so the collector can tell whether the weak
+ * reference itself is garbage. */
+typedef struct rcy_weakref rcy_weakref;
+RCY_API extern const rcy_type rcy_weakref_type;
+
+/* Called once the referent is gone: wr is alive (held for the call) and
+ * rcy_weakref_get(wr) returns NULL.  C: Python passes the weakref only;
+ * here also the arg given at creation (not a reference: recycle does not
+ * manage it).  The callback may allocate, drop references and collect. */
+typedef void (*rcy_weakref_callback)(rcy_weakref *wr, void *arg);
+
+/* A new weak reference to obj (any recycle object) in obj's heap; NULL
+ * when out of memory.  cb may be NULL.  Rules, as in Python:
+ *  - when obj is freed by refcounting, every weak reference to it is
+ *    cleared first, then the callbacks run;
+ *  - when the collector finds obj unreachable, weak references to it are
+ *    cleared before any finalizer runs; a callback runs only if the weak
+ *    reference itself is not part of the garbage;
+ *  - no callback and no finalizer ever sees a cleared or dead object.
+ * C: each call makes a new weak reference (Python shares callback-less
+ * ones); callbacks of one object run newest first. */
+RCY_API rcy_weakref *rcy_weakref_new_(void *obj, rcy_weakref_callback cb, void *arg,
+                                      RCY_SITE_PARAMS);
+#define rcy_weakref_new(obj, cb, arg) rcy_weakref_new_((obj), (cb), (arg), RCY_SITE)
+
+/* The referent as a NEW reference, or NULL once it is gone.  C: an
+ * exception to the `_get` = borrowed convention (core.h): a borrowed
+ * pointer to an object nothing else may hold could die at any moment. */
+RCY_API void *rcy_weakref_get(rcy_weakref *wr);
+/* Number of weak references (and finalize objects) pointing to obj. */
+RCY_API size_t rcy_weakref_getweakrefcount(const void *obj);
+
+/* ---- weakref.finalize ------------------------------------------------ */
+
+/* A one-shot finalizer: fn(arg) runs once, when obj dies, or when
+ * rcy_finalize_call is used, or at rcy_heap_free if still alive and
+ * atexit is on (the default; pending ones run newest first).  The heap
+ * keeps it alive until then, so callers may drop their reference at once.
+ * C: fn gets one void* (Python: *args, **kwargs); like Python's, it must
+ * not hold obj itself or obj would never die. */
+typedef struct rcy_finalize rcy_finalize;
+typedef void (*rcy_finalize_fn)(void *arg);
+RCY_API rcy_finalize *rcy_finalize_new_(void *obj, rcy_finalize_fn fn, void *arg, RCY_SITE_PARAMS);
+#define rcy_finalize_new(obj, fn, arg) rcy_finalize_new_((obj), (fn), (arg), RCY_SITE)
+/* If alive, mark dead and run fn(arg); returns whether it ran. */
+RCY_API bool rcy_finalize_call(rcy_finalize *f);
+/* If alive, mark dead without running fn; returns whether it was alive. */
+RCY_API bool rcy_finalize_detach(rcy_finalize *f);
+RCY_API bool rcy_finalize_alive(const rcy_finalize *f);
+RCY_API void rcy_finalize_set_atexit(rcy_finalize *f, bool atexit);
+RCY_API bool rcy_finalize_get_atexit(const rcy_finalize *f);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RECYCLE_GC_H */

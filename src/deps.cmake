@@ -1,0 +1,41 @@
+# src/deps.cmake — the library's optional dependencies (included by the top
+# CMakeLists.txt after the recycle / recycle_static targets exist).
+#
+#  libdw (elfutils)  DWARF symbolization of native frames  -> RCY_HAVE_LIBDW
+#  libunwind         stack walk where frame pointers fail  -> RCY_HAVE_LIBUNWIND
+#
+# Both are found with pkg-config; when either is missing the library still
+# builds with libc alone.  Plain library names (dw, elf, unwind) keep the
+# exported package config usable on another machine (dladdr names exported functions; the walk uses
+# frame pointers only).  RCY_WITH_LIBDW / RCY_WITH_LIBUNWIND=OFF turn them
+# off by hand.
+option(RCY_WITH_LIBDW "Symbolize native frames with libdw (elfutils)" ON)
+option(RCY_WITH_LIBUNWIND "Fall back to libunwind where frame pointers fail" ON)
+
+find_package(PkgConfig QUIET)
+set(RCY_DEP_TARGETS "")
+if(PKG_CONFIG_FOUND)
+  if(RCY_WITH_LIBDW)
+    pkg_check_modules(RCY_LIBDW QUIET IMPORTED_TARGET libdw)
+    if(RCY_LIBDW_FOUND)
+      list(APPEND RCY_DEP_TARGETS ${RCY_LIBDW_LIBRARIES})
+      set(RCY_DEP_INCS ${RCY_DEP_INCS} ${RCY_LIBDW_INCLUDE_DIRS})
+      set(RCY_DEP_DEFS ${RCY_DEP_DEFS} RCY_HAVE_LIBDW=1)
+    endif()
+  endif()
+  if(RCY_WITH_LIBUNWIND)
+    pkg_check_modules(RCY_LIBUNWIND QUIET IMPORTED_TARGET libunwind)
+    if(RCY_LIBUNWIND_FOUND)
+      list(APPEND RCY_DEP_TARGETS ${RCY_LIBUNWIND_LIBRARIES})
+      set(RCY_DEP_INCS ${RCY_DEP_INCS} ${RCY_LIBUNWIND_INCLUDE_DIRS})
+      set(RCY_DEP_DEFS ${RCY_DEP_DEFS} RCY_HAVE_LIBUNWIND=1)
+    endif()
+  endif()
+endif()
+message(STATUS "recycle: libdw ${RCY_LIBDW_FOUND}, libunwind ${RCY_LIBUNWIND_FOUND}")
+
+foreach(tgt recycle recycle_static)
+  target_compile_definitions(${tgt} PRIVATE ${RCY_DEP_DEFS})
+  target_include_directories(${tgt} PRIVATE ${RCY_DEP_INCS})
+  target_link_libraries(${tgt} PUBLIC ${RCY_DEP_TARGETS} ${CMAKE_DL_LIBS})
+endforeach()

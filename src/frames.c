@@ -1,0 +1,172 @@
+/* src/frames.c — native stacks for tracemalloc: a frame-pointer walk, with
+ * libunwind's unw_backtrace as the fallback.
+ *
+ * The walk never faults: every frame pointer must lie between the walker's
+ * own frame and the top of the thread's stack (the end of the mapping that
+ * holds the stack, found once per thread by reading /proc/self/maps with
+ * raw system calls: no malloc), be 8-byte aligned, and be above the
+ * previous one.  Code built without frame pointers ends the walk early
+ * instead of crashing it.  Nothing here allocates.
+ */
+#include "tracemalloc.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifdef RCY_HAVE_LIBUNWIND
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+#endif
+
+#define TLS __thread __attribute__((tls_model("initial-exec")))
+
+static TLS uintptr_t tls_stack_hi; /* 0 = not yet known, 1 = unknown */
+static int force_libunwind;
+
+bool rcyi_walk_use_libunwind(bool on) {
+#ifdef RCY_HAVE_LIBUNWIND
+    __atomic_store_n(&force_libunwind, on ? 1 : 0, __ATOMIC_RELAXED);
+    return true;
+#else
+    (void)on;
+    return false;
+#endif
+}
+
+static int hexval(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* Parse "start-end ..." at the beginning of a maps line. */
+static bool parse_range(const char *l, const char *end, uintptr_t *lo, uintptr_t *hi) {
+    uintptr_t a = 0, b = 0;
+    int d;
+    const char *p = l;
+    if (p >= end || hexval(*p) < 0)
+        return false;
+    while (p < end && (d = hexval(*p)) >= 0)
+        a = a * 16 + (uintptr_t)d, p++;
+    if (p >= end || *p != '-')
+        return false;
+    p++;
+    while (p < end && (d = hexval(*p)) >= 0)
+        b = b * 16 + (uintptr_t)d, p++;
+    *lo = a;
+    *hi = b;
+    return true;
+}
+
+/* The end of the mapping that contains sp, or 1 when it cannot be found. */
+static uintptr_t find_stack_hi(uintptr_t sp) {
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 1;
+    char buf[4096];
+    size_t have = 0;
+    uintptr_t found = 1;
+    for (;;) {
+        ssize_t r = read(fd, buf + have, sizeof buf - have);
+        if (r <= 0)
+            break;
+        have += (size_t)r;
+        size_t start = 0;
+        for (size_t i = 0; i < have; i++) {
+            if (buf[i] != '\n')
+                continue;
+            uintptr_t lo, hi;
+            if (parse_range(buf + start, buf + i, &lo, &hi) && lo <= sp && sp < hi) {
+                found = hi;
+                goto done;
+            }
+            start = i + 1;
+        }
+        if (start == 0 && have == sizeof buf)
+            have = 0; /* an absurdly long line: drop it */
+        else {
+            memmove(buf, buf + start, have - start);
+            have -= start;
+        }
+    }
+done:
+    close(fd);
+    return found;
+}
+
+static int walk_fp(uintptr_t fp, uintptr_t lo, uintptr_t hi, uintptr_t *out, int max, int skip,
+                   int *total) __attribute__((no_sanitize("address")));
+
+static int walk_fp(uintptr_t fp, uintptr_t lo, uintptr_t hi, uintptr_t *out, int max, int skip,
+                   int *total) {
+    int n = 0, seen = 0;
+    while (fp >= lo && fp + 2 * sizeof(uintptr_t) <= hi && (fp & (sizeof(uintptr_t) - 1)) == 0) {
+        const uintptr_t *f = (const uintptr_t *)fp;
+        uintptr_t next = f[0], ret = f[1];
+        if (ret < 4096)
+            break;
+        if (seen >= skip && n < max)
+            out[n++] = ret;
+        seen++;
+        if (seen - skip >= 65535)
+            break;
+        if (next <= fp)
+            break;
+        fp = next;
+    }
+    *total = seen > skip ? seen - skip : 0;
+    return n;
+}
+
+#ifdef RCY_HAVE_LIBUNWIND
+/* unw_backtrace from here: [0] is in this function, [1] in
+ * rcyi_walk_stack, [2] in the function whose frame the caller passed, [3]
+ * the return address stored in that frame (the first one the frame-pointer
+ * walk gives).  The calls below are kept out of tail position so that
+ * these frames exist. */
+__attribute__((noinline)) static int walk_unw(uintptr_t *out, int max, int skip, int *total) {
+    void *buf[256];
+    int want = 3 + skip + max;
+    if (want > 256)
+        want = 256;
+    int got = unw_backtrace(buf, want);
+    __asm__ volatile("" ::: "memory");
+    int first = 3 + skip;
+    int n = 0;
+    for (int i = first; i < got && n < max; i++)
+        out[n++] = (uintptr_t)buf[i];
+    *total = got > first ? got - first : 0;
+    return n;
+}
+#endif
+
+__attribute__((noinline)) int rcyi_walk_stack(uintptr_t fp, uintptr_t *out, int max, int skip,
+                                              int *total) {
+    *total = 0;
+    if (max <= 0)
+        return 0;
+#ifdef RCY_HAVE_LIBUNWIND
+    if (__atomic_load_n(&force_libunwind, __ATOMIC_RELAXED)) {
+        int r = walk_unw(out, max, skip, total);
+        __asm__ volatile("" ::: "memory");
+        return r;
+    }
+#endif
+    uintptr_t lo = (uintptr_t)__builtin_frame_address(0);
+    uintptr_t hi = tls_stack_hi;
+    if (!hi)
+        hi = tls_stack_hi = find_stack_hi(lo);
+    int n = hi > 1 ? walk_fp(fp, lo, hi, out, max, skip, total) : 0;
+#ifdef RCY_HAVE_LIBUNWIND
+    /* The frame pointers gave nothing past the skip: the caller's code has
+     * none, or the stack could not be bounded.  Ask the unwinder. */
+    if (n == 0) {
+        n = walk_unw(out, max, skip, total);
+        __asm__ volatile("" ::: "memory");
+    }
+#endif
+    return n;
+}

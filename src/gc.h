@@ -1,0 +1,92 @@
+/* src/gc.h — the cycle collector's internal interface and invariants
+ * (gc.c: generations, trial deletion, PEP 442 finalization; weakref.c:
+ * weak references and finalize objects).
+ *
+ * Tracked objects are never linked to each other: generations 0 and 1 are
+ * vectors of headers (gc->young[g]) and an object's index in its vector is
+ * the SLOT field of its gcword; generation 2 (old) and the permanent
+ * generation (frozen, GEN 3) have no vector, a full collection finds their
+ * members by walking the allocator's object pools.
+ *
+ * Outside a collection (bits of src/object.h):
+ *   TRACKED && GEN in {0,1}  =>  young[GEN].items[SLOT] == obj
+ *   TRACKED && GEN in {2,3}  =>  SLOT == RCYI_SLOT_NONE
+ *   !TRACKED                 =>  GEN == 0 && SLOT == RCYI_SLOT_NONE
+ *   COLLECTING and UNREACHABLE are clear on every object
+ *   ntracked == #TRACKED objects,  nfrozen == #(TRACKED && GEN == 3)
+ * A young vector that cannot grow, or an index past RCYI_SLOT_MAX, puts
+ * the object straight into generation 2 (always safe: a full collection
+ * still finds it; only its collection is later than it could be).
+ *
+ * During a collection of generations 0..G (the "set" = TRACKED objects
+ * with GEN <= G and refcnt > 0), phase by phase:
+ *   1. refs    COLLECTING set, SLOT = gc_refs = refcnt minus references
+ *              from set members seen so far (saturating at RCYI_SLOT_MAX:
+ *              a saturated count is never decremented, so the object
+ *              counts as reachable from outside — always safe).  A member
+ *              is initialised by whichever comes first: its own turn in
+ *              the scan or a visit from another member.
+ *   2. mark    gc_refs > 0 means referenced from outside the set.  Such
+ *              members, and every member they reach (explicit stack, never
+ *              recursion), are "finished": COLLECTING cleared and the object
+ *              placed in generation min(GEN+1, 2) (full: 2) as survivors.
+ *              What keeps COLLECTING is unreachable: the set U.
+ *   3. U      COLLECTING|UNREACHABLE set, SLOT meaningless; every member
+ *              holds one extra reference taken by the collector, so no
+ *              member of U is freed before the release step, whatever
+ *              finalizers and callbacks do.
+ *              a. legacy finalizers and all they reach in U: finished into
+ *                 generation 2 and appended to garbage (uncollectable);
+ *              b. weak references to U cleared, weak references that are
+ *                 themselves in U killed (no callback ever runs for them),
+ *                 then callbacks of the others run;
+ *              c. every finalizer in U runs once (FINALIZED set first);
+ *              d. resurrection: SLOT = refcnt - 1 - references from U;
+ *                 > 0 means resurrected: it and all it reaches in U are
+ *                 finished into generation 2 and survive;
+ *              e. the rest (final garbage F): weak references made by
+ *                 finalizers are cleared, then `clear` runs on each
+ *                 (DEBUG_SAVEALL: appended to garbage instead).
+ *   4. release SLOT = index in gc->release; the collector drops its
+ *              references; rcyi_gc_on_free of a member (COLLECTING|
+ *              UNREACHABLE) nulls its entry and counts it as collected,
+ *              so stats count only what was really freed.  Entries still
+ *              set afterwards survived (a cycle without `clear`) and are
+ *              finished into generation 2.  Chunks of RCYI_SLOT_MAX.
+ * User code (finalizers, callbacks, clear, destroy) runs only in steps
+ * 3b..4, when every object outside U obeys the "outside" invariants and
+ * young[] holds no member of the set.  gc->collecting forbids nesting.
+ */
+#ifndef RCY_SRC_GC_H
+#define RCY_SRC_GC_H
+
+#include "heap.h"
+
+static inline int rcyi_gc_is_young_gen(uint32_t w) {
+    return ((w & RCYI_GC_GEN_MASK) >> RCYI_GC_GEN_SHIFT) < 2;
+}
+
+/* ---- gc.c --------------------------------------------------------- */
+
+/* Remove a tracked object from its generation (untrack). */
+void rcyi_gc_untrack_head(rcy_heap *h, rcy_head_ *obj);
+
+/* ---- weakref.c ---------------------------------------------------- */
+
+/* Clear every weak reference to obj (they now return NULL) and chain
+ * those whose callback must run onto *pending, each held by one extra
+ * reference.  When `skip_unreachable`, weak references that are
+ * themselves members of U get no callback. */
+void rcyi_weakref_detach_all(rcy_heap *h, rcy_head_ *obj, struct rcy_weakref **pending,
+                             int skip_unreachable);
+/* Run the chained callbacks, then drop the references held on them. */
+void rcyi_weakref_run_pending(rcy_heap *h, struct rcy_weakref *pending);
+/* If obj is a weak reference, clear it without a callback. */
+void rcyi_weakref_kill_if_weakref(rcy_heap *h, rcy_head_ *obj);
+/* Run every alive finalize object with atexit on (newest first), then
+ * release the registry. */
+void rcyi_finalize_run_atexit(rcy_heap *h);
+/* Free weakref.c's tables (after the last collection). */
+void rcyi_weakref_fini(rcy_heap *h);
+
+#endif

@@ -1,0 +1,846 @@
+/* src/snapfile.c — snapshot files: dump and load.
+ *
+ * Layout (all integers little-endian):
+ *
+ *   header, 32 bytes:
+ *     0  magic    "RCYTRACE"
+ *     8  u16 major (1), u16 minor (0)   a different major is RCY_EVERSION
+ *     12 u32 flags (0)
+ *     16 u64 body length                 the file is exactly 32 + this
+ *     24 u32 CRC-32 (IEEE) of the body
+ *     28 u32 number of sections
+ *   body: sections, each {u32 tag, u32 flags, u64 length, payload}:
+ *     STRS u32 n, n x {u32 len, bytes}                  the string table
+ *     FRMS u32 n, n x {u32 file, u32 line, u32 function, u32 object,
+ *                      u64 address}                     (string ids; ~0 = none)
+ *     TBCK u32 n, n x {u32 nframe, u32 total, nframe x u32 frame id}
+ *     META i32 traceback limit, u32 0, u64 allocs, frees, current, peak
+ *     TRAC u64 n, n x {u32 domain, u32 traceback id, u64 size, u64 count}
+ *     TIME u64 n, n x {u64 time_ns, u64 current, u64 peak}       optional
+ *     INFO u32 n, n x {u32 key, u32 value}                       optional
+ *     PEAK like META then TRAC, for rcy_snapshot_at_peak         optional
+ *   A section refers only to sections before it; unknown tags are skipped
+ *   (a newer minor version may add some).
+ *
+ * Symbols are resolved before writing, so a file reads the same on any
+ * machine.  The loader checks the magic, version, length and checksum
+ * first, then every count against the bytes that remain before it
+ * allocates anything: a truncated, corrupted or foreign file gives an
+ * error code, never a crash or an allocation larger than the file.
+ */
+#include "tracemalloc.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ENTER() int busy_prev_ = rcyi_tm_enter()
+#define LEAVE() rcyi_tm_exit(busy_prev_)
+
+#define MAGIC  "RCYTRACE"
+#define MAJOR  1
+#define MINOR  0
+#define HEADER 32
+#define NONE   UINT32_MAX
+
+#define TAG(a, b, c, d)                                                                            \
+    ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
+#define T_STRS TAG('S', 'T', 'R', 'S')
+#define T_FRMS TAG('F', 'R', 'M', 'S')
+#define T_TBCK TAG('T', 'B', 'C', 'K')
+#define T_META TAG('M', 'E', 'T', 'A')
+#define T_TRAC TAG('T', 'R', 'A', 'C')
+#define T_TIME TAG('T', 'I', 'M', 'E')
+#define T_INFO TAG('I', 'N', 'F', 'O')
+#define T_PEAK TAG('P', 'E', 'A', 'K')
+
+/* ---- CRC-32 ------------------------------------------------------------------- */
+
+static uint32_t crc_table[256];
+static int crc_ready;
+
+static void crc_init(void) {
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        crc_table[i] = c;
+    }
+    __atomic_store_n(&crc_ready, 1, __ATOMIC_RELEASE);
+}
+
+uint32_t rcyi_crc32(uint32_t crc, const void *data, size_t n) {
+    if (!__atomic_load_n(&crc_ready, __ATOMIC_ACQUIRE))
+        crc_init(); /* idempotent: racing threads write the same table */
+    const unsigned char *p = data;
+    crc = ~crc;
+    while (n--)
+        crc = crc_table[(crc ^ *p++) & 0xFF] ^ (crc >> 8);
+    return ~crc;
+}
+
+/* ---- writing ------------------------------------------------------------------- */
+
+typedef struct wbuf {
+    unsigned char *p;
+    size_t len, cap;
+    bool oom;
+} wbuf;
+
+static void w_bytes(wbuf *w, const void *d, size_t n) {
+    if (w->oom)
+        return;
+    if (w->len + n > w->cap) {
+        size_t ncap = w->cap ? w->cap * 2 : 65536;
+        while (ncap < w->len + n)
+            ncap *= 2;
+        unsigned char *np = realloc(w->p, ncap);
+        if (!np) {
+            w->oom = true;
+            return;
+        }
+        w->p = np;
+        w->cap = ncap;
+    }
+    memcpy(w->p + w->len, d, n);
+    w->len += n;
+}
+
+static void w_u32(wbuf *w, uint32_t v) {
+    unsigned char b[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 24)};
+    w_bytes(w, b, 4);
+}
+
+static void w_u64(wbuf *w, uint64_t v) {
+    w_u32(w, (uint32_t)v);
+    w_u32(w, (uint32_t)(v >> 32));
+}
+
+static void put_u32(unsigned char *p, uint32_t v) {
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static size_t w_section_begin(wbuf *w, uint32_t tag) {
+    w_u32(w, tag);
+    w_u32(w, 0);
+    w_u64(w, 0);
+    return w->len;
+}
+
+static void w_section_end(wbuf *w, size_t start) {
+    if (w->oom)
+        return;
+    uint64_t len = w->len - start;
+    for (int i = 0; i < 8; i++)
+        w->p[start - 8 + i] = (unsigned char)(len >> (8 * i));
+}
+
+/* Deduplicating tables built while dumping. */
+typedef struct strtab {
+    const char **s;
+    size_t n, cap;
+    uint32_t *idx; /* open addressing: id + 1 */
+    size_t icap;
+} strtab;
+
+static uint64_t str_hash(const char *s) {
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static uint32_t strtab_id(strtab *t, const char *s, bool *oom) {
+    if (!s)
+        return NONE;
+    if ((t->n + 1) * 2 > t->icap) {
+        size_t ncap = t->icap ? t->icap * 2 : 256;
+        uint32_t *ni = calloc(ncap, sizeof *ni);
+        if (!ni) {
+            *oom = true;
+            return NONE;
+        }
+        for (size_t i = 0; i < t->n; i++) {
+            size_t j = str_hash(t->s[i]) & (ncap - 1);
+            while (ni[j])
+                j = (j + 1) & (ncap - 1);
+            ni[j] = (uint32_t)i + 1;
+        }
+        free(t->idx);
+        t->idx = ni;
+        t->icap = ncap;
+    }
+    size_t j = str_hash(s) & (t->icap - 1);
+    for (; t->idx[j]; j = (j + 1) & (t->icap - 1))
+        if (strcmp(t->s[t->idx[j] - 1], s) == 0)
+            return t->idx[j] - 1;
+    if (t->n == t->cap) {
+        size_t ncap = t->cap ? t->cap * 2 : 256;
+        const char **ns = realloc(t->s, ncap * sizeof *ns);
+        if (!ns) {
+            *oom = true;
+            return NONE;
+        }
+        t->s = ns;
+        t->cap = ncap;
+    }
+    t->s[t->n] = s;
+    t->idx[j] = (uint32_t)++t->n;
+    return (uint32_t)t->n - 1;
+}
+
+typedef struct frec {
+    uint32_t file, line, func, obj;
+    uint64_t addr;
+} frec;
+
+typedef struct frametab {
+    frec *f;
+    size_t n, cap;
+    uint32_t *idx;
+    size_t icap;
+} frametab;
+
+static uint64_t frec_hash(const frec *r) {
+    uint64_t h = r->file * 0x9e3779b97f4a7c15ULL;
+    h = (h ^ r->line) * 0xff51afd7ed558ccdULL;
+    h = (h ^ r->func) * 0xc4ceb9fe1a85ec53ULL;
+    h = (h ^ r->obj) * 0x9e3779b97f4a7c15ULL;
+    h = (h ^ r->addr) * 0xff51afd7ed558ccdULL;
+    return h ^ (h >> 29);
+}
+
+static uint32_t frametab_id(frametab *t, const frec *r, bool *oom) {
+    if ((t->n + 1) * 2 > t->icap) {
+        size_t ncap = t->icap ? t->icap * 2 : 256;
+        uint32_t *ni = calloc(ncap, sizeof *ni);
+        if (!ni) {
+            *oom = true;
+            return 0;
+        }
+        for (size_t i = 0; i < t->n; i++) {
+            size_t j = frec_hash(&t->f[i]) & (ncap - 1);
+            while (ni[j])
+                j = (j + 1) & (ncap - 1);
+            ni[j] = (uint32_t)i + 1;
+        }
+        free(t->idx);
+        t->idx = ni;
+        t->icap = ncap;
+    }
+    size_t j = frec_hash(r) & (t->icap - 1);
+    for (; t->idx[j]; j = (j + 1) & (t->icap - 1))
+        if (memcmp(&t->f[t->idx[j] - 1], r, sizeof *r) == 0)
+            return t->idx[j] - 1;
+    if (t->n == t->cap) {
+        size_t ncap = t->cap ? t->cap * 2 : 256;
+        frec *nf = realloc(t->f, ncap * sizeof *nf);
+        if (!nf) {
+            *oom = true;
+            return 0;
+        }
+        t->f = nf;
+        t->cap = ncap;
+    }
+    t->f[t->n] = *r;
+    t->idx[j] = (uint32_t)++t->n;
+    return (uint32_t)t->n - 1;
+}
+
+static void w_meta(wbuf *w, const rcy_snapshot *s) {
+    w_u32(w, (uint32_t)s->traceback_limit);
+    w_u32(w, 0);
+    w_u64(w, s->counters.allocs);
+    w_u64(w, s->counters.frees);
+    w_u64(w, s->counters.current);
+    w_u64(w, s->counters.peak);
+}
+
+static size_t tb_index(const rcy_snapshot *s, const rcy_trace *t) {
+    return (size_t)((const rcyi_snap_tb *)(const void *)t->traceback - s->tbs);
+}
+
+/* ids[i]: the file's id of traceback i of s, NONE when no trace uses it. */
+static void w_traces(wbuf *w, const rcy_snapshot *s, const uint32_t *ids) {
+    w_u64(w, s->ntraces);
+    for (size_t i = 0; i < s->ntraces; i++) {
+        const rcy_trace *t = &s->traces[i];
+        w_u32(w, t->domain);
+        w_u32(w, ids[tb_index(s, t)]);
+        w_u64(w, t->size);
+        w_u64(w, t->count);
+    }
+}
+
+/* Serialize s into w (body and header). */
+static int encode(const rcy_snapshot *s, wbuf *w) {
+    int rc = rcyi_snapshot_resolve(s);
+    if (!rc && s->peak)
+        rc = rcyi_snapshot_resolve(s->peak);
+    if (rc)
+        return rc;
+    strtab st = {0};
+    frametab ft = {0};
+    bool oom = false;
+    const rcy_snapshot *parts[2] = {s, s->peak};
+    /* Only tracebacks some trace uses are written (a loaded snapshot
+     * holds its peak's too), so a loaded file dumps to the same bytes. */
+    size_t total_frames = 0, ntb_out = 0;
+    uint32_t *ids[2] = {NULL, NULL};
+    uint32_t *fids = NULL;
+    for (int p = 0; p < 2 && parts[p]; p++) {
+        ids[p] = malloc((parts[p]->ntb ? parts[p]->ntb : 1) * sizeof *ids[p]);
+        if (!ids[p]) {
+            oom = true;
+            goto done;
+        }
+        for (size_t i = 0; i < parts[p]->ntb; i++)
+            ids[p][i] = NONE;
+        for (size_t i = 0; i < parts[p]->ntraces; i++)
+            ids[p][tb_index(parts[p], &parts[p]->traces[i])] = 0;
+        for (size_t i = 0; i < parts[p]->ntb; i++) {
+            if (ids[p][i] == NONE)
+                continue;
+            ids[p][i] = (uint32_t)ntb_out++;
+            total_frames += parts[p]->tbs[i].pub.nframe;
+        }
+    }
+    fids = malloc((total_frames ? total_frames : 1) * sizeof *fids);
+    if (!fids) {
+        oom = true;
+        goto done;
+    }
+    size_t k = 0;
+    for (int p = 0; p < 2 && parts[p]; p++) {
+        for (size_t i = 0; i < parts[p]->ntb; i++) {
+            if (ids[p][i] == NONE)
+                continue;
+            const rcy_traceback *tb = &parts[p]->tbs[i].pub;
+            for (size_t f = 0; f < tb->nframe; f++) {
+                const rcy_frame *fr = &tb->frames[f];
+                frec r = {strtab_id(&st, fr->filename ? fr->filename : "?", &oom), fr->lineno,
+                          strtab_id(&st, fr->function, &oom), strtab_id(&st, fr->object, &oom),
+                          fr->address};
+                fids[k++] = frametab_id(&ft, &r, &oom);
+            }
+        }
+    }
+    for (size_t i = 0; i < s->ninfo; i++) {
+        strtab_id(&st, s->info[i].key, &oom);
+        strtab_id(&st, s->info[i].value, &oom);
+    }
+    if (oom)
+        goto done;
+    unsigned char hdr[HEADER] = {0};
+    w_bytes(w, hdr, HEADER);
+    uint32_t nsec = 0;
+    size_t at = w_section_begin(w, T_STRS);
+    w_u32(w, (uint32_t)st.n);
+    for (size_t i = 0; i < st.n; i++) {
+        size_t len = strlen(st.s[i]);
+        w_u32(w, (uint32_t)len);
+        w_bytes(w, st.s[i], len);
+    }
+    w_section_end(w, at), nsec++;
+    at = w_section_begin(w, T_FRMS);
+    w_u32(w, (uint32_t)ft.n);
+    for (size_t i = 0; i < ft.n; i++) {
+        w_u32(w, ft.f[i].file);
+        w_u32(w, ft.f[i].line);
+        w_u32(w, ft.f[i].func);
+        w_u32(w, ft.f[i].obj);
+        w_u64(w, ft.f[i].addr);
+    }
+    w_section_end(w, at), nsec++;
+    at = w_section_begin(w, T_TBCK);
+    w_u32(w, (uint32_t)ntb_out);
+    k = 0;
+    for (int p = 0; p < 2 && parts[p]; p++) {
+        for (size_t i = 0; i < parts[p]->ntb; i++) {
+            if (ids[p][i] == NONE)
+                continue;
+            const rcy_traceback *tb = &parts[p]->tbs[i].pub;
+            w_u32(w, (uint32_t)tb->nframe);
+            w_u32(w, (uint32_t)tb->total_nframe);
+            for (size_t f = 0; f < tb->nframe; f++)
+                w_u32(w, fids[k++]);
+        }
+    }
+    w_section_end(w, at), nsec++;
+    at = w_section_begin(w, T_META);
+    w_meta(w, s);
+    w_section_end(w, at), nsec++;
+    at = w_section_begin(w, T_TRAC);
+    w_traces(w, s, ids[0]);
+    w_section_end(w, at), nsec++;
+    if (s->ntimeline) {
+        at = w_section_begin(w, T_TIME);
+        w_u64(w, s->ntimeline);
+        for (size_t i = 0; i < s->ntimeline; i++) {
+            w_u64(w, s->timeline[i].time_ns);
+            w_u64(w, s->timeline[i].current);
+            w_u64(w, s->timeline[i].peak);
+        }
+        w_section_end(w, at), nsec++;
+    }
+    if (s->ninfo) {
+        at = w_section_begin(w, T_INFO);
+        w_u32(w, (uint32_t)s->ninfo);
+        for (size_t i = 0; i < s->ninfo; i++) {
+            w_u32(w, strtab_id(&st, s->info[i].key, &oom));
+            w_u32(w, strtab_id(&st, s->info[i].value, &oom));
+        }
+        w_section_end(w, at), nsec++;
+    }
+    if (s->peak) {
+        at = w_section_begin(w, T_PEAK);
+        w_meta(w, s->peak);
+        w_traces(w, s->peak, ids[1]);
+        w_section_end(w, at), nsec++;
+    }
+    if (!w->oom) {
+        memcpy(w->p, MAGIC, 8);
+        w->p[8] = MAJOR, w->p[9] = 0, w->p[10] = MINOR, w->p[11] = 0;
+        uint64_t body = w->len - HEADER;
+        for (int i = 0; i < 8; i++)
+            w->p[16 + i] = (unsigned char)(body >> (8 * i));
+        put_u32(w->p + 24, rcyi_crc32(0, w->p + HEADER, body));
+        put_u32(w->p + 28, nsec);
+    }
+done:
+    free(ids[0]);
+    free(ids[1]);
+    free(fids);
+    free(st.s);
+    free(st.idx);
+    free(ft.f);
+    free(ft.idx);
+    return oom || w->oom ? RCY_ENOMEM : RCY_OK;
+}
+
+int rcy_snapshot_dump(const rcy_snapshot *s, const char *path) {
+    if (!s || !path)
+        return RCY_EINVAL;
+    ENTER();
+    wbuf w = {0};
+    int rc = encode(s, &w);
+    if (!rc) {
+        /* Write a temporary file, then rename: a reader never sees half a
+         * file. */
+        size_t plen = strlen(path);
+        char *tmp = malloc(plen + 8);
+        if (!tmp) {
+            rc = RCY_ENOMEM;
+        } else {
+            memcpy(tmp, path, plen);
+            memcpy(tmp + plen, ".tmpXXX", 8);
+            FILE *f = fopen(tmp, "wb");
+            if (!f) {
+                rc = RCY_EIO;
+            } else {
+                size_t wr = fwrite(w.p, 1, w.len, f);
+                int e = fclose(f);
+                if (wr != w.len || e != 0 || rename(tmp, path) != 0) {
+                    int saved = errno;
+                    remove(tmp);
+                    errno = saved;
+                    rc = RCY_EIO;
+                }
+            }
+            free(tmp);
+        }
+    }
+    free(w.p);
+    LEAVE();
+    return rc;
+}
+
+/* ---- reading ---------------------------------------------------------------------- */
+
+typedef struct rd {
+    const unsigned char *p, *end;
+    bool bad;
+} rd;
+
+static size_t rd_left(const rd *r) {
+    return (size_t)(r->end - r->p);
+}
+
+static uint32_t r_u32(rd *r) {
+    if (rd_left(r) < 4) {
+        r->bad = true;
+        r->p = r->end;
+        return 0;
+    }
+    uint32_t v = (uint32_t)r->p[0] | (uint32_t)r->p[1] << 8 | (uint32_t)r->p[2] << 16 |
+                 (uint32_t)r->p[3] << 24;
+    r->p += 4;
+    return v;
+}
+
+static uint64_t r_u64(rd *r) {
+    uint64_t lo = r_u32(r);
+    return lo | (uint64_t)r_u32(r) << 32;
+}
+
+typedef struct loadctx {
+    rcy_snapshot *s;
+    /* string table: offsets into s->strings */
+    size_t nstr;
+    size_t *stroff;
+    size_t nframes;
+    rcy_frame *frames;
+    size_t ntb;
+    bool have_meta, have_trac;
+} loadctx;
+
+static const char *str_at(loadctx *c, uint32_t id, bool allow_none, bool *bad) {
+    if (id == NONE && allow_none)
+        return NULL;
+    if (id >= c->nstr) {
+        *bad = true;
+        return NULL;
+    }
+    return c->s->strings + c->stroff[id];
+}
+
+static int parse_strs(loadctx *c, rd *r) {
+    uint32_t n = r_u32(r);
+    if (r->bad || n > rd_left(r) / 4)
+        return RCY_EFORMAT;
+    /* every string costs at least 4 bytes of file: n and the blob are
+     * bounded by the section's size */
+    c->stroff = malloc((n ? n : 1) * sizeof *c->stroff);
+    c->s->strings = malloc(rd_left(r) + 1);
+    if (!c->stroff || !c->s->strings)
+        return RCY_ENOMEM;
+    size_t at = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t len = r_u32(r);
+        if (r->bad || len > rd_left(r))
+            return RCY_EFORMAT;
+        if (memchr(r->p, 0, len))
+            return RCY_EFORMAT;
+        c->stroff[i] = at;
+        memcpy(c->s->strings + at, r->p, len);
+        at += len;
+        c->s->strings[at++] = 0;
+        r->p += len;
+    }
+    c->nstr = n;
+    return rd_left(r) ? RCY_EFORMAT : RCY_OK;
+}
+
+static int parse_frms(loadctx *c, rd *r) {
+    uint32_t n = r_u32(r);
+    if (r->bad || n > rd_left(r) / 24 || rd_left(r) != (size_t)n * 24)
+        return RCY_EFORMAT;
+    c->frames = malloc((n ? n : 1) * sizeof *c->frames);
+    if (!c->frames)
+        return RCY_ENOMEM;
+    bool bad = false;
+    for (uint32_t i = 0; i < n; i++) {
+        rcy_frame *f = &c->frames[i];
+        f->filename = str_at(c, r_u32(r), false, &bad);
+        f->lineno = r_u32(r);
+        f->function = str_at(c, r_u32(r), true, &bad);
+        f->object = str_at(c, r_u32(r), true, &bad);
+        f->address = (uintptr_t)r_u64(r);
+    }
+    c->nframes = n;
+    return bad || r->bad ? RCY_EFORMAT : RCY_OK;
+}
+
+static int parse_tbck(loadctx *c, rd *r) {
+    uint32_t n = r_u32(r);
+    if (r->bad || n > rd_left(r) / 8)
+        return RCY_EFORMAT;
+    rcy_snapshot *s = c->s;
+    s->tbs = calloc(n ? n : 1, sizeof *s->tbs);
+    if (!s->tbs)
+        return RCY_ENOMEM;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t nf = r_u32(r), total = r_u32(r);
+        if (r->bad || nf == 0 || nf > rd_left(r) / 4 || total < nf)
+            return RCY_EFORMAT;
+        rcyi_snap_tb *t = &s->tbs[i];
+        t->frames = malloc(nf * sizeof *t->frames);
+        if (!t->frames)
+            return RCY_ENOMEM;
+        s->ntb = i + 1;
+        for (uint32_t f = 0; f < nf; f++) {
+            uint32_t id = r_u32(r);
+            if (id >= c->nframes)
+                return RCY_EFORMAT;
+            t->frames[f] = c->frames[id];
+        }
+        t->pub.frames = t->frames;
+        t->pub.nframe = nf;
+        t->pub.total_nframe = total;
+    }
+    c->ntb = n;
+    return rd_left(r) ? RCY_EFORMAT : RCY_OK;
+}
+
+static int parse_meta(rcy_snapshot *s, rd *r) {
+    uint32_t limit = r_u32(r);
+    r_u32(r);
+    s->counters.allocs = r_u64(r);
+    s->counters.frees = r_u64(r);
+    s->counters.current = r_u64(r);
+    s->counters.peak = r_u64(r);
+    if (r->bad || limit < 1 || limit > 65535)
+        return RCY_EFORMAT;
+    s->traceback_limit = (int)limit;
+    return RCY_OK;
+}
+
+/* Traces of snapshot d referring to the tracebacks of the file (owned by
+ * `owner`).  For the peak, d shares owner's tracebacks by copying them. */
+static int parse_traces(loadctx *c, rcy_snapshot *d, rd *r) {
+    uint64_t n = r_u64(r);
+    if (r->bad || n > rd_left(r) / 24 || rd_left(r) != n * 24)
+        return RCY_EFORMAT;
+    d->traces = malloc((n ? n : 1) * sizeof *d->traces);
+    if (!d->traces)
+        return RCY_ENOMEM;
+    for (uint64_t i = 0; i < n; i++) {
+        rcy_trace *t = &d->traces[i];
+        t->domain = r_u32(r);
+        uint32_t tb = r_u32(r);
+        t->size = (size_t)r_u64(r);
+        t->count = (size_t)r_u64(r);
+        if (tb >= c->ntb)
+            return RCY_EFORMAT;
+        t->traceback = (const rcy_traceback *)(uintptr_t)tb; /* fixed up below */
+    }
+    d->ntraces = (size_t)n;
+    return RCY_OK;
+}
+
+/* Point d's traces at tracebacks of its own (copies of the file's). */
+static int own_tracebacks(loadctx *c, rcy_snapshot *d) {
+    if (d == c->s) {
+        for (size_t i = 0; i < d->ntraces; i++)
+            d->traces[i].traceback = &d->tbs[(uintptr_t)d->traces[i].traceback].pub;
+        return RCY_OK;
+    }
+    d->tbs = calloc(c->ntb ? c->ntb : 1, sizeof *d->tbs);
+    if (!d->tbs)
+        return RCY_ENOMEM;
+    size_t *used = calloc(c->ntb ? c->ntb : 1, sizeof *used);
+    if (!used)
+        return RCY_ENOMEM;
+    size_t n = 0;
+    int rc = RCY_OK;
+    for (size_t i = 0; i < d->ntraces; i++) {
+        size_t tb = (uintptr_t)d->traces[i].traceback;
+        if (!used[tb]) {
+            const rcyi_snap_tb *src = &c->s->tbs[tb];
+            rcyi_snap_tb *t = &d->tbs[n];
+            t->frames = malloc(src->pub.nframe * sizeof *t->frames);
+            if (!t->frames) {
+                rc = RCY_ENOMEM;
+                break;
+            }
+            memcpy(t->frames, src->frames, src->pub.nframe * sizeof *t->frames);
+            t->pub = src->pub;
+            t->pub.frames = t->frames;
+            used[tb] = ++n;
+            d->ntb = n;
+        }
+        d->traces[i].traceback = &d->tbs[used[tb] - 1].pub;
+    }
+    free(used);
+    return rc;
+}
+
+rcy_snapshot *rcyi_snapshot_parse(const unsigned char *data, size_t n, int *err) {
+    int e = RCY_OK;
+    loadctx c = {0};
+    if (n < HEADER || memcmp(data, MAGIC, 8) != 0) {
+        e = n < HEADER && n >= 8 && memcmp(data, MAGIC, 8) == 0 ? RCY_ECORRUPT : RCY_EFORMAT;
+        if (n < 8 && n > 0 && memcmp(data, MAGIC, n) == 0)
+            e = RCY_ECORRUPT;
+        goto out;
+    }
+    rd h = {data + 8, data + HEADER, false};
+    uint32_t ver = r_u32(&h);
+    r_u32(&h); /* flags */
+    uint64_t body = r_u64(&h);
+    uint32_t crc = r_u32(&h);
+    uint32_t nsec = r_u32(&h);
+    if ((ver & 0xFFFF) != MAJOR) {
+        e = RCY_EVERSION;
+        goto out;
+    }
+    if (body != n - HEADER) {
+        e = RCY_ECORRUPT;
+        goto out;
+    }
+    if (rcyi_crc32(0, data + HEADER, n - HEADER) != crc) {
+        e = RCY_ECORRUPT;
+        goto out;
+    }
+    c.s = rcyi_snapshot_alloc();
+    if (!c.s) {
+        e = RCY_ENOMEM;
+        goto out;
+    }
+    c.s->resolved = true;
+    rd r = {data + HEADER, data + n, false};
+    for (uint32_t i = 0; i < nsec && !e; i++) {
+        uint32_t tag = r_u32(&r);
+        r_u32(&r);
+        uint64_t len = r_u64(&r);
+        if (r.bad || len > rd_left(&r)) {
+            e = RCY_EFORMAT;
+            break;
+        }
+        rd sec = {r.p, r.p + len, false};
+        r.p += len;
+        bool have_strs = c.s->strings != NULL;
+        switch (tag) {
+        case T_STRS:
+            e = have_strs ? RCY_EFORMAT : parse_strs(&c, &sec);
+            break;
+        case T_FRMS:
+            e = !have_strs || c.frames ? RCY_EFORMAT : parse_frms(&c, &sec);
+            break;
+        case T_TBCK:
+            e = !c.frames || c.s->tbs ? RCY_EFORMAT : parse_tbck(&c, &sec);
+            break;
+        case T_META:
+            e = c.have_meta ? RCY_EFORMAT : parse_meta(c.s, &sec);
+            e = e ? e : (sec.p != sec.end ? RCY_EFORMAT : RCY_OK);
+            c.have_meta = true;
+            break;
+        case T_TRAC:
+            e = !c.s->tbs || c.have_trac ? RCY_EFORMAT : parse_traces(&c, c.s, &sec);
+            e = e ? e : own_tracebacks(&c, c.s);
+            c.have_trac = true;
+            break;
+        case T_TIME: {
+            uint64_t m = r_u64(&sec);
+            if (sec.bad || c.s->timeline || m > rd_left(&sec) / 24 || rd_left(&sec) != m * 24) {
+                e = RCY_EFORMAT;
+                break;
+            }
+            c.s->timeline = malloc((m ? m : 1) * sizeof *c.s->timeline);
+            if (!c.s->timeline) {
+                e = RCY_ENOMEM;
+                break;
+            }
+            for (uint64_t k = 0; k < m; k++) {
+                c.s->timeline[k].time_ns = r_u64(&sec);
+                c.s->timeline[k].current = r_u64(&sec);
+                c.s->timeline[k].peak = r_u64(&sec);
+            }
+            c.s->ntimeline = (size_t)m;
+            break;
+        }
+        case T_INFO: {
+            uint32_t m = r_u32(&sec);
+            if (sec.bad || !have_strs || c.s->info || m > rd_left(&sec) / 8 ||
+                rd_left(&sec) != (size_t)m * 8) {
+                e = RCY_EFORMAT;
+                break;
+            }
+            for (uint32_t k = 0; k < m && !e; k++) {
+                bool bad = false;
+                const char *key = str_at(&c, r_u32(&sec), false, &bad);
+                const char *val = str_at(&c, r_u32(&sec), false, &bad);
+                e = bad ? RCY_EFORMAT : rcy_snapshot_set_info(c.s, key, val);
+            }
+            break;
+        }
+        case T_PEAK: {
+            if (!c.s->tbs || c.s->peak) {
+                e = RCY_EFORMAT;
+                break;
+            }
+            c.s->peak = rcyi_snapshot_alloc();
+            if (!c.s->peak) {
+                e = RCY_ENOMEM;
+                break;
+            }
+            c.s->peak->resolved = true;
+            rd meta = {sec.p, sec.p + (rd_left(&sec) < 40 ? rd_left(&sec) : 40), false};
+            e = parse_meta(c.s->peak, &meta);
+            sec.p = meta.p;
+            e = e ? e : parse_traces(&c, c.s->peak, &sec);
+            e = e ? e : own_tracebacks(&c, c.s->peak);
+            break;
+        }
+        default:
+            break; /* a section of a newer minor version */
+        }
+    }
+    if (!e && (rd_left(&r) || !c.have_meta || !c.have_trac))
+        e = RCY_EFORMAT;
+out:
+    free(c.stroff);
+    free(c.frames);
+    if (e) {
+        rcy_snapshot_free(c.s);
+        c.s = NULL;
+    }
+    if (err)
+        *err = e;
+    return c.s;
+}
+
+rcy_snapshot *rcy_snapshot_load(const char *path, int *err) {
+    if (!path) {
+        if (err)
+            *err = RCY_EINVAL;
+        return NULL;
+    }
+    ENTER();
+    rcy_snapshot *s = NULL;
+    int e = RCY_OK;
+    unsigned char *data = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        e = RCY_EIO;
+        goto out;
+    }
+    size_t cap = 65536, len = 0;
+    data = malloc(cap);
+    if (!data) {
+        e = RCY_ENOMEM;
+        goto out;
+    }
+    /* Read by doubling: memory stays within twice the real file size,
+     * whatever the header claims. */
+    for (;;) {
+        if (len == cap) {
+            unsigned char *nd = cap > SIZE_MAX / 2 ? NULL : realloc(data, cap * 2);
+            if (!nd) {
+                e = RCY_ENOMEM;
+                goto out;
+            }
+            data = nd;
+            cap *= 2;
+        }
+        size_t got = fread(data + len, 1, cap - len, f);
+        len += got;
+        if (got == 0) {
+            if (ferror(f))
+                e = RCY_EIO;
+            break;
+        }
+    }
+    if (!e)
+        s = rcyi_snapshot_parse(data, len, &e);
+out:
+    if (f)
+        fclose(f);
+    free(data);
+    if (err)
+        *err = e;
+    LEAVE();
+    return s;
+}

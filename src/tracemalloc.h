@@ -1,0 +1,158 @@
+/* src/tracemalloc.h — the tracer's internals, shared by tracemalloc.c (the
+ * engine), frames.c (native stacks), symbols.c (DWARF symbolization),
+ * snapshot.c (grouping, sorting, filters, formatting) and snapfile.c
+ * (dump/load).
+ *
+ * Locks and what each protects (the engine's state lives in tracemalloc.c):
+ *
+ *  - shard lock (one per shard, 64 shards chosen by a hash of the address):
+ *    the shard's trace table (slots, count, capacity), its list of traces
+ *    of 4 GiB or more, and its allocs/frees event counters.  The global
+ *    counters `current` and `peak` are atomics, but they are only written
+ *    while some shard lock is held, so that clear_traces (which holds every
+ *    shard lock) sees no update in flight.
+ *  - intern lock: the traceback intern table, the traceback arena and the
+ *    id -> traceback directory.  Taken only when a thread's traceback cache
+ *    misses, always *after* a shard lock (order: shard[i] < shard[j] for
+ *    i < j < intern lock).  Tracebacks are immutable once published, and
+ *    they are freed only by clear_traces/stop, which hold every shard lock:
+ *    so a thread holding any shard lock may read any traceback.
+ *  - symbol lock (symbols.c): the address -> symbol cache and the libdw
+ *    session.  Never taken on the allocation path.
+ *
+ * Invariant: current == sum of the sizes of all traces in all shards, and
+ * peak >= current, whenever no shard lock is held.
+ * Invariant: every trace's traceback id is non-zero and names a traceback
+ * of the same domain as the trace.
+ * Invariant: the tracer never calls malloc on the event path: its memory
+ * comes from mmap (rcyi_tm_map).  Code that may call malloc (snapshots,
+ * libdw) runs with the thread's busy flag set, so events it causes are
+ * not traced and never re-enter the engine.
+ */
+#ifndef RCY_SRC_TRACEMALLOC_H
+#define RCY_SRC_TRACEMALLOC_H
+
+#include "internal.h"
+
+/* ---- tracemalloc.c: raw memory and the per-thread busy flag ----------- */
+
+/* Fresh zeroed pages from mmap, counted in get_tracemalloc_memory.  NULL on
+ * failure. */
+void *rcyi_tm_map(size_t size);
+void rcyi_tm_unmap(void *p, size_t size);
+
+/* A thread is "busy" while it runs tracer code: events it causes (a malloc
+ * inside libdw, a snapshot's own memory) are not traced.  enter returns the
+ * previous state for exit. */
+int rcyi_tm_enter(void);
+void rcyi_tm_exit(int prev);
+
+/* ---- tracemalloc.c: raw tracebacks as the engine keeps them ----------- */
+
+/* Native frames captured beyond the limit for call-site traces, so the
+ * report can drop the library's own frames and the user's function (which
+ * the call-site frame already names) without knowing their depth when the
+ * stack is walked. */
+#define RCYI_TM_SLACK 4
+
+typedef struct rcyi_tb {
+    uint32_t hash;
+    uint32_t domain;
+    uint16_t npcs;    /* native return addresses stored in pcs       */
+    uint16_t total;   /* native frames the stack had (capped 65535)  */
+    int line;         /* call-site line                              */
+    const char *file; /* call-site file, NULL when there is none     */
+    const char *func; /* call-site function                          */
+    uintptr_t pcs[];  /* newest first                                */
+} rcyi_tb;
+
+/* A copy of the engine's traces taken under all locks (tracemalloc.c
+ * fills it for take_snapshot).  Owned by the snapshot code (malloc). */
+typedef struct rcyi_raw_trace {
+    uint32_t domain;
+    uint32_t tb; /* index into rcyi_raw.tbs */
+    uint64_t size;
+    uint64_t count; /* 1, or the number of blocks of a peak aggregate */
+} rcyi_raw_trace;
+
+/* ---- frames.c: native stacks ------------------------------------------ */
+
+/* Walk the native stack from frame address `fp` (a frame of the caller's
+ * own code, compiled with frame pointers): store the return addresses of
+ * at most `max` frames after skipping `skip`, newest first.  Sets *total to
+ * the frames the stack had after the skip (counting on past max, bounded).
+ * Never faults: every frame pointer is checked against the thread's stack.
+ * Falls back to libunwind when the frame pointers are unusable. */
+int rcyi_walk_stack(uintptr_t fp, uintptr_t *out, int max, int skip, int *total);
+/* Force libunwind (RCY_TRACEMALLOC_UNWIND=libunwind); false when the build
+ * has no libunwind. */
+bool rcyi_walk_use_libunwind(bool on);
+
+/* ---- symbols.c: addresses to file:line:function ----------------------- */
+
+typedef struct rcyi_symbol {
+    const char *file;     /* "?" when unknown */
+    unsigned line;        /* 0 when unknown   */
+    const char *function; /* NULL when unknown */
+    const char *object;   /* shared object path, or NULL */
+} rcyi_symbol;
+
+/* Resolve a return address (looks up pc - 1, the call).  Strings are kept
+ * for the life of the process.  Thread-safe; caches every answer. */
+void rcyi_symbolize(uintptr_t pc, rcyi_symbol *out);
+
+/* ---- snapshot.c: the snapshot object ---------------------------------- */
+
+typedef struct rcyi_snap_tb {
+    rcy_traceback pub; /* what users see (frames resolved)             */
+    rcy_frame *frames; /* pub.frames, owned                            */
+    /* raw, until resolved: */
+    const char *site_file, *site_func;
+    int site_line;
+    uint16_t npcs, total;
+    uintptr_t *pcs;
+} rcyi_snap_tb;
+
+typedef struct rcyi_info {
+    char *key, *value;
+} rcyi_info;
+
+struct rcy_snapshot {
+    int traceback_limit;
+    bool resolved; /* frames filled from the raw data               */
+    size_t ntraces;
+    rcy_trace *traces;
+    size_t ntb;
+    rcyi_snap_tb *tbs;
+    rcy_tracemalloc_counters counters;
+    size_t ntimeline;
+    rcy_sample *timeline;
+    size_t ninfo;
+    rcyi_info *info;
+    struct rcy_snapshot *peak; /* owned, or NULL */
+    char *strings;             /* loaded/filtered: one blob owning all strings */
+    uintptr_t *pcs_block;      /* raw native frames of all tbs (from_raw)  */
+};
+
+/* A snapshot built from raw engine data: takes ownership of nothing;
+ * copies what it needs.  NULL on out of memory. */
+rcy_snapshot *rcyi_snapshot_from_raw(int limit, const rcyi_raw_trace *traces, size_t ntraces,
+                                     const rcyi_tb *const *tbs, size_t ntb);
+/* Fill every traceback's frames (symbolizing native frames); idempotent.
+ * 0 or RCY_ENOMEM. */
+int rcyi_snapshot_resolve(const rcy_snapshot *s);
+/* An empty snapshot (all arrays NULL). */
+rcy_snapshot *rcyi_snapshot_alloc(void);
+/* Fill frames of one raw traceback; returns a malloc'd array (*n set). */
+rcy_frame *rcyi_resolve_frames(const char *site_file, int site_line, const char *site_func,
+                               const uintptr_t *pcs, size_t npcs, size_t total, int limit,
+                               size_t *n, size_t *total_out);
+
+/* ---- snapfile.c ------------------------------------------------------- */
+
+/* CRC-32 (IEEE) of a buffer, continuing from crc (0 to start). */
+uint32_t rcyi_crc32(uint32_t crc, const void *data, size_t n);
+/* Parse a snapshot file image from memory (also the fuzz entry point). */
+rcy_snapshot *rcyi_snapshot_parse(const unsigned char *data, size_t n, int *err);
+
+#endif

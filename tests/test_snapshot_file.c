@@ -1,0 +1,346 @@
+/* tests/test_snapshot_file.c — snapshot files: dump -> load round trip
+ * (traces, frames with resolved symbols, timeline, info, counters, peak),
+ * and bad files: every truncation, byte flips, foreign and future files,
+ * a missing file.  A bad file must give an error code, never a crash. */
+#include "testutil.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tracemalloc.h"
+
+#define ADDR(i) ((const void *)(uintptr_t)(0x300000u + 16u * (uintptr_t)(i)))
+
+static char path[64];
+
+static int setup_path(void **state) {
+    (void)state;
+    strcpy(path, "/tmp/rcy_snapfileXXXXXX");
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return -1;
+    close(fd);
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    rcy_tracemalloc_stop();
+    unlink(path);
+    return 0;
+}
+
+__attribute__((noinline)) static void native_site(const void *p, size_t n) {
+    rcyi_trace_alloc(0, p, n, __FILE__, __LINE__, __func__);
+    __asm__ volatile("" ::: "memory");
+}
+
+static rcy_snapshot *make_snapshot(void) {
+    assert_int_equal(rcy_tracemalloc_start(6), RCY_OK);
+    assert_int_equal(rcy_tracemalloc_keep_peak(true), RCY_OK);
+    for (int i = 0; i < 50; i++)
+        native_site(ADDR(i), 100 + (size_t)i);
+    rcyi_trace_alloc(1, ADDR(100), 7, "x.c", 3, "xf");
+    rcyi_trace_alloc(0, ADDR(101), (size_t)1 << 33, "huge.c", 1, NULL);
+    rcyi_trace_free(0, ADDR(101));
+    for (int i = 0; i < 10; i++)
+        rcyi_trace_free(0, ADDR(i));
+    rcy_snapshot *s = rcy_tracemalloc_take_snapshot();
+    assert_non_null(s);
+    rcy_sample smp[3] = {{10, 5, 5}, {20, 8, 8}, {30, 2, 8}};
+    assert_int_equal(rcy_snapshot_set_timeline(s, smp, 3), RCY_OK);
+    assert_int_equal(rcy_snapshot_set_info(s, "command", "./a.out -v"), RCY_OK);
+    assert_int_equal(rcy_snapshot_set_info(s, "pid", "1234"), RCY_OK);
+    return s;
+}
+
+static char *stats_text(const rcy_snapshot *s, rcy_key_type k) {
+    rcy_stats *st = rcy_snapshot_statistics(s, k, false);
+    assert_non_null(st);
+    size_t cap = 256 * (st->len + 1), len = 0;
+    char *out = malloc(cap);
+    out[0] = 0;
+    for (size_t i = 0; i < st->len; i++) {
+        len += (size_t)rcy_statistic_format(&st->items[i], out + len, cap - len);
+        const rcy_traceback *tb = st->items[i].traceback;
+        for (size_t f = 0; f < tb->nframe; f++)
+            len += (size_t)snprintf(out + len, cap - len, " [%s %s]",
+                                    tb->frames[f].function ? tb->frames[f].function : "-",
+                                    tb->frames[f].object ? "obj" : "-");
+        out[len++] = '\n';
+        out[len] = 0;
+    }
+    rcy_stats_free(st);
+    return out;
+}
+
+static unsigned char *read_all(const char *p, size_t *n) {
+    FILE *f = fopen(p, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc((size_t)len + 1);
+    assert_int_equal(fread(b, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    *n = (size_t)len;
+    return b;
+}
+
+static void write_all(const char *p, const unsigned char *b, size_t n) {
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, n, f), n);
+    fclose(f);
+}
+
+static void dump_then_load_gives_the_same_snapshot(void **state) {
+    (void)state;
+    rcy_snapshot *s = make_snapshot();
+    size_t mem_before = rcy_tracemalloc_get_tracemalloc_memory();
+    rcy_tracemalloc_counters before = {.size = sizeof before};
+    rcy_tracemalloc_get_counters(&before);
+    assert_int_equal(rcy_snapshot_dump(s, path), RCY_OK);
+    /* dumping creates no traces */
+    rcy_tracemalloc_counters after = {.size = sizeof after};
+    rcy_tracemalloc_get_counters(&after);
+    assert_int_equal(after.allocs, before.allocs);
+    assert_int_equal(after.current, before.current);
+    assert_int_equal(rcy_tracemalloc_get_tracemalloc_memory(), mem_before);
+    int err = 1;
+    rcy_snapshot *l = rcy_snapshot_load(path, &err);
+    assert_int_equal(err, RCY_OK);
+    assert_non_null(l);
+    for (int k = 0; k <= RCY_KEY_TRACEBACK; k++) {
+        char *a = stats_text(s, (rcy_key_type)k), *b = stats_text(l, (rcy_key_type)k);
+        assert_string_equal(a, b);
+        free(a);
+        free(b);
+    }
+    /* frames: the native caller is named in the file */
+    size_t n;
+    const rcy_trace *t = rcy_snapshot_traces(l, &n);
+    assert_int_equal(n, 41);
+    bool named = false;
+    for (size_t i = 0; i < n; i++)
+        if (t[i].traceback->nframe > 1 && t[i].traceback->frames[1].function &&
+            strcmp(t[i].traceback->frames[1].function, "make_snapshot") == 0)
+            named = true;
+    assert_true(named);
+    assert_int_equal(rcy_snapshot_traceback_limit(l), 6);
+    assert_memory_equal(rcy_snapshot_counters(l), rcy_snapshot_counters(s),
+                        sizeof(rcy_tracemalloc_counters));
+    const rcy_sample *tl = rcy_snapshot_timeline(l, &n);
+    assert_int_equal(n, 3);
+    assert_int_equal(tl[2].time_ns, 30);
+    assert_int_equal(tl[1].peak, 8);
+    assert_string_equal(rcy_snapshot_get_info(l, "command"), "./a.out -v");
+    assert_string_equal(rcy_snapshot_get_info(l, "pid"), "1234");
+    /* the picture at peak survives too: 8 GiB + the 51 small blocks */
+    const rcy_snapshot *pk = rcy_snapshot_at_peak(l);
+    assert_non_null(pk);
+    size_t total, count;
+    rcy_snapshot_totals(pk, &total, &count);
+    assert_int_equal(count, 52);
+    assert_int_equal(total, ((size_t)1 << 33) + 7 + 50 * 100 + 49 * 50 / 2 * 1 + 0);
+    char *a = stats_text(rcy_snapshot_at_peak(s), RCY_KEY_LINENO);
+    char *b = stats_text(pk, RCY_KEY_LINENO);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    /* a loaded snapshot dumps again to the same bytes */
+    char path2[] = "/tmp/rcy_snapfile2XXXXXX";
+    int fd = mkstemp(path2);
+    close(fd);
+    assert_int_equal(rcy_snapshot_dump(l, path2), RCY_OK);
+    size_t n1, n2;
+    unsigned char *f1 = read_all(path, &n1), *f2 = read_all(path2, &n2);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(f1, f2, n1);
+    free(f1);
+    free(f2);
+    unlink(path2);
+    rcy_snapshot_free(l);
+    rcy_snapshot_free(s);
+}
+
+static void filtered_and_empty_snapshots_round_trip(void **state) {
+    (void)state;
+    assert_int_equal(rcy_tracemalloc_start(1), RCY_OK);
+    rcy_snapshot *s = rcy_tracemalloc_take_snapshot();
+    assert_int_equal(rcy_snapshot_dump(s, path), RCY_OK);
+    int err;
+    rcy_snapshot *l = rcy_snapshot_load(path, &err);
+    assert_non_null(l);
+    size_t n;
+    rcy_snapshot_traces(l, &n);
+    assert_int_equal(n, 0);
+    rcy_snapshot_free(l);
+    rcy_snapshot_free(s);
+    rcyi_trace_alloc(0, ADDR(1), 5, "keep.c", 1, "f");
+    rcyi_trace_alloc(0, ADDR(2), 6, "drop.c", 1, "f");
+    s = rcy_tracemalloc_take_snapshot();
+    rcy_filter f = {.inclusive = false, .filename_pattern = "drop.c", .domain = -1};
+    rcy_snapshot *fs = rcy_snapshot_filter_traces(s, &f, 1);
+    assert_int_equal(rcy_snapshot_dump(fs, path), RCY_OK);
+    l = rcy_snapshot_load(path, &err);
+    const rcy_trace *t = rcy_snapshot_traces(l, &n);
+    assert_int_equal(n, 1);
+    assert_string_equal(t[0].traceback->frames[0].filename, "keep.c");
+    rcy_snapshot_free(l);
+    rcy_snapshot_free(fs);
+    rcy_snapshot_free(s);
+}
+
+static void every_truncation_is_an_error(void **state) {
+    (void)state;
+    rcy_snapshot *s = make_snapshot();
+    assert_int_equal(rcy_snapshot_dump(s, path), RCY_OK);
+    rcy_snapshot_free(s);
+    size_t n;
+    unsigned char *b = read_all(path, &n);
+    for (size_t len = 0; len < n; len++) {
+        int err = 0;
+        rcy_snapshot *l = rcyi_snapshot_parse(b, len, &err);
+        assert_null(l);
+        if (len >= 1)
+            assert_int_equal(err, RCY_ECORRUPT); /* our magic, cut short */
+        else
+            assert_int_equal(err, RCY_EFORMAT);
+    }
+    /* and through the file API for a few lengths */
+    write_all(path, b, n / 2);
+    int err;
+    assert_null(rcy_snapshot_load(path, &err));
+    assert_int_equal(err, RCY_ECORRUPT);
+    free(b);
+}
+
+static void byte_flips_are_detected(void **state) {
+    (void)state;
+    rcy_snapshot *s = make_snapshot();
+    assert_int_equal(rcy_snapshot_dump(s, path), RCY_OK);
+    rcy_snapshot_free(s);
+    size_t n;
+    unsigned char *b = read_all(path, &n);
+    unsigned seed = 99;
+    for (int k = 0; k < 3000; k++) {
+        seed = seed * 1103515245u + 12345u;
+        size_t at = (seed >> 4) % n;
+        unsigned char bit = (unsigned char)(1u << ((seed >> 24) % 8));
+        b[at] ^= bit;
+        int err = 0;
+        rcy_snapshot *l = rcyi_snapshot_parse(b, n, &err);
+        /* the minor version (10..11) and flags (12..15) are not checked:
+         * a newer minor version loads; everything else is caught by magic,
+         * major version, length or checksum */
+        if (at >= 10 && at < 16) {
+            assert_non_null(l);
+        } else {
+            assert_null(l);
+            assert_true(err == RCY_ECORRUPT || err == RCY_EFORMAT || err == RCY_EVERSION);
+        }
+        rcy_snapshot_free(l);
+        b[at] ^= bit;
+    }
+    free(b);
+}
+
+/* Flips with the checksum repaired: the structure checks alone must keep
+ * the loader safe (ASan watches). */
+static void structural_damage_never_crashes(void **state) {
+    (void)state;
+    rcy_snapshot *s = make_snapshot();
+    assert_int_equal(rcy_snapshot_dump(s, path), RCY_OK);
+    rcy_snapshot_free(s);
+    size_t n;
+    unsigned char *orig = read_all(path, &n);
+    unsigned char *b = malloc(n);
+    unsigned seed = 7;
+    int loaded = 0, refused = 0;
+    for (int k = 0; k < 4000; k++) {
+        memcpy(b, orig, n);
+        int flips = 1 + k % 4;
+        for (int j = 0; j < flips; j++) {
+            seed = seed * 1103515245u + 12345u;
+            size_t at = 32 + (seed >> 4) % (n - 32);
+            b[at] = (unsigned char)(k % 3 == 0 ? 0xFF : b[at] ^ (1u << ((seed >> 24) % 8)));
+        }
+        uint32_t crc = rcyi_crc32(0, b + 32, n - 32);
+        for (int i = 0; i < 4; i++)
+            b[24 + i] = (unsigned char)(crc >> (8 * i));
+        int err = 0;
+        rcy_snapshot *l = rcyi_snapshot_parse(b, n, &err);
+        if (l) {
+            loaded++;
+            /* whatever loaded must be usable */
+            rcy_stats *st = rcy_snapshot_statistics(l, RCY_KEY_TRACEBACK, false);
+            rcy_stats_free(st);
+            rcy_snapshot_free(l);
+        } else {
+            refused++;
+            assert_true(err == RCY_EFORMAT || err == RCY_ENOMEM);
+        }
+    }
+    assert_true(refused > 0);
+    print_message("structural damage: %d loaded, %d refused\n", loaded, refused);
+    free(b);
+    free(orig);
+}
+
+static void foreign_future_and_missing_files(void **state) {
+    (void)state;
+    int err = 0;
+    assert_null(rcy_snapshot_load("/nonexistent/dir/file.rcy", &err));
+    assert_int_equal(err, RCY_EIO);
+    const char *text = "this is not a snapshot file, just some text that is long enough\n";
+    write_all(path, (const unsigned char *)text, strlen(text));
+    assert_null(rcy_snapshot_load(path, &err));
+    assert_int_equal(err, RCY_EFORMAT);
+    write_all(path, (const unsigned char *)"", 0);
+    assert_null(rcy_snapshot_load(path, &err));
+    assert_int_equal(err, RCY_EFORMAT);
+    /* a future major version */
+    rcy_snapshot *s = make_snapshot();
+    assert_int_equal(rcy_snapshot_dump(s, path), RCY_OK);
+    rcy_snapshot_free(s);
+    size_t n;
+    unsigned char *b = read_all(path, &n);
+    b[8] = 2;
+    write_all(path, b, n);
+    assert_null(rcy_snapshot_load(path, &err));
+    assert_int_equal(err, RCY_EVERSION);
+    /* a huge count with a valid checksum: refused without allocating it */
+    b[8] = 1;
+    /* the first section is STRS: its count is at 32 + 16 */
+    b[48] = b[49] = b[50] = 0xFF;
+    b[51] = 0x7F;
+    uint32_t crc = rcyi_crc32(0, b + 32, n - 32);
+    for (int i = 0; i < 4; i++)
+        b[24 + i] = (unsigned char)(crc >> (8 * i));
+    write_all(path, b, n);
+    assert_null(rcy_snapshot_load(path, &err));
+    assert_int_equal(err, RCY_EFORMAT);
+    free(b);
+    assert_int_equal(rcy_snapshot_dump(NULL, path), RCY_EINVAL);
+    assert_null(rcy_snapshot_load(NULL, &err));
+    assert_int_equal(err, RCY_EINVAL);
+    assert_int_equal(rcy_snapshot_dump(s = rcy_tracemalloc_take_snapshot(), "/nonexistent/x"),
+                     RCY_EIO);
+    rcy_snapshot_free(s);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(dump_then_load_gives_the_same_snapshot, setup_path,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(filtered_and_empty_snapshots_round_trip, setup_path,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(every_truncation_is_an_error, setup_path, teardown),
+        cmocka_unit_test_setup_teardown(byte_flips_are_detected, setup_path, teardown),
+        cmocka_unit_test_setup_teardown(structural_damage_never_crashes, setup_path, teardown),
+        cmocka_unit_test_setup_teardown(foreign_future_and_missing_files, setup_path, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
