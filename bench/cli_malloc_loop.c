@@ -18,10 +18,18 @@ static uint64_t next(void) {
 }
 
 /* A few distinct call sites and depths, as a real program has. */
-__attribute__((noinline)) static void *make_small(size_t n) { return malloc(n); }
-__attribute__((noinline)) static void *make_medium(size_t n) { return calloc(1, n); }
-__attribute__((noinline)) static void *make_via(size_t n) { return make_small(n); }
-__attribute__((noinline)) static void *grow(void *p, size_t n) { return realloc(p, n); }
+__attribute__((noinline)) static void *make_small(size_t n) {
+    return malloc(n);
+}
+__attribute__((noinline)) static void *make_medium(size_t n) {
+    return calloc(1, n);
+}
+__attribute__((noinline)) static void *make_via(size_t n) {
+    return make_small(n);
+}
+__attribute__((noinline)) static void *grow(void *p, size_t n) {
+    return realloc(p, n);
+}
 
 __attribute__((noinline)) static uint64_t run(long ops, long window) {
     void **live = calloc((size_t)window, sizeof *live);

@@ -54,11 +54,11 @@ void cli_progress_end(cli_progress *p);
 
 /* ---- ELF check (elfcheck.c) --------------------------------------- */
 typedef enum cli_elf_kind {
-    CLI_ELF_DYNAMIC = 0,  /* has PT_INTERP or PT_DYNAMIC: preload works  */
-    CLI_ELF_STATIC = 1,   /* an ELF executable with neither             */
-    CLI_ELF_NOT_ELF = 2,  /* not an ELF file (and not a #! script)      */
-    CLI_ELF_SCRIPT = 3,   /* "#!": *interp receives the interpreter     */
-    CLI_ELF_ERROR = 4     /* cannot read, or a malformed ELF            */
+    CLI_ELF_DYNAMIC = 0, /* has PT_INTERP or PT_DYNAMIC: preload works  */
+    CLI_ELF_STATIC = 1,  /* an ELF executable with neither             */
+    CLI_ELF_NOT_ELF = 2, /* not an ELF file (and not a #! script)      */
+    CLI_ELF_SCRIPT = 3,  /* "#!": *interp receives the interpreter     */
+    CLI_ELF_ERROR = 4    /* cannot read, or a malformed ELF            */
 } cli_elf_kind;
 /* Classify the file at path.  For a script, interp (of size len) receives
  * the interpreter path. */

@@ -62,4 +62,3 @@ rcy_snapshot *cli_load(const char *path) {
     }
     return s;
 }
-

@@ -104,8 +104,8 @@ static int build_rows(const rcy_snapshot *s, size_t limit, cli_row **out, size_t
         char buf[1024];
         rcy_statistic_format(it, buf, sizeof buf);
         rows[i].text = strdup(buf);
-        const rcy_frame *f = it->traceback && it->traceback->nframe ? &it->traceback->frames[0]
-                                                                     : NULL;
+        const rcy_frame *f =
+            it->traceback && it->traceback->nframe ? &it->traceback->frames[0] : NULL;
         /* The line when it is known, else the function and object. */
         if (f)
             frame_name(f, buf, sizeof buf);
@@ -124,8 +124,7 @@ static int build_rows(const rcy_snapshot *s, size_t limit, cli_row **out, size_t
 }
 
 /* Fill r from snapshot s (borrowing its timeline). */
-static int build_report(cli_report *r, const rcy_snapshot *s, const char *file,
-                        const char *title) {
+static int build_report(cli_report *r, const rcy_snapshot *s, const char *file, const char *title) {
     char buf[256];
     const char *cmd = rcy_snapshot_get_info(s, "command");
     if (title) {
@@ -162,14 +161,11 @@ static int build_report(cli_report *r, const rcy_snapshot *s, const char *file,
             r->peak_t = (double)r->samples[i].time_ns / 1e9;
         }
     }
-    size_t nt = 0;
-    const rcy_trace *traces = rcy_snapshot_traces(s, &nt);
-    uint64_t live = 0;
-    for (size_t i = 0; i < nt; i++)
-        live += traces[i].size;
+    size_t live = 0, blocks = 0;
+    rcy_snapshot_totals(s, &live, &blocks);
     char sz[64];
     rcy_format_size((int64_t)live, false, sz, sizeof sz);
-    snprintf(buf, sizeof buf, "%s in %zu blocks", sz, nt);
+    snprintf(buf, sizeof buf, "%s in %zu blocks", sz, blocks);
     add_summary(r, "still allocated at exit", buf);
     if (r->nsamples) {
         snprintf(buf, sizeof buf, "%.3f s (%zu samples)",

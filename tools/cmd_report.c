@@ -215,8 +215,7 @@ int cmd_top(int argc, char **argv) {
     if (o.peak) {
         src = rcy_snapshot_at_peak(s);
         if (!src) {
-            cli_error("%s has no traces at peak (it was not written by recycle run)",
-                      o.files[0]);
+            cli_error("%s has no traces at peak (it was not written by recycle run)", o.files[0]);
             rcy_snapshot_free(s);
             return CLI_EFILE;
         }
@@ -342,8 +341,8 @@ int cmd_stats(int argc, char **argv) {
     const rcy_sample *samples = rcy_snapshot_timeline(s, &ns);
     const rcy_tracemalloc_counters *c = rcy_snapshot_counters(s);
     if (ns > 0)
-        printf("%-18s %.3f s (%zu timeline samples)\n", "duration:",
-               (double)samples[ns - 1].time_ns / 1e9, ns);
+        printf("%-18s %.3f s (%zu timeline samples)\n",
+               "duration:", (double)samples[ns - 1].time_ns / 1e9, ns);
     if (c) {
         printf("%-18s %" PRIu64 "\n", "allocations:", c->allocs);
         printf("%-18s %" PRIu64 "\n", "frees:", c->frees);
@@ -357,23 +356,23 @@ int cmd_stats(int argc, char **argv) {
             }
         }
     }
-    size_t nt = 0;
+    size_t nt = 0, live = 0, blocks = 0;
     const rcy_trace *traces = rcy_snapshot_traces(s, &nt);
-    uint64_t live = 0;
-    for (size_t i = 0; i < nt; i++)
-        live += traces[i].size;
+    rcy_snapshot_totals(s, &live, &blocks);
     print_size_line("still allocated:", live);
-    printf("%-18s %zu\n", "blocks at exit:", nt);
+    printf("%-18s %zu\n", "blocks at exit:", blocks);
 
     /* Power-of-two histogram of the blocks still allocated at exit. */
     if (nt > 0) {
         uint64_t count[65] = {0}, bytes[65] = {0};
         int hi = 0, lo = 64;
         for (size_t i = 0; i < nt; i++) {
-            size_t sz = traces[i].size;
+            /* A trace stands for `count` blocks of `size` bytes in all. */
+            size_t n = traces[i].count ? traces[i].count : 1;
+            size_t sz = traces[i].size / n;
             int b = sz == 0 ? 0 : 64 - __builtin_clzll((unsigned long long)sz);
-            count[b]++;
-            bytes[b] += sz;
+            count[b] += n;
+            bytes[b] += traces[i].size;
             if (b > hi)
                 hi = b;
             if (b < lo)

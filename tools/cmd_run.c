@@ -103,12 +103,10 @@ static void set_env_or_die(const char *name, const char *value) {
 }
 
 int cmd_run(int argc, char **argv) {
-    static const struct option opts[] = {{"frames", required_argument, NULL, 'n'},
-                                         {"output", required_argument, NULL, 'o'},
-                                         {"interval", required_argument, NULL, 'i'},
-                                         {"quiet", no_argument, NULL, 'q'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"frames", required_argument, NULL, 'n'},   {"output", required_argument, NULL, 'o'},
+        {"interval", required_argument, NULL, 'i'}, {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
     long frames = 16, interval = 10;
     const char *output = NULL;
     bool quiet = false;

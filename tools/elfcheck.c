@@ -57,8 +57,7 @@ cli_elf_kind cli_elf_classify(const char *path, char *interp, size_t len) {
     bool is64 = hdr[EI_CLASS] == ELFCLASS64;
     bool be = hdr[EI_DATA] == ELFDATA2MSB;
     if ((hdr[EI_CLASS] != ELFCLASS32 && !is64) ||
-        (hdr[EI_DATA] != ELFDATA2LSB && hdr[EI_DATA] != ELFDATA2MSB) ||
-        n < (is64 ? 64 : 52)) {
+        (hdr[EI_DATA] != ELFDATA2LSB && hdr[EI_DATA] != ELFDATA2MSB) || n < (is64 ? 64 : 52)) {
         close(fd);
         return CLI_ELF_ERROR;
     }
@@ -127,8 +126,8 @@ bool cli_find_program(const char *file, char *out, size_t len, int *err) {
     for (const char *p = path;; p++) {
         const char *e = strchrnul(p, ':');
         size_t dlen = (size_t)(e - p);
-        if ((int)snprintf(out, len, "%.*s%s%s", (int)dlen, dlen ? p : "", dlen ? "/" : "",
-                          file) < (int)len &&
+        if ((int)snprintf(out, len, "%.*s%s%s", (int)dlen, dlen ? p : "", dlen ? "/" : "", file) <
+                (int)len &&
             stat(out, &st) == 0 && !S_ISDIR(st.st_mode)) {
             if (access(out, X_OK) == 0)
                 return true;

@@ -48,7 +48,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define EXPORT __attribute__((visibility("default")))
+#define EXPORT        __attribute__((visibility("default")))
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
 /* Native frames between the tracer and the program's call: the exported
@@ -93,9 +93,7 @@ static struct {
 enum { MODE_UNINIT, MODE_RESOLVING, MODE_OFF, MODE_TRACING, MODE_CHILD, MODE_DONE };
 static _Atomic int mode = MODE_UNINIT;
 
-static __thread struct {
-    unsigned depth;
-} tls __attribute__((tls_model("initial-exec")));
+static __thread struct { unsigned depth; } tls __attribute__((tls_model("initial-exec")));
 
 /* ---- bootstrap buffer --------------------------------------------- */
 
@@ -193,11 +191,10 @@ static void sample_locked(void) {
             samples.stride *= 2;
         } else {
             size_t ncap = samples.cap ? samples.cap * 2 : 4096;
-            void *nb = samples.buf
-                           ? mremap(samples.buf, samples.cap * sizeof(rcy_sample),
-                                    ncap * sizeof(rcy_sample), MREMAP_MAYMOVE)
-                           : mmap(NULL, ncap * sizeof(rcy_sample), PROT_READ | PROT_WRITE,
-                                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            void *nb = samples.buf ? mremap(samples.buf, samples.cap * sizeof(rcy_sample),
+                                            ncap * sizeof(rcy_sample), MREMAP_MAYMOVE)
+                                   : mmap(NULL, ncap * sizeof(rcy_sample), PROT_READ | PROT_WRITE,
+                                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
             if (nb == MAP_FAILED)
                 return;
             samples.buf = nb;
@@ -388,7 +385,9 @@ static void on_exit_status(int status, void *arg) {
     exit_known = 1;
 }
 
-__attribute__((destructor)) static void preload_fini(void) { finish(); }
+__attribute__((destructor)) static void preload_fini(void) {
+    finish();
+}
 
 /* The exit status.  An on_exit handler registered from a library
  * constructor would run after the loader's destructors (handlers run in
@@ -397,8 +396,8 @@ __attribute__((destructor)) static void preload_fini(void) { finish(); }
  * __libc_start_main: it then runs before the destructors, and after every
  * atexit handler the program registers in main. */
 typedef int main_fn(int, char **, char **);
-typedef int start_main_fn(main_fn *, int, char **, void (*)(void), void (*)(void),
-                          void (*)(void), void *);
+typedef int start_main_fn(main_fn *, int, char **, void (*)(void), void (*)(void), void (*)(void),
+                          void *);
 static main_fn *program_main;
 EXPORT int __libc_start_main(main_fn *main, int argc, char **argv, void (*init)(void),
                              void (*fini)(void), void (*rtld_fini)(void), void *stack_end);
@@ -614,7 +613,9 @@ ALWAYS_INLINE void track(void *p, size_t size) {
         rcy_tracemalloc_track_from(RCY_DOMAIN_MALLOC, (uintptr_t)p, size, WRAPPER_FRAMES);
 }
 
-ALWAYS_INLINE void untrack(void *p) { rcy_tracemalloc_untrack(RCY_DOMAIN_MALLOC, (uintptr_t)p); }
+ALWAYS_INLINE void untrack(void *p) {
+    rcy_tracemalloc_untrack(RCY_DOMAIN_MALLOC, (uintptr_t)p);
+}
 
 /* ---- the malloc family -------------------------------------------- */
 
@@ -688,7 +689,9 @@ ALWAYS_INLINE void *realloc_impl(void *p, size_t size) {
     return q;
 }
 
-EXPORT void *realloc(void *p, size_t size) { return realloc_impl(p, size); }
+EXPORT void *realloc(void *p, size_t size) {
+    return realloc_impl(p, size);
+}
 
 EXPORT void *reallocarray(void *p, size_t n, size_t size) {
     if (n && size > SIZE_MAX / n) {
@@ -832,9 +835,13 @@ EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) {
     return r;
 }
 
-EXPORT int execv(const char *path, char *const argv[]) { return execve(path, argv, environ); }
+EXPORT int execv(const char *path, char *const argv[]) {
+    return execve(path, argv, environ);
+}
 
-EXPORT int execvp(const char *file, char *const argv[]) { return execvpe(file, argv, environ); }
+EXPORT int execvp(const char *file, char *const argv[]) {
+    return execvpe(file, argv, environ);
+}
 
 EXPORT int fexecve(int fd, char *const argv[], char *const envp[]) {
     ensure_resolved();

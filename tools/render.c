@@ -295,14 +295,15 @@ int cli_render_svg(const cli_report *r, FILE *out) {
         char sz[32];
         human_size((double)r->peak, sz, sizeof sz);
         double px = X(r->peak_t), py = Y((double)r->peak);
-        fprintf(out,
-                "<line class=\"peak\" x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#d62728\" "
-                "stroke-dasharray=\"6 4\"/>\n"
-                "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"#d62728\"/>\n"
-                "<text x=\"%.1f\" y=\"%.1f\" fill=\"#d62728\" text-anchor=\"%s\">peak %s at "
-                "%.3f s</text>\n",
-                ML, W - MR, py, py, px, py, px > ML + pw * 0.7 ? px - 8 : px + 8, py - 8,
-                px > ML + pw * 0.7 ? "end" : "start", sz, r->peak_t);
+        fprintf(
+            out,
+            "<line class=\"peak\" x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#d62728\" "
+            "stroke-dasharray=\"6 4\"/>\n"
+            "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"#d62728\"/>\n"
+            "<text x=\"%.1f\" y=\"%.1f\" fill=\"#d62728\" text-anchor=\"%s\">peak %s at "
+            "%.3f s</text>\n",
+            ML, W - MR, py, py, px, py, px > ML + pw * 0.7 ? px - 8 : px + 8, py - 8,
+            px > ML + pw * 0.7 ? "end" : "start", sz, r->peak_t);
     }
     /* legend */
     fprintf(out,

@@ -247,7 +247,8 @@ static void html_is_the_template_with_the_data(void **state) {
     char *html = render(cli_render_html, &r);
     assert_true(strncmp(html, "<!DOCTYPE html>", 15) == 0);
     assert_null(strstr(html, "/*RECYCLE_DATA*/"));
-    assert_non_null(strstr(html, "<script type=\"application/json\" id=\"recycle-data\">{\"title\":"));
+    assert_non_null(
+        strstr(html, "<script type=\"application/json\" id=\"recycle-data\">{\"title\":"));
     /* nothing from the network */
     assert_null(strstr(html, "src=\"http"));
     assert_null(strstr(html, "href=\"http"));
