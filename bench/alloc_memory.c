@@ -9,6 +9,8 @@
 #include <recycle.h>
 
 #include <dlfcn.h>
+#include <malloc.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,7 @@
  * the glibc column would measure mimalloc. */
 static void *(*mi_malloc)(size_t);
 static void (*mi_free)(void *);
+static void (*mi_collect)(bool);
 
 static void *mim_alloc(size_t n) {
     return mi_malloc(n);
@@ -39,7 +42,8 @@ static int load_mimalloc(void) {
     }
     *(void **)&mi_malloc = dlsym(lib, "mi_malloc");
     *(void **)&mi_free = dlsym(lib, "mi_free");
-    return mi_malloc && mi_free ? 0 : -1;
+    *(void **)&mi_collect = dlsym(lib, "mi_collect");
+    return mi_malloc && mi_free && mi_collect ? 0 : -1;
 }
 
 static size_t rss_bytes(void) {
@@ -61,20 +65,28 @@ static void ours_free(void *p) {
     rcy_mem_free(heap, p);
 }
 
+static void glibc_trim(void) {
+    malloc_trim(0);
+}
+static void mim_trim(void) {
+    mi_collect(true);
+}
+
 typedef struct allocator {
     const char *name;
     void *(*alloc)(size_t);
     void (*free)(void *);
+    void (*trim)(void); /* the allocator's own "give memory back now" */
 } allocator;
 
 static const allocator allocs[] = {
-    {"recycle", ours_alloc, ours_free},
-    {"glibc", malloc, free},
-    {"mimalloc", mim_alloc, mim_free},
+    {"recycle", ours_alloc, ours_free, NULL},
+    {"glibc", malloc, free, glibc_trim},
+    {"mimalloc", mim_alloc, mim_free, mim_trim},
 };
 
 typedef struct result {
-    size_t before, peak, after;
+    size_t before, peak, after, trimmed;
 } result;
 
 static uint64_t rng(uint64_t *s) {
@@ -122,6 +134,9 @@ static result run(const allocator *a) {
         p = next;
     }
     r.after = rss_bytes();
+    if (a->trim)
+        a->trim();
+    r.trimmed = rss_bytes();
     rcy_heap_free(heap);
     return r;
 }
@@ -152,13 +167,18 @@ int main(void) {
         close(fds[0]);
         waitpid(pid, NULL, 0);
     }
-    printf("RSS, MiB, 1 GiB of 16..512-byte blocks allocated then freed\n");
-    printf("%-10s %10s %10s %10s %14s\n", "allocator", "before", "peak", "after", "after/before");
+    printf("RSS, MiB, 1 GiB of 16..512-byte blocks allocated then freed (trim call: glibc\n"
+           "malloc_trim(0), mimalloc mi_collect(true); recycle gives memory back by itself)\n");
+    printf("%-10s %10s %10s %10s %14s %18s\n", "allocator", "before", "peak", "after",
+           "after/before", "after trim call");
     for (int i = 0; i < 3; i++) {
         double mb = 1024.0 * 1024.0;
-        printf("%-10s %10.1f %10.1f %10.1f %13.2fx\n", allocs[i].name, res[i].before / mb,
+        char trimmed[32] = "(none needed)";
+        if (allocs[i].trim)
+            snprintf(trimmed, sizeof trimmed, "%.1f", res[i].trimmed / mb);
+        printf("%-10s %10.1f %10.1f %10.1f %13.2fx %18s\n", allocs[i].name, res[i].before / mb,
                res[i].peak / mb, res[i].after / mb,
-               res[i].before ? (double)res[i].after / (double)res[i].before : 0.0);
+               res[i].before ? (double)res[i].after / (double)res[i].before : 0.0, trimmed);
     }
     double growth = res[0].before ? (double)res[0].after / (double)res[0].before - 1.0 : 1.0;
     printf("target: recycle back within 10%% of its starting RSS (%s: %+.1f%%)\n",

@@ -117,6 +117,9 @@ static int map_set(void *base, rcyi_arena *arena) {
 
 /* ---- small helpers -------------------------------------------------- */
 
+static inline rcyi_arena *pool_arena(const rcyi_pool *p) {
+    return (rcyi_arena *)((uintptr_t)p & ~(uintptr_t)(ARENA_SIZE - 1));
+}
 static inline rcy_heap *pool_heap(const rcyi_pool *p) {
     return (rcy_heap *)(p->owner & ~(RCYI_OWNER_DEBUG | RCYI_OWNER_UNLINKED));
 }
@@ -258,26 +261,19 @@ static rcyi_arena *arena_new(rcy_heap *h, rcyi_alloc_state *st) {
     if (a) {
         st->cached = NULL;
     } else {
-        if (!raw_request_ok(st, sizeof *a))
-            return NULL;
-        a = st->raw.malloc(st->raw.ctx, sizeof *a);
-        if (!a)
-            return NULL;
         char *base = NULL;
-        if (raw_request_ok(st, sizeof *a + ARENA_SIZE))
+        if (raw_request_ok(st, ARENA_SIZE))
             base = rcyi_os_map_aligned(ARENA_SIZE, ARENA_SIZE);
-        if (!base) {
-            st->raw.free(st->raw.ctx, a);
+        if (!base)
             return NULL;
-        }
+        a = (rcyi_arena *)(void *)base; /* the record heads its own arena */
         if (map_set(base, a) != 0) {
             rcyi_os_unmap(base, ARENA_SIZE);
-            st->raw.free(st->raw.ctx, a);
             return NULL;
         }
         a->base = base;
         a->heap = h;
-        st->footprint += sizeof *a + ARENA_SIZE;
+        st->footprint += ARENA_SIZE;
         st->arenas++;
         st->arenas_allocated++;
         if (st->arenas > st->arenas_highwater)
@@ -286,17 +282,18 @@ static rcyi_arena *arena_new(rcy_heap *h, rcyi_alloc_state *st) {
     a->freepools = NULL;
     a->nfree = NPOOLS;
     a->ncarved = 0;
+    a->nretained = 0;
     a->next = a->prev = NULL;
     all_link(st, a);
     return a;
 }
 
 static void arena_unmap(rcyi_alloc_state *st, rcyi_arena *a) {
-    map_set(a->base, NULL);
-    rcyi_os_unmap(a->base, ARENA_SIZE);
-    st->footprint -= sizeof *a + ARENA_SIZE;
+    char *base = a->base;
+    map_set(base, NULL);
+    st->footprint -= ARENA_SIZE;
     st->arenas--;
-    st->raw.free(st->raw.ctx, a);
+    rcyi_os_unmap(base, ARENA_SIZE); /* the record goes with it */
 }
 
 /* The arena has no pool in use: keep one decommitted for reuse, give the
@@ -304,7 +301,13 @@ static void arena_unmap(rcyi_alloc_state *st, rcyi_arena *a) {
 static void arena_release(rcyi_alloc_state *st, rcyi_arena *a) {
     all_unlink(st, a);
     if (!st->cached) {
-        rcyi_os_decommit(a->base, ARENA_SIZE);
+        /* Keep it; give its pages back unless it only ever used a pool or
+         * two (then an alloc/free pair on an idle heap costs no system
+         * call, and at most 32 KiB stay resident). */
+        if (a->ncarved > 2) {
+            size_t keep = (RCYI_ARENA_META + 4095) & ~(size_t)4095; /* the record */
+            rcyi_os_decommit(a->base + keep, ARENA_SIZE - keep);
+        }
         st->cached = a;
         return;
     }
@@ -328,7 +331,8 @@ static rcyi_pool *pool_take(rcy_heap *h, rcyi_alloc_state *st, unsigned kind, un
         a->freepools = p->next;
     } else {
         p = &a->pools[a->ncarved];
-        p->mem = a->base + (size_t)a->ncarved * POOL_SIZE;
+        p->mem = a->base + (a->ncarved ? (size_t)a->ncarved * POOL_SIZE : RCYI_ARENA_META);
+        p->limit = a->ncarved ? (uint32_t)POOL_SIZE : (uint32_t)(POOL_SIZE - RCYI_ARENA_META);
         a->ncarved++;
     }
     /* a is the head, so it stays the most-full arena after the decrement. */
@@ -342,8 +346,8 @@ static rcyi_pool *pool_take(rcy_heap *h, rcyi_alloc_state *st, unsigned kind, un
     p->cls = (uint8_t)cls;
     p->kind = (uint8_t)kind;
     p->linked = 0;
+    p->retained = 0;
     p->owner = (uintptr_t)h | (st->debug ? RCYI_OWNER_DEBUG : 0) | RCYI_OWNER_UNLINKED;
-    p->arena = a;
     p->next = p->prev = NULL;
     return p;
 }
@@ -352,7 +356,11 @@ static rcyi_pool *pool_take(rcy_heap *h, rcyi_alloc_state *st, unsigned kind, un
 static bool pool_release(rcyi_alloc_state *st, rcyi_pool *p) {
     if (p->linked)
         list_unlink(p);
-    rcyi_arena *a = p->arena;
+    rcyi_arena *a = pool_arena(p);
+    if (p->retained) {
+        p->retained = 0;
+        a->nretained--;
+    }
     p->owner = 0;
     p->kind = POOL_FREE_KIND;
     p->next = a->freepools;
@@ -386,16 +394,22 @@ static bool pool_release(rcyi_alloc_state *st, rcyi_pool *p) {
     return false;
 }
 
+/* Every empty pool of the arena goes back; so does the arena when that
+ * leaves it empty. */
+static void release_empty_pools(rcyi_alloc_state *st, rcyi_arena *a) {
+    for (uint32_t i = 0, n = a->ncarved; i < n; i++) {
+        rcyi_pool *p = &a->pools[i];
+        if (p->owner && p->used == 0 && pool_release(st, p))
+            return;
+    }
+}
+
 /* Release the empty pools left on the class lists while a walk was in
  * progress. */
 static void sweep_empty_pools(rcyi_alloc_state *st) {
     for (rcyi_arena *a = st->all, *next; a; a = next) {
         next = a->all_next;
-        for (uint32_t i = 0; i < a->ncarved; i++) {
-            rcyi_pool *p = &a->pools[i];
-            if (p->owner && p->used == 0 && pool_release(st, p))
-                break;
-        }
+        release_empty_pools(st, a);
     }
 }
 
@@ -410,7 +424,7 @@ static void *alloc_slow(rcy_heap *h, rcyi_alloc_state *st, unsigned kind, unsign
             p->used++;
             return b;
         }
-        if (p->virgin + p->bsize <= POOL_SIZE) {
+        if (p->virgin + p->bsize <= p->limit) {
             b = p->mem + p->virgin;
             p->virgin += p->bsize;
             p->used++;
@@ -438,15 +452,27 @@ static inline void *small_alloc(rcy_heap *h, rcyi_alloc_state *st, unsigned kind
     return alloc_slow(h, st, kind, cls);
 }
 
+/* A free that emptied the pool, or went into a pool off its class list. */
 static void free_slow(rcyi_alloc_state *st, rcyi_pool *p) {
-    if (p->used == 0) {
-        if (!st->walking) {
-            pool_release(st, p);
-            return;
-        }
-    }
     if (!p->linked)
         list_push_front(&st->lists[p->kind][p->cls], p);
+    if (p->used != 0 || st->walking)
+        return;
+    rcyi_arena *a = pool_arena(p);
+    /* Pools of the arena in use, not counting retained ones or p. */
+    uint32_t others = NPOOLS - a->nfree - a->nretained - (p->retained ? 0 : 1);
+    rcyi_pool *head = &st->lists[p->kind][p->cls];
+    if (others > 0 && head->next == p && p->next == head) {
+        if (!p->retained) {
+            p->retained = 1;
+            a->nretained++;
+        }
+        return;
+    }
+    if (others == 0 && a->nretained > (p->retained ? 1u : 0u))
+        release_empty_pools(st, a); /* retained ones may be idle too */
+    else
+        pool_release(st, p);
 }
 
 static inline void small_free(rcyi_alloc_state *st, rcyi_pool *p, void *b) {
@@ -884,8 +910,8 @@ static void validate_pool(rcy_heap *h, rcyi_alloc_state *st, rcyi_pool *p) {
     CHECK(p->kind == RCYI_KIND_RAW || p->kind == RCYI_KIND_OBJECT, "P1: pool %p kind %u", (void *)p,
           p->kind);
     CHECK(p->cls < RCY_SIZE_CLASSES && p->bsize == class_size(p->cls), "pool %p class", (void *)p);
-    CHECK(p->virgin <= POOL_SIZE && p->virgin % p->bsize == 0, "pool %p virgin offset %u",
-          (void *)p, p->virgin);
+    CHECK(p->virgin <= p->limit && p->virgin % p->bsize == 0, "pool %p virgin offset %u", (void *)p,
+          p->virgin);
     size_t carved = p->virgin / p->bsize, nfree = 0;
     for (char *b = p->free; b; b = get_link(b)) {
         size_t off = (size_t)(b - p->mem);
@@ -902,9 +928,11 @@ static void validate_pool(rcy_heap *h, rcyi_alloc_state *st, rcyi_pool *p) {
     }
     CHECK(p->used + nfree == carved, "P2: pool %p used %u + free %zu != carved %zu", (void *)p,
           p->used, nfree, carved);
-    bool room = p->free || p->virgin + p->bsize <= POOL_SIZE;
+    bool room = p->free || p->virgin + p->bsize <= p->limit;
     CHECK(!room || p->used == 0 || p->linked, "P3: pool %p has room but is not listed", (void *)p);
-    CHECK(!p->linked || p->used > 0 || st->walking, "P3: empty pool %p still listed", (void *)p);
+    CHECK(!p->linked || p->used > 0 || p->retained || st->walking, "P3: empty pool %p still listed",
+          (void *)p);
+    CHECK(!p->retained || p->linked, "P5: retained pool %p not listed", (void *)p);
     if (st->debug) {
         /* Every live block's guards are intact. */
         size_t cap = p->bsize - DBG_FRONT - DBG_BACK;
@@ -927,16 +955,23 @@ int rcyi_alloc_validate(rcy_heap *h) {
         CHECK(a->ncarved <= NPOOLS, "arena %p ncarved %u", (void *)a, a->ncarved);
         size_t nfp = 0;
         for (rcyi_pool *p = a->freepools; p; p = p->next) {
-            CHECK(p->owner == 0 && p->arena == a && ++nfp <= NPOOLS, "P1: arena %p free pool %p",
-                  (void *)a, (void *)p);
+            CHECK(p->owner == 0 && pool_arena(p) == a && ++nfp <= NPOOLS,
+                  "P1: arena %p free pool %p", (void *)a, (void *)p);
         }
+        uint32_t nret = 0;
+        for (uint32_t i = 0; i < a->ncarved; i++)
+            nret += a->pools[i].owner && a->pools[i].retained;
+        CHECK(nret == a->nretained, "P5: arena %p counts %u retained pools, has %u", (void *)a,
+              a->nretained, nret);
         CHECK(a->nfree == nfp + (NPOOLS - a->ncarved), "A1: arena %p nfree %u != %zu + %u",
               (void *)a, a->nfree, nfp, NPOOLS - a->ncarved);
         CHECK(a->nfree < NPOOLS, "A2: empty arena %p kept", (void *)a);
         for (uint32_t i = 0; i < a->ncarved; i++) {
             rcyi_pool *p = &a->pools[i];
-            CHECK(p->arena == a && p->mem == a->base + (size_t)i * POOL_SIZE, "pool %p arena",
-                  (void *)p);
+            CHECK(pool_arena(p) == a &&
+                      p->mem == a->base + (i ? (size_t)i * POOL_SIZE : RCYI_ARENA_META) &&
+                      p->limit == POOL_SIZE - (i ? 0 : RCYI_ARENA_META),
+                  "pool %p arena", (void *)p);
             if (p->owner) {
                 CHECK(pool_heap(p) == h, "P1: pool %p heap", (void *)p);
                 CHECK(!(p->owner & RCYI_OWNER_DEBUG) == !st->debug, "pool %p debug bit", (void *)p);
@@ -994,8 +1029,7 @@ int rcyi_alloc_validate(rcy_heap *h) {
     CHECK(lbytes == st->large_bytes && lblocks == st->large_blocks,
           "L1: large blocks %zu/%zu bytes, counted %zu/%zu", lblocks, lbytes, st->large_blocks,
           st->large_bytes);
-    CHECK(st->footprint == st->arenas * (ARENA_SIZE + sizeof(rcyi_arena)) + lbytes +
-                               lblocks * sizeof(rcyi_large),
+    CHECK(st->footprint == st->arenas * ARENA_SIZE + lbytes + lblocks * sizeof(rcyi_large),
           "L1: footprint %zu", st->footprint);
     return 0;
 }
@@ -1017,7 +1051,7 @@ static void collect_stats(rcy_heap *h, rcy_mem_stats *s) {
             if (pool_heap(p) != h)
                 continue;
             rcy_mem_class_stats *c = &s->classes[p->cls];
-            size_t cap = POOL_SIZE / p->bsize;
+            size_t cap = p->limit / p->bsize;
             c->pools++;
             c->blocks_used += p->used;
             c->blocks_free += cap - p->used;
@@ -1164,12 +1198,31 @@ static RCY_NORETURN void out_of_memory(const char *what, size_t size, RCY_SITE_P
                file ? file : "?", line, func ? func : "?");
 }
 
-void *rcy_mem_alloc_(rcy_heap *heap, size_t size, RCY_SITE_PARAMS) {
-    void *p = heap ? rcyi_alloc_inline(heap, &heap->alloc, size, RCYI_KIND_RAW) : NULL;
+/* Everything but an untraced pop from a free list (kept out of line so
+ * the fast path below needs no stack frame of its own). */
+__attribute__((noinline)) static void *mem_alloc_other(rcy_heap *heap, size_t size, void *p,
+                                                       RCY_SITE_PARAMS) {
+    if (!p)
+        p = heap ? rcyi_alloc_slow(heap, size, RCYI_KIND_RAW) : NULL;
     if (RCY_UNLIKELY(!p))
         out_of_memory("rcy_mem_alloc", size, file, line, func);
     trace_alloc(p, size, file, line, func);
     return p;
+}
+
+void *rcy_mem_alloc_(rcy_heap *heap, size_t size, RCY_SITE_PARAMS) {
+    void *b = NULL;
+    if (RCY_LIKELY(heap != NULL) && RCY_LIKELY(size - 1 < heap->alloc.fast_limit)) {
+        rcyi_pool *p = heap->alloc.lists[RCYI_KIND_RAW][(size - 1) >> 4].next;
+        b = p->free;
+        if (RCY_LIKELY(b != NULL)) {
+            p->free = get_link(b);
+            p->used++;
+            if (RCY_LIKELY(!__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED)))
+                return b;
+        }
+    }
+    return mem_alloc_other(heap, size, b, file, line, func);
 }
 
 void *rcy_mem_calloc_(rcy_heap *heap, size_t nelem, size_t elsize, RCY_SITE_PARAMS) {
@@ -1186,11 +1239,29 @@ void *rcy_mem_realloc_(rcy_heap *heap, void *ptr, size_t size, RCY_SITE_PARAMS) 
     return p;
 }
 
-void rcy_mem_free(rcy_heap *heap, void *ptr) {
-    if (RCY_UNLIKELY(__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED)) && ptr)
+__attribute__((noinline)) static void mem_free_other(rcy_heap *heap, void *ptr) {
+    if (ptr && __atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED))
         rcyi_trace_free(0, ptr);
-    if (RCY_LIKELY(heap != NULL))
-        rcyi_free_inline(heap, ptr);
-    else if (ptr)
-        rcyi_fatal(RCY_EMISUSE, "rcy_mem_free of %p with a NULL heap", ptr);
+    if (!heap) {
+        if (ptr)
+            rcyi_fatal(RCY_EMISUSE, "rcy_mem_free of %p with a NULL heap", ptr);
+        return;
+    }
+    rcyi_free(heap, ptr);
+}
+
+void rcy_mem_free(rcy_heap *heap, void *ptr) {
+    if (RCY_LIKELY(heap != NULL) && RCY_LIKELY(!__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED))) {
+        rcyi_arena *a = rcyi_arena_lookup(ptr);
+        if (RCY_LIKELY(a != NULL)) {
+            rcyi_pool *p = rcyi_pool_of(a, ptr);
+            if (RCY_LIKELY(p->owner == (uintptr_t)heap && p->used > 1)) {
+                set_link(ptr, p->free);
+                p->free = ptr;
+                p->used--;
+                return;
+            }
+        }
+    }
+    mem_free_other(heap, ptr);
 }

@@ -2,14 +2,15 @@
  * alloc.c) and the invariants it keeps.
  *
  * Layout.  An ARENA is 1 MiB of address space from the OS, aligned to
- * 1 MiB and cut into 64 POOLS of 16 KiB, 16 KiB-aligned.  Its bookkeeping
- * (rcyi_arena) lives outside it, in raw-allocator memory, and holds the
- * 64 pool headers side by side; a process-wide radix map from address>>20
- * to that record answers "is this ours?" for any pointer, and the pool
- * header of a block is arena->pools[(ptr >> 14) % 64].  (Headers kept
- * apart from the pools, unlike pymalloc, make a pool all blocks and keep
- * the metadata of 64 pools on two pages: freeing in random order over
- * many arenas then misses the TLB once per block instead of twice.)
+ * 1 MiB and cut into 64 POOLS of 16 KiB, 16 KiB-aligned.  Its record
+ * (rcyi_arena) sits at the start of the arena and holds the 64 pool
+ * headers side by side; pool 0's blocks start after the record.  A
+ * process-wide radix map from address>>20 to the record answers "is this
+ * ours?" for any pointer, and the pool header of a block is
+ * arena->pools[(ptr >> 14) % 64].  (pymalloc puts each header at the
+ * start of its pool; keeping the headers of 64 pools together on two
+ * pages means freeing in random order over many arenas misses the TLB
+ * about once per block instead of twice.)
  * A pool holds equal blocks of one size class (16, 32, ... 512 bytes) and
  * one KIND (RAW for rcy_mem_*, OBJECT for objects; never mixed).  Blocks past the
  * pool's `virgin` offset were never handed out; free blocks below it are
@@ -34,10 +35,16 @@
  *  A3  radix_map(arena.base) == arena for every mapped arena.
  *  P1  A carved pool is live (owner == h | flags, kind RAW or OBJECT) or
  *      sits on its arena's freepools list (owner == 0); never both.
- *  P2  For a live pool: used + |free list| == virgin / bsize, and every
- *      free-list entry is a block start below virgin.
+ *  P2  For a live pool: used + |free list| == virgin / bsize, virgin <=
+ *      limit, and every free-list entry is a block start below virgin.
  *  P3  A live pool is on its class list whenever it has a free or a virgin
- *      block; every pool on a class list is live with used > 0.
+ *      block; every pool on a class list is live with used > 0 or retained.
+ *  P5  arena.nretained == |{retained pools of the arena}|.  A pool that
+ *      empties stays on its class list (retained) only while it is the
+ *      only pool there and its arena has pools in use that are not
+ *      retained, so an alloc/free pair on an otherwise idle class does not
+ *      give the pool back and take it again each time, yet an arena with
+ *      nothing in use but retained pools is still released.
  *  P4  Every free block of an OBJECT pool has its first 8 bytes zero.
  *  L1  large_bytes == sum of the sizes of the blocks on both large lists,
  *      and footprint == arenas * ARENA_SIZE + large_bytes + overheads.
@@ -56,35 +63,37 @@ typedef struct rcyi_large rcyi_large;
 /* One per pool, in the arena record; exactly 64 bytes.  The first fields
  * are the ones the fast paths touch. */
 typedef struct rcyi_pool {
-    void *free;      /* free list head (link at block offset 8)          */
-    uint32_t used;   /* blocks handed out                                */
-    uint32_t virgin; /* offset of the first never-handed-out block       */
-    uintptr_t owner; /* (uintptr_t)heap | RCYI_OWNER_* bits; 0 while on
-                      * freepools.  One compare on the free path checks
-                      * the owner, that no debug checks are due and that
-                      * the pool is on its class list                    */
-    char *mem;       /* the pool's 16 KiB                                */
-    uint32_t bsize;  /* block size of the class                          */
-    uint8_t cls;     /* size class index                                 */
-    uint8_t kind;    /* RCYI_KIND_RAW / RCYI_KIND_OBJECT                 */
-    uint8_t linked;  /* on its class list                                */
-    uint8_t unused_;
-    rcyi_arena *arena;
+    void *free;       /* free list head (link at block offset 8)          */
+    uint32_t used;    /* blocks handed out                                */
+    uint32_t virgin;  /* offset of the first never-handed-out block       */
+    uintptr_t owner;  /* (uintptr_t)heap | RCYI_OWNER_* bits; 0 while on
+                       * freepools.  One compare on the free path checks
+                       * the owner, that no debug checks are due and that
+                       * the pool is on its class list                    */
+    char *mem;        /* the pool's first block                           */
+    uint32_t limit;   /* bytes available from mem (less in pool 0)        */
+    uint32_t bsize;   /* block size of the class                          */
+    uint8_t cls;      /* size class index                                 */
+    uint8_t kind;     /* RCYI_KIND_RAW / RCYI_KIND_OBJECT                 */
+    uint8_t linked;   /* on its class list                                */
+    uint8_t retained; /* kept on its class list after emptying (P5)      */
+    uint32_t unused_;
     struct rcyi_pool *next, *prev; /* class list, or arena freepools (next) */
 } rcyi_pool;
 
 #define RCYI_POOL_HEADER        64u                       /* sizeof(rcyi_pool) */
 #define RCYI_OWNER_DEBUG        ((uintptr_t)1)            /* heap in debug mode */
 #define RCYI_OWNER_UNLINKED     ((uintptr_t)2)            /* not on its class list */
-#define RCYI_POOL_BLOCKS(bsize) (RCY_POOL_SIZE / (bsize)) /* blocks per pool */
+#define RCYI_POOL_BLOCKS(bsize) (RCY_POOL_SIZE / (bsize)) /* blocks per pool but pool 0 */
 
 struct rcyi_arena {
     rcyi_pool pools[RCYI_POOLS_PER_ARENA]; /* first: see rcyi_pool_of */
-    char *base;                            /* ARENA_SIZE-aligned */
+    char *base;                            /* == (char *)this, ARENA_SIZE-aligned */
     rcy_heap *heap;
     rcyi_pool *freepools;            /* released pools, linked through pool->next */
     uint32_t nfree;                  /* pools not in use (A1) */
     uint32_t ncarved;                /* pools [0, ncarved) were ever initialised */
+    uint32_t nretained;              /* pools with retained set (P5) */
     rcyi_arena *next, *prev;         /* usable list (A2) */
     rcyi_arena *all_next, *all_prev; /* every arena of the heap */
 };
@@ -111,6 +120,9 @@ typedef struct rcyi_alloc_state {
     rcy_raw_allocator raw;
     unsigned long fail_nth; /* rcy_heap_fail_nth countdown; 0 = off */
 } rcyi_alloc_state;
+
+/* Bytes at the start of an arena taken by its record. */
+#define RCYI_ARENA_META ((sizeof(struct rcyi_arena) + 63) & ~(size_t)63)
 
 /* The process-wide arena map: address bits 20..47, 14 bits per level.
  * Leaves are installed once (compare-and-swap) and never freed; an entry

@@ -32,12 +32,26 @@ if(CMAKE_SCRIPT_MODE_FILE)
     "RCY_CLEAR\\(cache\\):\n    \\(cache freed\\)\n    cache == NULL: yes"
     # 5. generators: 0 .. 11 then stop; bytes vs megabytes
     "\n  0 1 2 3 4 5 6 7 8 9 10 11\n  stopped after 12 items"
+    "through the generator \\(sum 4999950000\\):\n    tracemalloc peak = [0-9]+ B\n"
+    "as a list:\n    tracemalloc peak = [0-9.]+ (KiB|MiB)  \\([0-9]+ times the generator's\\)\n"
+    # 6. tracemalloc: the snapshot names lines of tour.c in Python's format
+    "\\[ Top 10 \\]\n[^\n]*tour\\.c:[0-9]+: size=[0-9.]+ KiB, count=10000, average=[0-9]+ B\n"
     "End of the tour")
   foreach(re ${expected})
     if(NOT out MATCHES "${re}")
       message(FATAL_ERROR "tour output lacks /${re}/:\n${out}")
     endif()
   endforeach()
+  # The generator's peak is bytes, not kilobytes: a few hundred at most.
+  string(REGEX MATCH "through the generator [^\n]*\n    tracemalloc peak = ([0-9]+) B" m "${out}")
+  if(NOT CMAKE_MATCH_1 OR CMAKE_MATCH_1 GREATER 1024)
+    message(FATAL_ERROR "generator peak is not a few hundred bytes: '${CMAKE_MATCH_1}'")
+  endif()
+  # ... and the list's is megabytes: over a thousand times more.
+  string(REGEX MATCH "\\(([0-9]+) times the generator's\\)" m "${out}")
+  if(NOT CMAKE_MATCH_1 OR CMAKE_MATCH_1 LESS 1000)
+    message(FATAL_ERROR "the list's peak is not megabytes: '${CMAKE_MATCH_1}' times")
+  endif()
   if(err MATCHES "alive|fatal|ERROR")
     message(FATAL_ERROR "tour wrote to stderr:\n${err}")
   endif()

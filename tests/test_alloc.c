@@ -231,7 +231,8 @@ static void most_full_arena_is_used_first(void **state) {
     rcy_heap *h = heap_with(0, 0);
     /* Fill three arenas with one pool-sized chunk per pool. */
     size_t per_pool = RCYI_POOL_BLOCKS(512);
-    size_t n = 3 * RCYI_POOLS_PER_ARENA * per_pool;
+    size_t n = 3 * ((RCYI_POOLS_PER_ARENA - 1) * per_pool +
+                    (RCY_POOL_SIZE - RCYI_ARENA_META) / 512); /* pool 0 holds the record */
     void **v = malloc(n * sizeof *v);
     for (size_t i = 0; i < n; i++)
         v[i] = rcy_mem_alloc(h, 512);
@@ -259,6 +260,37 @@ static void most_full_arena_is_used_first(void **state) {
         rcy_mem_free(h, v[i]);
     rcyi_alloc_validate(h);
     free(v);
+    rcy_heap_free(h);
+}
+
+/* An alloc/free pair on a class with nothing else alive neither maps nor
+ * unmaps anything, and a pool kept for such pairs does not pin its arena
+ * once the rest of the arena is idle. */
+static void idle_class_pairs_do_not_churn(void **state) {
+    (void)state;
+    rcy_heap *h = heap_with(0, 0);
+    for (int i = 0; i < 1000; i++) /* nothing else alive at all */
+        rcy_mem_free(h, rcy_mem_alloc(h, 100));
+    rcy_mem_stats st = {.size = sizeof st};
+    rcy_mem_get_stats(h, &st);
+    assert_int_equal(st.arenas_allocated, 1);
+    assert_int_equal(st.arenas_reclaimed, 0);
+
+    void *other = rcy_mem_alloc(h, 300); /* another class stays alive */
+    for (int i = 0; i < 1000; i++) {
+        rcy_mem_free(h, rcy_mem_alloc(h, 100));
+        if (i % 100 == 0)
+            rcyi_alloc_validate(h);
+    }
+    rcy_mem_get_stats(h, &st);
+    assert_int_equal(st.classes[6].pools, 1); /* the idle class keeps its pool */
+    assert_int_equal(st.classes[6].blocks_used, 0);
+    assert_int_equal(st.arenas_allocated, 1);
+    rcy_mem_free(h, other);
+    rcyi_alloc_validate(h);
+    rcy_mem_get_stats(h, &st);
+    assert_int_equal(st.pools_used, 0); /* both gone: the arena is idle */
+    assert_int_equal(st.classes[6].pools, 0);
     rcy_heap_free(h);
 }
 
@@ -527,6 +559,7 @@ int main(void) {
         cmocka_unit_test(realloc_moves_between_small_and_large),
         cmocka_unit_test(empty_arenas_go_back_to_the_os),
         cmocka_unit_test(most_full_arena_is_used_first),
+        cmocka_unit_test(idle_class_pairs_do_not_churn),
         cmocka_unit_test(walker_sees_exactly_the_live_objects),
         cmocka_unit_test(walker_sees_exactly_the_live_objects_in_debug_mode),
         cmocka_unit_test(visitor_may_free_objects),
