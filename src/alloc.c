@@ -343,6 +343,7 @@ static rcyi_pool *pool_take(rcy_heap *h, rcyi_alloc_state *st, unsigned kind, un
     p->used = 0;
     p->virgin = 0;
     p->bsize = (uint32_t)class_size(cls);
+    p->recip = (uint32_t)((((uint64_t)1 << 32) + p->bsize - 1) / p->bsize);
     p->cls = (uint8_t)cls;
     p->kind = (uint8_t)kind;
     p->linked = 0;
@@ -796,9 +797,12 @@ rcy_heap *rcyi_heap_of_block(const void *p) {
             return NULL;
         size_t off = (size_t)((const char *)p - pl->mem);
         size_t front = (owner & RCYI_OWNER_DEBUG) ? DBG_FRONT : 0;
-        if (off < front || off >= pl->virgin || (off - front) % pl->bsize != 0)
+        if (off < front || off >= pl->virgin)
             return NULL;
-        return h;
+        /* Exact for offsets below 2^14 (the error term stays under 2^23). */
+        uint32_t o = (uint32_t)(off - front);
+        uint32_t q = (uint32_t)(((uint64_t)o * pl->recip) >> 32);
+        return q * pl->bsize == o ? h : NULL;
     }
     rcyi_large *l = large_of(p, 0);
     if (l && large_live(l) && !l->heap->alloc.debug)

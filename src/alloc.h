@@ -63,21 +63,21 @@ typedef struct rcyi_large rcyi_large;
 /* One per pool, in the arena record; exactly 64 bytes.  The first fields
  * are the ones the fast paths touch. */
 typedef struct rcyi_pool {
-    void *free;       /* free list head (link at block offset 8)          */
-    uint32_t used;    /* blocks handed out                                */
-    uint32_t virgin;  /* offset of the first never-handed-out block       */
-    uintptr_t owner;  /* (uintptr_t)heap | RCYI_OWNER_* bits; 0 while on
-                       * freepools.  One compare on the free path checks
-                       * the owner, that no debug checks are due and that
-                       * the pool is on its class list                    */
-    char *mem;        /* the pool's first block                           */
-    uint32_t limit;   /* bytes available from mem (less in pool 0)        */
-    uint32_t bsize;   /* block size of the class                          */
-    uint8_t cls;      /* size class index                                 */
-    uint8_t kind;     /* RCYI_KIND_RAW / RCYI_KIND_OBJECT                 */
-    uint8_t linked;   /* on its class list                                */
-    uint8_t retained; /* kept on its class list after emptying (P5)      */
-    uint32_t unused_;
+    void *free;                    /* free list head (link at block offset 8)          */
+    uint32_t used;                 /* blocks handed out                                */
+    uint32_t virgin;               /* offset of the first never-handed-out block       */
+    uintptr_t owner;               /* (uintptr_t)heap | RCYI_OWNER_* bits; 0 while on
+                                    * freepools.  One compare on the free path checks
+                                    * the owner, that no debug checks are due and that
+                                    * the pool is on its class list                    */
+    char *mem;                     /* the pool's first block                           */
+    uint32_t limit;                /* bytes available from mem (less in pool 0)        */
+    uint32_t bsize;                /* block size of the class                          */
+    uint8_t cls;                   /* size class index                                 */
+    uint8_t kind;                  /* RCYI_KIND_RAW / RCYI_KIND_OBJECT                 */
+    uint8_t linked;                /* on its class list                                */
+    uint8_t retained;              /* kept on its class list after emptying (P5)      */
+    uint32_t recip;                /* ceil(2^32 / bsize): offset / bsize without a divide */
     struct rcyi_pool *next, *prev; /* class list, or arena freepools (next) */
 } rcyi_pool;
 

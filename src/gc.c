@@ -206,8 +206,10 @@ typedef struct coll_ctx {
     size_t sp;    /* work stack depth (stack in h->gc.stack) */
     int overflow; /* the stack could not grow: rescan needed */
     size_t reached;
-    size_t moved;    /* objects moved to garbage */
-    int fatal_count; /* walk found more objects than ntracked says */
+    size_t late;                       /* tentatively unreachable members reached later */
+    int any_legacy, any_weak, any_fin; /* U has work for those steps */
+    size_t moved;                      /* objects moved to garbage */
+    int fatal_count;                   /* walk found more objects than ntracked says */
 } coll_ctx;
 
 static inline void stack_push(coll_ctx *c, rcy_head_ *o) {
@@ -274,11 +276,21 @@ static void walk_collect(rcy_head_ *o, void *arg) {
 }
 
 /* Phase 2: reachability from the members referenced from outside. */
+/* A member leaves the set as a survivor; one the scan had put in U
+ * tentatively gives its hold back. */
+static inline void survive(coll_ctx *c, rcy_head_ *o) {
+    if (o->gcword & UNR) {
+        o->refcnt--;
+        c->late++;
+    }
+    finish(c->h, o, c->target);
+}
+
 static int visit_mark(void *obj, void *arg) {
     coll_ctx *c = arg;
     rcy_head_ *o = rcyi_head(obj);
     if (o->gcword & COLL) {
-        finish(c->h, o, c->target);
+        survive(c, o);
         c->reached++;
         stack_push(c, o);
     }
@@ -293,31 +305,61 @@ static void drain(coll_ctx *c, int (*visit)(void *, void *)) {
     }
 }
 
-static void mark_reachable(coll_ctx *c) {
-    for (size_t i = 0; i < c->n; i++) {
-        rcy_head_ *o = c->a[i];
+/* Scans the set for members referenced from outside and marks all they
+ * reach.  Members not (yet) reached are put in U tentatively (UNR, held),
+ * packed at the scan's starting end of c->a; propagation may still take
+ * them out (survive(); the caller then drops them from U).
+ * The scan stops as soon as every member is reached (a live heap).
+ *
+ * Full collections scan backwards: the allocator walks its newest arena
+ * first, so backwards is roughly allocation order, and roots of a live
+ * structure are usually allocated before what they reach — finding them
+ * early ends the scan early. */
+static void mark_reachable(coll_ctx *c, int backwards, rcy_head_ ***u, size_t *nu) {
+    size_t k = 0, done = 0;
+    rcy_head_ **a = c->a;
+    size_t n = c->n;
+    for (; done < n && c->reached < n; done++) {
+        size_t i = backwards ? n - 1 - done : done;
+        rcy_head_ *o = a[i];
         uint32_t w = o->gcword;
-        if ((w & COLL) && SLOT_OF(w) > 0) {
+        if (!(w & COLL))
+            continue;
+        if (SLOT_OF(w) > 0) {
             finish(c->h, o, c->target);
             c->reached++;
             stack_push(c, o);
             drain(c, visit_mark);
+        } else {
+            /* Tentatively in U: marked and held now, which saves a pass
+             * when it stays there (garbage usually does). */
+            const rcy_type *t = o->type;
+            o->gcword = w | UNR;
+            o->refcnt++;
+            c->any_legacy |= (t->flags & RCY_TYPE_LEGACY_FINALIZER) != 0;
+            c->any_weak |= (w & RCYI_GC_WEAKREFS) || rcyi_is_weakref_type(t);
+            c->any_fin |= t->finalize && !(w & RCYI_GC_FINALIZED);
+            /* never overwrites an unscanned entry: k <= done */
+            a[backwards ? n - 1 - k : k] = o;
+            k++;
         }
     }
-    /* Out of stack memory: some marked objects were never traversed.
-     * Traverse every marked one again until a pass marks nothing new. */
-    while (c->overflow && c->reached < c->n) {
+    *u = backwards && a ? a + n - k : a; /* a is NULL for an empty set */
+    *nu = c->reached == n ? 0 : k;
+    if (RCY_UNLIKELY(c->overflow)) {
+        /* Out of memory for the work stack: some marked objects were never
+         * traversed.  Be safe: everything in the set survives. */
+        rcy_head_ **rest = backwards ? a : a + done;
+        size_t nrest = n - done;
+        for (size_t j = 0; j < k; j++)
+            if ((*u)[j]->gcword & COLL)
+                survive(c, (*u)[j]);
+        for (size_t j = 0; j < nrest; j++)
+            if (rest[j]->gcword & COLL)
+                survive(c, rest[j]);
         c->overflow = 0;
-        size_t before = c->reached;
-        for (size_t i = 0; i < c->n; i++) {
-            rcy_head_ *o = c->a[i];
-            if (!(o->gcword & COLL)) {
-                o->type->traverse(rcyi_obj(o), visit_mark, c);
-                drain(c, visit_mark);
-            }
-        }
-        if (c->reached == before)
-            break;
+        c->reached = n;
+        *nu = 0;
     }
 }
 
@@ -354,22 +396,22 @@ static int visit_legacy(void *obj, void *arg) {
     return 0;
 }
 
-static size_t compact_unreachable(rcy_head_ **a, size_t n) {
+/* Members of U holding the collector's reference that left U (finished)
+ * get it back; returns the new size of U. */
+static size_t compact_and_unhold(rcy_head_ **u, size_t nu) {
     size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if ((a[i]->gcword & (COLL | UNR)) == (COLL | UNR))
-            a[k++] = a[i];
+    for (size_t i = 0; i < nu; i++) {
+        rcy_head_ *o = u[i];
+        if (o->gcword & COLL)
+            u[k++] = o;
+        else
+            rcy_decref(rcyi_obj(o)); /* still referenced: by garbage or U */
+    }
     return k;
 }
 
-static void move_legacy(coll_ctx *c, size_t *nu) {
-    rcy_head_ **u = c->a;
-    int any = 0;
-    for (size_t i = 0; i < *nu && !any; i++)
-        any = (u[i]->type->flags & RCY_TYPE_LEGACY_FINALIZER) != 0;
-    if (!any)
-        return;
-    for (size_t i = 0; i < *nu; i++) {
+static size_t move_legacy(coll_ctx *c, rcy_head_ **u, size_t nu) {
+    for (size_t i = 0; i < nu; i++) {
         rcy_head_ *o = u[i];
         if ((o->type->flags & RCY_TYPE_LEGACY_FINALIZER) &&
             (o->gcword & (COLL | UNR)) == (COLL | UNR)) {
@@ -377,12 +419,15 @@ static void move_legacy(coll_ctx *c, size_t *nu) {
             c->moved += c->h->gc.finished != GC_TEARDOWN;
             stack_push(c, o);
             drain(c, visit_legacy);
-            /* Out of stack: the rest of what it reaches stays in U and is
-             * treated as ordinary garbage (cannot happen without OOM). */
-            c->overflow = 0;
         }
     }
-    *nu = compact_unreachable(u, *nu);
+    if (RCY_UNLIKELY(c->overflow)) { /* out of stack memory: all survive */
+        for (size_t i = 0; i < nu; i++)
+            if (u[i]->gcword & COLL)
+                finish(c->h, u[i], 2);
+        c->overflow = 0;
+    }
+    return compact_and_unhold(u, nu);
 }
 
 static void clear_weakrefs_of(rcy_heap *h, rcy_head_ **u, size_t nu, int kill) {
@@ -417,8 +462,7 @@ static int visit_resurrect_mark(void *obj, void *arg) {
     return 0;
 }
 
-static size_t handle_resurrected(coll_ctx *c, size_t nu) {
-    rcy_head_ **u = c->a;
+static size_t handle_resurrected(coll_ctx *c, rcy_head_ **u, size_t nu) {
     for (size_t i = 0; i < nu; i++) {
         rcy_head_ *o = u[i];
         uint32_t rc = o->refcnt - 1; /* minus the collector's hold */
@@ -443,38 +487,45 @@ static size_t handle_resurrected(coll_ctx *c, size_t nu) {
     }
     /* Resurrected objects are reachable from outside: dropping the hold
      * cannot free them. */
-    size_t k = 0;
-    for (size_t i = 0; i < nu; i++) {
-        rcy_head_ *o = u[i];
-        if (o->gcword & COLL)
-            u[k++] = o;
-        else
-            rcy_decref(rcyi_obj(o));
-    }
-    return k;
+    return compact_and_unhold(u, nu);
 }
 
-/* Drop the holds on the final garbage, counting what is really freed. */
-static size_t release(rcy_heap *h, rcy_head_ **f, size_t nf) {
+/* `clear` on every member of the final garbage and drop its hold, in one
+ * pass (as CPython's delete_garbage): a member cleared and released early
+ * stays alive while later members still reference it, and dies when they
+ * are cleared.  SLOT = index in the chunk, so that rcyi_gc_on_free can
+ * strike a dying member off and count it: stats count only what was
+ * really freed.  More than RCYI_SLOT_MAX members: everything is cleared
+ * first, then released chunk by chunk. */
+static size_t clear_and_release(rcy_heap *h, rcy_head_ **f, size_t nf) {
     rcyi_gc_state *gc = &h->gc;
     size_t freed = 0;
+    int cleared = 0;
+    if (nf > RCYI_SLOT_MAX) {
+        for (size_t j = 0; j < nf; j++)
+            if (f[j]->type->clear)
+                f[j]->type->clear(rcyi_obj(f[j]));
+        cleared = 1;
+    }
     for (size_t s = 0; s < nf; s += RCYI_SLOT_MAX) {
         size_t m = nf - s < RCYI_SLOT_MAX ? nf - s : RCYI_SLOT_MAX;
         rcy_head_ **chunk = f + s;
-        for (size_t j = 0; j < m; j++)
-            chunk[j]->gcword = (chunk[j]->gcword & 0xFFu) | MKSLOT(j);
         gc->release = chunk;
         gc->released_freed = 0;
         for (size_t j = 0; j < m; j++) {
             rcy_head_ *o = chunk[j];
-            if (o)
-                rcy_decref(rcyi_obj(o));
+            /* Still held (members are released in order), so alive. */
+            o->gcword = (o->gcword & 0xFFu) | MKSLOT(j);
+            if (!cleared && o->type->clear)
+                o->type->clear(rcyi_obj(o));
+            rcy_decref(rcyi_obj(o));
         }
         gc->release = NULL;
         freed += gc->released_freed;
-        for (size_t j = 0; j < m; j++)
-            if (chunk[j]) /* survived: a cycle no `clear` could break */
-                finish(h, chunk[j], 2);
+        if (gc->released_freed != m)
+            for (size_t j = 0; j < m; j++)
+                if (chunk[j]) /* survived: a cycle no `clear` could break */
+                    finish(h, chunk[j], 2);
     }
     return freed;
 }
@@ -567,43 +618,47 @@ static ssize_t collect_main(rcy_heap *h, unsigned gen) {
         gc->count[g] = 0;
 
     /* Phase 2: mark what is reachable from outside; survivors placed. */
-    mark_reachable(&c);
-    size_t survivors = c.reached;
-    size_t nu = 0;
-    if (c.reached != c.n)
-        for (size_t i = 0; i < c.n; i++)
-            if (c.a[i]->gcword & COLL)
-                c.a[nu++] = c.a[i];
+    rcy_head_ **u;
+    size_t nu;
+    mark_reachable(&c, gen == 2, &u, &nu);
+
+    /* Phase 3: U (marked and held by the scan). */
+    size_t collected = 0;
+    if (c.late) {
+        size_t m = 0;
+        for (size_t i = 0; i < nu; i++)
+            if (u[i]->gcword & COLL)
+                u[m++] = u[i];
+        nu = m;
+    }
+    size_t survivors = c.n - nu;
     if (gen == 1)
         gc->long_lived_pending += survivors;
     else if (gen == 2) {
         gc->long_lived_total = survivors;
         gc->long_lived_pending = 0;
     }
-
-    size_t collected = 0;
     if (nu) {
-        rcy_head_ **u = c.a;
-        for (size_t i = 0; i < nu; i++)
-            u[i]->gcword |= UNR;
-        move_legacy(&c, &nu);
+        if (c.any_legacy)
+            nu = move_legacy(&c, u, nu);
         if (gc->debug & RCY_GC_DEBUG_COLLECTABLE)
             for (size_t i = 0; i < nu; i++)
                 debug_object("collectable", u[i]);
-        for (size_t i = 0; i < nu; i++)
-            u[i]->refcnt++; /* the hold: nothing in U is freed early */
-        clear_weakrefs_of(h, u, nu, 1);
+        if (c.any_weak)
+            clear_weakrefs_of(h, u, nu, 1);
         int ran = 0;
-        for (size_t i = 0; i < nu; i++) {
-            rcy_head_ *o = u[i];
-            if (o->type->finalize && !(o->gcword & RCYI_GC_FINALIZED)) {
-                o->gcword |= RCYI_GC_FINALIZED;
-                o->type->finalize(rcyi_obj(o));
-                ran = 1;
+        if (c.any_fin) {
+            for (size_t i = 0; i < nu; i++) {
+                rcy_head_ *o = u[i];
+                if (o->type->finalize && !(o->gcword & RCYI_GC_FINALIZED)) {
+                    o->gcword |= RCYI_GC_FINALIZED;
+                    o->type->finalize(rcyi_obj(o));
+                    ran = 1;
+                }
             }
         }
         if (ran) {
-            nu = handle_resurrected(&c, nu);
+            nu = handle_resurrected(&c, u, nu);
             clear_weakrefs_of(h, u, nu, 0);
         }
         if ((gc->debug & RCY_GC_DEBUG_SAVEALL) && gc->finished != GC_TEARDOWN) {
@@ -613,12 +668,7 @@ static ssize_t collect_main(rcy_heap *h, unsigned gen) {
             }
             collected = nu;
         } else {
-            for (size_t i = 0; i < nu; i++) {
-                rcy_head_ *o = u[i];
-                if (o->type->clear)
-                    o->type->clear(rcyi_obj(o));
-            }
-            collected = release(h, u, nu);
+            collected = clear_and_release(h, u, nu);
         }
     }
 

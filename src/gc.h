@@ -73,6 +73,11 @@ void rcyi_gc_untrack_head(rcy_heap *h, rcy_head_ *obj);
 
 /* ---- weakref.c ---------------------------------------------------- */
 
+extern const rcy_type rcyi_finalize_type;
+static inline int rcyi_is_weakref_type(const rcy_type *t) {
+    return t == &rcy_weakref_type || t == &rcyi_finalize_type;
+}
+
 /* Clear every weak reference to obj (they now return NULL) and chain
  * those whose callback must run onto *pending, each held by one extra
  * reference.  When `skip_unreachable`, weak references that are

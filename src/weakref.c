@@ -46,12 +46,8 @@ static void fin_destroy(void *self);
 
 const rcy_type rcy_weakref_type = {"weakref", sizeof(rcy_weakref), 0, wr_traverse, NULL,
                                    NULL,      wr_destroy};
-static const rcy_type finalize_type = {"finalize", sizeof(rcy_finalize), 0, wr_traverse, NULL,
-                                       NULL,       fin_destroy};
-
-static int is_weakref_type(const rcy_type *t) {
-    return t == &rcy_weakref_type || t == &finalize_type;
-}
+const rcy_type rcyi_finalize_type = {"finalize", sizeof(rcy_finalize), 0, wr_traverse, NULL,
+                                     NULL,       fin_destroy};
 
 /* ---- the table ---------------------------------------------------- */
 
@@ -258,7 +254,7 @@ void rcyi_weakref_run_pending(rcy_heap *h, rcy_weakref *pending) {
 
 void rcyi_weakref_kill_if_weakref(rcy_heap *h, rcy_head_ *obj) {
     (void)h;
-    if (is_weakref_type(obj->type)) {
+    if (rcyi_is_weakref_type(obj->type)) {
         rcy_weakref *wr = rcyi_obj(obj);
         if (wr->obj)
             unlink_wr(wr);
@@ -368,7 +364,7 @@ rcy_finalize *rcy_finalize_new_(void *obj, rcy_finalize_fn fn, void *arg, const 
     if (!fn)
         return NULL;
     rcy_finalize *f =
-        (rcy_finalize *)new_wr(obj, &finalize_type, fin_callback, NULL, file, line, func);
+        (rcy_finalize *)new_wr(obj, &rcyi_finalize_type, fin_callback, NULL, file, line, func);
     if (!f)
         return NULL;
     rcyi_gc_state *gc = &f->wr.heap->gc;

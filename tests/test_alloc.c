@@ -294,6 +294,33 @@ static void idle_class_pairs_do_not_churn(void **state) {
     rcy_heap_free(h);
 }
 
+/* The rcy_mem_* family reports every event to the tracer while it runs. */
+static void mem_functions_are_traced(void **state) {
+    (void)state;
+    rcy_heap *h = heap_with(0, 0);
+    void *before = rcy_mem_alloc(h, 64); /* allocated untraced */
+    assert_int_equal(rcy_tracemalloc_start(1), RCY_OK);
+    size_t cur = 0, peak = 0;
+    void *a = rcy_mem_alloc(h, 100);
+    void *b = rcy_mem_calloc(h, 3, 10);
+    void *c = rcy_mem_try_alloc(h, 5000);
+    rcy_tracemalloc_get_traced_memory(&cur, &peak);
+    assert_int_equal(cur, 100 + 30 + 5000);
+    a = rcy_mem_realloc(h, a, 300);
+    c = rcy_mem_try_realloc(h, c, 7000);
+    rcy_tracemalloc_get_traced_memory(&cur, &peak);
+    assert_int_equal(cur, 300 + 30 + 7000);
+    assert_int_equal(peak, 300 + 30 + 7000);
+    rcy_mem_free(h, a);
+    rcy_mem_free(h, b);
+    rcy_mem_free(h, c);
+    rcy_mem_free(h, before); /* untraced block: no effect on the total */
+    rcy_tracemalloc_get_traced_memory(&cur, &peak);
+    assert_int_equal(cur, 0);
+    rcy_tracemalloc_stop();
+    rcy_heap_free(h);
+}
+
 /* ---- the object walker ------------------------------------------------ */
 
 static const rcy_type fake_type = {.name = "Fake", .size = 8};
@@ -440,6 +467,18 @@ static void heap_of_block_knows_its_blocks(void **state) {
     assert_null(rcyi_heap_of_block(&a_global));
     assert_null(rcyi_heap_of_block(NULL));
     assert_null(rcyi_heap_of_block((char *)s1 + 8)); /* not a block start */
+    /* Every block start of every class, and no offset in between. */
+    for (size_t bs = 16; bs <= RCY_SMALL_LIMIT; bs += 16) {
+        unsigned char *blk[40];
+        for (int i = 0; i < 40; i++) {
+            blk[i] = rcy_mem_alloc(h2, bs);
+            assert_ptr_equal(rcyi_heap_of_block(blk[i]), h2);
+            for (size_t off = 16; off < bs; off += 16)
+                assert_null(rcyi_heap_of_block(blk[i] + off));
+        }
+        for (int i = 0; i < 40; i++)
+            rcy_mem_free(h2, blk[i]);
+    }
     free(m);
     rcy_mem_free(h1, s1);
     rcy_mem_free(h1, l1);
@@ -560,6 +599,7 @@ int main(void) {
         cmocka_unit_test(empty_arenas_go_back_to_the_os),
         cmocka_unit_test(most_full_arena_is_used_first),
         cmocka_unit_test(idle_class_pairs_do_not_churn),
+        cmocka_unit_test(mem_functions_are_traced),
         cmocka_unit_test(walker_sees_exactly_the_live_objects),
         cmocka_unit_test(walker_sees_exactly_the_live_objects_in_debug_mode),
         cmocka_unit_test(visitor_may_free_objects),
