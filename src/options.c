@@ -97,6 +97,7 @@ static const option_row table[RCYI_OPTION_COUNT] = {
     [RCYI_OPTION_MEMORY_LIMIT] = {"RCY_MEMORY_LIMIT", 0, parse_size,
                                   "a byte count such as 65536, 512K, 64M or 2G"},
     [RCYI_OPTION_TRACEMALLOC] = {"RCY_TRACEMALLOC", 0, parse_count, "a number of frames >= 0"},
+    [RCYI_OPTION_GC_HARD] = {"RCY_GC_HARD", 0, parse_bool, "0 or 1"},
 };
 
 /* state: 0 = not read yet, 1 = value valid.  Written with release after

@@ -13,6 +13,7 @@ typedef enum rcyi_option {
     RCYI_OPTION_DEBUG,        /* RCY_DEBUG: guard bytes and fill patterns (0/1)     */
     RCYI_OPTION_MEMORY_LIMIT, /* RCY_MEMORY_LIMIT: bytes per heap, 0 = none         */
     RCYI_OPTION_TRACEMALLOC,  /* RCY_TRACEMALLOC: start tracing with N frames, 0 off */
+    RCYI_OPTION_GC_HARD,      /* RCY_GC_HARD: full collection at every tracked allocation */
     RCYI_OPTION_COUNT
 } rcyi_option;
 
@@ -33,6 +34,10 @@ static inline unsigned long long rcyi_option_memory_limit(void) {
 }
 static inline int rcyi_option_tracemalloc(void) {
     return (int)rcyi_option_get(RCYI_OPTION_TRACEMALLOC);
+}
+
+static inline int rcyi_option_gc_hard(void) {
+    return rcyi_option_get(RCYI_OPTION_GC_HARD) != 0;
 }
 
 #endif

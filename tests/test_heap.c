@@ -244,6 +244,12 @@ static void malformed_options_warn_and_use_the_default(void **state) {
     rcy_test_capture_output();
     assert_int_equal(rcyi_option_tracemalloc(), 0);
     rcy_set_output(NULL, NULL);
+    setenv("RCY_GC_HARD", "yes", 1);
+    rcyi_option_reset(RCYI_OPTION_GC_HARD);
+    assert_true(rcyi_option_gc_hard());
+    unsetenv("RCY_GC_HARD");
+    rcyi_option_reset(RCYI_OPTION_GC_HARD);
+    assert_false(rcyi_option_gc_hard());
     setenv("RCY_TRACEMALLOC", "25", 1);
     rcyi_option_reset(RCYI_OPTION_TRACEMALLOC);
     assert_int_equal(rcyi_option_tracemalloc(), 25);
@@ -262,6 +268,7 @@ static void options_can_be_set_and_named(void **state) {
     assert_string_equal(rcyi_option_env_name(RCYI_OPTION_DEBUG), "RCY_DEBUG");
     assert_string_equal(rcyi_option_env_name(RCYI_OPTION_MEMORY_LIMIT), "RCY_MEMORY_LIMIT");
     assert_string_equal(rcyi_option_env_name(RCYI_OPTION_TRACEMALLOC), "RCY_TRACEMALLOC");
+    assert_string_equal(rcyi_option_env_name(RCYI_OPTION_GC_HARD), "RCY_GC_HARD");
     assert_null(rcyi_option_env_name(RCYI_OPTION_COUNT));
     assert_int_equal(rcyi_option_get(RCYI_OPTION_COUNT), 0);
 }

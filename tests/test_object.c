@@ -497,6 +497,36 @@ static void ints_hold_their_value(void **state) {
     assert_int_equal(blocks_in_use(h), 0);
 }
 
+static void only_types_with_traverse_are_tracked(void **state) {
+    rcy_heap *h = *state;
+    node *n = rcy_new(h, &node_type);
+    rcy_list *l = rcy_list_new(h);
+    rcy_int *i = rcy_int_new(h, 1);
+    void *c = rcy_new(h, &clear_only_type);
+    assert_true(RCY_HEAD_(n)->gcword & RCYI_GC_TRACKED);
+    assert_true(RCY_HEAD_(l)->gcword & RCYI_GC_TRACKED);
+    assert_false(RCY_HEAD_(i)->gcword & RCYI_GC_TRACKED);
+    assert_false(RCY_HEAD_(c)->gcword & RCYI_GC_TRACKED);
+    assert_int_equal(rcyi_slot(RCY_HEAD_(i)), RCYI_SLOT_NONE);
+    rcy_decref(n);
+    rcy_decref(l);
+    rcy_decref(i);
+    rcy_decref(c);
+    assert_int_equal(blocks_in_use(h), 0);
+}
+
+static void large_objects_are_marked_large(void **state) {
+    rcy_heap *h = *state;
+    void *small = rcy_new_var(h, &clear_only_type, RCY_SMALL_LIMIT - 16 - 8);
+    void *big = rcy_new_var(h, &clear_only_type, RCY_SMALL_LIMIT);
+    assert_false(RCY_HEAD_(small)->gcword & RCYI_GC_LARGE);
+    assert_true(RCY_HEAD_(big)->gcword & RCYI_GC_LARGE);
+    assert_ptr_equal(rcy_heap_of(big), h);
+    rcy_decref(small);
+    rcy_decref(big);
+    assert_int_equal(blocks_in_use(h), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(header_is_sixteen_bytes),
@@ -527,6 +557,8 @@ int main(void) {
         cmocka_unit_test(query_of_a_foreign_pointer_is_fatal),
         cmocka_unit_test(int_value_of_a_non_int_is_fatal),
         cmocka_unit_test_setup_teardown(ints_hold_their_value, setup, teardown),
+        cmocka_unit_test_setup_teardown(only_types_with_traverse_are_tracked, setup, teardown),
+        cmocka_unit_test_setup_teardown(large_objects_are_marked_large, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

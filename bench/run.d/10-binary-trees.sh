@@ -19,8 +19,8 @@ trap 'rm -rf "$tmp"' EXIT
 "$bin/binary_trees_glibc" "$depth" > "$tmp/expected"
 
 echo "binary_trees $depth, single-threaded, $runs runs each (interleaved), median"
-echo "(the collector may still be the placeholder: 'rcy' = node type with traverse,"
-echo " 'rcy_untracked' = without; both freed by reference counting)"
+echo "('rcy' = node type with traverse: tracked, so the cycle collector's automatic"
+echo " collections run as in CPython; 'rcy_untracked' = no traverse; both freed by refcount)"
 for ((r = 0; r < runs; r++)); do
     for v in "${variants[@]}"; do
         /usr/bin/time -f "%e %U %M" -o "$tmp/time" "$bin/binary_trees_$v" "$depth" > "$tmp/out" ||
