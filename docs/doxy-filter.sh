@@ -6,5 +6,5 @@
 # (/* -> /**<).  Section rulers (/* ---- ... */) and comments that already
 # are documentation comments are left alone.  Used by docs/Doxyfile.
 exec sed -e '1s,^/\*,/** @file\n,' \
-         -e '2,$s,^\([[:space:]]*\)/\*\([^*-]\),\1/**\2,' \
+         -e '2,${/^[[:space:]]*\/\* --/!s,^\([[:space:]]*\)/\*\([^*]\),\1/**\2,}' \
          -e 's,\([;,]\)\([[:space:]]*\)/\*\([^*]\),\1\2/**<\3,' "$1"

@@ -138,7 +138,9 @@ RCY_API bool rcy_gen_is_closed(const rcy_gen *g);
 /** Used by RCY_FOR_EACH: drop prev, then return the next item (or NULL). */
 RCY_API void *rcy_gen_advance_(rcy_gen *g, void *prev);
 
-/* ---- writing a step function like a generator body -------------------- *
+/* ---- writing a step function like a generator body ------------------ */
+
+/** Write a step function in the shape of a Python generator body:
  *
  *     struct numbers { int pc; long i, n; };
  *     static int numbers_next(rcy_heap *h, void *s, void **item) {
@@ -172,7 +174,7 @@ RCY_API void *rcy_gen_advance_(rcy_gen *g, void *prev);
     (pc) = -1;                                                                                     \
     return RCY_GEN_DONE
 
-/* ---- building blocks (all compose without building lists) ------------- */
+/* ---- building blocks (all compose without building lists) ----------- */
 
 /** Python's range(start, stop, step): rcy_int items.  NULL when step is 0
  * or out of memory. */
