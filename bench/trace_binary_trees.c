@@ -8,7 +8,8 @@
  * memory per live traced block, measured with every node of a tree of
  * depth DEPTH alive.  FRACTION (default 1) divides the number of
  * iterations per depth, to keep long configurations short; the depth of
- * every tree stays DEPTH. */
+ * every tree stays DEPTH.  Times are CPU time of the process: on a shared
+ * machine wall time counts other programs' turns. */
 #include <recycle.h>
 
 #include <stdio.h>
@@ -43,11 +44,13 @@ static node *make(rcy_heap *h, int depth) {
     return n;
 }
 
-static long check(const node *n) { return n->left ? 1 + check(n->left) + check(n->right) : 1; }
+static long check(const node *n) {
+    return n->left ? 1 + check(n->left) + check(n->right) : 1;
+}
 
 static double now(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 

@@ -55,9 +55,9 @@ def main():
         if nframe:
             tracemalloc.start(nframe)
         allocations = 0
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         checksum = run(depth, fraction)
-        times.append(time.perf_counter() - t0)
+        times.append(time.process_time() - t0)
         tracemalloc.stop()
     times.sort()
     t = times[len(times) // 2]

@@ -122,19 +122,28 @@ static int walk_fp(uintptr_t fp, uintptr_t lo, uintptr_t hi, uintptr_t *out, int
 }
 
 #ifdef RCY_HAVE_LIBUNWIND
-/* unw_backtrace from here: [0] is in this function, [1] in
- * rcyi_walk_stack, [2] in the function whose frame the caller passed, [3]
- * the return address stored in that frame (the first one the frame-pointer
- * walk gives).  The calls below are kept out of tail position so that
- * these frames exist. */
-__attribute__((noinline)) static int walk_unw(uintptr_t *out, int max, int skip, int *total) {
+/* unw_backtrace, aligned with the frame-pointer walk: the first frame is
+ * the return address stored in frame `fp` (always one of ours, built with
+ * frame pointers), found among the unwinder's first entries. */
+__attribute__((noinline)) static int walk_unw(uintptr_t fp, uintptr_t *out, int max, int skip,
+                                              int *total) {
     void *buf[256];
-    int want = 3 + skip + max;
+    uintptr_t ret0 = ((const uintptr_t *)fp)[1];
+    int want = 8 + skip + max;
     if (want > 256)
         want = 256;
     int got = unw_backtrace(buf, want);
-    __asm__ volatile("" ::: "memory");
-    int first = 3 + skip;
+    int first = -1;
+    for (int i = 0; i < got && i < 8; i++) {
+        if ((uintptr_t)buf[i] == ret0) {
+            first = i;
+            break;
+        }
+    }
+    *total = 0;
+    if (first < 0)
+        return 0;
+    first += skip;
     int n = 0;
     for (int i = first; i < got && n < max; i++)
         out[n++] = (uintptr_t)buf[i];
@@ -149,11 +158,8 @@ __attribute__((noinline)) int rcyi_walk_stack(uintptr_t fp, uintptr_t *out, int 
     if (max <= 0)
         return 0;
 #ifdef RCY_HAVE_LIBUNWIND
-    if (__atomic_load_n(&force_libunwind, __ATOMIC_RELAXED)) {
-        int r = walk_unw(out, max, skip, total);
-        __asm__ volatile("" ::: "memory");
-        return r;
-    }
+    if (__atomic_load_n(&force_libunwind, __ATOMIC_RELAXED))
+        return walk_unw(fp, out, max, skip, total);
 #endif
     uintptr_t lo = (uintptr_t)__builtin_frame_address(0);
     uintptr_t hi = tls_stack_hi;
@@ -161,12 +167,11 @@ __attribute__((noinline)) int rcyi_walk_stack(uintptr_t fp, uintptr_t *out, int 
         hi = tls_stack_hi = find_stack_hi(lo);
     int n = hi > 1 ? walk_fp(fp, lo, hi, out, max, skip, total) : 0;
 #ifdef RCY_HAVE_LIBUNWIND
-    /* The frame pointers gave nothing past the skip: the caller's code has
-     * none, or the stack could not be bounded.  Ask the unwinder. */
-    if (n == 0) {
-        n = walk_unw(out, max, skip, total);
-        __asm__ volatile("" ::: "memory");
-    }
+    /* The frame pointers gave at most the first return address although
+     * more was asked: the code that called us keeps no frame pointers, or
+     * the stack could not be bounded.  Ask the unwinder. */
+    if (n <= 1 && max > 1)
+        n = walk_unw(fp, out, max, skip, total);
 #endif
     return n;
 }

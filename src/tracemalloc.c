@@ -86,6 +86,14 @@ typedef struct tb_cache_ent {
 static TLS int tls_busy;
 static TLS uint32_t tls_gen;
 static TLS tb_cache_ent tls_cache[TB_CACHE];
+/* The thread's last call-site traceback: a loop allocating at one line
+ * finds its id with four compares, no hashing. */
+static TLS struct {
+    const char *file, *func;
+    int line;
+    unsigned domain;
+    uint32_t id, gen;
+} tls_last;
 
 int rcyi_tm_enter(void) {
     int prev = tls_busy;
@@ -120,11 +128,12 @@ typedef struct big_ent {
 } big_ent;
 
 #define NSHARDS 64
-#define GROUP   8 /* consecutive 16-byte blocks share a group of 8 slots */
+#define GROUP   8 /* slots per group: 128 bytes, two cache lines */
 
 typedef struct shard {
     int lock;
     slot *slots;
+    uint8_t *over;  /* per group: entries that probed past it (saturating) */
     size_t ngroups; /* capacity = ngroups * GROUP */
     size_t count;
     size_t map_bytes;
@@ -135,23 +144,21 @@ typedef struct shard {
 
 static shard shards[NSHARDS];
 
-static inline uint64_t mix64(uint64_t x) {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
+
+/* One multiply per address.  A 64-byte line of blocks shares a group, so
+ * blocks allocated one after another touch the same two cache lines of
+ * the table; the shard comes from the top bits, the group from the low. */
+static inline uint64_t addr_hash(uintptr_t ptr) {
+    uint64_t h = (uint64_t)(ptr >> 6) * 0x9e3779b97f4a7c15ULL;
+    return h ^ (h >> 31);
 }
 
-static inline shard *shard_of(uintptr_t ptr) {
-    return &shards[mix64(ptr >> 7) >> 58];
+static inline shard *shard_of(uint64_t h) {
+    return &shards[h >> 58];
 }
 
-static inline size_t home_slot(const shard *s, uintptr_t ptr) {
-    uint64_t h = mix64(ptr >> 7);
-    size_t g = (size_t)(((uint64_t)(uint32_t)h * s->ngroups) >> 32);
-    return g * GROUP + ((ptr >> 4) & (GROUP - 1));
+static inline size_t home_group(const shard *s, uint64_t h) {
+    return (size_t)(((h & 0xffffffffu) * (uint64_t)s->ngroups) >> 32);
 }
 
 /* ---- tracebacks: arena, directory, intern table -------------------------------- */
@@ -265,20 +272,25 @@ static uint32_t intern_locked(uint32_t hash, unsigned domain, const char *file, 
     return id;
 }
 
+/* Cheap on purpose: one multiply per word, one final mix. */
 static uint32_t tb_hash(unsigned domain, const char *file, int line, const char *func,
                         const uintptr_t *pcs, int npcs, int total) {
-    uint64_t h = mix64((uint64_t)domain * 0x9e3779b97f4a7c15ULL ^ (uintptr_t)file);
-    h = mix64(h ^ ((uint64_t)(unsigned)line << 32 ^ (uint64_t)(unsigned)total));
-    h = mix64(h ^ (uintptr_t)func);
+    uint64_t h = (uintptr_t)file * 0x9e3779b97f4a7c15ULL;
+    h ^= (uintptr_t)func * 0xc2b2ae3d27d4eb4fULL;
+    h ^= ((uint64_t)(unsigned)line << 32 | (uint64_t)(unsigned)total) * 0x165667b19e3779f9ULL;
+    h ^= domain;
     for (int i = 0; i < npcs; i++)
-        h = mix64(h ^ pcs[i]);
+        h = (h ^ pcs[i]) * 0x9e3779b97f4a7c15ULL;
+    h ^= h >> 32;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 29;
     return (uint32_t)h ? (uint32_t)h : 1;
 }
 
 /* Under a shard lock: the id for this traceback, through the thread's
  * cache, else the intern table. */
-static uint32_t tb_lookup(unsigned domain, const char *file, int line, const char *func,
-                          const uintptr_t *pcs, int npcs, int total) {
+static uint32_t tb_lookup_hashed(unsigned domain, const char *file, int line, const char *func,
+                                 const uintptr_t *pcs, int npcs, int total) {
     uint32_t hash = tb_hash(domain, file, line, func, pcs, npcs, total);
     uint32_t gen = __atomic_load_n(&generation, __ATOMIC_RELAXED);
     if (RCY_UNLIKELY(tls_gen != gen)) {
@@ -295,6 +307,26 @@ static uint32_t tb_lookup(unsigned domain, const char *file, int line, const cha
     if (id) {
         e->hash = hash;
         e->id = id;
+    }
+    return id;
+}
+
+static uint32_t tb_lookup(unsigned domain, const char *file, int line, const char *func,
+                          const uintptr_t *pcs, int npcs, int total) {
+    if (npcs == 0 && total == 0) {
+        if (tls_last.file == file && tls_last.line == line && tls_last.func == func &&
+            tls_last.domain == domain && tls_last.id &&
+            tls_last.gen == __atomic_load_n(&generation, __ATOMIC_RELAXED))
+            return tls_last.id;
+    }
+    uint32_t id = tb_lookup_hashed(domain, file, line, func, pcs, npcs, total);
+    if (npcs == 0 && total == 0 && id) {
+        tls_last.file = file;
+        tls_last.func = func;
+        tls_last.line = line;
+        tls_last.domain = domain;
+        tls_last.id = id;
+        tls_last.gen = __atomic_load_n(&generation, __ATOMIC_RELAXED);
     }
     return id;
 }
@@ -399,42 +431,90 @@ static void peak_before_decrease(void) {
 
 /* ---- the trace table ----------------------------------------------------------- */
 
+/* Start loading the group of hash h while the lock is taken.  Read
+ * without the lock: a stale table only makes a useless prefetch, which
+ * never faults. */
+static inline void prefetch_group(const shard *s, uint64_t h) {
+    uintptr_t slots = (uintptr_t)__atomic_load_n(&s->slots, __ATOMIC_RELAXED);
+    size_t ng = __atomic_load_n(&s->ngroups, __ATOMIC_RELAXED);
+    if (!slots)
+        return;
+    uintptr_t g = slots + (((h & 0xffffffffu) * (uint64_t)ng) >> 32) * GROUP * sizeof(slot);
+    __builtin_prefetch((const void *)g, 1);
+    __builtin_prefetch((const void *)(g + 64), 1);
+}
+
+/* Place entry e (hash h) in the first empty slot of its probe path,
+ * counting it in the overflow counter of every full group it passes.
+ * `empty` is that slot when a lookup already found it, else SIZE_MAX. */
+static void place_locked(shard *s, uint64_t h, size_t empty, slot e) {
+    size_t ng = s->ngroups, g0 = home_group(s, h);
+    if (empty == SIZE_MAX) {
+        for (size_t g = g0;; g = g + 1 == ng ? 0 : g + 1) {
+            slot *grp = &s->slots[g * GROUP];
+            for (unsigned i = 0; i < GROUP; i++) {
+                if (!grp[i].tb) {
+                    empty = g * GROUP + i;
+                    goto found;
+                }
+            }
+        }
+    }
+found:
+    for (size_t g = g0; g != empty / GROUP; g = g + 1 == ng ? 0 : g + 1)
+        if (s->over[g] != UINT8_MAX)
+            s->over[g]++;
+    s->slots[empty] = e;
+    s->count++;
+}
+
 static bool shard_grow_locked(shard *s) {
     size_t ng = s->ngroups ? s->ngroups + s->ngroups / 2 : 16;
-    size_t bytes = page_round(ng * GROUP * sizeof(slot));
-    ng = bytes / (GROUP * sizeof(slot));
+    size_t per_group = GROUP * sizeof(slot) + 1;
+    size_t bytes = page_round(ng * per_group);
+    ng = bytes / per_group;
     slot *ns = rcyi_tm_map(bytes);
     if (!ns)
         return false;
     slot *old = s->slots;
     size_t oldcap = s->ngroups * GROUP, oldbytes = s->map_bytes;
     s->slots = ns;
+    s->over = (uint8_t *)(ns + ng * GROUP);
     s->ngroups = ng;
     s->map_bytes = bytes;
-    size_t cap = ng * GROUP;
-    for (size_t i = 0; i < oldcap; i++) {
-        if (!old[i].tb)
-            continue;
-        size_t j = home_slot(s, old[i].ptr);
-        while (ns[j].tb)
-            j = j + 1 == cap ? 0 : j + 1;
-        ns[j] = old[i];
-    }
+    s->count = 0;
+    for (size_t i = 0; i < oldcap; i++)
+        if (old[i].tb)
+            place_locked(s, addr_hash(old[i].ptr), SIZE_MAX, old[i]);
     rcyi_tm_unmap(old, oldbytes);
     return true;
 }
 
-static size_t find_locked(shard *s, uintptr_t ptr, unsigned domain) {
-    size_t cap = s->ngroups * GROUP;
-    if (!cap)
+/* The slot of (domain, ptr), or SIZE_MAX; *empty is set to the first empty
+ * slot seen on the probe path (SIZE_MAX if none).  A probe goes on to the
+ * next group only while the group's overflow counter says some entry
+ * passed it. */
+static size_t find_locked(shard *s, uint64_t h, uintptr_t ptr, unsigned domain, size_t *empty) {
+    size_t ng = s->ngroups;
+    *empty = SIZE_MAX;
+    if (!ng)
         return SIZE_MAX;
-    for (size_t j = home_slot(s, ptr);; j = j + 1 == cap ? 0 : j + 1) {
-        slot *e = &s->slots[j];
-        if (!e->tb)
+    size_t g = home_group(s, h);
+    for (size_t n = 0; n < ng; n++) {
+        slot *grp = &s->slots[g * GROUP];
+        for (unsigned i = 0; i < GROUP; i++) {
+            if (!grp[i].tb) {
+                if (*empty == SIZE_MAX)
+                    *empty = g * GROUP + i;
+            } else if (grp[i].ptr == ptr && tb_get(grp[i].tb)->domain == domain) {
+                return g * GROUP + i;
+            }
+        }
+        if (!s->over[g])
             return SIZE_MAX;
-        if (e->ptr == ptr && tb_get(e->tb)->domain == domain)
-            return j;
+        g = g + 1 == ng ? 0 : g + 1;
     }
+    return SIZE_MAX;
 }
 
 static uint64_t big_take_locked(shard *s, uintptr_t ptr, unsigned domain) {
@@ -473,24 +553,15 @@ static uint64_t slot_size_locked(shard *s, const slot *e, unsigned domain) {
     return UINT32_MAX;
 }
 
-/* Backward-shift deletion: keeps every entry reachable from its home. */
-static void remove_at_locked(shard *s, size_t i) {
-    size_t cap = s->ngroups * GROUP;
-    size_t j = i;
-    for (;;) {
-        j = j + 1 == cap ? 0 : j + 1;
-        if (!s->slots[j].tb)
-            break;
-        size_t h = home_slot(s, s->slots[j].ptr);
-        /* Move j into the hole i unless its home lies cyclically in (i, j]. */
-        bool in_range = i <= j ? (i < h && h <= j) : (i < h || h <= j);
-        if (!in_range) {
-            s->slots[i] = s->slots[j];
-            i = j;
-        }
-    }
-    s->slots[i].tb = 0;
-    s->slots[i].ptr = 0;
+/* Empty slot j, whose entry has hash h: the groups it had passed no
+ * longer count it (a saturated counter stays: it only costs probes). */
+static void remove_at_locked(shard *s, uint64_t h, size_t j) {
+    size_t ng = s->ngroups;
+    for (size_t g = home_group(s, h); g != j / GROUP; g = g + 1 == ng ? 0 : g + 1)
+        if (s->over[g] != UINT8_MAX)
+            s->over[g]--;
+    s->slots[j].tb = 0;
+    s->slots[j].ptr = 0;
     s->count--;
 }
 
@@ -510,51 +581,55 @@ static inline void add_current_locked(int64_t delta) {
  * event is then not traced, as Python drops it with a MemoryError). */
 static bool add_trace(unsigned domain, uintptr_t ptr, size_t size, const char *file, int line,
                       const char *func, const uintptr_t *pcs, int npcs, int total) {
-    shard *s = shard_of(ptr);
+    uint64_t h = addr_hash(ptr);
+    shard *s = shard_of(h);
     bool ok = false;
+    prefetch_group(s, h);
     spin_lock(&s->lock);
     if (RCY_UNLIKELY(!__atomic_load_n(&tracing, __ATOMIC_RELAXED)))
         goto out;
     uint32_t id = tb_lookup(domain, file, line, func, pcs, npcs, total);
-    if (!id)
+    if (RCY_UNLIKELY(!id))
         goto out;
-    int64_t old = 0;
-    size_t j = find_locked(s, ptr, domain);
-    if (j != SIZE_MAX) {
+    uint32_t sz32 = (uint32_t)size;
+    if (RCY_UNLIKELY((uint64_t)size >= UINT32_MAX))
+        sz32 = UINT32_MAX;
+    size_t empty;
+    size_t j = find_locked(s, h, ptr, domain, &empty);
+    if (RCY_UNLIKELY(j != SIZE_MAX)) {
         /* Same address traced again (a realloc in place, or a user
          * allocator's reuse): replace, as Python does. */
         slot *e = &s->slots[j];
-        old = (int64_t)(e->size == UINT32_MAX ? big_take_locked(s, ptr, domain) : e->size);
+        int64_t old = (int64_t)(e->size == UINT32_MAX ? big_take_locked(s, ptr, domain) : e->size);
+        if (sz32 == UINT32_MAX && !big_put_locked(s, ptr, domain, size)) {
+            remove_at_locked(s, h, j);
+            add_current_locked(-old);
+            goto out;
+        }
         if (keep_peak) {
             peak_before_decrease();
             peak_account(e->tb, -old, -1);
+            peak_account(id, (int64_t)size, 1);
         }
-        remove_at_locked(s, j);
-    }
-    if ((s->count + 1) * 4 > s->ngroups * GROUP * 3 && !shard_grow_locked(s)) {
-        if (old)
-            add_current_locked(-old);
+        e->size = sz32;
+        e->tb = id;
+        s->allocs++;
+        add_current_locked((int64_t)size - old);
+        ok = true;
         goto out;
     }
-    uint32_t sz32 = (uint32_t)size;
-    if ((uint64_t)size >= UINT32_MAX) {
-        if (!big_put_locked(s, ptr, domain, size)) {
-            if (old)
-                add_current_locked(-old);
+    if (RCY_UNLIKELY((s->count + 1) * 4 > s->ngroups * GROUP * 3)) {
+        if (!shard_grow_locked(s))
             goto out;
-        }
-        sz32 = UINT32_MAX;
+        empty = SIZE_MAX;
     }
-    size_t cap = s->ngroups * GROUP;
-    size_t k = home_slot(s, ptr);
-    while (s->slots[k].tb)
-        k = k + 1 == cap ? 0 : k + 1;
-    s->slots[k] = (slot){ptr, sz32, id};
-    s->count++;
+    if (RCY_UNLIKELY(sz32 == UINT32_MAX) && !big_put_locked(s, ptr, domain, size))
+        goto out;
+    place_locked(s, h, empty, (slot){ptr, sz32, id});
     s->allocs++;
     if (RCY_UNLIKELY(keep_peak))
         peak_account(id, (int64_t)size, 1);
-    add_current_locked((int64_t)size - old);
+    add_current_locked((int64_t)size);
     ok = true;
 out:
     spin_unlock(&s->lock);
@@ -562,12 +637,15 @@ out:
 }
 
 static bool remove_trace(unsigned domain, uintptr_t ptr) {
-    shard *s = shard_of(ptr);
+    uint64_t h = addr_hash(ptr);
+    shard *s = shard_of(h);
     bool found = false;
+    prefetch_group(s, h);
     spin_lock(&s->lock);
     if (!__atomic_load_n(&tracing, __ATOMIC_RELAXED))
         goto out;
-    size_t j = find_locked(s, ptr, domain);
+    size_t empty;
+    size_t j = find_locked(s, h, ptr, domain, &empty);
     if (j == SIZE_MAX)
         goto out;
     slot *e = &s->slots[j];
@@ -576,7 +654,7 @@ static bool remove_trace(unsigned domain, uintptr_t ptr) {
         peak_before_decrease();
         peak_account(e->tb, -(int64_t)size, -1);
     }
-    remove_at_locked(s, j);
+    remove_at_locked(s, h, j);
     s->frees++;
     add_current_locked(-(int64_t)size);
     found = true;
@@ -605,6 +683,7 @@ static void clear_locked(void) {
         rcyi_tm_unmap(s->slots, s->map_bytes);
         rcyi_tm_unmap(s->big, page_round(s->capbig * sizeof(big_ent)));
         s->slots = NULL;
+        s->over = NULL;
         s->big = NULL;
         s->ngroups = s->count = s->map_bytes = s->nbig = s->capbig = 0;
     }
@@ -655,33 +734,44 @@ static int capture(uintptr_t fp, uintptr_t *buf, int max, int skip, int *total) 
     return rcyi_walk_stack(fp, buf, max, skip, total);
 }
 
+/* Above one frame: the native stack from the hook's own frame `fp`. */
+__attribute__((noinline)) static void trace_alloc_frames(uintptr_t fp, int limit, unsigned domain,
+                                                         const void *ptr, size_t size,
+                                                         const char *file, int line,
+                                                         const char *func) {
+    uintptr_t stackbuf[STACK_PCS], *pcs = stackbuf;
+    int total = 0;
+    int want = limit - 1 + RCYI_TM_SLACK;
+    size_t mapped = 0;
+    if (want > STACK_PCS) {
+        mapped = page_round((size_t)want * sizeof *pcs);
+        pcs = rcyi_tm_map(mapped);
+        if (!pcs) {
+            pcs = stackbuf;
+            want = STACK_PCS;
+            mapped = 0;
+        }
+    }
+    int npcs = rcyi_walk_stack(fp, pcs, want, 0, &total);
+    add_trace(domain, (uintptr_t)ptr, size, file, line, func, pcs, npcs, total);
+    if (mapped)
+        rcyi_tm_unmap(pcs, mapped);
+}
+
 __attribute__((noinline)) void rcyi_trace_alloc(unsigned domain, const void *ptr, size_t size,
                                                 const char *file, int line, const char *func) {
     if (tls_busy)
         return;
     tls_busy = 1;
     int limit = __atomic_load_n(&traceback_limit, __ATOMIC_RELAXED);
-    uintptr_t stackbuf[STACK_PCS], *pcs = stackbuf;
-    int npcs = 0, total = 0;
-    if (limit > 1) {
-        int want = limit - 1 + RCYI_TM_SLACK;
-        size_t mapped = 0;
-        if (want > STACK_PCS) {
-            mapped = page_round((size_t)want * sizeof *pcs);
-            pcs = rcyi_tm_map(mapped);
-            if (!pcs) {
-                pcs = stackbuf;
-                want = STACK_PCS;
-                mapped = 0;
-            }
-        }
-        npcs = rcyi_walk_stack((uintptr_t)__builtin_frame_address(0), pcs, want, 0, &total);
-        add_trace(domain, (uintptr_t)ptr, size, file, line, func, pcs, npcs, total);
-        if (mapped)
-            rcyi_tm_unmap(pcs, mapped);
-    } else {
+    if (RCY_LIKELY(limit == 1))
         add_trace(domain, (uintptr_t)ptr, size, file, line, func, NULL, 0, 0);
-    }
+    else
+        trace_alloc_frames((uintptr_t)__builtin_frame_address(0), limit, domain, ptr, size, file,
+                           line, func);
+    /* keeps this frame alive across the calls (no tail call): the walk
+     * starts from it */
+    __asm__ volatile("" ::: "memory");
     tls_busy = 0;
 }
 
@@ -964,7 +1054,8 @@ rcy_traceback *rcy_tracemalloc_get_object_traceback(const void *obj) {
     if (!obj || !tracing)
         return NULL;
     int prev = rcyi_tm_enter();
-    shard *s = shard_of((uintptr_t)obj);
+    uint64_t h = addr_hash((uintptr_t)obj);
+    shard *s = shard_of(h);
     const char *file = NULL, *func = NULL;
     int line = 0, npcs = 0, total = 0;
     uintptr_t pcs[STACK_PCS];
@@ -972,7 +1063,8 @@ rcy_traceback *rcy_tracemalloc_get_object_traceback(const void *obj) {
     int limit = 0;
     bool found = false;
     spin_lock(&s->lock);
-    size_t j = find_locked(s, (uintptr_t)obj, RCY_DOMAIN_DEFAULT);
+    size_t empty;
+    size_t j = find_locked(s, h, (uintptr_t)obj, RCY_DOMAIN_DEFAULT, &empty);
     if (j != SIZE_MAX) {
         const rcyi_tb *t = tb_get(s->slots[j].tb);
         file = t->file;

@@ -53,7 +53,7 @@ void rcyi_tm_exit(int prev);
  * report can drop the library's own frames and the user's function (which
  * the call-site frame already names) without knowing their depth when the
  * stack is walked. */
-#define RCYI_TM_SLACK 4
+#define RCYI_TM_SLACK 6
 
 typedef struct rcyi_tb {
     uint32_t hash;

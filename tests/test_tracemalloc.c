@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "tracemalloc.h"
 
 /* Fake addresses: the tracer never dereferences traced pointers. */
 #define ADDR(i) ((const void *)(uintptr_t)(0x100000u + 16u * (uintptr_t)(i)))
@@ -193,6 +193,25 @@ static void native_frames_resolve_to_functions_and_lines(void **state) {
     assert_string_equal(t[0].traceback->frames[1].function, "middle_calls_leaf");
     rcy_snapshot_free(s);
     rcy_tracemalloc_stop();
+}
+
+static void libunwind_gives_the_same_frames(void **state) {
+    (void)state;
+    if (!rcyi_walk_use_libunwind(true)) {
+        skip();
+        return;
+    }
+    assert_int_equal(rcy_tracemalloc_start(4), RCY_OK);
+    middle_calls_leaf(ADDR(1));
+    rcyi_walk_use_libunwind(false);
+    rcy_traceback *tb = rcy_tracemalloc_get_object_traceback(ADDR(1));
+    assert_non_null(tb);
+    assert_true(tb->nframe >= 3);
+    assert_string_equal(tb->frames[0].function, "leaf_allocates");
+    assert_string_equal(tb->frames[1].function, "middle_calls_leaf");
+    assert_int_equal(tb->frames[1].lineno, middle_line);
+    assert_string_equal(tb->frames[2].function, "libunwind_gives_the_same_frames");
+    rcy_traceback_free(tb);
 }
 
 static int track_line;
@@ -449,6 +468,7 @@ int main(void) {
         cmocka_unit_test_teardown(domains_are_separate_address_spaces, stop_tracing),
         cmocka_unit_test_teardown(one_frame_is_the_call_site, stop_tracing),
         cmocka_unit_test_teardown(native_frames_resolve_to_functions_and_lines, stop_tracing),
+        cmocka_unit_test_teardown(libunwind_gives_the_same_frames, stop_tracing),
         cmocka_unit_test_teardown(track_and_untrack_for_user_allocators, stop_tracing),
         cmocka_unit_test_teardown(threads_give_exact_totals, stop_tracing),
         cmocka_unit_test_teardown(clear_and_snapshot_while_threads_allocate, stop_tracing),

@@ -5,8 +5,30 @@
  * documentation is the specification; where C forces a difference, the
  * comment on the function says how and why.
  *
- * DRAFT CONTRACT (lead): the tracemalloc engine owns this file and may
- * extend it; keep existing names stable for the recycle command. */
+ * Frames.  With a limit of one frame a trace's traceback is the call-site
+ * that rcy_new / rcy_mem_alloc and friends capture (file, line, function):
+ * no stack is walked.  Above one frame, native frames follow it: the
+ * callers of the allocating function, found by walking frame pointers
+ * (libunwind where they fail, or always with RCY_TRACEMALLOC_UNWIND=
+ * libunwind), and named file:line:function with libdw when a snapshot is
+ * first read or dumped, never while allocating.  Traces made by
+ * rcy_tracemalloc_track / track_from have native frames only.
+ *
+ * Snapshots and the results computed from them are plain values: use each
+ * from one thread at a time (the engine itself may be used from any
+ * number of threads meanwhile).  Results (statistics, diffs, filtered
+ * snapshots) own copies of everything they point to.
+ *
+ * Choices where Python has a quirk (each said again where it applies):
+ *  - a statistic is labelled by its most recent frame, the allocating
+ *    line, for every key type (Python labels a traceback-key statistic by
+ *    its oldest frame since 3.7: main() for every line of a C program);
+ *  - cumulative statistics count a trace once per key, even when a
+ *    recursive traceback holds the same frame (or file) several times
+ *    (Python counts it again each time, inflating recursive functions);
+ *  - rcy_traceback_format with a negative limit keeps the |limit| oldest
+ *    frames, as Python documents (its code drops the |limit| newest), and
+ *    limit 0 means all frames. */
 #ifndef RECYCLE_TRACEMALLOC_H
 #define RECYCLE_TRACEMALLOC_H
 
@@ -32,7 +54,10 @@ typedef struct rcy_frame {
 
 /* frames[0] is the most recent frame (the allocating line).  Note: Python's
  * Traceback indexes from the oldest frame; here index 0 is the newest, and
- * the format functions take most_recent_first as Python's do. */
+ * the format functions take most_recent_first as Python's do.  Every
+ * traceback has at least one frame ("?", line 0 when nothing is known).
+ * Frames compare as Python's do, by (filename, lineno); unresolved native
+ * frames ("?") also by address. */
 typedef struct rcy_traceback {
     size_t nframe;       /* frames stored                                 */
     size_t total_nframe; /* frames the stack had before truncation        */
@@ -43,7 +68,8 @@ typedef struct rcy_traceback {
 
 /* Start tracing, storing at most nframe frames per traceback
  * (1..65535, else RCY_EINVAL).  RCY_TRACEMALLOC=N in the environment starts
- * tracing with N frames when the first heap is made. */
+ * tracing with N frames when the first heap is made.  Starting while
+ * tracing keeps the running limit (as Python). */
 RCY_API int rcy_tracemalloc_start(int nframe);
 /* Stop tracing and clear all traces (as Python). */
 RCY_API void rcy_tracemalloc_stop(void);
@@ -54,16 +80,26 @@ RCY_API void rcy_tracemalloc_reset_peak(void);
 /* Bytes the tracer itself uses (never counted as traced). */
 RCY_API size_t rcy_tracemalloc_get_tracemalloc_memory(void);
 RCY_API int rcy_tracemalloc_get_traceback_limit(void);
-/* Where obj (a recycle object) was allocated: a copy the caller frees with
+/* Where obj (a recycle object, or a block of rcy_mem_*: the pointer the
+ * user holds) was allocated: a copy the caller frees with
  * rcy_traceback_free, or NULL when it was not traced. */
 RCY_API rcy_traceback *rcy_tracemalloc_get_object_traceback(const void *obj);
 RCY_API void rcy_traceback_free(rcy_traceback *tb);
 
 /* Trace a block of a user's own allocator (Python's PyTraceMalloc_Track).
- * The traceback is the caller's native stack.  RCY_ESTATE when not tracing. */
+ * The traceback is the caller's native stack: frame 0 is the line that
+ * called track.  Tracing the same (domain, ptr) again replaces the trace.
+ * RCY_ESTATE when not tracing.  Calls made while the tracer itself runs on
+ * this thread (its own mallocs, under a preload library) are ignored and
+ * return RCY_OK, so a malloc hook may call these without a guard of its
+ * own against recursion. */
 RCY_API int rcy_tracemalloc_track(unsigned domain, uintptr_t ptr, size_t size);
-/* Same, skipping `skip` innermost native frames (for malloc wrappers). */
+/* Same, skipping `skip` innermost native frames (for malloc wrappers):
+ * skip 1 makes frame 0 the caller of the function that calls track_from. */
 RCY_API int rcy_tracemalloc_track_from(unsigned domain, uintptr_t ptr, size_t size, unsigned skip);
+/* Forget a trace (RCY_OK when there was none; RCY_ESTATE when not
+ * tracing).  A wrapper must untrack before it really frees the block:
+ * after the free, another thread may get the same address and track it. */
 RCY_API int rcy_tracemalloc_untrack(unsigned domain, uintptr_t ptr);
 
 #define RCY_TRACEMALLOC_COUNTERS_VERSION 1
@@ -90,7 +126,8 @@ typedef struct rcy_trace {
     size_t count;
 } rcy_trace;
 
-/* NULL with RCY_ESTATE semantics when not tracing (as Python raises). */
+/* NULL when not tracing (Python raises) or out of memory.  Taking a
+ * snapshot briefly holds every shard lock: other threads' events wait. */
 RCY_API rcy_snapshot *rcy_tracemalloc_take_snapshot(void);
 RCY_API void rcy_snapshot_free(rcy_snapshot *s);
 RCY_API const rcy_trace *rcy_snapshot_traces(const rcy_snapshot *s, size_t *n);
@@ -126,10 +163,18 @@ typedef struct rcy_stat_diffs {
     const rcy_statistic_diff *items;
 } rcy_stat_diffs;
 
-/* Sorted as Python sorts them (size, count, traceback: biggest first). */
+/* Grouped by the traceback's most recent frame (LINENO), its file
+ * (FILENAME: line 0) or the whole traceback, and sorted as Python sorts
+ * them: by (size, count, traceback), biggest first.  cumulative (LINENO and
+ * FILENAME only; NULL for TRACEBACK, as Python refuses it) counts a trace
+ * under every key among its frames, once per key.  NULL also on out of
+ * memory. */
 RCY_API rcy_stats *rcy_snapshot_statistics(const rcy_snapshot *s, rcy_key_type key,
                                            bool cumulative);
 RCY_API void rcy_stats_free(rcy_stats *stats);
+/* Statistics of newer with size_diff and count_diff against older (keys
+ * only in older appear with size 0), sorted as Python sorts them: by
+ * (|size_diff|, size, |count_diff|, count, traceback), biggest first. */
 RCY_API rcy_stat_diffs *rcy_snapshot_compare_to(const rcy_snapshot *newer,
                                                 const rcy_snapshot *older, rcy_key_type key,
                                                 bool cumulative);
@@ -143,14 +188,20 @@ RCY_API int rcy_statistic_diff_format(const rcy_statistic_diff *d, char *buf, si
 /* Python's tracemalloc._format_size(size, sign). */
 RCY_API int rcy_format_size(int64_t size, bool sign, char *buf, size_t len);
 /* Python's Traceback.format(limit, most_recent_first): a malloc'd string
- * of lines ending in '\n' (free with free()), NULL on out of memory. */
+ * of lines ending in '\n' (free with free()), NULL on out of memory.  Each
+ * frame gives '  File "file", line N' and, when the source file can be
+ * read, the stripped source line indented by four spaces.  limit > 0: the
+ * limit most recent frames; limit < 0: the |limit| oldest; 0: all. */
 RCY_API char *rcy_traceback_format(const rcy_traceback *tb, int limit, bool most_recent_first);
 
-/* Python's Filter and DomainFilter in one struct. */
+/* Python's Filter and DomainFilter in one struct.  The pattern is matched
+ * with fnmatch(3) and no flags but FNM_NOESCAPE, like Python's fnmatch:
+ * '*' also matches '/', a backslash is an ordinary character.  Without
+ * all_frames only the most recent frame is matched. */
 typedef struct rcy_filter {
     bool inclusive;
     bool domain_only;             /* a DomainFilter: only `domain` is used */
-    const char *filename_pattern; /* fnmatch-style; ignored if domain_only */
+    const char *filename_pattern; /* NULL = "*"; ignored if domain_only    */
     unsigned lineno;              /* 0 = any line                          */
     bool all_frames;
     int domain; /* -1 = any domain                       */
@@ -164,8 +215,13 @@ RCY_API rcy_snapshot *rcy_snapshot_filter_traces(const rcy_snapshot *s, const rc
  * included). */
 RCY_API void rcy_snapshot_totals(const rcy_snapshot *s, size_t *size, size_t *count);
 
-/* Versioned, checksummed binary file with resolved symbols.  load sets
- * *err (RCY_EIO, RCY_EFORMAT, RCY_ECORRUPT, RCY_EVERSION, RCY_ENOMEM). */
+/* Versioned, checksummed binary file with resolved symbols (the layout is
+ * described at the top of src/snapfile.c), written to a temporary file and
+ * renamed into place.  Dumping resolves symbols but creates no traces.
+ * load sets *err: RCY_EIO (cannot read), RCY_EFORMAT (not a snapshot file,
+ * or malformed), RCY_ECORRUPT (truncated, or checksum mismatch),
+ * RCY_EVERSION (another major version), RCY_ENOMEM.  A bad file never
+ * makes load allocate more than about twice its size. */
 RCY_API int rcy_snapshot_dump(const rcy_snapshot *s, const char *path);
 RCY_API rcy_snapshot *rcy_snapshot_load(const char *path, int *err);
 
@@ -183,10 +239,15 @@ RCY_API const rcy_tracemalloc_counters *rcy_snapshot_counters(const rcy_snapshot
 RCY_API int rcy_snapshot_set_info(rcy_snapshot *s, const char *key, const char *value);
 RCY_API const char *rcy_snapshot_get_info(const rcy_snapshot *s, const char *key);
 /* The traces as they were at the moment of peak traced memory, when the
- * engine kept them (see rcy_tracemalloc_keep_peak), else NULL.  Owned by s. */
+ * engine kept them (see rcy_tracemalloc_keep_peak), else NULL.  Owned by s.
+ * Its traces are per-traceback aggregates (rcy_trace.count = blocks). */
 RCY_API const rcy_snapshot *rcy_snapshot_at_peak(const rcy_snapshot *s);
 /* Ask the engine to keep a copy of the per-traceback totals at (near) the
- * peak, for flame graphs at peak.  Costs memory; off by default. */
+ * peak, for flame graphs at peak.  Costs memory and a little time per
+ * event; off by default.  The copy is taken when traced memory first drops
+ * after a new peak, if the peak grew by more than 1/64 since the last copy:
+ * so it is the picture at the peak within 1/64 (and exact in one thread
+ * for a peak that grew more).  reset_peak starts over. */
 RCY_API int rcy_tracemalloc_keep_peak(bool on);
 
 #ifdef __cplusplus
