@@ -416,6 +416,36 @@ static void sweep_empty_pools(rcyi_alloc_state *st) {
 
 /* ---- small blocks --------------------------------------------------- */
 
+/* Hands out the pool's next virgin block (its free list is empty).  Outside
+ * debug mode, the rest of the blocks on the same 4 KiB page go on the free
+ * list at once, so the fast path serves them: pages are still touched only
+ * when needed, and the slow path runs once per page, not once per block.
+ * Their first 8 bytes are zeroed (P4). */
+static void *carve(const rcyi_alloc_state *st, rcyi_pool *p) {
+    char *b = p->mem + p->virgin;
+    uint32_t end = p->virgin + p->bsize;
+    if (!st->debug) {
+        uint32_t page_end = p->virgin + (uint32_t)(((uintptr_t)b | 4095u) + 1 - (uintptr_t)b);
+        uint32_t limit = page_end < p->limit ? page_end : p->limit;
+        char *prev = NULL;
+        for (uint32_t off = end; off + p->bsize <= limit; off += p->bsize) {
+            char *c = p->mem + off;
+            memset(c, 0, 8);
+            if (prev)
+                set_link(prev, c);
+            else
+                p->free = c;
+            prev = c;
+            end = off + p->bsize;
+        }
+        if (prev)
+            set_link(prev, NULL);
+    }
+    p->virgin = end;
+    p->used++;
+    return b;
+}
+
 static void *alloc_slow(rcy_heap *h, rcyi_alloc_state *st, unsigned kind, unsigned cls) {
     rcyi_pool *head = &st->lists[kind][cls];
     for (rcyi_pool *p = head->next; p != head; p = head->next) {
@@ -425,21 +455,15 @@ static void *alloc_slow(rcy_heap *h, rcyi_alloc_state *st, unsigned kind, unsign
             p->used++;
             return b;
         }
-        if (p->virgin + p->bsize <= p->limit) {
-            b = p->mem + p->virgin;
-            p->virgin += p->bsize;
-            p->used++;
-            return b;
-        }
+        if (p->virgin + p->bsize <= p->limit)
+            return carve(st, p);
         list_unlink(p); /* full */
     }
     rcyi_pool *p = pool_take(h, st, kind, cls);
     if (!p)
         return NULL;
     list_push_front(head, p);
-    p->virgin = p->bsize;
-    p->used = 1;
-    return p->mem;
+    return carve(st, p);
 }
 
 static inline void *small_alloc(rcy_heap *h, rcyi_alloc_state *st, unsigned kind, unsigned cls) {
@@ -786,24 +810,12 @@ void *rcyi_realloc(rcy_heap *h, void *p, size_t size) {
 }
 
 rcy_heap *rcyi_heap_of_block(const void *p) {
-    if (!p)
-        return NULL;
-    rcyi_arena *a = map_lookup_checked(p);
-    if (a) {
-        rcyi_pool *pl = rcyi_pool_of(a, p);
-        uintptr_t owner = __atomic_load_n(&pl->owner, __ATOMIC_RELAXED);
-        rcy_heap *h = (rcy_heap *)(owner & ~(RCYI_OWNER_DEBUG | RCYI_OWNER_UNLINKED));
-        if (!h)
-            return NULL;
-        size_t off = (size_t)((const char *)p - pl->mem);
-        size_t front = (owner & RCYI_OWNER_DEBUG) ? DBG_FRONT : 0;
-        if (off < front || off >= pl->virgin)
-            return NULL;
-        /* Exact for offsets below 2^14 (the error term stays under 2^23). */
-        uint32_t o = (uint32_t)(off - front);
-        uint32_t q = (uint32_t)(((uint64_t)o * pl->recip) >> 32);
-        return q * pl->bsize == o ? h : NULL;
-    }
+    return rcyi_heap_of_block_inline(p);
+}
+
+rcy_heap *rcyi_heap_of_other_block(const void *p) {
+    if (!p || map_lookup_checked(p))
+        return NULL; /* an arena's record or an interior pointer was refused inline */
     rcyi_large *l = large_of(p, 0);
     if (l && large_live(l) && !l->heap->alloc.debug)
         return l->heap;

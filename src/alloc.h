@@ -145,6 +145,31 @@ static inline rcyi_pool *rcyi_pool_of(rcyi_arena *a, const void *p) {
     return &a->pools[((uintptr_t)p / RCY_POOL_SIZE) % RCYI_POOLS_PER_ARENA];
 }
 
+#define RCYI_DBG_FRONT 16u /* debug mode: bytes before the caller's pointer */
+
+/* rcyi_heap_of_block with the small-block case inline: the heap whose live
+ * pool holds a block starting at p; otherwise (a large block, or not
+ * ours) the out-of-line answer. */
+rcy_heap *rcyi_heap_of_other_block(const void *p);
+static inline rcy_heap *rcyi_heap_of_block_inline(const void *p) {
+    rcyi_arena *a = rcyi_arena_lookup(p);
+    if (RCY_LIKELY(a != NULL && (uintptr_t)p >> 48 == 0)) {
+        const rcyi_pool *pl = rcyi_pool_of(a, p);
+        uintptr_t owner = __atomic_load_n(&pl->owner, __ATOMIC_RELAXED);
+        size_t front = (owner & RCYI_OWNER_DEBUG) ? RCYI_DBG_FRONT : 0;
+        size_t off = (size_t)((const char *)p - pl->mem) - front;
+        if (owner == 0 || off >= pl->virgin)
+            return NULL;
+        /* off / bsize by multiplication: exact below 2^14 (the error term
+         * stays under 2^23). */
+        uint32_t q = (uint32_t)(((uint64_t)(uint32_t)off * pl->recip) >> 32);
+        if (q * pl->bsize != (uint32_t)off)
+            return NULL;
+        return (rcy_heap *)(owner & ~(RCYI_OWNER_DEBUG | RCYI_OWNER_UNLINKED));
+    }
+    return rcyi_heap_of_other_block(p);
+}
+
 /* Everything the inline paths below do not handle. */
 void *rcyi_alloc_slow(rcy_heap *h, size_t size, int kind);
 void rcyi_free_slow(rcy_heap *h, void *p);
