@@ -9,7 +9,8 @@
  * also binds the closure (every recursive local function does), the two
  * form a cycle that reference counting alone never frees.  The collector
  * does.  The symbol table is a dict of *weak* references: it finds the
- * symbol for a name without keeping unused symbols alive.
+ * symbol for a name without keeping unused symbols alive, and each weak
+ * reference's callback removes the entry of a symbol that died.
  *
  *   lisp                 run the built-in demonstration
  *   lisp '(+ 1 2)' ...   evaluate each argument and print the result
@@ -145,6 +146,26 @@ static void *new_cons(lisp *L, void *car, void *cdr) {
     return c;
 }
 
+/* Weak reference callback: a symbol died, so its entry leaves the table
+ * (found by its weak reference: the symbol itself is gone). */
+static void symbol_died(rcy_weakref *wr, void *arg) {
+    lisp *L = arg;
+    if (!L->symbols)
+        return; /* the interpreter is shutting down */
+    char key[128] = "";
+    size_t pos = 0;
+    const char *k;
+    void *v;
+    while (rcy_dict_next(L->symbols, &pos, &k, &v)) {
+        if (v == wr) {
+            snprintf(key, sizeof key, "%s", k);
+            break;
+        }
+    }
+    if (key[0])
+        rcy_dict_del(L->symbols, key); /* may free wr: the collector holds it for this call */
+}
+
 /* The symbol named name[0..len): the one already interned while anybody
  * still uses it, else a new one. */
 static void *intern(lisp *L, const char *name, size_t len) {
@@ -164,7 +185,7 @@ static void *intern(lisp *L, const char *name, size_t len) {
         return fail(L, "out of memory");
     s->len = len;
     memcpy(s->name, key, len + 1);
-    rcy_weakref *w = rcy_weakref_new(s, NULL, NULL);
+    rcy_weakref *w = rcy_weakref_new(s, symbol_died, L);
     if (!w || rcy_dict_set(L->symbols, key, w) < 0) {
         rcy_xdecref(w);
         rcy_decref(s);
@@ -687,11 +708,16 @@ static int demo(lisp *L) {
 
     puts("\nThe symbol table holds weak references: a symbol nobody uses");
     puts("any more disappears from it.");
+    size_t before_sym = rcy_dict_len(L->symbols);
     rcy_auto void *tmp = intern(L, "a-passing-thought", 17);
     rcy_weakref *w = rcy_dict_get(L->symbols, "a-passing-thought");
-    printf("interned a-passing-thought: weak reference alive: %s\n", weak_alive(w));
+    rcy_incref(w); /* ours: the table's goes when the symbol dies */
+    printf("interned a-passing-thought: %zu -> %zu symbols; weak reference alive: %s\n", before_sym,
+           rcy_dict_len(L->symbols), weak_alive(w));
     RCY_CLEAR(tmp);
-    printf("dropped it:                 weak reference alive: %s\n", weak_alive(w));
+    printf("dropped it: %zu symbols; weak reference alive: %s (its callback removed the entry)\n",
+           rcy_dict_len(L->symbols), weak_alive(w));
+    rcy_decref(w);
     return 0;
 }
 

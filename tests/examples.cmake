@@ -42,8 +42,8 @@ rcy_example_test(example_lisp lisp EXPECT
   "\\(1 4 9 16 25\\)\n"
   "> \\(begin \\(c\\) \\(c\\) \\(c\\)\\)\n3\n"
   "rcy_gc_collect\\(\\) found 3000 unreachable objects"
-  "interned a-passing-thought: weak reference alive: yes\n"
-  "dropped it: +weak reference alive: no\n")
+  "interned a-passing-thought: ([0-9]+) -> [0-9]+ symbols; weak reference alive: yes\n"
+  "dropped it: [0-9]+ symbols; weak reference alive: no \\(its callback removed the entry\\)\n")
 rcy_example_test(example_lisp_eval lisp
   ARGS "(define (sq x) (* x x))" "(sq 12)" "(let ((a 1) (b 2)) (list a b))"
   EXPECT "^sq\n144\n\\(1 2\\)\n$")
