@@ -7,6 +7,7 @@
  * The phases of a collection and what SLOT means in each are stated at the
  * top of src/gc.h. */
 #include "gc.h"
+#include "options.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -71,7 +72,7 @@ static uint32_t vec_push(rcy_heap *h, rcyi_gc_vec *v, rcy_head_ *o) {
     if (v->len == v->cap) {
         if (v->len >= RCYI_SLOT_MAX)
             return RCYI_SLOT_NONE;
-        size_t ncap = v->cap ? v->cap * 2 : 8;
+        size_t ncap = v->cap ? v->cap * 2 : v->hint > 8 ? v->hint : 8;
         if (ncap > RCYI_SLOT_MAX)
             ncap = RCYI_SLOT_MAX;
         void *p = raw_grow(h, v->items, ncap * sizeof *v->items);
@@ -89,7 +90,7 @@ static uint32_t vec_push(rcy_heap *h, rcyi_gc_vec *v, rcy_head_ *o) {
 static void vec_reset(rcy_heap *h, rcyi_gc_vec *v) {
     raw_free(h, v->items);
     v->items = NULL;
-    v->len = v->cap = 0;
+    v->len = v->cap = v->hint = 0;
 }
 
 static void vec_remove(rcy_heap *h, rcyi_gc_vec *v, uint32_t i) {
@@ -101,6 +102,11 @@ static void vec_remove(rcy_heap *h, rcyi_gc_vec *v, uint32_t i) {
     } else if (v->len == 0) {
         vec_reset(h, v);
     }
+}
+
+/* Tracked objects in generation 2 (outside a collection). */
+static size_t old_count(const rcyi_gc_state *gc) {
+    return gc->ntracked - gc->nfrozen - gc->young[0].len - gc->young[1].len;
 }
 
 /* Put a tracked object (not COLLECTING) into generation g. */
@@ -549,8 +555,7 @@ static ssize_t collect_main(rcy_heap *h, unsigned gen) {
     if (gc->debug & RCY_GC_DEBUG_STATS) {
         size_t n0 = gc->young[0].len, n1 = gc->young[1].len;
         rcyi_output("gc: collecting generation %u...\n", gen);
-        rcyi_output("gc: objects in each generation: %zu %zu %zu\n", n0, n1,
-                    gc->ntracked - gc->nfrozen - n0 - n1);
+        rcyi_output("gc: objects in each generation: %zu %zu %zu\n", n0, n1, old_count(gc));
         rcyi_output("gc: objects in permanent generation: %zu\n", gc->nfrozen);
     }
 #ifdef RCY_DEBUG
@@ -568,8 +573,11 @@ static ssize_t collect_main(rcy_heap *h, unsigned gen) {
                 return RCY_ENOMEM;
             }
         }
+        size_t h0 = gc->young[0].len, h1 = gc->young[1].len;
         vec_reset(h, &gc->young[0]); /* all found by the walk */
         vec_reset(h, &gc->young[1]);
+        gc->young[0].hint = h0; /* refill without regrowing from 8 */
+        gc->young[1].hint = h1;
         rcyi_walk_objects(h, walk_collect, &c);
         if (c.fatal_count)
             rcyi_fatal(RCY_ECORRUPTED_HEAP,
@@ -577,6 +585,7 @@ static ssize_t collect_main(rcy_heap *h, unsigned gen) {
                        gc->ntracked);
     } else {
         rcyi_gc_vec *v0 = &gc->young[0], *v1 = &gc->young[1];
+        size_t h0 = v0->len, h1 = v1->len;
         if (gen == 1 && v1->len) {
             size_t need = v0->len + v1->len;
             if (need > v0->cap) {
@@ -597,6 +606,9 @@ static ssize_t collect_main(rcy_heap *h, unsigned gen) {
         c.cap = v0->cap;
         v0->items = NULL;
         v0->len = v0->cap = 0;
+        v0->hint = h0; /* refill without regrowing from 8 */
+        if (gen == 1)
+            v1->hint = h1;
         size_t k = 0;
         for (size_t i = 0; i < c.n; i++) {
             rcy_head_ *o = c.a[i];
@@ -630,13 +642,6 @@ static ssize_t collect_main(rcy_heap *h, unsigned gen) {
             if (u[i]->gcword & COLL)
                 u[m++] = u[i];
         nu = m;
-    }
-    size_t survivors = c.n - nu;
-    if (gen == 1)
-        gc->long_lived_pending += survivors;
-    else if (gen == 2) {
-        gc->long_lived_total = survivors;
-        gc->long_lived_pending = 0;
     }
     if (nu) {
         if (c.any_legacy)
@@ -678,6 +683,8 @@ static ssize_t collect_main(rcy_heap *h, unsigned gen) {
     gc->stack = NULL;
     gc->stack_cap = 0;
 
+    if (gen == 2)
+        gc->long_lived_total = old_count(gc);
     double dt = now_seconds() - t0;
     rcy_gc_gen_stats *st = &gc->stats[gen];
     st->collections++;
@@ -773,8 +780,7 @@ int rcyi_gc_init(rcy_heap *h) {
     gc->threshold[0] = 2000;
     gc->threshold[1] = 10;
     gc->threshold[2] = 10;
-    const char *e = getenv("RCY_GC_HARD");
-    gc->hard = e && *e && strcmp(e, "0") != 0;
+    gc->hard = rcyi_option_gc_hard();
     return 0;
 }
 
@@ -782,9 +788,16 @@ static void collect_generations(rcy_heap *h) {
     rcyi_gc_state *gc = &h->gc;
     for (int g = 2; g >= 0; g--) {
         if (gc->count[g] > gc->threshold[g]) {
-            /* Python's long-lived rule: a full collection only when enough
-             * new old objects piled up since the last one. */
-            if (g == 2 && gc->long_lived_pending < gc->long_lived_total / 4)
+            /* Python's long-lived rule, counted net: a full collection only
+             * when the old generation grew by 25% since the last one.
+             * (CPython counts objects moved there, even those refcounting
+             * freed since; counting what is still there spares programs
+             * whose big structures die young, like binary_trees, a full
+             * collection per structure, and still bounds the unexamined
+             * growth, cyclic garbage included, to 25%.) */
+            size_t old = old_count(gc);
+            if (g == 2 && (old <= gc->long_lived_total ||
+                           old - gc->long_lived_total <= gc->long_lived_total / 4))
                 continue;
             collect_main(h, (unsigned)g);
             break;

@@ -16,6 +16,7 @@ struct rcy_finalize;
 typedef struct rcyi_gc_vec {
     rcy_head_ **items;
     size_t len, cap;
+    size_t hint; /* capacity to start with after a collection emptied it */
 } rcyi_gc_vec;
 
 typedef struct rcyi_gc_cbent {
@@ -30,18 +31,17 @@ typedef struct rcyi_wr_slot {
 } rcyi_wr_slot;
 
 typedef struct rcyi_gc_state {
-    rcyi_gc_vec young[2];      /* generations 0 and 1 */
-    size_t count[3];           /* rcy_gc_get_count */
-    size_t threshold[3];       /* rcy_gc_get_threshold */
-    size_t long_lived_total;   /* survivors of the last full collection */
-    size_t long_lived_pending; /* moved to gen 2 since then */
-    size_t ntracked;           /* tracked objects, frozen included */
-    size_t nfrozen;            /* tracked objects in the permanent generation */
-    int enabled;               /* automatic collection on */
-    int collecting;            /* a collection is running (no nesting) */
-    int hard;                  /* full collection at every tracked allocation */
-    int finished;              /* rcyi_gc_fini ran: hooks are no-ops */
-    unsigned debug;            /* RCY_GC_DEBUG_* */
+    rcyi_gc_vec young[2];    /* generations 0 and 1 */
+    size_t count[3];         /* rcy_gc_get_count */
+    size_t threshold[3];     /* rcy_gc_get_threshold */
+    size_t long_lived_total; /* generation 2's size after the last full collection */
+    size_t ntracked;         /* tracked objects, frozen included */
+    size_t nfrozen;          /* tracked objects in the permanent generation */
+    int enabled;             /* automatic collection on */
+    int collecting;          /* a collection is running (no nesting) */
+    int hard;                /* full collection at every tracked allocation */
+    int finished;            /* rcyi_gc_fini ran: hooks are no-ops */
+    unsigned debug;          /* RCY_GC_DEBUG_* */
     rcy_gc_gen_stats stats[3];
     struct rcy_list *garbage; /* rcy_gc_garbage, created on demand */
     rcyi_gc_cbent *cbs;       /* rcy_gc_callbacks_add */

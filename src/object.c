@@ -71,7 +71,7 @@ static inline void *new_object(rcy_heap *h, const rcy_type *type, size_t extra) 
     if (RCY_UNLIKELY(size > SIZE_MAX / 2 || extra > SIZE_MAX / 2 - size - HEAD_SIZE))
         return NULL;
     size += extra + HEAD_SIZE;
-    rcy_head_ *o = rcyi_alloc(h, size, RCYI_KIND_OBJECT);
+    rcy_head_ *o = rcyi_alloc_inline(h, &h->alloc, size, RCYI_KIND_OBJECT);
     if (RCY_UNLIKELY(!o))
         return NULL;
     zero_fill(o + 1, size - HEAD_SIZE);
@@ -134,6 +134,32 @@ RCY_NORETURN static void report_zero(const char *what, const void *obj, const rc
                what, obj, name);
 }
 
+/* The heap of a small object block at hd, using the allocator's inline
+ * lookups (alloc.h): the arena map says the address is ours, the pool
+ * header says which heap owns it, and the offset must be a block start of
+ * an OBJECT pool.  NULL for anything else (large blocks, debug heaps,
+ * pointers recycle never handed out): the caller then asks
+ * rcyi_heap_of_block, which knows every case.  Same answer, minus a call,
+ * on the path every deallocation takes. */
+static inline rcy_heap *small_object_heap(const rcy_head_ *hd) {
+    rcyi_arena *a = rcyi_arena_lookup(hd);
+    if (RCY_UNLIKELY(!a || ((uintptr_t)hd >> 48) ||
+                     (uintptr_t)a->base != ((uintptr_t)hd & ~(uintptr_t)(RCY_ARENA_SIZE - 1))))
+        return NULL;
+    const rcyi_pool *p = rcyi_pool_of(a, hd);
+    uintptr_t owner = __atomic_load_n(&p->owner, __ATOMIC_RELAXED);
+    if (RCY_UNLIKELY((owner & RCYI_OWNER_DEBUG) || p->kind != RCYI_KIND_OBJECT))
+        return NULL;
+    size_t off = (size_t)((const char *)hd - p->mem);
+    if (RCY_UNLIKELY(off >= p->virgin))
+        return NULL;
+    uint32_t o = (uint32_t)off;
+    uint32_t q = (uint32_t)(((uint64_t)o * p->recip) >> 32);
+    if (RCY_UNLIKELY(q * p->bsize != o))
+        return NULL;
+    return (rcy_heap *)(owner & ~(RCYI_OWNER_DEBUG | RCYI_OWNER_UNLINKED));
+}
+
 /* Checks `obj` before a slow-path operation; returns its heap. */
 static rcy_heap *checked_heap(const char *what, const void *obj) {
     if (RCY_UNLIKELY(!obj))
@@ -159,7 +185,7 @@ static void release(rcy_heap *h, rcy_head_ *hd) {
         rcyi_trace_free(0, obj);
     hd->refcnt = 0;
     hd->gcword = 0;
-    rcyi_free(h, hd);
+    rcyi_free_inline(h, hd);
 }
 
 /* Pushes hd on the deferred stack; 0 when there was no room (the caller
@@ -227,9 +253,19 @@ void rcy_decref_slow_(void *obj) {
     uint32_t rc = hd->refcnt;
     if (rc == RCY_REFCNT_IMMORTAL)
         return;
-    rcy_heap *h = checked_heap("decref", obj);
-    if (RCY_UNLIKELY(rc == 0))
+    if (RCY_UNLIKELY(rc == 0)) {
+        /* A block in one of our arenas whose pool was given back is dead,
+         * not foreign. */
+        rcyi_arena *a = rcyi_arena_lookup(hd);
+        bool ours = a && !((uintptr_t)hd >> 48) &&
+                    (uintptr_t)a->base == ((uintptr_t)hd & ~(uintptr_t)(RCY_ARENA_SIZE - 1));
+        if (!ours)
+            checked_heap("decref", obj);
         report_zero("decref", obj, hd);
+    }
+    rcy_heap *h = small_object_heap(hd);
+    if (RCY_UNLIKELY(!h))
+        h = checked_heap("decref", obj);
     if (rc != 1) {
         /* Not reachable from the inline decref (it only calls us for 1, 0
          * and immortal), but callers may use the slow path directly. */

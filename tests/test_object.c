@@ -405,9 +405,18 @@ static void decref_after_free(void *arg) {
     rcy_decref(n);
 }
 
+static void decref_after_its_pool_is_gone(void *arg) {
+    (void)arg;
+    rcy_heap *h = rcy_heap_new(NULL);
+    node *n = rcy_new(h, &node_type);
+    rcy_decref(n); /* the pool empties and goes back to its arena */
+    rcy_decref(n);
+}
+
 static void decref_of_a_dead_object_is_fatal(void **state) {
     (void)state;
     rcy_expect_death(decref_after_free, NULL, "decref of a dead object at 0x");
+    rcy_expect_death(decref_after_its_pool_is_gone, NULL, "decref of a dead object at 0x");
 }
 
 static void decref_after_free_debug(void *arg) {

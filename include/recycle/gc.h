@@ -53,9 +53,11 @@ RCY_API void rcy_gc_get_threshold(rcy_heap *heap, size_t threshold[RCY_GC_GENERA
 /* C: all three thresholds are set at once (Python's later ones are
  * optional: pass the current values).  threshold0 == 0 disables automatic
  * collection.  Defaults: 2000, 10, 10.  A full collection also needs the
- * survivors moved to the old generation since the last full collection to
- * exceed 25% of the objects that survived it (Python's long-lived rule), so
- * building a large structure costs linear time. */
+ * old generation to have grown by more than 25% since the last full
+ * collection (Python's long-lived rule), so building a large structure
+ * costs linear time.  C: Python counts the objects moved to the old
+ * generation, even those freed since; recycle counts net growth, so big
+ * structures that die by refcounting do not force full collections. */
 RCY_API void rcy_gc_set_threshold(rcy_heap *heap, size_t threshold0, size_t threshold1,
                                   size_t threshold2);
 
