@@ -19,7 +19,8 @@
  * still finds it; only its collection is later than it could be).
  *
  * During a collection of generations 0..G (the "set" = TRACKED objects
- * with GEN <= G and refcnt > 0), phase by phase:
+ * with GEN <= G and refcnt > 0; the work list c->a holds it, from the
+ * young vectors, or for G = 2 from one walk of the pools), phase by phase:
  *   1. refs    COLLECTING set, SLOT = gc_refs = refcnt minus references
  *              from set members seen so far (saturating at RCYI_SLOT_MAX:
  *              a saturated count is never decremented, so the object
@@ -29,30 +30,38 @@
  *   2. mark    gc_refs > 0 means referenced from outside the set.  Such
  *              members, and every member they reach (explicit stack, never
  *              recursion), are "finished": COLLECTING cleared and the object
- *              placed in generation min(GEN+1, 2) (full: 2) as survivors.
- *              What keeps COLLECTING is unreachable: the set U.
+ *              placed in generation min(G+1, 2) as a survivor.  A member
+ *              the scan meets with gc_refs == 0 is put in U tentatively:
+ *              UNREACHABLE set and one reference (the "hold") taken; if
+ *              propagation reaches it later it gives the hold back and is
+ *              finished.  What still has COLLECTING after the scan is U.
+ *              (Out of memory for the stack: everything survives.)
  *   3. U      COLLECTING|UNREACHABLE set, SLOT meaningless; every member
- *              holds one extra reference taken by the collector, so no
- *              member of U is freed before the release step, whatever
- *              finalizers and callbacks do.
+ *              holds the collector's reference, so no member of U is freed
+ *              before step 4, whatever finalizers and callbacks do.
  *              a. legacy finalizers and all they reach in U: finished into
- *                 generation 2 and appended to garbage (uncollectable);
+ *                 generation 2, appended to garbage (uncollectable), hold
+ *                 dropped;
  *              b. weak references to U cleared, weak references that are
  *                 themselves in U killed (no callback ever runs for them),
  *                 then callbacks of the others run;
  *              c. every finalizer in U runs once (FINALIZED set first);
- *              d. resurrection: SLOT = refcnt - 1 - references from U;
- *                 > 0 means resurrected: it and all it reaches in U are
- *                 finished into generation 2 and survive;
+ *              d. resurrection (only if a finalizer ran): SLOT = refcnt - 1
+ *                 - references from U; > 0 means resurrected: it and all it
+ *                 reaches in U are finished into generation 2, holds
+ *                 dropped;
  *              e. the rest (final garbage F): weak references made by
- *                 finalizers are cleared, then `clear` runs on each
- *                 (DEBUG_SAVEALL: appended to garbage instead).
- *   4. release SLOT = index in gc->release; the collector drops its
- *              references; rcyi_gc_on_free of a member (COLLECTING|
- *              UNREACHABLE) nulls its entry and counts it as collected,
- *              so stats count only what was really freed.  Entries still
- *              set afterwards survived (a cycle without `clear`) and are
- *              finished into generation 2.  Chunks of RCYI_SLOT_MAX.
+ *                 finalizers are cleared (DEBUG_SAVEALL: F is appended to
+ *                 garbage and survives).
+ *   4. release for each member of F in order: SLOT = its index in the
+ *              chunk (gc->release), `clear`, hold dropped.  A member dies
+ *              when its last reference goes — now or when a later member
+ *              is cleared; rcyi_gc_on_free of a member (COLLECTING|
+ *              UNREACHABLE) nulls its entry and counts it, so stats count
+ *              only what was really freed.  Entries still set afterwards
+ *              survived (a cycle no `clear` broke) and are finished into
+ *              generation 2.  More than RCYI_SLOT_MAX members: all are
+ *              cleared first, then released in chunks of RCYI_SLOT_MAX.
  * User code (finalizers, callbacks, clear, destroy) runs only in steps
  * 3b..4, when every object outside U obeys the "outside" invariants and
  * young[] holds no member of the set.  gc->collecting forbids nesting.

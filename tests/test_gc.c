@@ -678,6 +678,57 @@ static void debug_uncollectable_names_legacy_objects(void **state) {
     rcy_set_output(NULL, NULL);
 }
 
+/* ---- out of memory ---------------------------------------------------------- */
+
+/* Whatever bookkeeping request fails, a collection either reports
+ * RCY_ENOMEM having changed nothing, or finishes safely (if the work stack
+ * cannot grow, everything survives); the next collection with memory
+ * frees all the garbage, and no finalizer runs twice. */
+static void collections_survive_every_failed_request(void **state) {
+    rcy_heap *h = *state;
+    rcy_gc_disable(h);
+    rcy_list *wide = rcy_list_new(h); /* makes the work stack grow */
+    for (int i = 0; i < 3000; i++) {
+        node *n = mk(h, &node_type, 0);
+        rcy_list_append(wide, n);
+        rcy_decref(n);
+    }
+    int failures = 0;
+    for (unsigned long k = 1; k <= 40; k++) {
+        node *x = mk(h, &fnode_type, 1), *y = mk(h, &legacy_type, 2);
+        link_a(x, y);
+        link_a(y, x);
+        rcy_weakref *w = rcy_weakref_new(x, NULL, NULL);
+        rcy_decref(x);
+        rcy_decref(y);
+        rcy_heap_fail_nth(h, k);
+        ssize_t r = rcy_gc_collect(h, k <= 3 ? 2 : (int)(k % 3));
+        rcy_heap_fail_nth(h, 0);
+        assert_true(r >= 0 || r == RCY_ENOMEM);
+        failures += r == RCY_ENOMEM;
+        rcy_decref(w);
+        rcy_list *g = rcy_gc_garbage(h);
+        if (g)
+            rcy_list_clear(g);
+        /* Break what the legacy object kept, then collect with memory. */
+        rcy_gc_collect(h, 2);
+        if (g)
+            for (size_t i = 0; i < rcy_list_len(g); i++)
+                node_clear(rcy_list_get(g, (ptrdiff_t)i));
+        if (g)
+            rcy_list_clear(g);
+        rcy_gc_collect(h, 2);
+    }
+    assert_true(finalized[1] <= 40);
+    for (int i = 0; i < MAX_IDS; i++)
+        assert_true(destroyed[i] <= (i == 0 ? 3000 : 40));
+    assert_int_equal(destroyed[1], 40);
+    assert_int_equal(destroyed[2], 40);
+    assert_true(failures > 0);
+    rcy_decref(wide);
+    assert_int_equal(destroyed[0], 3000);
+}
+
 /* ---- heap free ------------------------------------------------------------ */
 
 static void heap_free_collects_cycles_and_runs_finalizers(void **state) {
@@ -731,6 +782,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(saveall_keeps_every_unreachable_object, setup, teardown),
         cmocka_unit_test_setup_teardown(debug_stats_prints_what_python_prints, setup, teardown),
         cmocka_unit_test_setup_teardown(debug_uncollectable_names_legacy_objects, setup, teardown),
+        cmocka_unit_test_setup_teardown(collections_survive_every_failed_request, setup, teardown),
         cmocka_unit_test_setup_teardown(heap_free_collects_cycles_and_runs_finalizers, setup,
                                         teardown),
     };
