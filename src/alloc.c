@@ -125,7 +125,7 @@ static inline rcy_heap *pool_heap(const rcyi_pool *p) {
 }
 /* The pool header of a pointer known to lie in one of our arenas. */
 static inline rcyi_pool *pool_of(const void *p) {
-    return rcyi_pool_of(map_lookup(p), p);
+    return rcyi_pool_at(p);
 }
 static inline void *get_link(const void *b) {
     void *n;
@@ -724,7 +724,7 @@ void rcyi_free_slow(rcy_heap *h, void *p) {
     rcyi_alloc_state *st = &h->alloc;
     rcyi_arena *a = map_lookup(p);
     if (a && !st->debug) {
-        rcyi_pool *pl = rcyi_pool_of(a, p);
+        rcyi_pool *pl = rcyi_pool_at(p);
         if (RCY_UNLIKELY(pool_heap(pl) != h))
             bad_free(h, p, "free");
         small_free(st, pl, p);
@@ -1270,7 +1270,7 @@ void rcy_mem_free(rcy_heap *heap, void *ptr) {
     if (RCY_LIKELY(heap != NULL) && RCY_LIKELY(!__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED))) {
         rcyi_arena *a = rcyi_arena_lookup(ptr);
         if (RCY_LIKELY(a != NULL)) {
-            rcyi_pool *p = rcyi_pool_of(a, ptr);
+            rcyi_pool *p = rcyi_pool_at(ptr);
             if (RCY_LIKELY(p->owner == (uintptr_t)heap && p->used > 1)) {
                 set_link(ptr, p->free);
                 p->free = ptr;

@@ -87,7 +87,7 @@ typedef struct rcyi_pool {
 #define RCYI_POOL_BLOCKS(bsize) (RCY_POOL_SIZE / (bsize)) /* blocks per pool but pool 0 */
 
 struct rcyi_arena {
-    rcyi_pool pools[RCYI_POOLS_PER_ARENA]; /* first: see rcyi_pool_of */
+    rcyi_pool pools[RCYI_POOLS_PER_ARENA]; /* first: see rcyi_pool_at */
     char *base;                            /* == (char *)this, ARENA_SIZE-aligned */
     rcy_heap *heap;
     rcyi_pool *freepools;            /* released pools, linked through pool->next */
@@ -140,9 +140,17 @@ static inline rcyi_arena *rcyi_arena_lookup(const void *p) {
     return __atomic_load_n(&leaf[(a >> 20) & (RCYI_MAP_LEN - 1)], __ATOMIC_ACQUIRE);
 }
 
-/* The header of the pool holding p, which lies in arena a. */
-static inline rcyi_pool *rcyi_pool_of(rcyi_arena *a, const void *p) {
+/* The header of the pool holding p, once the map said p is in an arena.
+ * Computed from p alone (the record heads the arena), so the header load
+ * does not wait for the map lookup: only the branch depends on it. */
+static inline rcyi_pool *rcyi_pool_at(const void *p) {
+    rcyi_arena *a = (rcyi_arena *)((uintptr_t)p & ~(uintptr_t)(RCY_ARENA_SIZE - 1));
     return &a->pools[((uintptr_t)p / RCY_POOL_SIZE) % RCYI_POOLS_PER_ARENA];
+}
+/* The same, given the arena the map returned for p (a == p's arena). */
+static inline rcyi_pool *rcyi_pool_of(rcyi_arena *a, const void *p) {
+    (void)a;
+    return rcyi_pool_at(p);
 }
 
 #define RCYI_DBG_FRONT 16u /* debug mode: bytes before the caller's pointer */
@@ -152,9 +160,8 @@ static inline rcyi_pool *rcyi_pool_of(rcyi_arena *a, const void *p) {
  * ours) the out-of-line answer. */
 rcy_heap *rcyi_heap_of_other_block(const void *p);
 static inline rcy_heap *rcyi_heap_of_block_inline(const void *p) {
-    rcyi_arena *a = rcyi_arena_lookup(p);
-    if (RCY_LIKELY(a != NULL && (uintptr_t)p >> 48 == 0)) {
-        const rcyi_pool *pl = rcyi_pool_of(a, p);
+    if (RCY_LIKELY(rcyi_arena_lookup(p) != NULL && (uintptr_t)p >> 48 == 0)) {
+        const rcyi_pool *pl = rcyi_pool_at(p);
         uintptr_t owner = __atomic_load_n(&pl->owner, __ATOMIC_RELAXED);
         size_t front = (owner & RCYI_OWNER_DEBUG) ? RCYI_DBG_FRONT : 0;
         size_t off = (size_t)((const char *)p - pl->mem) - front;
@@ -189,9 +196,8 @@ static inline void *rcyi_alloc_inline(rcy_heap *h, rcyi_alloc_state *st, size_t 
 }
 
 static inline void rcyi_free_inline(rcy_heap *h, void *b) {
-    rcyi_arena *a = rcyi_arena_lookup(b);
-    if (RCY_LIKELY(a != NULL)) {
-        rcyi_pool *p = rcyi_pool_of(a, b);
+    if (RCY_LIKELY(rcyi_arena_lookup(b) != NULL)) {
+        rcyi_pool *p = rcyi_pool_at(b);
         /* Owned by h, no debug checks due, on its class list (a full pool
          * must be relinked), and not the last block (an empty pool goes
          * back to its arena). */
