@@ -2,11 +2,13 @@
  * and time (POSIX: mmap, munmap, madvise, mincore, sysconf, clock_gettime).
  * Everything here is thread-safe and keeps no state but the cached page
  * size. */
+#define _GNU_SOURCE /* process_vm_readv */
 #include "os.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -59,19 +61,39 @@ void rcyi_os_decommit(void *p, size_t size) {
     (void)madvise(p, size, MADV_DONTNEED);
 }
 
+/* Probes one byte: process_vm_readv on ourselves fails with EFAULT where
+ * a read would fault (unmapped or PROT_NONE pages; mincore cannot tell the
+ * latter).  Where that call is refused, write(2) into a pipe does the same
+ * test. */
+static bool byte_readable(const void *p) {
+    char c;
+    struct iovec local = {&c, 1}, remote = {(void *)(uintptr_t)p, 1};
+    ssize_t n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+    if (n == 1)
+        return true;
+    if (n < 0 && errno == EFAULT)
+        return false;
+    int fds[2];
+    if (pipe(fds) != 0)
+        return false;
+    bool ok = write(fds[1], p, 1) == 1;
+    close(fds[0]);
+    close(fds[1]);
+    return ok;
+}
+
 bool rcyi_os_readable(const void *p, size_t n) {
     size_t ps = rcyi_os_page_size();
     uintptr_t start = (uintptr_t)p & ~(uintptr_t)(ps - 1);
-    uintptr_t end = ((uintptr_t)p + n + ps - 1) & ~(uintptr_t)(ps - 1);
-    if (end < start)
+    uintptr_t last = ((uintptr_t)p + (n ? n - 1 : 0)) & ~(uintptr_t)(ps - 1);
+    if (last < start)
         return false;
-    unsigned char vec[4];
-    for (uintptr_t a = start; a < end; a += ps) {
-        /* mincore fails with ENOMEM on an unmapped page. */
-        if (mincore((void *)a, ps, vec) != 0 && errno == ENOMEM)
-            return false;
-    }
-    return true;
+    int saved = errno;
+    bool ok = true;
+    for (uintptr_t a = start; ok && a <= last; a += ps)
+        ok = byte_readable((const void *)(a < (uintptr_t)p ? (uintptr_t)p : a));
+    errno = saved;
+    return ok;
 }
 
 uint64_t rcyi_os_now_ns(void) {

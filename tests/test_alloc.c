@@ -4,6 +4,7 @@
 #include "testutil.h"
 
 #include <pthread.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -479,6 +480,14 @@ static void heap_of_block_knows_its_blocks(void **state) {
         for (int i = 0; i < 40; i++)
             rcy_mem_free(h2, blk[i]);
     }
+    /* A page-aligned foreign pointer after a guard page: looking for a
+     * large-block prefix before it must not fault. */
+    char *guard = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(guard != MAP_FAILED);
+    assert_int_equal(mprotect(guard, 4096, PROT_NONE), 0);
+    assert_null(rcyi_heap_of_block(guard + 4096));
+    assert_null(rcyi_heap_of_block(guard + 4096 + 16));
+    munmap(guard, 8192);
     free(m);
     rcy_mem_free(h1, s1);
     rcy_mem_free(h1, l1);
