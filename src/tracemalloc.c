@@ -26,6 +26,7 @@
 #include "options.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,7 +144,6 @@ typedef struct shard {
 } __attribute__((aligned(64))) shard;
 
 static shard shards[NSHARDS];
-
 
 /* One multiply per address.  A 64-byte line of blocks shares a group, so
  * blocks allocated one after another touch the same two cache lines of
@@ -834,10 +834,26 @@ int rcy_tracemalloc_untrack(unsigned domain, uintptr_t ptr) {
 
 /* ---- control ------------------------------------------------------------------- */
 
+/* fork(): no shard may be locked by a thread that will not exist in the
+ * child.  The forking thread takes every lock before the fork and both
+ * sides release them after (the child keeps the traces, as Python's
+ * tracemalloc does). */
+static void atfork_prepare(void) {
+    int prev = rcyi_tm_enter();
+    lock_all();
+    rcyi_tm_exit(prev);
+}
+static void atfork_release(void) {
+    unlock_all();
+}
+
 int rcy_tracemalloc_start(int nframe) {
     if (nframe < 1 || nframe > 65535)
         return RCY_EINVAL;
     int prev = rcyi_tm_enter();
+    static int atfork_done;
+    if (!__atomic_exchange_n(&atfork_done, 1, __ATOMIC_RELAXED))
+        pthread_atfork(atfork_prepare, atfork_release, atfork_release);
     const char *uw = getenv("RCY_TRACEMALLOC_UNWIND");
     if (uw && strcmp(uw, "libunwind") == 0)
         rcyi_walk_use_libunwind(true);

@@ -7,6 +7,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "tracemalloc.h"
 
@@ -320,6 +322,65 @@ static void threads_give_exact_totals(void **state) {
     rcy_tracemalloc_stop();
 }
 
+/* Native frames in threads: each thread bounds its own stack. */
+__attribute__((noinline)) static void *deep_thread_alloc(void *arg) {
+    uintptr_t base = (uintptr_t)arg;
+    for (int i = 0; i < 1000; i++) {
+        leaf_allocates((const void *)(base + 16u * (uintptr_t)i));
+        rcyi_trace_free(0, (const void *)(base + 16u * (uintptr_t)(i / 2)));
+    }
+    __asm__ volatile("" ::: "memory");
+    return NULL;
+}
+
+static void threads_walk_their_own_stacks(void **state) {
+    (void)state;
+    assert_int_equal(rcy_tracemalloc_start(8), RCY_OK);
+    pthread_t th[THREADS];
+    for (int t = 0; t < THREADS; t++)
+        pthread_create(&th[t], NULL, deep_thread_alloc, (void *)((uintptr_t)(t + 1) << 40));
+    for (int t = 0; t < THREADS; t++)
+        pthread_join(th[t], NULL);
+    size_t cur;
+    rcy_tracemalloc_get_traced_memory(&cur, NULL);
+    assert_int_equal(cur, THREADS * 500 * 48);
+    rcy_snapshot *s = rcy_tracemalloc_take_snapshot();
+    size_t n;
+    const rcy_trace *t = rcy_snapshot_traces(s, &n);
+    assert_int_equal(n, THREADS * 500);
+    for (size_t i = 0; i < n; i++) {
+        assert_true(t[i].traceback->nframe >= 2);
+        assert_string_equal(t[i].traceback->frames[0].function, "leaf_allocates");
+        assert_string_equal(t[i].traceback->frames[1].function, "deep_thread_alloc");
+    }
+    rcy_snapshot_free(s);
+}
+
+/* While the tracer runs on a thread (its own mallocs under a preload
+ * library), events from that thread are ignored instead of recursing. */
+static void events_inside_the_tracer_are_ignored(void **state) {
+    (void)state;
+    assert_int_equal(rcy_tracemalloc_start(4), RCY_OK);
+    int prev = rcyi_tm_enter();
+    rcyi_trace_alloc(0, ADDR(1), 100, "inside.c", 1, "f");
+    assert_int_equal(rcy_tracemalloc_track(1, 0x1000, 10), RCY_OK);
+    rcyi_tm_exit(prev);
+    size_t cur;
+    rcy_tracemalloc_get_traced_memory(&cur, NULL);
+    assert_int_equal(cur, 0);
+    /* and a snapshot's own memory is not traced */
+    rcyi_trace_alloc(0, ADDR(2), 10, "outside.c", 1, "f");
+    rcy_snapshot *s = rcy_tracemalloc_take_snapshot();
+    rcy_stats *st = rcy_snapshot_statistics(s, RCY_KEY_TRACEBACK, false);
+    rcy_tracemalloc_get_traced_memory(&cur, NULL);
+    assert_int_equal(cur, 10);
+    rcy_tracemalloc_counters c = {.size = sizeof c};
+    rcy_tracemalloc_get_counters(&c);
+    assert_int_equal(c.allocs, 1);
+    rcy_stats_free(st);
+    rcy_snapshot_free(s);
+}
+
 /* Threads allocating while another clears and snapshots: no crash, and
  * the totals stay consistent with the traces. */
 static int stop_flag;
@@ -361,6 +422,38 @@ static void clear_and_snapshot_while_threads_allocate(void **state) {
     assert_int_equal(total, cur);
     rcy_snapshot_free(s);
     rcy_tracemalloc_stop();
+}
+
+/* fork while other threads trace: the child must not find a shard locked
+ * by a thread that does not exist in it. */
+static void fork_while_threads_trace(void **state) {
+    (void)state;
+    assert_int_equal(rcy_tracemalloc_start(2), RCY_OK);
+    pthread_t th[2];
+    stop_flag = 0;
+    for (int t = 0; t < 2; t++)
+        pthread_create(&th[t], NULL, churn, (void *)((uintptr_t)(t + 5) << 36));
+    for (int k = 0; k < 20; k++) {
+        fflush(NULL);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            alarm(10); /* a deadlock dies instead of hanging */
+            rcyi_trace_alloc(0, ADDR(1), 5, "child.c", 1, "child");
+            rcy_snapshot *s = rcy_tracemalloc_take_snapshot();
+            size_t total;
+            rcy_snapshot_totals(s, &total, NULL);
+            rcy_snapshot_free(s);
+            _exit(total >= 5 ? 0 : 3);
+        }
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    __atomic_store_n(&stop_flag, 1, __ATOMIC_RELAXED);
+    for (int t = 0; t < 2; t++)
+        pthread_join(th[t], NULL);
 }
 
 /* ---- tracer memory ---------------------------------------------------------- */
@@ -472,6 +565,9 @@ int main(void) {
         cmocka_unit_test_teardown(track_and_untrack_for_user_allocators, stop_tracing),
         cmocka_unit_test_teardown(threads_give_exact_totals, stop_tracing),
         cmocka_unit_test_teardown(clear_and_snapshot_while_threads_allocate, stop_tracing),
+        cmocka_unit_test_teardown(threads_walk_their_own_stacks, stop_tracing),
+        cmocka_unit_test_teardown(fork_while_threads_trace, stop_tracing),
+        cmocka_unit_test_teardown(events_inside_the_tracer_are_ignored, stop_tracing),
         cmocka_unit_test_teardown(tracer_memory_per_live_block_is_small, stop_tracing),
         cmocka_unit_test_teardown(random_operations_match_a_shadow_model, stop_tracing),
     };
