@@ -707,6 +707,9 @@ static void clear_locked(void) {
     nretired = 0;
     live_tot = NULL;
     live_cap = 0;
+    rcyi_tm_unmap(peak_copy, peak_copy_map);
+    peak_copy = NULL;
+    peak_copy_map = 0;
     peak_copy_n = 0;
     peak_copy_bytes = 0;
     peak_dirty = 0;

@@ -161,6 +161,31 @@ __attribute__((noinline)) static void *helper_allocates(rcy_heap *h, int *line) 
     return p;
 }
 
+__attribute__((noinline)) static point *helper_makes_object(rcy_heap *h, int *line) {
+    *line = __LINE__ + 1;
+    point *p = rcy_new(h, &point_type);
+    __asm__ volatile("" ::: "memory");
+    return p;
+}
+
+static void native_frames_above_an_object(void **state) {
+    (void)state;
+    rcy_heap *h = rcy_heap_new(NULL);
+    assert_int_equal(rcy_tracemalloc_start(3), RCY_OK);
+    int line;
+    int call_line = __LINE__ + 1;
+    point *p = helper_makes_object(h, &line);
+    rcy_traceback *tb = rcy_tracemalloc_get_object_traceback(p);
+    assert_non_null(tb);
+    assert_int_equal(tb->nframe, 3);
+    assert_int_equal(tb->frames[0].lineno, line);
+    assert_string_equal(tb->frames[1].function, "native_frames_above_an_object");
+    assert_int_equal(tb->frames[1].lineno, call_line);
+    rcy_traceback_free(tb);
+    rcy_decref(p);
+    rcy_heap_free(h);
+}
+
 static void native_frames_above_the_call_site(void **state) {
     (void)state;
     rcy_heap *h = rcy_heap_new(NULL);
@@ -198,6 +223,7 @@ int main(void) {
         cmocka_unit_test_teardown(mem_and_objects_at_known_lines, stop_tracing),
         cmocka_unit_test_teardown(start_stop_clear_while_objects_are_alive, stop_tracing),
         cmocka_unit_test_teardown(native_frames_above_the_call_site, stop_tracing),
+        cmocka_unit_test_teardown(native_frames_above_an_object, stop_tracing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
