@@ -50,6 +50,8 @@ typedef struct cli_progress {
 } cli_progress;
 void cli_progress_begin(cli_progress *p, const char *label, uint64_t total);
 void cli_progress_update(cli_progress *p, uint64_t done);
+/* Draw now, for one long step, when total >= big. */
+void cli_progress_note(cli_progress *p, uint64_t big);
 void cli_progress_end(cli_progress *p);
 
 /* ---- ELF check (elfcheck.c) --------------------------------------- */

@@ -50,9 +50,9 @@ rcy_snapshot *cli_load(const char *path) {
     /* rcy_snapshot_load reads in one call: the bar says what is happening
      * for a big file and is gone when it is done. */
     cli_progress_begin(&prog, "reading", (uint64_t)st.st_size);
+    cli_progress_note(&prog, 8u << 20);
     int err = 0;
     rcy_snapshot *s = rcy_snapshot_load(path, &err);
-    cli_progress_update(&prog, (uint64_t)st.st_size);
     cli_progress_end(&prog);
     if (!s) {
         if (err == RCY_EIO)

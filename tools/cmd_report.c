@@ -195,6 +195,18 @@ static void print_stack(const rcy_traceback *tb, bool oldest_first) {
                tb->total_nframe - tb->nframe, tb->total_nframe - tb->nframe == 1 ? "" : "s");
 }
 
+/* Grouping a big snapshot is one library call: say so on a terminal. */
+static rcy_stats *statistics(const rcy_snapshot *s, rcy_key_type key, bool cumulative) {
+    size_t n = 0;
+    rcy_snapshot_traces(s, &n);
+    cli_progress prog;
+    cli_progress_begin(&prog, "grouping", n);
+    cli_progress_note(&prog, 200000);
+    rcy_stats *st = rcy_snapshot_statistics(s, key, cumulative);
+    cli_progress_end(&prog);
+    return st;
+}
+
 static int finish_output(void) {
     if (fflush(stdout) != 0 || ferror(stdout)) {
         cli_error("writing the report failed");
@@ -220,7 +232,7 @@ int cmd_top(int argc, char **argv) {
             return CLI_EFILE;
         }
     }
-    rcy_stats *st = rcy_snapshot_statistics(src, o.key, o.cumulative);
+    rcy_stats *st = statistics(src, o.key, o.cumulative);
     if (!st) {
         cli_error("out of memory");
         rcy_snapshot_free(s);
@@ -279,7 +291,7 @@ int cmd_leaks(int argc, char **argv) {
     rcy_snapshot *s = cli_load(o.files[0]);
     if (!s)
         return CLI_EFILE;
-    rcy_stats *st = rcy_snapshot_statistics(s, RCY_KEY_TRACEBACK, false);
+    rcy_stats *st = statistics(s, RCY_KEY_TRACEBACK, false);
     if (!st) {
         cli_error("out of memory");
         rcy_snapshot_free(s);

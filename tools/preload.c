@@ -45,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -88,6 +89,7 @@ static struct {
     spawn_fn *posix_spawnp;
     sigaction_fn *sigaction;
     signal_fn *signal;
+    void (*exit_now)(int); /* _exit */
 } real;
 
 enum { MODE_UNINIT, MODE_RESOLVING, MODE_OFF, MODE_TRACING, MODE_CHILD, MODE_DONE };
@@ -146,6 +148,10 @@ static struct {
 
 static volatile sig_atomic_t exit_known;
 static int exit_status;
+/* This process's pid as of init or the last fork: a vfork child (which
+ * shares our memory and runs no atfork handler) has another one, and must
+ * never write a snapshot or change our state. */
+static pid_t self_pid;
 
 static uint64_t now_ns(void) {
     struct timespec ts;
@@ -366,6 +372,8 @@ static void write_snapshot(void) {
 /* Write the snapshot once per process image, from whichever path comes
  * first: the library destructor, or a terminating signal. */
 static void finish(void) {
+    if (self_pid != 0 && getpid() != self_pid)
+        return; /* a vfork child: the memory is the parent's */
     int m = atomic_load(&mode);
     for (;;) {
         if (m != MODE_TRACING && m != MODE_CHILD)
@@ -417,6 +425,24 @@ EXPORT int __libc_start_main(main_fn *main, int argc, char **argv, void (*init)(
         abort();
     program_main = main;
     return next(main_wrapper, argc, argv, init, fini, rtld_fini, stack_end);
+}
+
+/* Programs that end with _exit (dash does, so do fork children and
+ * Python's os._exit) skip the destructors: write the file here. */
+EXPORT void _exit(int status) {
+    if (self_pid != 0 && getpid() == self_pid) {
+        exit_status = status;
+        exit_known = 1;
+        finish();
+    }
+    if (real.exit_now)
+        real.exit_now(status);
+    syscall(SYS_exit_group, status);
+    __builtin_unreachable();
+}
+
+EXPORT void _Exit(int status) {
+    _exit(status);
 }
 
 /* ---- terminating signals ------------------------------------------ */
@@ -512,6 +538,7 @@ static void atfork_child(void) {
     atomic_compare_exchange_strong(&mode, &expect, MODE_CHILD);
     pthread_mutex_init(&samples.lock, NULL);
     samples.running = false;
+    self_pid = getpid();
 }
 
 static void resolve(void) {
@@ -533,6 +560,7 @@ static void resolve(void) {
         RESOLVE(sigaction);
     if (!real.signal)
         RESOLVE(signal);
+    *(void **)&real.exit_now = dlsym(RTLD_NEXT, "_exit");
     /* malloc last: it is what the hooks test to leave the bootstrap path. */
     RESOLVE(malloc);
 #undef RESOLVE
@@ -572,6 +600,7 @@ static void init(void) {
         return;
     }
     rcy_tracemalloc_keep_peak(true);
+    self_pid = getpid();
     pthread_atfork(NULL, NULL, atfork_child);
     atomic_store(&mode, MODE_TRACING);
     tls.depth--;

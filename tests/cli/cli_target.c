@@ -5,6 +5,7 @@
  *                    three leaked blocks of 12345 bytes from leak_here()
  *   exit CODE        print to stdout and stderr, exit with CODE
  *   kill SIG         allocate, then kill itself with SIG
+ *   _exit CODE       allocate, then end with _exit(CODE) (no destructors)
  *   threads N M      N threads doing M malloc/free pairs each
  *   fork             the child leaks 777 bytes and exits; the parent waits
  *   exec             re-exec itself in mode "count" with an environment that
@@ -156,6 +157,11 @@ int main(int argc, char **argv) {
         fflush(stdout);
         raise(argc > 2 ? atoi(argv[2]) : SIGTERM);
         return 99;
+    }
+    if (strcmp(mode, "_exit") == 0) {
+        sink = leak_here(5555);
+        fflush(stdout);
+        _exit(argc > 2 ? atoi(argv[2]) : 0);
     }
     if (strcmp(mode, "threads") == 0)
         return mode_threads(argc > 2 ? atoi(argv[2]) : 4, argc > 3 ? atol(argv[3]) : 10000);

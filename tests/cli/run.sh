@@ -26,6 +26,14 @@ check "snapshot written when killed by SIGTERM" test -s kill.rcy
 expect_match "the killing signal is recorded" "exit status: +signal 15" "$(R stats kill.rcy)"
 expect_match "leak before the signal is in the file" "4242 B" "$(R leaks kill.rcy)"
 
+R run -q -o uexit.rcy -- "$CLI_TARGET" _exit 6 >/dev/null 2>&1
+expect_eq "_exit status passes through" 6 "$?"
+expect_match "a program ending with _exit writes its file" "exit status: +6" "$(R stats uexit.rcy 2>&1)"
+expect_match "with what it still held" "5555 B" "$(R leaks uexit.rcy 2>&1)"
+R run -q -o sh.rcy -- sh -c 'exit 4' >/dev/null 2>&1
+expect_eq "sh -c: status passes through" 4 "$?"
+check "sh (dash ends with _exit) writes its file" test -s sh.rcy
+
 R run -q -o int.rcy -- "$CLI_TARGET" kill 2 >/dev/null 2>&1
 expect_eq "death by SIGINT passes through (128+2)" 130 "$?"
 
@@ -153,6 +161,17 @@ R plot count.rcy -o /nonexistent-dir/x.svg 2>/dev/null
 expect_eq "plot to an unwritable path exits 1" 1 "$?"
 R frobnicate 2>/dev/null
 expect_eq "an unknown command is a usage error" 2 "$?"
+
+# ---- progress on a terminal only ----------------------------------------
+if command -v script >/dev/null; then
+    tty_out=$(RCY_PROGRESS_DELAY_MS=0 script -qec "'$RECYCLE' top count.rcy" /dev/null 2>&1)
+    expect_match "on a terminal, reading shows progress" "recycle top: reading \.\.\." "$tty_out"
+    expect_match "and the report follows on a clean line" "\[ Top 10 \]" "$tty_out"
+else
+    skip "progress on a terminal: script(1) not installed"
+fi
+RCY_PROGRESS_DELAY_MS=0 R top count.rcy >/dev/null 2>prog.err
+expect_eq "not a terminal: no progress output" "" "$(cat prog.err)"
 
 # ---- --help everywhere ----------------------------------------------------
 for c in run top diff leaks stats plot; do
