@@ -11,7 +11,8 @@
  *
  * Usage: alloc_micro [runs]         full comparison
  *        alloc_micro --pairs NAME N only the hot-pair loop (for callgrind:
- *                                   --toggle-collect=hot_pairs_NAME)
+ *                                   --toggle-collect=hot_pairs_NAME); NAME
+ *                                   baseline = the loop with empty calls
  */
 #include <recycle.h>
 
@@ -99,6 +100,17 @@ HOT_PAIRS(ours, OURS_ALLOC, OURS_FREE)
 HOT_PAIRS(glibc, malloc, free)
 HOT_PAIRS(mimalloc, mi_malloc, mi_free)
 
+/* The loop with calls that do nothing: what callgrind subtracts. */
+static char baseline_block[512];
+__attribute__((noinline)) static void *baseline_alloc(size_t n) {
+    __asm__ volatile("" : : "r"(n) : "memory");
+    return baseline_block;
+}
+__attribute__((noinline)) static void baseline_free(void *p) {
+    __asm__ volatile("" : : "r"(p) : "memory");
+}
+HOT_PAIRS(baseline, baseline_alloc, baseline_free)
+
 typedef struct allocator {
     const char *name;
     void *(*alloc)(size_t);
@@ -171,6 +183,10 @@ int main(int argc, char **argv) {
         return 1;
     if (argc == 4 && strcmp(argv[1], "--pairs") == 0) {
         size_t n = strtoul(argv[3], NULL, 10);
+        if (strcmp(argv[2], "baseline") == 0) {
+            hot_pairs_baseline(n / 10);
+            hot_pairs_baseline(n);
+        }
         for (int i = 0; i < NALLOC; i++)
             if (strcmp(argv[2], allocs[i].name) == 0)
                 bench_pairs(&allocs[i], n);

@@ -73,45 +73,28 @@ static inline bool large_live(const rcyi_large *l) {
 
 /* ---- the process-wide arena map ------------------------------------- */
 
-rcyi_arena **rcyi_arena_map[RCYI_MAP_LEN];
+uint64_t rcyi_arena_bits[RCYI_MAP_WORDS];
 
-#define map_lookup    rcyi_arena_lookup
-#define MAP_LEAF_BITS RCYI_MAP_BITS
-#define MAP_LEAF_LEN  RCYI_MAP_LEN
+#define map_lookup rcyi_arena_lookup
 
 /* map_lookup for an arbitrary pointer: rejects addresses outside the
  * 48 bits the map covers (they would alias). */
 static rcyi_arena *map_lookup_checked(const void *p) {
     if ((uintptr_t)p >> 48)
         return NULL;
-    rcyi_arena *a = map_lookup(p);
-    if (a && (uintptr_t)a->base != ((uintptr_t)p & ~(uintptr_t)(ARENA_SIZE - 1)))
-        return NULL;
-    return a;
+    return map_lookup(p);
 }
 
-static int map_set(void *base, rcyi_arena *arena) {
+static int map_set(void *base, bool present) {
     uintptr_t a = (uintptr_t)base;
     if (a >> 48)
         return -1;
-    rcyi_arena ***slot = &rcyi_arena_map[a >> (20 + MAP_LEAF_BITS)];
-    rcyi_arena **leaf = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-    if (!leaf) {
-        if (!arena)
-            return 0;
-        rcyi_arena **fresh = rcyi_os_map(MAP_LEAF_LEN * sizeof *fresh);
-        if (!fresh)
-            return -1;
-        rcyi_arena **expected = NULL;
-        if (__atomic_compare_exchange_n(slot, &expected, fresh, false, __ATOMIC_ACQ_REL,
-                                        __ATOMIC_ACQUIRE)) {
-            leaf = fresh;
-        } else {
-            rcyi_os_unmap(fresh, MAP_LEAF_LEN * sizeof *fresh);
-            leaf = expected;
-        }
-    }
-    __atomic_store_n(&leaf[(a >> 20) & (MAP_LEAF_LEN - 1)], arena, __ATOMIC_RELEASE);
+    uint64_t *w = &rcyi_arena_bits[a >> 26];
+    uint64_t bit = (uint64_t)1 << ((a >> 20) & 63);
+    if (present)
+        __atomic_fetch_or(w, bit, __ATOMIC_RELEASE);
+    else
+        __atomic_fetch_and(w, ~bit, __ATOMIC_RELEASE);
     return 0;
 }
 
@@ -267,12 +250,12 @@ static rcyi_arena *arena_new(rcy_heap *h, rcyi_alloc_state *st) {
         if (!base)
             return NULL;
         a = (rcyi_arena *)(void *)base; /* the record heads its own arena */
-        if (map_set(base, a) != 0) {
+        a->base = base;
+        a->heap = h;
+        if (map_set(base, true) != 0) {
             rcyi_os_unmap(base, ARENA_SIZE);
             return NULL;
         }
-        a->base = base;
-        a->heap = h;
         st->footprint += ARENA_SIZE;
         st->arenas++;
         st->arenas_allocated++;
@@ -290,7 +273,7 @@ static rcyi_arena *arena_new(rcy_heap *h, rcyi_alloc_state *st) {
 
 static void arena_unmap(rcyi_alloc_state *st, rcyi_arena *a) {
     char *base = a->base;
-    map_set(base, NULL);
+    map_set(base, false);
     st->footprint -= ARENA_SIZE;
     st->arenas--;
     rcyi_os_unmap(base, ARENA_SIZE); /* the record goes with it */

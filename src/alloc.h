@@ -8,8 +8,8 @@
  * process-wide radix map from address>>20 to the record answers "is this
  * ours?" for any pointer, and the pool header of a block is
  * arena->pools[(ptr >> 14) % 64].  (pymalloc puts each header at the
- * start of its pool; keeping the headers of 64 pools together on two
- * pages means freeing in random order over many arenas misses the TLB
+ * start of its pool; keeping the headers of 64 pools together on one
+ * page means freeing in random order over many arenas misses the TLB
  * about once per block instead of twice.)
  * A pool holds equal blocks of one size class (16, 32, ... 512 bytes) and
  * one KIND (RAW for rcy_mem_*, OBJECT for objects; never mixed).  Blocks past the
@@ -32,7 +32,8 @@
  *      usable arena with nfree == n, or NULL.  No arena of the heap has
  *      nfree == POOLS_PER_ARENA (an empty arena is released at once; at
  *      most one is kept, decommitted, as `cached`).
- *  A3  radix_map(arena.base) == arena for every mapped arena.
+ *  A3  The map bit of arena.base is set for every mapped arena (and
+ *      arena.base == arena).
  *  P1  A carved pool is live (owner == h | flags, kind RAW or OBJECT) or
  *      sits on its arena's freepools list (owner == 0); never both.
  *  P2  For a live pool: used + |free list| == virgin / bsize, virgin <=
@@ -124,20 +125,23 @@ typedef struct rcyi_alloc_state {
 /* Bytes at the start of an arena taken by its record. */
 #define RCYI_ARENA_META ((sizeof(struct rcyi_arena) + 63) & ~(size_t)63)
 
-/* The process-wide arena map: address bits 20..47, 14 bits per level.
- * Leaves are installed once (compare-and-swap) and never freed; an entry
- * is written only by the heap owning the arena. */
-#define RCYI_MAP_BITS 14
-#define RCYI_MAP_LEN  ((size_t)1 << RCYI_MAP_BITS)
-extern rcyi_arena **rcyi_arena_map[RCYI_MAP_LEN] __attribute__((visibility("hidden")));
+/* The process-wide arena map: one bit per 1 MiB of a 48-bit address space
+ * (32 MiB of zero pages in .bss, touched only where arenas are).  A bit
+ * is set exactly while its 1 MiB is an arena; the record at the arena's
+ * start says which heap owns it.  Bits are set with release after the
+ * record is written and read with acquire, by atomic word operations, so
+ * any thread may ask about any pointer. */
+#define RCYI_MAP_WORDS ((size_t)1 << (48 - 20 - 6))
+extern uint64_t rcyi_arena_bits[RCYI_MAP_WORDS] __attribute__((visibility("hidden")));
 
+/* The arena holding p, or NULL. */
 static inline rcyi_arena *rcyi_arena_lookup(const void *p) {
     uintptr_t a = (uintptr_t)p;
-    rcyi_arena **leaf = __atomic_load_n(
-        &rcyi_arena_map[(a >> (20 + RCYI_MAP_BITS)) & (RCYI_MAP_LEN - 1)], __ATOMIC_ACQUIRE);
-    if (!leaf)
+    uint64_t w =
+        __atomic_load_n(&rcyi_arena_bits[(a >> 26) & (RCYI_MAP_WORDS - 1)], __ATOMIC_ACQUIRE);
+    if (!((w >> ((a >> 20) & 63)) & 1))
         return NULL;
-    return __atomic_load_n(&leaf[(a >> 20) & (RCYI_MAP_LEN - 1)], __ATOMIC_ACQUIRE);
+    return (rcyi_arena *)(a & ~(uintptr_t)(RCY_ARENA_SIZE - 1));
 }
 
 /* The header of the pool holding p, once the map said p is in an arena.
