@@ -5,9 +5,9 @@
  * Layout and invariants are stated in alloc.h.  The fast paths
  * (rcyi_alloc / rcyi_free on a small block) take no lock and touch no
  * counter beyond the pool's own `used`: a heap belongs to one thread at a
- * time.  The only process-wide structure is the arena map, a two-level
- * radix tree whose leaves are installed with compare-and-swap and whose
- * entries are written only by the heap that owns the arena. */
+ * time.  The only process-wide structure is the arena map, a bitmap
+ * whose words are changed with atomic read-modify-write operations and
+ * whose bits are written only by the heap that owns the arena. */
 #include "heap.h"
 #include "os.h"
 

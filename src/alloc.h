@@ -5,20 +5,23 @@
  * 1 MiB and cut into 64 POOLS of 16 KiB, 16 KiB-aligned.  Its record
  * (rcyi_arena) sits at the start of the arena and holds the 64 pool
  * headers side by side; pool 0's blocks start after the record.  A
- * process-wide radix map from address>>20 to the record answers "is this
- * ours?" for any pointer, and the pool header of a block is
- * arena->pools[(ptr >> 14) % 64].  (pymalloc puts each header at the
- * start of its pool; keeping the headers of 64 pools together on one
- * page means freeing in random order over many arenas misses the TLB
- * about once per block instead of twice.)
+ * process-wide bitmap over address>>20 (rcyi_arena_bits) answers "is
+ * this ours?" for any pointer; the record is then at ptr & ~(1 MiB - 1)
+ * and the pool header of a block is arena->pools[(ptr >> 14) % 64].
+ * (pymalloc puts each header at the start of its pool; keeping the 64
+ * headers of an arena together on one page means freeing in random order
+ * over many arenas misses the TLB about once per block instead of twice,
+ * and a whole arena goes back to the OS with one munmap, record included.)
  * A pool holds equal blocks of one size class (16, 32, ... 512 bytes) and
- * one KIND (RAW for rcy_mem_*, OBJECT for objects; never mixed).  Blocks past the
- * pool's `virgin` offset were never handed out; free blocks below it are
- * on the pool's free list, linked through the word at offset 8 of the
- * block (the first 8 bytes of a free OBJECT block are zero, which is how
- * the object walker tells free from live).  Requests above 512 bytes are
- * LARGE: raw-allocator blocks with an rcyi_large prefix, kept on per-kind
- * doubly linked lists.
+ * one KIND (RAW for rcy_mem_*, OBJECT for objects; never mixed).  Blocks
+ * past the pool's `virgin` offset were never handed out; free blocks below
+ * it are on the pool's free list, linked through the word at offset 8 of
+ * the block (the first 8 bytes of a free OBJECT block are zero, which is
+ * how the object walker tells free from live).  Virgin blocks are carved
+ * a 4 KiB page at a time.  Requests above 512 bytes are LARGE:
+ * raw-allocator blocks with an rcyi_large prefix, kept on per-kind doubly
+ * linked lists.  An empty arena is unmapped, except one kept as `cached`
+ * (its pages decommitted unless it only ever used two pools).
  *
  * Debug mode puts a 16-byte front pad (requested size, then 8 x 0xFD)
  * before and 8 x 0xFD after the caller's bytes of every block, fills with
@@ -31,7 +34,7 @@
  *      ascending order of nfree (most-full first); nfp2last[n] is the last
  *      usable arena with nfree == n, or NULL.  No arena of the heap has
  *      nfree == POOLS_PER_ARENA (an empty arena is released at once; at
- *      most one is kept, decommitted, as `cached`).
+ *      most one is kept as `cached`, off both lists).
  *  A3  The map bit of arena.base is set for every mapped arena (and
  *      arena.base == arena).
  *  P1  A carved pool is live (owner == h | flags, kind RAW or OBJECT) or
@@ -40,15 +43,20 @@
  *      limit, and every free-list entry is a block start below virgin.
  *  P3  A live pool is on its class list whenever it has a free or a virgin
  *      block; every pool on a class list is live with used > 0 or retained.
+ *  P4  Every free block of an OBJECT pool has its first 8 bytes zero.
  *  P5  arena.nretained == |{retained pools of the arena}|.  A pool that
  *      empties stays on its class list (retained) only while it is the
  *      only pool there and its arena has pools in use that are not
  *      retained, so an alloc/free pair on an otherwise idle class does not
  *      give the pool back and take it again each time, yet an arena with
  *      nothing in use but retained pools is still released.
- *  P4  Every free block of an OBJECT pool has its first 8 bytes zero.
  *  L1  large_bytes == sum of the sizes of the blocks on both large lists,
- *      and footprint == arenas * ARENA_SIZE + large_bytes + overheads.
+ *      and footprint == arenas * ARENA_SIZE + large_bytes
+ *      + large_blocks * sizeof(rcyi_large) (what memory_limit caps).
+ *
+ * The fast paths (rcyi_alloc_inline, rcyi_free_inline, rcy_mem_alloc,
+ * rcy_mem_free) take no lock and count nothing but the pool's `used`;
+ * statistics are derived by walking the pools when asked.
  */
 #ifndef RCY_SRC_ALLOC_H
 #define RCY_SRC_ALLOC_H

@@ -262,6 +262,34 @@ static void debug_catches_overrun_underrun_double_free_large(void **state) {
     debug_reports_misuse_with_address_and_size(5000);
 }
 
+static void do_realloc_object(void *arg) {
+    misuse *m = arg;
+    void *o = rcyi_alloc(m->h, 48, RCYI_KIND_OBJECT);
+    (void)rcy_mem_realloc(m->h, o, 100);
+}
+static void do_free_null_heap(void *arg) {
+    misuse *m = arg;
+    rcy_mem_free(NULL, m->p);
+}
+
+static void misuse_of_the_mem_api_is_fatal(void **state) {
+    (void)state;
+    misuse m = {heap_with(0, 0), NULL, NULL, NULL, 0};
+    m.p = rcy_mem_alloc(m.h, 40);
+    rcy_expect_death(do_realloc_object, &m, "realloc of");
+    rcy_expect_death(do_free_null_heap, &m, "with a NULL heap");
+    /* Calls that cannot do anything harmful just report. */
+    rcy_mem_free(m.h, NULL);
+    rcy_mem_free(NULL, NULL);
+    rcy_heap_fail_nth(NULL, 3);
+    assert_null(rcy_mem_try_alloc(NULL, 8));
+    assert_null(rcy_mem_try_realloc(NULL, m.p, 8));
+    assert_int_equal(rcy_mem_print_stats(NULL, stdout), RCY_EINVAL);
+    assert_int_equal(rcy_mem_print_stats_json(NULL, stdout), RCY_EINVAL);
+    rcy_mem_free(m.h, m.p);
+    rcy_heap_free(m.h);
+}
+
 static void freeing_foreign_pointers_is_fatal(void **state) {
     (void)state;
     misuse m = {heap_with(0, 0), heap_with(0, 0), NULL, NULL, 0};
@@ -388,6 +416,7 @@ int main(void) {
         cmocka_unit_test(debug_catches_overrun_underrun_double_free_small),
         cmocka_unit_test(debug_catches_overrun_underrun_double_free_large),
         cmocka_unit_test(freeing_foreign_pointers_is_fatal),
+        cmocka_unit_test(misuse_of_the_mem_api_is_fatal),
         cmocka_unit_test(stats_count_blocks_per_class),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
