@@ -4,8 +4,11 @@
  * references) with small thresholds so automatic collections interleave.
  * Invariants checked: reachable objects are never freed and keep exactly
  * their edges; after a full collection nothing unreachable is left; no
- * finalizer runs twice; a weak reference is dead exactly when its referent
- * was freed.  RCY_GC_STRESS_SEEDS / RCY_GC_STRESS_OPS make it longer. */
+ * finalizer runs twice; some finalizers resurrect their object (PEP 442),
+ * which must then survive intact with all it reaches; a weak reference is
+ * cleared when its referent is freed, and never while it is alive unless
+ * the collector found it garbage first (resurrection).  RCY_GC_STRESS_SEEDS / RCY_GC_STRESS_OPS
+ * make it longer. */
 #include "testutil.h"
 
 #include <stdlib.h>
@@ -52,12 +55,23 @@ static void s_destroy(void *self) {
     s_clear(self);
 }
 
+/* Objects whose finalizer resurrected them (one reference each), waiting
+ * to become roots again. */
+static int pending[MAXOBJ];
+static size_t total_resurrected;
+static int npending;
+
 static void s_finalize(void *self) {
     snode *n = self;
     fins[n->id]++;
     for (int i = 0; i < n->ne; i++)
         if (dead[n->e[i]->id])
             bad_finalizer_view++;
+    if (n->id % 5 == 0) { /* PEP 442: resurrect, with all it reaches */
+        rcy_incref(self);
+        pending[npending++] = n->id;
+        total_resurrected++;
+    }
 }
 
 static const rcy_type plain_type = {"SNode", sizeof(snode), 0,        s_traverse,
@@ -69,6 +83,8 @@ typedef struct world {
     rcy_heap *h;
     int roots[MAXROOTS]; /* ids held by the test (one reference each) */
     int nroots;
+    int held[MAXOBJ]; /* resurrected objects, one reference each */
+    int nheld;
     rcy_weakref *wr[MAXOBJ]; /* at most one weakref per object */
     unsigned seed;
 } world;
@@ -81,11 +97,13 @@ static unsigned rnd(world *w) {
 static int reach[MAXOBJ];
 
 static void compute_reachable(world *w) {
-    static int stack[MAXOBJ * MAXE + MAXROOTS];
+    static int stack[MAXOBJ * MAXE + MAXROOTS + MAXOBJ];
     memset(reach, 0, sizeof(int) * (size_t)nobj);
     int sp = 0;
     for (int i = 0; i < w->nroots; i++)
         stack[sp++] = w->roots[i];
+    for (int i = 0; i < w->nheld; i++)
+        stack[sp++] = w->held[i];
     while (sp) {
         int id = stack[--sp];
         if (reach[id])
@@ -107,7 +125,40 @@ static int pick_reachable(world *w) {
     return id;
 }
 
+/* Resurrected objects are held by the test (the oracle's view of
+ * "reachable from outside") until a drop operation lets them go. */
+static int weak_maybe_cleared[MAXOBJ];
+
+/* Everything a resurrected object reaches may have been garbage with it,
+ * and had its weak references cleared. */
+static void mark_maybe_cleared(int id) {
+    static int stack[MAXOBJ * MAXE + 1];
+    static int seen[MAXOBJ], stamp;
+    int sp = 0;
+    if (++stamp == 1)
+        memset(seen, 0, sizeof seen);
+    stack[sp++] = id;
+    while (sp) {
+        int x = stack[--sp];
+        if (seen[x] == stamp)
+            continue;
+        seen[x] = stamp;
+        weak_maybe_cleared[x] = 1;
+        for (int k = 0; k < mne[x]; k++)
+            stack[sp++] = me[x][k];
+    }
+}
+
+static void adopt_resurrected(world *w) {
+    while (npending > 0) {
+        int id = pending[--npending];
+        mark_maybe_cleared(id);
+        w->held[w->nheld++] = id;
+    }
+}
+
 static void check(world *w, int after_full) {
+    adopt_resurrected(w);
     compute_reachable(w);
     for (int id = 0; id < nobj; id++) {
         assert_true(fins[id] <= 1);
@@ -123,7 +174,14 @@ static void check(world *w, int after_full) {
         assert_true(dead[id] <= 1);
         if (w->wr[id]) {
             void *o = rcy_weakref_get(w->wr[id]);
-            assert_true((o == NULL) == (dead[id] == 1));
+            /* Dead referent: always cleared.  Live one: intact, unless
+             * the collector found it garbage and a finalizer resurrected
+             * it (weak references are cleared before finalizers run). */
+            if (dead[id])
+                assert_null(o);
+            else if (!weak_maybe_cleared[id] && !o)
+                fail_msg("weakref to live object %d cleared: reach=%d fins=%d nobj=%d", id,
+                         reach[id], fins[id], nobj);
             rcy_xdecref(o);
         }
     }
@@ -137,6 +195,8 @@ static void run_seed(unsigned seed, int ops) {
     memset(fins, 0, sizeof fins);
     memset(mne, 0, sizeof mne);
     nobj = 0;
+    npending = 0;
+    memset(weak_maybe_cleared, 0, sizeof weak_maybe_cleared);
     w.seed = seed;
     w.h = rcy_heap_new(NULL);
     assert_non_null(w.h);
@@ -170,7 +230,12 @@ static void run_seed(unsigned seed, int ops) {
                 rcy_decref(c);
             }
         } else if (r < 92) { /* drop a root */
-            if (w.nroots > 0) {
+            if (w.nheld > 0 && rnd(&w) % 2) {
+                int i = (int)(rnd(&w) % (unsigned)w.nheld);
+                int id = w.held[i];
+                w.held[i] = w.held[--w.nheld];
+                rcy_decref(ptr[id]);
+            } else if (w.nroots > 0) {
                 int i = (int)(rnd(&w) % (unsigned)w.nroots);
                 int id = w.roots[i];
                 w.roots[i] = w.roots[--w.nroots];
@@ -182,11 +247,18 @@ static void run_seed(unsigned seed, int ops) {
             check(&w, g == 2);
             continue;
         }
+        adopt_resurrected(&w);
         if (op % 16 == 0)
             check(&w, 0);
     }
-    while (w.nroots > 0)
-        rcy_decref(ptr[w.roots[--w.nroots]]);
+    adopt_resurrected(&w);
+    while (w.nroots > 0 || w.nheld > 0) {
+        if (w.nroots > 0)
+            rcy_decref(ptr[w.roots[--w.nroots]]);
+        else
+            rcy_decref(ptr[w.held[--w.nheld]]);
+        adopt_resurrected(&w);
+    }
     assert_true(rcy_gc_collect(w.h, 2) >= 0);
     check(&w, 1);
     rcy_gc_stats st = {.size = sizeof st};
@@ -212,6 +284,7 @@ static void random_graphs_match_the_oracle(void **state) {
     for (int s = 1; s <= seeds; s++)
         run_seed((unsigned)s * 7919u, ops);
     assert_true(total_collected > (size_t)seeds * 10);
+    assert_true(total_resurrected > (size_t)seeds);
 }
 
 int main(void) {

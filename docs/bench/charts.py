@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""docs/bench/charts.py OUTPUT.txt OUTDIR — SVG bar charts of the ratios
-that `make bench` printed.
+"""docs/bench/charts.py OUTPUT.txt OUTDIR [REPORT.md] — SVG bar charts of
+the ratios that `make bench` printed, and optionally the benchmark report
+(docs/benchmarks.md): every section's output verbatim beside its chart.
 
 Reads the saved output of `make bench` (bench/run.sh): its first lines name
 the machine and the date, each `=== NN-name ===` line starts a benchmark,
-and every table row whose last field is a ratio such as `0.40x` becomes one
-bar.  A table's title is the last line before its header that is not a
-row; its header (the column names: recycle and its peers) is the line just
-above its first row.  One SVG per benchmark section is written to OUTDIR
+and every table row whose last field is a ratio such as `0.40x` gives one
+bar per ratio in it (named by the header words above it when there are
+several).  A table's header (the column names: recycle and its peers) is
+the line just above its first row; its title opens the paragraph that
+header ends (or is the benchmark's first line).  One SVG per benchmark section is written to OUTDIR
 (NN-name.svg), each bar labelled with its row label and ratio, a rule at
 1.0x, and the header, the machine and the date below.  Nothing is
 computed but the bar lengths: every figure shown is one the run printed.
@@ -20,6 +22,17 @@ import sys
 RATIO = re.compile(r"^(\d+(?:\.\d+)?)x$")
 NUMBER = re.compile(r"^[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?%?$")
 SECTION = re.compile(r"^=== (\S+) ===$")
+TOKEN = re.compile(r"(\S+)")
+
+
+def column_name(header, row_tokens, k):
+    """The header words above the k-th token of a row: those that end after
+    the previous token and no later than this one (printf-aligned tables
+    line a column's name up with its values)."""
+    lo = row_tokens[k - 1][1] if k > 0 else 0
+    hi = row_tokens[k][1]
+    words = [m.group(1) for m in TOKEN.finditer(header) if lo < m.end() <= hi + 1]
+    return " ".join(words)
 
 
 def parse(text):
@@ -45,28 +58,37 @@ def parse(text):
             continue
         fields = line.split()
         if len(fields) >= 3 and RATIO.match(fields[-1]):
-            first_num = next((i for i, f in enumerate(fields) if NUMBER.match(f)), None)
-            if first_num is None or first_num == 0:
-                label = " ".join(fields[:-1]) if first_num is None else fields[0]
-            else:
-                label = " ".join(fields[:first_num])
+            first_num = next((i for i, f in enumerate(fields)
+                              if NUMBER.match(f) or RATIO.match(f)), len(fields) - 1)
+            label = " ".join(fields[:max(first_num, 1)])
             tables = cur["tables"]
             if not tables or tables[-1]["closed"]:
-                header = prev_lines[-1].strip() if prev_lines else ""
-                title = ""
-                for p in reversed(prev_lines[:-1]):
-                    if p.strip():
-                        title = p.strip()
-                        break
+                nonblank = [p for p in prev_lines if p.strip()]
+                header = nonblank[-1] if nonblank else ""
+                # The title opens the paragraph that ends with the header;
+                # a header that opens its own paragraph takes the
+                # section's first line.
+                i = len(prev_lines) - 1
+                while i > 0 and prev_lines[i - 1].strip():
+                    i -= 1
+                title = prev_lines[i].strip() if i < len(prev_lines) - 1 else ""
+                if not title and nonblank:
+                    title = nonblank[0].strip()
                 tables.append({"title": title, "header": header, "rows": [],
                                "closed": False})
-            tables[-1]["rows"].append((label, float(RATIO.match(fields[-1]).group(1)),
-                                       fields[-1]))
+            t = tables[-1]
+            toks = [(m.start(), m.end(), m.group(1)) for m in TOKEN.finditer(line)]
+            ratio_idx = [k for k, tk in enumerate(toks) if RATIO.match(tk[2])]
+            many = len(ratio_idx) > 1
+            for k in ratio_idx:
+                name = column_name(t["header"], toks, k) if many else ""
+                tok = toks[k][2]
+                t["rows"].append((label + (" · " + name if name else ""),
+                                  float(RATIO.match(tok).group(1)), tok))
         else:
             if cur["tables"]:
                 cur["tables"][-1]["closed"] = True
-            if line.strip():
-                prev_lines.append(line)
+            prev_lines.append(line)
     return machine, date, [s for s in sections if s["tables"]]
 
 
@@ -113,9 +135,9 @@ def svg(section, machine, date):
                     % (x1, y + 8))
         y += 14
     y += 8
-    body.append('<text x="10" y="%d" font-size="11" fill="#555">each bar: the ratio the '
-                'run printed in the last column of its row; green at most 1.0x, red '
-                'above</text>' % y)
+    body.append('<text x="10" y="%d" font-size="11" fill="#555">each bar: a ratio the run '
+                'printed (its row, and its column when a row has several); green at '
+                'most 1.0x, red above</text>' % y)
     y += 14
     body.append('<text x="10" y="%d" font-size="11" fill="#555">machine: %s; %s</text>'
                 % (y, esc(machine), esc(date)))
@@ -128,18 +150,81 @@ def svg(section, machine, date):
     return "\n".join(out) + "\n"
 
 
+def section_texts(text):
+    """The verbatim output of each `=== NN-name ===` section."""
+    out, name, buf = {}, None, []
+    for line in text.splitlines():
+        m = SECTION.match(line.rstrip())
+        if m:
+            if name:
+                out[name] = "\n".join(buf).strip("\n")
+            name, buf = m.group(1), []
+        elif name:
+            buf.append(line.rstrip())
+    if name:
+        out[name] = "\n".join(buf).strip("\n")
+    return out
+
+
+def report(text, machine, date, sections, outdir, md_path, source):
+    rel = os.path.relpath(outdir, os.path.dirname(os.path.abspath(md_path)))
+    src_rel = os.path.relpath(source, os.path.dirname(os.path.abspath(md_path)))
+    charted = {s["name"] for s in sections}
+    lines = [
+        "# Benchmarks",
+        "",
+        "Every figure on this page was printed by one run of `make bench`",
+        "(`bench/run.sh`, which runs each `bench/run.d/*.sh` in order); nothing",
+        "was edited or added.  Each benchmark measures recycle and its peers side",
+        "by side in the same run and prints the ratio (recycle / peer unless the",
+        "table says otherwise).  The raw output is [%s](%s); the charts are drawn"
+        % (os.path.basename(source), src_rel),
+        "from it by `docs/bench/charts.py` (one bar per printed ratio; the dashed",
+        "rule is 1.0x).",
+        "",
+        "- **Machine:** %s" % (machine or "not printed"),
+        "- **Date of the run:** %s" % (date or "not printed"),
+        "- **Note:** the machine was shared with other jobs during the run, so",
+        "  wall-clock figures carry noise; medians of several runs are printed,",
+        "  and instruction counts (callgrind) where a benchmark gives them.",
+        "",
+        "To reproduce: `make bench | sed -n '/^machine:/,$p' > out.txt`, then",
+        "`python3 docs/bench/charts.py out.txt docs/bench docs/benchmarks.md`.",
+        "",
+    ]
+    for name, body in section_texts(text).items():
+        lines.append("## %s" % name)
+        lines.append("")
+        lines.append("Measured on: %s, %s.  The peers are the columns of each table "
+                     "below." % (machine or "machine not printed", date or "date not printed"))
+        lines.append("")
+        if name in charted:
+            lines.append("![%s](%s/%s.svg)" % (name, rel, name))
+            lines.append("")
+        lines.append("```text")
+        lines.append(body if body else "(no output)")
+        lines.append("```")
+        lines.append("")
+    with open(md_path, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines))
+
+
 def main(argv):
-    if len(argv) != 3:
+    if len(argv) not in (3, 4):
         sys.stderr.write(__doc__)
         return 2
     with open(argv[1], encoding="utf-8") as f:
-        machine, date, sections = parse(f.read())
+        text = f.read()
+    machine, date, sections = parse(text)
     os.makedirs(argv[2], exist_ok=True)
     for s in sections:
         path = os.path.join(argv[2], s["name"] + ".svg")
         with open(path, "w", encoding="utf-8") as f:
             f.write(svg(s, machine, date))
         print(path)
+    if len(argv) == 4:
+        report(text, machine, date, sections, argv[2], argv[3], argv[1])
+        print(argv[3])
     return 0
 
 
