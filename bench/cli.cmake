@@ -1,0 +1,6 @@
+# bench/cli.cmake — programs of the `recycle run` overhead benchmark
+# (bench/run.d/50-cli.sh).  The loop keeps frame pointers, as the programs
+# recycle is meant for are built; -fno-builtin keeps every malloc call.
+add_executable(cli_malloc_loop ${CMAKE_CURRENT_SOURCE_DIR}/cli_malloc_loop.c)
+target_compile_options(cli_malloc_loop PRIVATE ${RCY_WARNINGS} -O2 -g -fno-omit-frame-pointer
+  -fno-builtin)

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# bench/run.d/50-cli.sh — the cost of `recycle run`: a malloc-bound loop
+# (bench/cli_malloc_loop.c) and real programs (sqlite3 running a script,
+# python3 running a workload), each run plain, under `recycle run` and
+# under heaptrack, side by side.  Median of 3 runs of CPU time (user+sys;
+# the machine is shared, so wall time is printed too but is noisier), the
+# slowdown ratios, and the capture-file sizes.
+# Target: recycle run <= 2.5x; capture files no larger than heaptrack's.
+set -u
+build=${RCY_BENCH_BUILD:?set by bench/run.sh}
+RECYCLE=$build/tools/recycle
+LOOP=$build/bench/cli_malloc_loop
+RUNS=${RCY_BENCH_RUNS:-3}
+for f in "$RECYCLE" "$LOOP"; do
+    [ -x "$f" ] || { echo "50-cli: $f is missing (build with -DRCY_BUILD_BENCH=ON)"; exit 1; }
+done
+have_ht=1
+command -v heaptrack >/dev/null || have_ht=0
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work" || exit 1
+
+# measure MODE NAME CMD... -> prints "cpu wall size" (median of RUNS)
+measure() {
+    local mode=$1 name=$2
+    shift 2
+    local cpus=() walls=() size=0 i
+    for i in $(seq 1 "$RUNS"); do
+        rm -f "$name".* 2>/dev/null
+        case $mode in
+        plain) /usr/bin/time -f "%U %S %e" -o t.txt "$@" <"${STDIN:-/dev/null}" >/dev/null 2>&1 ;;
+        recycle) /usr/bin/time -f "%U %S %e" -o t.txt "$RECYCLE" run -q -o "$name.rcy" -- "$@" \
+            <"${STDIN:-/dev/null}" >/dev/null 2>&1 ;;
+        heaptrack) /usr/bin/time -f "%U %S %e" -o t.txt heaptrack -o "$work/$name.ht" "$@" \
+            <"${STDIN:-/dev/null}" >/dev/null 2>&1 ;;
+        esac
+        cpus+=("$(awk '{printf "%.3f", $1 + $2}' t.txt)")
+        walls+=("$(awk '{print $3}' t.txt)")
+        case $mode in
+        recycle) size=$(stat -c %s "$name.rcy" 2>/dev/null || echo 0) ;;
+        heaptrack) size=$(stat -c %s "$(ls "$work/$name.ht".* 2>/dev/null | head -1)" 2>/dev/null || echo 0) ;;
+        esac
+    done
+    local mc mw
+    mc=$(printf '%s\n' "${cpus[@]}" | sort -g | sed -n "$(((RUNS + 1) / 2))p")
+    mw=$(printf '%s\n' "${walls[@]}" | sort -g | sed -n "$(((RUNS + 1) / 2))p")
+    echo "$mc $mw $size"
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
+
+printf '%-22s %18s %26s %26s %24s\n' "workload" "plain cpu/wall s" "recycle run cpu/wall (x)" \
+    "heaptrack cpu/wall (x)" "file recycle/heaptrack"
+bench() {
+    local name=$1
+    shift
+    local p r h
+    read -r pc pw _ <<<"$(measure plain "$name" "$@")"
+    read -r rc rw rs <<<"$(measure recycle "$name" "$@")"
+    if [ $have_ht -eq 1 ]; then
+        read -r hc hw hs <<<"$(measure heaptrack "$name" "$@")"
+    else
+        hc=0 hw=0 hs=0
+    fi
+    printf '%-22s %8s/%-9s %8s/%-6s (%s) %8s/%-6s (%s) %11s/%-11s\n' "$name" "$pc" "$pw" \
+        "$rc" "$rw" "$(ratio "$rc" "$pc")" "$hc" "$hw" "$(ratio "$hc" "$pc")" "$rs" "$hs"
+}
+
+bench malloc-loop-3M "$LOOP" 3000000
+
+if command -v sqlite3 >/dev/null; then
+    cat >bench.sql <<'EOF'
+CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, v REAL);
+WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000)
+INSERT INTO t SELECT x, printf('name-%d-%08x', x, x * 2654435761 % 4294967296), x * 1.5 FROM c;
+CREATE INDEX t_name ON t(name);
+SELECT count(*), sum(v) FROM t WHERE name LIKE 'name-1%';
+SELECT substr(name, 1, 7) AS k, count(*) FROM t GROUP BY k ORDER BY 2 DESC LIMIT 3;
+EOF
+    STDIN=bench.sql bench sqlite3-200k-rows sqlite3 :memory:
+fi
+
+if [ -x /usr/bin/python3 ]; then
+    cat >bench.py <<'EOF'
+import json
+d = {}
+for i in range(200000):
+    d[str(i)] = [i] * (i % 20)
+s = json.dumps(d)
+del d
+parts = [s[i:i + 100] for i in range(0, len(s), 100)]
+print(len(parts))
+EOF
+    PYTHONHASHSEED=0 bench python3-json /usr/bin/python3 bench.py
+fi
+[ $have_ht -eq 1 ] || echo "(heaptrack not installed: its columns are 0)"
+echo "recycle run: 16 frames per traceback, timeline every 10 ms; symbols are resolved when the file is written, at exit."

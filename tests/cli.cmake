@@ -1,0 +1,50 @@
+# tests/cli.cmake — tests of the recycle command and its preload library
+# (included by tests/CMakeLists.txt).  The programs that `recycle run`
+# traces are never sanitized: an ASan runtime would own malloc before the
+# preload library could.
+if(NOT RCY_BUILD_TOOLS)
+  return()
+endif()
+
+set(RCY_CLI_DIR ${CMAKE_CURRENT_SOURCE_DIR}/cli)
+
+add_executable(cli_target ${RCY_CLI_DIR}/cli_target.c)
+# -fno-builtin: the compiler must not drop malloc/free pairs it can see through.
+target_compile_options(cli_target PRIVATE ${RCY_WARNINGS} -O1 -g -fno-omit-frame-pointer -fno-builtin)
+set_target_properties(cli_target PROPERTIES LINK_OPTIONS "")
+target_link_libraries(cli_target PRIVATE Threads::Threads)
+
+add_executable(cli_static_prog ${RCY_CLI_DIR}/static_prog.c)
+target_compile_options(cli_static_prog PRIVATE ${RCY_WARNINGS})
+set_target_properties(cli_static_prog PROPERTIES LINK_OPTIONS "-static")
+
+# Unit tests of the command's parts (cmocka): ELF check, PATH search,
+# JSON/SVG/HTML rendering from a hand-made model, argument helpers.
+add_executable(test_cli_units ${RCY_CLI_DIR}/test_cli_units.c)
+target_compile_options(test_cli_units PRIVATE ${RCY_WARNINGS} ${RCY_COMMON_FLAGS})
+target_link_libraries(test_cli_units PRIVATE rcy_tools rcy_testutil)
+add_test(NAME test_cli_units COMMAND test_cli_units)
+set_tests_properties(test_cli_units PROPERTIES TIMEOUT 120
+  ENVIRONMENT "CLI_STATIC=$<TARGET_FILE:cli_static_prog>;CLI_TARGET=$<TARGET_FILE:cli_target>")
+
+set(RCY_CLI_ENV
+  "RECYCLE=$<TARGET_FILE:recycle-cli>"
+  "CLI_TARGET=$<TARGET_FILE:cli_target>"
+  "CLI_STATIC=$<TARGET_FILE:cli_static_prog>"
+  "RCY_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+
+add_test(NAME cli_run COMMAND bash ${RCY_CLI_DIR}/run.sh)
+set_tests_properties(cli_run PROPERTIES TIMEOUT 300 ENVIRONMENT "${RCY_CLI_ENV}")
+
+# The peer comparison and the browser test run once, in the plain build.
+if(NOT RCY_SANITIZE)
+  add_test(NAME cli_heaptrack COMMAND bash ${RCY_CLI_DIR}/heaptrack.sh)
+  set_tests_properties(cli_heaptrack PROPERTIES TIMEOUT 600 ENVIRONMENT "${RCY_CLI_ENV}"
+    SKIP_RETURN_CODE 77)
+  add_test(NAME cli_html_chromium COMMAND bash ${RCY_CLI_DIR}/chromium.sh)
+  set_tests_properties(cli_html_chromium PROPERTIES TIMEOUT 300 ENVIRONMENT "${RCY_CLI_ENV}"
+    SKIP_RETURN_CODE 77)
+  add_test(NAME cli_html_bundle COMMAND bash ${RCY_CLI_DIR}/html_bundle.sh)
+  set_tests_properties(cli_html_bundle PROPERTIES TIMEOUT 300 ENVIRONMENT "${RCY_CLI_ENV}"
+    SKIP_RETURN_CODE 77)
+endif()

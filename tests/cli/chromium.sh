@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# tests/cli/chromium.sh — the HTML report of `recycle plot` in headless
+# Chromium: no console errors, the timeline (uPlot canvas) and the flame
+# graph (d3-flame-graph SVG) are rendered, the top tables are filled, and a
+# screenshot is taken and is not blank.  Skipped (exit 77) when chromium is
+# missing and cannot be installed.  RCY_CLI_SCREENSHOT=PATH keeps the
+# screenshot.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+: "${RECYCLE:?}" "${CLI_TARGET:?}"
+
+if ! command -v chromium >/dev/null; then
+    if [ "$(id -u)" -eq 0 ] && [ -x "${RCY_SOURCE_DIR:-}/scripts/deps.sh" ]; then
+        "$RCY_SOURCE_DIR/scripts/deps.sh" tools >/dev/null 2>&1 || true
+    fi
+fi
+if ! command -v chromium >/dev/null; then
+    echo "SKIP: chromium not installed: scripts/deps.sh tools installs it"
+    exit 77
+fi
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work" || exit 1
+
+browse() { # browse OUT ERR ARGS... : one fresh headless Chromium
+    local out=$1 err=$2
+    shift 2
+    local profile
+    profile=$(mktemp -d)
+    timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+        --disable-background-networking --disable-component-update --disable-sync \
+        --user-data-dir="$profile" --enable-logging=stderr --v=0 --virtual-time-budget=5000 \
+        --window-size=1280,1700 "$@" >"$out" 2>"$err"
+    local rc=$?
+    rm -rf "$profile"
+    return $rc
+}
+
+# The check can fail: a page with an error is seen as one.
+echo '<html><body><script>undefinedFunction();</script></body></html>' >bad.html
+browse bad.dom bad.err --dump-dom "file://$work/bad.html"
+check "a console error is detected (the check works)" grep -q 'CONSOLE.*Uncaught' bad.err
+
+# A run with a clear peak and deep stacks (the target keeps frame pointers).
+"$RECYCLE" run -q -o peak.rcy --interval 5 -- "$CLI_TARGET" peak >/dev/null
+"$RECYCLE" run -q -o count.rcy -- "$CLI_TARGET" count >/dev/null
+check "plot -o report.html" "$RECYCLE" plot peak.rcy -o report.html
+
+browse dom.html dom.err --dump-dom "file://$work/report.html"
+expect_eq "chromium loaded the page" 0 "$?"
+if grep -q 'CONSOLE' dom.err; then
+    fail "no console messages or errors" "$(grep CONSOLE dom.err | head -5)"
+else
+    ok "no console messages or errors"
+fi
+dom=$(cat dom.html)
+expect_match "the timeline is drawn (uPlot canvas)" '<div class="uplot[^"]*"' "$dom"
+expect_match "with a canvas of real size" '<canvas width="[1-9][0-9]{2,}" height="[1-9][0-9]{2}' "$dom"
+expect_match "the flame graph is drawn (d3-flame-graph svg)" '<svg[^>]*class="partition d3-flame-graph"' "$dom"
+nframes=$(grep -o 'class="frame"' dom.html | wc -l)
+check "the flame graph has the stack's frames ($nframes >= 4)" test "$nframes" -ge 4
+expect_match "the flame graph names the allocating frame" 'main \(cli_target.c:[0-9]+\)' "$dom"
+expect_match "the top table is filled" '<td class="num">1</td><td>main \(cli_target.c:[0-9]+\)</td>' "$dom"
+expect_match "the summary shows the command" 'cli_target peak' "$dom"
+
+# A report from a file without a timeline peak still loads without errors.
+"$RECYCLE" plot count.rcy -o count.html
+browse dom2.html dom2.err --dump-dom "file://$work/count.html"
+if grep -q 'CONSOLE' dom2.err; then fail "second report: no console errors" "$(grep CONSOLE dom2.err | head -5)"; else ok "second report: no console errors"; fi
+
+shot=${RCY_CLI_SCREENSHOT:-$work/shot.png}
+browse shot.out shot.err --screenshot="$shot" "file://$work/report.html"
+check "a screenshot was taken" test -s "$shot"
+check "the screenshot is not blank" python3 - "$shot" <<'PY'
+import struct, sys, zlib
+data = open(sys.argv[1], "rb").read()
+assert data[:8] == b"\x89PNG\r\n\x1a\n"
+pos, idat, width, height = 8, b"", 0, 0
+while pos < len(data):
+    n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+    body = data[pos + 8:pos + 8 + n]
+    if kind == b"IHDR":
+        width, height, depth, ctype = struct.unpack(">IIBB", body[:10])
+        channels = {2: 3, 6: 4, 0: 1, 4: 2}[ctype]
+    elif kind == b"IDAT":
+        idat += body
+    pos += 12 + n
+raw = zlib.decompress(idat)
+stride = width * channels + 1
+# Undo the PNG row filters, then count the non-white pixels.
+prev = bytearray(stride - 1)
+nonwhite = colours = 0
+seen = set()
+for y in range(height):
+    row = bytearray(raw[y * stride + 1:(y + 1) * stride])
+    f = raw[y * stride]
+    for i in range(len(row)):
+        a = row[i - channels] if i >= channels else 0
+        b = prev[i]
+        c = prev[i - channels] if i >= channels else 0
+        if f == 1: row[i] = (row[i] + a) & 255
+        elif f == 2: row[i] = (row[i] + b) & 255
+        elif f == 3: row[i] = (row[i] + (a + b) // 2) & 255
+        elif f == 4:
+            p = a + b - c
+            pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+            row[i] = (row[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+    for x in range(0, len(row), channels * 4):
+        px = bytes(row[x:x + 3])
+        seen.add(px)
+        if px != b"\xff\xff\xff":
+            nonwhite += 1
+    prev = row
+total = width * height // 4
+print("screenshot %dx%d: %.1f%% non-white, %d colours" % (width, height, 100.0 * nonwhite / total, len(seen)))
+sys.exit(0 if nonwhite > total * 0.03 and len(seen) > 20 else 1)
+PY
+
+finish

@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# tests/cli/run.sh — behaviour of `recycle run` and the reports on real
+# runs of tests/cli/cli_target.c.  Env: RECYCLE (the command), CLI_TARGET,
+# CLI_STATIC (a -static program).  Wired by tests/cli.cmake.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+: "${RECYCLE:?}" "${CLI_TARGET:?}" "${CLI_STATIC:?}"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work" || exit 1
+R() { "$RECYCLE" "$@"; }
+
+# ---- pass-through of output, exit status and signals --------------------
+out=$(R run -q -o exit.rcy -- "$CLI_TARGET" exit 3 2>err.txt)
+rc=$?
+expect_eq "exit status passes through" 3 "$rc"
+expect_eq "stdout passes through" "to stdout" "$out"
+expect_eq "stderr passes through unchanged" "to stderr" "$(cat err.txt)"
+check "snapshot written on exit" test -s exit.rcy
+expect_match "exit status recorded" "exit status: +3" "$(R stats exit.rcy)"
+
+R run -q -o kill.rcy -- "$CLI_TARGET" kill 15 >/dev/null 2>&1
+expect_eq "death by SIGTERM passes through (128+15)" 143 "$?"
+check "snapshot written when killed by SIGTERM" test -s kill.rcy
+expect_match "the killing signal is recorded" "exit status: +signal 15" "$(R stats kill.rcy)"
+expect_match "leak before the signal is in the file" "4242 B" "$(R leaks kill.rcy)"
+
+R run -q -o uexit.rcy -- "$CLI_TARGET" _exit 6 >/dev/null 2>&1
+expect_eq "_exit status passes through" 6 "$?"
+expect_match "a program ending with _exit writes its file" "exit status: +6" "$(R stats uexit.rcy 2>&1)"
+expect_match "with what it still held" "5555 B" "$(R leaks uexit.rcy 2>&1)"
+R run -q -o sh.rcy -- sh -c 'exit 4' >/dev/null 2>&1
+expect_eq "sh -c: status passes through" 4 "$?"
+check "sh (dash ends with _exit) writes its file" test -s sh.rcy
+
+R run -q -o int.rcy -- "$CLI_TARGET" kill 2 >/dev/null 2>&1
+expect_eq "death by SIGINT passes through (128+2)" 130 "$?"
+
+# ---- every hooked function is traced, with the right sizes --------------
+R run -q -o count.rcy -- "$CLI_TARGET" count >count.out
+expect_eq "count mode ran" "count done" "$(cat count.out)"
+stats=$(R stats count.rcy)
+# 1000 malloc + 10 calloc + 10 realloc + 1 reallocarray + posix_memalign +
+# aligned_alloc + memalign + valloc + pvalloc + 3 leaks = 1029 at least
+allocs=$(printf '%s\n' "$stats" | awk '/^allocations:/{print $2}')
+check "at least the program's 1029 allocation calls are counted ($allocs)" test "${allocs:-0}" -ge 1029
+leaks=$(R leaks count.rcy)
+expect_match "leaks: the three 12345-byte blocks, grouped" "size=36.2 KiB, count=3, average=12.1 KiB" "$leaks"
+expect_match "leaks: the stack names the allocating function" "leak_here" "$leaks"
+expect_match "leaks: the stack reaches main" "mode_count|main" "$leaks"
+top=$(R top count.rcy)
+expect_eq "top prints the [ Top 10 ] header" "[ Top 10 ]" "$(printf '%s\n' "$top" | head -1)"
+expect_match "top lines are in tracemalloc's format" \
+    '^[^ ]+:[0-9]+: size=[0-9.]+ (B|KiB|MiB), count=[0-9]+, average=[0-9.]+ (B|KiB|MiB)$' \
+    "$(printf '%s\n' "$top" | sed -n 2p)"
+expect_match "top: the biggest line is the leak in cli_target.c" "cli_target.c:[0-9]+: size=36.2 KiB, count=3" "$(printf '%s\n' "$top" | sed -n 2p)"
+expect_match "top --limit 1 prints one line" "^2$" "$(R top --limit 1 count.rcy | wc -l)"
+expect_match "top --by filename" "cli_target.c:0: size=" "$(R top --by filename count.rcy)"
+expect_match "top --by traceback prints the stack (Python's Traceback.format)" 'File ".*cli_target.c", line [0-9]+' "$(R top --by traceback --limit 1 count.rcy)"
+expect_match "top --peak reads the traces at peak" "^\[ Top 10 \]" "$(R top --peak count.rcy)"
+
+# ---- diff ---------------------------------------------------------------
+d=$(R diff exit.rcy count.rcy)
+expect_eq "diff prints the differences header" "[ Top 10 differences ]" "$(printf '%s\n' "$d" | head -1)"
+expect_match "diff lines are StatisticDiff's format" \
+    'cli_target.c:[0-9]+: size=36.2 KiB \(\+36.2 KiB\), count=3 \(\+3\), average=12.1 KiB' "$d"
+
+# ---- threads: no lost events, no deadlock --------------------------------
+R run -q -o thr.rcy -- "$CLI_TARGET" threads 4 20000 >/dev/null
+expect_eq "threaded program exits 0" 0 "$?"
+allocs=$(R stats thr.rcy | awk '/^allocations:/{print $2}')
+check "4 threads x 20000 allocations all counted ($allocs)" test "${allocs:-0}" -ge 80000
+frees=$(R stats thr.rcy | awk '/^frees:/{print $2}')
+check "and their frees ($frees)" test "${frees:-0}" -ge 80000
+
+# ---- fork: the child writes its own file --------------------------------
+R run -q -o fork.rcy -- "$CLI_TARGET" fork >fork.out
+expect_eq "fork mode exits 0" 0 "$?"
+child=$(awk '/^child/{print $2}' fork.out)
+check "the parent's file is written" test -s fork.rcy
+check "the child's file has its pid in the name (fork.$child.rcy)" test -s "fork.$child.rcy"
+expect_match "the child's leak is in the child's file" "777 B" "$(R leaks "fork.$child.rcy")"
+if R leaks fork.rcy | grep -q "777 B"; then fail "the parent's file does not hold the child's leak"; else ok "the parent's file does not hold the child's leak"; fi
+
+# ---- exec with a stripped environment: the new image is still traced ----
+R run -q -o exec.rcy -- "$CLI_TARGET" exec >exec.out
+expect_eq "exec'd image ran" "count done" "$(cat exec.out)"
+expect_match "the exec'd image wrote the file" "command: +.*cli_target count" "$(R stats exec.rcy)"
+expect_match "and its leaks are there" "size=36.2 KiB, count=3" "$(R leaks exec.rcy)"
+
+# ---- timeline, plots ----------------------------------------------------
+R run -q -o peak.rcy --interval 5 -- "$CLI_TARGET" peak >/dev/null
+pst=$(R stats peak.rcy)
+expect_match "peak traced memory is the 9 MiB plateau" "peak traced: +9216 KiB \(9437184 B\)" "$pst"
+nsamp=$(printf '%s\n' "$pst" | sed -n 's/.*(\([0-9]*\) timeline samples).*/\1/p')
+check "timeline sampled every 5 ms over ~300 ms ($nsamp samples)" test "${nsamp:-0}" -ge 20
+R plot peak.rcy -o peak.svg
+expect_eq "plot -o svg exits 0" 0 "$?"
+svg=$(cat peak.svg 2>/dev/null)
+expect_match "the svg is an svg" "^<svg xmlns" "$(printf '%s\n' "$svg" | sed -n 2p)"
+expect_match "the svg has the memory curve" '<polyline class="current"' "$svg"
+expect_match "the svg marks the peak" "peak 9\.0 MiB at" "$svg"
+if command -v python3 >/dev/null; then
+    check "the svg is well-formed XML" python3 -c "import sys, xml.dom.minidom as m; m.parse(sys.argv[1])" peak.svg
+fi
+R plot peak.rcy -o peak.html
+expect_eq "plot -o html exits 0" 0 "$?"
+check "the html report has its data filled in" grep -q '"flame":{"name":"all"' peak.html
+if grep -q 'RECYCLE_DATA' peak.html; then fail "no data slot left in the html"; else ok "no data slot left in the html"; fi
+if grep -Eiq '(src|href)="(https?:)?//' peak.html; then fail "the html fetches nothing"; else ok "the html fetches nothing"; fi
+if command -v python3 >/dev/null; then
+    check "the html's data block is valid JSON" python3 -c "
+import json, re, sys
+t = open(sys.argv[1], encoding='utf-8').read()
+m = re.search(r'<script type=\"application/json\" id=\"recycle-data\">(.*?)</script>', t, re.S)
+d = json.loads(m.group(1))
+assert d['peak']['bytes'] >= 9 * 1024 * 1024, d['peak']
+assert len(d['timeline']['t']) >= 20
+assert d['flame']['value'] >= 9 * 1024 * 1024
+" peak.html
+fi
+
+# ---- errors: one clear line, documented exit codes -----------------------
+R run -- "$CLI_STATIC" >static.out 2>static.err
+expect_eq "a static program is refused with 125" 125 "$?"
+expect_match "with a message that says why" "statically linked" "$(cat static.err)"
+check "and the static program did not run" test ! -s static.out
+R run -- no-such-program-xyz 2>nf.err
+expect_eq "a missing program exits 127" 127 "$?"
+expect_match "with one line" "^recycle run: no-such-program-xyz: command not found$" "$(cat nf.err)"
+R run -- /etc/passwd 2>/dev/null
+expect_eq "a non-executable exits 126" 126 "$?"
+R run 2>/dev/null
+expect_eq "run with no program is a usage error (2)" 2 "$?"
+R run --frames 0 -- /bin/true 2>/dev/null
+expect_eq "run --frames 0 is a usage error" 2 "$?"
+R top missing.rcy 2>miss.err
+expect_eq "a missing file exits 1" 1 "$?"
+expect_eq "with one line" 1 "$(wc -l <miss.err)"
+expect_match "naming the file and the reason" "^recycle top: missing.rcy: No such file or directory$" "$(cat miss.err)"
+head -c 200 count.rcy >trunc.rcy
+R top trunc.rcy 2>trunc.err
+expect_eq "a truncated file exits 1" 1 "$?"
+expect_eq "with one line" 1 "$(wc -l <trunc.err)"
+cp count.rcy flip.rcy
+size=$(stat -c %s flip.rcy)
+printf '\x55' | dd of=flip.rcy bs=1 seek=$((size / 2)) conv=notrunc status=none
+R leaks flip.rcy >/dev/null 2>flip.err
+expect_eq "a corrupted file exits 1" 1 "$?"
+expect_eq "with one line" 1 "$(wc -l <flip.err)"
+echo "not a snapshot" >text.rcy
+R stats text.rcy 2>text.err
+expect_eq "a text file exits 1" 1 "$?"
+expect_eq "with one line" 1 "$(wc -l <text.err)"
+R top --by nothing count.rcy 2>/dev/null
+expect_eq "bad --by is a usage error" 2 "$?"
+R plot count.rcy -o out.png 2>/dev/null
+expect_eq "plot to an unknown extension is a usage error" 2 "$?"
+R plot count.rcy -o /nonexistent-dir/x.svg 2>/dev/null
+expect_eq "plot to an unwritable path exits 1" 1 "$?"
+R frobnicate 2>/dev/null
+expect_eq "an unknown command is a usage error" 2 "$?"
+
+# ---- progress on a terminal only ----------------------------------------
+if command -v script >/dev/null; then
+    tty_out=$(RCY_PROGRESS_DELAY_MS=0 script -qec "'$RECYCLE' top count.rcy" /dev/null 2>&1)
+    expect_match "on a terminal, reading shows progress" "recycle top: reading \.\.\." "$tty_out"
+    expect_match "and the report follows on a clean line" "\[ Top 10 \]" "$tty_out"
+else
+    skip "progress on a terminal: script(1) not installed"
+fi
+RCY_PROGRESS_DELAY_MS=0 R top count.rcy >/dev/null 2>prog.err
+expect_eq "not a terminal: no progress output" "" "$(cat prog.err)"
+
+# ---- --help everywhere ----------------------------------------------------
+for c in run top diff leaks stats plot; do
+    h=$(R "$c" --help)
+    rc=$?
+    expect_eq "recycle $c --help exits 0" 0 "$rc"
+    expect_match "recycle $c --help shows its usage" "^usage: recycle $c" "$h"
+done
+expect_match "recycle --help lists the commands" "plot +memory over time" "$(R --help)"
+expect_match "recycle --version" "^recycle [0-9]+\.[0-9]+\.[0-9]+$" "$(R --version)"
+
+finish

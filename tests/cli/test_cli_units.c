@@ -1,0 +1,292 @@
+/* tests/cli/test_cli_units.c — the parts of the recycle command that need no
+ * traced run: the ELF check, the PATH search, JSON/SVG/HTML rendering from
+ * a hand-made report model, and the argument helpers. */
+#define _GNU_SOURCE
+#include "testutil.h"
+
+#include "cli.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char *render(int (*fn)(const cli_report *, FILE *), const cli_report *r) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    assert_int_equal(fn(r, f), 0);
+    fclose(f);
+    return buf;
+}
+
+static char *write_temp(const char *content, size_t n) {
+    static char path[64];
+    strcpy(path, "/tmp/rcy_cli_unitXXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, content, n), (ssize_t)n);
+    close(fd);
+    return path;
+}
+
+/* ---- ELF check ---------------------------------------------------- */
+
+static void elf_dynamic_program_is_hookable(void **state) {
+    (void)state;
+    const char *target = getenv("CLI_TARGET");
+    assert_non_null(target);
+    char interp[256];
+    assert_int_equal(cli_elf_classify(target, interp, sizeof interp), CLI_ELF_DYNAMIC);
+    assert_int_equal(cli_elf_classify("/bin/sh", interp, sizeof interp), CLI_ELF_DYNAMIC);
+}
+
+static void elf_static_program_is_detected(void **state) {
+    (void)state;
+    const char *st = getenv("CLI_STATIC");
+    assert_non_null(st);
+    char interp[256];
+    assert_int_equal(cli_elf_classify(st, interp, sizeof interp), CLI_ELF_STATIC);
+}
+
+static void elf_script_follows_its_interpreter(void **state) {
+    (void)state;
+    const char text[] = "#!/bin/sh -e\necho hi\n";
+    char *path = write_temp(text, sizeof text - 1);
+    char interp[256], final[256];
+    assert_int_equal(cli_elf_classify(path, interp, sizeof interp), CLI_ELF_SCRIPT);
+    assert_string_equal(interp, "/bin/sh");
+    assert_int_equal(cli_elf_check_program(path, final, sizeof final), CLI_ELF_DYNAMIC);
+    assert_string_equal(final, "/bin/sh");
+    unlink(path);
+
+    /* A script whose interpreter is static is static. */
+    char text2[512];
+    snprintf(text2, sizeof text2, "#!%s\n", getenv("CLI_STATIC"));
+    path = write_temp(text2, strlen(text2));
+    assert_int_equal(cli_elf_check_program(path, final, sizeof final), CLI_ELF_STATIC);
+    unlink(path);
+}
+
+static void elf_rejects_junk_without_crashing(void **state) {
+    (void)state;
+    char interp[256];
+    assert_int_equal(cli_elf_classify("/nonexistent/x", interp, sizeof interp), CLI_ELF_ERROR);
+    const char text[] = "plain text, not a program\n";
+    char *path = write_temp(text, sizeof text - 1);
+    assert_int_equal(cli_elf_classify(path, interp, sizeof interp), CLI_ELF_NOT_ELF);
+    unlink(path);
+    /* An ELF header cut short, and one whose program headers point
+     * outside the file. */
+    unsigned char elf[64] = {0x7f, 'E', 'L', 'F', 2, 1, 1};
+    path = write_temp((const char *)elf, 20);
+    assert_int_equal(cli_elf_classify(path, interp, sizeof interp), CLI_ELF_ERROR);
+    unlink(path);
+    elf[32] = 0xff; /* e_phoff far away */
+    elf[33] = 0xff;
+    elf[54] = 56; /* e_phentsize */
+    elf[56] = 3;  /* e_phnum */
+    path = write_temp((const char *)elf, sizeof elf);
+    assert_int_equal(cli_elf_classify(path, interp, sizeof interp), CLI_ELF_ERROR);
+    unlink(path);
+    /* A loop of scripts ends in an error, not a hang. */
+    char loop[128];
+    strcpy(loop, "/tmp/rcy_cli_loopXXXXXX");
+    int fd = mkstemp(loop);
+    assert_true(fd >= 0);
+    dprintf(fd, "#!%s\n", loop);
+    close(fd);
+    char final[256];
+    assert_int_equal(cli_elf_check_program(loop, final, sizeof final), CLI_ELF_ERROR);
+    unlink(loop);
+}
+
+static void path_search_is_execvp_s(void **state) {
+    (void)state;
+    char out[4096];
+    int err = 0;
+    assert_true(cli_find_program("sh", out, sizeof out, &err));
+    assert_int_equal(access(out, X_OK), 0);
+    assert_false(cli_find_program("no-such-program-rcy", out, sizeof out, &err));
+    assert_int_equal(err, ENOENT);
+    assert_false(cli_find_program("/etc/passwd", out, sizeof out, &err));
+    assert_int_equal(err, EACCES);
+    assert_false(cli_find_program("/", out, sizeof out, &err));
+    assert_true(cli_find_program("/bin/sh", out, sizeof out, &err));
+    assert_string_equal(out, "/bin/sh");
+}
+
+/* ---- the report model --------------------------------------------- */
+
+static cli_report sample_report(rcy_sample *s, size_t n) {
+    cli_report r = {0};
+    r.title = strdup("recycle: ./prog </script><b>x</b>");
+    r.summary[0][0] = strdup("command");
+    r.summary[0][1] = strdup("./prog \xff\xfe bad utf-8");
+    r.nsummary = 1;
+    for (size_t i = 0; i < n; i++)
+        s[i] = (rcy_sample){.time_ns = i * 10000000ull,
+                            .current = (i < n / 2 ? i : n - i) * 1024 * 1024,
+                            .peak = (i < n / 2 ? i : n / 2) * 1024 * 1024};
+    r.samples = s;
+    r.nsamples = n;
+    r.have_peak = true;
+    r.peak = (uint64_t)(n / 2) * 1024 * 1024;
+    r.peak_t = (double)(n / 2) * 0.01;
+    r.flame = cli_flame_new("all");
+    cli_flame *m = cli_flame_add(r.flame, "main (prog.c:10)", 300);
+    cli_flame_add(m, "make (prog.c:3)", 200);
+    cli_flame_add(m, "make (prog.c:3)", 50); /* merged */
+    cli_flame_add(m, "other (prog.c:7)", 50);
+    r.flame->value = 300;
+    r.top_exit = calloc(1, sizeof *r.top_exit);
+    r.top_exit[0] = (cli_row){strdup("prog.c:3"), strdup("prog.c:3: size=250 B, count=2"), 250, 2};
+    r.ntop_exit = 1;
+    return r;
+}
+
+static void flame_nodes_merge_by_name(void **state) {
+    (void)state;
+    rcy_sample s[4];
+    cli_report r = sample_report(s, 4);
+    cli_flame *m = r.flame->children;
+    assert_string_equal(m->name, "main (prog.c:10)");
+    assert_null(m->next);
+    size_t kids = 0;
+    uint64_t make = 0;
+    for (cli_flame *c = m->children; c; c = c->next) {
+        kids++;
+        if (strcmp(c->name, "make (prog.c:3)") == 0)
+            make = c->value;
+    }
+    assert_int_equal(kids, 2);
+    assert_int_equal(make, 250);
+    cli_report_clear(&r);
+}
+
+static void json_is_safe_inside_a_script_element(void **state) {
+    (void)state;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cli_json_string(f, "a</script>\"\\\n\x01\xc3\xa9\xff");
+    fclose(f);
+    assert_string_equal(buf, "\"a\\u003c/script\\u003e\\\"\\\\\\u000a\\u0001\xc3\xa9\\ufffd\"");
+    free(buf);
+}
+
+static void json_has_every_part_of_the_report(void **state) {
+    (void)state;
+    rcy_sample s[100];
+    cli_report r = sample_report(s, 100);
+    char *j = render(cli_render_json, &r);
+    assert_null(strstr(j, "</"));
+    assert_non_null(strstr(j, "\"timeline\":{\"t\":[0.000000,0.010000,"));
+    assert_non_null(strstr(j, "\"peak\":{\"t\":0.500000,\"bytes\":52428800}"));
+    assert_non_null(strstr(j, "\"flame\":{\"name\":\"all\",\"value\":300,\"children\":["));
+    assert_non_null(strstr(j, "\"top_exit\":[{\"where\":\"prog.c:3\""));
+    assert_non_null(strstr(j, "\"top_peak\":[]"));
+    assert_non_null(strstr(j, "\\ufffd"));
+    free(j);
+    cli_report_clear(&r);
+}
+
+static void json_downsamples_long_timelines_keeping_the_extremes(void **state) {
+    (void)state;
+    size_t n = 200000;
+    rcy_sample *s = calloc(n, sizeof *s);
+    cli_report r = sample_report(s, n);
+    char *j = render(cli_render_json, &r);
+    const char *t = strstr(j, "\"current\":[");
+    assert_non_null(t);
+    size_t commas = 0;
+    for (const char *p = t; *p != ']'; p++)
+        commas += *p == ',';
+    assert_true(commas < 21000);
+    /* the top of the triangle survives */
+    char want[64];
+    snprintf(want, sizeof want, ",%llu,", (unsigned long long)(n / 2) * 1024 * 1024);
+    assert_non_null(strstr(t, want));
+    free(j);
+    cli_report_clear(&r);
+    free(s);
+}
+
+static void svg_draws_curve_peak_and_axes(void **state) {
+    (void)state;
+    rcy_sample s[50];
+    cli_report r = sample_report(s, 50);
+    char *svg = render(cli_render_svg, &r);
+    assert_non_null(strstr(svg, "<svg xmlns=\"http://www.w3.org/2000/svg\""));
+    assert_non_null(strstr(svg, "<polyline class=\"current\""));
+    assert_non_null(strstr(svg, "peak 25.0 MiB at 0.250 s"));
+    assert_non_null(strstr(svg, "traced memory (MiB)"));
+    assert_non_null(strstr(svg, "time (s)"));
+    /* the title is escaped */
+    assert_non_null(strstr(svg, "&lt;/script&gt;&lt;b&gt;x&lt;/b&gt;"));
+    assert_non_null(strstr(svg, "</svg>\n"));
+    free(svg);
+    cli_report_clear(&r);
+}
+
+static void svg_without_samples_says_so(void **state) {
+    (void)state;
+    cli_report r = {0};
+    char *svg = render(cli_render_svg, &r);
+    assert_non_null(strstr(svg, "no timeline samples"));
+    assert_null(strstr(svg, "<polyline"));
+    free(svg);
+}
+
+static void html_is_the_template_with_the_data(void **state) {
+    (void)state;
+    assert_true(cli_report_template_len > 10000);
+    rcy_sample s[10];
+    cli_report r = sample_report(s, 10);
+    char *html = render(cli_render_html, &r);
+    assert_true(strncmp(html, "<!DOCTYPE html>", 15) == 0);
+    assert_null(strstr(html, "/*RECYCLE_DATA*/"));
+    assert_non_null(
+        strstr(html, "<script type=\"application/json\" id=\"recycle-data\">{\"title\":"));
+    /* nothing from the network */
+    assert_null(strstr(html, "src=\"http"));
+    assert_null(strstr(html, "href=\"http"));
+    assert_non_null(strstr(html, "</html>"));
+    free(html);
+    cli_report_clear(&r);
+}
+
+static void parse_long_checks_range_and_junk(void **state) {
+    (void)state;
+    long v = 0;
+    assert_true(cli_parse_long("16", 1, 65535, &v));
+    assert_int_equal(v, 16);
+    assert_false(cli_parse_long("0", 1, 65535, &v));
+    assert_false(cli_parse_long("70000", 1, 65535, &v));
+    assert_false(cli_parse_long("12x", 1, 65535, &v));
+    assert_false(cli_parse_long("", 1, 65535, &v));
+    assert_false(cli_parse_long("99999999999999999999999", 1, 65535, &v));
+    assert_true(cli_is_help("--help"));
+    assert_true(cli_is_help("-h"));
+    assert_false(cli_is_help("--hel"));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(elf_dynamic_program_is_hookable),
+        cmocka_unit_test(elf_static_program_is_detected),
+        cmocka_unit_test(elf_script_follows_its_interpreter),
+        cmocka_unit_test(elf_rejects_junk_without_crashing),
+        cmocka_unit_test(path_search_is_execvp_s),
+        cmocka_unit_test(flame_nodes_merge_by_name),
+        cmocka_unit_test(json_is_safe_inside_a_script_element),
+        cmocka_unit_test(json_has_every_part_of_the_report),
+        cmocka_unit_test(json_downsamples_long_timelines_keeping_the_extremes),
+        cmocka_unit_test(svg_draws_curve_peak_and_axes),
+        cmocka_unit_test(svg_without_samples_says_so),
+        cmocka_unit_test(html_is_the_template_with_the_data),
+        cmocka_unit_test(parse_long_checks_range_and_junk),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

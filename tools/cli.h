@@ -1,0 +1,126 @@
+/* tools/cli.h — internals shared by the files of the recycle command.
+ * The command uses only the public API of <recycle.h>; everything here is
+ * the command's own code (argument parsing, rendering, the ELF check). */
+#ifndef RECYCLE_TOOLS_CLI_H
+#define RECYCLE_TOOLS_CLI_H
+
+#include <recycle.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Exit codes of the report subcommands (docs/cli.md lists them all). */
+enum {
+    CLI_OK = 0,
+    CLI_EFILE = 1,  /* a snapshot file is missing, unreadable or corrupt, or output failed */
+    CLI_EUSAGE = 2, /* bad command line                                 */
+    /* recycle run: the program's own status, or these (as env(1) does): */
+    CLI_RUN_EFAIL = 125,     /* recycle itself failed (incl. a static program) */
+    CLI_RUN_ENOEXEC = 126,   /* the program exists but cannot be run            */
+    CLI_RUN_ENOTFOUND = 127, /* the program was not found                      */
+};
+
+/* ---- subcommands (each returns the process exit code) ------------- */
+int cmd_run(int argc, char **argv);
+int cmd_top(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
+int cmd_leaks(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+
+/* ---- small helpers (recycle.c) ------------------------------------- */
+extern const char *cli_prog; /* "recycle" or "recycle top", for messages */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Parse a decimal in [lo, hi]; false on junk or out of range. */
+bool cli_parse_long(const char *s, long lo, long hi, long *out);
+/* True when argv[i] is a help flag. */
+bool cli_is_help(const char *arg);
+/* Load a snapshot file, printing one clear line on failure. */
+rcy_snapshot *cli_load(const char *path);
+
+/* ---- progress bar on a terminal (progress.c) ---------------------- */
+typedef struct cli_progress {
+    const char *label;
+    uint64_t total, done;
+    uint64_t last_ns;
+    bool active; /* stderr is a terminal */
+    bool shown;
+} cli_progress;
+void cli_progress_begin(cli_progress *p, const char *label, uint64_t total);
+void cli_progress_update(cli_progress *p, uint64_t done);
+/* Draw now, for one long step, when total >= big. */
+void cli_progress_note(cli_progress *p, uint64_t big);
+void cli_progress_end(cli_progress *p);
+
+/* ---- ELF check (elfcheck.c) --------------------------------------- */
+typedef enum cli_elf_kind {
+    CLI_ELF_DYNAMIC = 0, /* has PT_INTERP or PT_DYNAMIC: preload works  */
+    CLI_ELF_STATIC = 1,  /* an ELF executable with neither             */
+    CLI_ELF_NOT_ELF = 2, /* not an ELF file (and not a #! script)      */
+    CLI_ELF_SCRIPT = 3,  /* "#!": *interp receives the interpreter     */
+    CLI_ELF_ERROR = 4    /* cannot read, or a malformed ELF            */
+} cli_elf_kind;
+/* Classify the file at path.  For a script, interp (of size len) receives
+ * the interpreter path. */
+cli_elf_kind cli_elf_classify(const char *path, char *interp, size_t len);
+/* Follow #! up to 4 levels; the kind of the final executable.  `final`
+ * receives its path. */
+cli_elf_kind cli_elf_check_program(const char *path, char *final, size_t len);
+/* execvp's search: the path of `file` through PATH, or false. */
+bool cli_find_program(const char *file, char *out, size_t len, int *err);
+
+/* ---- the report model and its renderers (render.c) ---------------- */
+
+/* One node of the flame graph: a frame name, the bytes under it. */
+typedef struct cli_flame {
+    char *name;
+    uint64_t value;
+    struct cli_flame *children; /* first child  */
+    struct cli_flame *next;     /* next sibling */
+} cli_flame;
+
+typedef struct cli_row {
+    char *where; /* "file.c:12" */
+    char *text;  /* tracemalloc's line, e.g. "file.c:12: size=..., count=..., ..." */
+    uint64_t size, count;
+} cli_row;
+
+typedef struct cli_report {
+    char *title;
+    /* label/value pairs shown at the top of the page */
+    size_t nsummary;
+    char *summary[16][2];
+    const rcy_sample *samples; /* borrowed */
+    size_t nsamples;
+    bool have_peak;
+    double peak_t;    /* seconds */
+    uint64_t peak;    /* bytes */
+    cli_flame *flame; /* root, or NULL */
+    cli_row *top_peak, *top_exit;
+    size_t ntop_peak, ntop_exit;
+} cli_report;
+
+/* Add a child named `name` under parent (merging with an existing one) and
+ * add value to it; returns the child or NULL on out of memory. */
+cli_flame *cli_flame_add(cli_flame *parent, const char *name, uint64_t value);
+cli_flame *cli_flame_new(const char *name);
+void cli_flame_free(cli_flame *f);
+void cli_report_clear(cli_report *r);
+
+/* mprof-style SVG of the timeline: 0 or -1 with errno on a write error. */
+int cli_render_svg(const cli_report *r, FILE *out);
+/* The data block of the HTML report (JSON, safe inside <script>). */
+int cli_render_json(const cli_report *r, FILE *out);
+/* The whole self-contained HTML page: the embedded template + the data. */
+int cli_render_html(const cli_report *r, FILE *out);
+/* Write s as a JSON string literal, escaping '<' so "</script>" cannot
+ * appear. */
+void cli_json_string(FILE *out, const char *s);
+
+/* The bundled page template (generated from tools/html/dist/report.html). */
+extern const unsigned char cli_report_template[];
+extern const size_t cli_report_template_len;
+
+#endif /* RECYCLE_TOOLS_CLI_H */

@@ -1,0 +1,64 @@
+/* tools/cli_util.c — helpers shared by the subcommands: messages, number
+ * parsing, loading a snapshot file with one clear line on failure. */
+#define _GNU_SOURCE
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+const char *cli_prog = "recycle";
+
+void cli_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", cli_prog);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+bool cli_parse_long(const char *s, long lo, long hi, long *out) {
+    if (!s || !*s)
+        return false;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+bool cli_is_help(const char *arg) {
+    return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
+}
+
+rcy_snapshot *cli_load(const char *path) {
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        cli_error("%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        cli_error("%s: is a directory", path);
+        return NULL;
+    }
+    cli_progress prog;
+    /* rcy_snapshot_load reads in one call: the bar says what is happening
+     * for a big file and is gone when it is done. */
+    cli_progress_begin(&prog, "reading", (uint64_t)st.st_size);
+    cli_progress_note(&prog, 8u << 20);
+    int err = 0;
+    rcy_snapshot *s = rcy_snapshot_load(path, &err);
+    cli_progress_end(&prog);
+    if (!s) {
+        if (err == RCY_EIO)
+            cli_error("%s: %s", path, strerror(errno ? errno : EIO));
+        else
+            cli_error("%s: %s", path, rcy_strerror(err ? err : RCY_EFORMAT));
+    }
+    return s;
+}

@@ -1,0 +1,414 @@
+/* tools/cmd_report.c — the text reports: `recycle top`, `recycle diff`,
+ * `recycle leaks` and `recycle stats`.  Lines are tracemalloc's own format
+ * (rcy_statistic_format and friends); headers are the ones of the Python
+ * documentation's snippets ("[ Top 10 ]", "[ Top 10 differences ]"). */
+#define _GNU_SOURCE
+#include "cli.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char top_usage[] =
+    "usage: recycle top FILE [--by lineno|filename|traceback] [--limit N]\n"
+    "                        [--cumulative] [--peak]\n"
+    "\n"
+    "The places holding the most memory in a snapshot file, biggest first,\n"
+    "one line each in tracemalloc's format:\n"
+    "  file.c:12: size=3437 KiB, count=76685, average=46 B\n"
+    "\n"
+    "  -b, --by KEY       group by lineno (default), filename or traceback\n"
+    "                     (traceback prints each call stack under its line)\n"
+    "  -l, --limit N      how many lines, 0 = all (default 10)\n"
+    "  -c, --cumulative   count each block for every frame of its stack\n"
+    "  -p, --peak         the traces at the moment of peak traced memory\n"
+    "                     instead of those still allocated at exit\n"
+    "  -h, --help         this help\n"
+    "\n"
+    "Exit status: 0 done, 1 the file is missing or corrupt, 2 bad usage.\n";
+
+static const char diff_usage[] =
+    "usage: recycle diff OLD NEW [--by lineno|filename|traceback] [--limit N]\n"
+    "                            [--cumulative]\n"
+    "\n"
+    "What grew and shrank from the snapshot file OLD to NEW (tracemalloc's\n"
+    "Snapshot.compare_to), biggest change first:\n"
+    "  file.c:12: size=1024 KiB (+512 KiB), count=10 (+5), average=102 KiB\n"
+    "\n"
+    "  -b, --by KEY       group by lineno (default), filename or traceback\n"
+    "  -l, --limit N      how many lines, 0 = all (default 10)\n"
+    "  -c, --cumulative   count each block for every frame of its stack\n"
+    "  -h, --help         this help\n"
+    "\n"
+    "Exit status: 0 done, 1 a file is missing or corrupt, 2 bad usage.\n";
+
+static const char leaks_usage[] =
+    "usage: recycle leaks FILE [--limit N] [--oldest-first]\n"
+    "\n"
+    "Blocks still allocated when the program exited, grouped by call stack,\n"
+    "largest first, each with its full stack (allocating frame first).\n"
+    "\n"
+    "  -l, --limit N       how many call stacks, 0 = all (default 0)\n"
+    "  -o, --oldest-first  print each stack from main() down instead\n"
+    "  -h, --help          this help\n"
+    "\n"
+    "Exit status: 0 done, 1 the file is missing or corrupt, 2 bad usage.\n";
+
+static const char stats_usage[] =
+    "usage: recycle stats FILE\n"
+    "\n"
+    "Summary of a snapshot file: the program, allocation and free counts,\n"
+    "peak traced memory and when it happened, what was still allocated at\n"
+    "exit, and a histogram of block sizes.\n"
+    "\n"
+    "  -h, --help   this help\n"
+    "\n"
+    "Exit status: 0 done, 1 the file is missing or corrupt, 2 bad usage.\n";
+
+static bool parse_key(const char *s, rcy_key_type *key) {
+    if (strcmp(s, "lineno") == 0)
+        *key = RCY_KEY_LINENO;
+    else if (strcmp(s, "filename") == 0)
+        *key = RCY_KEY_FILENAME;
+    else if (strcmp(s, "traceback") == 0)
+        *key = RCY_KEY_TRACEBACK;
+    else
+        return false;
+    return true;
+}
+
+/* Options shared by top/diff/leaks. */
+typedef struct report_opts {
+    rcy_key_type key;
+    long limit;
+    bool cumulative, peak, oldest_first;
+    int nfiles;
+    char *files[2];
+} report_opts;
+
+/* Returns -1 to go on, else the exit code. */
+static int parse_report_opts(int argc, char **argv, const char *usage, int nfiles,
+                             const char *shortopts, report_opts *o) {
+    static const struct option opts[] = {{"by", required_argument, NULL, 'b'},
+                                         {"limit", required_argument, NULL, 'l'},
+                                         {"cumulative", no_argument, NULL, 'c'},
+                                         {"peak", no_argument, NULL, 'p'},
+                                         {"oldest-first", no_argument, NULL, 'o'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
+        switch (c) {
+        case 'b':
+            if (!parse_key(optarg, &o->key)) {
+                cli_error("--by: expected lineno, filename or traceback, got '%s'", optarg);
+                return CLI_EUSAGE;
+            }
+            break;
+        case 'l':
+            if (!cli_parse_long(optarg, 0, 1000000000, &o->limit)) {
+                cli_error("--limit: expected a number >= 0, got '%s'", optarg);
+                return CLI_EUSAGE;
+            }
+            break;
+        case 'c':
+            o->cumulative = true;
+            break;
+        case 'p':
+            o->peak = true;
+            break;
+        case 'o':
+            o->oldest_first = true;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return CLI_OK;
+        default:
+            if (optopt && optopt != '?')
+                cli_error("unknown option or missing value: '-%c' (see --help)", optopt);
+            else
+                cli_error("unknown option '%s' (see --help)", argv[optind - 1]);
+            return CLI_EUSAGE;
+        }
+    }
+    if (argc - optind != nfiles) {
+        cli_error("expected %s, got %d argument%s (see --help)",
+                  nfiles == 1 ? "one snapshot file" : "two snapshot files", argc - optind,
+                  argc - optind == 1 ? "" : "s");
+        return CLI_EUSAGE;
+    }
+    o->nfiles = nfiles;
+    for (int i = 0; i < nfiles; i++)
+        o->files[i] = argv[optind + i];
+    return -1;
+}
+
+/* Print with a heap buffer sized by the snprintf-style formatter. */
+#define PRINT_FORMATTED(fn, item)                                                                  \
+    do {                                                                                           \
+        char small[512];                                                                           \
+        int need = fn(item, small, sizeof small);                                                  \
+        if (need < 0)                                                                              \
+            break;                                                                                 \
+        if ((size_t)need < sizeof small) {                                                         \
+            puts(small);                                                                           \
+        } else {                                                                                   \
+            char *big = malloc((size_t)need + 1);                                                  \
+            if (big) {                                                                             \
+                fn(item, big, (size_t)need + 1);                                                   \
+                puts(big);                                                                         \
+                free(big);                                                                         \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
+static void print_traceback(const rcy_traceback *tb, bool most_recent_first) {
+    char *text = rcy_traceback_format(tb, 0, most_recent_first); /* 0: all frames */
+    if (!text)
+        return;
+    fputs(text, stdout);
+    free(text);
+}
+
+/* One frame per line, allocating frame first: "function  file:line",
+ * with the shared object when the symbol is unknown. */
+static void print_stack(const rcy_traceback *tb, bool oldest_first) {
+    if (!tb)
+        return;
+    for (size_t k = 0; k < tb->nframe; k++) {
+        const rcy_frame *f = &tb->frames[oldest_first ? tb->nframe - 1 - k : k];
+        bool have_file = f->filename && strcmp(f->filename, "?") != 0;
+        printf("    %s", f->function ? f->function : "??");
+        if (have_file)
+            printf("  %s:%u", f->filename, f->lineno);
+        else if (f->object)
+            printf("  (%s at 0x%" PRIxPTR ")", f->object, f->address);
+        else if (f->address)
+            printf("  (0x%" PRIxPTR ")", f->address);
+        putchar('\n');
+    }
+    if (tb->total_nframe > tb->nframe)
+        printf("    ... %zu older frame%s not kept (recycle run -n FRAMES keeps more)\n",
+               tb->total_nframe - tb->nframe, tb->total_nframe - tb->nframe == 1 ? "" : "s");
+}
+
+/* Grouping a big snapshot is one library call: say so on a terminal. */
+static rcy_stats *statistics(const rcy_snapshot *s, rcy_key_type key, bool cumulative) {
+    size_t n = 0;
+    rcy_snapshot_traces(s, &n);
+    cli_progress prog;
+    cli_progress_begin(&prog, "grouping", n);
+    cli_progress_note(&prog, 200000);
+    rcy_stats *st = rcy_snapshot_statistics(s, key, cumulative);
+    cli_progress_end(&prog);
+    return st;
+}
+
+static int finish_output(void) {
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        cli_error("writing the report failed");
+        return CLI_EFILE;
+    }
+    return CLI_OK;
+}
+
+int cmd_top(int argc, char **argv) {
+    report_opts o = {.key = RCY_KEY_LINENO, .limit = 10};
+    int rc = parse_report_opts(argc, argv, top_usage, 1, "b:l:cph", &o);
+    if (rc >= 0)
+        return rc;
+    rcy_snapshot *s = cli_load(o.files[0]);
+    if (!s)
+        return CLI_EFILE;
+    const rcy_snapshot *src = s;
+    if (o.peak) {
+        src = rcy_snapshot_at_peak(s);
+        if (!src) {
+            cli_error("%s has no traces at peak (it was not written by recycle run)", o.files[0]);
+            rcy_snapshot_free(s);
+            return CLI_EFILE;
+        }
+    }
+    rcy_stats *st = statistics(src, o.key, o.cumulative);
+    if (!st) {
+        cli_error("out of memory");
+        rcy_snapshot_free(s);
+        return CLI_EFILE;
+    }
+    printf("[ Top %ld ]\n", o.limit ? o.limit : (long)st->len);
+    size_t n = o.limit && (size_t)o.limit < st->len ? (size_t)o.limit : st->len;
+    for (size_t i = 0; i < n; i++) {
+        PRINT_FORMATTED(rcy_statistic_format, &st->items[i]);
+        if (o.key == RCY_KEY_TRACEBACK)
+            print_traceback(st->items[i].traceback, false);
+    }
+    rcy_stats_free(st);
+    rcy_snapshot_free(s);
+    return finish_output();
+}
+
+int cmd_diff(int argc, char **argv) {
+    report_opts o = {.key = RCY_KEY_LINENO, .limit = 10};
+    int rc = parse_report_opts(argc, argv, diff_usage, 2, "b:l:ch", &o);
+    if (rc >= 0)
+        return rc;
+    rcy_snapshot *old = cli_load(o.files[0]);
+    if (!old)
+        return CLI_EFILE;
+    rcy_snapshot *new = cli_load(o.files[1]);
+    if (!new) {
+        rcy_snapshot_free(old);
+        return CLI_EFILE;
+    }
+    rcy_stat_diffs *d = rcy_snapshot_compare_to(new, old, o.key, o.cumulative);
+    if (!d) {
+        cli_error("out of memory");
+        rcy_snapshot_free(old);
+        rcy_snapshot_free(new);
+        return CLI_EFILE;
+    }
+    printf("[ Top %ld differences ]\n", o.limit ? o.limit : (long)d->len);
+    size_t n = o.limit && (size_t)o.limit < d->len ? (size_t)o.limit : d->len;
+    for (size_t i = 0; i < n; i++) {
+        PRINT_FORMATTED(rcy_statistic_diff_format, &d->items[i]);
+        if (o.key == RCY_KEY_TRACEBACK)
+            print_traceback(d->items[i].traceback, false);
+    }
+    rcy_stat_diffs_free(d);
+    rcy_snapshot_free(old);
+    rcy_snapshot_free(new);
+    return finish_output();
+}
+
+int cmd_leaks(int argc, char **argv) {
+    report_opts o = {.key = RCY_KEY_TRACEBACK, .limit = 0};
+    int rc = parse_report_opts(argc, argv, leaks_usage, 1, "l:oh", &o);
+    if (rc >= 0)
+        return rc;
+    rcy_snapshot *s = cli_load(o.files[0]);
+    if (!s)
+        return CLI_EFILE;
+    rcy_stats *st = statistics(s, RCY_KEY_TRACEBACK, false);
+    if (!st) {
+        cli_error("out of memory");
+        rcy_snapshot_free(s);
+        return CLI_EFILE;
+    }
+    uint64_t total = 0, blocks = 0;
+    for (size_t i = 0; i < st->len; i++) {
+        total += st->items[i].size;
+        blocks += st->items[i].count;
+    }
+    if (st->len == 0) {
+        puts("No blocks still allocated at exit.");
+    } else {
+        char sz[64];
+        rcy_format_size((int64_t)total, false, sz, sizeof sz);
+        printf("Still allocated at exit: %s in %" PRIu64 " block%s from %zu call stack%s\n", sz,
+               blocks, blocks == 1 ? "" : "s", st->len, st->len == 1 ? "" : "s");
+        size_t n = o.limit && (size_t)o.limit < st->len ? (size_t)o.limit : st->len;
+        for (size_t i = 0; i < n; i++) {
+            printf("\n#%zu: ", i + 1);
+            PRINT_FORMATTED(rcy_statistic_format, &st->items[i]);
+            print_stack(st->items[i].traceback, o.oldest_first);
+        }
+        if (n < st->len)
+            printf("\n... and %zu more call stack%s (use --limit 0 for all)\n", st->len - n,
+                   st->len - n == 1 ? "" : "s");
+    }
+    rcy_stats_free(st);
+    rcy_snapshot_free(s);
+    return finish_output();
+}
+
+static void print_size_line(const char *label, uint64_t bytes) {
+    char sz[64];
+    rcy_format_size((int64_t)bytes, false, sz, sizeof sz);
+    printf("%-18s %s (%" PRIu64 " B)\n", label, sz, bytes);
+}
+
+int cmd_stats(int argc, char **argv) {
+    report_opts o = {.key = RCY_KEY_LINENO};
+    int rc = parse_report_opts(argc, argv, stats_usage, 1, "h", &o);
+    if (rc >= 0)
+        return rc;
+    rcy_snapshot *s = cli_load(o.files[0]);
+    if (!s)
+        return CLI_EFILE;
+    printf("%-18s %s\n", "file:", o.files[0]);
+    static const char *const info[][2] = {{"command", "command:"},
+                                          {"executable", "executable:"},
+                                          {"pid", "pid:"},
+                                          {"exit_status", "exit status:"},
+                                          {"frames", "frames kept:"}};
+    for (size_t i = 0; i < sizeof info / sizeof info[0]; i++) {
+        const char *v = rcy_snapshot_get_info(s, info[i][0]);
+        if (v)
+            printf("%-18s %s\n", info[i][1], v);
+    }
+    size_t ns = 0;
+    const rcy_sample *samples = rcy_snapshot_timeline(s, &ns);
+    const rcy_tracemalloc_counters *c = rcy_snapshot_counters(s);
+    if (ns > 0)
+        printf("%-18s %.3f s (%zu timeline samples)\n",
+               "duration:", (double)samples[ns - 1].time_ns / 1e9, ns);
+    if (c) {
+        printf("%-18s %" PRIu64 "\n", "allocations:", c->allocs);
+        printf("%-18s %" PRIu64 "\n", "frees:", c->frees);
+        print_size_line("peak traced:", c->peak);
+        if (ns > 0) {
+            for (size_t i = 0; i < ns; i++) {
+                if (samples[i].peak >= c->peak) {
+                    printf("%-18s %.3f s\n", "peak reached by:", (double)samples[i].time_ns / 1e9);
+                    break;
+                }
+            }
+        }
+    }
+    size_t nt = 0, live = 0, blocks = 0;
+    const rcy_trace *traces = rcy_snapshot_traces(s, &nt);
+    rcy_snapshot_totals(s, &live, &blocks);
+    print_size_line("still allocated:", live);
+    printf("%-18s %zu\n", "blocks at exit:", blocks);
+
+    /* Power-of-two histogram of the blocks still allocated at exit. */
+    if (nt > 0) {
+        uint64_t count[65] = {0}, bytes[65] = {0};
+        int hi = 0, lo = 64;
+        for (size_t i = 0; i < nt; i++) {
+            /* A trace stands for `count` blocks of `size` bytes in all. */
+            size_t n = traces[i].count ? traces[i].count : 1;
+            size_t sz = traces[i].size / n;
+            int b = sz == 0 ? 0 : 64 - __builtin_clzll((unsigned long long)sz);
+            count[b] += n;
+            bytes[b] += traces[i].size;
+            if (b > hi)
+                hi = b;
+            if (b < lo)
+                lo = b;
+        }
+        uint64_t maxc = 0;
+        for (int b = lo; b <= hi; b++)
+            if (count[b] > maxc)
+                maxc = count[b];
+        printf("\nsize histogram of the blocks still allocated at exit:\n");
+        for (int b = lo; b <= hi; b++) {
+            char from[32], to[32], sz[32];
+            uint64_t a = b == 0 ? 0 : (uint64_t)1 << (b - 1);
+            uint64_t z = b == 0 ? 0 : b == 64 ? UINT64_MAX : ((uint64_t)1 << b) - 1;
+            rcy_format_size((int64_t)a, false, from, sizeof from);
+            rcy_format_size((int64_t)z, false, to, sizeof to);
+            rcy_format_size((int64_t)bytes[b], false, sz, sizeof sz);
+            int bar = maxc ? (int)(count[b] * 40 / maxc) : 0;
+            if (count[b] && bar == 0)
+                bar = 1;
+            printf("  %9s .. %-9s %9" PRIu64 " blocks %10s  %.*s\n", from, to, count[b], sz, bar,
+                   "########################################");
+        }
+    }
+    rcy_snapshot_free(s);
+    return finish_output();
+}
