@@ -468,8 +468,9 @@ found:
     s->count++;
 }
 
-static bool shard_grow_locked(shard *s) {
-    size_t ng = s->ngroups ? s->ngroups + s->ngroups / 2 : 16;
+/* Rebuild the shard's table with about ng groups (rounded up to whole
+ * pages).  false on out of memory (the old table stays). */
+static bool shard_resize_locked(shard *s, size_t ng) {
     size_t per_group = GROUP * sizeof(slot) + 1;
     size_t bytes = page_round(ng * per_group);
     ng = bytes / per_group;
@@ -488,6 +489,20 @@ static bool shard_grow_locked(shard *s) {
             place_locked(s, addr_hash(old[i].ptr), SIZE_MAX, old[i]);
     rcyi_tm_unmap(old, oldbytes);
     return true;
+}
+
+/* Grow by 3/2 at 3/4 load: the table stays between 1/2 and 3/4 full. */
+static bool shard_grow_locked(shard *s) {
+    return shard_resize_locked(s, s->ngroups ? s->ngroups + s->ngroups / 2 : 16);
+}
+
+/* Shrink to half full once below 1/8 full, so the tracer gives memory back
+ * after a peak (amortized: at least 3/8 of the capacity was freed since the
+ * table had this size). */
+static void shard_maybe_shrink_locked(shard *s) {
+    size_t cap = s->ngroups * GROUP;
+    if (s->ngroups > 64 && s->count * 8 < cap)
+        shard_resize_locked(s, (s->count * 2 + GROUP - 1) / GROUP + 16);
 }
 
 /* The slot of (domain, ptr), or SIZE_MAX; *empty is set to the first empty
@@ -657,6 +672,8 @@ static bool remove_trace(unsigned domain, uintptr_t ptr) {
     remove_at_locked(s, h, j);
     s->frees++;
     add_current_locked(-(int64_t)size);
+    if (RCY_UNLIKELY(s->count * 8 < s->ngroups * GROUP))
+        shard_maybe_shrink_locked(s);
     found = true;
 out:
     spin_unlock(&s->lock);

@@ -472,6 +472,12 @@ static void tracer_memory_per_live_block_is_small(void **state) {
     size_t cur;
     rcy_tracemalloc_get_traced_memory(&cur, NULL);
     assert_int_equal(cur, 32 * n);
+    /* freeing gives the tables back (they shrink below 1/8 full) */
+    for (size_t i = 0; i < n; i++)
+        rcyi_trace_free(0, ADDR(i));
+    size_t after = rcy_tracemalloc_get_tracemalloc_memory() - base;
+    print_message("tracer memory after freeing all: %zu bytes\n", after);
+    assert_true(after < used / 8);
     rcy_tracemalloc_stop();
     /* stop frees everything the tracer mapped for traces */
     assert_true(rcy_tracemalloc_get_tracemalloc_memory() <= base);
