@@ -376,6 +376,35 @@ static void get_stats_respects_the_callers_size(void **state) {
     assert_int_equal(rcy_gc_get_stats(h, &s.st), RCY_EINVAL);
 }
 
+static void print_stats_as_text_and_json(void **state) {
+    rcy_heap *h = *state;
+    rcy_gc_disable(h);
+    node *x = mk(h, &node_type, 1);
+    link_a(x, x);
+    rcy_decref(x);
+    assert_int_equal(rcy_gc_collect(h, 0), 1);
+    node *keep = mk(h, &node_type, 2);
+    rcy_test_capture_output();
+    rcy_test_reset_output();
+    assert_int_equal(rcy_gc_print_stats(h, NULL), RCY_OK);
+    const char *out = rcy_test_output();
+    assert_non_null(strstr(out, "gc: generation collections  collected uncollectable"));
+    assert_non_null(strstr(out, "gc:          0           1          1             0"));
+    assert_non_null(strstr(out, "gc: objects in each generation: 1 0 0\n"));
+    assert_non_null(strstr(out, "gc: count 1 1 0, threshold 2000 10 10, disabled\n"));
+    rcy_test_reset_output();
+    assert_int_equal(rcy_gc_print_stats_json(h, NULL), RCY_OK);
+    out = rcy_test_output();
+    assert_non_null(strstr(out, "{\"version\": 1, \"generations\": [{\"collections\": 1, "
+                                "\"collected\": 1, \"uncollectable\": 0, \"candidates\": 1, "));
+    assert_non_null(strstr(out, "\"objects\": [1, 0, 0], \"frozen\": 0, \"count\": [1, 1, 0], "
+                                "\"threshold\": [2000, 10, 10], \"enabled\": false}\n"));
+    rcy_set_output(NULL, NULL);
+    assert_int_equal(rcy_gc_print_stats(NULL, NULL), RCY_EINVAL);
+    assert_int_equal(rcy_gc_print_stats_json(NULL, NULL), RCY_EINVAL);
+    rcy_decref(keep);
+}
+
 /* ---- introspection ----------------------------------------------------- */
 
 static void tracking_follows_the_type(void **state) {
@@ -768,6 +797,7 @@ int main(void) {
                                         teardown),
         cmocka_unit_test_setup_teardown(get_stats_reports_known_collections, setup, teardown),
         cmocka_unit_test_setup_teardown(get_stats_respects_the_callers_size, setup, teardown),
+        cmocka_unit_test_setup_teardown(print_stats_as_text_and_json, setup, teardown),
         cmocka_unit_test_setup_teardown(tracking_follows_the_type, setup, teardown),
         cmocka_unit_test_setup_teardown(untracked_cycles_are_not_collected, setup, teardown),
         cmocka_unit_test_setup_teardown(get_objects_lists_tracked_objects_but_not_itself, setup,

@@ -83,6 +83,11 @@ typedef struct rcy_gc_stats {
  * set; fields past it are not written.  RCY_EINVAL if it is too small to
  * hold the header fields. */
 RCY_API int rcy_gc_get_stats(rcy_heap *heap, rcy_gc_stats *stats);
+/* C only: the statistics, the generation sizes, counts and thresholds as a
+ * table of text lines, or as one JSON object, written to `out` (NULL: the
+ * output callback). */
+RCY_API int rcy_gc_print_stats(rcy_heap *heap, FILE *out);
+RCY_API int rcy_gc_print_stats_json(rcy_heap *heap, FILE *out);
 
 /* ---- introspection ----------------------------------------------------- */
 
