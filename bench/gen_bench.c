@@ -1,14 +1,14 @@
 /* bench/gen_bench.c — what a generator costs: time per item and memory,
  * for a generator written with RCY_GEN_YIELD, a range | filter | map
  * pipeline, and, for comparison, building the whole sequence as a list
- * first.  Prints "name value" lines (median of RUNS runs for times);
+ * first.  Prints "name value" lines (median of RUNS runs for times;
+ * tracemalloc's peak, from one more run with tracing on, for memory);
  * bench/run.d/60-gen.sh sets them beside CPython's figures for the same
  * work (bench/gen_peer.py). */
 #include <recycle.h>
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 static rcy_heap *heap;
@@ -55,53 +55,28 @@ static double now(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static size_t bytes_used(void) {
-    rcy_mem_stats st;
-    memset(&st, 0, sizeof st);
-    st.size = sizeof st;
-    rcy_mem_get_stats(heap, &st);
-    return st.small_bytes_used + st.large_bytes;
-}
-
 static volatile long sink;
-static size_t peak; /* most bytes in use above the start, sampled */
-
-static void sample(size_t base) {
-    size_t u = bytes_used() - base;
-    if (u > peak)
-        peak = u;
-}
 
 /* for x in generate_numbers(n): total += x */
-static void run_generator(long n, bool measure) {
-    size_t base = bytes_used();
+static void run_generator(long n) {
     rcy_gen *g = generate_numbers(n);
-    long total = 0, k = 0;
-    RCY_FOR_EACH(x, g) {
-        total += rcy_int_value(x);
-        if (measure && (++k & 1023) == 0)
-            sample(base);
-    }
-    if (measure)
-        sample(base);
+    long total = 0;
+    RCY_FOR_EACH(x, g)
+    total += rcy_int_value(x);
     rcy_decref(g);
     sink = total;
 }
 
 /* sum(map(square, filter(odd, range(n)))) */
-static void run_pipeline(long n, bool measure) {
-    size_t base = bytes_used();
+static void run_pipeline(long n) {
     rcy_gen *r = rcy_gen_range(heap, 0, n, 1);
     rcy_gen *f = rcy_gen_filter(r, is_odd, NULL);
     rcy_gen *m = rcy_gen_map(f, square, NULL);
     if (!r || !f || !m)
         exit(1);
-    long total = 0, k = 0;
-    RCY_FOR_EACH(x, m) {
-        total += rcy_int_value(x);
-        if (measure && (++k & 1023) == 0)
-            sample(base);
-    }
+    long total = 0;
+    RCY_FOR_EACH(x, m)
+    total += rcy_int_value(x);
     rcy_decref(m);
     rcy_decref(f);
     rcy_decref(r);
@@ -109,8 +84,7 @@ static void run_pipeline(long n, bool measure) {
 }
 
 /* l = [i for i in range(n)]; for x in l: total += x */
-static void run_list(long n, bool measure) {
-    size_t base = bytes_used();
+static void run_list(long n) {
     rcy_list *l = rcy_list_new(heap);
     if (!l)
         exit(1);
@@ -120,8 +94,6 @@ static void run_list(long n, bool measure) {
             exit(1);
         rcy_decref(v);
     }
-    if (measure)
-        sample(base);
     long total = 0;
     for (size_t i = 0; i < rcy_list_len(l); i++)
         total += rcy_int_value(rcy_list_get(l, (ptrdiff_t)i));
@@ -134,18 +106,24 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static void bench(const char *name, void (*fn)(long, bool), long n, int runs) {
+static void bench(const char *name, void (*fn)(long), long n, int runs) {
     double t[64];
-    fn(n / 10, false); /* warm the pools */
+    fn(n / 10); /* warm the pools */
     for (int r = 0; r < runs; r++) {
         double t0 = now();
-        fn(n, false);
+        fn(n);
         t[r] = now() - t0;
     }
     qsort(t, (size_t)runs, sizeof t[0], cmp_double);
     printf("%s_ns_per_item %.2f\n", name, t[runs / 2] * 1e9 / (double)n);
-    peak = 0;
-    fn(n, true);
+    /* Memory in a separate, traced run: tracemalloc's peak, as the peer
+     * measures it. */
+    size_t cur, peak;
+    if (rcy_tracemalloc_start(1) < 0)
+        exit(1);
+    fn(n);
+    rcy_tracemalloc_get_traced_memory(&cur, &peak);
+    rcy_tracemalloc_stop();
     printf("%s_peak_bytes %zu\n", name, peak);
 }
 

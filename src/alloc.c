@@ -16,10 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define POOL_SIZE      ((size_t)RCY_POOL_SIZE)
-#define ARENA_SIZE     ((size_t)RCY_ARENA_SIZE)
-#define NPOOLS         RCYI_POOLS_PER_ARENA
-#define POOL_FREE_KIND 0xFFu
+#define POOL_SIZE  ((size_t)RCY_POOL_SIZE)
+#define ARENA_SIZE ((size_t)RCY_ARENA_SIZE)
+#define NPOOLS     RCYI_POOLS_PER_ARENA
 
 #define DBG_FRONT 16u
 #define DBG_BACK  8u
@@ -309,9 +308,15 @@ static rcyi_pool *pool_take(rcy_heap *h, rcyi_alloc_state *st, unsigned kind, un
         usable_push_front(st, a);
     }
     rcyi_pool *p;
+    bool same = false;
     if (a->freepools) {
         p = a->freepools;
         a->freepools = p->next;
+        /* Released by this heap with every block free: for the same class
+         * and kind its free list and carved blocks are still good (P2, P4),
+         * so a heap that frees and rebuilds big structures does not carve
+         * them again. */
+        same = p->cls == cls && p->kind == kind;
     } else {
         p = &a->pools[a->ncarved];
         p->mem = a->base + (a->ncarved ? (size_t)a->ncarved * POOL_SIZE : RCYI_ARENA_META);
@@ -322,13 +327,15 @@ static rcyi_pool *pool_take(rcy_heap *h, rcyi_alloc_state *st, unsigned kind, un
     usable_remove(st, a);
     if (--a->nfree)
         usable_push_front(st, a);
-    p->free = NULL;
+    if (!same) {
+        p->free = NULL;
+        p->virgin = 0;
+        p->bsize = (uint32_t)class_size(cls);
+        p->recip = (uint32_t)((((uint64_t)1 << 32) + p->bsize - 1) / p->bsize);
+        p->cls = (uint8_t)cls;
+        p->kind = (uint8_t)kind;
+    }
     p->used = 0;
-    p->virgin = 0;
-    p->bsize = (uint32_t)class_size(cls);
-    p->recip = (uint32_t)((((uint64_t)1 << 32) + p->bsize - 1) / p->bsize);
-    p->cls = (uint8_t)cls;
-    p->kind = (uint8_t)kind;
     p->linked = 0;
     p->retained = 0;
     p->owner = (uintptr_t)h | (st->debug ? RCYI_OWNER_DEBUG : 0) | RCYI_OWNER_UNLINKED;
@@ -346,7 +353,6 @@ static bool pool_release(rcyi_alloc_state *st, rcyi_pool *p) {
         a->nretained--;
     }
     p->owner = 0;
-    p->kind = POOL_FREE_KIND;
     p->next = a->freepools;
     a->freepools = p;
     uint32_t old = a->nfree;
@@ -446,6 +452,12 @@ static void *alloc_slow(rcy_heap *h, rcyi_alloc_state *st, unsigned kind, unsign
     if (!p)
         return NULL;
     list_push_front(head, p);
+    void *b = p->free; /* a reused pool comes with its free list */
+    if (b) {
+        p->free = get_link(b);
+        p->used++;
+        return b;
+    }
     return carve(st, p);
 }
 

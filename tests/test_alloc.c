@@ -417,6 +417,39 @@ static void walker_sees_exactly_the_live_objects_in_debug_mode(void **state) {
     walker_sees_exactly_the_live_objects_in(1);
 }
 
+/* Pools emptied and taken again by the same class keep their free lists:
+ * the walker and the validator still see exactly what is live, and a
+ * released RAW pool taken by OBJECTs (or the other way) starts clean. */
+static void rebuilt_structures_reuse_pools(void **state) {
+    (void)state;
+    for (int debug = 0; debug <= 1; debug++) {
+        rcy_heap *h = heap_with(debug, 0);
+        enum { N = 5000 };
+        rcy_head_ **objs = calloc(N, sizeof *objs);
+        void **raw = calloc(N, sizeof *raw);
+        for (int round = 0; round < 4; round++) {
+            for (size_t i = 0; i < N; i++)
+                objs[i] = new_fake(h, 32 + (i % 3) * 16);
+            walk_and_compare(h, objs, N);
+            rcyi_alloc_validate(h);
+            for (size_t i = 0; i < N; i++)
+                free_fake(h, objs[i]);
+            /* The same classes as RAW blocks, dirtied: taken by OBJECTs next. */
+            for (size_t i = 0; i < N; i++) {
+                raw[i] = rcy_mem_alloc(h, 32 + (i % 3) * 16);
+                memset(raw[i], 0xAB, 32);
+            }
+            rcyi_alloc_validate(h);
+            for (size_t i = 0; i < N; i++)
+                rcy_mem_free(h, raw[i]);
+        }
+        walk_and_compare(h, objs, 0);
+        free(objs);
+        free(raw);
+        rcy_heap_free(h);
+    }
+}
+
 /* A visitor may free objects (a collector does): pools and large blocks
  * stay in place until the walk is over, then empty ones are released. */
 typedef struct free_ctx {
@@ -612,6 +645,7 @@ int main(void) {
         cmocka_unit_test(walker_sees_exactly_the_live_objects),
         cmocka_unit_test(walker_sees_exactly_the_live_objects_in_debug_mode),
         cmocka_unit_test(visitor_may_free_objects),
+        cmocka_unit_test(rebuilt_structures_reuse_pools),
         cmocka_unit_test(heap_of_block_knows_its_blocks),
         cmocka_unit_test(heaps_in_threads_run_at_once),
         cmocka_unit_test(raw_allocator_is_pluggable),

@@ -27,6 +27,6 @@ for label, key in rows:
     ratio = "%.2fx" % (a / b) if b else "-"
     fmt = "%-34s %12.2f %12.2f %9s" if "ns" in key else "%-34s %12.0f %12.0f %9s"
     print(fmt % (label, a, b, ratio))
-print("(peak bytes: recycle's heap in use above the start, sampled every 1024")
-print(" items; CPython's tracemalloc peak.  ratio = recycle / python3, lower is better)")
+print("(peak bytes: tracemalloc's peak traced memory in each, from a separate run;")
+print(" ratio = recycle / python3, lower is better)")
 PY
