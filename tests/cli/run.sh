@@ -83,6 +83,13 @@ check "the child's file has its pid in the name (fork.$child.rcy)" test -s "fork
 expect_match "the child's leak is in the child's file" "777 B" "$(R leaks "fork.$child.rcy")"
 if R leaks fork.rcy | grep -q "777 B"; then fail "the parent's file does not hold the child's leak"; else ok "the parent's file does not hold the child's leak"; fi
 
+# ---- fork while other threads allocate: no child hangs --------------------
+mkdir -p ft
+(cd ft && timeout 120 "$RECYCLE" run -q -o ft.rcy -- "$CLI_TARGET" forkthreads 12 >../ft.out)
+expect_eq "12 forks under 3 allocating threads: all children exit, none hangs" 0 "$?"
+expect_eq "the parent saw every child exit cleanly" "forkthreads done, 0 bad" "$(cat ft.out)"
+expect_eq "each child wrote its own file" 12 "$(ls ft/ft.*.rcy 2>/dev/null | wc -l)"
+
 # ---- exec with a stripped environment: the new image is still traced ----
 R run -q -o exec.rcy -- "$CLI_TARGET" exec >exec.out
 expect_eq "exec'd image ran" "count done" "$(cat exec.out)"
