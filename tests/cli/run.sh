@@ -177,6 +177,13 @@ if command -v script >/dev/null; then
 else
     skip "progress on a terminal: script(1) not installed"
 fi
+if command -v script >/dev/null; then
+    mkdir -p tty && cd tty || exit 1
+    tty_out=$(script -qec "'$RECYCLE' run -o f.rcy -- '$CLI_TARGET' fork" /dev/null 2>&1)
+    cd .. || exit 1
+    expect_match "on a terminal, run says where the file went" "recycle: wrote f.rcy" "$tty_out"
+    expect_match "and names the files of child processes" "recycle: a child process wrote \./f\.[0-9]+\.rcy" "$tty_out"
+fi
 RCY_PROGRESS_DELAY_MS=0 R top count.rcy >/dev/null 2>prog.err
 expect_eq "not a terminal: no progress output" "" "$(cat prog.err)"
 
