@@ -60,9 +60,6 @@
 #define NONE   UINT32_MAX
 
 #define F_ZSTD 1u /* header flag: the body is compressed */
-/* Compression level: 19 writes the smallest files at a cost that is small
- * next to the traced run (a few hundred KB of body). */
-#define ZLEVEL 19
 /* zstd cannot expand more than this: a block of at most 128 KiB of output
  * costs at least 4 bytes (3-byte header, 1 RLE byte); plus slack for the
  * frame header and small frames. */
@@ -301,6 +298,14 @@ static void w_traces(wbuf *w, const rcy_snapshot *s, const uint32_t *ids) {
 }
 
 #ifdef RCY_HAVE_ZSTD
+/* Compression level for raw bytes of sections.  Measured on a cc1 run
+ * (475 KB of sections): level 19 gives 68 KB in 0.18 s, level 12 77 KB in
+ * 0.01 s, level 3 83 KB.  Small bodies get the smallest file; big ones a
+ * level whose time stays small next to the traced run. */
+static int zlevel(size_t raw) {
+    return raw <= ((size_t)1 << 20) ? 19 : raw <= ((size_t)16 << 20) ? 12 : 6;
+}
+
 /* Replace the sections in w by {u64 length, zstd frame} when that is
  * smaller; returns the header flags to record. */
 static int compress_body(wbuf *w, uint32_t *flags) {
@@ -315,7 +320,7 @@ static int compress_body(wbuf *w, uint32_t *flags) {
     }
     /* the frame records its content size (checked against ours on load) and
      * a checksum of the content, which catches damage behind a repaired CRC */
-    ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, raw <= ((size_t)8 << 20) ? ZLEVEL : 9);
+    ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, zlevel(raw));
     ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 1);
     ZSTD_CCtx_setParameter(cc, ZSTD_c_contentSizeFlag, 1);
     size_t z = ZSTD_compress2(cc, np + HEADER + 8, bound, w->p + HEADER, raw);
