@@ -63,8 +63,10 @@
 /* zstd cannot expand more than this: a block of at most 128 KiB of output
  * costs at least 4 bytes (3-byte header, 1 RLE byte); plus slack for the
  * frame header and small frames. */
-#define ZRATIO  32768u
-#define RAW_MAX ((uint64_t)1 << 32) /* 4 GiB of sections: far beyond any real file */
+#define ZRATIO 32768u
+/* 1 GiB of sections, far beyond any real snapshot; a body above it is
+ * written uncompressed. */
+#define RAW_MAX ((uint64_t)1 << 30)
 
 #define TAG(a, b, c, d)                                                                            \
     ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
@@ -310,6 +312,8 @@ static int zlevel(size_t raw) {
  * smaller; returns the header flags to record. */
 static int compress_body(wbuf *w, uint32_t *flags) {
     size_t raw = w->len - HEADER;
+    if (raw > RAW_MAX)
+        return RCY_OK; /* the loader would refuse it compressed */
     size_t bound = ZSTD_compressBound(raw);
     unsigned char *np = malloc(HEADER + 8 + bound);
     ZSTD_CCtx *cc = ZSTD_createCCtx();

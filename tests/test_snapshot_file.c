@@ -441,7 +441,7 @@ static void absurd_declared_sizes_are_refused(void **state) {
         raw - 1,
         0,
         (uint64_t)(n - 40) * 32768u + 1, /* more than zstd can expand to */
-        (uint64_t)1 << 32 | 1,           /* over the hard cap */
+        ((uint64_t)1 << 30) + 1,         /* over the hard cap */
         (uint64_t)1 << 40,
         (uint64_t)1 << 62,
         UINT64_MAX,
