@@ -4,7 +4,8 @@ the ratios that `make bench` printed, and optionally the benchmark report
 (docs/benchmarks.md): every section's output verbatim beside its chart.
 
 Reads the saved output of `make bench` (bench/run.sh): its first lines name
-the machine and the date, each `=== NN-name ===` line starts a benchmark,
+the machine and the date, each `=== NN-name ===` line starts a benchmark
+(a script re-run later, after its own machine/date lines, replaces it),
 and every table row whose last field is a ratio such as `0.40x` gives one
 bar per ratio in it (named by the header words above it when there are
 several).  A table's header (the column names: recycle and its peers) is
@@ -36,26 +37,33 @@ def column_name(header, row_tokens, k):
 
 
 def parse(text):
+    """Sections in order of first appearance; a section printed again by a
+    later run (a later `machine:`/`date:` header) replaces the earlier one.
+    Each section keeps its run's machine and date and its verbatim text."""
     machine, date = "", ""
-    sections = []
+    sections = {}
     cur = None
     prev_lines = []
     for raw in text.splitlines():
         line = raw.rstrip()
-        if line.startswith("machine:") and not machine:
+        if line.startswith("machine:"):
             machine = line[len("machine:"):].strip()
+            cur = None
             continue
-        if line.startswith("date:") and not date:
+        if line.startswith("date:"):
             date = line[len("date:"):].strip()
+            cur = None
             continue
         m = SECTION.match(line)
         if m:
-            cur = {"name": m.group(1), "tables": []}
-            sections.append(cur)
+            cur = {"name": m.group(1), "tables": [], "machine": machine, "date": date,
+                   "body": []}
+            sections[m.group(1)] = cur
             prev_lines = []
             continue
         if cur is None:
             continue
+        cur["body"].append(line)
         fields = line.split()
         if len(fields) >= 3 and RATIO.match(fields[-1]):
             first_num = next((i for i, f in enumerate(fields)
@@ -89,14 +97,17 @@ def parse(text):
             if cur["tables"]:
                 cur["tables"][-1]["closed"] = True
             prev_lines.append(line)
-    return machine, date, [s for s in sections if s["tables"]]
+    for sec in sections.values():
+        sec["text"] = "\n".join(sec.pop("body")).strip("\n")
+    return list(sections.values())
 
 
 def esc(s):
     return html.escape(s, quote=True)
 
 
-def svg(section, machine, date):
+def svg(section):
+    machine, date = section["machine"], section["date"]
     width, left, right = 860, 330, 90
     bar_h, gap = 18, 6
     plot_w = width - left - right
@@ -150,59 +161,52 @@ def svg(section, machine, date):
     return "\n".join(out) + "\n"
 
 
-def section_texts(text):
-    """The verbatim output of each `=== NN-name ===` section."""
-    out, name, buf = {}, None, []
-    for line in text.splitlines():
-        m = SECTION.match(line.rstrip())
-        if m:
-            if name:
-                out[name] = "\n".join(buf).strip("\n")
-            name, buf = m.group(1), []
-        elif name:
-            buf.append(line.rstrip())
-    if name:
-        out[name] = "\n".join(buf).strip("\n")
-    return out
-
-
-def report(text, machine, date, sections, outdir, md_path, source):
+def report(sections, outdir, md_path, source):
     rel = os.path.relpath(outdir, os.path.dirname(os.path.abspath(md_path)))
     src_rel = os.path.relpath(source, os.path.dirname(os.path.abspath(md_path)))
-    charted = {s["name"] for s in sections}
+    runs = sorted({(s["machine"], s["date"]) for s in sections}, key=lambda r: r[1])
     lines = [
         "# Benchmarks",
         "",
-        "Every figure on this page was printed by one run of `make bench`",
-        "(`bench/run.sh`, which runs each `bench/run.d/*.sh` in order); nothing",
-        "was edited or added.  Each benchmark measures recycle and its peers side",
-        "by side in the same run and prints the ratio (recycle / peer unless the",
-        "table says otherwise).  The raw output is [%s](%s); the charts are drawn"
+        "Every figure on this page was printed by `make bench` (`bench/run.sh`,",
+        "which runs each `bench/run.d/*.sh` in order) or by one of those scripts",
+        "run on its own the same way; nothing was edited or added.  Each",
+        "benchmark measures recycle and its peers side by side in the same run",
+        "and prints the ratio (recycle / peer unless its table says otherwise);",
+        "the peers are the columns of each table.  The raw output is",
+        "[%s](%s); the charts are drawn from it by `docs/bench/charts.py` (one"
         % (os.path.basename(source), src_rel),
-        "from it by `docs/bench/charts.py` (one bar per printed ratio; the dashed",
-        "rule is 1.0x).",
+        "bar per printed ratio; the dashed rule is 1.0x).",
         "",
-        "- **Machine:** %s" % (machine or "not printed"),
-        "- **Date of the run:** %s" % (date or "not printed"),
-        "- **Note:** the machine was shared with other jobs during the run, so",
-        "  wall-clock figures carry noise; medians of several runs are printed,",
-        "  and instruction counts (callgrind) where a benchmark gives them.",
+        "Runs (machine, date):",
+        "",
+    ]
+    for machine, date in runs:
+        names = ", ".join(s["name"] for s in sections if (s["machine"], s["date"]) == (machine, date))
+        lines.append("- %s, %s: %s" % (machine or "machine not printed", date or "date not printed",
+                                       names))
+    lines += [
+        "",
+        "The machine was shared with other jobs while the benchmarks ran, so",
+        "wall-clock figures carry noise: the scripts print medians of several",
+        "runs, CPU time where they say so, and instruction counts (callgrind)",
+        "where they give them.",
         "",
         "To reproduce: `make bench | sed -n '/^machine:/,$p' > out.txt`, then",
         "`python3 docs/bench/charts.py out.txt docs/bench docs/benchmarks.md`.",
         "",
     ]
-    for name, body in section_texts(text).items():
-        lines.append("## %s" % name)
+    for sec in sections:
+        lines.append("## %s" % sec["name"])
         lines.append("")
-        lines.append("Measured on: %s, %s.  The peers are the columns of each table "
-                     "below." % (machine or "machine not printed", date or "date not printed"))
+        lines.append("Measured on %s, %s." % (sec["machine"] or "a machine not printed",
+                                               sec["date"] or "date not printed"))
         lines.append("")
-        if name in charted:
-            lines.append("![%s](%s/%s.svg)" % (name, rel, name))
+        if sec["tables"]:
+            lines.append("![%s](%s/%s.svg)" % (sec["name"], rel, sec["name"]))
             lines.append("")
         lines.append("```text")
-        lines.append(body if body else "(no output)")
+        lines.append(sec["text"] if sec["text"] else "(no output)")
         lines.append("```")
         lines.append("")
     with open(md_path, "w", encoding="utf-8") as f:
@@ -215,15 +219,17 @@ def main(argv):
         return 2
     with open(argv[1], encoding="utf-8") as f:
         text = f.read()
-    machine, date, sections = parse(text)
+    sections = parse(text)
     os.makedirs(argv[2], exist_ok=True)
     for s in sections:
+        if not s["tables"]:
+            continue
         path = os.path.join(argv[2], s["name"] + ".svg")
         with open(path, "w", encoding="utf-8") as f:
-            f.write(svg(s, machine, date))
+            f.write(svg(s))
         print(path)
     if len(argv) == 4:
-        report(text, machine, date, sections, argv[2], argv[3], argv[1])
+        report(sections, argv[2], argv[3], argv[1])
         print(argv[3])
     return 0
 
