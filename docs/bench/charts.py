@@ -20,19 +20,29 @@ import os
 import re
 import sys
 
-RATIO = re.compile(r"^(\d+(?:\.\d+)?)x$")
-NUMBER = re.compile(r"^[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?%?$")
+RATIO = re.compile(r"^\(?(\d+(?:\.\d+)?)x\)?$")
+NUMBER = re.compile(r"^[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?:/\d+(?:\.\d+)?)?%?$")
 SECTION = re.compile(r"^=== (\S+) ===$")
 TOKEN = re.compile(r"(\S+)")
+SEGMENT = re.compile(r"\S+(?: \S+)*")
 
 
-def column_name(header, row_tokens, k):
-    """The header words above the k-th token of a row: those that end after
+def column_name(header, row_tokens, k, ratio_idx):
+    """The header text above the k-th token of a row.  First choice: the
+    header segment (words joined by single spaces) that overlaps this token
+    and no other ratio of the row.  Else the header words that end after
     the previous token and no later than this one (printf-aligned tables
     line a column's name up with its values)."""
+    start, end = row_tokens[k][0], row_tokens[k][1]
+    for m in SEGMENT.finditer(header):
+        if m.start() < end and start < m.end():
+            others = [j for j in ratio_idx if j != k and m.start() < row_tokens[j][1]
+                      and row_tokens[j][0] < m.end()]
+            if not others:
+                return " ".join(w for w in m.group(0).split() if w != "(x)")
     lo = row_tokens[k - 1][1] if k > 0 else 0
-    hi = row_tokens[k][1]
-    words = [m.group(1) for m in TOKEN.finditer(header) if lo < m.end() <= hi + 1]
+    words = [m.group(1) for m in TOKEN.finditer(header)
+             if lo < m.end() <= end + 1 and m.group(1) != "(x)"]
     return " ".join(words)
 
 
@@ -65,10 +75,21 @@ def parse(text):
             continue
         cur["body"].append(line)
         fields = line.split()
-        if len(fields) >= 3 and RATIO.match(fields[-1]):
-            first_num = next((i for i, f in enumerate(fields)
-                              if NUMBER.match(f) or RATIO.match(f)), len(fields) - 1)
-            label = " ".join(fields[:max(first_num, 1)])
+        toks = [(m.start(), m.end(), m.group(1)) for m in TOKEN.finditer(line)]
+        # A ratio is a token like 0.40x or (0.40x); one after <= or >= is a
+        # target, not a measurement.
+        ratio_idx = [k for k, tk in enumerate(toks) if RATIO.match(tk[2])
+                     and not (k > 0 and toks[k - 1][2] in ("<=", ">=", "<", ">"))]
+        if len(fields) >= 3 and ratio_idx and not RATIO.match(fields[0]):
+            # The label: the words before the trailing run of figures.
+            figure = lambda f: (NUMBER.match(f) or RATIO.match(f)
+                                or f in ("-", "<=", ">=", "<", ">"))
+            first_num = len(fields)
+            while first_num > 1 and figure(fields[first_num - 1]):
+                first_num -= 1
+            label = " ".join(fields[:first_num])
+            if any(RATIO.match(f) for f in fields[:first_num]):
+                continue  # a ratio inside the label: not a table row
             tables = cur["tables"]
             if not tables or tables[-1]["closed"]:
                 nonblank = [p for p in prev_lines if p.strip()]
@@ -83,13 +104,16 @@ def parse(text):
                 if not title and nonblank:
                     title = nonblank[0].strip()
                 tables.append({"title": title, "header": header, "rows": [],
-                               "closed": False})
+                               "closed": False,
+                               "higher_better": bool(re.search(r"speedup", header)),
+                               # slowdowns against a plain run: no better/worse
+                               "neutral": not re.search(r"ratio|\bvs\b|speedup", header),
+                               "charted": bool(re.search(r"ratio|\bvs\b|speedup|\(x\)",
+                                                         header))})
             t = tables[-1]
-            toks = [(m.start(), m.end(), m.group(1)) for m in TOKEN.finditer(line)]
-            ratio_idx = [k for k, tk in enumerate(toks) if RATIO.match(tk[2])]
             many = len(ratio_idx) > 1
             for k in ratio_idx:
-                name = column_name(t["header"], toks, k) if many else ""
+                name = column_name(t["header"], toks, k, ratio_idx) if many else ""
                 tok = toks[k][2]
                 t["rows"].append((label + (" · " + name if name else ""),
                                   float(RATIO.match(tok).group(1)), tok))
@@ -99,7 +123,8 @@ def parse(text):
             prev_lines.append(line)
     for sec in sections.values():
         sec["text"] = "\n".join(sec.pop("body")).strip("\n")
-    return list(sections.values())
+        sec["tables"] = [t for t in sec["tables"] if t["charted"] and t["rows"]]
+    return sorted(sections.values(), key=lambda sec: sec["name"])
 
 
 def esc(s):
@@ -131,7 +156,8 @@ def svg(section):
         top = y
         for label, ratio, printed in t["rows"]:
             w = plot_w * ratio / scale_max
-            color = "#2f7d32" if ratio <= 1.0 else "#c62828"
+            good = ratio >= 1.0 if t["higher_better"] else ratio <= 1.0
+            color = "#546e7a" if t["neutral"] else "#2f7d32" if good else "#c62828"
             body.append('<text x="%d" y="%d" font-size="12" text-anchor="end">%s</text>'
                         % (left - 8, y + 13, esc(label)))
             body.append('<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>'
@@ -147,8 +173,9 @@ def svg(section):
         y += 14
     y += 8
     body.append('<text x="10" y="%d" font-size="11" fill="#555">each bar: a ratio the run '
-                'printed (its row, and its column when a row has several); green at '
-                'most 1.0x, red above</text>' % y)
+                'printed (its row, and its column when a row has several); green: '
+                'recycle better (ratio at most 1.0x, or at least 1.0x for a speedup); '
+                'gray: a slowdown against the plain run</text>' % y)
     y += 14
     body.append('<text x="10" y="%d" font-size="11" fill="#555">machine: %s; %s</text>'
                 % (y, esc(machine), esc(date)))
