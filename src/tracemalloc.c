@@ -505,24 +505,31 @@ static void shard_maybe_shrink_locked(shard *s) {
         shard_resize_locked(s, (s->count * 2 + GROUP - 1) / GROUP + 16);
 }
 
-/* The slot of (domain, ptr), or SIZE_MAX; *empty is set to the first empty
- * slot seen on the probe path (SIZE_MAX if none).  A probe goes on to the
+/* The slot of (domain, ptr), or SIZE_MAX; *empty (when empty is not NULL)
+ * is set to the first empty slot seen on the probe path (SIZE_MAX if
+ * none).  A probe goes on to the
  * next group only while the group's overflow counter says some entry
  * passed it. */
 static size_t find_locked(shard *s, uint64_t h, uintptr_t ptr, unsigned domain, size_t *empty) {
     size_t ng = s->ngroups;
-    *empty = SIZE_MAX;
+    if (empty)
+        *empty = SIZE_MAX;
     if (!ng)
         return SIZE_MAX;
     size_t g = home_group(s, h);
     for (size_t n = 0; n < ng; n++) {
         slot *grp = &s->slots[g * GROUP];
-        for (unsigned i = 0; i < GROUP; i++) {
-            if (!grp[i].tb) {
-                if (*empty == SIZE_MAX)
-                    *empty = g * GROUP + i;
-            } else if (grp[i].ptr == ptr && tb_get(grp[i].tb)->domain == domain) {
+        /* An empty slot has ptr 0, so one compare per slot finds the key
+         * (a traced ptr of 0 is checked for emptiness below). */
+        for (unsigned i = 0; i < GROUP; i++)
+            if (grp[i].ptr == ptr && grp[i].tb && tb_get(grp[i].tb)->domain == domain)
                 return g * GROUP + i;
+        if (empty && *empty == SIZE_MAX) {
+            for (unsigned i = 0; i < GROUP; i++) {
+                if (!grp[i].tb) {
+                    *empty = g * GROUP + i;
+                    break;
+                }
             }
         }
         if (!s->over[g])
@@ -659,8 +666,7 @@ static bool remove_trace(unsigned domain, uintptr_t ptr) {
     spin_lock(&s->lock);
     if (!__atomic_load_n(&tracing, __ATOMIC_RELAXED))
         goto out;
-    size_t empty;
-    size_t j = find_locked(s, h, ptr, domain, &empty);
+    size_t j = find_locked(s, h, ptr, domain, NULL);
     if (j == SIZE_MAX)
         goto out;
     slot *e = &s->slots[j];
@@ -1099,8 +1105,7 @@ rcy_traceback *rcy_tracemalloc_get_object_traceback(const void *obj) {
     int limit = 0;
     bool found = false;
     spin_lock(&s->lock);
-    size_t empty;
-    size_t j = find_locked(s, h, (uintptr_t)obj, RCY_DOMAIN_DEFAULT, &empty);
+    size_t j = find_locked(s, h, (uintptr_t)obj, RCY_DOMAIN_DEFAULT, NULL);
     if (j != SIZE_MAX) {
         const rcyi_tb *t = tb_get(s->slots[j].tb);
         file = t->file;

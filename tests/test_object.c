@@ -330,6 +330,11 @@ static void run_with_stack(void *(*fn)(void *), void *arg, size_t stack) {
 
 static void ten_million_chain_frees_on_an_8_mib_stack(void **state) {
     rcy_heap *h = *state;
+    /* Run once, on normal heaps: on debug heaps (tests/object.cmake) the
+     * same code path is covered by the shorter chains below. */
+    const char *debug = getenv("RCY_DEBUG");
+    if (debug && strcmp(debug, "0") != 0)
+        skip();
     chain_job job = {h, 10 * 1000 * 1000, 0};
     run_with_stack(drop_long_chain, &job, 8u << 20);
     assert_true(job.ok);

@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include "cli.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -100,6 +101,49 @@ static void set_env_or_die(const char *name, const char *value) {
         fprintf(stderr, "recycle run: setenv %s: %s\n", name, strerror(errno));
         _exit(CLI_RUN_EFAIL);
     }
+}
+
+/* Name the files the program's other processes wrote: main.PID.ext (or
+ * main.PID without an extension) in the same directory, written since the
+ * run started. */
+static void list_child_files(const char *main_path, time_t since) {
+    char dir[PATH_MAX + 64], stem[PATH_MAX + 64], ext[64] = "";
+    const char *slash = strrchr(main_path, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - main_path) : 1,
+             slash ? main_path : ".");
+    if (slash && slash == main_path)
+        snprintf(dir, sizeof dir, "/");
+    snprintf(stem, sizeof stem, "%s", slash ? slash + 1 : main_path);
+    char *dot = strrchr(stem, '.');
+    if (dot && dot != stem && strlen(dot) < sizeof ext) {
+        snprintf(ext, sizeof ext, "%s", dot);
+        *dot = 0;
+    }
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    size_t n = 0, slen = strlen(stem), elen = strlen(ext);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *name = e->d_name;
+        size_t len = strlen(name);
+        if (len <= slen + 1 + elen || strncmp(name, stem, slen) != 0 || name[slen] != '.' ||
+            strcmp(name + len - elen, ext) != 0)
+            continue;
+        size_t digits = len - slen - 1 - elen;
+        if (strspn(name + slen + 1, "0123456789") != digits)
+            continue;
+        char path[PATH_MAX + 384];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        if (stat(path, &st) != 0 || st.st_mtime < since)
+            continue;
+        if (n++ < 8)
+            fprintf(stderr, "recycle: a child process wrote %s\n", path);
+    }
+    closedir(d);
+    if (n > 8)
+        fprintf(stderr, "recycle: ... and %zu more files of child processes\n", n - 8);
 }
 
 int cmd_run(int argc, char **argv) {
@@ -195,6 +239,7 @@ int cmd_run(int argc, char **argv) {
 
     char start[32];
     snprintf(start, sizeof start, "%llu", (unsigned long long)mono_ns());
+    time_t start_sec = time(NULL);
     fflush(NULL);
 
     /* Signals: ignore the terminal's, forward the rest, as a shell's
@@ -282,6 +327,8 @@ int cmd_run(int argc, char **argv) {
     } else if (!quiet && isatty(STDERR_FILENO)) {
         fprintf(stderr, "recycle: wrote %s\n", written);
     }
+    if (!quiet && isatty(STDERR_FILENO))
+        list_child_files(written, start_sec);
 
     if (WIFEXITED(status))
         return WEXITSTATUS(status);

@@ -8,6 +8,8 @@
  *   _exit CODE       allocate, then end with _exit(CODE) (no destructors)
  *   threads N M      N threads doing M malloc/free pairs each
  *   fork             the child leaks 777 bytes and exits; the parent waits
+ *   forkthreads N    N forks while 3 threads allocate; each child allocates
+ *                    and exits (fork safety: no child may hang)
  *   exec             re-exec itself in mode "count" with an environment that
  *                    has neither LD_PRELOAD nor RCY_RUN_*
  *   loop N           N malloc/free pairs of growing sizes (for heaptrack)
@@ -97,6 +99,45 @@ static int mode_fork(void) {
     return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
 }
 
+static volatile int stop_workers;
+
+static void *busy_worker(void *arg) {
+    (void)arg;
+    unsigned k = 0;
+    while (!stop_workers) {
+        void *q = malloc(16 + (k++ % 4000));
+        sink = q;
+        free(q);
+    }
+    return NULL;
+}
+
+static int mode_forkthreads(int n) {
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++)
+        pthread_create(&th[i], NULL, busy_worker, NULL);
+    int bad = 0;
+    for (int i = 0; i < n; i++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            for (int k = 0; k < 100; k++) {
+                void *q = malloc((size_t)(1 + k * 37));
+                sink = q;
+                free(q);
+            }
+            _exit(0);
+        }
+        int st;
+        if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            bad++;
+    }
+    stop_workers = 1;
+    for (int i = 0; i < 3; i++)
+        pthread_join(th[i], NULL);
+    printf("forkthreads done, %d bad\n", bad);
+    return bad != 0;
+}
+
 static int mode_exec(const char *self) {
     char *argv[] = {(char *)self, (char *)"count", NULL};
     char *envp[] = {(char *)"PATH=/usr/bin:/bin", (char *)"CLI_TARGET_EXECED=1", NULL};
@@ -167,6 +208,8 @@ int main(int argc, char **argv) {
         return mode_threads(argc > 2 ? atoi(argv[2]) : 4, argc > 3 ? atol(argv[3]) : 10000);
     if (strcmp(mode, "fork") == 0)
         return mode_fork();
+    if (strcmp(mode, "forkthreads") == 0)
+        return mode_forkthreads(argc > 2 ? atoi(argv[2]) : 50);
     if (strcmp(mode, "exec") == 0)
         return mode_exec(argv[0]);
     if (strcmp(mode, "loop") == 0)

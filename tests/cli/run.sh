@@ -83,6 +83,13 @@ check "the child's file has its pid in the name (fork.$child.rcy)" test -s "fork
 expect_match "the child's leak is in the child's file" "777 B" "$(R leaks "fork.$child.rcy")"
 if R leaks fork.rcy | grep -q "777 B"; then fail "the parent's file does not hold the child's leak"; else ok "the parent's file does not hold the child's leak"; fi
 
+# ---- fork while other threads allocate: no child hangs --------------------
+mkdir -p ft
+(cd ft && timeout 120 "$RECYCLE" run -q -o ft.rcy -- "$CLI_TARGET" forkthreads 12 >../ft.out)
+expect_eq "12 forks under 3 allocating threads: all children exit, none hangs" 0 "$?"
+expect_eq "the parent saw every child exit cleanly" "forkthreads done, 0 bad" "$(cat ft.out)"
+expect_eq "each child wrote its own file" 12 "$(ls ft/ft.*.rcy 2>/dev/null | wc -l)"
+
 # ---- exec with a stripped environment: the new image is still traced ----
 R run -q -o exec.rcy -- "$CLI_TARGET" exec >exec.out
 expect_eq "exec'd image ran" "count done" "$(cat exec.out)"
@@ -169,6 +176,13 @@ if command -v script >/dev/null; then
     expect_match "and the report follows on a clean line" "\[ Top 10 \]" "$tty_out"
 else
     skip "progress on a terminal: script(1) not installed"
+fi
+if command -v script >/dev/null; then
+    mkdir -p tty && cd tty || exit 1
+    tty_out=$(script -qec "'$RECYCLE' run -o f.rcy -- '$CLI_TARGET' fork" /dev/null 2>&1)
+    cd .. || exit 1
+    expect_match "on a terminal, run says where the file went" "recycle: wrote f.rcy" "$tty_out"
+    expect_match "and names the files of child processes" "recycle: a child process wrote \./f\.[0-9]+\.rcy" "$tty_out"
 fi
 RCY_PROGRESS_DELAY_MS=0 R top count.rcy >/dev/null 2>prog.err
 expect_eq "not a terminal: no progress output" "" "$(cat prog.err)"
