@@ -109,10 +109,14 @@ static int resize(rcy_dict *d, size_t need, const char *file, int line, const ch
     return RCY_OK;
 }
 
+/* entries and used are read once: a visit function never changes the dict
+ * it is called for (see list_traverse in list.c for every caller). */
 static int dict_traverse(void *self, rcy_visitproc visit, void *arg) {
-    rcy_dict *d = self;
-    for (size_t k = 0; k < d->used; k++)
-        RCY_VISIT(d->entries[k].value, visit, arg);
+    const rcy_dict *d = self;
+    const entry *entries = d->entries;
+    size_t used = d->used;
+    for (size_t k = 0; k < used; k++)
+        RCY_VISIT(entries[k].value, visit, arg);
     return 0;
 }
 

@@ -17,10 +17,25 @@ struct rcy_list {
     size_t len, cap;
 };
 
+/* items and len are read once: a visit function never changes the list it
+ * is called for.  Every caller of type->traverse relies on that: the
+ * collector's visitors (gc.c) only touch gc bits, refcounts and the work
+ * stack (visit_legacy appends to the `garbage` list, which is referenced
+ * by the heap and so never in U, never the list being traversed);
+ * get_referents / get_referrers only record the child; weakref.c's
+ * traverse visits nothing.  The items are non-NULL (invariant above), so
+ * no NULL test either.  With a reload after every call (which the
+ * compiler must do, visit being opaque) this loop was about half of a
+ * traversal-heavy collection. */
 static int list_traverse(void *self, rcy_visitproc visit, void *arg) {
-    rcy_list *l = self;
-    for (size_t i = 0; i < l->len; i++)
-        RCY_VISIT(l->items[i], visit, arg);
+    const rcy_list *l = self;
+    void *const *items = l->items;
+    size_t n = l->len;
+    for (size_t i = 0; i < n; i++) {
+        int rc = visit(items[i], arg);
+        if (rc)
+            return rc;
+    }
     return 0;
 }
 
