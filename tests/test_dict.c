@@ -17,14 +17,6 @@ static int teardown(void **state) {
     return 0;
 }
 
-static size_t bytes_in_use(rcy_heap *h) {
-    rcy_mem_stats st;
-    memset(&st, 0, sizeof st);
-    st.size = sizeof st;
-    assert_int_equal(rcy_mem_get_stats(h, &st), RCY_OK);
-    return st.small_bytes_used + st.large_bytes;
-}
-
 static void set_int(rcy_dict *d, const char *k, long v) {
     rcy_int *i = rcy_int_new(rcy_heap_of(d), v);
     assert_non_null(i);
@@ -51,7 +43,7 @@ static void new_dict_is_empty(void **state) {
     assert_non_null(rcy_dict_type.traverse);
     assert_non_null(rcy_dict_type.clear);
     rcy_decref(d);
-    assert_int_equal(bytes_in_use(h), 0);
+    assert_int_equal(rcy_test_bytes_in_use(h), 0);
 }
 
 static void set_get_replace_and_delete(void **state) {
@@ -74,7 +66,7 @@ static void set_get_replace_and_delete(void **state) {
     set_int(d, "two", 22);
     assert_int_equal(get_int(d, "two"), 22);
     rcy_decref(d);
-    assert_int_equal(bytes_in_use(h), 0);
+    assert_int_equal(rcy_test_bytes_in_use(h), 0);
 }
 
 static void keys_are_copied(void **state) {
@@ -110,7 +102,7 @@ static void values_are_held_by_the_dict(void **state) {
     rcy_decref(d);
     assert_int_equal(rcy_getrefcount(v), 1);
     rcy_decref(v);
-    assert_int_equal(bytes_in_use(h), 0);
+    assert_int_equal(rcy_test_bytes_in_use(h), 0);
 }
 
 static void iteration_follows_insertion_order(void **state) {
@@ -182,7 +174,7 @@ static void many_keys_match_a_model(void **state) {
         seen++;
     assert_int_equal(seen, live);
     rcy_decref(d);
-    assert_int_equal(bytes_in_use(h), 0);
+    assert_int_equal(rcy_test_bytes_in_use(h), 0);
 }
 
 static void clear_empties_and_the_dict_stays_usable(void **state) {
@@ -201,7 +193,7 @@ static void clear_empties_and_the_dict_stays_usable(void **state) {
     rcy_dict_type.clear(d); /* the collector's clear */
     assert_int_equal(rcy_dict_len(d), 0);
     rcy_decref(d);
-    assert_int_equal(bytes_in_use(h), 0);
+    assert_int_equal(rcy_test_bytes_in_use(h), 0);
 }
 
 static int count_visit(void *obj, void *arg) {
@@ -257,7 +249,7 @@ static void destructors_may_change_the_dict(void **state) {
     rcy_dict *d = victim;
     victim = NULL;
     rcy_decref(d);
-    assert_int_equal(bytes_in_use(h), 0);
+    assert_int_equal(rcy_test_bytes_in_use(h), 0);
 }
 
 static void bad_arguments_are_reported(void **state) {
@@ -281,7 +273,7 @@ static void bad_arguments_are_reported(void **state) {
     assert_null(rcy_dict_new(NULL));
     rcy_decref(d);
     rcy_decref(l);
-    assert_int_equal(bytes_in_use(h), 0);
+    assert_int_equal(rcy_test_bytes_in_use(h), 0);
 }
 
 int main(void) {

@@ -23,14 +23,6 @@ static const rcy_type chain_type = {
     .name = "Chain", .size = sizeof(chain), .destroy = chain_destroy};
 static const rcy_type blob_type = {.name = "Blob", .size = 16};
 
-static size_t bytes_in_use(rcy_heap *h) {
-    rcy_mem_stats st;
-    memset(&st, 0, sizeof st);
-    st.size = sizeof st;
-    assert_int_equal(rcy_mem_get_stats(h, &st), RCY_OK);
-    return st.small_bytes_used + st.large_bytes;
-}
-
 /* Counts failures; checks each failing call left things as they were. */
 static void scenario(rcy_heap *h, int *fails) {
     rcy_dict *root = rcy_dict_new(h);
@@ -117,7 +109,7 @@ static void every_failing_raw_request_is_reported_and_nothing_leaks(void **state
         rcy_heap_fail_nth(h, n);
         int fails = 0;
         scenario(h, &fails);
-        assert_int_equal(bytes_in_use(h), 0);
+        assert_int_equal(rcy_test_bytes_in_use(h), 0);
         /* The countdown is still running: the scenario made fewer than N
          * raw requests, so every request has now been failed once. */
         int done = h->alloc.fail_nth != 0;
@@ -159,7 +151,7 @@ static void memory_limit_makes_every_api_fail_cleanly(void **state) {
     }
     assert_true(n < 10 * 1000 * 1000); /* the limit was hit */
     rcy_decref(l);
-    assert_int_equal(bytes_in_use(h), 0);
+    assert_int_equal(rcy_test_bytes_in_use(h), 0);
     rcy_heap_free(h);
 }
 

@@ -15,14 +15,6 @@ static int teardown(void **state) {
     return 0;
 }
 
-static size_t bytes_in_use(rcy_heap *h) {
-    rcy_mem_stats st;
-    memset(&st, 0, sizeof st);
-    st.size = sizeof st;
-    assert_int_equal(rcy_mem_get_stats(h, &st), RCY_OK);
-    return st.small_bytes_used + st.large_bytes;
-}
-
 /* A list [0, 1, ..., n-1] of ints; *ints receives borrowed pointers. */
 static rcy_list *make_list(rcy_heap *h, int n, rcy_int **ints) {
     rcy_list *l = rcy_list_new(h);
@@ -54,7 +46,7 @@ static void new_list_is_empty_and_tracked_type(void **state) {
     assert_non_null(rcy_list_type.traverse);
     assert_non_null(rcy_list_type.clear);
     rcy_decref(l);
-    assert_int_equal(bytes_in_use(h), 0);
+    assert_int_equal(rcy_test_bytes_in_use(h), 0);
 }
 
 static void append_takes_its_own_reference(void **state) {
@@ -70,7 +62,7 @@ static void append_takes_its_own_reference(void **state) {
     rcy_decref(l);
     assert_int_equal(rcy_getrefcount(v), 1);
     rcy_decref(v);
-    assert_int_equal(bytes_in_use(h), 0);
+    assert_int_equal(rcy_test_bytes_in_use(h), 0);
 }
 
 static void get_uses_negative_indices_from_the_end(void **state) {
@@ -103,7 +95,7 @@ static void insert_clamps_like_python(void **state) {
         assert_int_equal(at(l, i), want[i]);
     rcy_decref(a), rcy_decref(b), rcy_decref(c), rcy_decref(d), rcy_decref(e);
     rcy_decref(l);
-    assert_int_equal(bytes_in_use(h), 0);
+    assert_int_equal(rcy_test_bytes_in_use(h), 0);
 }
 
 static void set_replaces_and_drops_the_old_item(void **state) {
@@ -129,7 +121,7 @@ static void set_replaces_and_drops_the_old_item(void **state) {
     rcy_decref(ints[1]);
     rcy_decref(v);
     rcy_decref(l);
-    assert_int_equal(bytes_in_use(h), 0);
+    assert_int_equal(rcy_test_bytes_in_use(h), 0);
 }
 
 static void pop_returns_a_new_reference(void **state) {
@@ -151,22 +143,22 @@ static void pop_returns_a_new_reference(void **state) {
     assert_int_equal(at(l, 0), 1);
     assert_int_equal(at(l, 1), 3);
     rcy_decref(l);
-    assert_int_equal(bytes_in_use(h), 0);
+    assert_int_equal(rcy_test_bytes_in_use(h), 0);
 }
 
 static void pop_everything_from_a_big_list_shrinks_it(void **state) {
     rcy_heap *h = *state;
     rcy_list *l = make_list(h, 10000, NULL);
-    size_t full = bytes_in_use(h);
+    size_t full = rcy_test_bytes_in_use(h);
     for (int i = 9999; i >= 0; i--) {
         rcy_int *v = rcy_list_pop(l, -1);
         assert_int_equal(rcy_int_value(v), i);
         rcy_decref(v);
     }
     assert_int_equal(rcy_list_len(l), 0);
-    assert_true(bytes_in_use(h) < full / 100);
+    assert_true(rcy_test_bytes_in_use(h) < full / 100);
     rcy_decref(l);
-    assert_int_equal(bytes_in_use(h), 0);
+    assert_int_equal(rcy_test_bytes_in_use(h), 0);
 }
 
 static void remove_drops_the_first_occurrence(void **state) {
@@ -188,7 +180,7 @@ static void remove_drops_the_first_occurrence(void **state) {
     assert_int_equal(rcy_list_remove(l, NULL), RCY_EINVAL);
     rcy_decref(other);
     rcy_decref(l);
-    assert_int_equal(bytes_in_use(h), 0);
+    assert_int_equal(rcy_test_bytes_in_use(h), 0);
 }
 
 static void clear_empties_and_the_list_stays_usable(void **state) {
@@ -203,7 +195,7 @@ static void clear_empties_and_the_list_stays_usable(void **state) {
     assert_int_equal(rcy_list_len(l), 1);
     rcy_decref(ints[50]);
     rcy_decref(l);
-    assert_int_equal(bytes_in_use(h), 0);
+    assert_int_equal(rcy_test_bytes_in_use(h), 0);
 }
 
 static void lists_can_hold_lists(void **state) {
@@ -216,7 +208,7 @@ static void lists_can_hold_lists(void **state) {
     }
     assert_int_equal(rcy_list_len(rcy_list_get(outer, 49)), 49);
     rcy_decref(outer);
-    assert_int_equal(bytes_in_use(h), 0);
+    assert_int_equal(rcy_test_bytes_in_use(h), 0);
 }
 
 typedef struct visit_count {
@@ -243,7 +235,7 @@ static void traverse_visits_every_item_and_stops_on_request(void **state) {
     rcy_list_type.clear(l); /* the collector's clear: drops references */
     assert_int_equal(rcy_list_len(l), 0);
     rcy_decref(l);
-    assert_int_equal(bytes_in_use(h), 0);
+    assert_int_equal(rcy_test_bytes_in_use(h), 0);
 }
 
 /* An item whose destructor changes the list that held it. */
@@ -282,7 +274,7 @@ static void destructors_may_change_the_list_during_mutation(void **state) {
     victim = NULL;
     rcy_decref(l);
     rcy_decref(x);
-    assert_int_equal(bytes_in_use(h), 0);
+    assert_int_equal(rcy_test_bytes_in_use(h), 0);
 }
 
 static void bad_arguments_are_reported(void **state) {

@@ -80,3 +80,11 @@ void rcy_test_reset_output(void) {
     if (out_buf)
         out_buf[0] = '\0';
 }
+
+size_t rcy_test_bytes_in_use(rcy_heap *h) {
+    rcy_mem_stats st;
+    memset(&st, 0, sizeof st);
+    st.size = sizeof st;
+    assert_int_equal(rcy_mem_get_stats(h, &st), RCY_OK);
+    return st.small_bytes_used + st.large_bytes;
+}

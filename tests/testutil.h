@@ -25,4 +25,8 @@ void rcy_test_capture_output(void);
 const char *rcy_test_output(void);
 void rcy_test_reset_output(void);
 
+/* Bytes the heap's allocator has handed out and not got back (small and
+ * large blocks): 0 once everything is freed. */
+size_t rcy_test_bytes_in_use(rcy_heap *h);
+
 #endif
