@@ -6,8 +6,8 @@ set -euo pipefail
 
 pkgs_for() {
     case "$1" in
-    build) echo "cmake make gcc pkg-config libdw-dev libunwind-dev" ;;
-    test) echo "cmake make gcc clang pkg-config libcmocka-dev libdw-dev libunwind-dev libclang-rt-14-dev python3 valgrind" ;;
+    build) echo "cmake make gcc pkg-config libdw-dev libunwind-dev libzstd-dev" ;;
+    test) echo "cmake make gcc clang pkg-config libcmocka-dev libdw-dev libunwind-dev libzstd-dev libclang-rt-14-dev python3 valgrind" ;;
     tools) echo "nodejs npm chromium heaptrack sqlite3 zstd" ;;
     bench) echo "cmake make gcc pkg-config libmimalloc-dev libgc-dev python3 valgrind heaptrack" ;;
     docs) echo "doxygen" ;;

@@ -3,14 +3,17 @@
 #
 #  libdw (elfutils)  DWARF symbolization of native frames  -> RCY_HAVE_LIBDW
 #  libunwind         stack walk where frame pointers fail  -> RCY_HAVE_LIBUNWIND
+#  libzstd           compressed snapshot files              -> RCY_HAVE_ZSTD
 #
-# Both are found with pkg-config; when either is missing the library still
+# All are found with pkg-config; when either is missing the library still
 # builds with libc alone.  Plain library names (dw, elf, unwind) keep the
 # exported package config usable on another machine (dladdr names exported functions; the walk uses
-# frame pointers only).  RCY_WITH_LIBDW / RCY_WITH_LIBUNWIND=OFF turn them
-# off by hand.
+# frame pointers only).  RCY_WITH_LIBDW / RCY_WITH_LIBUNWIND / RCY_WITH_ZSTD=OFF
+# turn them off by hand (without zstd, snapshot files are written
+# uncompressed and a compressed one loads as RCY_EUNSUPPORTED).
 option(RCY_WITH_LIBDW "Symbolize native frames with libdw (elfutils)" ON)
 option(RCY_WITH_LIBUNWIND "Fall back to libunwind where frame pointers fail" ON)
+option(RCY_WITH_ZSTD "Compress snapshot files with libzstd" ON)
 
 find_package(PkgConfig QUIET)
 set(RCY_DEP_TARGETS "")
@@ -31,8 +34,17 @@ if(PKG_CONFIG_FOUND)
       set(RCY_DEP_DEFS ${RCY_DEP_DEFS} RCY_HAVE_LIBUNWIND=1)
     endif()
   endif()
+  if(RCY_WITH_ZSTD)
+    pkg_check_modules(RCY_ZSTD QUIET IMPORTED_TARGET libzstd)
+    if(RCY_ZSTD_FOUND)
+      list(APPEND RCY_DEP_TARGETS ${RCY_ZSTD_LIBRARIES})
+      set(RCY_DEP_INCS ${RCY_DEP_INCS} ${RCY_ZSTD_INCLUDE_DIRS})
+      set(RCY_DEP_DEFS ${RCY_DEP_DEFS} RCY_HAVE_ZSTD=1)
+    endif()
+  endif()
 endif()
-message(STATUS "recycle: libdw ${RCY_LIBDW_FOUND}, libunwind ${RCY_LIBUNWIND_FOUND}")
+message(STATUS
+  "recycle: libdw ${RCY_LIBDW_FOUND}, libunwind ${RCY_LIBUNWIND_FOUND}, zstd ${RCY_ZSTD_FOUND}")
 
 foreach(tgt recycle recycle_static)
   target_compile_definitions(${tgt} PRIVATE ${RCY_DEP_DEFS})

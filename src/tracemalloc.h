@@ -154,5 +154,11 @@ rcy_frame *rcyi_resolve_frames(const char *site_file, int site_line, const char 
 uint32_t rcyi_crc32(uint32_t crc, const void *data, size_t n);
 /* Parse a snapshot file image from memory (also the fuzz entry point). */
 rcy_snapshot *rcyi_snapshot_parse(const unsigned char *data, size_t n, int *err);
+/* The file image of s in *out (malloc'd, *len bytes): what
+ * rcy_snapshot_dump writes when compress is true (compressed when the
+ * library has libzstd and that is smaller), always uncompressed otherwise. */
+int rcyi_snapshot_encode(const rcy_snapshot *s, bool compress, unsigned char **out, size_t *len);
+/* Whether this build reads and writes zstd-compressed snapshot files. */
+bool rcyi_snapfile_have_zstd(void);
 
 #endif

@@ -1,7 +1,11 @@
 /* tests/test_snapshot_file.c — snapshot files: dump -> load round trip
  * (traces, frames with resolved symbols, timeline, info, counters, peak),
- * and bad files: every truncation, byte flips, foreign and future files,
- * a missing file.  A bad file must give an error code, never a crash. */
+ * compressed (zstd) and uncompressed bodies, 1.0 files, and bad files:
+ * every truncation, byte flips, foreign and future files, a missing file,
+ * damaged compressed payloads and absurd declared sizes.  A bad file must
+ * give an error code, never a crash or a huge allocation.  Also built
+ * without libzstd (tests/snapfile.cmake): compressed files are then
+ * RCY_EUNSUPPORTED. */
 #include "testutil.h"
 
 #include <stdlib.h>
@@ -93,6 +97,25 @@ static void write_all(const char *p, const unsigned char *b, size_t n) {
     assert_non_null(f);
     assert_int_equal(fwrite(b, 1, n, f), n);
     fclose(f);
+}
+
+/* The file image of s, compressed (when this build can) or not. */
+static unsigned char *encoded(const rcy_snapshot *s, bool compress, size_t *n) {
+    unsigned char *b = NULL;
+    assert_int_equal(rcyi_snapshot_encode(s, compress, &b, n), RCY_OK);
+    assert_non_null(b);
+    return b;
+}
+
+static void set_u64(unsigned char *p, uint64_t v) {
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void repair_crc(unsigned char *b, size_t n) {
+    uint32_t crc = rcyi_crc32(0, b + 32, n - 32);
+    for (int i = 0; i < 4; i++)
+        b[24 + i] = (unsigned char)(crc >> (8 * i));
 }
 
 static void dump_then_load_gives_the_same_snapshot(void **state) {
@@ -220,30 +243,230 @@ static void every_truncation_is_an_error(void **state) {
 static void byte_flips_are_detected(void **state) {
     (void)state;
     rcy_snapshot *s = make_snapshot();
-    assert_int_equal(rcy_snapshot_dump(s, path), RCY_OK);
+    for (int compress = 0; compress < 2; compress++) {
+        size_t n;
+        unsigned char *b = encoded(s, compress, &n);
+        unsigned seed = 99;
+        for (int k = 0; k < 3000; k++) {
+            seed = seed * 1103515245u + 12345u;
+            size_t at = (seed >> 4) % n;
+            unsigned char bit = (unsigned char)(1u << ((seed >> 24) % 8));
+            b[at] ^= bit;
+            int err = 0;
+            rcy_snapshot *l = rcyi_snapshot_parse(b, n, &err);
+            /* the minor version (10..11) and flags other than bit 0
+             * (12..15) are not checked: a newer minor version loads;
+             * everything else is caught by magic, major version, length,
+             * checksum, or (the compression flag) the body's structure */
+            if (at >= 10 && at < 16 && !(at == 12 && bit == 1)) {
+                assert_non_null(l);
+            } else {
+                assert_null(l);
+                if (at == 12 && !rcyi_snapfile_have_zstd())
+                    assert_int_equal(err, RCY_EUNSUPPORTED);
+                else if (at == 12)
+                    assert_int_equal(err, RCY_EFORMAT);
+                else
+                    assert_true(err == RCY_ECORRUPT || err == RCY_EFORMAT || err == RCY_EVERSION);
+            }
+            rcy_snapshot_free(l);
+            b[at] ^= bit;
+        }
+        free(b);
+    }
     rcy_snapshot_free(s);
+}
+
+static void stats_equal(const rcy_snapshot *a, const rcy_snapshot *b) {
+    for (int k = 0; k <= RCY_KEY_TRACEBACK; k++) {
+        char *x = stats_text(a, (rcy_key_type)k), *y = stats_text(b, (rcy_key_type)k);
+        assert_string_equal(x, y);
+        free(x);
+        free(y);
+    }
+    char *x = stats_text(rcy_snapshot_at_peak(a), RCY_KEY_TRACEBACK);
+    char *y = stats_text(rcy_snapshot_at_peak(b), RCY_KEY_TRACEBACK);
+    assert_string_equal(x, y);
+    free(x);
+    free(y);
+}
+
+static unsigned u32_at(const unsigned char *p) {
+    return (unsigned)p[0] | (unsigned)p[1] << 8 | (unsigned)p[2] << 16 | (unsigned)p[3] << 24;
+}
+
+/* dump compresses when the build has libzstd; both kinds of file load to
+ * the same snapshot, and a 1.0 file (no flags) still loads. */
+static void compressed_and_uncompressed_files_load_alike(void **state) {
+    (void)state;
+    rcy_snapshot *s = make_snapshot();
+    assert_int_equal(rcy_snapshot_dump(s, path), RCY_OK);
+    size_t nz, nr;
+    unsigned char *z = read_all(path, &nz);
+    unsigned char *r = encoded(s, false, &nr);
+    assert_int_equal(z[10], 1); /* minor version 1 */
+    assert_int_equal(u32_at(r + 12), 0);
+    if (rcyi_snapfile_have_zstd()) {
+        assert_int_equal(u32_at(z + 12), 1); /* flag bit 0: compressed */
+        assert_true(nz < nr);
+        print_message("file: %zu bytes compressed, %zu uncompressed\n", nz, nr);
+        /* the declared length is the sections' length */
+        uint64_t raw = 0;
+        for (int i = 7; i >= 0; i--)
+            raw = raw << 8 | z[32 + i];
+        assert_int_equal(raw, nr - 32);
+    } else {
+        assert_int_equal(nz, nr);
+        assert_memory_equal(z, r, nr);
+    }
+    int err = 1;
+    rcy_snapshot *lz = rcy_snapshot_load(path, &err);
+    assert_int_equal(err, RCY_OK);
+    stats_equal(s, lz);
+    /* uncompressed, as 1.1 and as a 1.0 file */
+    for (int minor = 1; minor >= 0; minor--) {
+        r[10] = (unsigned char)minor;
+        write_all(path, r, nr);
+        rcy_snapshot *lr = rcy_snapshot_load(path, &err);
+        assert_int_equal(err, RCY_OK);
+        stats_equal(s, lr);
+        rcy_snapshot_free(lr);
+    }
+    /* a loaded compressed file dumps again to the same bytes */
+    assert_int_equal(rcy_snapshot_dump(lz, path), RCY_OK);
+    size_t n2;
+    unsigned char *z2 = read_all(path, &n2);
+    assert_int_equal(n2, nz);
+    assert_memory_equal(z2, z, nz);
+    free(z2);
+    free(z);
+    free(r);
+    rcy_snapshot_free(lz);
+    rcy_snapshot_free(s);
+}
+
+/* Damage behind a repaired CRC inside the compressed payload: zstd's frame
+ * checks and content checksum, then the section checks, refuse it. */
+static void damaged_compressed_payload_is_refused(void **state) {
+    (void)state;
+    if (!rcyi_snapfile_have_zstd()) {
+        skip();
+        return;
+    }
+    rcy_snapshot *s = make_snapshot();
     size_t n;
-    unsigned char *b = read_all(path, &n);
-    unsigned seed = 99;
+    unsigned char *orig = encoded(s, true, &n);
+    assert_int_equal(u32_at(orig + 12), 1);
+    int loaded = 0;
+    unsigned char *b = malloc(n);
+    unsigned seed = 1234;
     for (int k = 0; k < 3000; k++) {
-        seed = seed * 1103515245u + 12345u;
-        size_t at = (seed >> 4) % n;
-        unsigned char bit = (unsigned char)(1u << ((seed >> 24) % 8));
-        b[at] ^= bit;
+        memcpy(b, orig, n);
+        int flips = 1 + k % 3;
+        size_t first = 0;
+        for (int j = 0; j < flips; j++) {
+            seed = seed * 1103515245u + 12345u;
+            size_t at = 40 + (seed >> 4) % (n - 40);
+            first = j ? first : at;
+            b[at] = (unsigned char)(k % 5 == 0 ? 0 : b[at] ^ (1u << ((seed >> 24) % 8)));
+        }
+        if (memcmp(b, orig, n) == 0)
+            continue;
+        repair_crc(b, n);
         int err = 0;
         rcy_snapshot *l = rcyi_snapshot_parse(b, n, &err);
-        /* the minor version (10..11) and flags (12..15) are not checked:
-         * a newer minor version loads; everything else is caught by magic,
-         * major version, length or checksum */
-        if (at >= 10 && at < 16) {
-            assert_non_null(l);
+        if (l) {
+            /* a few frame header bits (the window size) leave the content
+             * as it was: then it must load as the original */
+            print_message("flip at %zu loaded\n", first);
+            stats_equal(s, l);
+            rcy_snapshot_free(l);
+            loaded++;
         } else {
-            assert_null(l);
-            assert_true(err == RCY_ECORRUPT || err == RCY_EFORMAT || err == RCY_EVERSION);
+            assert_int_equal(err, RCY_EFORMAT);
         }
-        rcy_snapshot_free(l);
-        b[at] ^= bit;
     }
+    assert_true(loaded < 30);
+    /* the payload cut short (length and CRC repaired), or with bytes after
+     * the frame */
+    for (size_t cut = 33; cut < n; cut += 7) {
+        memcpy(b, orig, cut);
+        set_u64(b + 16, cut - 32);
+        repair_crc(b, cut);
+        int err = 0;
+        assert_null(rcyi_snapshot_parse(b, cut, &err));
+        assert_true(err == RCY_EFORMAT);
+    }
+    unsigned char *longer = malloc(n + 3);
+    memcpy(longer, orig, n);
+    memset(longer + n, 0, 3);
+    set_u64(longer + 16, n + 3 - 32);
+    repair_crc(longer, n + 3);
+    int err = 0;
+    assert_null(rcyi_snapshot_parse(longer, n + 3, &err));
+    assert_int_equal(err, RCY_EFORMAT);
+    free(longer);
+    free(b);
+    free(orig);
+    rcy_snapshot_free(s);
+}
+
+/* Declared uncompressed lengths that do not match the frame, exceed what
+ * zstd could expand to or pass the hard cap are refused before anything is
+ * allocated (an attempt to allocate 2^40 or 2^62 bytes would fail with
+ * RCY_ENOMEM here, or abort under ASan). */
+static void absurd_declared_sizes_are_refused(void **state) {
+    (void)state;
+    rcy_snapshot *s = make_snapshot();
+    size_t n;
+    unsigned char *b = encoded(s, true, &n);
+    rcy_snapshot_free(s);
+    if (!rcyi_snapfile_have_zstd()) {
+        /* a compressed file in a build without libzstd */
+        b[12] |= 1;
+        int err = 0;
+        assert_null(rcyi_snapshot_parse(b, n, &err));
+        assert_int_equal(err, RCY_EUNSUPPORTED);
+        write_all(path, b, n);
+        assert_null(rcy_snapshot_load(path, &err));
+        assert_int_equal(err, RCY_EUNSUPPORTED);
+        free(b);
+        return;
+    }
+    uint64_t raw = 0;
+    for (int i = 7; i >= 0; i--)
+        raw = raw << 8 | b[32 + i];
+    const uint64_t bad[] = {
+        raw + 1,
+        raw - 1,
+        0,
+        (uint64_t)(n - 40) * 32768u + 1, /* more than zstd can expand to */
+        ((uint64_t)1 << 30) + 1,         /* over the hard cap */
+        (uint64_t)1 << 40,
+        (uint64_t)1 << 62,
+        UINT64_MAX,
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        set_u64(b + 32, bad[i]);
+        repair_crc(b, n);
+        int err = 0;
+        assert_null(rcyi_snapshot_parse(b, n, &err));
+        assert_int_equal(err, RCY_EFORMAT);
+    }
+    /* a body too short to hold the length */
+    unsigned char tiny[36];
+    memcpy(tiny, b, 32);
+    memset(tiny + 32, 0, 4);
+    set_u64(tiny + 16, 4);
+    repair_crc(tiny, sizeof tiny);
+    int err = 0;
+    assert_null(rcyi_snapshot_parse(tiny, sizeof tiny, &err));
+    assert_int_equal(err, RCY_EFORMAT);
+    /* with the true length back it loads: the sizes alone were refused */
+    set_u64(b + 32, raw);
+    repair_crc(b, n);
+    assert_non_null(s = rcyi_snapshot_parse(b, n, &err));
+    rcy_snapshot_free(s);
     free(b);
 }
 
@@ -252,10 +475,9 @@ static void byte_flips_are_detected(void **state) {
 static void structural_damage_never_crashes(void **state) {
     (void)state;
     rcy_snapshot *s = make_snapshot();
-    assert_int_equal(rcy_snapshot_dump(s, path), RCY_OK);
-    rcy_snapshot_free(s);
     size_t n;
-    unsigned char *orig = read_all(path, &n);
+    unsigned char *orig = encoded(s, false, &n); /* the sections in the clear */
+    rcy_snapshot_free(s);
     unsigned char *b = malloc(n);
     unsigned seed = 7;
     int loaded = 0, refused = 0;
@@ -304,15 +526,16 @@ static void foreign_future_and_missing_files(void **state) {
     /* a future major version */
     rcy_snapshot *s = make_snapshot();
     assert_int_equal(rcy_snapshot_dump(s, path), RCY_OK);
-    rcy_snapshot_free(s);
     size_t n;
     unsigned char *b = read_all(path, &n);
     b[8] = 2;
     write_all(path, b, n);
     assert_null(rcy_snapshot_load(path, &err));
     assert_int_equal(err, RCY_EVERSION);
+    free(b);
     /* a huge count with a valid checksum: refused without allocating it */
-    b[8] = 1;
+    b = encoded(s, false, &n);
+    rcy_snapshot_free(s);
     /* the first section is STRS: its count is at 32 + 16 */
     b[48] = b[49] = b[50] = 0xFF;
     b[51] = 0x7F;
@@ -341,6 +564,11 @@ int main(void) {
         cmocka_unit_test_setup_teardown(byte_flips_are_detected, setup_path, teardown),
         cmocka_unit_test_setup_teardown(structural_damage_never_crashes, setup_path, teardown),
         cmocka_unit_test_setup_teardown(foreign_future_and_missing_files, setup_path, teardown),
+        cmocka_unit_test_setup_teardown(compressed_and_uncompressed_files_load_alike, setup_path,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(damaged_compressed_payload_is_refused, setup_path,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(absurd_declared_sizes_are_refused, setup_path, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

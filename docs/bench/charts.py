@@ -4,7 +4,8 @@ the ratios that `make bench` printed, and optionally the benchmark report
 (docs/benchmarks.md): every section's output verbatim beside its chart.
 
 Reads the saved output of `make bench` (bench/run.sh): its first lines name
-the machine and the date, each `=== NN-name ===` line starts a benchmark,
+the machine and the date, each `=== NN-name ===` line starts a benchmark
+(a script re-run later, after its own machine/date lines, replaces it),
 and every table row whose last field is a ratio such as `0.40x` gives one
 bar per ratio in it (named by the header words above it when there are
 several).  A table's header (the column names: recycle and its peers) is
@@ -19,48 +20,76 @@ import os
 import re
 import sys
 
-RATIO = re.compile(r"^(\d+(?:\.\d+)?)x$")
-NUMBER = re.compile(r"^[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?%?$")
+RATIO = re.compile(r"^\(?(\d+(?:\.\d+)?)x\)?$")
+NUMBER = re.compile(r"^[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?:/\d+(?:\.\d+)?)?%?$")
 SECTION = re.compile(r"^=== (\S+) ===$")
 TOKEN = re.compile(r"(\S+)")
+SEGMENT = re.compile(r"\S+(?: \S+)*")
 
 
-def column_name(header, row_tokens, k):
-    """The header words above the k-th token of a row: those that end after
+def column_name(header, row_tokens, k, ratio_idx):
+    """The header text above the k-th token of a row.  First choice: the
+    header segment (words joined by single spaces) that overlaps this token
+    and no other ratio of the row.  Else the header words that end after
     the previous token and no later than this one (printf-aligned tables
     line a column's name up with its values)."""
+    start, end = row_tokens[k][0], row_tokens[k][1]
+    for m in SEGMENT.finditer(header):
+        if m.start() < end and start < m.end():
+            others = [j for j in ratio_idx if j != k and m.start() < row_tokens[j][1]
+                      and row_tokens[j][0] < m.end()]
+            if not others:
+                return " ".join(w for w in m.group(0).split() if w != "(x)")
     lo = row_tokens[k - 1][1] if k > 0 else 0
-    hi = row_tokens[k][1]
-    words = [m.group(1) for m in TOKEN.finditer(header) if lo < m.end() <= hi + 1]
+    words = [m.group(1) for m in TOKEN.finditer(header)
+             if lo < m.end() <= end + 1 and m.group(1) != "(x)"]
     return " ".join(words)
 
 
 def parse(text):
+    """Sections in order of first appearance; a section printed again by a
+    later run (a later `machine:`/`date:` header) replaces the earlier one.
+    Each section keeps its run's machine and date and its verbatim text."""
     machine, date = "", ""
-    sections = []
+    sections = {}
     cur = None
     prev_lines = []
     for raw in text.splitlines():
         line = raw.rstrip()
-        if line.startswith("machine:") and not machine:
+        if line.startswith("machine:"):
             machine = line[len("machine:"):].strip()
+            cur = None
             continue
-        if line.startswith("date:") and not date:
+        if line.startswith("date:"):
             date = line[len("date:"):].strip()
+            cur = None
             continue
         m = SECTION.match(line)
         if m:
-            cur = {"name": m.group(1), "tables": []}
-            sections.append(cur)
+            cur = {"name": m.group(1), "tables": [], "machine": machine, "date": date,
+                   "body": []}
+            sections[m.group(1)] = cur
             prev_lines = []
             continue
         if cur is None:
             continue
+        cur["body"].append(line)
         fields = line.split()
-        if len(fields) >= 3 and RATIO.match(fields[-1]):
-            first_num = next((i for i, f in enumerate(fields)
-                              if NUMBER.match(f) or RATIO.match(f)), len(fields) - 1)
-            label = " ".join(fields[:max(first_num, 1)])
+        toks = [(m.start(), m.end(), m.group(1)) for m in TOKEN.finditer(line)]
+        # A ratio is a token like 0.40x or (0.40x); one after <= or >= is a
+        # target, not a measurement.
+        ratio_idx = [k for k, tk in enumerate(toks) if RATIO.match(tk[2])
+                     and not (k > 0 and toks[k - 1][2] in ("<=", ">=", "<", ">"))]
+        if len(fields) >= 3 and ratio_idx and not RATIO.match(fields[0]):
+            # The label: the words before the trailing run of figures.
+            figure = lambda f: (NUMBER.match(f) or RATIO.match(f)
+                                or f in ("-", "<=", ">=", "<", ">"))
+            first_num = len(fields)
+            while first_num > 1 and figure(fields[first_num - 1]):
+                first_num -= 1
+            label = " ".join(fields[:first_num])
+            if any(RATIO.match(f) for f in fields[:first_num]):
+                continue  # a ratio inside the label: not a table row
             tables = cur["tables"]
             if not tables or tables[-1]["closed"]:
                 nonblank = [p for p in prev_lines if p.strip()]
@@ -75,13 +104,16 @@ def parse(text):
                 if not title and nonblank:
                     title = nonblank[0].strip()
                 tables.append({"title": title, "header": header, "rows": [],
-                               "closed": False})
+                               "closed": False,
+                               "higher_better": bool(re.search(r"speedup", header)),
+                               # slowdowns against a plain run: no better/worse
+                               "neutral": not re.search(r"ratio|\bvs\b|speedup", header),
+                               "charted": bool(re.search(r"ratio|\bvs\b|speedup|\(x\)",
+                                                         header))})
             t = tables[-1]
-            toks = [(m.start(), m.end(), m.group(1)) for m in TOKEN.finditer(line)]
-            ratio_idx = [k for k, tk in enumerate(toks) if RATIO.match(tk[2])]
             many = len(ratio_idx) > 1
             for k in ratio_idx:
-                name = column_name(t["header"], toks, k) if many else ""
+                name = column_name(t["header"], toks, k, ratio_idx) if many else ""
                 tok = toks[k][2]
                 t["rows"].append((label + (" · " + name if name else ""),
                                   float(RATIO.match(tok).group(1)), tok))
@@ -89,14 +121,18 @@ def parse(text):
             if cur["tables"]:
                 cur["tables"][-1]["closed"] = True
             prev_lines.append(line)
-    return machine, date, [s for s in sections if s["tables"]]
+    for sec in sections.values():
+        sec["text"] = "\n".join(sec.pop("body")).strip("\n")
+        sec["tables"] = [t for t in sec["tables"] if t["charted"] and t["rows"]]
+    return sorted(sections.values(), key=lambda sec: sec["name"])
 
 
 def esc(s):
     return html.escape(s, quote=True)
 
 
-def svg(section, machine, date):
+def svg(section):
+    machine, date = section["machine"], section["date"]
     width, left, right = 860, 330, 90
     bar_h, gap = 18, 6
     plot_w = width - left - right
@@ -120,7 +156,8 @@ def svg(section, machine, date):
         top = y
         for label, ratio, printed in t["rows"]:
             w = plot_w * ratio / scale_max
-            color = "#2f7d32" if ratio <= 1.0 else "#c62828"
+            good = ratio >= 1.0 if t["higher_better"] else ratio <= 1.0
+            color = "#546e7a" if t["neutral"] else "#2f7d32" if good else "#c62828"
             body.append('<text x="%d" y="%d" font-size="12" text-anchor="end">%s</text>'
                         % (left - 8, y + 13, esc(label)))
             body.append('<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>'
@@ -136,8 +173,9 @@ def svg(section, machine, date):
         y += 14
     y += 8
     body.append('<text x="10" y="%d" font-size="11" fill="#555">each bar: a ratio the run '
-                'printed (its row, and its column when a row has several); green at '
-                'most 1.0x, red above</text>' % y)
+                'printed (its row, and its column when a row has several); green: '
+                'recycle better (ratio at most 1.0x, or at least 1.0x for a speedup); '
+                'gray: a slowdown against the plain run</text>' % y)
     y += 14
     body.append('<text x="10" y="%d" font-size="11" fill="#555">machine: %s; %s</text>'
                 % (y, esc(machine), esc(date)))
@@ -150,59 +188,52 @@ def svg(section, machine, date):
     return "\n".join(out) + "\n"
 
 
-def section_texts(text):
-    """The verbatim output of each `=== NN-name ===` section."""
-    out, name, buf = {}, None, []
-    for line in text.splitlines():
-        m = SECTION.match(line.rstrip())
-        if m:
-            if name:
-                out[name] = "\n".join(buf).strip("\n")
-            name, buf = m.group(1), []
-        elif name:
-            buf.append(line.rstrip())
-    if name:
-        out[name] = "\n".join(buf).strip("\n")
-    return out
-
-
-def report(text, machine, date, sections, outdir, md_path, source):
+def report(sections, outdir, md_path, source):
     rel = os.path.relpath(outdir, os.path.dirname(os.path.abspath(md_path)))
     src_rel = os.path.relpath(source, os.path.dirname(os.path.abspath(md_path)))
-    charted = {s["name"] for s in sections}
+    runs = sorted({(s["machine"], s["date"]) for s in sections}, key=lambda r: r[1])
     lines = [
         "# Benchmarks",
         "",
-        "Every figure on this page was printed by one run of `make bench`",
-        "(`bench/run.sh`, which runs each `bench/run.d/*.sh` in order); nothing",
-        "was edited or added.  Each benchmark measures recycle and its peers side",
-        "by side in the same run and prints the ratio (recycle / peer unless the",
-        "table says otherwise).  The raw output is [%s](%s); the charts are drawn"
+        "Every figure on this page was printed by `make bench` (`bench/run.sh`,",
+        "which runs each `bench/run.d/*.sh` in order) or by one of those scripts",
+        "run on its own the same way; nothing was edited or added.  Each",
+        "benchmark measures recycle and its peers side by side in the same run",
+        "and prints the ratio (recycle / peer unless its table says otherwise);",
+        "the peers are the columns of each table.  The raw output is",
+        "[%s](%s); the charts are drawn from it by `docs/bench/charts.py` (one"
         % (os.path.basename(source), src_rel),
-        "from it by `docs/bench/charts.py` (one bar per printed ratio; the dashed",
-        "rule is 1.0x).",
+        "bar per printed ratio; the dashed rule is 1.0x).",
         "",
-        "- **Machine:** %s" % (machine or "not printed"),
-        "- **Date of the run:** %s" % (date or "not printed"),
-        "- **Note:** the machine was shared with other jobs during the run, so",
-        "  wall-clock figures carry noise; medians of several runs are printed,",
-        "  and instruction counts (callgrind) where a benchmark gives them.",
+        "Runs (machine, date):",
+        "",
+    ]
+    for machine, date in runs:
+        names = ", ".join(s["name"] for s in sections if (s["machine"], s["date"]) == (machine, date))
+        lines.append("- %s, %s: %s" % (machine or "machine not printed", date or "date not printed",
+                                       names))
+    lines += [
+        "",
+        "The machine was shared with other jobs while the benchmarks ran, so",
+        "wall-clock figures carry noise: the scripts print medians of several",
+        "runs, CPU time where they say so, and instruction counts (callgrind)",
+        "where they give them.",
         "",
         "To reproduce: `make bench | sed -n '/^machine:/,$p' > out.txt`, then",
         "`python3 docs/bench/charts.py out.txt docs/bench docs/benchmarks.md`.",
         "",
     ]
-    for name, body in section_texts(text).items():
-        lines.append("## %s" % name)
+    for sec in sections:
+        lines.append("## %s" % sec["name"])
         lines.append("")
-        lines.append("Measured on: %s, %s.  The peers are the columns of each table "
-                     "below." % (machine or "machine not printed", date or "date not printed"))
+        lines.append("Measured on %s, %s." % (sec["machine"] or "a machine not printed",
+                                               sec["date"] or "date not printed"))
         lines.append("")
-        if name in charted:
-            lines.append("![%s](%s/%s.svg)" % (name, rel, name))
+        if sec["tables"]:
+            lines.append("![%s](%s/%s.svg)" % (sec["name"], rel, sec["name"]))
             lines.append("")
         lines.append("```text")
-        lines.append(body if body else "(no output)")
+        lines.append(sec["text"] if sec["text"] else "(no output)")
         lines.append("```")
         lines.append("")
     with open(md_path, "w", encoding="utf-8") as f:
@@ -215,15 +246,17 @@ def main(argv):
         return 2
     with open(argv[1], encoding="utf-8") as f:
         text = f.read()
-    machine, date, sections = parse(text)
+    sections = parse(text)
     os.makedirs(argv[2], exist_ok=True)
     for s in sections:
+        if not s["tables"]:
+            continue
         path = os.path.join(argv[2], s["name"] + ".svg")
         with open(path, "w", encoding="utf-8") as f:
-            f.write(svg(s, machine, date))
+            f.write(svg(s))
         print(path)
     if len(argv) == 4:
-        report(text, machine, date, sections, argv[2], argv[3], argv[1])
+        report(sections, argv[2], argv[3], argv[1])
         print(argv[3])
     return 0
 

@@ -218,10 +218,17 @@ RCY_API void rcy_snapshot_totals(const rcy_snapshot *s, size_t *size, size_t *co
 /* Versioned, checksummed binary file with resolved symbols (the layout is
  * described at the top of src/snapfile.c), written to a temporary file and
  * renamed into place.  Dumping resolves symbols but creates no traces.
+ * When the library is built with libzstd the body is zstd-compressed;
+ * without it files are written uncompressed.  Both kinds load, as do
+ * files of format 1.0 (always uncompressed).
  * load sets *err: RCY_EIO (cannot read), RCY_EFORMAT (not a snapshot file,
- * or malformed), RCY_ECORRUPT (truncated, or checksum mismatch),
- * RCY_EVERSION (another major version), RCY_ENOMEM.  A bad file never
- * makes load allocate more than about twice its size. */
+ * or malformed, including a damaged compressed body), RCY_ECORRUPT
+ * (truncated, or checksum mismatch), RCY_EVERSION (another major version),
+ * RCY_EUNSUPPORTED (a compressed file, and a library built without
+ * libzstd), RCY_ENOMEM.  A bad file never makes load allocate more than
+ * about twice its size, plus, for a compressed file, the uncompressed size
+ * it declares, which must match its zstd frame, be within zstd's largest
+ * ratio (32768x) of the compressed bytes and at most 1 GiB. */
 RCY_API int rcy_snapshot_dump(const rcy_snapshot *s, const char *path);
 RCY_API rcy_snapshot *rcy_snapshot_load(const char *path, int *err);
 

@@ -1,7 +1,8 @@
 /* tests/fuzz/fuzz_snapshot_load.c — libFuzzer target for the snapshot
  * file loader.  Each input is parsed as it is, then again with its length
  * and checksum fields repaired, so mutations reach the structure checks
- * behind the checksum.  Whatever loads must be usable: statistics, a diff
+ * behind the checksum (the flags are kept: a compressed seed stays
+ * compressed, so mutations also reach the decompression checks).  Whatever loads must be usable: statistics, a diff
  * against itself and a dump must all work on it. */
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,6 +1,10 @@
 /* tests/fuzz/make_seed.c — writes a few valid snapshot files as the seed
- * corpus of the loader fuzzer: make_seed DIR. */
+ * corpus of the loader fuzzer: make_seed DIR.  rcy_snapshot_dump writes
+ * zstd-compressed files when the library has libzstd (so the fuzzer
+ * reaches the decompression checks); seed-full-raw.rcy is the same
+ * snapshot uncompressed (so it reaches the section parser directly). */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "tracemalloc.h"
 
@@ -24,6 +28,16 @@ int main(int argc, char **argv) {
     rcy_snapshot_set_info(s, "k", "v");
     snprintf(path, sizeof path, "%s/seed-full.rcy", argv[1]);
     rc |= rcy_snapshot_dump(s, path);
+    unsigned char *raw = NULL;
+    size_t n = 0;
+    rc |= rcyi_snapshot_encode(s, false, &raw, &n);
+    snprintf(path, sizeof path, "%s/seed-full-raw.rcy", argv[1]);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(raw, 1, n, f) != n)
+        rc = 1;
+    if (f && fclose(f) != 0)
+        rc = 1;
+    free(raw);
     rcy_snapshot_free(s);
     rcy_tracemalloc_stop();
     return rc ? 1 : 0;
