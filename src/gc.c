@@ -274,6 +274,15 @@ static inline void subtract_one(coll_ctx *c, rcy_head_ *o) {
     uint32_t w = o->gcword;
     if (!(w & COLL))
         o->gcword = (w & 0xFFu) | COLL | MKSLOT(initial_refs(o->refcnt));
+    if (o->type == &rcy_list_type) {
+        /* What list_traverse would do, without an indirect call per edge
+         * (lists are most of the edges of container-heavy heaps). */
+        size_t n;
+        void *const *items = rcyi_list_items(rcyi_obj(o), &n);
+        for (size_t i = 0; i < n; i++)
+            (void)visit_subtract(items[i], c);
+        return;
+    }
     o->type->traverse(rcyi_obj(o), visit_subtract, c);
 }
 
@@ -324,6 +333,23 @@ static void drain(coll_ctx *c, int (*visit)(void *, void *)) {
     }
 }
 
+/* drain(c, visit_mark), with a list's edges walked inline (as in
+ * subtract_one). */
+static void drain_mark(coll_ctx *c) {
+    rcyi_gc_state *gc = &c->h->gc;
+    while (c->sp) {
+        rcy_head_ *o = gc->stack[--c->sp];
+        if (o->type == &rcy_list_type) {
+            size_t n;
+            void *const *items = rcyi_list_items(rcyi_obj(o), &n);
+            for (size_t i = 0; i < n; i++)
+                (void)visit_mark(items[i], c);
+        } else {
+            o->type->traverse(rcyi_obj(o), visit_mark, c);
+        }
+    }
+}
+
 /* Scans the set for members referenced from outside and marks all they
  * reach.  Members not (yet) reached are put in U tentatively (UNR, held),
  * packed at the scan's starting end of c->a; propagation may still take
@@ -348,7 +374,7 @@ static void mark_reachable(coll_ctx *c, int backwards, rcy_head_ ***u, size_t *n
             finish(c->h, o, c->target);
             c->reached++;
             stack_push(c, o);
-            drain(c, visit_mark);
+            drain_mark(c);
         } else {
             /* Tentatively in U: marked and held now, which saves a pass
              * when it stays there (garbage usually does). */
