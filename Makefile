@@ -12,10 +12,12 @@ CTEST      := ctest --output-on-failure -j $(JOBS)
 all: build
 
 deps:
-	@scripts/deps.sh build test tools docs
+	@scripts/deps.sh build test
+	@scripts/deps.sh --optional tools docs
 
 $(BUILD)/CMakeCache.txt:
-	@scripts/deps.sh build test tools docs
+	@scripts/deps.sh build test
+	@scripts/deps.sh --optional tools docs
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
 
 build: $(BUILD)/CMakeCache.txt
@@ -31,7 +33,8 @@ test-release: build
 	cd $(BUILD) && $(CTEST)
 
 $(ASAN_BUILD)/CMakeCache.txt:
-	@scripts/deps.sh build test tools docs
+	@scripts/deps.sh build test
+	@scripts/deps.sh --optional tools docs
 	CC=clang cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DRCY_SANITIZE=ON -DRCY_DEBUG=ON $(CMAKE_ARGS)
 
 test-asan: $(ASAN_BUILD)/CMakeCache.txt

@@ -13,14 +13,8 @@
 
 #include "recycle/core.h"
 #include "recycle/containers.h"
-#if __has_include("recycle/gc.h")
 #include "recycle/gc.h"
-#endif
-#if __has_include("recycle/gen.h")
 #include "recycle/gen.h"
-#endif
-#if __has_include("recycle/tracemalloc.h")
 #include "recycle/tracemalloc.h"
-#endif
 
 #endif /* RECYCLE_H */

@@ -1094,51 +1094,37 @@ int rcy_mem_get_stats(rcy_heap *heap, rcy_mem_stats *stats) {
     return RCY_OK;
 }
 
-/* Prints to `out`, or through the library's output callback when NULL. */
-static void put(FILE *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(FILE *out, const char *fmt, ...) {
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (out)
-        fputs(buf, out);
-    else
-        rcyi_output("%s", buf);
-}
-
 int rcy_mem_print_stats(rcy_heap *heap, FILE *out) {
     if (!heap)
         return RCY_EINVAL;
     rcy_mem_stats s;
     collect_stats(heap, &s);
-    put(out, "Small block threshold = %d, in %d size classes.\n\n", RCY_SMALL_LIMIT,
-        RCY_SIZE_CLASSES);
-    put(out, "class   size   num pools   blocks in use  avail blocks\n");
-    put(out, "-----   ----   ---------   -------------  ------------\n");
+    rcyi_put(out, "Small block threshold = %d, in %d size classes.\n\n", RCY_SMALL_LIMIT,
+             RCY_SIZE_CLASSES);
+    rcyi_put(out, "class   size   num pools   blocks in use  avail blocks\n");
+    rcyi_put(out, "-----   ----   ---------   -------------  ------------\n");
     for (unsigned c = 0; c < RCY_SIZE_CLASSES; c++) {
         const rcy_mem_class_stats *k = &s.classes[c];
-        put(out, "%5u   %4zu   %9zu   %13zu  %12zu\n", c, k->block_size, k->pools, k->blocks_used,
-            k->blocks_free);
+        rcyi_put(out, "%5u   %4zu   %9zu   %13zu  %12zu\n", c, k->block_size, k->pools,
+                 k->blocks_used, k->blocks_free);
     }
-    put(out, "\n");
-    put(out, "# arenas allocated total           = %14zu\n", s.arenas_allocated);
-    put(out, "# arenas reclaimed                 = %14zu\n", s.arenas_reclaimed);
-    put(out, "# arenas highwater mark            = %14zu\n", s.arenas_highwater);
-    put(out, "# arenas allocated current         = %14zu\n", s.arenas);
-    put(out, "%zu arenas * %u bytes/arena%*s= %14zu\n", s.arenas, RCY_ARENA_SIZE,
-        s.arenas < 10    ? 7
-        : s.arenas < 100 ? 6
-                         : 5,
-        "", s.mapped_bytes);
-    put(out, "\n");
-    put(out, "# pools used                       = %14zu\n", s.pools_used);
-    put(out, "# pools free                       = %14zu\n", s.pools_free);
-    put(out, "# bytes in allocated blocks        = %14zu\n", s.small_bytes_used);
-    put(out, "# large blocks                     = %14zu\n", s.large_blocks);
-    put(out, "# bytes in large blocks            = %14zu\n", s.large_bytes);
-    put(out, "# bytes mapped from the OS         = %14zu\n", s.mapped_bytes);
+    rcyi_put(out, "\n");
+    rcyi_put(out, "# arenas allocated total           = %14zu\n", s.arenas_allocated);
+    rcyi_put(out, "# arenas reclaimed                 = %14zu\n", s.arenas_reclaimed);
+    rcyi_put(out, "# arenas highwater mark            = %14zu\n", s.arenas_highwater);
+    rcyi_put(out, "# arenas allocated current         = %14zu\n", s.arenas);
+    rcyi_put(out, "%zu arenas * %u bytes/arena%*s= %14zu\n", s.arenas, RCY_ARENA_SIZE,
+             s.arenas < 10    ? 7
+             : s.arenas < 100 ? 6
+                              : 5,
+             "", s.mapped_bytes);
+    rcyi_put(out, "\n");
+    rcyi_put(out, "# pools used                       = %14zu\n", s.pools_used);
+    rcyi_put(out, "# pools free                       = %14zu\n", s.pools_free);
+    rcyi_put(out, "# bytes in allocated blocks        = %14zu\n", s.small_bytes_used);
+    rcyi_put(out, "# large blocks                     = %14zu\n", s.large_blocks);
+    rcyi_put(out, "# bytes in large blocks            = %14zu\n", s.large_bytes);
+    rcyi_put(out, "# bytes mapped from the OS         = %14zu\n", s.mapped_bytes);
     return RCY_OK;
 }
 
@@ -1147,20 +1133,21 @@ int rcy_mem_print_stats_json(rcy_heap *heap, FILE *out) {
         return RCY_EINVAL;
     rcy_mem_stats s;
     collect_stats(heap, &s);
-    put(out,
-        "{\"version\": %" PRIu32 ", \"arenas\": %zu, \"arenas_allocated\": %zu, "
-        "\"arenas_reclaimed\": %zu, \"arenas_highwater\": %zu, \"pools_used\": %zu, "
-        "\"pools_free\": %zu, \"small_bytes_used\": %zu, \"large_blocks\": %zu, "
-        "\"large_bytes\": %zu, \"mapped_bytes\": %zu, \"classes\": [",
-        s.version, s.arenas, s.arenas_allocated, s.arenas_reclaimed, s.arenas_highwater,
-        s.pools_used, s.pools_free, s.small_bytes_used, s.large_blocks, s.large_bytes,
-        s.mapped_bytes);
+    rcyi_put(out,
+             "{\"version\": %" PRIu32 ", \"arenas\": %zu, \"arenas_allocated\": %zu, "
+             "\"arenas_reclaimed\": %zu, \"arenas_highwater\": %zu, \"pools_used\": %zu, "
+             "\"pools_free\": %zu, \"small_bytes_used\": %zu, \"large_blocks\": %zu, "
+             "\"large_bytes\": %zu, \"mapped_bytes\": %zu, \"classes\": [",
+             s.version, s.arenas, s.arenas_allocated, s.arenas_reclaimed, s.arenas_highwater,
+             s.pools_used, s.pools_free, s.small_bytes_used, s.large_blocks, s.large_bytes,
+             s.mapped_bytes);
     for (unsigned c = 0; c < RCY_SIZE_CLASSES; c++) {
         const rcy_mem_class_stats *k = &s.classes[c];
-        put(out, "%s{\"size\": %zu, \"pools\": %zu, \"blocks_used\": %zu, \"blocks_free\": %zu}",
-            c ? ", " : "", k->block_size, k->pools, k->blocks_used, k->blocks_free);
+        rcyi_put(out,
+                 "%s{\"size\": %zu, \"pools\": %zu, \"blocks_used\": %zu, \"blocks_free\": %zu}",
+                 c ? ", " : "", k->block_size, k->pools, k->blocks_used, k->blocks_free);
     }
-    put(out, "]}\n");
+    rcyi_put(out, "]}\n");
     return RCY_OK;
 }
 

@@ -18,20 +18,34 @@ static void *volatile error_arg;
 
 const char *rcy_strerror(int err) {
     switch (err) {
-    case RCY_OK: return "success";
-    case RCY_ENOMEM: return "out of memory";
-    case RCY_EINVAL: return "invalid argument";
-    case RCY_EIO: return "input/output error";
-    case RCY_EFORMAT: return "not a recycle file or malformed contents";
-    case RCY_ECORRUPT: return "file is truncated or its checksum does not match";
-    case RCY_EVERSION: return "file written by an incompatible version of recycle";
-    case RCY_ESTATE: return "operation not allowed in the current state";
-    case RCY_ERANGE: return "index or value out of range";
-    case RCY_ENOTFOUND: return "not found";
-    case RCY_EMISUSE: return "API misuse";
-    case RCY_ECORRUPTED_HEAP: return "heap corruption detected";
-    case RCY_EUNSUPPORTED: return "not supported on this platform or build";
-    default: return "unknown error";
+    case RCY_OK:
+        return "success";
+    case RCY_ENOMEM:
+        return "out of memory";
+    case RCY_EINVAL:
+        return "invalid argument";
+    case RCY_EIO:
+        return "input/output error";
+    case RCY_EFORMAT:
+        return "not a recycle file or malformed contents";
+    case RCY_ECORRUPT:
+        return "file is truncated or its checksum does not match";
+    case RCY_EVERSION:
+        return "file written by an incompatible version of recycle";
+    case RCY_ESTATE:
+        return "operation not allowed in the current state";
+    case RCY_ERANGE:
+        return "index or value out of range";
+    case RCY_ENOTFOUND:
+        return "not found";
+    case RCY_EMISUSE:
+        return "API misuse";
+    case RCY_ECORRUPTED_HEAP:
+        return "heap corruption detected";
+    case RCY_EUNSUPPORTED:
+        return "not supported on this platform or build";
+    default:
+        return "unknown error";
     }
 }
 
@@ -98,4 +112,14 @@ void rcyi_fatal(int err, const char *fmt, ...) {
         emit(line);
     }
     abort();
+}
+
+void rcyi_put(FILE *out, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    if (out)
+        vfprintf(out, fmt, ap);
+    else
+        vemit(fmt, ap);
+    va_end(ap);
 }

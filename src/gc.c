@@ -986,36 +986,23 @@ int rcy_gc_get_stats(rcy_heap *heap, rcy_gc_stats *stats) {
     return RCY_OK;
 }
 
-static void put(FILE *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(FILE *out, const char *fmt, ...) {
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (out)
-        fputs(buf, out);
-    else
-        rcyi_output("%s", buf);
-}
-
 int rcy_gc_print_stats(rcy_heap *heap, FILE *out) {
     if (!heap)
         return RCY_EINVAL;
     rcyi_gc_state *gc = &heap->gc;
-    put(out, "gc: generation %11s %10s %13s %11s %10s\n", "collections", "collected",
-        "uncollectable", "candidates", "duration");
+    rcyi_put(out, "gc: generation %11s %10s %13s %11s %10s\n", "collections", "collected",
+             "uncollectable", "candidates", "duration");
     for (int g = 0; g < 3; g++) {
         const rcy_gc_gen_stats *st = &gc->stats[g];
-        put(out, "gc: %10d %11zu %10zu %13zu %11zu %9.4fs\n", g, st->collections, st->collected,
-            st->uncollectable, st->candidates, st->duration);
+        rcyi_put(out, "gc: %10d %11zu %10zu %13zu %11zu %9.4fs\n", g, st->collections,
+                 st->collected, st->uncollectable, st->candidates, st->duration);
     }
-    put(out, "gc: objects in each generation: %zu %zu %zu\n", gc->young[0].len, gc->young[1].len,
-        old_count(gc));
-    put(out, "gc: objects in permanent generation: %zu\n", gc->nfrozen);
-    put(out, "gc: count %zu %zu %zu, threshold %zu %zu %zu, %s\n", gc->count[0], gc->count[1],
-        gc->count[2], gc->threshold[0], gc->threshold[1], gc->threshold[2],
-        gc->enabled ? "enabled" : "disabled");
+    rcyi_put(out, "gc: objects in each generation: %zu %zu %zu\n", gc->young[0].len,
+             gc->young[1].len, old_count(gc));
+    rcyi_put(out, "gc: objects in permanent generation: %zu\n", gc->nfrozen);
+    rcyi_put(out, "gc: count %zu %zu %zu, threshold %zu %zu %zu, %s\n", gc->count[0], gc->count[1],
+             gc->count[2], gc->threshold[0], gc->threshold[1], gc->threshold[2],
+             gc->enabled ? "enabled" : "disabled");
     return RCY_OK;
 }
 
@@ -1023,21 +1010,21 @@ int rcy_gc_print_stats_json(rcy_heap *heap, FILE *out) {
     if (!heap)
         return RCY_EINVAL;
     rcyi_gc_state *gc = &heap->gc;
-    put(out, "{\"version\": %d, \"generations\": [", RCY_GC_STATS_VERSION);
+    rcyi_put(out, "{\"version\": %d, \"generations\": [", RCY_GC_STATS_VERSION);
     for (int g = 0; g < 3; g++) {
         const rcy_gc_gen_stats *st = &gc->stats[g];
-        put(out,
-            "%s{\"collections\": %zu, \"collected\": %zu, \"uncollectable\": %zu, "
-            "\"candidates\": %zu, \"duration\": %.6f}",
-            g ? ", " : "", st->collections, st->collected, st->uncollectable, st->candidates,
-            st->duration);
+        rcyi_put(out,
+                 "%s{\"collections\": %zu, \"collected\": %zu, \"uncollectable\": %zu, "
+                 "\"candidates\": %zu, \"duration\": %.6f}",
+                 g ? ", " : "", st->collections, st->collected, st->uncollectable, st->candidates,
+                 st->duration);
     }
-    put(out,
-        "], \"objects\": [%zu, %zu, %zu], \"frozen\": %zu, \"count\": [%zu, %zu, %zu], "
-        "\"threshold\": [%zu, %zu, %zu], \"enabled\": %s}\n",
-        gc->young[0].len, gc->young[1].len, old_count(gc), gc->nfrozen, gc->count[0], gc->count[1],
-        gc->count[2], gc->threshold[0], gc->threshold[1], gc->threshold[2],
-        gc->enabled ? "true" : "false");
+    rcyi_put(out,
+             "], \"objects\": [%zu, %zu, %zu], \"frozen\": %zu, \"count\": [%zu, %zu, %zu], "
+             "\"threshold\": [%zu, %zu, %zu], \"enabled\": %s}\n",
+             gc->young[0].len, gc->young[1].len, old_count(gc), gc->nfrozen, gc->count[0],
+             gc->count[1], gc->count[2], gc->threshold[0], gc->threshold[1], gc->threshold[2],
+             gc->enabled ? "true" : "false");
     return RCY_OK;
 }
 

@@ -40,8 +40,8 @@ void rcyi_object_fini(rcy_heap *h);
 
 /* Non-zero while tracing; read (relaxed) on every allocation and free. */
 extern int rcyi_tracing;
-void rcyi_trace_alloc(unsigned domain, const void *ptr, size_t size, const char *file,
-                      int line, const char *func);
+void rcyi_trace_alloc(unsigned domain, const void *ptr, size_t size, const char *file, int line,
+                      const char *func);
 void rcyi_trace_free(unsigned domain, const void *ptr);
 /* Called by rcy_heap_new: the first call starts tracing when
  * RCY_TRACEMALLOC=N (N frames) is set, like PYTHONTRACEMALLOC. */
@@ -65,8 +65,10 @@ void rcyi_weakref_clear_for(rcy_heap *h, rcy_head_ *obj);
 
 /* ---- error.c: the single error path and output ---------------------- */
 
-RCY_NORETURN void rcyi_fatal(int err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+RCY_NORETURN void rcyi_fatal(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void rcyi_output(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print a line of a report to `out`, or through the output callback when
+ * out is NULL (the statistics printers' convention). */
+void rcyi_put(FILE *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -27,25 +27,31 @@
 
 #include "recycle.h"
 
-#define RCYI_GC_TRACKED 0x01u      /* the collector sees this object            */
-#define RCYI_GC_FINALIZED 0x02u    /* type->finalize has been called            */
-#define RCYI_GC_GEN_SHIFT 2        /* 2 bits: generation 0, 1, 2; 3 = frozen    */
-#define RCYI_GC_GEN_MASK 0x0Cu
-#define RCYI_GC_GEN_FROZEN 3u
-#define RCYI_GC_WEAKREFS 0x10u     /* some weak reference may point here        */
-#define RCYI_GC_COLLECTING 0x20u   /* member of the set being collected         */
-#define RCYI_GC_UNREACHABLE 0x40u  /* tentatively unreachable in this collection */
-#define RCYI_GC_LARGE 0x80u        /* block came from the raw allocator         */
-#define RCYI_GC_SLOT_SHIFT 8       /* 24 bits: vector index or gc_refs          */
-#define RCYI_SLOT_MAX 0xFFFFFEu
-#define RCYI_SLOT_NONE 0xFFFFFFu
+#define RCYI_GC_TRACKED     0x01u /* the collector sees this object            */
+#define RCYI_GC_FINALIZED   0x02u /* type->finalize has been called            */
+#define RCYI_GC_GEN_SHIFT   2     /* 2 bits: generation 0, 1, 2; 3 = frozen    */
+#define RCYI_GC_GEN_MASK    0x0Cu
+#define RCYI_GC_GEN_FROZEN  3u
+#define RCYI_GC_WEAKREFS    0x10u /* some weak reference may point here        */
+#define RCYI_GC_COLLECTING  0x20u /* member of the set being collected         */
+#define RCYI_GC_UNREACHABLE 0x40u /* tentatively unreachable in this collection */
+#define RCYI_GC_LARGE       0x80u /* block came from the raw allocator         */
+#define RCYI_GC_SLOT_SHIFT  8     /* 24 bits: vector index or gc_refs          */
+#define RCYI_SLOT_MAX       0xFFFFFEu
+#define RCYI_SLOT_NONE      0xFFFFFFu
 
-static inline rcy_head_ *rcyi_head(const void *obj) { return RCY_HEAD_(obj); }
-static inline void *rcyi_obj(rcy_head_ *h) { return (void *)(h + 1); }
+static inline rcy_head_ *rcyi_head(const void *obj) {
+    return RCY_HEAD_(obj);
+}
+static inline void *rcyi_obj(rcy_head_ *h) {
+    return (void *)(h + 1);
+}
 static inline unsigned rcyi_gen(const rcy_head_ *h) {
     return (h->gcword & RCYI_GC_GEN_MASK) >> RCYI_GC_GEN_SHIFT;
 }
-static inline uint32_t rcyi_slot(const rcy_head_ *h) { return h->gcword >> RCYI_GC_SLOT_SHIFT; }
+static inline uint32_t rcyi_slot(const rcy_head_ *h) {
+    return h->gcword >> RCYI_GC_SLOT_SHIFT;
+}
 static inline void rcyi_set_slot(rcy_head_ *h, uint32_t slot) {
     h->gcword = (h->gcword & 0xFFu) | (slot << RCYI_GC_SLOT_SHIFT);
 }

@@ -92,12 +92,25 @@ static int parse_count(const char *s, long long *out) {
     return 0;
 }
 
+/* The native unwinder: frame pointers first, or always libunwind. */
+static int parse_unwinder(const char *s, long long *out) {
+    if (strcmp(s, "fp") == 0)
+        *out = 0;
+    else if (strcmp(s, "libunwind") == 0)
+        *out = 1;
+    else
+        return -1;
+    return 0;
+}
+
 static const option_row table[RCYI_OPTION_COUNT] = {
     [RCYI_OPTION_DEBUG] = {"RCY_DEBUG", 0, parse_bool, "0 or 1"},
     [RCYI_OPTION_MEMORY_LIMIT] = {"RCY_MEMORY_LIMIT", 0, parse_size,
                                   "a byte count such as 65536, 512K, 64M or 2G"},
     [RCYI_OPTION_TRACEMALLOC] = {"RCY_TRACEMALLOC", 0, parse_count, "a number of frames >= 0"},
     [RCYI_OPTION_GC_HARD] = {"RCY_GC_HARD", 0, parse_bool, "0 or 1"},
+    [RCYI_OPTION_TRACEMALLOC_UNWIND] = {"RCY_TRACEMALLOC_UNWIND", 0, parse_unwinder,
+                                        "fp or libunwind"},
 };
 
 /* state: 0 = not read yet, 1 = value valid.  Written with release after

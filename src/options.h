@@ -10,10 +10,11 @@
 #define RCY_SRC_OPTIONS_H
 
 typedef enum rcyi_option {
-    RCYI_OPTION_DEBUG,        /* RCY_DEBUG: guard bytes and fill patterns (0/1)     */
-    RCYI_OPTION_MEMORY_LIMIT, /* RCY_MEMORY_LIMIT: bytes per heap, 0 = none         */
-    RCYI_OPTION_TRACEMALLOC,  /* RCY_TRACEMALLOC: start tracing with N frames, 0 off */
-    RCYI_OPTION_GC_HARD,      /* RCY_GC_HARD: full collection at every tracked allocation */
+    RCYI_OPTION_DEBUG,              /* RCY_DEBUG: guard bytes and fill patterns (0/1)     */
+    RCYI_OPTION_MEMORY_LIMIT,       /* RCY_MEMORY_LIMIT: bytes per heap, 0 = none         */
+    RCYI_OPTION_TRACEMALLOC,        /* RCY_TRACEMALLOC: start tracing with N frames, 0 off */
+    RCYI_OPTION_GC_HARD,            /* RCY_GC_HARD: full collection at every tracked allocation */
+    RCYI_OPTION_TRACEMALLOC_UNWIND, /* RCY_TRACEMALLOC_UNWIND: "fp" (0) or "libunwind" (1) */
     RCYI_OPTION_COUNT
 } rcyi_option;
 
@@ -34,6 +35,10 @@ static inline unsigned long long rcyi_option_memory_limit(void) {
 }
 static inline int rcyi_option_tracemalloc(void) {
     return (int)rcyi_option_get(RCYI_OPTION_TRACEMALLOC);
+}
+
+static inline int rcyi_option_tracemalloc_libunwind(void) {
+    return rcyi_option_get(RCYI_OPTION_TRACEMALLOC_UNWIND) == 1;
 }
 
 static inline int rcyi_option_gc_hard(void) {

@@ -880,8 +880,7 @@ int rcy_tracemalloc_start(int nframe) {
     static int atfork_done;
     if (!__atomic_exchange_n(&atfork_done, 1, __ATOMIC_RELAXED))
         pthread_atfork(atfork_prepare, atfork_release, atfork_release);
-    const char *uw = getenv("RCY_TRACEMALLOC_UNWIND");
-    if (uw && strcmp(uw, "libunwind") == 0)
+    if (rcyi_option_tracemalloc_libunwind())
         rcyi_walk_use_libunwind(true);
     lock_all();
     if (!tracing) {

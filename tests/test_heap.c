@@ -253,6 +253,20 @@ static void malformed_options_warn_and_use_the_default(void **state) {
     setenv("RCY_TRACEMALLOC", "25", 1);
     rcyi_option_reset(RCYI_OPTION_TRACEMALLOC);
     assert_int_equal(rcyi_option_tracemalloc(), 25);
+    setenv("RCY_TRACEMALLOC_UNWIND", "libunwind", 1);
+    rcyi_option_reset(RCYI_OPTION_TRACEMALLOC_UNWIND);
+    assert_true(rcyi_option_tracemalloc_libunwind());
+    setenv("RCY_TRACEMALLOC_UNWIND", "fp", 1);
+    rcyi_option_reset(RCYI_OPTION_TRACEMALLOC_UNWIND);
+    assert_false(rcyi_option_tracemalloc_libunwind());
+    setenv("RCY_TRACEMALLOC_UNWIND", "dwarf", 1);
+    rcyi_option_reset(RCYI_OPTION_TRACEMALLOC_UNWIND);
+    rcy_test_capture_output();
+    assert_false(rcyi_option_tracemalloc_libunwind());
+    assert_non_null(strstr(rcy_test_output(),
+                           "ignoring RCY_TRACEMALLOC_UNWIND=\"dwarf\": expected fp or libunwind"));
+    rcy_set_output(NULL, NULL);
+    unsetenv("RCY_TRACEMALLOC_UNWIND");
     unsetenv("RCY_MEMORY_LIMIT");
     unsetenv("RCY_DEBUG");
     unsetenv("RCY_TRACEMALLOC");

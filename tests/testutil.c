@@ -40,11 +40,10 @@ void rcy_expect_death_(void (*fn)(void *), void *arg, const char *expect, const 
     int status = 0;
     waitpid(pid, &status, 0);
     if (!WIFSIGNALED(status))
-        fail_msg("%s:%d: expected the process to die, it exited with %d; stderr:\n%s", file,
-                 line, WIFEXITED(status) ? WEXITSTATUS(status) : -1, buf);
+        fail_msg("%s:%d: expected the process to die, it exited with %d; stderr:\n%s", file, line,
+                 WIFEXITED(status) ? WEXITSTATUS(status) : -1, buf);
     if (expect && !strstr(buf, expect))
-        fail_msg("%s:%d: died as expected, but stderr lacks \"%s\":\n%s", file, line, expect,
-                 buf);
+        fail_msg("%s:%d: died as expected, but stderr lacks \"%s\":\n%s", file, line, expect, buf);
 }
 
 static char *out_buf;
@@ -72,7 +71,9 @@ void rcy_test_capture_output(void) {
     rcy_set_output(capture, NULL);
 }
 
-const char *rcy_test_output(void) { return out_buf ? out_buf : ""; }
+const char *rcy_test_output(void) {
+    return out_buf ? out_buf : "";
+}
 
 void rcy_test_reset_output(void) {
     out_len = 0;

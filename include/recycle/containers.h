@@ -26,10 +26,12 @@ RCY_API size_t rcy_list_len(const rcy_list *l);
 /* append/insert/set take their own reference to item (never NULL). */
 /* The growth of the item array is traced to the caller's line. */
 RCY_API int rcy_list_append_(rcy_list *l, void *item, RCY_SITE_PARAMS);
-RCY_API int rcy_list_insert_(rcy_list *l, ptrdiff_t index, void *item, RCY_SITE_PARAMS); /* Python's rules: clamps, negative from end */
-#define rcy_list_append(l, item) rcy_list_append_((l), (item), RCY_SITE)
+RCY_API int rcy_list_insert_(rcy_list *l, ptrdiff_t index, void *item,
+                             RCY_SITE_PARAMS); /* Python's rules: clamps, negative from end */
+#define rcy_list_append(l, item)    rcy_list_append_((l), (item), RCY_SITE)
 #define rcy_list_insert(l, i, item) rcy_list_insert_((l), (i), (item), RCY_SITE)
-RCY_API int rcy_list_set(rcy_list *l, ptrdiff_t index, void *item);   /* RCY_ERANGE when out of range */
+RCY_API int rcy_list_set(rcy_list *l, ptrdiff_t index,
+                         void *item); /* RCY_ERANGE when out of range */
 /* Borrowed reference, NULL when out of range; negative index from end. */
 RCY_API void *rcy_list_get(const rcy_list *l, ptrdiff_t index);
 /* New reference removed from the list (index -1 = last); NULL if empty or out of range. */

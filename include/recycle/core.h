@@ -26,20 +26,20 @@ extern "C" {
 #endif
 
 #if defined(__GNUC__) || defined(__clang__)
-#define RCY_API __attribute__((visibility("default")))
-#define RCY_LIKELY(x) __builtin_expect(!!(x), 1)
+#define RCY_API         __attribute__((visibility("default")))
+#define RCY_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define RCY_UNLIKELY(x) __builtin_expect(!!(x), 0)
-#define RCY_NORETURN __attribute__((noreturn))
+#define RCY_NORETURN    __attribute__((noreturn))
 #else
 #define RCY_API
-#define RCY_LIKELY(x) (x)
+#define RCY_LIKELY(x)   (x)
 #define RCY_UNLIKELY(x) (x)
 #define RCY_NORETURN
 #endif
 
-#define RCY_VERSION_MAJOR 0
-#define RCY_VERSION_MINOR 1
-#define RCY_VERSION_PATCH 0
+#define RCY_VERSION_MAJOR  0
+#define RCY_VERSION_MINOR  1
+#define RCY_VERSION_PATCH  0
 #define RCY_VERSION_STRING "0.1.0"
 
 /* ------------------------------------------------------------------ */
@@ -48,18 +48,18 @@ extern "C" {
 
 typedef enum rcy_err {
     RCY_OK = 0,
-    RCY_ENOMEM = -1,   /* out of memory (or the heap's limit was hit)     */
-    RCY_EINVAL = -2,   /* invalid argument                                */
-    RCY_EIO = -3,      /* input/output error; errno has the detail        */
-    RCY_EFORMAT = -4,  /* not a recycle file, or a malformed one          */
-    RCY_ECORRUPT = -5, /* checksum mismatch or truncated file             */
-    RCY_EVERSION = -6, /* file written by an incompatible version         */
-    RCY_ESTATE = -7,   /* not allowed in the current state (e.g. not tracing) */
-    RCY_ERANGE = -8,   /* index or value out of range                     */
-    RCY_ENOTFOUND = -9,/* key or item not present                         */
-    RCY_EMISUSE = -10, /* API misuse detected (fatal unless the handler returns) */
+    RCY_ENOMEM = -1,           /* out of memory (or the heap's limit was hit)     */
+    RCY_EINVAL = -2,           /* invalid argument                                */
+    RCY_EIO = -3,              /* input/output error; errno has the detail        */
+    RCY_EFORMAT = -4,          /* not a recycle file, or a malformed one          */
+    RCY_ECORRUPT = -5,         /* checksum mismatch or truncated file             */
+    RCY_EVERSION = -6,         /* file written by an incompatible version         */
+    RCY_ESTATE = -7,           /* not allowed in the current state (e.g. not tracing) */
+    RCY_ERANGE = -8,           /* index or value out of range                     */
+    RCY_ENOTFOUND = -9,        /* key or item not present                         */
+    RCY_EMISUSE = -10,         /* API misuse detected (fatal unless the handler returns) */
     RCY_ECORRUPTED_HEAP = -11, /* debug allocator found a broken guard    */
-    RCY_EUNSUPPORTED = -12 /* not supported on this platform or build      */
+    RCY_EUNSUPPORTED = -12     /* not supported on this platform or build      */
 } rcy_err;
 
 /* A static, human-readable description of an rcy_err code. */
@@ -97,9 +97,9 @@ typedef struct rcy_raw_allocator {
 #define RCY_CONFIG_VERSION 1
 
 typedef struct rcy_config {
-    size_t size;      /* sizeof(rcy_config), set by rcy_config_init      */
-    uint32_t version; /* RCY_CONFIG_VERSION, set by rcy_config_init      */
-    int debug;        /* guard bytes + fill patterns; -1 = from RCY_DEBUG */
+    size_t size;                  /* sizeof(rcy_config), set by rcy_config_init      */
+    uint32_t version;             /* RCY_CONFIG_VERSION, set by rcy_config_init      */
+    int debug;                    /* guard bytes + fill patterns; -1 = from RCY_DEBUG */
     const rcy_raw_allocator *raw; /* NULL = libc malloc family           */
     size_t memory_limit;          /* bytes; 0 = none (from RCY_MEMORY_LIMIT) */
 } rcy_config;
@@ -130,7 +130,7 @@ RCY_API void rcy_heap_fail_nth(rcy_heap *heap, unsigned long n);
 
 /* Call sites are captured by macros so tracemalloc can name the line with
  * no unwinding.  The trailing-underscore functions take them explicitly. */
-#define RCY_SITE __FILE__, __LINE__, __func__
+#define RCY_SITE        __FILE__, __LINE__, __func__
 #define RCY_SITE_PARAMS const char *file, int line, const char *func
 
 /* rcy_mem_alloc and friends: on failure they call the error handler with
@@ -144,40 +144,40 @@ RCY_API void *rcy_mem_try_calloc_(rcy_heap *heap, size_t nelem, size_t elsize, R
 RCY_API void *rcy_mem_try_realloc_(rcy_heap *heap, void *ptr, size_t size, RCY_SITE_PARAMS);
 RCY_API void rcy_mem_free(rcy_heap *heap, void *ptr);
 
-#define rcy_mem_alloc(h, n) rcy_mem_alloc_((h), (n), RCY_SITE)
-#define rcy_mem_calloc(h, n, s) rcy_mem_calloc_((h), (n), (s), RCY_SITE)
-#define rcy_mem_realloc(h, p, n) rcy_mem_realloc_((h), (p), (n), RCY_SITE)
-#define rcy_mem_try_alloc(h, n) rcy_mem_try_alloc_((h), (n), RCY_SITE)
-#define rcy_mem_try_calloc(h, n, s) rcy_mem_try_calloc_((h), (n), (s), RCY_SITE)
+#define rcy_mem_alloc(h, n)          rcy_mem_alloc_((h), (n), RCY_SITE)
+#define rcy_mem_calloc(h, n, s)      rcy_mem_calloc_((h), (n), (s), RCY_SITE)
+#define rcy_mem_realloc(h, p, n)     rcy_mem_realloc_((h), (p), (n), RCY_SITE)
+#define rcy_mem_try_alloc(h, n)      rcy_mem_try_alloc_((h), (n), RCY_SITE)
+#define rcy_mem_try_calloc(h, n, s)  rcy_mem_try_calloc_((h), (n), (s), RCY_SITE)
 #define rcy_mem_try_realloc(h, p, n) rcy_mem_try_realloc_((h), (p), (n), RCY_SITE)
 
 /* Small-object allocator limits. */
-#define RCY_SMALL_LIMIT 512 /* largest block served from pools           */
-#define RCY_ALIGNMENT 16    /* size classes are multiples of this        */
+#define RCY_SMALL_LIMIT  512 /* largest block served from pools           */
+#define RCY_ALIGNMENT    16  /* size classes are multiples of this        */
 #define RCY_SIZE_CLASSES (RCY_SMALL_LIMIT / RCY_ALIGNMENT)
-#define RCY_POOL_SIZE (16u * 1024u)
-#define RCY_ARENA_SIZE (1024u * 1024u)
+#define RCY_POOL_SIZE    (16u * 1024u)
+#define RCY_ARENA_SIZE   (1024u * 1024u)
 
 #define RCY_MEM_STATS_VERSION 1
 
 typedef struct rcy_mem_class_stats {
-    size_t block_size;      /* bytes per block in this class              */
-    size_t pools;           /* pools currently assigned to the class      */
-    size_t blocks_used;     /* blocks handed out                          */
-    size_t blocks_free;     /* blocks available in those pools (free + virgin) */
+    size_t block_size;  /* bytes per block in this class              */
+    size_t pools;       /* pools currently assigned to the class      */
+    size_t blocks_used; /* blocks handed out                          */
+    size_t blocks_free; /* blocks available in those pools (free + virgin) */
 } rcy_mem_class_stats;
 
 typedef struct rcy_mem_stats {
-    size_t size;      /* caller sets sizeof(rcy_mem_stats)                 */
-    uint32_t version; /* filled: RCY_MEM_STATS_VERSION                     */
-    size_t arenas;               /* arenas mapped now                      */
-    size_t arenas_allocated;     /* arenas mapped since the heap was made  */
-    size_t arenas_reclaimed;     /* arenas given back to the OS            */
-    size_t arenas_highwater;     /* most arenas mapped at once             */
+    size_t size;             /* caller sets sizeof(rcy_mem_stats)                 */
+    uint32_t version;        /* filled: RCY_MEM_STATS_VERSION                     */
+    size_t arenas;           /* arenas mapped now                      */
+    size_t arenas_allocated; /* arenas mapped since the heap was made  */
+    size_t arenas_reclaimed; /* arenas given back to the OS            */
+    size_t arenas_highwater; /* most arenas mapped at once             */
     size_t pools_used, pools_free;
-    size_t small_bytes_used;     /* bytes in handed-out small blocks       */
+    size_t small_bytes_used;          /* bytes in handed-out small blocks       */
     size_t large_blocks, large_bytes; /* raw-allocator blocks now          */
-    size_t mapped_bytes;         /* bytes mapped from the OS now           */
+    size_t mapped_bytes;              /* bytes mapped from the OS now           */
     rcy_mem_class_stats classes[RCY_SIZE_CLASSES];
 } rcy_mem_stats;
 
@@ -221,22 +221,21 @@ typedef struct rcy_type {
  * by the collector; they go to rcy_gc_garbage() with all they reach. */
 #define RCY_TYPE_LEGACY_FINALIZER 0x1u
 
-#define RCY_VISIT(child, visit, arg)                                           \
-    do {                                                                       \
-        if (child) {                                                           \
-            int rcy_visit_rc_ = (visit)((void *)(child), (arg));               \
-            if (rcy_visit_rc_)                                                 \
-                return rcy_visit_rc_;                                          \
-        }                                                                      \
+#define RCY_VISIT(child, visit, arg)                                                               \
+    do {                                                                                           \
+        if (child) {                                                                               \
+            int rcy_visit_rc_ = (visit)((void *)(child), (arg));                                   \
+            if (rcy_visit_rc_)                                                                     \
+                return rcy_visit_rc_;                                                              \
+        }                                                                                          \
     } while (0)
 
 /* New object of `type` (size type->size, or + extra bytes for the
  * variable part), zero-filled, refcount 1; NULL on failure (never aborts).
  * Tracked by the collector when the type has `traverse`. */
 RCY_API void *rcy_new_(rcy_heap *heap, const rcy_type *type, RCY_SITE_PARAMS);
-RCY_API void *rcy_new_var_(rcy_heap *heap, const rcy_type *type, size_t extra,
-                           RCY_SITE_PARAMS);
-#define rcy_new(h, t) rcy_new_((h), (t), RCY_SITE)
+RCY_API void *rcy_new_var_(rcy_heap *heap, const rcy_type *type, size_t extra, RCY_SITE_PARAMS);
+#define rcy_new(h, t)            rcy_new_((h), (t), RCY_SITE)
 #define rcy_new_var(h, t, extra) rcy_new_var_((h), (t), (extra), RCY_SITE)
 
 /* The 16-byte header before every object.  Public only so that
@@ -249,7 +248,7 @@ typedef struct rcy_head_ {
 } rcy_head_;
 
 #define RCY_REFCNT_IMMORTAL UINT32_MAX
-#define RCY_HEAD_(o) ((rcy_head_ *)(void *)(o) - 1)
+#define RCY_HEAD_(o)        ((rcy_head_ *)(void *)(o)-1)
 
 /* Out of line: refcount reached zero, the object is dead or immortal, or
  * the count was already zero (misuse). */
@@ -296,22 +295,22 @@ RCY_API bool rcy_is_immortal(const void *obj);
 
 /* Set *pp to NULL, then drop the reference it held (safe if a destructor
  * looks at *pp). */
-#define RCY_CLEAR(p)                                                           \
-    do {                                                                       \
-        void *rcy_tmp_ = (void *)(p);                                          \
-        if (rcy_tmp_) {                                                        \
-            (p) = NULL;                                                        \
-            rcy_decref(rcy_tmp_);                                              \
-        }                                                                      \
+#define RCY_CLEAR(p)                                                                               \
+    do {                                                                                           \
+        void *rcy_tmp_ = (void *)(p);                                                              \
+        if (rcy_tmp_) {                                                                            \
+            (p) = NULL;                                                                            \
+            rcy_decref(rcy_tmp_);                                                                  \
+        }                                                                                          \
     } while (0)
 
 /* Store v (a reference the caller gives up) into p, then drop the old
  * value. */
-#define RCY_SETREF(p, v)                                                       \
-    do {                                                                       \
-        void *rcy_old_ = (void *)(p);                                          \
-        (p) = (v);                                                             \
-        rcy_xdecref(rcy_old_);                                                 \
+#define RCY_SETREF(p, v)                                                                           \
+    do {                                                                                           \
+        void *rcy_old_ = (void *)(p);                                                              \
+        (p) = (v);                                                                                 \
+        rcy_xdecref(rcy_old_);                                                                     \
     } while (0)
 
 /* A scope-bound reference: `rcy_auto rcy_list *l = rcy_list_new(h);` drops

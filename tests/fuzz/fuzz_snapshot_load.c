@@ -2,8 +2,8 @@
  * file loader.  Each input is parsed as it is, then again with its length
  * and checksum fields repaired, so mutations reach the structure checks
  * behind the checksum (the flags are kept: a compressed seed stays
- * compressed, so mutations also reach the decompression checks).  Whatever loads must be usable: statistics, a diff
- * against itself and a dump must all work on it. */
+ * compressed, so mutations also reach the decompression checks).  Whatever loads must be usable:
+ * statistics, a diff against itself and a dump must all work on it. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
