@@ -80,6 +80,14 @@ static inline int rcyi_gc_is_young_gen(uint32_t w) {
 /* Remove a tracked object from its generation (untrack). */
 void rcyi_gc_untrack_head(rcy_heap *h, rcy_head_ *obj);
 
+/* ---- list.c ------------------------------------------------------- */
+
+/* A list's items (all non-NULL) and their number, read once: what
+ * list_traverse visits, for the collector's loops that walk a list's
+ * edges without an indirect call per edge (see gc.c, subtract_one and
+ * drain_mark).  Valid until the list is next changed. */
+void *const *rcyi_list_items(const rcy_list *l, size_t *n);
+
 /* ---- weakref.c ---------------------------------------------------- */
 
 extern const rcy_type rcyi_finalize_type;

@@ -8,6 +8,7 @@
  * reference: a decref can run arbitrary destroy code, which may look at or
  * change this same list. */
 #include "internal.h"
+#include "gc.h"
 
 #include <string.h>
 
@@ -37,6 +38,11 @@ static int list_traverse(void *self, rcy_visitproc visit, void *arg) {
             return rc;
     }
     return 0;
+}
+
+void *const *rcyi_list_items(const rcy_list *l, size_t *n) {
+    *n = l->len;
+    return l->items;
 }
 
 static void list_clear(void *self) {
