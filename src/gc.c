@@ -270,17 +270,47 @@ static int visit_subtract(void *obj, void *arg) {
     return 0;
 }
 
+/* `run` references to obj at once: visit_subtract run times. */
+static inline void subtract_run(coll_ctx *c, void *obj, uint32_t run) {
+    (void)visit_subtract(obj, c);
+    if (run == 1)
+        return;
+    rcy_head_ *o = rcyi_head(obj);
+    uint32_t w = o->gcword, r = SLOT_OF(w);
+    if ((w & COLL) && r != RCYI_SLOT_MAX)
+        o->gcword = (w & 0xFFu) | MKSLOT(r > run - 1 ? r - (run - 1) : 0);
+}
+
+/* What list_traverse does with visit_subtract, without an indirect call
+ * per edge (lists are most of the edges of container-heavy heaps).  Runs
+ * of equal items are subtracted at once: one read-modify-write of the
+ * target instead of a chain of them, each waiting for the last. */
+static void subtract_list(coll_ctx *c, rcy_head_ *o) {
+    size_t n;
+    void *const *items = rcyi_list_items(rcyi_obj(o), &n);
+    if (!n)
+        return;
+    void *prev = items[0];
+    uint32_t run = 1;
+    for (size_t i = 1; i < n; i++) {
+        void *p = items[i];
+        if (p == prev && run != UINT32_MAX) {
+            run++;
+            continue;
+        }
+        subtract_run(c, prev, run);
+        prev = p;
+        run = 1;
+    }
+    subtract_run(c, prev, run);
+}
+
 static inline void subtract_one(coll_ctx *c, rcy_head_ *o) {
     uint32_t w = o->gcword;
     if (!(w & COLL))
         o->gcword = (w & 0xFFu) | COLL | MKSLOT(initial_refs(o->refcnt));
     if (o->type == &rcy_list_type) {
-        /* What list_traverse would do, without an indirect call per edge
-         * (lists are most of the edges of container-heavy heaps). */
-        size_t n;
-        void *const *items = rcyi_list_items(rcyi_obj(o), &n);
-        for (size_t i = 0; i < n; i++)
-            (void)visit_subtract(items[i], c);
+        subtract_list(c, o);
         return;
     }
     o->type->traverse(rcyi_obj(o), visit_subtract, c);
@@ -342,8 +372,13 @@ static void drain_mark(coll_ctx *c) {
         if (o->type == &rcy_list_type) {
             size_t n;
             void *const *items = rcyi_list_items(rcyi_obj(o), &n);
-            for (size_t i = 0; i < n; i++)
-                (void)visit_mark(items[i], c);
+            void *prev = NULL;
+            for (size_t i = 0; i < n; i++) {
+                void *p = items[i];
+                if (p != prev) /* a repeated item was marked just now */
+                    (void)visit_mark(p, c);
+                prev = p;
+            }
         } else {
             o->type->traverse(rcyi_obj(o), visit_mark, c);
         }

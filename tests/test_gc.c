@@ -74,6 +74,33 @@ static void list_dict_node_cycle_is_collected(void **state) {
     assert_int_equal(destroyed[3], 1);
 }
 
+/* The collector subtracts runs of equal list items at once: every
+ * repeated reference must still count exactly once, in young and full
+ * collections, live or garbage. */
+static void repeated_list_items_count_once_each(void **state) {
+    rcy_heap *h = *state;
+    for (int gen = 0; gen <= 2; gen += 2) {
+        rcy_list *l = rcy_list_new(h);
+        node *x = mk(h, &node_type, 1), *y = mk(h, &node_type, 2);
+        void *items[] = {x, x, x, y, y, x, l, l};
+        for (size_t i = 0; i < sizeof items / sizeof *items; i++)
+            assert_int_equal(rcy_list_append(l, items[i]), RCY_OK);
+        link_a(x, l);
+        rcy_decref(l);
+        rcy_decref(y);
+        /* x: 1 external + 4 from the list; the cycle hangs off x */
+        assert_int_equal(rcy_gc_collect(h, gen), 0);
+        assert_int_equal(total_destroyed, 0);
+        assert_int_equal(rcy_list_len(l), 8);
+        rcy_decref(x);
+        /* survivors moved up (all the way under RCY_GC_HARD) */
+        assert_int_equal(rcy_gc_collect(h, gen == 2 || rcy_gc_get_hard(h) ? 2 : 1), 3);
+        assert_int_equal(destroyed[1], 1);
+        assert_int_equal(destroyed[2], 1);
+        reset_tallies();
+    }
+}
+
 static void reachable_objects_survive_intact(void **state) {
     rcy_heap *h = *state;
     node *root = mk(h, &node_type, 1);
@@ -779,6 +806,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(list_cycle_is_collected, setup, teardown),
         cmocka_unit_test_setup_teardown(dict_cycle_is_collected, setup, teardown),
         cmocka_unit_test_setup_teardown(list_dict_node_cycle_is_collected, setup, teardown),
+        cmocka_unit_test_setup_teardown(repeated_list_items_count_once_each, setup, teardown),
         cmocka_unit_test_setup_teardown(reachable_objects_survive_intact, setup, teardown),
         cmocka_unit_test_setup_teardown(collect_returns_zero_without_garbage, setup, teardown),
         cmocka_unit_test_setup_teardown(collect_rejects_bad_generation, setup, teardown),
