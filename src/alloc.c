@@ -103,7 +103,7 @@ static inline rcyi_arena *pool_arena(const rcyi_pool *p) {
     return (rcyi_arena *)((uintptr_t)p & ~(uintptr_t)(ARENA_SIZE - 1));
 }
 static inline rcy_heap *pool_heap(const rcyi_pool *p) {
-    return (rcy_heap *)(p->owner & ~(RCYI_OWNER_DEBUG | RCYI_OWNER_UNLINKED));
+    return (rcy_heap *)(p->owner & ~RCYI_OWNER_BITS);
 }
 /* The pool header of a pointer known to lie in one of our arenas. */
 static inline rcyi_pool *pool_of(const void *p) {
@@ -338,7 +338,8 @@ static rcyi_pool *pool_take(rcy_heap *h, rcyi_alloc_state *st, unsigned kind, un
     p->used = 0;
     p->linked = 0;
     p->retained = 0;
-    p->owner = (uintptr_t)h | (st->debug ? RCYI_OWNER_DEBUG : 0) | RCYI_OWNER_UNLINKED;
+    p->owner = (uintptr_t)h | (st->debug ? RCYI_OWNER_DEBUG : 0) | RCYI_OWNER_UNLINKED |
+               (kind == RCYI_KIND_OBJECT ? RCYI_OWNER_OBJECT : 0);
     p->next = p->prev = NULL;
     return p;
 }
@@ -808,6 +809,16 @@ rcy_heap *rcyi_heap_of_block(const void *p) {
     return rcyi_heap_of_block_inline(p);
 }
 
+rcy_heap *rcyi_heap_of_object_block(const void *p) {
+    rcy_heap *h = rcyi_heap_of_block_inline(p);
+    if (!h)
+        return NULL;
+    if (map_lookup_checked(p))
+        return (pool_of(p)->owner & RCYI_OWNER_OBJECT) ? h : NULL;
+    rcyi_large *l = large_of(p, h->alloc.debug ? DBG_FRONT : 0);
+    return l && l->kind == RCYI_KIND_OBJECT ? h : NULL;
+}
+
 rcy_heap *rcyi_heap_of_other_block(const void *p) {
     if (!p || map_lookup_checked(p))
         return NULL; /* an arena's record or an interior pointer was refused inline */
@@ -857,6 +868,8 @@ void rcyi_walk_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg) {
 int rcyi_alloc_init(rcy_heap *h, const rcy_config *cfg) {
     rcyi_alloc_state *st = &h->alloc;
     memset(st, 0, sizeof *st);
+    if ((uintptr_t)h & RCYI_OWNER_BITS)
+        return RCY_EINVAL; /* pool owners keep flags in the heap pointer's low bits */
     for (unsigned k = 0; k < RCYI_KINDS; k++) {
         for (unsigned c = 0; c < RCY_SIZE_CLASSES; c++) {
             rcyi_pool *s = &st->lists[k][c];
@@ -867,6 +880,7 @@ int rcyi_alloc_init(rcy_heap *h, const rcy_config *cfg) {
     }
     st->debug = h->debug != 0;
     st->fast_limit = st->debug ? 0 : RCY_SMALL_LIMIT;
+    st->obj_fast_limit = st->debug ? 0 : RCYI_OBJ_FAST_MAX + 1;
     st->raw = (rcy_raw_allocator){NULL, libc_malloc, libc_calloc, libc_realloc, libc_free};
     if (cfg) {
         size_t have = cfg->size;
@@ -988,6 +1002,8 @@ int rcyi_alloc_validate(rcy_heap *h) {
                 CHECK(!(p->owner & RCYI_OWNER_DEBUG) == !st->debug, "pool %p debug bit", (void *)p);
                 CHECK(!(p->owner & RCYI_OWNER_UNLINKED) == !!p->linked, "pool %p linked bit",
                       (void *)p);
+                CHECK(!(p->owner & RCYI_OWNER_OBJECT) == (p->kind != RCYI_KIND_OBJECT),
+                      "pool %p kind bit", (void *)p);
                 validate_pool(h, st, p);
             }
         }

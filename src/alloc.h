@@ -38,7 +38,9 @@
  *  A3  The map bit of arena.base is set for every mapped arena (and
  *      arena.base == arena).
  *  P1  A carved pool is live (owner == h | flags, kind RAW or OBJECT) or
- *      sits on its arena's freepools list (owner == 0); never both.
+ *      sits on its arena's freepools list (owner == 0); never both.  In a
+ *      live pool's owner, OBJECT is set iff kind == OBJECT, DEBUG iff the
+ *      heap is in debug mode, UNLINKED iff the pool is off its class list.
  *  P2  For a live pool: used + |free list| == virgin / bsize, virgin <=
  *      limit, and every free-list entry is a block start below virgin.
  *  P3  A live pool is on its class list whenever it has a free or a virgin
@@ -77,8 +79,8 @@ typedef struct rcyi_pool {
     uint32_t virgin;               /* offset of the first never-handed-out block       */
     uintptr_t owner;               /* (uintptr_t)heap | RCYI_OWNER_* bits; 0 while on
                                     * freepools.  One compare on the free path checks
-                                    * the owner, that no debug checks are due and that
-                                    * the pool is on its class list                    */
+                                    * the owner, the kind, that no debug checks are due
+                                    * and that the pool is on its class list           */
     char *mem;                     /* the pool's first block                           */
     uint32_t limit;                /* bytes available from mem (less in pool 0)        */
     uint32_t bsize;                /* block size of the class                          */
@@ -93,6 +95,8 @@ typedef struct rcyi_pool {
 #define RCYI_POOL_HEADER        64u                       /* sizeof(rcyi_pool) */
 #define RCYI_OWNER_DEBUG        ((uintptr_t)1)            /* heap in debug mode */
 #define RCYI_OWNER_UNLINKED     ((uintptr_t)2)            /* not on its class list */
+#define RCYI_OWNER_OBJECT       ((uintptr_t)4)            /* kind == RCYI_KIND_OBJECT */
+#define RCYI_OWNER_BITS         ((uintptr_t)7)            /* heaps are 8-aligned */
 #define RCYI_POOL_BLOCKS(bsize) (RCY_POOL_SIZE / (bsize)) /* blocks per pool but pool 0 */
 
 struct rcyi_arena {
@@ -112,6 +116,9 @@ typedef struct rcyi_alloc_state {
      * normally, 0 in debug mode (every request then takes the slow path,
      * which adds guards). */
     size_t fast_limit;
+    /* RCYI_OBJ_FAST_MAX + 1: rcy_new_ serves objects of a type->size below
+     * this inline; 0 in debug mode. */
+    size_t obj_fast_limit;
     int debug; /* copied from heap->debug at init */
     int walking;
     /* Class lists: circular, with these sentinels (free == NULL, so the
@@ -165,6 +172,10 @@ static inline rcyi_pool *rcyi_pool_of(rcyi_arena *a, const void *p) {
     return rcyi_pool_at(p);
 }
 
+/* Largest type->size rcy_new_ zero-fills inline (bigger ones call memset
+ * on the general path). */
+#define RCYI_OBJ_FAST_MAX 64u
+
 #define RCYI_DBG_FRONT 16u /* debug mode: bytes before the caller's pointer */
 
 /* For the tracer's block table (tracemalloc.c), read-only: the geometry of
@@ -200,9 +211,36 @@ static inline rcy_heap *rcyi_heap_of_block_inline(const void *p) {
         uint32_t q = (uint32_t)(((uint64_t)(uint32_t)off * pl->recip) >> 32);
         if (q * pl->bsize != (uint32_t)off)
             return NULL;
-        return (rcy_heap *)(owner & ~(RCYI_OWNER_DEBUG | RCYI_OWNER_UNLINKED));
+        return (rcy_heap *)(owner & ~RCYI_OWNER_BITS);
     }
     return rcyi_heap_of_other_block(p);
+}
+
+/* rcyi_heap_of_block for object blocks only: NULL as well for a block
+ * handed out by rcy_mem_* (RAW kind). */
+rcy_heap *rcyi_heap_of_object_block(const void *p);
+
+/* The pool of a block starting at p in an OBJECT pool of a heap not in
+ * debug mode; NULL for anything else (large blocks, debug heaps, raw
+ * blocks, interior pointers, pointers recycle never handed out). */
+static inline rcyi_pool *rcyi_object_pool(const void *p) {
+    uintptr_t a = (uintptr_t)p;
+    if (RCY_UNLIKELY(a >> 48))
+        return NULL;
+    uint64_t w = __atomic_load_n(&rcyi_arena_bits[a >> 26], __ATOMIC_ACQUIRE);
+    if (RCY_UNLIKELY(!((w >> ((a >> 20) & 63)) & 1)))
+        return NULL;
+    rcyi_pool *pl = rcyi_pool_at(p);
+    uintptr_t owner = __atomic_load_n(&pl->owner, __ATOMIC_RELAXED);
+    if (RCY_UNLIKELY((owner & (RCYI_OWNER_DEBUG | RCYI_OWNER_OBJECT)) != RCYI_OWNER_OBJECT))
+        return NULL;
+    /* Below mem (the arena record) the offset wraps above virgin. */
+    uint32_t off = (uint32_t)((const char *)p - pl->mem);
+    if (RCY_UNLIKELY(off >= pl->virgin))
+        return NULL;
+    if (RCY_UNLIKELY((uint32_t)(((uint64_t)off * pl->recip) >> 32) * pl->bsize != off))
+        return NULL;
+    return pl;
 }
 
 /* Everything the inline paths below do not handle. */
@@ -230,6 +268,20 @@ static inline void rcyi_free_inline(rcy_heap *h, void *b) {
          * must be relinked), and not the last block (an empty pool goes
          * back to its arena). */
         if (RCY_LIKELY(p->owner == (uintptr_t)h && p->used > 1)) {
+            *(void **)(void *)((char *)b + 8) = p->free;
+            p->free = b;
+            p->used--;
+            return;
+        }
+    }
+    rcyi_free_slow(h, b);
+}
+
+/* rcyi_free_inline for a block of an OBJECT pool (or a large object). */
+static inline void rcyi_free_object_inline(rcy_heap *h, void *b) {
+    if (RCY_LIKELY(rcyi_arena_lookup(b) != NULL)) {
+        rcyi_pool *p = rcyi_pool_at(b);
+        if (RCY_LIKELY(p->owner == ((uintptr_t)h | RCYI_OWNER_OBJECT) && p->used > 1)) {
             *(void **)(void *)((char *)b + 8) = p->free;
             p->free = b;
             p->used--;

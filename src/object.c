@@ -12,6 +12,9 @@
  *     3. untracked (rcyi_gc_on_free);
  *     4. released: destroy (or clear), then refcnt/gcword zeroed, trace
  *        removed, block freed.
+ *   For a small untracked object without weak references or a pending
+ *   finalizer, while nothing is traced, rcy_decref_slow_ does steps 3-4
+ *   itself (nothing to do in 1-3) with one lookup of the block's pool.
  *   Step 4 is deferred when RCYI_DEALLOC_MAX_DEPTH deallocations are
  *   already running on this heap: the object goes on the heap's deferred
  *   stack and the outermost deallocation releases it, so freeing a chain of
@@ -64,6 +67,20 @@ static inline void zero_fill(void *p, size_t n) {
     }
 }
 
+/* zero_fill for n <= RCYI_OBJ_FAST_MAX, with no library call. */
+static inline void zero_small(void *p, size_t n) {
+    unsigned char *c = p;
+    if (n >= 32) {
+        memset(c, 0, 32);
+        memset(c + n - 32, 0, 32);
+    } else if (n >= 16) {
+        memset(c, 0, 16);
+        memset(c + n - 16, 0, 16);
+    } else {
+        zero_fill(p, n);
+    }
+}
+
 static inline void *new_object(rcy_heap *h, const rcy_type *type, size_t extra) {
     if (RCY_UNLIKELY(!h || !type))
         return NULL;
@@ -94,10 +111,43 @@ __attribute__((noinline)) static void *new_traced(rcy_heap *h, const rcy_type *t
     return obj;
 }
 
+/* rcy_new_ for everything but an untraced pop from a free list. */
+__attribute__((noinline)) static void *new_other(rcy_heap *h, const rcy_type *type,
+                                                 const char *file, int line, const char *func) {
+    if (__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED))
+        return new_traced(h, type, 0, file, line, func);
+    return new_object(h, type, 0);
+}
+
+__attribute__((noinline)) static void *new_tracked(rcy_heap *h, rcy_head_ *o) {
+    rcyi_gc_on_new(h, o);
+    return o + 1;
+}
+
+/* The common case as a leaf with no stack frame of its own: a fixed-size
+ * object of at most RCYI_OBJ_FAST_MAX bytes popped from its class's free
+ * list, untraced; anything else goes
+ * to new_other (same result, the general path). */
 void *rcy_new_(rcy_heap *heap, const rcy_type *type, const char *file, int line, const char *func) {
-    if (RCY_UNLIKELY(__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED)))
-        return new_traced(heap, type, 0, file, line, func);
-    return new_object(heap, type, 0);
+    if (RCY_LIKELY(heap != NULL && type != NULL) &&
+        RCY_LIKELY(type->size < heap->alloc.obj_fast_limit) &&
+        RCY_LIKELY(!__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED))) {
+        size_t size = type->size;
+        rcyi_pool *p = heap->alloc.lists[RCYI_KIND_OBJECT][(size + HEAD_SIZE - 1) >> 4].next;
+        rcy_head_ *o = p->free;
+        if (RCY_LIKELY(o != NULL)) {
+            p->free = *(void **)(void *)((char *)o + 8);
+            p->used++;
+            zero_small(o + 1, size);
+            o->refcnt = 1;
+            o->gcword = RCYI_SLOT_NONE << RCYI_GC_SLOT_SHIFT;
+            o->type = type;
+            if (RCY_UNLIKELY(type->traverse != NULL))
+                return new_tracked(heap, o);
+            return o + 1;
+        }
+    }
+    return new_other(heap, type, file, line, func);
 }
 
 void *rcy_new_var_(rcy_heap *heap, const rcy_type *type, size_t extra, const char *file, int line,
@@ -143,12 +193,11 @@ RCY_NORETURN static void report_zero(const char *what, const void *obj, const rc
  * on the path every deallocation takes. */
 static inline rcy_heap *small_object_heap(const rcy_head_ *hd) {
     rcyi_arena *a = rcyi_arena_lookup(hd);
-    if (RCY_UNLIKELY(!a || ((uintptr_t)hd >> 48) ||
-                     (uintptr_t)a->base != ((uintptr_t)hd & ~(uintptr_t)(RCY_ARENA_SIZE - 1))))
+    if (RCY_UNLIKELY(!a || ((uintptr_t)hd >> 48)))
         return NULL;
     const rcyi_pool *p = rcyi_pool_of(a, hd);
     uintptr_t owner = __atomic_load_n(&p->owner, __ATOMIC_RELAXED);
-    if (RCY_UNLIKELY((owner & RCYI_OWNER_DEBUG) || p->kind != RCYI_KIND_OBJECT))
+    if (RCY_UNLIKELY((owner & (RCYI_OWNER_DEBUG | RCYI_OWNER_OBJECT)) != RCYI_OWNER_OBJECT))
         return NULL;
     size_t off = (size_t)((const char *)hd - p->mem);
     if (RCY_UNLIKELY(off >= p->virgin))
@@ -157,7 +206,7 @@ static inline rcy_heap *small_object_heap(const rcy_head_ *hd) {
     uint32_t q = (uint32_t)(((uint64_t)o * p->recip) >> 32);
     if (RCY_UNLIKELY(q * p->bsize != o))
         return NULL;
-    return (rcy_heap *)(owner & ~(RCYI_OWNER_DEBUG | RCYI_OWNER_UNLINKED));
+    return (rcy_heap *)(owner & ~RCYI_OWNER_BITS);
 }
 
 /* Checks `obj` before a slow-path operation; returns its heap. */
@@ -165,7 +214,7 @@ static rcy_heap *checked_heap(const char *what, const void *obj) {
     if (RCY_UNLIKELY(!obj))
         rcyi_fatal(RCY_EMISUSE, "%s of a NULL object", what);
     const rcy_head_ *hd = RCY_HEAD_(obj);
-    rcy_heap *h = rcyi_heap_of_block(hd);
+    rcy_heap *h = rcyi_heap_of_object_block(hd);
     if (RCY_UNLIKELY(!h))
         report_foreign(what, obj);
     return h;
@@ -185,7 +234,7 @@ static void release(rcy_heap *h, rcy_head_ *hd) {
         rcyi_trace_free(0, obj);
     hd->refcnt = 0;
     hd->gcword = 0;
-    rcyi_free_inline(h, hd);
+    rcyi_free_object_inline(h, hd);
 }
 
 /* Pushes hd on the deferred stack; 0 when there was no room (the caller
@@ -228,6 +277,18 @@ static int prepare(rcy_heap *h, rcy_head_ *hd) {
     return 1;
 }
 
+/* Releases what deeper deallocations deferred; called by the outermost
+ * one (depth 1).  Each release may defer more; the loop ends when none is
+ * left. */
+__attribute__((noinline)) static void release_deferred(rcy_heap *h) {
+    rcyi_object_state *st = &h->obj;
+    while (st->deferred_len)
+        release(h, st->deferred[--st->deferred_len]);
+    rcyi_free(h, st->deferred); /* deep frees are rare: keep no memory */
+    st->deferred = NULL;
+    st->deferred_cap = 0;
+}
+
 static void dealloc(rcy_heap *h, rcy_head_ *hd) {
     if (!prepare(h, hd))
         return;
@@ -236,19 +297,13 @@ static void dealloc(rcy_heap *h, rcy_head_ *hd) {
         return;
     st->depth++;
     release(h, hd);
-    if (RCY_UNLIKELY(st->deferred_len) && st->depth == 1) {
-        /* Outermost deallocation: release what deeper ones deferred.  Each
-         * release may defer more; the loop ends when none is left. */
-        while (st->deferred_len)
-            release(h, st->deferred[--st->deferred_len]);
-        rcyi_free(h, st->deferred); /* deep frees are rare: keep no memory */
-        st->deferred = NULL;
-        st->deferred_cap = 0;
-    }
+    if (RCY_UNLIKELY(st->deferred_len) && st->depth == 1)
+        release_deferred(h);
     st->depth--;
 }
 
-void rcy_decref_slow_(void *obj) {
+/* Every case of rcy_decref_slow_ but the fast deallocation below. */
+__attribute__((noinline)) static void decref_other(void *obj) {
     rcy_head_ *hd = RCY_HEAD_(obj);
     uint32_t rc = hd->refcnt;
     if (rc == RCY_REFCNT_IMMORTAL)
@@ -274,6 +329,54 @@ void rcy_decref_slow_(void *obj) {
     }
     hd->refcnt = 0;
     dealloc(h, hd);
+}
+
+/* The gcword bits that send a dying object down the general path. */
+#define SLOW_DEALLOC_BITS (RCYI_GC_TRACKED | RCYI_GC_WEAKREFS | RCYI_GC_LARGE)
+
+/* The last reference to a small, untracked object without weak
+ * references or a pending finalizer, while nothing is traced and the
+ * deallocation depth leaves room: steps 1-3 have nothing to do, step 4 is
+ * done here without the general path's calls.  Everything else (and every
+ * misuse) goes to decref_other. */
+void rcy_decref_slow_(void *obj) {
+    rcy_head_ *hd = RCY_HEAD_(obj);
+    if (RCY_LIKELY(hd->refcnt == 1)) {
+        rcyi_pool *p = rcyi_object_pool(hd);
+        if (RCY_LIKELY(p != NULL) && RCY_LIKELY(!(hd->gcword & SLOW_DEALLOC_BITS))) {
+            const rcy_type *t = hd->type;
+            rcy_heap *h = (rcy_heap *)(p->owner & ~RCYI_OWNER_BITS);
+            if (RCY_LIKELY(!t->finalize && h->obj.depth < RCYI_DEALLOC_MAX_DEPTH &&
+                           !__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED))) {
+                hd->refcnt = 0;
+                h->obj.depth++;
+                if (t->destroy)
+                    t->destroy(obj);
+                else if (t->clear)
+                    t->clear(obj);
+                if (RCY_UNLIKELY(h->obj.deferred_len) && h->obj.depth == 1)
+                    release_deferred(h);
+                h->obj.depth--;
+                /* Recomputed from obj rather than kept across the call:
+                 * fewer registers to save on the path every object takes. */
+                __asm__("" : "+r"(obj));
+                hd = RCY_HEAD_(obj);
+                hd->gcword = 0;
+                /* Our block keeps the pool live: only its UNLINKED bit and
+                 * count can have changed. */
+                p = rcyi_pool_at(hd);
+                if (RCY_LIKELY(p->owner == ((uintptr_t)h | RCYI_OWNER_OBJECT) && p->used > 1)) {
+                    *(void **)(void *)((char *)hd + 8) = p->free;
+                    p->free = hd;
+                    p->used--;
+                    return;
+                }
+                rcyi_free_slow(h, hd);
+                return;
+            }
+        }
+    }
+    decref_other(obj);
 }
 
 /* Called by rcy_heap_free before the allocator frees everything: nothing

@@ -351,6 +351,35 @@ static void long_chain_frees_on_a_small_stack(void **state) {
     assert_int_equal(blocks_in_use(h), 0);
 }
 
+/* The same without traverse: untracked objects take the deallocation fast
+ * path, which must defer as the general one does. */
+static const rcy_type plain_node_type = {
+    .name = "PlainNode", .size = sizeof(node), .destroy = node_destroy};
+
+static void *drop_long_plain_chain(void *arg) {
+    chain_job *job = arg;
+    node *head = NULL;
+    for (size_t i = 0; i < job->length; i++) {
+        node *n = rcy_new(job->heap, &plain_node_type);
+        if (!n)
+            return NULL;
+        n->next = head;
+        head = n;
+    }
+    rcy_decref(head);
+    job->ok = 1;
+    return NULL;
+}
+
+static void long_untracked_chain_frees_on_a_small_stack(void **state) {
+    rcy_heap *h = *state;
+    chain_job job = {h, 200000, 0};
+    run_with_stack(drop_long_plain_chain, &job, 512u << 10);
+    assert_true(job.ok);
+    assert_int_equal(destroyed, 200000);
+    assert_int_equal(blocks_in_use(h), 0);
+}
+
 /* A fan-out deep down: a chain of 1000 whose last node owns a list of
  * 20000 nodes, each the head of a 50-node chain.  Many objects are
  * deferred at once. */
@@ -475,6 +504,44 @@ static void decref_of_a_foreign_pointer_is_fatal(void **state) {
     rcy_expect_death(decref_foreign, NULL, "a pointer recycle never handed out");
 }
 
+/* A block from rcy_mem_alloc (same arenas, RAW pools) made to look like
+ * an object with one reference. */
+static void decref_raw_block(void *arg) {
+    (void)arg;
+    rcy_heap *h = rcy_heap_new(NULL);
+    rcy_head_ *fake = rcy_mem_calloc(h, 1, 64);
+    fake->refcnt = 1;
+    fake->type = &plain_node_type;
+    rcy_decref(fake + 1);
+}
+
+static void decref_of_a_raw_block_is_fatal(void **state) {
+    (void)state;
+    rcy_expect_death(decref_raw_block, NULL, "a pointer recycle never handed out");
+}
+
+/* A pointer into the middle of a live object whose bytes before it look
+ * like a header with one reference. */
+typedef struct roomy {
+    rcy_head_ inner;
+    char pad[48];
+} roomy;
+static const rcy_type roomy_type = {.name = "Roomy", .size = sizeof(roomy)};
+
+static void decref_interior(void *arg) {
+    (void)arg;
+    rcy_heap *h = rcy_heap_new(NULL);
+    roomy *r = rcy_new(h, &roomy_type);
+    r->inner.refcnt = 1;
+    r->inner.type = &plain_node_type;
+    rcy_decref(&r->inner + 1);
+}
+
+static void decref_of_an_interior_pointer_is_fatal(void **state) {
+    (void)state;
+    rcy_expect_death(decref_interior, NULL, "a pointer recycle never handed out");
+}
+
 static void getrefcount_foreign(void *arg) {
     (void)arg;
     static rcy_head_ fake[4];
@@ -561,6 +628,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(auto_reference_is_dropped_at_scope_exit, setup, teardown),
         cmocka_unit_test_setup_teardown(ten_million_chain_frees_on_an_8_mib_stack, setup, teardown),
         cmocka_unit_test_setup_teardown(long_chain_frees_on_a_small_stack, setup, teardown),
+        cmocka_unit_test_setup_teardown(long_untracked_chain_frees_on_a_small_stack, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(wide_structure_below_the_depth_limit_is_freed, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(chain_of_finalized_objects_is_freed, setup, teardown),
@@ -568,6 +637,8 @@ int main(void) {
         cmocka_unit_test(decref_of_a_dead_object_is_fatal_in_debug_mode),
         cmocka_unit_test(decref_below_zero_is_fatal),
         cmocka_unit_test(decref_of_a_foreign_pointer_is_fatal),
+        cmocka_unit_test(decref_of_a_raw_block_is_fatal),
+        cmocka_unit_test(decref_of_an_interior_pointer_is_fatal),
         cmocka_unit_test(query_of_a_foreign_pointer_is_fatal),
         cmocka_unit_test(int_value_of_a_non_int_is_fatal),
         cmocka_unit_test_setup_teardown(ints_hold_their_value, setup, teardown),
