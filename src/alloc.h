@@ -182,6 +182,22 @@ static inline rcyi_pool *rcyi_pool_of(rcyi_arena *a, const void *p) {
 
 #define RCYI_DBG_FRONT 16u /* debug mode: bytes before the caller's pointer */
 
+/* For the tracer's block table (tracemalloc.c), read-only: the geometry of
+ * the live pool holding p -- its blocks start at *first and follow every
+ * *bsize bytes, *nblocks of them.  false when the pool is not live.  Only
+ * for a block the calling thread's heap has just handed out, so that the
+ * arena is mapped and the pool cannot change under the call. */
+static inline bool rcyi_pool_geometry(const void *p, uintptr_t *first, uint32_t *bsize,
+                                      uint32_t *nblocks) {
+    const rcyi_pool *pl = rcyi_pool_at(p);
+    if (!__atomic_load_n(&pl->owner, __ATOMIC_RELAXED) || !pl->bsize)
+        return false;
+    *first = (uintptr_t)pl->mem;
+    *bsize = pl->bsize;
+    *nblocks = pl->limit / pl->bsize;
+    return true;
+}
+
 /* rcyi_heap_of_block with the small-block case inline: the heap whose live
  * pool holds a block starting at p; otherwise (a large block, or not
  * ours) the out-of-line answer. */

@@ -31,6 +31,29 @@
 /* gc->finished */
 enum { GC_RUNNING = 0, GC_DONE = 1, GC_TEARDOWN = 2 };
 
+/* gc->trigger: the count[0] above which rcyi_gc_on_new leaves its fast
+ * path.  Recomputed whenever a field it depends on changes. */
+static void update_trigger(rcyi_gc_state *gc) {
+    if (gc->finished == GC_DONE)
+        gc->trigger = 0; /* on_new_slow ignores the object */
+    else if (!gc->enabled || gc->collecting || gc->finished != GC_RUNNING)
+        gc->trigger = SIZE_MAX;
+    else if (gc->hard)
+        gc->trigger = 0;
+    else
+        gc->trigger = gc->threshold[0] ? gc->threshold[0] : SIZE_MAX;
+}
+
+static void set_collecting(rcyi_gc_state *gc, int on) {
+    gc->collecting = on;
+    update_trigger(gc);
+}
+
+static void set_finished(rcyi_gc_state *gc, int state) {
+    gc->finished = state;
+    update_trigger(gc);
+}
+
 #ifdef RCY_DEBUG
 #define GC_ASSERT(c)                                                                               \
     do {                                                                                           \
@@ -67,48 +90,94 @@ static void raw_free(rcy_heap *h, void *p) {
 /* Young-generation vectors                                            */
 /* ------------------------------------------------------------------ */
 
+/* An empty vector holds no memory, so a heap whose objects are all gone
+ * uses no bytes (the allocator's tests count them).  `hint` remembers the
+ * capacity for the next fill. */
+static void vec_reset(rcy_heap *h, rcyi_gc_vec *v, size_t hint) {
+    raw_free(h, v->items);
+    v->items = NULL;
+    v->len = v->cap = v->live = 0;
+    v->hint = hint;
+}
+
+/* Squeezes the holes out, renumbering the SLOT of each moved entry: costs
+ * O(len), paid for by the len - live untracks that made the holes. */
+static void vec_compact(rcyi_gc_vec *v) {
+    size_t k = 0;
+    rcy_head_ **items = v->items;
+    for (size_t i = 0; i < v->len; i++) {
+        rcy_head_ *o = items[i];
+        if (!o)
+            continue;
+        if (k != i) {
+            items[k] = o;
+            o->gcword = (o->gcword & 0xFFu) | MKSLOT(k);
+        }
+        k++;
+    }
+    v->len = k;
+}
+
+/* Room for `more` appends; 0 when the vector cannot grow or an index would
+ * not fit in SLOT.  Compacts instead of growing when at least half of the
+ * entries are holes. */
+static __attribute__((noinline)) int vec_reserve(rcy_heap *h, rcyi_gc_vec *v, size_t more) {
+    if (v->cap - v->len >= more)
+        return 1;
+    if (v->live <= v->len / 2) {
+        vec_compact(v);
+        if (v->cap - v->len >= more)
+            return 1;
+    }
+    if (v->len + more > RCYI_SLOT_MAX)
+        return 0;
+    size_t ncap = v->cap ? v->cap * 2 : v->hint > 8 ? v->hint : 8;
+    if (ncap < v->len + more)
+        ncap = v->len + more;
+    if (ncap > RCYI_SLOT_MAX)
+        ncap = RCYI_SLOT_MAX;
+    void *p = raw_grow(h, v->items, ncap * sizeof *v->items);
+    if (!p)
+        return 0;
+    v->items = p;
+    v->cap = ncap;
+    return 1;
+}
+
 /* Appends o; returns its index, or RCYI_SLOT_NONE when the vector cannot
  * grow or the index would not fit in SLOT (the caller then makes the
  * object old). */
-static uint32_t vec_push(rcy_heap *h, rcyi_gc_vec *v, rcy_head_ *o) {
-    if (v->len == v->cap) {
-        if (v->len >= RCYI_SLOT_MAX)
-            return RCYI_SLOT_NONE;
-        size_t ncap = v->cap ? v->cap * 2 : v->hint > 8 ? v->hint : 8;
-        if (ncap > RCYI_SLOT_MAX)
-            ncap = RCYI_SLOT_MAX;
-        void *p = raw_grow(h, v->items, ncap * sizeof *v->items);
-        if (!p)
-            return RCYI_SLOT_NONE;
-        v->items = p;
-        v->cap = ncap;
-    }
+static inline uint32_t vec_push(rcy_heap *h, rcyi_gc_vec *v, rcy_head_ *o) {
+    if (RCY_UNLIKELY(v->len == v->cap) && !vec_reserve(h, v, 1))
+        return RCYI_SLOT_NONE;
     v->items[v->len] = o;
+    v->live++;
     return (uint32_t)v->len++;
 }
 
-/* An empty vector holds no memory, so a heap whose objects are all gone
- * uses no bytes (the allocator's tests count them). */
-static void vec_reset(rcy_heap *h, rcyi_gc_vec *v) {
-    raw_free(h, v->items);
-    v->items = NULL;
-    v->len = v->cap = v->hint = 0;
+/* Untrack: the entry becomes a hole (no other object's header is
+ * touched); holes at the end are popped, so a vector whose objects all
+ * died is empty again. */
+static __attribute__((noinline)) void vec_pop_holes(rcy_heap *h, rcyi_gc_vec *v) {
+    size_t n = v->len - 1;
+    while (n && !v->items[n - 1])
+        n--;
+    v->len = n;
+    if (n == 0)
+        vec_reset(h, v, v->cap < 4096 ? v->cap : 4096);
 }
 
-static void vec_remove(rcy_heap *h, rcyi_gc_vec *v, uint32_t i) {
-    GC_ASSERT(i < v->len);
-    rcy_head_ *last = v->items[--v->len];
-    if (i != v->len) {
-        v->items[i] = last;
-        last->gcword = (last->gcword & 0xFFu) | MKSLOT(i);
-    } else if (v->len == 0) {
-        vec_reset(h, v);
-    }
+static inline void vec_remove(rcy_heap *h, rcyi_gc_vec *v, uint32_t i) {
+    GC_ASSERT(i < v->len && v->items[i]);
+    v->items[i] = NULL;
+    v->live--;
+    if (i + 1 == v->len)
+        vec_pop_holes(h, v);
 }
 
 /* Tracked objects in generation 2 (outside a collection). */
 static size_t old_count(const rcyi_gc_state *gc) {
-    return gc->ntracked - gc->nfrozen - gc->young[0].len - gc->young[1].len;
+    return gc->ntracked - gc->nfrozen - gc->young[0].live - gc->young[1].live;
 }
 
 /* Put a tracked object (not COLLECTING) into generation g.  Out of line:
@@ -147,23 +216,19 @@ static inline void finish(rcy_heap *h, rcy_head_ *o, unsigned g) {
 /* Tracking                                                            */
 /* ------------------------------------------------------------------ */
 
-static void track_head(rcy_heap *h, rcy_head_ *o) {
+static inline void track_head(rcy_heap *h, rcy_head_ *o) {
     rcyi_gc_state *gc = &h->gc;
     uint32_t w = o->gcword;
     if (w & RCYI_GC_TRACKED)
         return;
     gc->ntracked++;
-    o->gcword = (w & KEEP_BITS) | RCYI_GC_TRACKED;
-    place(h, o, 0);
+    uint32_t i = vec_push(h, &gc->young[0], o);
+    uint32_t where = i != RCYI_SLOT_NONE ? MKSLOT(i) : GENBITS(2) | MKSLOT(RCYI_SLOT_NONE);
+    o->gcword = (w & KEEP_BITS) | RCYI_GC_TRACKED | where;
 }
 
-void rcyi_gc_untrack_head(rcy_heap *h, rcy_head_ *o) {
+static inline void untrack_tracked(rcy_heap *h, rcy_head_ *o, uint32_t w) {
     rcyi_gc_state *gc = &h->gc;
-    uint32_t w = o->gcword;
-    /* A member of the garbage being collected stays tracked until the
-     * collection ends (object.c relies on TRACKED to report its death). */
-    if (!(w & RCYI_GC_TRACKED) || (w & COLL))
-        return;
     gc->ntracked--;
     unsigned g = GEN_OF(w);
     if (g < 2)
@@ -171,6 +236,15 @@ void rcyi_gc_untrack_head(rcy_heap *h, rcy_head_ *o) {
     else if (g == RCYI_GC_GEN_FROZEN)
         gc->nfrozen--;
     o->gcword = UNTRACKED_WORD(w);
+}
+
+void rcyi_gc_untrack_head(rcy_heap *h, rcy_head_ *o) {
+    uint32_t w = o->gcword;
+    /* A member of the garbage being collected stays tracked until the
+     * collection ends (object.c relies on TRACKED to report its death). */
+    if (!(w & RCYI_GC_TRACKED) || (w & COLL))
+        return;
+    untrack_tracked(h, o, w);
 }
 
 /* ------------------------------------------------------------------ */
@@ -220,6 +294,7 @@ typedef struct coll_ctx {
     int any_legacy, any_weak, any_fin; /* U has work for those steps */
     size_t moved;                      /* objects moved to garbage */
     int fatal_count;                   /* walk found more objects than ntracked says */
+    rcyi_gc_vec *reserved;             /* young[target], with room for every member */
 } coll_ctx;
 
 /* The work stack's growth, out of line so that the visitors calling
@@ -334,14 +409,29 @@ static void walk_collect(rcy_head_ *o, void *arg) {
 }
 
 /* Phase 2: reachability from the members referenced from outside. */
+/* A member (TRACKED: no user code runs in phases 1-2) leaves the set for
+ * generation c->target. */
+static inline void promote(coll_ctx *c, rcy_head_ *o, uint32_t w) {
+    rcyi_gc_vec *v = c->reserved;
+    if (v) {
+        size_t i = v->len++;
+        v->items[i] = o;
+        v->live++;
+        o->gcword = (w & KEEP_BITS) | GENBITS(c->target) | MKSLOT(i);
+    } else {
+        finish(c->h, o, c->target);
+    }
+}
+
 /* A member leaves the set as a survivor; one the scan had put in U
  * tentatively gives its hold back. */
 static inline void survive(coll_ctx *c, rcy_head_ *o) {
-    if (o->gcword & UNR) {
+    uint32_t w = o->gcword;
+    if (w & UNR) {
         o->refcnt--;
         c->late++;
     }
-    finish(c->h, o, c->target);
+    promote(c, o, w);
 }
 
 static int visit_mark(void *obj, void *arg) {
@@ -406,7 +496,7 @@ static void mark_reachable(coll_ctx *c, int backwards, rcy_head_ ***u, size_t *n
         if (!(w & COLL))
             continue;
         if (SLOT_OF(w) > 0) {
-            finish(c->h, o, c->target);
+            promote(c, o, w);
             c->reached++;
             stack_push(c, o);
             drain_mark(c);
@@ -622,12 +712,12 @@ static ssize_t collect_main(rcy_heap *h, unsigned gen) {
     c.maxgen = gen;
     c.target = gen + 1 < 2 ? gen + 1 : 2;
 
-    gc->collecting = 1;
+    set_collecting(gc, 1);
     double t0 = now_seconds();
     rcy_gc_info info = {(int)gen, 0, 0, 0.0};
     invoke_callbacks(h, RCY_GC_START, &info);
     if (gc->debug & RCY_GC_DEBUG_STATS) {
-        size_t n0 = gc->young[0].len, n1 = gc->young[1].len;
+        size_t n0 = gc->young[0].live, n1 = gc->young[1].live;
         rcyi_output("gc: collecting generation %u...\n", gen);
         rcyi_output("gc: objects in each generation: %zu %zu %zu\n", n0, n1, old_count(gc));
         rcyi_output("gc: objects in permanent generation: %zu\n", gc->nfrozen);
@@ -643,15 +733,13 @@ static ssize_t collect_main(rcy_heap *h, unsigned gen) {
         if (c.cap) {
             c.a = rcyi_alloc(h, c.cap * sizeof *c.a, RCYI_KIND_RAW);
             if (!c.a) {
-                gc->collecting = 0;
+                set_collecting(gc, 0);
                 return RCY_ENOMEM;
             }
         }
-        size_t h0 = gc->young[0].len, h1 = gc->young[1].len;
-        vec_reset(h, &gc->young[0]); /* all found by the walk */
-        vec_reset(h, &gc->young[1]);
-        gc->young[0].hint = h0; /* refill without regrowing from 8 */
-        gc->young[1].hint = h1;
+        /* all found by the walk; refill without regrowing from 8 */
+        vec_reset(h, &gc->young[0], gc->young[0].live);
+        vec_reset(h, &gc->young[1], gc->young[1].live);
         rcyi_walk_objects(h, walk_collect, &c);
         if (c.fatal_count)
             rcyi_fatal(RCY_ECORRUPTED_HEAP,
@@ -659,13 +747,13 @@ static ssize_t collect_main(rcy_heap *h, unsigned gen) {
                        gc->ntracked);
     } else {
         rcyi_gc_vec *v0 = &gc->young[0], *v1 = &gc->young[1];
-        size_t h0 = v0->len, h1 = v1->len;
+        size_t h0 = v0->live, h1 = v1->live;
         if (gen == 1 && v1->len) {
             size_t need = v0->len + v1->len;
             if (need > v0->cap) {
                 void *p = raw_grow(h, v0->items, need * sizeof *v0->items);
                 if (!p) {
-                    gc->collecting = 0;
+                    set_collecting(gc, 0);
                     return RCY_ENOMEM;
                 }
                 v0->items = p;
@@ -673,19 +761,18 @@ static ssize_t collect_main(rcy_heap *h, unsigned gen) {
             }
             memcpy(v0->items + v0->len, v1->items, v1->len * sizeof *v1->items);
             v0->len = need;
-            vec_reset(h, v1);
+            vec_reset(h, v1, h1);
         }
         c.a = young_buf = v0->items;
         c.n = v0->len;
         c.cap = v0->cap;
         v0->items = NULL;
-        v0->len = v0->cap = 0;
-        v0->hint = h0; /* refill without regrowing from 8 */
-        if (gen == 1)
-            v1->hint = h1;
+        vec_reset(h, v0, h0); /* refill without regrowing from 8 */
         size_t k = 0;
         for (size_t i = 0; i < c.n; i++) {
             rcy_head_ *o = c.a[i];
+            if (!o) /* a hole left by an untrack */
+                continue;
             if (o->refcnt == 0) { /* dying: not a candidate */
                 o->gcword &= ~(uint32_t)COLL;
                 finish(h, o, c.target);
@@ -695,6 +782,9 @@ static ssize_t collect_main(rcy_heap *h, unsigned gen) {
             subtract_one(&c, o);
         }
         c.n = k;
+        /* Survivors are appended to young[1] without a check per object. */
+        if (gen == 0 && vec_reserve(h, v1, c.n))
+            c.reserved = v1;
     }
     size_t candidates = c.n;
     /* Counts reset now: allocations by finalizers count towards the next. */
@@ -707,6 +797,7 @@ static ssize_t collect_main(rcy_heap *h, unsigned gen) {
     rcy_head_ **u;
     size_t nu;
     mark_reachable(&c, gen == 2, &u, &nu);
+    c.reserved = NULL; /* user code may change young[1] from now on */
 
     /* Phase 3: U (marked and held by the scan). */
     size_t collected = 0;
@@ -776,7 +867,7 @@ static ssize_t collect_main(rcy_heap *h, unsigned gen) {
     info.uncollectable = c.moved;
     info.duration = dt;
     invoke_callbacks(h, RCY_GC_STOP, &info);
-    gc->collecting = 0;
+    set_collecting(gc, 0);
     return (ssize_t)(collected + c.moved);
 }
 
@@ -825,12 +916,21 @@ static void validate(rcy_heap *h, int full) {
     rcyi_gc_state *gc = &h->gc;
     for (unsigned g = 0; g < 2; g++) {
         rcyi_gc_vec *v = &gc->young[g];
+        size_t live = 0;
         for (size_t i = 0; i < v->len; i++) {
+            if (!v->items[i])
+                continue;
+            live++;
             uint32_t w = v->items[i]->gcword;
             if (!(w & RCYI_GC_TRACKED) || GEN_OF(w) != g || SLOT_OF(w) != i || (w & (COLL | UNR)))
                 rcyi_fatal(RCY_ECORRUPTED_HEAP, "gc: generation %u entry %zu (%p) has gcword %#x",
                            g, i, rcyi_obj(v->items[i]), w);
         }
+        if (live != v->live || v->len > v->cap || (v->len && !v->items[v->len - 1]))
+            rcyi_fatal(RCY_ECORRUPTED_HEAP,
+                       "gc: generation %u holds %zu objects in %zu entries (%zu counted, last %s)",
+                       g, live, v->len, v->live,
+                       v->len && !v->items[v->len - 1] ? "a hole" : "set");
     }
     if (!full)
         return;
@@ -855,6 +955,7 @@ int rcyi_gc_init(rcy_heap *h) {
     gc->threshold[1] = 10;
     gc->threshold[2] = 10;
     gc->hard = rcyi_option_gc_hard();
+    update_trigger(gc);
     return 0;
 }
 
@@ -879,11 +980,12 @@ static void collect_generations(rcy_heap *h) {
     }
 }
 
-void rcyi_gc_on_new(rcy_heap *h, rcy_head_ *obj) {
+static __attribute__((noinline)) void on_new_slow(rcy_heap *h, rcy_head_ *obj) {
     rcyi_gc_state *gc = &h->gc;
-    if (gc->finished == GC_DONE)
+    if (gc->finished == GC_DONE) {
+        gc->count[0]--;
         return;
-    gc->count[0]++;
+    }
     if (gc->enabled && !gc->collecting && gc->finished == GC_RUNNING) {
         if (gc->hard)
             collect_main(h, 2);
@@ -891,6 +993,22 @@ void rcyi_gc_on_new(rcy_heap *h, rcy_head_ *obj) {
             collect_generations(h);
     }
     track_head(h, obj);
+}
+
+/* A new object is never tracked yet: one compare decides whether anything
+ * but an append to generation 0 is due (see update_trigger). */
+void rcyi_gc_on_new(rcy_heap *h, rcy_head_ *obj) {
+    rcyi_gc_state *gc = &h->gc;
+    rcyi_gc_vec *v = &gc->young[0];
+    if (RCY_UNLIKELY(++gc->count[0] > gc->trigger) || RCY_UNLIKELY(v->len == v->cap)) {
+        on_new_slow(h, obj);
+        return;
+    }
+    size_t i = v->len++;
+    v->items[i] = obj;
+    v->live++;
+    gc->ntracked++;
+    obj->gcword = (obj->gcword & KEEP_BITS) | RCYI_GC_TRACKED | MKSLOT(i);
 }
 
 void rcyi_gc_on_free(rcy_heap *h, rcy_head_ *obj) {
@@ -912,7 +1030,7 @@ void rcyi_gc_on_free(rcy_heap *h, rcy_head_ *obj) {
         gc->ntracked--;
         obj->gcword = UNTRACKED_WORD(w);
     } else if (w & RCYI_GC_TRACKED) {
-        rcyi_gc_untrack_head(h, obj);
+        untrack_tracked(h, obj, w);
     } else {
         return;
     }
@@ -940,15 +1058,15 @@ void rcyi_gc_fini(rcy_heap *h) {
             for (size_t i = 0; i < n; i++)
                 debug_object("uncollectable", rcyi_head(rcy_list_get(gc->garbage, (ptrdiff_t)i)));
         }
-        gc->finished = GC_TEARDOWN; /* garbage is gone for good now */
+        set_finished(gc, GC_TEARDOWN); /* garbage is gone for good now */
         rcy_list *g = gc->garbage;
         gc->garbage = NULL;
         rcy_decref(g);
         collect_until_nothing(h);
     }
-    gc->finished = GC_TEARDOWN;
+    set_finished(gc, GC_TEARDOWN);
     rcyi_weakref_fini(h);
-    gc->finished = GC_DONE;
+    set_finished(gc, GC_DONE);
     for (unsigned g = 0; g < 2; g++) {
         raw_free(h, gc->young[g].items);
         gc->young[g].items = NULL;
@@ -967,15 +1085,18 @@ void rcyi_gc_fini(rcy_heap *h) {
 
 void rcy_gc_enable(rcy_heap *heap) {
     heap->gc.enabled = 1;
+    update_trigger(&heap->gc);
 }
 void rcy_gc_disable(rcy_heap *heap) {
     heap->gc.enabled = 0;
+    update_trigger(&heap->gc);
 }
 bool rcy_gc_isenabled(rcy_heap *heap) {
     return heap->gc.enabled != 0;
 }
 void rcy_gc_set_hard(rcy_heap *heap, bool on) {
     heap->gc.hard = on;
+    update_trigger(&heap->gc);
 }
 bool rcy_gc_get_hard(rcy_heap *heap) {
     return heap->gc.hard != 0;
@@ -1007,6 +1128,7 @@ void rcy_gc_set_threshold(rcy_heap *heap, size_t t0, size_t t1, size_t t2) {
     heap->gc.threshold[0] = t0;
     heap->gc.threshold[1] = t1;
     heap->gc.threshold[2] = t2;
+    update_trigger(&heap->gc);
 }
 
 int rcy_gc_get_stats(rcy_heap *heap, rcy_gc_stats *stats) {
@@ -1032,8 +1154,8 @@ int rcy_gc_print_stats(rcy_heap *heap, FILE *out) {
         rcyi_put(out, "gc: %10d %11zu %10zu %13zu %11zu %9.4fs\n", g, st->collections,
                  st->collected, st->uncollectable, st->candidates, st->duration);
     }
-    rcyi_put(out, "gc: objects in each generation: %zu %zu %zu\n", gc->young[0].len,
-             gc->young[1].len, old_count(gc));
+    rcyi_put(out, "gc: objects in each generation: %zu %zu %zu\n", gc->young[0].live,
+             gc->young[1].live, old_count(gc));
     rcyi_put(out, "gc: objects in permanent generation: %zu\n", gc->nfrozen);
     rcyi_put(out, "gc: count %zu %zu %zu, threshold %zu %zu %zu, %s\n", gc->count[0], gc->count[1],
              gc->count[2], gc->threshold[0], gc->threshold[1], gc->threshold[2],
@@ -1057,7 +1179,7 @@ int rcy_gc_print_stats_json(rcy_heap *heap, FILE *out) {
     rcyi_put(out,
              "], \"objects\": [%zu, %zu, %zu], \"frozen\": %zu, \"count\": [%zu, %zu, %zu], "
              "\"threshold\": [%zu, %zu, %zu], \"enabled\": %s}\n",
-             gc->young[0].len, gc->young[1].len, old_count(gc), gc->nfrozen, gc->count[0],
+             gc->young[0].live, gc->young[1].live, old_count(gc), gc->nfrozen, gc->count[0],
              gc->count[1], gc->count[2], gc->threshold[0], gc->threshold[1], gc->threshold[2],
              gc->enabled ? "true" : "false");
     return RCY_OK;
@@ -1101,8 +1223,8 @@ static void freeze_walk(rcy_head_ *o, void *arg) {
 void rcy_gc_freeze(rcy_heap *heap) {
     rcyi_gc_state *gc = &heap->gc;
     rcyi_walk_objects(heap, freeze_walk, gc);
-    vec_reset(heap, &gc->young[0]);
-    vec_reset(heap, &gc->young[1]);
+    vec_reset(heap, &gc->young[0], 0);
+    vec_reset(heap, &gc->young[1], 0);
     gc->count[0] = 0;
 }
 
@@ -1222,7 +1344,8 @@ rcy_list *rcy_gc_get_objects(rcy_heap *heap, int generation) {
     if (generation == 0 || generation == 1) {
         rcyi_gc_vec *v = &heap->gc.young[generation];
         for (size_t i = 0; i < v->len; i++)
-            gather_walk(v->items[i], &g);
+            if (v->items[i])
+                gather_walk(v->items[i], &g);
     } else {
         rcyi_walk_objects(heap, gather_walk, &g);
     }

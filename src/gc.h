@@ -10,10 +10,17 @@
  *
  * Outside a collection (bits of src/object.h):
  *   TRACKED && GEN in {0,1}  =>  young[GEN].items[SLOT] == obj
+ *   every other entry of young[g].items[0..len) is NULL: a hole left by an
+ *     untrack, which so never writes another object's header; holes are
+ *     squeezed out when the vector would grow with half its entries holes
+ *     (amortised O(1)), and trailing ones are popped at once, so
+ *     len == 0 || items[len-1] != NULL, and live == #non-NULL entries
  *   TRACKED && GEN in {2,3}  =>  SLOT == RCYI_SLOT_NONE
  *   !TRACKED                 =>  GEN == 0 && SLOT == RCYI_SLOT_NONE
  *   COLLECTING and UNREACHABLE are clear on every object
  *   ntracked == #TRACKED objects,  nfrozen == #(TRACKED && GEN == 3)
+ *   trigger == the count[0] past which rcyi_gc_on_new must do more than
+ *     append (update_trigger() after every change of what it depends on)
  * A young vector that cannot grow, or an index past RCYI_SLOT_MAX, puts
  * the object straight into generation 2 (always safe: a full collection
  * still finds it; only its collection is later than it could be).

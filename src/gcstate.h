@@ -12,11 +12,13 @@
 struct rcy_weakref;
 struct rcy_finalize;
 
-/* A growable array of object headers (generations 0 and 1). */
+/* A growable array of object headers (generations 0 and 1); an untracked
+ * object leaves a hole (NULL) behind, see src/gc.h. */
 typedef struct rcyi_gc_vec {
     rcy_head_ **items;
     size_t len, cap;
-    size_t hint; /* capacity to start with after a collection emptied it */
+    size_t live; /* non-NULL entries */
+    size_t hint; /* capacity to start with after the vector emptied */
 } rcyi_gc_vec;
 
 typedef struct rcyi_gc_cbent {
@@ -33,6 +35,7 @@ typedef struct rcyi_wr_slot {
 typedef struct rcyi_gc_state {
     rcyi_gc_vec young[2];    /* generations 0 and 1 */
     size_t count[3];         /* rcy_gc_get_count */
+    size_t trigger;          /* count[0] above which on_new needs its slow path */
     size_t threshold[3];     /* rcy_gc_get_threshold */
     size_t long_lived_total; /* generation 2's size after the last full collection */
     size_t ntracked;         /* tracked objects, frozen included */

@@ -1,36 +1,49 @@
 /* src/tracemalloc.c — the tracemalloc engine: records every traced
  * allocation and free, process-wide and thread-safe.
  *
- * Traces live in 64 shards, each an open-addressing table (linear probing,
- * backward-shift deletion, no tombstones) of 16-byte slots
- * {address, size, traceback id} under its own spin lock; the shard is
- * chosen by a hash of the address, so threads freeing and allocating
- * different blocks rarely meet.  A table grows by 3/2 at 3/4 load, so it
- * stays between 1/2 and 3/4 full: 21 to 32 bytes of tracer memory per live
- * block.  Sizes of 4 GiB and more keep UINT32_MAX in the slot and the real
- * size in a small per-shard side list.
+ * Two homes for traces.  A block of one of recycle's own pools, reported
+ * by the allocation hooks in domain 0, is traced in the BLOCK TABLE: per
+ * pool a tracer-owned array of 8-byte entries {size, traceback id} indexed
+ * by block number, found from the address through a two-level directory
+ * (4 GiB regions, then 1 MiB arenas) and the pool's geometry, which the
+ * table copies when it is set up.  A block belongs to one heap, and a heap
+ * is used by one thread at a time, so its entry is written without a lock.
+ * Every other trace (large and raw blocks, other domains,
+ * rcy_tracemalloc_track) lives in 64 hash SHARDS, each an open-addressing
+ * table (linear probing, backward-shift deletion, no tombstones) of 16-byte
+ * slots {address, size, traceback id} under its own spin lock.
+ *
+ * Every event runs between ev_enter and ev_leave, which mark the thread's
+ * record "in an event".  Operations that read or reset the whole state
+ * (snapshots, clear, stop, get_traced_memory, fork) STOP THE WORLD: they
+ * raise a flag, make every thread pass a memory barrier (membarrier(2), so
+ * the event path itself needs no fence), and wait until no thread is in an
+ * event.  Current memory is kept as per-thread deltas, folded into the
+ * global counters when they grow past a bound or reach a new peak, and
+ * all of them when the world is stopped: get_traced_memory is exact.
  *
  * Tracebacks are interned (hash-consed) in an arena that lives until
  * clear_traces/stop, named by 32-bit ids; the domain is part of the
- * interned key, so a slot needs no domain field.  Each thread keeps a small
- * cache hash -> id, so the common event takes no global lock at all: one
- * shard lock, and two atomic adds for current and peak.
- *
- * At one frame the traceback is the call-site the hook receives, with no
- * unwinding.  Above one frame, native return addresses follow (frames.c),
+ * interned key.  Each thread caches call-site -> id (direct-mapped on file
+ * pointer and line) and hash -> id, so the common event takes no lock at
+ * all.  Above one frame, native return addresses follow (frames.c),
  * resolved to symbols only when a snapshot is reported (symbols.c).
  *
  * Locks and invariants: see src/tracemalloc.h.
  */
 #include "tracemalloc.h"
+#include "alloc.h"
 #include "options.h"
 
 #include <errno.h>
+#include <linux/membarrier.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #define TLS __thread __attribute__((tls_model("initial-exec")))
 
@@ -59,42 +72,70 @@ static size_t page_round(size_t n) {
 
 /* ---- locks ---------------------------------------------------------------- */
 
+static inline void spin_pause(unsigned *spins) {
+    if (++*spins < 256) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    } else {
+        sched_yield();
+    }
+}
+
 static inline void spin_lock(int *l) {
     unsigned spins = 0;
-    while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE)) {
-        while (__atomic_load_n(l, __ATOMIC_RELAXED)) {
-            if (++spins < 256) {
-#if defined(__x86_64__) || defined(__i386__)
-                __builtin_ia32_pause();
-#endif
-            } else {
-                sched_yield();
-            }
-        }
-    }
+    while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE))
+        while (__atomic_load_n(l, __ATOMIC_RELAXED))
+            spin_pause(&spins);
 }
 static inline void spin_unlock(int *l) {
     __atomic_store_n(l, 0, __ATOMIC_RELEASE);
 }
 
-/* ---- per-thread state ----------------------------------------------------- */
+/* ---- per-thread records --------------------------------------------------- */
 
-#define TB_CACHE 32
+#define CS_CACHE   64 /* call-site cache entries (power of two)     */
+#define TB_CACHE   64 /* hash -> id cache entries (power of two)    */
+#define BT_BUCKETS 6  /* block-table array sizes: 256 B << 0..5     */
+
+typedef struct cs_ent {
+    const char *file, *func;
+    int line;
+    unsigned domain;
+    uint32_t id;
+} cs_ent;
+
 typedef struct tb_cache_ent {
     uint32_t hash, id;
 } tb_cache_ent;
 
+/* One per registered thread, in the registry.  The owner writes it during
+ * its events; a stopper reads and resets it only while the world is
+ * stopped (or, for `used`, under thr_lock). */
+typedef struct tm_thread {
+    int in_event;  /* the owner is inside an event (atomic)          */
+    int used;      /* slot taken by a live thread (thr_lock)         */
+    int64_t delta; /* traced bytes not yet folded into g_cur         */
+    uint64_t allocs, frees;
+    void *spare[BT_BUCKETS]; /* one empty block-table array per size */
+    cs_ent cs[CS_CACHE];
+    tb_cache_ent tbc[TB_CACHE];
+} __attribute__((aligned(64))) tm_thread;
+
+#define THR_PER_CHUNK 32u
+#define THR_CHUNKS    2048u
+static tm_thread *thr_chunk[THR_CHUNKS];
+static unsigned thr_hi; /* slots [0, thr_hi) exist (release-stored)  */
+static int thr_lock;    /* registration, release, and stoppers       */
+static pthread_key_t thr_key;
+static int thr_key_ok;
+
 static TLS int tls_busy;
-static TLS uint32_t tls_gen;
-static TLS tb_cache_ent tls_cache[TB_CACHE];
-/* The thread's last call-site traceback: a loop allocating at one line
- * finds its id with four compares, no hashing. */
-static TLS struct {
-    const char *file, *func;
-    int line;
-    unsigned domain;
-    uint32_t id, gen;
-} tls_last;
+static TLS tm_thread *tls_thr;
+
+static inline tm_thread *thr_at(unsigned i) {
+    return &thr_chunk[i / THR_PER_CHUNK][i % THR_PER_CHUNK];
+}
 
 int rcyi_tm_enter(void) {
     int prev = tls_busy;
@@ -109,10 +150,238 @@ void rcyi_tm_exit(int prev) {
 
 int rcyi_tracing = 0; /* read relaxed by the hooks' callers */
 
-static int traceback_limit = 1;
-static int tracing;                  /* the truth, read under a shard lock          */
-static uint32_t generation;          /* bumped by clear: invalidates thread caches  */
-static size_t cur_bytes, peak_bytes; /* atomics; written under a shard lock */
+#define ST_TRACING 1u
+#define ST_STOPPED 2u /* a stopper holds the world                  */
+#define ST_FENCE   4u /* no membarrier: events fence on their own   */
+
+/* Read on every event: kept on a line of their own, written rarely. */
+static struct {
+    uint32_t state; /* ST_* (atomic)                                */
+    int limit;      /* traceback limit                              */
+    size_t cur;     /* folded traced bytes (atomic)                 */
+    size_t peak;    /* highest folded total since start/reset       */
+    size_t nshard;  /* traces in the shards (atomic)                */
+} __attribute__((aligned(64))) gs = {0, 1, 0, 0, 0};
+
+static int world_lock;
+static uint64_t g_allocs, g_frees; /* folded event counters (atomic) */
+
+/* A thread's delta is folded once it passes this bound either way: with
+ * several threads tracing at once, the peak can miss at most this much per
+ * other thread (see rcy_tracemalloc_get_traced_memory). */
+#define DELTA_MAX ((int64_t)1 << 16)
+
+static void peak_raise(size_t c);
+static void fold_counters_locked(void);
+
+/* ---- stopping the world ------------------------------------------------------ */
+
+static void membarrier_register(void) {
+    long q = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+    bool ok = q > 0 && (q & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+              syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+    if (ok)
+        __atomic_and_fetch(&gs.state, ~ST_FENCE, __ATOMIC_SEQ_CST);
+    else
+        __atomic_or_fetch(&gs.state, ST_FENCE, __ATOMIC_SEQ_CST);
+}
+
+/* Every thread passes a full barrier (or, in fence mode, fences itself). */
+static void membar_all(void) {
+    if (__atomic_load_n(&gs.state, __ATOMIC_RELAXED) & ST_FENCE)
+        return;
+    if (syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
+        return;
+    /* Not registered (cannot happen after a successful registration, which
+     * fork children inherit and redo): register and retry. */
+    syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0);
+    syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+}
+
+/* Stop the world: afterwards no other thread is inside an event, and none
+ * enters one until world_resume.  The caller must be busy (rcyi_tm_enter)
+ * so that its own events are ignored instead of waiting for itself. */
+static void world_stop(void) {
+    spin_lock(&world_lock);
+    __atomic_or_fetch(&gs.state, ST_STOPPED, __ATOMIC_SEQ_CST);
+    membar_all();
+    spin_lock(&thr_lock);
+    unsigned hi = __atomic_load_n(&thr_hi, __ATOMIC_ACQUIRE);
+    tm_thread *self = tls_thr;
+    for (unsigned i = 0; i < hi; i++) {
+        tm_thread *t = thr_at(i);
+        unsigned spins = 0;
+        if (t != self)
+            while (__atomic_load_n(&t->in_event, __ATOMIC_ACQUIRE))
+                spin_pause(&spins);
+    }
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+static void world_resume(void) {
+    spin_unlock(&thr_lock);
+    __atomic_and_fetch(&gs.state, ~ST_STOPPED, __ATOMIC_RELEASE);
+    spin_unlock(&world_lock);
+}
+
+/* ---- thread registry ------------------------------------------------------- */
+
+static void thr_exit(void *arg);
+
+static tm_thread *thr_register(void) {
+    tm_thread *t = NULL;
+    spin_lock(&thr_lock);
+    unsigned hi = thr_hi;
+    for (unsigned i = 0; i < hi; i++) {
+        if (!thr_at(i)->used) {
+            t = thr_at(i);
+            break;
+        }
+    }
+    if (!t && hi < THR_PER_CHUNK * THR_CHUNKS) {
+        if (!thr_chunk[hi / THR_PER_CHUNK])
+            thr_chunk[hi / THR_PER_CHUNK] = rcyi_tm_map(THR_PER_CHUNK * sizeof(tm_thread));
+        if (thr_chunk[hi / THR_PER_CHUNK]) {
+            t = thr_at(hi);
+            __atomic_store_n(&thr_hi, hi + 1, __ATOMIC_RELEASE);
+        }
+    }
+    if (t)
+        t->used = 1;
+    spin_unlock(&thr_lock);
+    if (t) {
+        tls_thr = t;
+        /* glibc keeps the first 32 keys' values in the thread descriptor:
+         * no allocation here in practice. */
+        if (__atomic_load_n(&thr_key_ok, __ATOMIC_ACQUIRE))
+            pthread_setspecific(thr_key, t);
+    }
+    return t;
+}
+
+/* Mark t in an event and wait out a stopper.  false when not tracing (t is
+ * then out of the event again). */
+__attribute__((noinline)) static bool ev_enter_slow(tm_thread *t, bool any_state) {
+    for (;;) {
+        uint32_t s = __atomic_load_n(&gs.state, __ATOMIC_ACQUIRE);
+        if (s & ST_FENCE) {
+            __atomic_thread_fence(__ATOMIC_SEQ_CST);
+            s = __atomic_load_n(&gs.state, __ATOMIC_ACQUIRE);
+        }
+        if (!(s & ST_STOPPED)) {
+            if ((s & ST_TRACING) || any_state)
+                return true;
+            __atomic_store_n(&t->in_event, 0, __ATOMIC_RELEASE);
+            return false;
+        }
+        __atomic_store_n(&t->in_event, 0, __ATOMIC_RELEASE);
+        unsigned spins = 0;
+        while (__atomic_load_n(&gs.state, __ATOMIC_ACQUIRE) & ST_STOPPED)
+            spin_pause(&spins);
+        __atomic_store_n(&t->in_event, 1, __ATOMIC_RELAXED);
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    }
+}
+
+/* The calling thread's record, inside an event, or NULL (not tracing, or
+ * no record could be made).  The caller has set tls_busy. */
+static inline tm_thread *ev_enter(void) {
+    tm_thread *t = tls_thr;
+    if (RCY_UNLIKELY(!t) && !(t = thr_register()))
+        return NULL;
+    __atomic_store_n(&t->in_event, 1, __ATOMIC_RELAXED);
+    /* Pairs with membar_all in world_stop: either this thread sees
+     * ST_STOPPED below, or the stopper sees in_event == 1. */
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (RCY_LIKELY(__atomic_load_n(&gs.state, __ATOMIC_ACQUIRE) == ST_TRACING))
+        return t;
+    return ev_enter_slow(t, false) ? t : NULL;
+}
+
+static inline void ev_leave(tm_thread *t) {
+    __atomic_store_n(&t->in_event, 0, __ATOMIC_RELEASE);
+}
+
+/* ---- accounting -------------------------------------------------------------- */
+
+static inline void acct_alloc(tm_thread *t, size_t size) {
+    int64_t d = t->delta + (int64_t)size;
+    t->allocs++;
+    size_t cur = __atomic_load_n(&gs.cur, __ATOMIC_RELAXED);
+    size_t peak = __atomic_load_n(&gs.peak, __ATOMIC_RELAXED);
+    if (RCY_LIKELY(d <= DELTA_MAX && (int64_t)(cur + (size_t)d) <= (int64_t)peak)) {
+        t->delta = d;
+        return;
+    }
+    t->delta = 0;
+    size_t c = __atomic_add_fetch(&gs.cur, (size_t)d, __ATOMIC_RELAXED);
+    if (d > 0)
+        peak_raise(c);
+}
+
+static inline void acct_free(tm_thread *t, size_t size) {
+    int64_t d = t->delta - (int64_t)size;
+    t->frees++;
+    if (RCY_LIKELY(d >= -DELTA_MAX)) {
+        t->delta = d;
+        return;
+    }
+    t->delta = 0;
+    __atomic_add_fetch(&gs.cur, (size_t)d, __ATOMIC_RELAXED);
+}
+
+/* A trace replaced in place: old bytes out, new bytes in, one allocation. */
+static inline void acct_replace(tm_thread *t, size_t old, size_t size) {
+    t->delta -= (int64_t)old;
+    acct_alloc(t, size);
+}
+
+/* The world is stopped: fold every thread's delta and counters. */
+static void fold_counters_locked(void) {
+    unsigned hi = __atomic_load_n(&thr_hi, __ATOMIC_ACQUIRE);
+    for (unsigned i = 0; i < hi; i++) {
+        tm_thread *t = thr_at(i);
+        __atomic_add_fetch(&gs.cur, (size_t)t->delta, __ATOMIC_RELAXED);
+        g_allocs += t->allocs;
+        g_frees += t->frees;
+        t->delta = 0;
+        t->allocs = t->frees = 0;
+    }
+    peak_raise(__atomic_load_n(&gs.cur, __ATOMIC_RELAXED));
+}
+
+/* A thread ends: its deltas and spare arrays go to the globals, its slot
+ * to the next thread. */
+static void bt_spares_release(tm_thread *t);
+
+static void thr_exit(void *arg) {
+    tm_thread *t = arg;
+    if (!t)
+        return;
+    int prev = tls_busy;
+    tls_busy = 1;
+    __atomic_store_n(&t->in_event, 1, __ATOMIC_RELAXED);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&gs.state, __ATOMIC_ACQUIRE) != ST_TRACING)
+        ev_enter_slow(t, true);
+    size_t c = __atomic_add_fetch(&gs.cur, (size_t)t->delta, __ATOMIC_RELAXED);
+    if (t->delta > 0)
+        peak_raise(c);
+    __atomic_add_fetch(&g_allocs, t->allocs, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&g_frees, t->frees, __ATOMIC_RELAXED);
+    t->delta = 0;
+    t->allocs = t->frees = 0;
+    bt_spares_release(t);
+    ev_leave(t);
+    spin_lock(&thr_lock);
+    memset(t->cs, 0, sizeof t->cs);
+    memset(t->tbc, 0, sizeof t->tbc);
+    t->used = 0;
+    spin_unlock(&thr_lock);
+    if (tls_thr == t)
+        tls_thr = NULL;
+    tls_busy = prev;
+}
 
 /* ---- shards ------------------------------------------------------------------ */
 
@@ -138,7 +407,6 @@ typedef struct shard {
     size_t ngroups; /* capacity = ngroups * GROUP */
     size_t count;
     size_t map_bytes;
-    uint64_t allocs, frees;
     big_ent *big;
     size_t nbig, capbig;
 } __attribute__((aligned(64))) shard;
@@ -183,23 +451,33 @@ static inline rcyi_tb *tb_get(uint32_t id) {
     return tb_dir[id / DIR_CHUNK][id % DIR_CHUNK];
 }
 
-static void *arena_alloc_locked(size_t n) {
+/* n bytes (16-aligned) from a list of mapped chunks. */
+static void *chunk_alloc(chunk **list, size_t n) {
     n = (n + 15) & ~(size_t)15;
-    if (!arena || arena->size - arena->used < n) {
+    chunk *c = *list;
+    if (!c || c->size - c->used < n) {
         size_t sz = page_round(n + sizeof(chunk) + 15);
         if (sz < 65536)
             sz = 65536;
-        chunk *c = rcyi_tm_map(sz);
+        c = rcyi_tm_map(sz);
         if (!c)
             return NULL;
         c->size = sz;
         c->used = (sizeof(chunk) + 15) & ~(size_t)15;
-        c->next = arena;
-        arena = c;
+        c->next = *list;
+        *list = c;
     }
-    void *p = (char *)arena + arena->used;
-    arena->used += n;
+    void *p = (char *)c + c->used;
+    c->used += n;
     return p;
+}
+
+static void chunks_free(chunk **list) {
+    while (*list) {
+        chunk *c = *list;
+        *list = c->next;
+        rcyi_tm_unmap(c, c->size);
+    }
 }
 
 static bool tb_equal(const rcyi_tb *t, uint32_t hash, unsigned domain, const char *file, int line,
@@ -251,7 +529,7 @@ static uint32_t intern_locked(uint32_t hash, unsigned domain, const char *file, 
         if (!tb_dir[id / DIR_CHUNK])
             return 0;
     }
-    rcyi_tb *t = arena_alloc_locked(sizeof *t + (size_t)npcs * sizeof *pcs);
+    rcyi_tb *t = chunk_alloc(&arena, sizeof *t + (size_t)npcs * sizeof *pcs);
     if (!t)
         return 0;
     t->hash = hash;
@@ -268,7 +546,8 @@ static uint32_t intern_locked(uint32_t hash, unsigned domain, const char *file, 
     while (intern_tab[j])
         j = (j + 1) & (intern_cap - 1);
     intern_tab[j] = id;
-    tb_count = id;
+    /* Published last: another thread's event may read the directory. */
+    __atomic_store_n(&tb_count, id, __ATOMIC_RELEASE);
     return id;
 }
 
@@ -287,17 +566,12 @@ static uint32_t tb_hash(unsigned domain, const char *file, int line, const char 
     return (uint32_t)h ? (uint32_t)h : 1;
 }
 
-/* Under a shard lock: the id for this traceback, through the thread's
- * cache, else the intern table. */
-static uint32_t tb_lookup_hashed(unsigned domain, const char *file, int line, const char *func,
-                                 const uintptr_t *pcs, int npcs, int total) {
+/* In an event: the id for this traceback, through the thread's cache,
+ * else the intern table.  0 on out of memory. */
+static uint32_t tb_lookup(tm_thread *thr, unsigned domain, const char *file, int line,
+                          const char *func, const uintptr_t *pcs, int npcs, int total) {
     uint32_t hash = tb_hash(domain, file, line, func, pcs, npcs, total);
-    uint32_t gen = __atomic_load_n(&generation, __ATOMIC_RELAXED);
-    if (RCY_UNLIKELY(tls_gen != gen)) {
-        memset(tls_cache, 0, sizeof tls_cache);
-        tls_gen = gen;
-    }
-    tb_cache_ent *e = &tls_cache[(hash ^ (hash >> 16)) % TB_CACHE];
+    tb_cache_ent *e = &thr->tbc[(hash ^ (hash >> 16)) % TB_CACHE];
     if (e->hash == hash && e->id &&
         tb_equal(tb_get(e->id), hash, domain, file, line, func, pcs, npcs, total))
         return e->id;
@@ -311,24 +585,23 @@ static uint32_t tb_lookup_hashed(unsigned domain, const char *file, int line, co
     return id;
 }
 
-static uint32_t tb_lookup(unsigned domain, const char *file, int line, const char *func,
-                          const uintptr_t *pcs, int npcs, int total) {
-    if (npcs == 0 && total == 0) {
-        if (tls_last.file == file && tls_last.line == line && tls_last.func == func &&
-            tls_last.domain == domain && tls_last.id &&
-            tls_last.gen == __atomic_load_n(&generation, __ATOMIC_RELAXED))
-            return tls_last.id;
-    }
-    uint32_t id = tb_lookup_hashed(domain, file, line, func, pcs, npcs, total);
-    if (npcs == 0 && total == 0 && id) {
-        tls_last.file = file;
-        tls_last.func = func;
-        tls_last.line = line;
-        tls_last.domain = domain;
-        tls_last.id = id;
-        tls_last.gen = __atomic_load_n(&generation, __ATOMIC_RELAXED);
-    }
+/* The call-site cache: one frame, keyed by the site's file pointer and
+ * line, so a hit costs four compares and no hashing. */
+__attribute__((noinline)) static uint32_t cs_miss(tm_thread *thr, cs_ent *e, unsigned domain,
+                                                  const char *file, int line, const char *func) {
+    uint32_t id = tb_lookup(thr, domain, file, line, func, NULL, 0, 0);
+    if (id)
+        *e = (cs_ent){file, func, line, domain, id};
     return id;
+}
+
+static inline uint32_t cs_lookup(tm_thread *thr, unsigned domain, const char *file, int line,
+                                 const char *func) {
+    cs_ent *e = &thr->cs[(((uintptr_t)file >> 4) + (unsigned)line * 7u) & (CS_CACHE - 1)];
+    if (RCY_LIKELY(e->file == file && e->line == line && e->func == func && e->domain == domain &&
+                   e->id))
+        return e->id;
+    return cs_miss(thr, e, domain, file, line, func);
 }
 
 /* ---- peak aggregates (keep_peak) ------------------------------------------------ */
@@ -358,7 +631,7 @@ static size_t peak_copy_n, peak_copy_map;
 static size_t peak_copy_bytes; /* peak when the copy was made      */
 static int peak_dirty;         /* a new peak since the last copy  */
 
-/* Under a shard lock. */
+/* In an event, or with the world stopped. */
 static void peak_account(uint32_t id, int64_t dsize, int64_t dcount) {
     if (id >= live_cap) {
         spin_lock(&intern_lock);
@@ -372,8 +645,7 @@ static void peak_account(uint32_t id, int64_t dsize, int64_t dcount) {
                 spin_unlock(&intern_lock);
                 return;
             }
-            /* Other shards may add to the old array meanwhile: they hold
-             * their own shard lock, not this one.  Copy with atomics and
+            /* Other threads may add to the old array meanwhile.  Copy with atomics and
              * keep the old array until clear so no access touches a freed
              * page; an update lost to the race is a small drift, which the
              * "near the peak" contract allows. */
@@ -422,11 +694,11 @@ out:
     __atomic_store_n(&peak_copy_lock, 0, __ATOMIC_RELEASE);
 }
 
-/* Under a shard lock, before an event lowers the traced memory. */
+/* In an event, before it lowers the traced memory. */
 static void peak_before_decrease(void) {
     if (__atomic_load_n(&peak_dirty, __ATOMIC_RELAXED) &&
         __atomic_exchange_n(&peak_dirty, 0, __ATOMIC_RELAXED))
-        peak_maybe_copy(__atomic_load_n(&peak_bytes, __ATOMIC_RELAXED));
+        peak_maybe_copy(__atomic_load_n(&gs.peak, __ATOMIC_RELAXED));
 }
 
 /* ---- the trace table ----------------------------------------------------------- */
@@ -587,32 +859,25 @@ static void remove_at_locked(shard *s, uint64_t h, size_t j) {
     s->count--;
 }
 
-static inline void add_current_locked(int64_t delta) {
-    size_t cur = __atomic_add_fetch(&cur_bytes, (size_t)delta, __ATOMIC_RELAXED);
-    if (delta > 0) {
-        size_t pk = __atomic_load_n(&peak_bytes, __ATOMIC_RELAXED);
-        while (cur > pk && !__atomic_compare_exchange_n(&peak_bytes, &pk, cur, true,
-                                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
-        }
-        if (RCY_UNLIKELY(__atomic_load_n(&keep_peak, __ATOMIC_RELAXED)) && cur > pk)
-            __atomic_store_n(&peak_dirty, 1, __ATOMIC_RELAXED);
+/* A new folded total c: raise the peak to it. */
+static void peak_raise(size_t c) {
+    size_t pk = __atomic_load_n(&gs.peak, __ATOMIC_RELAXED);
+    while (c > pk && !__atomic_compare_exchange_n(&gs.peak, &pk, c, true, __ATOMIC_RELAXED,
+                                                  __ATOMIC_RELAXED)) {
     }
+    if (RCY_UNLIKELY(__atomic_load_n(&keep_peak, __ATOMIC_RELAXED)) && c > pk)
+        __atomic_store_n(&peak_dirty, 1, __ATOMIC_RELAXED);
 }
 
-/* Record (domain, ptr) -> size, tb.  Returns false on out of memory (the
- * event is then not traced, as Python drops it with a MemoryError). */
-static bool add_trace(unsigned domain, uintptr_t ptr, size_t size, const char *file, int line,
-                      const char *func, const uintptr_t *pcs, int npcs, int total) {
+/* In an event: record (domain, ptr) -> size, id in the shards.  false on
+ * out of memory (the event is then not traced, as Python drops it with a
+ * MemoryError). */
+static bool shard_add(tm_thread *thr, unsigned domain, uintptr_t ptr, size_t size, uint32_t id) {
     uint64_t h = addr_hash(ptr);
     shard *s = shard_of(h);
     bool ok = false;
     prefetch_group(s, h);
     spin_lock(&s->lock);
-    if (RCY_UNLIKELY(!__atomic_load_n(&tracing, __ATOMIC_RELAXED)))
-        goto out;
-    uint32_t id = tb_lookup(domain, file, line, func, pcs, npcs, total);
-    if (RCY_UNLIKELY(!id))
-        goto out;
     uint32_t sz32 = (uint32_t)size;
     if (RCY_UNLIKELY((uint64_t)size >= UINT32_MAX))
         sz32 = UINT32_MAX;
@@ -622,21 +887,22 @@ static bool add_trace(unsigned domain, uintptr_t ptr, size_t size, const char *f
         /* Same address traced again (a realloc in place, or a user
          * allocator's reuse): replace, as Python does. */
         slot *e = &s->slots[j];
-        int64_t old = (int64_t)(e->size == UINT32_MAX ? big_take_locked(s, ptr, domain) : e->size);
+        uint64_t old = e->size == UINT32_MAX ? big_take_locked(s, ptr, domain) : e->size;
         if (sz32 == UINT32_MAX && !big_put_locked(s, ptr, domain, size)) {
             remove_at_locked(s, h, j);
-            add_current_locked(-old);
+            __atomic_sub_fetch(&gs.nshard, 1, __ATOMIC_RELAXED);
+            thr->delta -= (int64_t)old;
+            thr->frees++;
             goto out;
         }
         if (keep_peak) {
             peak_before_decrease();
-            peak_account(e->tb, -old, -1);
+            peak_account(e->tb, -(int64_t)old, -1);
             peak_account(id, (int64_t)size, 1);
         }
         e->size = sz32;
         e->tb = id;
-        s->allocs++;
-        add_current_locked((int64_t)size - old);
+        acct_replace(thr, old, size);
         ok = true;
         goto out;
     }
@@ -648,24 +914,22 @@ static bool add_trace(unsigned domain, uintptr_t ptr, size_t size, const char *f
     if (RCY_UNLIKELY(sz32 == UINT32_MAX) && !big_put_locked(s, ptr, domain, size))
         goto out;
     place_locked(s, h, empty, (slot){ptr, sz32, id});
-    s->allocs++;
+    __atomic_add_fetch(&gs.nshard, 1, __ATOMIC_RELAXED);
     if (RCY_UNLIKELY(keep_peak))
         peak_account(id, (int64_t)size, 1);
-    add_current_locked((int64_t)size);
+    acct_alloc(thr, size);
     ok = true;
 out:
     spin_unlock(&s->lock);
     return ok;
 }
 
-static bool remove_trace(unsigned domain, uintptr_t ptr) {
+static bool shard_remove(tm_thread *thr, unsigned domain, uintptr_t ptr) {
     uint64_t h = addr_hash(ptr);
     shard *s = shard_of(h);
     bool found = false;
     prefetch_group(s, h);
     spin_lock(&s->lock);
-    if (!__atomic_load_n(&tracing, __ATOMIC_RELAXED))
-        goto out;
     size_t j = find_locked(s, h, ptr, domain, NULL);
     if (j == SIZE_MAX)
         goto out;
@@ -676,8 +940,8 @@ static bool remove_trace(unsigned domain, uintptr_t ptr) {
         peak_account(e->tb, -(int64_t)size, -1);
     }
     remove_at_locked(s, h, j);
-    s->frees++;
-    add_current_locked(-(int64_t)size);
+    __atomic_sub_fetch(&gs.nshard, 1, __ATOMIC_RELAXED);
+    acct_free(thr, size);
     if (RCY_UNLIKELY(s->count * 8 < s->ngroups * GROUP))
         shard_maybe_shrink_locked(s);
     found = true;
@@ -686,19 +950,300 @@ out:
     return found;
 }
 
-/* ---- stop the world (for the tracer's own data only) ------------------------------ */
+/* ---- the block table ----------------------------------------------------------- */
 
-static void lock_all(void) {
-    for (int i = 0; i < NSHARDS; i++)
-        spin_lock(&shards[i].lock);
-    spin_lock(&intern_lock);
+/* Per pool: its geometry as the table last copied it, and the array of
+ * entries ((size << 32) | traceback id; 0 = no trace).  ent != NULL
+ * exactly when live > 0.  Written only by the thread whose heap owns the
+ * pool (or with the world stopped). */
+typedef struct bt_pool {
+    uint64_t *ent;
+    uintptr_t first; /* traced address of block 0 */
+    uint32_t bsize, recip, nblocks, live;
+} bt_pool;
+
+typedef struct bt_arena {
+    bt_pool pools[RCYI_POOLS_PER_ARENA];
+} bt_arena;
+
+#define BT_L2 4096u                 /* arenas per 4 GiB region */
+static bt_arena **bt_dir[1u << 16]; /* address >> 32 -> region (atomic) */
+static int bt_lock;                 /* bt_chunks, bt_free                  */
+static chunk *bt_chunks;
+static void *bt_free[BT_BUCKETS + 1]; /* free arrays per size; [BT_BUCKETS]: arena records */
+
+static inline unsigned bt_bucket(uint32_t nblocks) {
+    unsigned b = 0;
+    while (((size_t)256 << b) < (size_t)nblocks * 8)
+        b++;
+    return b;
 }
 
-static void unlock_all(void) {
-    spin_unlock(&intern_lock);
-    for (int i = NSHARDS - 1; i >= 0; i--)
-        spin_unlock(&shards[i].lock);
+static void *bt_get_locked(unsigned b, size_t bytes) {
+    void *p = bt_free[b];
+    if (p) {
+        bt_free[b] = *(void **)p;
+        *(void **)p = NULL;
+        return p;
+    }
+    return chunk_alloc(&bt_chunks, bytes);
 }
+
+/* An all-zero array for nblocks entries. */
+static uint64_t *bt_array_get(tm_thread *thr, uint32_t nblocks) {
+    unsigned b = bt_bucket(nblocks);
+    if (b >= BT_BUCKETS)
+        return NULL;
+    void *p = thr->spare[b];
+    if (p) {
+        thr->spare[b] = NULL;
+        return p;
+    }
+    spin_lock(&bt_lock);
+    p = bt_get_locked(b, (size_t)256 << b);
+    spin_unlock(&bt_lock);
+    return p;
+}
+
+/* Give back an all-zero array: kept as the thread's spare, so a pool that
+ * empties and fills again takes no lock. */
+static void bt_array_put(tm_thread *thr, uint64_t *a, uint32_t nblocks) {
+    unsigned b = bt_bucket(nblocks);
+    if (!thr->spare[b]) {
+        thr->spare[b] = a;
+        return;
+    }
+    spin_lock(&bt_lock);
+    *(void **)a = bt_free[b];
+    bt_free[b] = a;
+    spin_unlock(&bt_lock);
+}
+
+static void bt_spares_release(tm_thread *t) {
+    for (unsigned b = 0; b < BT_BUCKETS; b++) {
+        void *a = t->spare[b];
+        if (!a)
+            continue;
+        t->spare[b] = NULL;
+        spin_lock(&bt_lock);
+        *(void **)a = bt_free[b];
+        bt_free[b] = a;
+        spin_unlock(&bt_lock);
+    }
+}
+
+/* The table's record for the pool of p, or NULL. */
+static inline bt_pool *bt_pool_of(uintptr_t p) {
+    if (RCY_UNLIKELY(p >> 48))
+        return NULL;
+    bt_arena **l2 = __atomic_load_n(&bt_dir[p >> 32], __ATOMIC_ACQUIRE);
+    if (!l2)
+        return NULL;
+    bt_arena *a = __atomic_load_n(&l2[(p >> 20) % BT_L2], __ATOMIC_ACQUIRE);
+    if (!a)
+        return NULL;
+    return &a->pools[(p / RCY_POOL_SIZE) % RCYI_POOLS_PER_ARENA];
+}
+
+/* The entry of p in bp's array, or NULL when p is not a block position of
+ * the geometry the array was set up for. */
+static inline uint64_t *bt_entry(const bt_pool *bp, uintptr_t p) {
+    if (!bp->ent)
+        return NULL;
+    uintptr_t off = p - bp->first;
+    if (off >= RCY_POOL_SIZE)
+        return NULL;
+    /* off / bsize by multiplication: exact below 2^14. */
+    uint32_t q = (uint32_t)(((uint64_t)(uint32_t)off * bp->recip) >> 32);
+    if (q * bp->bsize != (uint32_t)off || q >= bp->nblocks)
+        return NULL;
+    return &bp->ent[q];
+}
+
+/* The record for p's pool, making the directory levels it needs. */
+static bt_pool *bt_pool_make(uintptr_t p) {
+    bt_arena **l2 = __atomic_load_n(&bt_dir[p >> 32], __ATOMIC_ACQUIRE);
+    if (!l2) {
+        bt_arena **n = rcyi_tm_map(BT_L2 * sizeof *n);
+        if (!n)
+            return NULL;
+        if (__atomic_compare_exchange_n(&bt_dir[p >> 32], &l2, n, false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE))
+            l2 = n;
+        else
+            rcyi_tm_unmap(n, BT_L2 * sizeof *n);
+    }
+    bt_arena **slotp = &l2[(p >> 20) % BT_L2];
+    bt_arena *a = __atomic_load_n(slotp, __ATOMIC_ACQUIRE);
+    if (!a) {
+        spin_lock(&bt_lock);
+        bt_arena *n = bt_get_locked(BT_BUCKETS, sizeof(bt_arena));
+        spin_unlock(&bt_lock);
+        if (!n)
+            return NULL;
+        if (__atomic_compare_exchange_n(slotp, &a, n, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            a = n;
+        } else {
+            spin_lock(&bt_lock);
+            *(void **)n = bt_free[BT_BUCKETS];
+            bt_free[BT_BUCKETS] = n;
+            spin_unlock(&bt_lock);
+        }
+    }
+    return &a->pools[(p / RCY_POOL_SIZE) % RCYI_POOLS_PER_ARENA];
+}
+
+/* p (a block the thread's heap just handed out) has no entry yet: set up
+ * its pool's array from the allocator's geometry, unless the pool's array
+ * is in use with another geometry (then p goes to the shards). */
+__attribute__((noinline)) static uint64_t *bt_prepare(tm_thread *thr, uintptr_t p, bt_pool **out) {
+    if (p >> 48 || !rcyi_arena_lookup((const void *)p))
+        return NULL;
+    uintptr_t first;
+    uint32_t bsize, nblocks;
+    if (!rcyi_pool_geometry((const void *)p, &first, &bsize, &nblocks) || !nblocks ||
+        bsize > RCY_POOL_SIZE || p < first)
+        return NULL;
+    bt_pool *bp = bt_pool_make(p);
+    if (!bp || bp->live)
+        return NULL;
+    uint64_t *a = bt_array_get(thr, nblocks);
+    if (!a)
+        return NULL;
+    /* The traced address sits at the same offset in every block of the
+     * pool (0 for raw blocks, the header size for objects, plus the
+     * debug front pad). */
+    bp->first = first + (p - first) % bsize;
+    bp->bsize = bsize;
+    bp->recip = (uint32_t)((((uint64_t)1 << 32) + bsize - 1) / bsize);
+    bp->nblocks = nblocks;
+    bp->ent = a;
+    *out = bp;
+    return bt_entry(bp, p);
+}
+
+/* In an event: trace p in the block table.  false when p is not a block of
+ * recycle's pools (or on out of memory): the caller uses the shards. */
+static inline bool bt_add(tm_thread *thr, uintptr_t p, size_t size, uint32_t id) {
+    bt_pool *bp = bt_pool_of(p);
+    uint64_t *e = bp ? bt_entry(bp, p) : NULL;
+    if (RCY_UNLIKELY(!e)) {
+        e = bt_prepare(thr, p, &bp);
+        if (!e) {
+            if (bp && !bp->live && bp->ent) {
+                bt_array_put(thr, bp->ent, bp->nblocks);
+                bp->ent = NULL;
+            }
+            return false;
+        }
+    }
+    uint64_t old = *e;
+    *e = (uint64_t)size << 32 | id;
+    if (RCY_LIKELY(!old)) {
+        bp->live++;
+        if (RCY_UNLIKELY(keep_peak))
+            peak_account(id, (int64_t)size, 1);
+        acct_alloc(thr, size);
+    } else {
+        if (keep_peak) {
+            peak_before_decrease();
+            peak_account((uint32_t)old, -(int64_t)(old >> 32), -1);
+            peak_account(id, (int64_t)size, 1);
+        }
+        acct_replace(thr, old >> 32, size);
+    }
+    return true;
+}
+
+/* In an event: untrace p from the block table; false when it has no entry
+ * there. */
+static inline bool bt_remove(tm_thread *thr, uintptr_t p) {
+    bt_pool *bp = bt_pool_of(p);
+    uint64_t *e = bp ? bt_entry(bp, p) : NULL;
+    if (!e || !*e)
+        return false;
+    uint64_t v = *e;
+    *e = 0;
+    if (RCY_UNLIKELY(keep_peak)) {
+        peak_before_decrease();
+        peak_account((uint32_t)v, -(int64_t)(v >> 32), -1);
+    }
+    if (--bp->live == 0) {
+        bt_array_put(thr, bp->ent, bp->nblocks);
+        bp->ent = NULL;
+    }
+    acct_free(thr, v >> 32);
+    return true;
+}
+
+/* Calls f(pool, entry index) for every traced block; world stopped. */
+#define BT_FOREACH(bp, q, body)                                                                    \
+    for (size_t bt_i_ = 0; bt_i_ < (1u << 16); bt_i_++) {                                          \
+        bt_arena **bt_l2_ = bt_dir[bt_i_];                                                         \
+        if (!bt_l2_)                                                                               \
+            continue;                                                                              \
+        for (size_t bt_j_ = 0; bt_j_ < BT_L2; bt_j_++) {                                           \
+            bt_arena *bt_a_ = bt_l2_[bt_j_];                                                       \
+            if (!bt_a_)                                                                            \
+                continue;                                                                          \
+            for (size_t bt_k_ = 0; bt_k_ < RCYI_POOLS_PER_ARENA; bt_k_++) {                        \
+                bt_pool *bp = &bt_a_->pools[bt_k_];                                                \
+                if (!bp->ent)                                                                      \
+                    continue;                                                                      \
+                for (uint32_t q = 0; q < bp->nblocks; q++) {                                       \
+                    if (bp->ent[q]) {                                                              \
+                        body                                                                       \
+                    }                                                                              \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
+static size_t bt_count_locked(void) {
+    size_t n = 0;
+    for (size_t i = 0; i < (1u << 16); i++) {
+        bt_arena **l2 = bt_dir[i];
+        if (!l2)
+            continue;
+        for (size_t j = 0; j < BT_L2; j++)
+            if (l2[j])
+                for (size_t k = 0; k < RCYI_POOLS_PER_ARENA; k++)
+                    n += l2[j]->pools[k].live;
+    }
+    return n;
+}
+
+static void bt_clear_locked(void) {
+    for (size_t i = 0; i < (1u << 16); i++) {
+        if (bt_dir[i]) {
+            rcyi_tm_unmap(bt_dir[i], BT_L2 * sizeof(bt_arena *));
+            bt_dir[i] = NULL;
+        }
+    }
+    chunks_free(&bt_chunks);
+    memset(bt_free, 0, sizeof bt_free);
+}
+
+/* ---- events ------------------------------------------------------------------- */
+
+/* In an event: record (domain, ptr) -> size, id.  `hook`: ptr comes from
+ * recycle's own allocation hooks (a live block of the caller's heap), so
+ * it may go to the block table. */
+static inline bool add_trace(tm_thread *thr, unsigned domain, uintptr_t ptr, size_t size,
+                             uint32_t id, bool hook) {
+    if (RCY_LIKELY(hook && domain == 0 && size < UINT32_MAX) && bt_add(thr, ptr, size, id))
+        return true;
+    return shard_add(thr, domain, ptr, size, id);
+}
+
+static inline void remove_trace(tm_thread *thr, unsigned domain, uintptr_t ptr, bool hook) {
+    if (RCY_LIKELY(hook && domain == 0) && bt_remove(thr, ptr))
+        return;
+    if (__atomic_load_n(&gs.nshard, __ATOMIC_RELAXED))
+        shard_remove(thr, domain, ptr);
+}
+
+/* ---- with the world stopped -------------------------------------------------------- */
 
 static void clear_locked(void) {
     for (int i = 0; i < NSHARDS; i++) {
@@ -710,11 +1255,9 @@ static void clear_locked(void) {
         s->big = NULL;
         s->ngroups = s->count = s->map_bytes = s->nbig = s->capbig = 0;
     }
-    while (arena) {
-        chunk *c = arena;
-        arena = c->next;
-        rcyi_tm_unmap(c, c->size);
-    }
+    __atomic_store_n(&gs.nshard, 0, __ATOMIC_RELAXED);
+    bt_clear_locked();
+    chunks_free(&arena);
     for (size_t i = 0; i < DIR_CHUNKS && tb_dir[i]; i++) {
         rcyi_tm_unmap(tb_dir[i], DIR_CHUNK * sizeof(rcyi_tb *));
         tb_dir[i] = NULL;
@@ -736,9 +1279,18 @@ static void clear_locked(void) {
     peak_copy_n = 0;
     peak_copy_bytes = 0;
     peak_dirty = 0;
-    __atomic_store_n(&cur_bytes, 0, __ATOMIC_RELAXED);
-    __atomic_store_n(&peak_bytes, 0, __ATOMIC_RELAXED);
-    __atomic_add_fetch(&generation, 1, __ATOMIC_RELAXED);
+    /* Every thread's caches name tracebacks that are gone; its deltas
+     * count traces that are gone. */
+    unsigned hi = __atomic_load_n(&thr_hi, __ATOMIC_ACQUIRE);
+    for (unsigned i = 0; i < hi; i++) {
+        tm_thread *t = thr_at(i);
+        t->delta = 0;
+        memset(t->spare, 0, sizeof t->spare);
+        memset(t->cs, 0, sizeof t->cs);
+        memset(t->tbc, 0, sizeof t->tbc);
+    }
+    __atomic_store_n(&gs.cur, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&gs.peak, 0, __ATOMIC_RELAXED);
 }
 
 /* ---- hooks ---------------------------------------------------------------------- */
@@ -751,19 +1303,10 @@ static void clear_locked(void) {
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
-/* Native frames + call-site; pcs buffer from the caller. */
-static int capture(uintptr_t fp, uintptr_t *buf, int max, int skip, int *total) {
-    if (max <= 0) {
-        *total = 0;
-        return 0;
-    }
-    return rcyi_walk_stack(fp, buf, max, skip, total);
-}
-
 /* Above one frame: the native stack from the hook's own frame `fp`. */
-__attribute__((noinline)) static void trace_alloc_frames(uintptr_t fp, int limit, unsigned domain,
-                                                         const void *ptr, size_t size,
-                                                         const char *file, int line,
+__attribute__((noinline)) static void trace_alloc_frames(tm_thread *thr, uintptr_t fp, int limit,
+                                                         unsigned domain, const void *ptr,
+                                                         size_t size, const char *file, int line,
                                                          const char *func) {
     uintptr_t stackbuf[STACK_PCS], *pcs = stackbuf;
     int total = 0;
@@ -779,7 +1322,9 @@ __attribute__((noinline)) static void trace_alloc_frames(uintptr_t fp, int limit
         }
     }
     int npcs = rcyi_walk_stack(fp, pcs, want, 0, &total);
-    add_trace(domain, (uintptr_t)ptr, size, file, line, func, pcs, npcs, total);
+    uint32_t id = tb_lookup(thr, domain, file, line, func, pcs, npcs, total);
+    if (id)
+        add_trace(thr, domain, (uintptr_t)ptr, size, id, true);
     if (mapped)
         rcyi_tm_unmap(pcs, mapped);
 }
@@ -789,12 +1334,19 @@ __attribute__((noinline)) void rcyi_trace_alloc(unsigned domain, const void *ptr
     if (tls_busy)
         return;
     tls_busy = 1;
-    int limit = __atomic_load_n(&traceback_limit, __ATOMIC_RELAXED);
-    if (RCY_LIKELY(limit == 1))
-        add_trace(domain, (uintptr_t)ptr, size, file, line, func, NULL, 0, 0);
-    else
-        trace_alloc_frames((uintptr_t)__builtin_frame_address(0), limit, domain, ptr, size, file,
-                           line, func);
+    tm_thread *thr = ev_enter();
+    if (RCY_LIKELY(thr != NULL)) {
+        int limit = __atomic_load_n(&gs.limit, __ATOMIC_RELAXED);
+        if (RCY_LIKELY(limit == 1)) {
+            uint32_t id = cs_lookup(thr, domain, file, line, func);
+            if (RCY_LIKELY(id != 0))
+                add_trace(thr, domain, (uintptr_t)ptr, size, id, true);
+        } else {
+            trace_alloc_frames(thr, (uintptr_t)__builtin_frame_address(0), limit, domain, ptr, size,
+                               file, line, func);
+        }
+        ev_leave(thr);
+    }
     /* keeps this frame alive across the calls (no tail call): the walk
      * starts from it */
     __asm__ volatile("" ::: "memory");
@@ -805,18 +1357,27 @@ void rcyi_trace_free(unsigned domain, const void *ptr) {
     if (tls_busy)
         return;
     tls_busy = 1;
-    remove_trace(domain, (uintptr_t)ptr);
+    tm_thread *thr = ev_enter();
+    if (RCY_LIKELY(thr != NULL)) {
+        remove_trace(thr, domain, (uintptr_t)ptr, true);
+        ev_leave(thr);
+    }
     tls_busy = 0;
 }
 
 static inline __attribute__((always_inline)) int
 track_common(uintptr_t fp, unsigned domain, uintptr_t ptr, size_t size, unsigned skip) {
-    if (!__atomic_load_n(&tracing, __ATOMIC_RELAXED))
+    if (!(__atomic_load_n(&gs.state, __ATOMIC_RELAXED) & ST_TRACING))
         return RCY_ESTATE;
     if (tls_busy)
         return RCY_OK;
     tls_busy = 1;
-    int limit = __atomic_load_n(&traceback_limit, __ATOMIC_RELAXED);
+    tm_thread *thr = ev_enter();
+    if (!thr) {
+        tls_busy = 0;
+        return RCY_ESTATE;
+    }
+    int limit = __atomic_load_n(&gs.limit, __ATOMIC_RELAXED);
     uintptr_t stackbuf[STACK_PCS], *pcs = stackbuf;
     size_t mapped = 0;
     int want = limit;
@@ -830,10 +1391,12 @@ track_common(uintptr_t fp, unsigned domain, uintptr_t ptr, size_t size, unsigned
         }
     }
     int total = 0;
-    int npcs = capture(fp, pcs, want, (int)(skip > 65535 ? 65535 : skip), &total);
-    bool ok = add_trace(domain, ptr, size, NULL, 0, NULL, pcs, npcs, total);
+    int npcs = rcyi_walk_stack(fp, pcs, want, (int)(skip > 65535 ? 65535 : skip), &total);
+    uint32_t id = tb_lookup(thr, domain, NULL, 0, NULL, pcs, npcs, total);
+    bool ok = id && add_trace(thr, domain, ptr, size, id, false);
     if (mapped)
         rcyi_tm_unmap(pcs, mapped);
+    ev_leave(thr);
     tls_busy = 0;
     return ok ? RCY_OK : RCY_ENOMEM;
 }
@@ -848,48 +1411,89 @@ __attribute__((noinline)) int rcy_tracemalloc_track_from(unsigned domain, uintpt
 }
 
 int rcy_tracemalloc_untrack(unsigned domain, uintptr_t ptr) {
-    if (!__atomic_load_n(&tracing, __ATOMIC_RELAXED))
+    if (!(__atomic_load_n(&gs.state, __ATOMIC_RELAXED) & ST_TRACING))
         return RCY_ESTATE;
     if (tls_busy)
         return RCY_OK;
     tls_busy = 1;
-    remove_trace(domain, ptr);
+    tm_thread *thr = ev_enter();
+    if (thr) {
+        remove_trace(thr, domain, ptr, false);
+        ev_leave(thr);
+    }
     tls_busy = 0;
     return RCY_OK;
 }
 
 /* ---- control ------------------------------------------------------------------- */
 
-/* fork(): no shard may be locked by a thread that will not exist in the
- * child.  The forking thread takes every lock before the fork and both
- * sides release them after (the child keeps the traces, as Python's
- * tracemalloc does). */
+/* fork(): no thread may be inside an event, or hold a lock, in the child.
+ * The forking thread stops the world before the fork and both sides
+ * resume after; the child keeps the traces (as Python's tracemalloc
+ * does) and the other threads' records, minus the threads. */
+static int atfork_busy;
 static void atfork_prepare(void) {
-    int prev = rcyi_tm_enter();
-    lock_all();
-    rcyi_tm_exit(prev);
+    atfork_busy = rcyi_tm_enter();
+    world_stop();
 }
-static void atfork_release(void) {
-    unlock_all();
+static void atfork_parent(void) {
+    world_resume();
+    rcyi_tm_exit(atfork_busy);
+}
+static void atfork_child(void) {
+    unsigned hi = __atomic_load_n(&thr_hi, __ATOMIC_ACQUIRE);
+    for (unsigned i = 0; i < hi; i++) {
+        tm_thread *t = thr_at(i);
+        if (t == tls_thr || !t->used)
+            continue;
+        /* A thread that does not exist here: keep its numbers, free its
+         * slot. */
+        __atomic_add_fetch(&gs.cur, (size_t)t->delta, __ATOMIC_RELAXED);
+        g_allocs += t->allocs;
+        g_frees += t->frees;
+        t->delta = 0;
+        t->allocs = t->frees = 0;
+        bt_spares_release(t);
+        memset(t->cs, 0, sizeof t->cs);
+        memset(t->tbc, 0, sizeof t->tbc);
+        t->used = 0;
+    }
+    if (!(__atomic_load_n(&gs.state, __ATOMIC_RELAXED) & ST_FENCE))
+        membarrier_register();
+    world_resume();
+    rcyi_tm_exit(atfork_busy);
+}
+
+static void tm_init_once(void) {
+    static int done;
+    if (__atomic_exchange_n(&done, 1, __ATOMIC_ACQ_REL))
+        return;
+    membarrier_register();
+    if (pthread_key_create(&thr_key, thr_exit) == 0)
+        __atomic_store_n(&thr_key_ok, 1, __ATOMIC_RELEASE);
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 
 int rcy_tracemalloc_start(int nframe) {
     if (nframe < 1 || nframe > 65535)
         return RCY_EINVAL;
     int prev = rcyi_tm_enter();
-    static int atfork_done;
-    if (!__atomic_exchange_n(&atfork_done, 1, __ATOMIC_RELAXED))
-        pthread_atfork(atfork_prepare, atfork_release, atfork_release);
+    static int init_lock;
+    spin_lock(&init_lock);
+    tm_init_once();
+    spin_unlock(&init_lock);
     if (rcyi_option_tracemalloc_libunwind())
         rcyi_walk_use_libunwind(true);
-    lock_all();
-    if (!tracing) {
-        __atomic_store_n(&traceback_limit, nframe, __ATOMIC_RELAXED);
-        for (int i = 0; i < NSHARDS; i++)
-            shards[i].allocs = shards[i].frees = 0;
-        __atomic_store_n(&tracing, 1, __ATOMIC_RELAXED);
+    if (!tls_thr)
+        thr_register(); /* the registry's first memory is mapped now, not mid-trace */
+    world_stop();
+    if (!(gs.state & ST_TRACING)) {
+        __atomic_store_n(&gs.limit, nframe, __ATOMIC_RELAXED);
+        fold_counters_locked();
+        g_allocs = g_frees = 0;
+        __atomic_or_fetch(&gs.state, ST_TRACING, __ATOMIC_RELAXED);
     }
-    unlock_all();
+    world_resume();
     __atomic_store_n(&rcyi_tracing, 1, __ATOMIC_RELEASE);
     rcyi_tm_exit(prev);
     return RCY_OK;
@@ -897,10 +1501,12 @@ int rcy_tracemalloc_start(int nframe) {
 
 void rcy_tracemalloc_stop(void) {
     __atomic_store_n(&rcyi_tracing, 0, __ATOMIC_RELEASE);
-    lock_all();
-    __atomic_store_n(&tracing, 0, __ATOMIC_RELAXED);
+    int prev = rcyi_tm_enter();
+    world_stop();
+    __atomic_and_fetch(&gs.state, ~ST_TRACING, __ATOMIC_RELAXED);
     clear_locked();
-    unlock_all();
+    world_resume();
+    rcyi_tm_exit(prev);
 }
 
 void rcyi_tracemalloc_on_heap_new(void) {
@@ -913,22 +1519,27 @@ void rcyi_tracemalloc_on_heap_new(void) {
 }
 
 bool rcy_tracemalloc_is_tracing(void) {
-    return __atomic_load_n(&tracing, __ATOMIC_RELAXED);
+    return __atomic_load_n(&gs.state, __ATOMIC_RELAXED) & ST_TRACING;
 }
 
 void rcy_tracemalloc_clear_traces(void) {
-    lock_all();
-    if (tracing)
+    int prev = rcyi_tm_enter();
+    world_stop();
+    if (gs.state & ST_TRACING)
         clear_locked();
-    unlock_all();
+    world_resume();
+    rcyi_tm_exit(prev);
 }
 
+/* Exact: the world is stopped and every thread's delta folded. */
 void rcy_tracemalloc_get_traced_memory(size_t *current, size_t *peak) {
-    /* Read both under one shard lock: writers hold some shard lock, but a
-     * consistent pair only needs peak >= current, which the order below
-     * keeps (peak is raised before anyone can read the higher current). */
-    size_t c = __atomic_load_n(&cur_bytes, __ATOMIC_ACQUIRE);
-    size_t p = __atomic_load_n(&peak_bytes, __ATOMIC_ACQUIRE);
+    int prev = rcyi_tm_enter();
+    world_stop();
+    fold_counters_locked();
+    size_t c = __atomic_load_n(&gs.cur, __ATOMIC_RELAXED);
+    size_t p = __atomic_load_n(&gs.peak, __ATOMIC_RELAXED);
+    world_resume();
+    rcyi_tm_exit(prev);
     if (p < c)
         p = c;
     if (current)
@@ -938,14 +1549,16 @@ void rcy_tracemalloc_get_traced_memory(size_t *current, size_t *peak) {
 }
 
 void rcy_tracemalloc_reset_peak(void) {
-    lock_all();
-    if (tracing) {
-        __atomic_store_n(&peak_bytes, __atomic_load_n(&cur_bytes, __ATOMIC_RELAXED),
-                         __ATOMIC_RELAXED);
+    int prev = rcyi_tm_enter();
+    world_stop();
+    if (gs.state & ST_TRACING) {
+        fold_counters_locked();
+        __atomic_store_n(&gs.peak, __atomic_load_n(&gs.cur, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
         peak_copy_bytes = 0;
         peak_dirty = keep_peak;
     }
-    unlock_all();
+    world_resume();
+    rcyi_tm_exit(prev);
 }
 
 size_t rcy_tracemalloc_get_tracemalloc_memory(void) {
@@ -953,62 +1566,56 @@ size_t rcy_tracemalloc_get_tracemalloc_memory(void) {
 }
 
 int rcy_tracemalloc_get_traceback_limit(void) {
-    return __atomic_load_n(&traceback_limit, __ATOMIC_RELAXED);
+    return __atomic_load_n(&gs.limit, __ATOMIC_RELAXED);
 }
-
-int rcy_tracemalloc_get_counters(rcy_tracemalloc_counters *out) {
-    if (!out || out->size < offsetof(rcy_tracemalloc_counters, allocs))
-        return RCY_EINVAL;
-    rcy_tracemalloc_counters c = {0};
-    c.size = out->size < sizeof c ? out->size : sizeof c;
-    c.version = RCY_TRACEMALLOC_COUNTERS_VERSION;
-    lock_all();
-    for (int i = 0; i < NSHARDS; i++) {
-        c.allocs += shards[i].allocs;
-        c.frees += shards[i].frees;
-    }
-    c.current = __atomic_load_n(&cur_bytes, __ATOMIC_RELAXED);
-    c.peak = __atomic_load_n(&peak_bytes, __ATOMIC_RELAXED);
-    unlock_all();
-    memcpy(out, &c, c.size);
-    return RCY_OK;
-}
-
-int rcy_tracemalloc_keep_peak(bool on) {
-    lock_all();
-    if (on && !keep_peak && tb_count) {
-        /* Start the live totals from the traces already there. */
-        for (int i = 0; i < NSHARDS; i++) {
-            shard *s = &shards[i];
-            for (size_t j = 0; j < s->ngroups * GROUP; j++) {
-                if (!s->slots[j].tb)
-                    continue;
-                spin_unlock(&intern_lock); /* peak_account may take it */
-                uint32_t id = s->slots[j].tb;
-                peak_account(id, (int64_t)slot_size_locked(s, &s->slots[j], tb_get(id)->domain), 1);
-                spin_lock(&intern_lock);
-            }
-        }
-    }
-    __atomic_store_n(&keep_peak, on ? 1 : 0, __ATOMIC_RELAXED);
-    peak_copy_bytes = 0;
-    peak_dirty = on;
-    unlock_all();
-    return RCY_OK;
-}
-
-/* ---- snapshots ------------------------------------------------------------------ */
 
 static void counters_locked(rcy_tracemalloc_counters *c) {
     memset(c, 0, sizeof *c);
     c->size = sizeof *c;
     c->version = RCY_TRACEMALLOC_COUNTERS_VERSION;
-    for (int i = 0; i < NSHARDS; i++) {
-        c->allocs += shards[i].allocs;
-        c->frees += shards[i].frees;
+    fold_counters_locked();
+    c->allocs = g_allocs;
+    c->frees = g_frees;
+    c->current = __atomic_load_n(&gs.cur, __ATOMIC_RELAXED);
+    c->peak = __atomic_load_n(&gs.peak, __ATOMIC_RELAXED);
+}
+
+int rcy_tracemalloc_get_counters(rcy_tracemalloc_counters *out) {
+    if (!out || out->size < offsetof(rcy_tracemalloc_counters, allocs))
+        return RCY_EINVAL;
+    rcy_tracemalloc_counters c;
+    int prev = rcyi_tm_enter();
+    world_stop();
+    counters_locked(&c);
+    world_resume();
+    rcyi_tm_exit(prev);
+    c.size = out->size < sizeof c ? out->size : sizeof c;
+    memcpy(out, &c, c.size);
+    return RCY_OK;
+}
+
+int rcy_tracemalloc_keep_peak(bool on) {
+    int prev = rcyi_tm_enter();
+    world_stop();
+    if (on && !keep_peak && tb_count) {
+        /* Start the live totals from the traces already there. */
+        for (int i = 0; i < NSHARDS; i++) {
+            shard *s = &shards[i];
+            for (size_t j = 0; j < s->ngroups * GROUP; j++) {
+                uint32_t id = s->slots[j].tb;
+                if (id)
+                    peak_account(id, (int64_t)slot_size_locked(s, &s->slots[j], tb_get(id)->domain),
+                                 1);
+            }
+        }
+        BT_FOREACH(bp, q, { peak_account((uint32_t)bp->ent[q], (int64_t)(bp->ent[q] >> 32), 1); })
     }
-    c->current = __atomic_load_n(&cur_bytes, __ATOMIC_RELAXED);
-    c->peak = __atomic_load_n(&peak_bytes, __ATOMIC_RELAXED);
+    __atomic_store_n(&keep_peak, on ? 1 : 0, __ATOMIC_RELAXED);
+    peak_copy_bytes = 0;
+    peak_dirty = on;
+    world_resume();
+    rcyi_tm_exit(prev);
+    return RCY_OK;
 }
 
 rcy_snapshot *rcy_tracemalloc_take_snapshot(void) {
@@ -1017,10 +1624,10 @@ rcy_snapshot *rcy_tracemalloc_take_snapshot(void) {
     rcyi_raw_trace *traces = NULL, *ptraces = NULL;
     const rcyi_tb **tbs = NULL;
     uint32_t *remap = NULL;
-    lock_all();
-    if (!tracing)
+    world_stop();
+    if (!(gs.state & ST_TRACING))
         goto out;
-    size_t n = 0;
+    size_t n = bt_count_locked();
     for (int i = 0; i < NSHARDS; i++)
         n += shards[i].count;
     traces = malloc((n ? n : 1) * sizeof *traces);
@@ -1047,9 +1654,21 @@ rcy_snapshot *rcy_tracemalloc_take_snapshot(void) {
             k++;
         }
     }
+    BT_FOREACH(bp, q, {
+        uint32_t id = (uint32_t)bp->ent[q];
+        if (!remap[id]) {
+            tbs[ntb] = tb_get(id);
+            remap[id] = (uint32_t)++ntb;
+        }
+        traces[k].domain = 0;
+        traces[k].tb = remap[id] - 1;
+        traces[k].size = bp->ent[q] >> 32;
+        traces[k].count = 1;
+        k++;
+    })
     if (keep_peak)
         peak_before_decrease(); /* now may be the peak */
-    snap = rcyi_snapshot_from_raw(traceback_limit, traces, k, tbs, ntb);
+    snap = rcyi_snapshot_from_raw(gs.limit, traces, k, tbs, ntb);
     if (snap)
         counters_locked(&snap->counters);
     if (snap && keep_peak && peak_copy_bytes) {
@@ -1073,7 +1692,7 @@ rcy_snapshot *rcy_tracemalloc_take_snapshot(void) {
                 ptraces[m++] = (rcyi_raw_trace){t->domain, remap[id] - 1, peak_copy[id].size,
                                                 peak_copy[id].count};
             }
-            snap->peak = rcyi_snapshot_from_raw(traceback_limit, ptraces, m, tbs, ntb);
+            snap->peak = rcyi_snapshot_from_raw(gs.limit, ptraces, m, tbs, ntb);
             if (snap->peak) {
                 snap->peak->counters = snap->counters;
                 snap->peak->counters.current = peak_copy_bytes;
@@ -1082,7 +1701,7 @@ rcy_snapshot *rcy_tracemalloc_take_snapshot(void) {
         }
     }
 out:
-    unlock_all();
+    world_resume();
     free(traces);
     free(ptraces);
     free(remap);
@@ -1092,27 +1711,36 @@ out:
 }
 
 rcy_traceback *rcy_tracemalloc_get_object_traceback(const void *obj) {
-    if (!obj || !tracing)
+    if (!obj || !rcy_tracemalloc_is_tracing())
         return NULL;
     int prev = rcyi_tm_enter();
-    uint64_t h = addr_hash((uintptr_t)obj);
-    shard *s = shard_of(h);
     const char *file = NULL, *func = NULL;
     int line = 0, npcs = 0, total = 0;
     uintptr_t pcs[STACK_PCS];
     uintptr_t *big = NULL;
     int limit = 0;
     bool found = false;
-    spin_lock(&s->lock);
-    size_t j = find_locked(s, h, (uintptr_t)obj, RCY_DOMAIN_DEFAULT, NULL);
-    if (j != SIZE_MAX) {
-        const rcyi_tb *t = tb_get(s->slots[j].tb);
+    world_stop();
+    uint32_t id = 0;
+    bt_pool *bp = bt_pool_of((uintptr_t)obj);
+    uint64_t *e = bp ? bt_entry(bp, (uintptr_t)obj) : NULL;
+    if (e && *e) {
+        id = (uint32_t)*e;
+    } else {
+        uint64_t h = addr_hash((uintptr_t)obj);
+        shard *s = shard_of(h);
+        size_t j = find_locked(s, h, (uintptr_t)obj, RCY_DOMAIN_DEFAULT, NULL);
+        if (j != SIZE_MAX)
+            id = s->slots[j].tb;
+    }
+    if (id) {
+        const rcyi_tb *t = tb_get(id);
         file = t->file;
         func = t->func;
         line = t->line;
         npcs = t->npcs;
         total = t->total;
-        limit = traceback_limit;
+        limit = gs.limit;
         if (npcs > STACK_PCS)
             big = malloc((size_t)npcs * sizeof *big);
         if (npcs <= STACK_PCS || big) {
@@ -1120,7 +1748,7 @@ rcy_traceback *rcy_tracemalloc_get_object_traceback(const void *obj) {
             found = true;
         }
     }
-    spin_unlock(&s->lock);
+    world_resume();
     rcy_traceback *tb = NULL;
     if (found) {
         size_t nf = 0, tot = 0;

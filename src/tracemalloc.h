@@ -3,31 +3,55 @@
  * snapshot.c (grouping, sorting, filters, formatting) and snapfile.c
  * (dump/load).
  *
- * Locks and what each protects (the engine's state lives in tracemalloc.c):
+ * Events, stoppers and what protects each piece of state (the engine's
+ * state lives in tracemalloc.c):
  *
- *  - shard lock (one per shard, 64 shards chosen by a hash of the address):
- *    the shard's trace table (slots, count, capacity), its list of traces
- *    of 4 GiB or more, and its allocs/frees event counters.  The global
- *    counters `current` and `peak` are atomics, but they are only written
- *    while some shard lock is held, so that clear_traces (which holds every
- *    shard lock) sees no update in flight.
+ *  - An EVENT (a traced allocation or free, track, untrack) runs between
+ *    ev_enter and ev_leave, which set the thread's record's in_event flag.
+ *    A STOPPER (snapshot, clear, stop, start, get_traced_memory,
+ *    reset_peak, get_counters, keep_peak, get_object_traceback, fork)
+ *    takes the world lock, sets ST_STOPPED, runs membarrier(2) (or, where
+ *    the kernel has none, every event fences after setting in_event), then
+ *    waits until no other thread is in an event.  Until it resumes, no
+ *    event runs: the stopper may read and reset everything below.
+ *  - block table entries (one per block of recycle's own pools): written
+ *    only in events of the thread whose heap owns the pool (a heap is used
+ *    by one thread at a time), so no lock.  The directory levels are
+ *    installed with compare-and-swap; arrays and arena records come from
+ *    the bt lock's free lists (or the thread's spare array, lock-free).
+ *  - shard lock (one per shard, 64 shards chosen by a hash of the
+ *    address): the shard's trace table and its list of traces of 4 GiB or
+ *    more, between events.
+ *  - a thread's record: its delta of traced bytes, its event counters and
+ *    caches are written by its owner in events; stoppers fold and reset
+ *    them.  Registration and release take the registry lock (thr_lock).
  *  - intern lock: the traceback intern table, the traceback arena and the
- *    id -> traceback directory.  Taken only when a thread's traceback cache
- *    misses, always *after* a shard lock (order: shard[i] < shard[j] for
- *    i < j < intern lock).  Tracebacks are immutable once published, and
- *    they are freed only by clear_traces/stop, which hold every shard lock:
- *    so a thread holding any shard lock may read any traceback.
+ *    id -> traceback directory, taken on a thread-cache miss inside an
+ *    event (lock order: shard < intern; the bt lock nests inside neither).
+ *    Tracebacks are immutable once published and freed only by a stopper,
+ *    so any event may read any traceback.
  *  - symbol lock (symbols.c): the address -> symbol cache and the libdw
  *    session.  Never taken on the allocation path.
  *
- * Invariant: current == sum of the sizes of all traces in all shards, and
- * peak >= current, whenever no shard lock is held.
+ * Invariant: with the world stopped, current == cur + sum of every
+ * thread's delta == sum of the sizes of all traces (block table and
+ * shards); a stopper folds the deltas, so get_traced_memory is exact.
+ * Peak: a thread folds its delta when the folded total plus its own delta
+ * would pass the peak, so the peak is exact when one thread traces at a
+ * time; with threads tracing concurrently it may miss up to DELTA_MAX
+ * (64 KiB) per other thread's unfolded delta.
+ * Invariant: a block-table array is non-NULL exactly when its pool has a
+ * live trace; its geometry is changed only then, so a traced address maps
+ * to the same entry from its allocation to its free.
  * Invariant: every trace's traceback id is non-zero and names a traceback
  * of the same domain as the trace.
  * Invariant: the tracer never calls malloc on the event path: its memory
- * comes from mmap (rcyi_tm_map).  Code that may call malloc (snapshots,
- * libdw) runs with the thread's busy flag set, so events it causes are
- * not traced and never re-enter the engine.
+ * comes from mmap (rcyi_tm_map).  (A thread's first event registers it
+ * with pthread_setspecific, which glibc serves from the thread descriptor
+ * for the first 32 keys.)  Code that may call malloc (snapshots, libdw)
+ * runs with the thread's busy flag set, so events it causes are not traced
+ * and never re-enter the engine; every stopper is busy too, so it never
+ * waits for itself.
  */
 #ifndef RCY_SRC_TRACEMALLOC_H
 #define RCY_SRC_TRACEMALLOC_H

@@ -432,6 +432,76 @@ static void print_stats_as_text_and_json(void **state) {
     rcy_decref(keep);
 }
 
+/* "objects": [g0, g1, g2] of rcy_gc_print_stats_json */
+static void objects_per_generation(rcy_heap *h, size_t out[3]) {
+    rcy_test_capture_output();
+    rcy_test_reset_output();
+    assert_int_equal(rcy_gc_print_stats_json(h, NULL), RCY_OK);
+    const char *o = strstr(rcy_test_output(), "\"objects\": [");
+    assert_non_null(o);
+    assert_int_equal(sscanf(o, "\"objects\": [%zu, %zu, %zu]", &out[0], &out[1], &out[2]), 3);
+    rcy_set_output(NULL, NULL);
+}
+
+static size_t objects_in(rcy_heap *h, int gen) {
+    rcy_list *l = rcy_gc_get_objects(h, gen);
+    assert_non_null(l);
+    size_t n = rcy_list_len(l);
+    rcy_decref(l);
+    return n;
+}
+
+/* Objects untracked in the middle of a young generation (freed in any
+ * order, many more than the generation ever held at once) leave every
+ * count, list and collection exact; the debug build's validator checks
+ * each object's SLOT at every collection. */
+static void untracking_in_any_order_keeps_generations_exact(void **state) {
+    rcy_heap *h = *state;
+    if (rcy_gc_get_hard(h))
+        skip(); /* every object is old there */
+    rcy_gc_disable(h);
+    rcy_gc_collect(h, 2);
+    enum { N = 600 };
+    node *keep[N];
+    size_t nkeep = 0, per[3];
+    for (int round = 0; round < 8; round++) {
+        node *tmp[N];
+        for (int i = 0; i < N; i++)
+            tmp[i] = mk(h, &node_type, 1);
+        for (int i = 0; i < N; i++) { /* keep one in 8, from the middle */
+            if (i % 8 == 3 && nkeep < N)
+                keep[nkeep++] = tmp[i];
+            else
+                rcy_decref(tmp[i]);
+        }
+    }
+    assert_int_equal(nkeep, N);
+    objects_per_generation(h, per);
+    assert_int_equal(per[0], N);
+    assert_int_equal(per[1], 0);
+    assert_int_equal(objects_in(h, 0), N);
+    assert_int_equal(rcy_gc_collect(h, 0), 0);
+    objects_per_generation(h, per);
+    assert_int_equal(per[0], 0);
+    assert_int_equal(per[1], N);
+    for (size_t i = 0; i < N; i += 2) /* holes all over generation 1 */
+        rcy_decref(keep[i]);
+    objects_per_generation(h, per);
+    assert_int_equal(per[1], N / 2);
+    assert_int_equal(objects_in(h, 1), N / 2);
+    node *x = mk(h, &node_type, 2); /* a cycle in generation 0 */
+    link_a(x, x);
+    rcy_decref(x);
+    assert_int_equal(rcy_gc_collect(h, 1), 1);
+    objects_per_generation(h, per);
+    assert_int_equal(per[0] + per[1], 0);
+    assert_int_equal(per[2], N / 2);
+    for (size_t i = 1; i < N; i += 2)
+        rcy_decref(keep[i]);
+    objects_per_generation(h, per);
+    assert_int_equal(per[0] + per[1] + per[2], 0);
+}
+
 /* ---- introspection ----------------------------------------------------- */
 
 static void tracking_follows_the_type(void **state) {
@@ -826,6 +896,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(get_stats_reports_known_collections, setup, teardown),
         cmocka_unit_test_setup_teardown(get_stats_respects_the_callers_size, setup, teardown),
         cmocka_unit_test_setup_teardown(print_stats_as_text_and_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(untracking_in_any_order_keeps_generations_exact, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(tracking_follows_the_type, setup, teardown),
         cmocka_unit_test_setup_teardown(untracked_cycles_are_not_collected, setup, teardown),
         cmocka_unit_test_setup_teardown(get_objects_lists_tracked_objects_but_not_itself, setup,

@@ -4,6 +4,7 @@
  * start/stop/clear safely; native frames above the call-site. */
 #include "testutil.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -217,6 +218,287 @@ static void native_frames_above_the_call_site(void **state) {
     rcy_heap_free(h);
 }
 
+/* ---- the block table: recycle's own blocks under threads, pool reuse, debug
+ * heaps ------------------------------------------------------------------ */
+
+#define HT_THREADS 4
+#define HT_N       6000
+
+typedef struct heap_work {
+    rcy_heap *h;
+    void *mem[HT_N];
+    point *obj[HT_N];
+    size_t live_bytes, live_count;
+} heap_work;
+
+static size_t work_size(int i) {
+    /* mostly small blocks (block table), every 16th large (shards) */
+    return i % 16 == 0 ? 600 + (size_t)i % 300 : 1 + (size_t)(i * 7) % 512;
+}
+
+/* Each thread on its own heap: allocate, free every third, keep the rest. */
+static void *heap_thread(void *arg) {
+    heap_work *w = arg;
+    w->h = rcy_heap_new(NULL);
+    for (int i = 0; i < HT_N; i++) {
+        w->mem[i] = rcy_mem_alloc(w->h, work_size(i));
+        w->obj[i] = rcy_new(w->h, &point_type);
+    }
+    for (int i = 0; i < HT_N; i++) {
+        if (i % 3 == 0) {
+            rcy_mem_free(w->h, w->mem[i]);
+            rcy_decref(w->obj[i]);
+            w->mem[i] = NULL;
+            w->obj[i] = NULL;
+        } else {
+            w->live_bytes += work_size(i) + sizeof(point) + sizeof(rcy_head_);
+            w->live_count += 2;
+        }
+    }
+    return NULL;
+}
+
+static void heap_blocks_from_threads_give_exact_totals(void **state) {
+    (void)state;
+    assert_int_equal(rcy_tracemalloc_start(1), RCY_OK);
+    static heap_work w[HT_THREADS];
+    memset(w, 0, sizeof w);
+    pthread_t th[HT_THREADS];
+    for (int t = 0; t < HT_THREADS; t++)
+        pthread_create(&th[t], NULL, heap_thread, &w[t]);
+    for (int t = 0; t < HT_THREADS; t++)
+        pthread_join(th[t], NULL);
+    size_t want = 0, want_n = 0;
+    for (int t = 0; t < HT_THREADS; t++)
+        want += w[t].live_bytes, want_n += w[t].live_count;
+    /* the threads are gone: what they traced was folded in when they ended */
+    size_t cur, peak;
+    rcy_tracemalloc_get_traced_memory(&cur, &peak);
+    assert_int_equal(cur, want);
+    assert_true(peak >= cur);
+    rcy_snapshot *s = rcy_tracemalloc_take_snapshot();
+    size_t total, count;
+    rcy_snapshot_totals(s, &total, &count);
+    assert_int_equal(total, want);
+    assert_int_equal(count, want_n);
+    rcy_snapshot_free(s);
+    rcy_tracemalloc_counters c = {.size = sizeof c};
+    assert_int_equal(rcy_tracemalloc_get_counters(&c), RCY_OK);
+    assert_int_equal(c.allocs, 2 * HT_THREADS * HT_N);
+    assert_int_equal(c.frees, 2 * HT_THREADS * (HT_N / 3));
+    /* the heaps change hands (after the join): freed here, untraced here */
+    for (int t = 0; t < HT_THREADS; t++) {
+        for (int i = 0; i < HT_N; i++) {
+            if (w[t].mem[i]) {
+                rcy_mem_free(w[t].h, w[t].mem[i]);
+                rcy_decref(w[t].obj[i]);
+            }
+        }
+        rcy_heap_free(w[t].h);
+    }
+    rcy_tracemalloc_get_traced_memory(&cur, NULL);
+    assert_int_equal(cur, 0);
+}
+
+/* Threads churn their heaps while the main thread snapshots and clears:
+ * every snapshot's traces add up to its own current. */
+static int churn_stop;
+static void *heap_churn(void *arg) {
+    (void)arg;
+    rcy_heap *h = rcy_heap_new(NULL);
+    void *keep[64] = {0};
+    for (int round = 0; round < 3000 && !__atomic_load_n(&churn_stop, __ATOMIC_RELAXED); round++) {
+        for (int i = 0; i < 64; i++) {
+            rcy_mem_free(h, keep[i]);
+            keep[i] = rcy_mem_alloc(h, (size_t)(i * 13 + round) % 700 + 1);
+        }
+    }
+    for (int i = 0; i < 64; i++)
+        rcy_mem_free(h, keep[i]);
+    rcy_heap_free(h);
+    return NULL;
+}
+
+static void clear_and_snapshot_while_heaps_allocate(void **state) {
+    (void)state;
+    assert_int_equal(rcy_tracemalloc_start(1), RCY_OK);
+    churn_stop = 0;
+    pthread_t th[3];
+    for (int t = 0; t < 3; t++)
+        pthread_create(&th[t], NULL, heap_churn, NULL);
+    for (int k = 0; k < 30; k++) {
+        rcy_snapshot *s = rcy_tracemalloc_take_snapshot();
+        assert_non_null(s);
+        size_t total;
+        rcy_snapshot_totals(s, &total, NULL);
+        assert_int_equal(total, rcy_snapshot_counters(s)->current);
+        rcy_snapshot_free(s);
+        if (k % 7 == 3)
+            rcy_tracemalloc_clear_traces();
+    }
+    __atomic_store_n(&churn_stop, 1, __ATOMIC_RELAXED);
+    for (int t = 0; t < 3; t++)
+        pthread_join(th[t], NULL);
+    /* everything the threads allocated is freed; what was cleared was
+     * forgotten and its frees ignored */
+    size_t cur;
+    rcy_tracemalloc_get_traced_memory(&cur, NULL);
+    assert_int_equal(cur, 0);
+}
+
+/* A pool that empties can come back with another block size: the tracer
+ * follows the pool's new geometry. */
+static void pools_reused_for_another_size_stay_exact(void **state) {
+    (void)state;
+    rcy_heap *h = rcy_heap_new(NULL);
+    assert_int_equal(rcy_tracemalloc_start(1), RCY_OK);
+    enum { N = 3000 };
+    static void *p[N];
+    for (int i = 0; i < N; i++)
+        p[i] = rcy_mem_alloc(h, 32);
+    size_t cur, peak;
+    rcy_tracemalloc_get_traced_memory(&cur, &peak);
+    assert_int_equal(cur, 32 * N);
+    for (int i = 0; i < N; i++)
+        rcy_mem_free(h, p[i]);
+    int line48 = __LINE__ + 2;
+    for (int i = 0; i < N; i++)
+        p[i] = rcy_mem_alloc(h, 48);
+    int obj_line = __LINE__ + 1;
+    point *o = rcy_new(h, &point_type);
+    size_t osz = sizeof(point) + sizeof(rcy_head_);
+    rcy_tracemalloc_get_traced_memory(&cur, &peak);
+    assert_int_equal(cur, 48 * N + osz);
+    assert_int_equal(peak, 48 * N + osz);
+    rcy_snapshot *s = rcy_tracemalloc_take_snapshot();
+    rcy_stats *st = rcy_snapshot_statistics(s, RCY_KEY_LINENO, false);
+    assert_int_equal(st->len, 2);
+    assert_int_equal(st->items[0].traceback->frames[0].lineno, line48);
+    assert_int_equal(st->items[0].count, N);
+    assert_int_equal(st->items[1].traceback->frames[0].lineno, obj_line);
+    rcy_stats_free(st);
+    rcy_snapshot_free(s);
+    rcy_traceback *tb = rcy_tracemalloc_get_object_traceback(o);
+    assert_non_null(tb);
+    assert_int_equal(tb->frames[0].lineno, obj_line);
+    rcy_traceback_free(tb);
+    /* a block at the same address traced again replaces its trace */
+    rcy_mem_free(h, p[0]);
+    void *again = rcy_mem_alloc(h, 40);
+    assert_ptr_equal(again, p[0]);
+    rcy_tracemalloc_get_traced_memory(&cur, NULL);
+    assert_int_equal(cur, 48 * N - 8 + osz);
+    p[0] = again;
+    for (int i = 0; i < N; i++)
+        rcy_mem_free(h, p[i]);
+    rcy_decref(o);
+    rcy_tracemalloc_get_traced_memory(&cur, NULL);
+    assert_int_equal(cur, 0);
+    rcy_heap_free(h);
+}
+
+/* Debug heaps pad every block: the traced pointer sits inside the block. */
+static void debug_heaps_are_traced_exactly(void **state) {
+    (void)state;
+    rcy_config cfg;
+    rcy_config_init(&cfg);
+    cfg.debug = 1;
+    rcy_heap *h = rcy_heap_new(&cfg);
+    assert_non_null(h);
+    assert_int_equal(rcy_tracemalloc_start(1), RCY_OK);
+    void *m[100];
+    point *o[100];
+    int obj_line = __LINE__ + 3;
+    for (int i = 0; i < 100; i++) {
+        m[i] = rcy_mem_alloc(h, (size_t)i + 1);
+        o[i] = rcy_new(h, &point_type);
+    }
+    size_t osz = sizeof(point) + sizeof(rcy_head_);
+    size_t cur;
+    rcy_tracemalloc_get_traced_memory(&cur, NULL);
+    assert_int_equal(cur, 5050 + 100 * osz);
+    rcy_traceback *tb = rcy_tracemalloc_get_object_traceback(o[57]);
+    assert_non_null(tb);
+    assert_int_equal(tb->frames[0].lineno, obj_line);
+    rcy_traceback_free(tb);
+    for (int i = 0; i < 100; i += 2) {
+        rcy_mem_free(h, m[i]);
+        rcy_decref(o[i]);
+    }
+    rcy_tracemalloc_get_traced_memory(&cur, NULL);
+    assert_int_equal(cur, 2550 + 50 * osz);
+    for (int i = 1; i < 100; i += 2) {
+        rcy_mem_free(h, m[i]);
+        rcy_decref(o[i]);
+    }
+    rcy_tracemalloc_get_traced_memory(&cur, NULL);
+    assert_int_equal(cur, 0);
+    rcy_heap_free(h);
+}
+
+/* One thread: the peak is exact, whatever the mix of sizes and frees. */
+static void peak_is_exact_in_one_thread(void **state) {
+    (void)state;
+    rcy_heap *h = rcy_heap_new(NULL);
+    assert_int_equal(rcy_tracemalloc_start(1), RCY_OK);
+    enum { SLOTS = 500 };
+    static void *p[SLOTS];
+    static size_t sz[SLOTS];
+    memset(p, 0, sizeof p);
+    size_t cur = 0, peak = 0;
+    unsigned seed = 7;
+    for (int op = 0; op < 40000; op++) {
+        seed = seed * 1103515245u + 12345u;
+        unsigned i = (seed >> 8) % SLOTS;
+        if (p[i]) {
+            rcy_mem_free(h, p[i]);
+            cur -= sz[i];
+            p[i] = NULL;
+        } else {
+            sz[i] = (seed >> 16) % 1200 + 1;
+            p[i] = rcy_mem_alloc(h, sz[i]);
+            cur += sz[i];
+            if (cur > peak)
+                peak = cur;
+        }
+        if (op % 4000 == 0) {
+            size_t c, pk;
+            rcy_tracemalloc_get_traced_memory(&c, &pk);
+            assert_int_equal(c, cur);
+            assert_int_equal(pk, peak);
+        }
+    }
+    for (unsigned i = 0; i < SLOTS; i++)
+        rcy_mem_free(h, p[i]);
+    size_t c, pk;
+    rcy_tracemalloc_get_traced_memory(&c, &pk);
+    assert_int_equal(c, 0);
+    assert_int_equal(pk, peak);
+    rcy_heap_free(h);
+}
+
+/* Objects of recycle's pools cost the tracer one 8-byte entry each (plus
+ * the pool's share of its array and the directory). */
+static void tracer_memory_per_heap_block_is_small(void **state) {
+    (void)state;
+    rcy_heap *h = rcy_heap_new(NULL);
+    assert_int_equal(rcy_tracemalloc_start(1), RCY_OK);
+    enum { N = 200000 };
+    point **o = malloc(N * sizeof *o);
+    size_t base = rcy_tracemalloc_get_tracemalloc_memory();
+    for (int i = 0; i < N; i++)
+        o[i] = rcy_new(h, &point_type);
+    double per = (double)(rcy_tracemalloc_get_tracemalloc_memory() - base) / N;
+    print_message("tracer memory: %.1f bytes per live object\n", per);
+    assert_true(per <= 16.0);
+    for (int i = 0; i < N; i++)
+        rcy_decref(o[i]);
+    free(o);
+    rcy_tracemalloc_stop();
+    assert_true(rcy_tracemalloc_get_tracemalloc_memory() <= base);
+    rcy_heap_free(h);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(env_starts_tracing_with_the_first_heap, stop_tracing),
@@ -224,6 +506,12 @@ int main(void) {
         cmocka_unit_test_teardown(start_stop_clear_while_objects_are_alive, stop_tracing),
         cmocka_unit_test_teardown(native_frames_above_the_call_site, stop_tracing),
         cmocka_unit_test_teardown(native_frames_above_an_object, stop_tracing),
+        cmocka_unit_test_teardown(heap_blocks_from_threads_give_exact_totals, stop_tracing),
+        cmocka_unit_test_teardown(clear_and_snapshot_while_heaps_allocate, stop_tracing),
+        cmocka_unit_test_teardown(pools_reused_for_another_size_stay_exact, stop_tracing),
+        cmocka_unit_test_teardown(debug_heaps_are_traced_exactly, stop_tracing),
+        cmocka_unit_test_teardown(peak_is_exact_in_one_thread, stop_tracing),
+        cmocka_unit_test_teardown(tracer_memory_per_heap_block_is_small, stop_tracing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -75,6 +75,12 @@ RCY_API int rcy_tracemalloc_start(int nframe);
 RCY_API void rcy_tracemalloc_stop(void);
 RCY_API bool rcy_tracemalloc_is_tracing(void);
 RCY_API void rcy_tracemalloc_clear_traces(void);
+/* Traced bytes now and at peak.  Exact when called: the tracer briefly
+ * stops other threads' events (membarrier(2)) and folds the per-thread
+ * counts.  The peak is exact when one thread traces at a time; while
+ * several threads trace at once it may miss up to 64 KiB per other
+ * thread (each thread folds its count into the shared total when it
+ * passes 64 KiB or would make a new peak). */
 RCY_API void rcy_tracemalloc_get_traced_memory(size_t *current, size_t *peak);
 RCY_API void rcy_tracemalloc_reset_peak(void);
 /* Bytes the tracer itself uses (never counted as traced). */
@@ -126,8 +132,8 @@ typedef struct rcy_trace {
     size_t count;
 } rcy_trace;
 
-/* NULL when not tracing (Python raises) or out of memory.  Taking a
- * snapshot briefly holds every shard lock: other threads' events wait. */
+/* NULL when not tracing (Python raises) or out of memory.  While the
+ * traces are copied, other threads' traced events wait. */
 RCY_API rcy_snapshot *rcy_tracemalloc_take_snapshot(void);
 RCY_API void rcy_snapshot_free(rcy_snapshot *s);
 RCY_API const rcy_trace *rcy_snapshot_traces(const rcy_snapshot *s, size_t *n);
