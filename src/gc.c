@@ -294,7 +294,11 @@ typedef struct coll_ctx {
     int any_legacy, any_weak, any_fin; /* U has work for those steps */
     size_t moved;                      /* objects moved to garbage */
     int fatal_count;                   /* walk found more objects than ntracked says */
-    rcyi_gc_vec *reserved;             /* young[target], with room for every member */
+    /* Young collections: survivors are appended to queue[qlen++] (room
+     * for every member reserved) and traversed from queue[qhead]. */
+    rcy_head_ **queue;
+    size_t qhead, qlen;
+    uint32_t qbits; /* GEN (and SLOT_NONE for generation 2) of survivors */
 } coll_ctx;
 
 /* The work stack's growth, out of line so that the visitors calling
@@ -310,6 +314,19 @@ static __attribute__((noinline)) void stack_grow_push(coll_ctx *c, rcy_head_ *o)
     gc->stack = p;
     gc->stack_cap = ncap;
     gc->stack[c->sp++] = o;
+}
+
+/* Room for n entries on the work stack; 0 when out of memory. */
+static int stack_reserve(coll_ctx *c, size_t n) {
+    rcyi_gc_state *gc = &c->h->gc;
+    if (gc->stack_cap >= n)
+        return 1;
+    void *p = raw_grow(c->h, gc->stack, n * sizeof *gc->stack);
+    if (!p)
+        return 0;
+    gc->stack = p;
+    gc->stack_cap = n;
+    return 1;
 }
 
 static inline void stack_push(coll_ctx *c, rcy_head_ *o) {
@@ -412,12 +429,12 @@ static void walk_collect(rcy_head_ *o, void *arg) {
 /* A member (TRACKED: no user code runs in phases 1-2) leaves the set for
  * generation c->target. */
 static inline void promote(coll_ctx *c, rcy_head_ *o, uint32_t w) {
-    rcyi_gc_vec *v = c->reserved;
-    if (v) {
-        size_t i = v->len++;
-        v->items[i] = o;
-        v->live++;
-        o->gcword = (w & KEEP_BITS) | GENBITS(c->target) | MKSLOT(i);
+    if (c->queue) {
+        size_t i = c->qlen++;
+        c->queue[i] = o;
+        /* i < RCYI_SLOT_MAX when the queue is young[1]; otherwise qbits
+         * holds SLOT_NONE, all ones, and absorbs it */
+        o->gcword = (w & KEEP_BITS) | c->qbits | MKSLOT(i);
     } else {
         finish(c->h, o, c->target);
     }
@@ -475,6 +492,45 @@ static void drain_mark(coll_ctx *c) {
     }
 }
 
+/* Young collections: marking appends survivors to a queue with room for
+ * every member (in a collection of generation 0 the queue is young[1]
+ * itself), breadth first, with no check per object. */
+static int visit_mark_young(void *obj, void *arg) {
+    coll_ctx *c = arg;
+    rcy_head_ *o = rcyi_head(obj);
+    uint32_t w = o->gcword;
+    if (w & COLL) {
+        if (RCY_UNLIKELY(w & UNR)) {
+            o->refcnt--;
+            c->late++;
+        }
+        promote(c, o, w);
+    }
+    return 0;
+}
+
+static void drain_young(coll_ctx *c) {
+    size_t before = c->qlen - 1; /* the root just appended */
+    for (size_t q = c->qhead; q < c->qlen; q++) {
+        rcy_head_ *o = c->queue[q];
+        if (o->type == &rcy_list_type) {
+            size_t n;
+            void *const *items = rcyi_list_items(rcyi_obj(o), &n);
+            void *prev = NULL;
+            for (size_t i = 0; i < n; i++) {
+                void *p = items[i];
+                if (p != prev)
+                    (void)visit_mark_young(p, c);
+                prev = p;
+            }
+        } else {
+            o->type->traverse(rcyi_obj(o), visit_mark_young, c);
+        }
+    }
+    c->qhead = c->qlen;
+    c->reached += c->qlen - 1 - before;
+}
+
 /* Scans the set for members referenced from outside and marks all they
  * reach.  Members not (yet) reached are put in U tentatively (UNR, held),
  * packed at the scan's starting end of c->a; propagation may still take
@@ -498,8 +554,12 @@ static void mark_reachable(coll_ctx *c, int backwards, rcy_head_ ***u, size_t *n
         if (SLOT_OF(w) > 0) {
             promote(c, o, w);
             c->reached++;
-            stack_push(c, o);
-            drain_mark(c);
+            if (c->queue) {
+                drain_young(c);
+            } else {
+                stack_push(c, o);
+                drain_mark(c);
+            }
         } else {
             /* Tentatively in U: marked and held now, which saves a pass
              * when it stays there (garbage usually does). */
@@ -783,8 +843,11 @@ static ssize_t collect_main(rcy_heap *h, unsigned gen) {
         }
         c.n = k;
         /* Survivors are appended to young[1] without a check per object. */
-        if (gen == 0 && vec_reserve(h, v1, c.n))
-            c.reserved = v1;
+        if (gen == 0 ? vec_reserve(h, v1, c.n) : stack_reserve(&c, c.n)) {
+            c.queue = gen == 0 ? v1->items : gc->stack;
+            c.qhead = c.qlen = gen == 0 ? v1->len : 0;
+            c.qbits = gen == 0 ? GENBITS(1) : GENBITS(2) | MKSLOT(RCYI_SLOT_NONE);
+        }
     }
     size_t candidates = c.n;
     /* Counts reset now: allocations by finalizers count towards the next. */
@@ -797,7 +860,11 @@ static ssize_t collect_main(rcy_heap *h, unsigned gen) {
     rcy_head_ **u;
     size_t nu;
     mark_reachable(&c, gen == 2, &u, &nu);
-    c.reserved = NULL; /* user code may change young[1] from now on */
+    if (c.queue && gen == 0) {
+        gc->young[1].live += c.qlen - gc->young[1].len;
+        gc->young[1].len = c.qlen;
+    }
+    c.queue = NULL; /* user code may change young[1] from now on */
 
     /* Phase 3: U (marked and held by the scan). */
     size_t collected = 0;
@@ -1011,7 +1078,7 @@ void rcyi_gc_on_new(rcy_heap *h, rcy_head_ *obj) {
     obj->gcword = (obj->gcword & KEEP_BITS) | RCYI_GC_TRACKED | MKSLOT(i);
 }
 
-void rcyi_gc_on_free(rcy_heap *h, rcy_head_ *obj) {
+static __attribute__((noinline)) void on_free_slow(rcy_heap *h, rcy_head_ *obj) {
     rcyi_gc_state *gc = &h->gc;
     if (gc->finished == GC_DONE)
         return;
@@ -1036,6 +1103,32 @@ void rcyi_gc_on_free(rcy_heap *h, rcy_head_ *obj) {
     }
     if (gc->count[0] > 0)
         gc->count[0]--;
+}
+
+/* The common death: a young object, outside a collection's garbage. */
+void rcyi_gc_on_free(rcy_heap *h, rcy_head_ *obj) {
+    rcyi_gc_state *gc = &h->gc;
+    uint32_t w = obj->gcword;
+    if (RCY_LIKELY((w & (RCYI_GC_TRACKED | COLL)) == RCYI_GC_TRACKED) &&
+        RCY_LIKELY(gc->finished != GC_DONE)) {
+        gc->ntracked--;
+        obj->gcword = UNTRACKED_WORD(w);
+        gc->count[0] -= gc->count[0] != 0;
+        unsigned g = GEN_OF(w);
+        if (g < 2) {
+            rcyi_gc_vec *v = &gc->young[g];
+            uint32_t i = SLOT_OF(w);
+            GC_ASSERT(i < v->len && v->items[i] == obj);
+            v->items[i] = NULL;
+            v->live--;
+            if (RCY_UNLIKELY(i + 1 == v->len))
+                vec_pop_holes(h, v);
+        } else if (g == RCYI_GC_GEN_FROZEN) {
+            gc->nfrozen--;
+        }
+        return;
+    }
+    on_free_slow(h, obj);
 }
 
 static void collect_until_nothing(rcy_heap *h) {

@@ -37,7 +37,10 @@
  *   2. mark    gc_refs > 0 means referenced from outside the set.  Such
  *              members, and every member they reach (explicit stack, never
  *              recursion), are "finished": COLLECTING cleared and the object
- *              placed in generation min(G+1, 2) as a survivor.  A member
+ *              placed in generation min(G+1, 2) as a survivor.  (G < 2:
+ *              room for every member is reserved first, in young[1] for
+ *              G = 0, on the stack for G = 1, and the survivors appended
+ *              there are the work queue, breadth first.)  A member
  *              the scan meets with gc_refs == 0 is put in U tentatively:
  *              UNREACHABLE set and one reference (the "hold") taken; if
  *              propagation reaches it later it gives the hold back and is
