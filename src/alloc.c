@@ -19,6 +19,9 @@
 #define POOL_SIZE  ((size_t)RCY_POOL_SIZE)
 #define ARENA_SIZE ((size_t)RCY_ARENA_SIZE)
 #define NPOOLS     RCYI_POOLS_PER_ARENA
+/* A heap with this many arenas gets the next ones in huge-page pairs
+ * (rcyi_os_map_arena): small heaps stay small, big ones spare the TLB. */
+#define HUGE_AFTER 4
 
 #define DBG_FRONT 16u
 #define DBG_BACK  8u
@@ -245,7 +248,7 @@ static rcyi_arena *arena_new(rcy_heap *h, rcyi_alloc_state *st) {
     } else {
         char *base = NULL;
         if (raw_request_ok(st, ARENA_SIZE))
-            base = rcyi_os_map_aligned(ARENA_SIZE, ARENA_SIZE);
+            base = rcyi_os_map_arena(ARENA_SIZE, st->arenas >= HUGE_AFTER);
         if (!base)
             return NULL;
         a = (rcyi_arena *)(void *)base; /* the record heads its own arena */

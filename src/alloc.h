@@ -21,7 +21,11 @@
  * a 4 KiB page at a time.  Requests above 512 bytes are LARGE:
  * raw-allocator blocks with an rcyi_large prefix, kept on per-kind doubly
  * linked lists.  An empty arena is unmapped, except one kept as `cached`
- * (its pages decommitted unless it only ever used two pools).
+ * (its pages decommitted unless it only ever used two pools).  A heap's
+ * first four arenas are mapped one by one; later ones come two at a time
+ * from a 2 MiB-aligned mapping advised for transparent huge pages
+ * (rcyi_os_map_arena), which halves the page faults of a growing heap
+ * and spares the TLB when blocks are freed in random order.
  *
  * Debug mode puts a 16-byte front pad (requested size, then 8 x 0xFD)
  * before and 8 x 0xFD after the caller's bytes of every block, fills with
