@@ -25,8 +25,11 @@
  * Tracebacks are interned (hash-consed) in an arena that lives until
  * clear_traces/stop, named by 32-bit ids; the domain is part of the
  * interned key.  Each thread caches call-site -> id (direct-mapped on file
- * pointer and line) and hash -> id, so the common event takes no lock at
- * all.  Above one frame, native return addresses follow (frames.c),
+ * pointer and line) and hash -> id, and every traceback keeps a hint to
+ * the one that followed it last time, so a repeated sequence of stacks
+ * finds each one without touching a table: the common event takes no lock
+ * at all.  The intern table keeps each id's hash beside it, so a probe
+ * reads a traceback only when the hashes match.  Above one frame, native return addresses follow (frames.c),
  * resolved to symbols only when a snapshot is reported (symbols.c).
  *
  * Locks and invariants: see src/tracemalloc.h.
@@ -113,9 +116,10 @@ typedef struct tb_cache_ent {
  * its events; a stopper reads and resets it only while the world is
  * stopped (or, for `used`, under thr_lock). */
 typedef struct tm_thread {
-    int in_event;  /* the owner is inside an event (atomic)          */
-    int used;      /* slot taken by a live thread (thr_lock)         */
-    int64_t delta; /* traced bytes not yet folded into g_cur         */
+    int in_event;     /* the owner is inside an event (atomic)          */
+    int used;         /* slot taken by a live thread (thr_lock)         */
+    int64_t delta;    /* traced bytes not yet folded into g_cur         */
+    uint32_t last_id; /* the thread's last traceback (0 = none) */
     uint64_t allocs, frees;
     void *spare[BT_BUCKETS]; /* one empty block-table array per size */
     cs_ent cs[CS_CACHE];
@@ -376,6 +380,7 @@ static void thr_exit(void *arg) {
     spin_lock(&thr_lock);
     memset(t->cs, 0, sizeof t->cs);
     memset(t->tbc, 0, sizeof t->tbc);
+    t->last_id = 0;
     t->used = 0;
     spin_unlock(&thr_lock);
     if (tls_thr == t)
@@ -444,16 +449,19 @@ static chunk *arena; /* newest first */
 static rcyi_tb **tb_dir[DIR_CHUNKS];
 static uint32_t tb_count; /* ids 1..tb_count are in use */
 
-static uint32_t *intern_tab; /* ids; 0 = empty */
-static size_t intern_cap;    /* power of two */
+typedef struct intern_slot {
+    uint32_t hash, id; /* id 0 = empty; the hash spares a probe the traceback */
+} intern_slot;
+static intern_slot *intern_tab;
+static size_t intern_cap; /* power of two */
 
 static inline rcyi_tb *tb_get(uint32_t id) {
     return tb_dir[id / DIR_CHUNK][id % DIR_CHUNK];
 }
 
-/* n bytes (16-aligned) from a list of mapped chunks. */
+/* n bytes (8-aligned) from a list of mapped chunks. */
 static void *chunk_alloc(chunk **list, size_t n) {
-    n = (n + 15) & ~(size_t)15;
+    n = (n + 7) & ~(size_t)7;
     chunk *c = *list;
     if (!c || c->size - c->used < n) {
         size_t sz = page_round(n + sizeof(chunk) + 15);
@@ -489,17 +497,16 @@ static bool tb_equal(const rcyi_tb *t, uint32_t hash, unsigned domain, const cha
 
 static bool intern_grow_locked(void) {
     size_t ncap = intern_cap ? intern_cap * 2 : 1024;
-    uint32_t *nt = rcyi_tm_map(ncap * sizeof *nt);
+    intern_slot *nt = rcyi_tm_map(ncap * sizeof *nt);
     if (!nt)
         return false;
     for (size_t i = 0; i < intern_cap; i++) {
-        uint32_t id = intern_tab[i];
-        if (!id)
+        if (!intern_tab[i].id)
             continue;
-        size_t j = tb_get(id)->hash & (ncap - 1);
-        while (nt[j])
+        size_t j = intern_tab[i].hash & (ncap - 1);
+        while (nt[j].id)
             j = (j + 1) & (ncap - 1);
-        nt[j] = id;
+        nt[j] = intern_tab[i];
     }
     rcyi_tm_unmap(intern_tab, intern_cap * sizeof *intern_tab);
     intern_tab = nt;
@@ -512,10 +519,11 @@ static uint32_t intern_locked(uint32_t hash, unsigned domain, const char *file, 
                               const char *func, const uintptr_t *pcs, int npcs, int total) {
     if (intern_cap) {
         for (size_t j = hash & (intern_cap - 1);; j = (j + 1) & (intern_cap - 1)) {
-            uint32_t id = intern_tab[j];
+            uint32_t id = intern_tab[j].id;
             if (!id)
                 break;
-            if (tb_equal(tb_get(id), hash, domain, file, line, func, pcs, npcs, total))
+            if (intern_tab[j].hash == hash &&
+                tb_equal(tb_get(id), hash, domain, file, line, func, pcs, npcs, total))
                 return id;
         }
     }
@@ -539,13 +547,14 @@ static uint32_t intern_locked(uint32_t hash, unsigned domain, const char *file, 
     t->file = file;
     t->line = line;
     t->func = func;
+    t->next = 0;
     if (npcs)
         memcpy(t->pcs, pcs, (size_t)npcs * sizeof *pcs);
     tb_dir[id / DIR_CHUNK][id % DIR_CHUNK] = t;
     size_t j = hash & (intern_cap - 1);
-    while (intern_tab[j])
+    while (intern_tab[j].id)
         j = (j + 1) & (intern_cap - 1);
-    intern_tab[j] = id;
+    intern_tab[j] = (intern_slot){hash, id};
     /* Published last: another thread's event may read the directory. */
     __atomic_store_n(&tb_count, id, __ATOMIC_RELEASE);
     return id;
@@ -558,8 +567,19 @@ static uint32_t tb_hash(unsigned domain, const char *file, int line, const char 
     h ^= (uintptr_t)func * 0xc2b2ae3d27d4eb4fULL;
     h ^= ((uint64_t)(unsigned)line << 32 | (uint64_t)(unsigned)total) * 0x165667b19e3779f9ULL;
     h ^= domain;
-    for (int i = 0; i < npcs; i++)
-        h = (h ^ pcs[i]) * 0x9e3779b97f4a7c15ULL;
+    /* Four independent lanes: the multiplies overlap instead of chaining. */
+    uint64_t l0 = h, l1 = 0x243f6a8885a308d3ULL, l2 = 0x13198a2e03707344ULL,
+             l3 = 0xa4093822299f31d0;
+    int i = 0;
+    for (; i + 4 <= npcs; i += 4) {
+        l0 = (l0 ^ pcs[i]) * 0x9e3779b97f4a7c15ULL;
+        l1 = (l1 ^ pcs[i + 1]) * 0xc2b2ae3d27d4eb4fULL;
+        l2 = (l2 ^ pcs[i + 2]) * 0x165667b19e3779f9ULL;
+        l3 = (l3 ^ pcs[i + 3]) * 0xd6e8feb86659fd93ULL;
+    }
+    for (; i < npcs; i++)
+        l0 = (l0 ^ pcs[i]) * 0x9e3779b97f4a7c15ULL;
+    h = l0 ^ (l1 >> 7) ^ (l2 >> 13) ^ (l3 >> 19) ^ (l1 << 57) ^ (l2 << 51) ^ (l3 << 45);
     h ^= h >> 32;
     h *= 0xff51afd7ed558ccdULL;
     h ^= h >> 29;
@@ -571,18 +591,48 @@ static uint32_t tb_hash(unsigned domain, const char *file, int line, const char 
 static uint32_t tb_lookup(tm_thread *thr, unsigned domain, const char *file, int line,
                           const char *func, const uintptr_t *pcs, int npcs, int total) {
     uint32_t hash = tb_hash(domain, file, line, func, pcs, npcs, total);
+    /* A program that repeats a sequence of allocations (a loop building
+     * the same structure again) meets its tracebacks in the same order
+     * again: try the one that followed the thread's last traceback the
+     * previous time (a hint kept in that traceback), the next one
+     * interned, and the last itself, before any table. */
+    uint32_t last = thr->last_id, count = __atomic_load_n(&tb_count, __ATOMIC_ACQUIRE);
+    rcyi_tb *lt = NULL;
+    if (last && last <= count) {
+        lt = tb_get(last);
+        uint32_t hint = __atomic_load_n(&lt->next, __ATOMIC_RELAXED);
+        if (hint && hint <= count) {
+            const rcyi_tb *t = tb_get(hint);
+            if (t->hash == hash && tb_equal(t, hash, domain, file, line, func, pcs, npcs, total))
+                return thr->last_id = hint;
+        }
+        if (last < count) {
+            const rcyi_tb *t = tb_get(last + 1);
+            if (t->hash == hash && tb_equal(t, hash, domain, file, line, func, pcs, npcs, total)) {
+                __atomic_store_n(&lt->next, last + 1, __ATOMIC_RELAXED);
+                return thr->last_id = last + 1;
+            }
+        }
+        if (lt->hash == hash && tb_equal(lt, hash, domain, file, line, func, pcs, npcs, total))
+            return last;
+    }
     tb_cache_ent *e = &thr->tbc[(hash ^ (hash >> 16)) % TB_CACHE];
+    uint32_t id = 0;
     if (e->hash == hash && e->id &&
-        tb_equal(tb_get(e->id), hash, domain, file, line, func, pcs, npcs, total))
-        return e->id;
-    spin_lock(&intern_lock);
-    uint32_t id = intern_locked(hash, domain, file, line, func, pcs, npcs, total);
-    spin_unlock(&intern_lock);
-    if (id) {
+        tb_equal(tb_get(e->id), hash, domain, file, line, func, pcs, npcs, total)) {
+        id = e->id;
+    } else {
+        spin_lock(&intern_lock);
+        id = intern_locked(hash, domain, file, line, func, pcs, npcs, total);
+        spin_unlock(&intern_lock);
+        if (!id)
+            return 0;
         e->hash = hash;
         e->id = id;
     }
-    return id;
+    if (lt)
+        __atomic_store_n(&lt->next, id, __ATOMIC_RELAXED);
+    return thr->last_id = id;
 }
 
 /* The call-site cache: one frame, keyed by the site's file pointer and
@@ -1285,9 +1335,11 @@ static void clear_locked(void) {
     for (unsigned i = 0; i < hi; i++) {
         tm_thread *t = thr_at(i);
         t->delta = 0;
+        t->last_id = 0;
         memset(t->spare, 0, sizeof t->spare);
         memset(t->cs, 0, sizeof t->cs);
         memset(t->tbc, 0, sizeof t->tbc);
+        t->last_id = 0;
     }
     __atomic_store_n(&gs.cur, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&gs.peak, 0, __ATOMIC_RELAXED);
@@ -1456,6 +1508,7 @@ static void atfork_child(void) {
         bt_spares_release(t);
         memset(t->cs, 0, sizeof t->cs);
         memset(t->tbc, 0, sizeof t->tbc);
+        t->last_id = 0;
         t->used = 0;
     }
     if (!(__atomic_load_n(&gs.state, __ATOMIC_RELAXED) & ST_FENCE))

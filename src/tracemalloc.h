@@ -87,6 +87,8 @@ typedef struct rcyi_tb {
     int line;         /* call-site line                              */
     const char *file; /* call-site file, NULL when there is none     */
     const char *func; /* call-site function                          */
+    uint32_t next;    /* hint: the traceback that followed this one in
+                       * some thread's last event after it (atomic; 0) */
     uintptr_t pcs[];  /* newest first                                */
 } rcyi_tb;
 
