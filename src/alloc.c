@@ -1267,10 +1267,12 @@ __attribute__((noinline)) static void mem_free_other(rcy_heap *heap, void *ptr) 
     rcyi_free(heap, ptr);
 }
 
+/* No test of heap against NULL here: a live pool's owner is never NULL,
+ * and a released pool (owner 0) has used == 0, so a NULL heap always
+ * reaches mem_free_other. */
 void rcy_mem_free(rcy_heap *heap, void *ptr) {
-    if (RCY_LIKELY(heap != NULL) && RCY_LIKELY(!__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED))) {
-        rcyi_arena *a = rcyi_arena_lookup(ptr);
-        if (RCY_LIKELY(a != NULL)) {
+    if (RCY_LIKELY(!__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED))) {
+        if (RCY_LIKELY(rcyi_in_arena(ptr))) {
             rcyi_pool *p = rcyi_pool_at(ptr);
             if (RCY_LIKELY(p->owner == (uintptr_t)heap && p->used > 1)) {
                 set_link(ptr, p->free);

@@ -153,6 +153,15 @@ typedef struct rcyi_alloc_state {
 #define RCYI_MAP_WORDS ((size_t)1 << (48 - 20 - 6))
 extern uint64_t rcyi_arena_bits[RCYI_MAP_WORDS] __attribute__((visibility("hidden")));
 
+/* True when p lies in an arena (any heap's).  rcyi_arena_lookup without
+ * the NULL test the caller would otherwise pay for on the fast paths. */
+static inline bool rcyi_in_arena(const void *p) {
+    uintptr_t a = (uintptr_t)p;
+    uint64_t w =
+        __atomic_load_n(&rcyi_arena_bits[(a >> 26) & (RCYI_MAP_WORDS - 1)], __ATOMIC_ACQUIRE);
+    return (w >> ((a >> 20) & 63)) & 1;
+}
+
 /* The arena holding p, or NULL. */
 static inline rcyi_arena *rcyi_arena_lookup(const void *p) {
     uintptr_t a = (uintptr_t)p;
@@ -266,7 +275,7 @@ static inline void *rcyi_alloc_inline(rcy_heap *h, rcyi_alloc_state *st, size_t 
 }
 
 static inline void rcyi_free_inline(rcy_heap *h, void *b) {
-    if (RCY_LIKELY(rcyi_arena_lookup(b) != NULL)) {
+    if (RCY_LIKELY(rcyi_in_arena(b))) {
         rcyi_pool *p = rcyi_pool_at(b);
         /* Owned by h, no debug checks due, on its class list (a full pool
          * must be relinked), and not the last block (an empty pool goes
@@ -283,7 +292,7 @@ static inline void rcyi_free_inline(rcy_heap *h, void *b) {
 
 /* rcyi_free_inline for a block of an OBJECT pool (or a large object). */
 static inline void rcyi_free_object_inline(rcy_heap *h, void *b) {
-    if (RCY_LIKELY(rcyi_arena_lookup(b) != NULL)) {
+    if (RCY_LIKELY(rcyi_in_arena(b))) {
         rcyi_pool *p = rcyi_pool_at(b);
         if (RCY_LIKELY(p->owner == ((uintptr_t)h | RCYI_OWNER_OBJECT) && p->used > 1)) {
             *(void **)(void *)((char *)b + 8) = p->free;
