@@ -233,27 +233,26 @@ static inline rcy_heap *rcyi_heap_of_block_inline(const void *p) {
  * handed out by rcy_mem_* (RAW kind). */
 rcy_heap *rcyi_heap_of_object_block(const void *p);
 
-/* The pool of a block starting at p in an OBJECT pool of a heap not in
- * debug mode; NULL for anything else (large blocks, debug heaps, raw
- * blocks, interior pointers, pointers recycle never handed out). */
-static inline rcyi_pool *rcyi_object_pool(const void *p) {
+/* True when p starts a block of pool pl (== rcyi_pool_at(p)) and that
+ * pool is an OBJECT pool of a heap not in debug mode; false for anything
+ * else (large blocks, debug heaps, raw blocks, interior pointers,
+ * pointers recycle never handed out).  pl is read only once the map said
+ * p is in an arena. */
+static inline bool rcyi_is_object_block(const rcyi_pool *pl, const void *p) {
     uintptr_t a = (uintptr_t)p;
     if (RCY_UNLIKELY(a >> 48))
-        return NULL;
+        return false;
     uint64_t w = __atomic_load_n(&rcyi_arena_bits[a >> 26], __ATOMIC_ACQUIRE);
     if (RCY_UNLIKELY(!((w >> ((a >> 20) & 63)) & 1)))
-        return NULL;
-    rcyi_pool *pl = rcyi_pool_at(p);
+        return false;
     uintptr_t owner = __atomic_load_n(&pl->owner, __ATOMIC_RELAXED);
     if (RCY_UNLIKELY((owner & (RCYI_OWNER_DEBUG | RCYI_OWNER_OBJECT)) != RCYI_OWNER_OBJECT))
-        return NULL;
+        return false;
     /* Below mem (the arena record) the offset wraps above virgin. */
     uint32_t off = (uint32_t)((const char *)p - pl->mem);
     if (RCY_UNLIKELY(off >= pl->virgin))
-        return NULL;
-    if (RCY_UNLIKELY((uint32_t)(((uint64_t)off * pl->recip) >> 32) * pl->bsize != off))
-        return NULL;
-    return pl;
+        return false;
+    return (uint32_t)(((uint64_t)off * pl->recip) >> 32) * pl->bsize == off;
 }
 
 /* Everything the inline paths below do not handle. */
