@@ -425,7 +425,7 @@ typedef struct big_ent {
 } big_ent;
 
 #define NSHARDS 64
-#define GROUP   8 /* slots per group: 128 bytes, two cache lines */
+#define GROUP   4 /* slots per group: 64 bytes, one cache line */
 
 typedef struct shard {
     int lock;
@@ -441,8 +441,8 @@ typedef struct shard {
 static shard shards[NSHARDS];
 
 /* One multiply per address.  A 64-byte line of blocks shares a group, so
- * blocks allocated one after another touch the same two cache lines of
- * the table; the shard comes from the top bits, the group from the low. */
+ * blocks allocated one after another touch the same cache line of the
+ * table; the shard comes from the top bits, the group from the low. */
 static inline uint64_t addr_hash(uintptr_t ptr) {
     uint64_t h = (uint64_t)(ptr >> 6) * 0x9e3779b97f4a7c15ULL;
     return h ^ (h >> 31);
@@ -722,9 +722,9 @@ static inline tm_thread *peak_check(tm_thread *thr) {
 
 /* ---- the trace table ----------------------------------------------------------- */
 
-/* Start loading the group of hash h while the lock is taken.  Read
- * without the lock: a stale table only makes a useless prefetch, which
- * never faults. */
+/* Start loading the group of hash h (and, under the lock, while the lock
+ * is taken).  Read without the lock: a stale table only makes a useless
+ * prefetch, which never faults. */
 static inline void prefetch_group(const shard *s, uint64_t h) {
     uintptr_t slots = (uintptr_t)__atomic_load_n(&s->slots, __ATOMIC_RELAXED);
     size_t ng = __atomic_load_n(&s->ngroups, __ATOMIC_RELAXED);
@@ -732,7 +732,6 @@ static inline void prefetch_group(const shard *s, uint64_t h) {
         return;
     uintptr_t g = slots + (((h & 0xffffffffu) * (uint64_t)ng) >> 32) * GROUP * sizeof(slot);
     __builtin_prefetch((const void *)g, 1);
-    __builtin_prefetch((const void *)(g + 64), 1);
 }
 
 /* Place entry e (hash h) in the first empty slot of its probe path,
