@@ -624,15 +624,12 @@ static uint32_t tb_lookup(tm_thread *thr, unsigned domain, const char *file, int
      * the one that followed the thread's last traceback the previous time
      * (a hint kept in that traceback), the next one interned, and the last
      * itself.  Only then the intern table. */
-    uint32_t last = thr->last_id, count = __atomic_load_n(&tb_count, __ATOMIC_ACQUIRE);
-    rcyi_tb *lt = last && last <= count ? tb_get(last) : NULL;
     tb_cache_ent *e = &thr->tbc[(hash ^ (hash >> 16)) % TB_CACHE];
-    uint32_t id = 0;
     if (e->hash == hash && e->id &&
-        tb_equal(tb_get(e->id), hash, domain, file, line, func, pcs, npcs, total)) {
-        id = e->id;
-        goto found;
-    }
+        tb_equal(tb_get(e->id), hash, domain, file, line, func, pcs, npcs, total))
+        return thr->last_id = e->id;
+    uint32_t last = thr->last_id, count = __atomic_load_n(&tb_count, __ATOMIC_ACQUIRE), id = 0;
+    rcyi_tb *lt = last && last <= count ? tb_get(last) : NULL;
     if (lt) {
         uint32_t hint = __atomic_load_n(&lt->next, __ATOMIC_RELAXED);
         if (hint && hint <= count) {
@@ -658,7 +655,8 @@ static uint32_t tb_lookup(tm_thread *thr, unsigned domain, const char *file, int
 cache:
     e->hash = hash;
     e->id = id;
-found:
+    /* Hints matter for sequences too long for the cache: kept up to date
+     * only when the cache missed. */
     if (lt && __atomic_load_n(&lt->next, __ATOMIC_RELAXED) != id)
         __atomic_store_n(&lt->next, id, __ATOMIC_RELAXED);
     return thr->last_id = id;
