@@ -237,13 +237,10 @@ rcy_heap *rcyi_heap_of_object_block(const void *p);
  * pool is an OBJECT pool of a heap not in debug mode; false for anything
  * else (large blocks, debug heaps, raw blocks, interior pointers,
  * pointers recycle never handed out).  pl is read only once the map said
- * p is in an arena. */
+ * p is in an arena.  p must be canonical (below 2^48), or the map would
+ * alias it: true of any p whose refcount the inline decref could read. */
 static inline bool rcyi_is_object_block(const rcyi_pool *pl, const void *p) {
-    uintptr_t a = (uintptr_t)p;
-    if (RCY_UNLIKELY(a >> 48))
-        return false;
-    uint64_t w = __atomic_load_n(&rcyi_arena_bits[a >> 26], __ATOMIC_ACQUIRE);
-    if (RCY_UNLIKELY(!((w >> ((a >> 20) & 63)) & 1)))
+    if (RCY_UNLIKELY(!rcyi_in_arena(p)))
         return false;
     uintptr_t owner = __atomic_load_n(&pl->owner, __ATOMIC_RELAXED);
     if (RCY_UNLIKELY((owner & (RCYI_OWNER_DEBUG | RCYI_OWNER_OBJECT)) != RCYI_OWNER_OBJECT))
