@@ -1402,6 +1402,34 @@ void rcyi_trace_free(unsigned domain, const void *ptr) {
     tls_busy = 0;
 }
 
+void rcyi_trace_forget_arena(const void *base) {
+    if (tls_busy)
+        return;
+    tls_busy = 1;
+    tm_thread *thr = ev_enter();
+    if (thr && (thr = peak_check(thr)) != NULL) {
+        uintptr_t p = (uintptr_t)base;
+        bt_arena **l2 = p >> 48 ? NULL : __atomic_load_n(&bt_dir[p >> 32], __ATOMIC_ACQUIRE);
+        bt_arena *a = l2 ? __atomic_load_n(&l2[(p >> 20) % BT_L2], __ATOMIC_ACQUIRE) : NULL;
+        for (size_t k = 0; a && k < RCYI_POOLS_PER_ARENA; k++) {
+            bt_pool *bp = &a->pools[k];
+            if (!bp->ent)
+                continue;
+            for (uint32_t q = 0; q < bp->nblocks; q++) {
+                if (bp->ent[q]) {
+                    acct_free(thr, bp->ent[q] >> 32);
+                    bp->ent[q] = 0;
+                }
+            }
+            bt_array_put(thr, bp->ent, bp->nblocks);
+            bp->ent = NULL;
+            bp->live = 0;
+        }
+        ev_leave(thr);
+    }
+    tls_busy = 0;
+}
+
 static inline __attribute__((always_inline)) int
 track_common(uintptr_t fp, unsigned domain, uintptr_t ptr, size_t size, unsigned skip) {
     if (!(__atomic_load_n(&gs.state, __ATOMIC_RELAXED) & ST_TRACING))
