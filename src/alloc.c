@@ -19,6 +19,9 @@
 #define POOL_SIZE  ((size_t)RCY_POOL_SIZE)
 #define ARENA_SIZE ((size_t)RCY_ARENA_SIZE)
 #define NPOOLS     RCYI_POOLS_PER_ARENA
+/* A heap with this many arenas gets the next ones in huge-page pairs
+ * (rcyi_os_map_arena): small heaps stay small, big ones spare the TLB. */
+#define HUGE_AFTER 4
 
 #define DBG_FRONT 16u
 #define DBG_BACK  8u
@@ -245,7 +248,7 @@ static rcyi_arena *arena_new(rcy_heap *h, rcyi_alloc_state *st) {
     } else {
         char *base = NULL;
         if (raw_request_ok(st, ARENA_SIZE))
-            base = rcyi_os_map_aligned(ARENA_SIZE, ARENA_SIZE);
+            base = rcyi_os_map_arena(ARENA_SIZE, st->arenas >= HUGE_AFTER);
         if (!base)
             return NULL;
         a = (rcyi_arena *)(void *)base; /* the record heads its own arena */
@@ -1264,10 +1267,12 @@ __attribute__((noinline)) static void mem_free_other(rcy_heap *heap, void *ptr) 
     rcyi_free(heap, ptr);
 }
 
+/* No test of heap against NULL here: a live pool's owner is never NULL,
+ * and a released pool (owner 0) has used == 0, so a NULL heap always
+ * reaches mem_free_other. */
 void rcy_mem_free(rcy_heap *heap, void *ptr) {
-    if (RCY_LIKELY(heap != NULL) && RCY_LIKELY(!__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED))) {
-        rcyi_arena *a = rcyi_arena_lookup(ptr);
-        if (RCY_LIKELY(a != NULL)) {
+    if (RCY_LIKELY(!__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED))) {
+        if (RCY_LIKELY(rcyi_in_arena(ptr))) {
             rcyi_pool *p = rcyi_pool_at(ptr);
             if (RCY_LIKELY(p->owner == (uintptr_t)heap && p->used > 1)) {
                 set_link(ptr, p->free);

@@ -21,7 +21,11 @@
  * a 4 KiB page at a time.  Requests above 512 bytes are LARGE:
  * raw-allocator blocks with an rcyi_large prefix, kept on per-kind doubly
  * linked lists.  An empty arena is unmapped, except one kept as `cached`
- * (its pages decommitted unless it only ever used two pools).
+ * (its pages decommitted unless it only ever used two pools).  A heap's
+ * first four arenas are mapped one by one; later ones come two at a time
+ * from a 2 MiB-aligned mapping advised for transparent huge pages
+ * (rcyi_os_map_arena), which halves the page faults of a growing heap
+ * and spares the TLB when blocks are freed in random order.
  *
  * Debug mode puts a 16-byte front pad (requested size, then 8 x 0xFD)
  * before and 8 x 0xFD after the caller's bytes of every block, fills with
@@ -149,6 +153,15 @@ typedef struct rcyi_alloc_state {
 #define RCYI_MAP_WORDS ((size_t)1 << (48 - 20 - 6))
 extern uint64_t rcyi_arena_bits[RCYI_MAP_WORDS] __attribute__((visibility("hidden")));
 
+/* True when p lies in an arena (any heap's).  rcyi_arena_lookup without
+ * the NULL test the caller would otherwise pay for on the fast paths. */
+static inline bool rcyi_in_arena(const void *p) {
+    uintptr_t a = (uintptr_t)p;
+    uint64_t w =
+        __atomic_load_n(&rcyi_arena_bits[(a >> 26) & (RCYI_MAP_WORDS - 1)], __ATOMIC_ACQUIRE);
+    return (w >> ((a >> 20) & 63)) & 1;
+}
+
 /* The arena holding p, or NULL. */
 static inline rcyi_arena *rcyi_arena_lookup(const void *p) {
     uintptr_t a = (uintptr_t)p;
@@ -220,27 +233,23 @@ static inline rcy_heap *rcyi_heap_of_block_inline(const void *p) {
  * handed out by rcy_mem_* (RAW kind). */
 rcy_heap *rcyi_heap_of_object_block(const void *p);
 
-/* The pool of a block starting at p in an OBJECT pool of a heap not in
- * debug mode; NULL for anything else (large blocks, debug heaps, raw
- * blocks, interior pointers, pointers recycle never handed out). */
-static inline rcyi_pool *rcyi_object_pool(const void *p) {
-    uintptr_t a = (uintptr_t)p;
-    if (RCY_UNLIKELY(a >> 48))
-        return NULL;
-    uint64_t w = __atomic_load_n(&rcyi_arena_bits[a >> 26], __ATOMIC_ACQUIRE);
-    if (RCY_UNLIKELY(!((w >> ((a >> 20) & 63)) & 1)))
-        return NULL;
-    rcyi_pool *pl = rcyi_pool_at(p);
+/* True when p starts a block of pool pl (== rcyi_pool_at(p)) and that
+ * pool is an OBJECT pool of a heap not in debug mode; false for anything
+ * else (large blocks, debug heaps, raw blocks, interior pointers,
+ * pointers recycle never handed out).  pl is read only once the map said
+ * p is in an arena.  p must be canonical (below 2^48), or the map would
+ * alias it: true of any p whose refcount the inline decref could read. */
+static inline bool rcyi_is_object_block(const rcyi_pool *pl, const void *p) {
+    if (RCY_UNLIKELY(!rcyi_in_arena(p)))
+        return false;
     uintptr_t owner = __atomic_load_n(&pl->owner, __ATOMIC_RELAXED);
     if (RCY_UNLIKELY((owner & (RCYI_OWNER_DEBUG | RCYI_OWNER_OBJECT)) != RCYI_OWNER_OBJECT))
-        return NULL;
+        return false;
     /* Below mem (the arena record) the offset wraps above virgin. */
     uint32_t off = (uint32_t)((const char *)p - pl->mem);
     if (RCY_UNLIKELY(off >= pl->virgin))
-        return NULL;
-    if (RCY_UNLIKELY((uint32_t)(((uint64_t)off * pl->recip) >> 32) * pl->bsize != off))
-        return NULL;
-    return pl;
+        return false;
+    return (uint32_t)(((uint64_t)off * pl->recip) >> 32) * pl->bsize == off;
 }
 
 /* Everything the inline paths below do not handle. */
@@ -262,7 +271,7 @@ static inline void *rcyi_alloc_inline(rcy_heap *h, rcyi_alloc_state *st, size_t 
 }
 
 static inline void rcyi_free_inline(rcy_heap *h, void *b) {
-    if (RCY_LIKELY(rcyi_arena_lookup(b) != NULL)) {
+    if (RCY_LIKELY(rcyi_in_arena(b))) {
         rcyi_pool *p = rcyi_pool_at(b);
         /* Owned by h, no debug checks due, on its class list (a full pool
          * must be relinked), and not the last block (an empty pool goes
@@ -279,7 +288,7 @@ static inline void rcyi_free_inline(rcy_heap *h, void *b) {
 
 /* rcyi_free_inline for a block of an OBJECT pool (or a large object). */
 static inline void rcyi_free_object_inline(rcy_heap *h, void *b) {
-    if (RCY_LIKELY(rcyi_arena_lookup(b) != NULL)) {
+    if (RCY_LIKELY(rcyi_in_arena(b))) {
         rcyi_pool *p = rcyi_pool_at(b);
         if (RCY_LIKELY(p->owner == ((uintptr_t)h | RCYI_OWNER_OBJECT) && p->used > 1)) {
             *(void **)(void *)((char *)b + 8) = p->free;

@@ -39,7 +39,8 @@ void rcyi_object_fini(rcy_heap *h);
  * pointer. */
 
 /* Non-zero while tracing; read (relaxed) on every allocation and free. */
-extern int rcyi_tracing;
+/* Hidden: one RIP-relative load instead of a GOT load and a load. */
+extern int rcyi_tracing __attribute__((visibility("hidden")));
 void rcyi_trace_alloc(unsigned domain, const void *ptr, size_t size, const char *file, int line,
                       const char *func);
 void rcyi_trace_free(unsigned domain, const void *ptr);

@@ -12,9 +12,9 @@
  *     3. untracked (rcyi_gc_on_free);
  *     4. released: destroy (or clear), then refcnt/gcword zeroed, trace
  *        removed, block freed.
- *   For a small untracked object without weak references or a pending
- *   finalizer, while nothing is traced, rcy_decref_slow_ does steps 3-4
- *   itself (nothing to do in 1-3) with one lookup of the block's pool.
+ *   For a small object without weak references or a pending finalizer,
+ *   while nothing is traced, rcy_decref_slow_ does steps 3-4 itself
+ *   (nothing to do in 1-2) with one lookup of the block's pool.
  *   Step 4 is deferred when RCYI_DEALLOC_MAX_DEPTH deallocations are
  *   already running on this heap: the object goes on the heap's deferred
  *   stack and the outermost deallocation releases it, so freeing a chain of
@@ -332,23 +332,27 @@ __attribute__((noinline)) static void decref_other(void *obj) {
 }
 
 /* The gcword bits that send a dying object down the general path. */
-#define SLOW_DEALLOC_BITS (RCYI_GC_TRACKED | RCYI_GC_WEAKREFS | RCYI_GC_LARGE)
+#define SLOW_DEALLOC_BITS (RCYI_GC_WEAKREFS | RCYI_GC_LARGE)
 
-/* The last reference to a small, untracked object without weak
- * references or a pending finalizer, while nothing is traced and the
- * deallocation depth leaves room: steps 1-3 have nothing to do, step 4 is
- * done here without the general path's calls.  Everything else (and every
- * misuse) goes to decref_other. */
+/* The last reference to a small object without weak references or a
+ * pending finalizer, while nothing is traced and the deallocation depth
+ * leaves room: steps 1-2 have nothing to do, steps 3-4 are done here
+ * without the general path's calls.  Everything else (and every misuse)
+ * goes to decref_other. */
 void rcy_decref_slow_(void *obj) {
     rcy_head_ *hd = RCY_HEAD_(obj);
     if (RCY_LIKELY(hd->refcnt == 1)) {
-        rcyi_pool *p = rcyi_object_pool(hd);
-        if (RCY_LIKELY(p != NULL) && RCY_LIKELY(!(hd->gcword & SLOW_DEALLOC_BITS))) {
+        rcyi_pool *p = rcyi_pool_at(hd);
+        if (RCY_LIKELY(rcyi_is_object_block(p, hd)) &&
+            RCY_LIKELY(!(hd->gcword & SLOW_DEALLOC_BITS))) {
             const rcy_type *t = hd->type;
             rcy_heap *h = (rcy_heap *)(p->owner & ~RCYI_OWNER_BITS);
             if (RCY_LIKELY(!t->finalize && h->obj.depth < RCYI_DEALLOC_MAX_DEPTH &&
                            !__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED))) {
                 hd->refcnt = 0;
+                if (hd->gcword & RCYI_GC_TRACKED)
+                    rcyi_gc_on_free(h, hd);
+                t = hd->type; /* reloaded: not kept in a register across the call */
                 h->obj.depth++;
                 if (t->destroy)
                     t->destroy(obj);

@@ -52,6 +52,30 @@ void *rcyi_os_map_aligned(size_t size, size_t align) {
     return (void *)start;
 }
 
+/* Arenas of big heaps come in pairs from one mapping aligned to twice
+ * their size and marked for transparent huge pages; the second of a pair
+ * waits here for the next such request (from any thread). */
+static void *spare_half;
+
+void *rcyi_os_map_arena(size_t size, bool huge) {
+    if (!huge)
+        return rcyi_os_map_aligned(size, size);
+    void *p = __atomic_exchange_n(&spare_half, NULL, __ATOMIC_ACQ_REL);
+    if (p)
+        return p;
+    char *pair = rcyi_os_map_aligned(2 * size, 2 * size);
+    if (!pair)
+        return rcyi_os_map_aligned(size, size);
+#ifdef MADV_HUGEPAGE
+    (void)madvise(pair, 2 * size, MADV_HUGEPAGE);
+#endif
+    void *expected = NULL;
+    if (!__atomic_compare_exchange_n(&spare_half, &expected, pair + size, false, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE))
+        munmap(pair + size, size);
+    return pair;
+}
+
 void rcyi_os_unmap(void *p, size_t size) {
     if (p)
         munmap(p, size);

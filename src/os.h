@@ -14,6 +14,12 @@ void *rcyi_os_map(size_t size);
 /* Like rcyi_os_map, but the address is a multiple of `align` (a power of
  * two, itself a multiple of the page size). */
 void *rcyi_os_map_aligned(size_t size, size_t align);
+/* rcyi_os_map_aligned(size, size) for an arena.  With `huge`, arenas are
+ * mapped two at a time, 2 * size-aligned and advised for transparent huge
+ * pages (the other one is handed out by the next such call), so that
+ * freeing in random order over many arenas does not miss the TLB on every
+ * block; without, one plain mapping. */
+void *rcyi_os_map_arena(size_t size, bool huge);
 void rcyi_os_unmap(void *p, size_t size);
 /* Give the pages back to the OS but keep the range mapped: later reads
  * see zeros, and the resident set shrinks at once. */

@@ -25,9 +25,12 @@
  * Tracebacks are interned (hash-consed) in an arena that lives until
  * clear_traces/stop, named by 32-bit ids; the domain is part of the
  * interned key.  Each thread caches call-site -> id (direct-mapped on file
- * pointer and line) and hash -> id, so the common event takes no lock at
- * all.  Above one frame, native return addresses follow (frames.c),
- * resolved to symbols only when a snapshot is reported (symbols.c).
+ * pointer and line) and hash -> id, and every traceback keeps a hint to
+ * the one that followed it last time, so a repeated sequence of stacks
+ * finds each one without touching a table: the common event takes no lock
+ * at all.  The intern table keeps each id's hash beside it, so a probe
+ * reads a traceback only when the hashes match.  Above one frame, native return addresses follow
+ * (frames.c), resolved to symbols only when a snapshot is reported (symbols.c).
  *
  * Locks and invariants: see src/tracemalloc.h.
  */
@@ -113,9 +116,11 @@ typedef struct tb_cache_ent {
  * its events; a stopper reads and resets it only while the world is
  * stopped (or, for `used`, under thr_lock). */
 typedef struct tm_thread {
-    int in_event;  /* the owner is inside an event (atomic)          */
-    int used;      /* slot taken by a live thread (thr_lock)         */
-    int64_t delta; /* traced bytes not yet folded into g_cur         */
+    int in_event;     /* the owner is inside an event (atomic)          */
+    int used;         /* slot taken by a live thread (thr_lock)         */
+    int64_t delta;    /* traced bytes not yet folded into g_cur         */
+    uint32_t last_id; /* the thread's last traceback (0 = none) */
+    int locking;      /* this event takes the shard locks (gs.multi at ev_enter) */
     uint64_t allocs, frees;
     void *spare[BT_BUCKETS]; /* one empty block-table array per size */
     cs_ent cs[CS_CACHE];
@@ -125,8 +130,9 @@ typedef struct tm_thread {
 #define THR_PER_CHUNK 32u
 #define THR_CHUNKS    2048u
 static tm_thread *thr_chunk[THR_CHUNKS];
-static unsigned thr_hi; /* slots [0, thr_hi) exist (release-stored)  */
-static int thr_lock;    /* registration, release, and stoppers       */
+static unsigned thr_hi;    /* slots [0, thr_hi) exist (release-stored)  */
+static unsigned thr_nused; /* slots in use (thr_lock)                */
+static int thr_lock;       /* registration, release, and stoppers       */
 static pthread_key_t thr_key;
 static int thr_key_ok;
 
@@ -158,9 +164,9 @@ int rcyi_tracing = 0; /* read relaxed by the hooks' callers */
 static struct {
     uint32_t state; /* ST_* (atomic)                                */
     int limit;      /* traceback limit                              */
+    int multi;      /* more than one thread registered: lock shards */
     size_t cur;     /* folded traced bytes (atomic)                 */
     size_t peak;    /* highest folded total since start/reset       */
-    size_t nshard;  /* traces in the shards (atomic)                */
 } __attribute__((aligned(64))) gs = {0, 1, 0, 0, 0};
 
 static int world_lock;
@@ -246,9 +252,21 @@ static tm_thread *thr_register(void) {
             __atomic_store_n(&thr_hi, hi + 1, __ATOMIC_RELEASE);
         }
     }
-    if (t)
+    bool now_multi = false;
+    if (t) {
         t->used = 1;
+        if (++thr_nused == 2 && !__atomic_load_n(&gs.multi, __ATOMIC_RELAXED)) {
+            __atomic_store_n(&gs.multi, 1, __ATOMIC_RELAXED);
+            now_multi = true;
+        }
+    }
     spin_unlock(&thr_lock);
+    if (now_multi) {
+        /* The first thread may be in an event that skips the shard locks:
+         * wait it out.  Its next event sees multi. */
+        world_stop();
+        world_resume();
+    }
     if (t) {
         tls_thr = t;
         /* glibc keeps the first 32 keys' values in the thread descriptor:
@@ -293,9 +311,13 @@ static inline tm_thread *ev_enter(void) {
     /* Pairs with membar_all in world_stop: either this thread sees
      * ST_STOPPED below, or the stopper sees in_event == 1. */
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    if (RCY_LIKELY(__atomic_load_n(&gs.state, __ATOMIC_ACQUIRE) == ST_TRACING))
-        return t;
-    return ev_enter_slow(t, false) ? t : NULL;
+    if (RCY_UNLIKELY(__atomic_load_n(&gs.state, __ATOMIC_ACQUIRE) != ST_TRACING) &&
+        !ev_enter_slow(t, false))
+        return NULL;
+    /* Read after the state: a registration that sets multi stops the
+     * world before the new thread's first event. */
+    t->locking = __atomic_load_n(&gs.multi, __ATOMIC_RELAXED);
+    return t;
 }
 
 static inline void ev_leave(tm_thread *t) {
@@ -376,7 +398,12 @@ static void thr_exit(void *arg) {
     spin_lock(&thr_lock);
     memset(t->cs, 0, sizeof t->cs);
     memset(t->tbc, 0, sizeof t->tbc);
+    t->last_id = 0;
     t->used = 0;
+    /* Back to one thread: its events may skip the shard locks again (each
+     * event reads the flag once, at its start). */
+    if (--thr_nused <= 1)
+        __atomic_store_n(&gs.multi, 0, __ATOMIC_RELAXED);
     spin_unlock(&thr_lock);
     if (tls_thr == t)
         tls_thr = NULL;
@@ -444,16 +471,19 @@ static chunk *arena; /* newest first */
 static rcyi_tb **tb_dir[DIR_CHUNKS];
 static uint32_t tb_count; /* ids 1..tb_count are in use */
 
-static uint32_t *intern_tab; /* ids; 0 = empty */
-static size_t intern_cap;    /* power of two */
+typedef struct intern_slot {
+    uint32_t hash, id; /* id 0 = empty; the hash spares a probe the traceback */
+} intern_slot;
+static intern_slot *intern_tab;
+static size_t intern_cap; /* power of two */
 
 static inline rcyi_tb *tb_get(uint32_t id) {
     return tb_dir[id / DIR_CHUNK][id % DIR_CHUNK];
 }
 
-/* n bytes (16-aligned) from a list of mapped chunks. */
+/* n bytes (8-aligned) from a list of mapped chunks. */
 static void *chunk_alloc(chunk **list, size_t n) {
-    n = (n + 15) & ~(size_t)15;
+    n = (n + 7) & ~(size_t)7;
     chunk *c = *list;
     if (!c || c->size - c->used < n) {
         size_t sz = page_round(n + sizeof(chunk) + 15);
@@ -480,26 +510,30 @@ static void chunks_free(chunk **list) {
     }
 }
 
-static bool tb_equal(const rcyi_tb *t, uint32_t hash, unsigned domain, const char *file, int line,
-                     const char *func, const uintptr_t *pcs, int npcs, int total) {
-    return t->hash == hash && t->domain == domain && t->file == file && t->line == line &&
-           t->func == func && t->npcs == npcs && t->total == total &&
-           (npcs == 0 || memcmp(t->pcs, pcs, (size_t)npcs * sizeof *pcs) == 0);
+static inline bool tb_equal(const rcyi_tb *t, uint32_t hash, unsigned domain, const char *file,
+                            int line, const char *func, const uintptr_t *pcs, int npcs, int total) {
+    if (t->hash != hash || t->domain != domain || t->file != file || t->line != line ||
+        t->func != func || t->npcs != npcs || t->total != total)
+        return false;
+    /* A few words: a loop beats a call to memcmp. */
+    for (int i = 0; i < npcs; i++)
+        if (t->pcs[i] != pcs[i])
+            return false;
+    return true;
 }
 
 static bool intern_grow_locked(void) {
     size_t ncap = intern_cap ? intern_cap * 2 : 1024;
-    uint32_t *nt = rcyi_tm_map(ncap * sizeof *nt);
+    intern_slot *nt = rcyi_tm_map(ncap * sizeof *nt);
     if (!nt)
         return false;
     for (size_t i = 0; i < intern_cap; i++) {
-        uint32_t id = intern_tab[i];
-        if (!id)
+        if (!intern_tab[i].id)
             continue;
-        size_t j = tb_get(id)->hash & (ncap - 1);
-        while (nt[j])
+        size_t j = intern_tab[i].hash & (ncap - 1);
+        while (nt[j].id)
             j = (j + 1) & (ncap - 1);
-        nt[j] = id;
+        nt[j] = intern_tab[i];
     }
     rcyi_tm_unmap(intern_tab, intern_cap * sizeof *intern_tab);
     intern_tab = nt;
@@ -512,10 +546,11 @@ static uint32_t intern_locked(uint32_t hash, unsigned domain, const char *file, 
                               const char *func, const uintptr_t *pcs, int npcs, int total) {
     if (intern_cap) {
         for (size_t j = hash & (intern_cap - 1);; j = (j + 1) & (intern_cap - 1)) {
-            uint32_t id = intern_tab[j];
+            uint32_t id = intern_tab[j].id;
             if (!id)
                 break;
-            if (tb_equal(tb_get(id), hash, domain, file, line, func, pcs, npcs, total))
+            if (intern_tab[j].hash == hash &&
+                tb_equal(tb_get(id), hash, domain, file, line, func, pcs, npcs, total))
                 return id;
         }
     }
@@ -539,13 +574,14 @@ static uint32_t intern_locked(uint32_t hash, unsigned domain, const char *file, 
     t->file = file;
     t->line = line;
     t->func = func;
+    t->next = 0;
     if (npcs)
         memcpy(t->pcs, pcs, (size_t)npcs * sizeof *pcs);
     tb_dir[id / DIR_CHUNK][id % DIR_CHUNK] = t;
     size_t j = hash & (intern_cap - 1);
-    while (intern_tab[j])
+    while (intern_tab[j].id)
         j = (j + 1) & (intern_cap - 1);
-    intern_tab[j] = id;
+    intern_tab[j] = (intern_slot){hash, id};
     /* Published last: another thread's event may read the directory. */
     __atomic_store_n(&tb_count, id, __ATOMIC_RELEASE);
     return id;
@@ -558,8 +594,19 @@ static uint32_t tb_hash(unsigned domain, const char *file, int line, const char 
     h ^= (uintptr_t)func * 0xc2b2ae3d27d4eb4fULL;
     h ^= ((uint64_t)(unsigned)line << 32 | (uint64_t)(unsigned)total) * 0x165667b19e3779f9ULL;
     h ^= domain;
-    for (int i = 0; i < npcs; i++)
-        h = (h ^ pcs[i]) * 0x9e3779b97f4a7c15ULL;
+    /* Four independent lanes: the multiplies overlap instead of chaining. */
+    uint64_t l0 = h, l1 = 0x243f6a8885a308d3ULL, l2 = 0x13198a2e03707344ULL,
+             l3 = 0xa4093822299f31d0;
+    int i = 0;
+    for (; i + 4 <= npcs; i += 4) {
+        l0 = (l0 ^ pcs[i]) * 0x9e3779b97f4a7c15ULL;
+        l1 = (l1 ^ pcs[i + 1]) * 0xc2b2ae3d27d4eb4fULL;
+        l2 = (l2 ^ pcs[i + 2]) * 0x165667b19e3779f9ULL;
+        l3 = (l3 ^ pcs[i + 3]) * 0xd6e8feb86659fd93ULL;
+    }
+    for (; i < npcs; i++)
+        l0 = (l0 ^ pcs[i]) * 0x9e3779b97f4a7c15ULL;
+    h = l0 ^ (l1 >> 7) ^ (l2 >> 13) ^ (l3 >> 19) ^ (l1 << 57) ^ (l2 << 51) ^ (l3 << 45);
     h ^= h >> 32;
     h *= 0xff51afd7ed558ccdULL;
     h ^= h >> 29;
@@ -571,18 +618,50 @@ static uint32_t tb_hash(unsigned domain, const char *file, int line, const char 
 static uint32_t tb_lookup(tm_thread *thr, unsigned domain, const char *file, int line,
                           const char *func, const uintptr_t *pcs, int npcs, int total) {
     uint32_t hash = tb_hash(domain, file, line, func, pcs, npcs, total);
+    /* First the thread's cache of recent tracebacks.  Then, since a
+     * program that repeats a sequence of allocations (a loop building the
+     * same structure again) meets its tracebacks in the same order again:
+     * the one that followed the thread's last traceback the previous time
+     * (a hint kept in that traceback), the next one interned, and the last
+     * itself.  Only then the intern table. */
+    uint32_t last = thr->last_id, count = __atomic_load_n(&tb_count, __ATOMIC_ACQUIRE);
+    rcyi_tb *lt = last && last <= count ? tb_get(last) : NULL;
     tb_cache_ent *e = &thr->tbc[(hash ^ (hash >> 16)) % TB_CACHE];
+    uint32_t id = 0;
     if (e->hash == hash && e->id &&
-        tb_equal(tb_get(e->id), hash, domain, file, line, func, pcs, npcs, total))
-        return e->id;
-    spin_lock(&intern_lock);
-    uint32_t id = intern_locked(hash, domain, file, line, func, pcs, npcs, total);
-    spin_unlock(&intern_lock);
-    if (id) {
-        e->hash = hash;
-        e->id = id;
+        tb_equal(tb_get(e->id), hash, domain, file, line, func, pcs, npcs, total)) {
+        id = e->id;
+        goto found;
     }
-    return id;
+    if (lt) {
+        uint32_t hint = __atomic_load_n(&lt->next, __ATOMIC_RELAXED);
+        if (hint && hint <= count) {
+            const rcyi_tb *t = tb_get(hint);
+            if (t->hash == hash && tb_equal(t, hash, domain, file, line, func, pcs, npcs, total)) {
+                id = hint;
+                goto cache;
+            }
+        }
+        if (last < count) {
+            const rcyi_tb *t = tb_get(last + 1);
+            if (t->hash == hash && tb_equal(t, hash, domain, file, line, func, pcs, npcs, total)) {
+                id = last + 1;
+                goto cache;
+            }
+        }
+    }
+    spin_lock(&intern_lock);
+    id = intern_locked(hash, domain, file, line, func, pcs, npcs, total);
+    spin_unlock(&intern_lock);
+    if (!id)
+        return 0;
+cache:
+    e->hash = hash;
+    e->id = id;
+found:
+    if (lt && __atomic_load_n(&lt->next, __ATOMIC_RELAXED) != id)
+        __atomic_store_n(&lt->next, id, __ATOMIC_RELAXED);
+    return thr->last_id = id;
 }
 
 /* The call-site cache: one frame, keyed by the site's file pointer and
@@ -606,99 +685,39 @@ static inline uint32_t cs_lookup(tm_thread *thr, unsigned domain, const char *fi
 
 /* ---- peak aggregates (keep_peak) ------------------------------------------------ */
 
-/* When on, every traceback keeps live totals (atomics, in a side array
- * indexed by id).  Reaching a new peak marks the totals "at peak"; the
- * first event that lowers the traced memory afterwards copies them before
- * it applies, so the copy is the picture at the peak itself.  To bound the
+/* When on, reaching a new peak marks the picture "at peak"; the first free
+ * afterwards, before it applies, stops the world and totals the live
+ * traces per traceback, so the copy is the picture at the peak itself.
+ * Events pay nothing for it but one flag test on a free.  To bound the
  * cost of a peak that creeps up by a few bytes at a time, a copy is made
- * only when the peak grew by more than 1/64 since the last copy: the kept
- * picture is within 1/64 of the peak (exact in one thread otherwise; other
- * threads' concurrent events may blur it slightly). */
+ * only when the traced memory grew by more than 1/64 since the last copy:
+ * the kept picture is within 1/64 of the peak (exact in one thread
+ * otherwise; other threads' events between the peak and the copy may blur
+ * it slightly). */
 typedef struct tb_total {
     uint64_t size, count;
 } tb_total;
 static int keep_peak;
-static tb_total *live_tot; /* indexed by id; protected by atomics */
-static size_t live_cap;    /* entries; grows under intern lock   */
-static struct {
-    void *p;
-    size_t bytes;
-} retired_tot[64]; /* arrays replaced by growth, freed by clear */
-static size_t nretired;
-static int peak_copy_lock;
-static tb_total *peak_copy; /* indexed by id                      */
+static tb_total *peak_copy; /* indexed by id; world stopped        */
 static size_t peak_copy_n, peak_copy_map;
-static size_t peak_copy_bytes; /* peak when the copy was made      */
-static int peak_dirty;         /* a new peak since the last copy  */
+static size_t peak_copy_bytes; /* traced bytes when the copy was made */
+static int peak_dirty;         /* a new peak since the last copy (atomic) */
 
-/* In an event, or with the world stopped. */
-static void peak_account(uint32_t id, int64_t dsize, int64_t dcount) {
-    if (id >= live_cap) {
-        spin_lock(&intern_lock);
-        if (id >= live_cap) {
-            size_t ncap = live_cap ? live_cap : 1024;
-            while (ncap <= tb_count + 1 || ncap <= id)
-                ncap *= 2;
-            size_t bytes = page_round(ncap * sizeof(tb_total));
-            tb_total *n = rcyi_tm_map(bytes);
-            if (!n) {
-                spin_unlock(&intern_lock);
-                return;
-            }
-            /* Other threads may add to the old array meanwhile.  Copy with atomics and
-             * keep the old array until clear so no access touches a freed
-             * page; an update lost to the race is a small drift, which the
-             * "near the peak" contract allows. */
-            for (size_t i = 0; i < live_cap; i++) {
-                n[i].size = __atomic_load_n(&live_tot[i].size, __ATOMIC_RELAXED);
-                n[i].count = __atomic_load_n(&live_tot[i].count, __ATOMIC_RELAXED);
-            }
-            if (live_tot && nretired < 64) {
-                retired_tot[nretired].p = live_tot;
-                retired_tot[nretired++].bytes = page_round(live_cap * sizeof(tb_total));
-            }
-            __atomic_store_n(&live_tot, n, __ATOMIC_RELEASE);
-            __atomic_store_n(&live_cap, ncap, __ATOMIC_RELEASE);
-        }
-        spin_unlock(&intern_lock);
-    }
-    tb_total *t = __atomic_load_n(&live_tot, __ATOMIC_ACQUIRE);
-    __atomic_add_fetch(&t[id].size, (uint64_t)dsize, __ATOMIC_RELAXED);
-    __atomic_add_fetch(&t[id].count, (uint64_t)dcount, __ATOMIC_RELAXED);
-}
+static void peak_copy_locked(void);
 
-static void peak_maybe_copy(size_t peak) {
-    size_t last = __atomic_load_n(&peak_copy_bytes, __ATOMIC_RELAXED);
-    if (peak <= last + last / 64 && last)
-        return;
-    if (__atomic_exchange_n(&peak_copy_lock, 1, __ATOMIC_ACQUIRE))
-        return; /* someone else is copying */
-    size_t n = __atomic_load_n(&live_cap, __ATOMIC_ACQUIRE);
-    tb_total *src = __atomic_load_n(&live_tot, __ATOMIC_ACQUIRE);
-    size_t bytes = page_round(n * sizeof(tb_total));
-    if (bytes > peak_copy_map) {
-        tb_total *c = rcyi_tm_map(bytes);
-        if (!c)
-            goto out;
-        rcyi_tm_unmap(peak_copy, peak_copy_map);
-        peak_copy = c;
-        peak_copy_map = bytes;
+/* In an event that lowers the traced memory, before it does: take the
+ * picture at peak if one is due.  Leaves and re-enters the event around
+ * the copy (a stopper must not wait for a thread that waits for it). */
+static inline tm_thread *peak_check(tm_thread *thr) {
+    if (RCY_LIKELY(!__atomic_load_n(&peak_dirty, __ATOMIC_RELAXED)))
+        return thr;
+    ev_leave(thr);
+    if (__atomic_exchange_n(&peak_dirty, 0, __ATOMIC_RELAXED)) {
+        world_stop();
+        peak_copy_locked();
+        world_resume();
     }
-    for (size_t i = 0; i < n; i++) {
-        peak_copy[i].size = __atomic_load_n(&src[i].size, __ATOMIC_RELAXED);
-        peak_copy[i].count = __atomic_load_n(&src[i].count, __ATOMIC_RELAXED);
-    }
-    peak_copy_n = n;
-    __atomic_store_n(&peak_copy_bytes, peak, __ATOMIC_RELAXED);
-out:
-    __atomic_store_n(&peak_copy_lock, 0, __ATOMIC_RELEASE);
-}
-
-/* In an event, before it lowers the traced memory. */
-static void peak_before_decrease(void) {
-    if (__atomic_load_n(&peak_dirty, __ATOMIC_RELAXED) &&
-        __atomic_exchange_n(&peak_dirty, 0, __ATOMIC_RELAXED))
-        peak_maybe_copy(__atomic_load_n(&gs.peak, __ATOMIC_RELAXED));
+    return ev_enter();
 }
 
 /* ---- the trace table ----------------------------------------------------------- */
@@ -737,7 +756,7 @@ found:
         if (s->over[g] != UINT8_MAX)
             s->over[g]++;
     s->slots[empty] = e;
-    s->count++;
+    __atomic_store_n(&s->count, s->count + 1, __ATOMIC_RELAXED);
 }
 
 /* Rebuild the shard's table with about ng groups (rounded up to whole
@@ -755,7 +774,7 @@ static bool shard_resize_locked(shard *s, size_t ng) {
     s->over = (uint8_t *)(ns + ng * GROUP);
     s->ngroups = ng;
     s->map_bytes = bytes;
-    s->count = 0;
+    __atomic_store_n(&s->count, 0, __ATOMIC_RELAXED);
     for (size_t i = 0; i < oldcap; i++)
         if (old[i].tb)
             place_locked(s, addr_hash(old[i].ptr), SIZE_MAX, old[i]);
@@ -782,7 +801,8 @@ static void shard_maybe_shrink_locked(shard *s) {
  * none).  A probe goes on to the
  * next group only while the group's overflow counter says some entry
  * passed it. */
-static size_t find_locked(shard *s, uint64_t h, uintptr_t ptr, unsigned domain, size_t *empty) {
+static inline __attribute__((always_inline)) size_t find_locked(shard *s, uint64_t h, uintptr_t ptr,
+                                                                unsigned domain, size_t *empty) {
     size_t ng = s->ngroups;
     if (empty)
         *empty = SIZE_MAX;
@@ -856,7 +876,7 @@ static void remove_at_locked(shard *s, uint64_t h, size_t j) {
             s->over[g]--;
     s->slots[j].tb = 0;
     s->slots[j].ptr = 0;
-    s->count--;
+    __atomic_store_n(&s->count, s->count - 1, __ATOMIC_RELAXED);
 }
 
 /* A new folded total c: raise the peak to it. */
@@ -865,8 +885,14 @@ static void peak_raise(size_t c) {
     while (c > pk && !__atomic_compare_exchange_n(&gs.peak, &pk, c, true, __ATOMIC_RELAXED,
                                                   __ATOMIC_RELAXED)) {
     }
-    if (RCY_UNLIKELY(__atomic_load_n(&keep_peak, __ATOMIC_RELAXED)) && c > pk)
-        __atomic_store_n(&peak_dirty, 1, __ATOMIC_RELAXED);
+    if (RCY_UNLIKELY(__atomic_load_n(&keep_peak, __ATOMIC_RELAXED)) && c > pk) {
+        /* A copy is due only once the peak grew by 1/64 since the last
+         * one: test that here, not in the free that would stop the world
+         * for nothing. */
+        size_t last = __atomic_load_n(&peak_copy_bytes, __ATOMIC_RELAXED);
+        if (!last || c > last + last / 64)
+            __atomic_store_n(&peak_dirty, 1, __ATOMIC_RELAXED);
+    }
 }
 
 /* In an event: record (domain, ptr) -> size, id in the shards.  false on
@@ -877,7 +903,8 @@ static bool shard_add(tm_thread *thr, unsigned domain, uintptr_t ptr, size_t siz
     shard *s = shard_of(h);
     bool ok = false;
     prefetch_group(s, h);
-    spin_lock(&s->lock);
+    if (thr->locking)
+        spin_lock(&s->lock);
     uint32_t sz32 = (uint32_t)size;
     if (RCY_UNLIKELY((uint64_t)size >= UINT32_MAX))
         sz32 = UINT32_MAX;
@@ -890,15 +917,9 @@ static bool shard_add(tm_thread *thr, unsigned domain, uintptr_t ptr, size_t siz
         uint64_t old = e->size == UINT32_MAX ? big_take_locked(s, ptr, domain) : e->size;
         if (sz32 == UINT32_MAX && !big_put_locked(s, ptr, domain, size)) {
             remove_at_locked(s, h, j);
-            __atomic_sub_fetch(&gs.nshard, 1, __ATOMIC_RELAXED);
             thr->delta -= (int64_t)old;
             thr->frees++;
             goto out;
-        }
-        if (keep_peak) {
-            peak_before_decrease();
-            peak_account(e->tb, -(int64_t)old, -1);
-            peak_account(id, (int64_t)size, 1);
         }
         e->size = sz32;
         e->tb = id;
@@ -914,13 +935,11 @@ static bool shard_add(tm_thread *thr, unsigned domain, uintptr_t ptr, size_t siz
     if (RCY_UNLIKELY(sz32 == UINT32_MAX) && !big_put_locked(s, ptr, domain, size))
         goto out;
     place_locked(s, h, empty, (slot){ptr, sz32, id});
-    __atomic_add_fetch(&gs.nshard, 1, __ATOMIC_RELAXED);
-    if (RCY_UNLIKELY(keep_peak))
-        peak_account(id, (int64_t)size, 1);
     acct_alloc(thr, size);
     ok = true;
 out:
-    spin_unlock(&s->lock);
+    if (thr->locking)
+        spin_unlock(&s->lock);
     return ok;
 }
 
@@ -929,24 +948,21 @@ static bool shard_remove(tm_thread *thr, unsigned domain, uintptr_t ptr) {
     shard *s = shard_of(h);
     bool found = false;
     prefetch_group(s, h);
-    spin_lock(&s->lock);
+    if (thr->locking)
+        spin_lock(&s->lock);
     size_t j = find_locked(s, h, ptr, domain, NULL);
     if (j == SIZE_MAX)
         goto out;
     slot *e = &s->slots[j];
     uint64_t size = e->size == UINT32_MAX ? big_take_locked(s, ptr, domain) : e->size;
-    if (RCY_UNLIKELY(keep_peak)) {
-        peak_before_decrease();
-        peak_account(e->tb, -(int64_t)size, -1);
-    }
     remove_at_locked(s, h, j);
-    __atomic_sub_fetch(&gs.nshard, 1, __ATOMIC_RELAXED);
     acct_free(thr, size);
     if (RCY_UNLIKELY(s->count * 8 < s->ngroups * GROUP))
         shard_maybe_shrink_locked(s);
     found = true;
 out:
-    spin_unlock(&s->lock);
+    if (thr->locking)
+        spin_unlock(&s->lock);
     return found;
 }
 
@@ -966,9 +982,11 @@ typedef struct bt_arena {
     bt_pool pools[RCYI_POOLS_PER_ARENA];
 } bt_arena;
 
-#define BT_L2 4096u                 /* arenas per 4 GiB region */
-static bt_arena **bt_dir[1u << 16]; /* address >> 32 -> region (atomic) */
-static int bt_lock;                 /* bt_chunks, bt_free                  */
+#define BT_L2 4096u                   /* arenas per 4 GiB region */
+static bt_arena **bt_dir[1u << 16];   /* address >> 32 -> region (atomic) */
+static uint16_t bt_regions[1u << 16]; /* indexes of bt_dir in use (bt_lock) */
+static unsigned bt_nregions;
+static int bt_lock; /* bt_chunks, bt_free                  */
 static chunk *bt_chunks;
 static void *bt_free[BT_BUCKETS + 1]; /* free arrays per size; [BT_BUCKETS]: arena records */
 
@@ -1068,9 +1086,12 @@ static bt_pool *bt_pool_make(uintptr_t p) {
         if (!n)
             return NULL;
         if (__atomic_compare_exchange_n(&bt_dir[p >> 32], &l2, n, false, __ATOMIC_ACQ_REL,
-                                        __ATOMIC_ACQUIRE))
+                                        __ATOMIC_ACQUIRE)) {
             l2 = n;
-        else
+            spin_lock(&bt_lock);
+            bt_regions[bt_nregions++] = (uint16_t)(p >> 32);
+            spin_unlock(&bt_lock);
+        } else
             rcyi_tm_unmap(n, BT_L2 * sizeof *n);
     }
     bt_arena **slotp = &l2[(p >> 20) % BT_L2];
@@ -1141,15 +1162,8 @@ static inline bool bt_add(tm_thread *thr, uintptr_t p, size_t size, uint32_t id)
     *e = (uint64_t)size << 32 | id;
     if (RCY_LIKELY(!old)) {
         bp->live++;
-        if (RCY_UNLIKELY(keep_peak))
-            peak_account(id, (int64_t)size, 1);
         acct_alloc(thr, size);
     } else {
-        if (keep_peak) {
-            peak_before_decrease();
-            peak_account((uint32_t)old, -(int64_t)(old >> 32), -1);
-            peak_account(id, (int64_t)size, 1);
-        }
         acct_replace(thr, old >> 32, size);
     }
     return true;
@@ -1164,10 +1178,6 @@ static inline bool bt_remove(tm_thread *thr, uintptr_t p) {
         return false;
     uint64_t v = *e;
     *e = 0;
-    if (RCY_UNLIKELY(keep_peak)) {
-        peak_before_decrease();
-        peak_account((uint32_t)v, -(int64_t)(v >> 32), -1);
-    }
     if (--bp->live == 0) {
         bt_array_put(thr, bp->ent, bp->nblocks);
         bp->ent = NULL;
@@ -1178,10 +1188,8 @@ static inline bool bt_remove(tm_thread *thr, uintptr_t p) {
 
 /* Calls f(pool, entry index) for every traced block; world stopped. */
 #define BT_FOREACH(bp, q, body)                                                                    \
-    for (size_t bt_i_ = 0; bt_i_ < (1u << 16); bt_i_++) {                                          \
-        bt_arena **bt_l2_ = bt_dir[bt_i_];                                                         \
-        if (!bt_l2_)                                                                               \
-            continue;                                                                              \
+    for (unsigned bt_i_ = 0; bt_i_ < bt_nregions; bt_i_++) {                                       \
+        bt_arena **bt_l2_ = bt_dir[bt_regions[bt_i_]];                                             \
         for (size_t bt_j_ = 0; bt_j_ < BT_L2; bt_j_++) {                                           \
             bt_arena *bt_a_ = bt_l2_[bt_j_];                                                       \
             if (!bt_a_)                                                                            \
@@ -1201,10 +1209,8 @@ static inline bool bt_remove(tm_thread *thr, uintptr_t p) {
 
 static size_t bt_count_locked(void) {
     size_t n = 0;
-    for (size_t i = 0; i < (1u << 16); i++) {
-        bt_arena **l2 = bt_dir[i];
-        if (!l2)
-            continue;
+    for (unsigned i = 0; i < bt_nregions; i++) {
+        bt_arena **l2 = bt_dir[bt_regions[i]];
         for (size_t j = 0; j < BT_L2; j++)
             if (l2[j])
                 for (size_t k = 0; k < RCYI_POOLS_PER_ARENA; k++)
@@ -1214,12 +1220,11 @@ static size_t bt_count_locked(void) {
 }
 
 static void bt_clear_locked(void) {
-    for (size_t i = 0; i < (1u << 16); i++) {
-        if (bt_dir[i]) {
-            rcyi_tm_unmap(bt_dir[i], BT_L2 * sizeof(bt_arena *));
-            bt_dir[i] = NULL;
-        }
+    for (unsigned i = 0; i < bt_nregions; i++) {
+        rcyi_tm_unmap(bt_dir[bt_regions[i]], BT_L2 * sizeof(bt_arena *));
+        bt_dir[bt_regions[i]] = NULL;
     }
+    bt_nregions = 0;
     chunks_free(&bt_chunks);
     memset(bt_free, 0, sizeof bt_free);
 }
@@ -1239,11 +1244,51 @@ static inline bool add_trace(tm_thread *thr, unsigned domain, uintptr_t ptr, siz
 static inline void remove_trace(tm_thread *thr, unsigned domain, uintptr_t ptr, bool hook) {
     if (RCY_LIKELY(hook && domain == 0) && bt_remove(thr, ptr))
         return;
-    if (__atomic_load_n(&gs.nshard, __ATOMIC_RELAXED))
+    /* An empty shard cannot hold the trace: whoever traced ptr did so
+     * before ptr could reach this thread to be freed. */
+    if (__atomic_load_n(&shard_of(addr_hash(ptr))->count, __ATOMIC_RELAXED))
         shard_remove(thr, domain, ptr);
 }
 
 /* ---- with the world stopped -------------------------------------------------------- */
+
+/* The live traces totalled per traceback: the picture at peak. */
+static void peak_copy_locked(void) {
+    fold_counters_locked();
+    size_t cur = __atomic_load_n(&gs.cur, __ATOMIC_RELAXED);
+    size_t last = peak_copy_bytes;
+    if (last && cur <= last + last / 64)
+        return;
+    size_t n = (size_t)tb_count + 1;
+    size_t bytes = page_round(n * sizeof(tb_total));
+    if (bytes > peak_copy_map) {
+        tb_total *c = rcyi_tm_map(bytes);
+        if (!c)
+            return;
+        rcyi_tm_unmap(peak_copy, peak_copy_map);
+        peak_copy = c;
+        peak_copy_map = bytes;
+    } else {
+        memset(peak_copy, 0, n * sizeof(tb_total));
+    }
+    for (int i = 0; i < NSHARDS; i++) {
+        shard *s = &shards[i];
+        for (size_t j = 0; j < s->ngroups * GROUP; j++) {
+            uint32_t id = s->slots[j].tb;
+            if (id) {
+                peak_copy[id].size += slot_size_locked(s, &s->slots[j], tb_get(id)->domain);
+                peak_copy[id].count++;
+            }
+        }
+    }
+    BT_FOREACH(bp, q, {
+        uint32_t id = (uint32_t)bp->ent[q];
+        peak_copy[id].size += bp->ent[q] >> 32;
+        peak_copy[id].count++;
+    })
+    peak_copy_n = n;
+    peak_copy_bytes = cur;
+}
 
 static void clear_locked(void) {
     for (int i = 0; i < NSHARDS; i++) {
@@ -1253,9 +1298,9 @@ static void clear_locked(void) {
         s->slots = NULL;
         s->over = NULL;
         s->big = NULL;
-        s->ngroups = s->count = s->map_bytes = s->nbig = s->capbig = 0;
+        s->ngroups = s->map_bytes = s->nbig = s->capbig = 0;
+        __atomic_store_n(&s->count, 0, __ATOMIC_RELAXED);
     }
-    __atomic_store_n(&gs.nshard, 0, __ATOMIC_RELAXED);
     bt_clear_locked();
     chunks_free(&arena);
     for (size_t i = 0; i < DIR_CHUNKS && tb_dir[i]; i++) {
@@ -1266,13 +1311,6 @@ static void clear_locked(void) {
     intern_tab = NULL;
     intern_cap = 0;
     tb_count = 0;
-    if (live_tot)
-        rcyi_tm_unmap(live_tot, page_round(live_cap * sizeof(tb_total)));
-    for (size_t i = 0; i < nretired; i++)
-        rcyi_tm_unmap(retired_tot[i].p, retired_tot[i].bytes);
-    nretired = 0;
-    live_tot = NULL;
-    live_cap = 0;
     rcyi_tm_unmap(peak_copy, peak_copy_map);
     peak_copy = NULL;
     peak_copy_map = 0;
@@ -1285,9 +1323,11 @@ static void clear_locked(void) {
     for (unsigned i = 0; i < hi; i++) {
         tm_thread *t = thr_at(i);
         t->delta = 0;
+        t->last_id = 0;
         memset(t->spare, 0, sizeof t->spare);
         memset(t->cs, 0, sizeof t->cs);
         memset(t->tbc, 0, sizeof t->tbc);
+        t->last_id = 0;
     }
     __atomic_store_n(&gs.cur, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&gs.peak, 0, __ATOMIC_RELAXED);
@@ -1358,7 +1398,7 @@ void rcyi_trace_free(unsigned domain, const void *ptr) {
         return;
     tls_busy = 1;
     tm_thread *thr = ev_enter();
-    if (RCY_LIKELY(thr != NULL)) {
+    if (RCY_LIKELY(thr != NULL) && (thr = peak_check(thr)) != NULL) {
         remove_trace(thr, domain, (uintptr_t)ptr, true);
         ev_leave(thr);
     }
@@ -1417,7 +1457,7 @@ int rcy_tracemalloc_untrack(unsigned domain, uintptr_t ptr) {
         return RCY_OK;
     tls_busy = 1;
     tm_thread *thr = ev_enter();
-    if (thr) {
+    if (thr && (thr = peak_check(thr)) != NULL) {
         remove_trace(thr, domain, ptr, false);
         ev_leave(thr);
     }
@@ -1456,8 +1496,11 @@ static void atfork_child(void) {
         bt_spares_release(t);
         memset(t->cs, 0, sizeof t->cs);
         memset(t->tbc, 0, sizeof t->tbc);
+        t->last_id = 0;
         t->used = 0;
     }
+    thr_nused = tls_thr ? 1 : 0;
+    __atomic_store_n(&gs.multi, 0, __ATOMIC_RELAXED);
     if (!(__atomic_load_n(&gs.state, __ATOMIC_RELAXED) & ST_FENCE))
         membarrier_register();
     world_resume();
@@ -1597,19 +1640,6 @@ int rcy_tracemalloc_get_counters(rcy_tracemalloc_counters *out) {
 int rcy_tracemalloc_keep_peak(bool on) {
     int prev = rcyi_tm_enter();
     world_stop();
-    if (on && !keep_peak && tb_count) {
-        /* Start the live totals from the traces already there. */
-        for (int i = 0; i < NSHARDS; i++) {
-            shard *s = &shards[i];
-            for (size_t j = 0; j < s->ngroups * GROUP; j++) {
-                uint32_t id = s->slots[j].tb;
-                if (id)
-                    peak_account(id, (int64_t)slot_size_locked(s, &s->slots[j], tb_get(id)->domain),
-                                 1);
-            }
-        }
-        BT_FOREACH(bp, q, { peak_account((uint32_t)bp->ent[q], (int64_t)(bp->ent[q] >> 32), 1); })
-    }
     __atomic_store_n(&keep_peak, on ? 1 : 0, __ATOMIC_RELAXED);
     peak_copy_bytes = 0;
     peak_dirty = on;
@@ -1666,11 +1696,13 @@ rcy_snapshot *rcy_tracemalloc_take_snapshot(void) {
         traces[k].count = 1;
         k++;
     })
-    if (keep_peak)
-        peak_before_decrease(); /* now may be the peak */
+    rcy_tracemalloc_counters counters;
+    counters_locked(&counters);
+    if (keep_peak && __atomic_exchange_n(&peak_dirty, 0, __ATOMIC_RELAXED))
+        peak_copy_locked(); /* now may be the peak */
     snap = rcyi_snapshot_from_raw(gs.limit, traces, k, tbs, ntb);
     if (snap)
-        counters_locked(&snap->counters);
+        snap->counters = counters;
     if (snap && keep_peak && peak_copy_bytes) {
         /* The aggregates at peak, as traces with counts. */
         size_t np = 0;

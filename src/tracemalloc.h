@@ -21,7 +21,13 @@
  *    the bt lock's free lists (or the thread's spare array, lock-free).
  *  - shard lock (one per shard, 64 shards chosen by a hash of the
  *    address): the shard's trace table and its list of traces of 4 GiB or
- *    more, between events.
+ *    more, between events.  Taken only while more than one thread is
+ *    registered (gs.multi, read once per event at ev_enter): the second
+ *    thread's registration sets multi and stops the world once, so no event
+ *    that skipped the locks is still running when locking starts.
+ *  - peak picture (keep_peak): the first free after a new peak (grown by
+ *    1/64 since the last picture) leaves its event, stops the world and
+ *    totals the live traces per traceback; nothing is kept per event.
  *  - a thread's record: its delta of traced bytes, its event counters and
  *    caches are written by its owner in events; stoppers fold and reset
  *    them.  Registration and release take the registry lock (thr_lock).
@@ -87,6 +93,8 @@ typedef struct rcyi_tb {
     int line;         /* call-site line                              */
     const char *file; /* call-site file, NULL when there is none     */
     const char *func; /* call-site function                          */
+    uint32_t next;    /* hint: the traceback that followed this one in
+                       * some thread's last event after it (atomic; 0) */
     uintptr_t pcs[];  /* newest first                                */
 } rcyi_tb;
 

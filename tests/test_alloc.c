@@ -264,6 +264,33 @@ static void most_full_arena_is_used_first(void **state) {
     rcy_heap_free(h);
 }
 
+/* Past its fourth arena a heap gets new arenas two at a time, from one
+ * mapping aligned to 2 MiB (advised for huge pages); the first four are
+ * plain 1 MiB mappings, so a small heap stays small. */
+static void big_heaps_get_arenas_in_huge_page_pairs(void **state) {
+    (void)state;
+    rcy_heap *h = heap_with(0, 0);
+    enum { N = 20000 };
+    void **v = malloc(N * sizeof *v);
+    uintptr_t bases[8];
+    size_t nb = 0;
+    for (size_t i = 0; i < N && nb < 8; i++) {
+        v[i] = rcy_mem_alloc(h, 512);
+        uintptr_t b = (uintptr_t)rcyi_arena_lookup(v[i]);
+        if (nb == 0 || bases[nb - 1] != b)
+            bases[nb++] = b;
+    }
+    assert_int_equal(nb, 8);
+    /* A half left over by an earlier heap may come first; then a pair. */
+    int pair = 0;
+    for (size_t i = 4; i + 1 < nb; i++)
+        pair |= bases[i] % (2u << 20) == 0 && bases[i + 1] == bases[i] + RCY_ARENA_SIZE;
+    assert_true(pair);
+    assert_int_equal(h->alloc.arenas, 8);
+    free(v);
+    rcy_heap_free(h); /* frees every block, and every arena goes back */
+}
+
 /* An alloc/free pair on a class with nothing else alive neither maps nor
  * unmaps anything, and a pool kept for such pairs does not pin its arena
  * once the rest of the arena is idle. */
@@ -640,6 +667,7 @@ int main(void) {
         cmocka_unit_test(realloc_moves_between_small_and_large),
         cmocka_unit_test(empty_arenas_go_back_to_the_os),
         cmocka_unit_test(most_full_arena_is_used_first),
+        cmocka_unit_test(big_heaps_get_arenas_in_huge_page_pairs),
         cmocka_unit_test(idle_class_pairs_do_not_churn),
         cmocka_unit_test(mem_functions_are_traced),
         cmocka_unit_test(walker_sees_exactly_the_live_objects),

@@ -4,6 +4,7 @@
  * and the extra sections (timeline, info, counters). */
 #include "testutil.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -474,6 +475,44 @@ static void keep_peak_keeps_the_picture_at_peak(void **state) {
     assert_int_equal(rcy_tracemalloc_keep_peak(false), RCY_OK);
 }
 
+/* Threads allocating and freeing with keep_peak on: the picture at peak is
+ * taken with the world stopped, so its traces add up to its own total, and
+ * that total is a real state of the traced memory (at most the peak). */
+static void *peak_churn(void *arg) {
+    uintptr_t base = (uintptr_t)arg;
+    for (int round = 0; round < 200; round++) {
+        for (int i = 0; i < 50; i++)
+            rcyi_trace_alloc(0, (const void *)(base + 16u * (uintptr_t)i),
+                             (size_t)(round + i) % 97 + 1, "churn.c", i % 5 + 1, "churn");
+        for (int i = 0; i < 50; i++)
+            rcyi_trace_free(0, (const void *)(base + 16u * (uintptr_t)i));
+    }
+    return NULL;
+}
+
+static void keep_peak_with_threads_is_consistent(void **state) {
+    (void)state;
+    assert_int_equal(rcy_tracemalloc_start(1), RCY_OK);
+    assert_int_equal(rcy_tracemalloc_keep_peak(true), RCY_OK);
+    pthread_t th[3];
+    for (int t = 0; t < 3; t++)
+        pthread_create(&th[t], NULL, peak_churn, (void *)((uintptr_t)(t + 1) << 36));
+    for (int t = 0; t < 3; t++)
+        pthread_join(th[t], NULL);
+    rcy_snapshot *s = rcy_tracemalloc_take_snapshot();
+    const rcy_snapshot *pk = rcy_snapshot_at_peak(s);
+    assert_non_null(pk);
+    size_t total, count;
+    rcy_snapshot_totals(pk, &total, &count);
+    assert_true(total > 0);
+    assert_int_equal(total, rcy_snapshot_counters(pk)->current);
+    assert_true(total <= rcy_snapshot_counters(s)->peak);
+    rcy_snapshot_totals(s, &total, &count);
+    assert_int_equal(total, 0);
+    rcy_snapshot_free(s);
+    assert_int_equal(rcy_tracemalloc_keep_peak(false), RCY_OK);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(statistics_by_line_are_exact_and_sorted, stop_tracing),
@@ -487,6 +526,7 @@ int main(void) {
         cmocka_unit_test(traceback_format_as_python),
         cmocka_unit_test_teardown(info_timeline_and_counters, stop_tracing),
         cmocka_unit_test_teardown(keep_peak_keeps_the_picture_at_peak, stop_tracing),
+        cmocka_unit_test_teardown(keep_peak_with_threads_is_consistent, stop_tracing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -197,6 +197,58 @@ static void native_frames_resolve_to_functions_and_lines(void **state) {
     rcy_tracemalloc_stop();
 }
 
+/* Native tracebacks found through the thread's predictions (the one that
+ * followed last time, the next interned, the last) and through the tables:
+ * a repeated order, the reverse order and a random order all give each
+ * trace its own traceback. */
+__attribute__((noinline)) static void path_a(const void *p) {
+    leaf_allocates(p);
+    __asm__ volatile("" ::: "memory");
+}
+__attribute__((noinline)) static void path_b(const void *p) {
+    leaf_allocates(p);
+    __asm__ volatile("" ::: "memory");
+}
+__attribute__((noinline)) static void path_c(const void *p) {
+    leaf_allocates(p);
+    __asm__ volatile("" ::: "memory");
+}
+
+static void tracebacks_in_any_order_are_exact(void **state) {
+    (void)state;
+    void (*const paths[3])(const void *) = {path_a, path_b, path_c};
+    const char *names[3] = {"path_a", "path_b", "path_c"};
+    size_t want[3] = {0};
+    assert_int_equal(rcy_tracemalloc_start(5), RCY_OK);
+    unsigned seed = 99, n = 0;
+    for (int round = 0; round < 300; round++) {
+        for (int k = 0; k < 3; k++) {
+            int which = round < 100 ? k : round < 200 ? 2 - k : (int)((seed >> 16) % 3);
+            seed = seed * 1103515245u + 12345u;
+            paths[which](ADDR(n++));
+            want[which]++;
+        }
+    }
+    rcy_snapshot *s = rcy_tracemalloc_take_snapshot();
+    size_t nt;
+    const rcy_trace *t = rcy_snapshot_traces(s, &nt);
+    assert_int_equal(nt, n);
+    size_t got[3] = {0};
+    for (size_t i = 0; i < nt; i++) {
+        assert_string_equal(t[i].traceback->frames[0].function, "leaf_allocates");
+        const char *f = t[i].traceback->frames[1].function;
+        for (int k = 0; k < 3; k++)
+            got[k] += strcmp(f, names[k]) == 0;
+    }
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(got[k], want[k]);
+    rcy_stats *st = rcy_snapshot_statistics(s, RCY_KEY_TRACEBACK, false);
+    assert_int_equal(st->len, 3);
+    rcy_stats_free(st);
+    rcy_snapshot_free(s);
+    rcy_tracemalloc_stop();
+}
+
 static void libunwind_gives_the_same_frames(void **state) {
     (void)state;
     if (!rcyi_walk_use_libunwind(true)) {
@@ -568,6 +620,7 @@ int main(void) {
         cmocka_unit_test_teardown(one_frame_is_the_call_site, stop_tracing),
         cmocka_unit_test_teardown(native_frames_resolve_to_functions_and_lines, stop_tracing),
         cmocka_unit_test_teardown(libunwind_gives_the_same_frames, stop_tracing),
+        cmocka_unit_test_teardown(tracebacks_in_any_order_are_exact, stop_tracing),
         cmocka_unit_test_teardown(track_and_untrack_for_user_allocators, stop_tracing),
         cmocka_unit_test_teardown(threads_give_exact_totals, stop_tracing),
         cmocka_unit_test_teardown(clear_and_snapshot_while_threads_allocate, stop_tracing),

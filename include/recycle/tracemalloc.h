@@ -256,11 +256,12 @@ RCY_API const char *rcy_snapshot_get_info(const rcy_snapshot *s, const char *key
  * Its traces are per-traceback aggregates (rcy_trace.count = blocks). */
 RCY_API const rcy_snapshot *rcy_snapshot_at_peak(const rcy_snapshot *s);
 /* Ask the engine to keep a copy of the per-traceback totals at (near) the
- * peak, for flame graphs at peak.  Costs memory and a little time per
- * event; off by default.  The copy is taken when traced memory first drops
- * after a new peak, if the peak grew by more than 1/64 since the last copy:
- * so it is the picture at the peak within 1/64 (and exact in one thread
- * for a peak that grew more).  reset_peak starts over. */
+ * peak, for flame graphs at peak.  Off by default.  The copy is taken when
+ * traced memory first drops after a new peak, if it grew by more than 1/64
+ * since the last copy: the first free after such a peak briefly stops
+ * other threads' events and totals the live traces.  So it is the picture
+ * at the peak within 1/64 (and exact in one thread for a peak that grew
+ * more); events pay nothing else for it.  reset_peak starts over. */
 RCY_API int rcy_tracemalloc_keep_peak(bool on);
 
 #ifdef __cplusplus
