@@ -299,43 +299,52 @@ typedef struct coll_ctx {
     rcy_head_ **queue;
     size_t qhead, qlen;
     uint32_t qbits; /* GEN (and SLOT_NONE for generation 2) of survivors */
+    /* Work stack for reachability propagation (freed when the collection
+     * ends). */
+    rcy_head_ **stack;
+    size_t stack_cap;
+    /* Full collections: c->a is cut into runs, one per arena the walk
+     * met (seg[j] = the first index of run j), so that marking can scan
+     * the arenas oldest first (see mark_full). */
+    size_t *seg;
+    size_t nseg, segcap;
+    uintptr_t segkey; /* arena of the last object walked */
 } coll_ctx;
 
 /* The work stack's growth, out of line so that the visitors calling
  * stack_push stay cheap leaf functions. */
 static __attribute__((noinline)) void stack_grow_push(coll_ctx *c, rcy_head_ *o) {
-    rcyi_gc_state *gc = &c->h->gc;
-    size_t ncap = gc->stack_cap ? gc->stack_cap * 2 : 1024;
-    void *p = raw_grow(c->h, gc->stack, ncap * sizeof *gc->stack);
+    size_t ncap = c->stack_cap ? c->stack_cap * 2 : 1024;
+    void *p = raw_grow(c->h, c->stack, ncap * sizeof *c->stack);
     if (!p) {
         c->overflow = 1; /* marked but not traversed: found by a rescan */
         return;
     }
-    gc->stack = p;
-    gc->stack_cap = ncap;
-    gc->stack[c->sp++] = o;
+    c->stack = p;
+    c->stack_cap = ncap;
+    c->stack[c->sp++] = o;
 }
 
 /* Room for n entries on the work stack; 0 when out of memory. */
 static int stack_reserve(coll_ctx *c, size_t n) {
-    rcyi_gc_state *gc = &c->h->gc;
-    if (gc->stack_cap >= n)
+    if (c->stack_cap >= n)
         return 1;
-    void *p = raw_grow(c->h, gc->stack, n * sizeof *gc->stack);
+    void *p = raw_grow(c->h, c->stack, n * sizeof *c->stack);
     if (!p)
         return 0;
-    gc->stack = p;
-    gc->stack_cap = n;
+    c->stack = p;
+    c->stack_cap = n;
     return 1;
 }
 
 static inline void stack_push(coll_ctx *c, rcy_head_ *o) {
-    rcyi_gc_state *gc = &c->h->gc;
-    if (RCY_UNLIKELY(c->sp == gc->stack_cap)) {
+    size_t sp = c->sp;
+    if (RCY_UNLIKELY(sp == c->stack_cap)) {
         stack_grow_push(c, o);
         return;
     }
-    gc->stack[c->sp++] = o;
+    c->stack[sp] = o;
+    c->sp = sp + 1;
 }
 
 static inline uint32_t initial_refs(uint32_t rc) {
@@ -353,10 +362,10 @@ static int visit_subtract(void *obj, void *arg) {
             o->gcword = w - SLOT_ONE;
         return 0;
     }
-    if ((w & RCYI_GC_TRACKED) && GEN_OF(w) <= c->maxgen && o->refcnt != 0) {
-        uint32_t r = initial_refs(o->refcnt);
-        if (r != RCYI_SLOT_MAX)
-            r--;
+    uint32_t rc = o->refcnt;
+    if ((w & RCYI_GC_TRACKED) && GEN_OF(w) <= c->maxgen && rc != 0) {
+        /* initial_refs(rc), minus this reference unless saturated */
+        uint32_t r = rc >= RCYI_SLOT_MAX ? RCYI_SLOT_MAX : rc - 1;
         o->gcword = (w & 0xFFu) | COLL | MKSLOT(r);
     }
     return 0;
@@ -408,6 +417,23 @@ static inline void subtract_one(coll_ctx *c, rcy_head_ *o) {
     o->type->traverse(rcyi_obj(o), visit_subtract, c);
 }
 
+/* c->seg is sized before the walk (nothing is allocated or freed during
+ * one); runs past its capacity merge into the last, which only makes the
+ * scan order rougher. */
+static void new_segment(coll_ctx *c, uintptr_t key) {
+    c->segkey = key;
+    if (c->nseg < c->segcap)
+        c->seg[c->nseg++] = c->n;
+}
+
+/* The first member walked in an arena starts a run; out of line, so that
+ * walk_collect stays a leaf. */
+static __attribute__((noinline)) void walk_collect_new_run(coll_ctx *c, rcy_head_ *o) {
+    new_segment(c, (uintptr_t)o >> 20);
+    c->a[c->n++] = o;
+    subtract_one(c, o);
+}
+
 static void walk_collect(rcy_head_ *o, void *arg) {
     coll_ctx *c = arg;
     uint32_t w = o->gcword;
@@ -419,6 +445,10 @@ static void walk_collect(rcy_head_ *o, void *arg) {
     }
     if (c->n == c->cap) {
         c->fatal_count = 1;
+        return;
+    }
+    if (RCY_UNLIKELY((uintptr_t)o >> 20 != c->segkey)) {
+        walk_collect_new_run(c, o);
         return;
     }
     c->a[c->n++] = o;
@@ -435,6 +465,8 @@ static inline void promote(coll_ctx *c, rcy_head_ *o, uint32_t w) {
         /* i < RCYI_SLOT_MAX when the queue is young[1]; otherwise qbits
          * holds SLOT_NONE, all ones, and absorbs it */
         o->gcword = (w & KEEP_BITS) | c->qbits | MKSLOT(i);
+    } else if (c->target == 2) {
+        o->gcword = (w & KEEP_BITS) | GENBITS(2) | MKSLOT(RCYI_SLOT_NONE);
     } else {
         finish(c->h, o, c->target);
     }
@@ -451,21 +483,35 @@ static inline void survive(coll_ctx *c, rcy_head_ *o) {
     promote(c, o, w);
 }
 
+static __attribute__((noinline)) int mark_slow(coll_ctx *c, rcy_head_ *o) {
+    survive(c, o);
+    c->reached++;
+    stack_push(c, o);
+    return 0;
+}
+
+/* Marking with the stack (full collections, or out of memory for a
+ * queue).  The common case, a member reached for the first time in a
+ * full collection, is a leaf with no stack frame. */
 static int visit_mark(void *obj, void *arg) {
     coll_ctx *c = arg;
     rcy_head_ *o = rcyi_head(obj);
-    if (o->gcword & COLL) {
-        survive(c, o);
-        c->reached++;
-        stack_push(c, o);
-    }
+    uint32_t w = o->gcword;
+    if (!(w & COLL))
+        return 0;
+    size_t sp = c->sp;
+    if (RCY_UNLIKELY((w & UNR) || c->target != 2 || sp == c->stack_cap))
+        return mark_slow(c, o);
+    o->gcword = (w & KEEP_BITS) | GENBITS(2) | MKSLOT(RCYI_SLOT_NONE);
+    c->reached++;
+    c->stack[sp] = o;
+    c->sp = sp + 1;
     return 0;
 }
 
 static void drain(coll_ctx *c, int (*visit)(void *, void *)) {
-    rcyi_gc_state *gc = &c->h->gc;
     while (c->sp) {
-        rcy_head_ *o = gc->stack[--c->sp];
+        rcy_head_ *o = c->stack[--c->sp];
         o->type->traverse(rcyi_obj(o), visit, c);
     }
 }
@@ -473,9 +519,8 @@ static void drain(coll_ctx *c, int (*visit)(void *, void *)) {
 /* drain(c, visit_mark), with a list's edges walked inline (as in
  * subtract_one). */
 static void drain_mark(coll_ctx *c) {
-    rcyi_gc_state *gc = &c->h->gc;
     while (c->sp) {
-        rcy_head_ *o = gc->stack[--c->sp];
+        rcy_head_ *o = c->stack[--c->sp];
         if (o->type == &rcy_list_type) {
             size_t n;
             void *const *items = rcyi_list_items(rcyi_obj(o), &n);
@@ -531,23 +576,18 @@ static void drain_young(coll_ctx *c) {
     c->reached += c->qlen - 1 - before;
 }
 
-/* Scans the set for members referenced from outside and marks all they
- * reach.  Members not (yet) reached are put in U tentatively (UNR, held),
- * packed at the scan's starting end of c->a; propagation may still take
- * them out (survive(); the caller then drops them from U).
- * The scan stops as soon as every member is reached (a live heap).
- *
- * Full collections scan backwards: the allocator walks its newest arena
- * first, so backwards is roughly allocation order, and roots of a live
- * structure are usually allocated before what they reach — finding them
- * early ends the scan early. */
-static void mark_reachable(coll_ctx *c, int backwards, rcy_head_ ***u, size_t *nu) {
+/* Young collections (mark_full for full ones): scans the set for members
+ * referenced from outside and marks all they reach.  Members not (yet)
+ * reached are put in U tentatively (UNR, held), packed at the scan's
+ * starting end of c->a; propagation may still take them out (survive();
+ * the caller then drops them from U).  The scan stops as soon as every
+ * member is reached (a live heap). */
+static void mark_reachable(coll_ctx *c, rcy_head_ ***u, size_t *nu) {
     size_t k = 0, done = 0;
     rcy_head_ **a = c->a;
     size_t n = c->n;
     for (; done < n && c->reached < n; done++) {
-        size_t i = backwards ? n - 1 - done : done;
-        rcy_head_ *o = a[i];
+        rcy_head_ *o = a[done];
         uint32_t w = o->gcword;
         if (!(w & COLL))
             continue;
@@ -570,16 +610,16 @@ static void mark_reachable(coll_ctx *c, int backwards, rcy_head_ ***u, size_t *n
             c->any_weak |= (w & RCYI_GC_WEAKREFS) || rcyi_is_weakref_type(t);
             c->any_fin |= t->finalize && !(w & RCYI_GC_FINALIZED);
             /* never overwrites an unscanned entry: k <= done */
-            a[backwards ? n - 1 - k : k] = o;
+            a[k] = o;
             k++;
         }
     }
-    *u = backwards && a ? a + n - k : a; /* a is NULL for an empty set */
+    *u = a;
     *nu = c->reached == n ? 0 : k;
     if (RCY_UNLIKELY(c->overflow)) {
         /* Out of memory for the work stack: some marked objects were never
          * traversed.  Be safe: everything in the set survives. */
-        rcy_head_ **rest = backwards ? a : a + done;
+        rcy_head_ **rest = a + done;
         size_t nrest = n - done;
         for (size_t j = 0; j < k; j++)
             if ((*u)[j]->gcword & COLL)
@@ -591,6 +631,112 @@ static void mark_reachable(coll_ctx *c, int backwards, rcy_head_ ***u, size_t *n
         c->reached = n;
         *nu = 0;
     }
+}
+
+/* A member reached from a member the scan promoted: one the scan passed
+ * already (tentatively in U) is revived and everything it reaches marked
+ * at once, depth first; one it has yet to meet only gets gc_refs > 0, and
+ * is promoted and traversed in its turn. */
+static int visit_mark_scan(void *obj, void *arg) {
+    coll_ctx *c = arg;
+    rcy_head_ *o = rcyi_head(obj);
+    uint32_t w = o->gcword;
+    if (!(w & COLL))
+        return 0;
+    if (RCY_UNLIKELY(w & UNR))
+        return mark_slow(c, o);
+    if (SLOT_OF(w) == 0)
+        o->gcword = w | SLOT_ONE;
+    return 0;
+}
+
+/* mark_reachable for full collections, CPython's way: one scan in
+ * order, a promoted member's children marked for the scan to promote in
+ * their turn (no stack: consecutive members are independent work for the
+ * processor, where a depth-first walk of a long chain waits for each load
+ * before the next).  The order is that of allocation, roughly: the walk
+ * visits the newest arena first, each in address order, so the runs of
+ * c->a (one per arena) are scanned last run first.  U is packed into the
+ * positions already scanned, in scan order, then made contiguous. */
+static void mark_full(coll_ctx *c, rcy_head_ ***u, size_t *nu) {
+    rcy_head_ **a = c->a;
+    size_t n = c->n, zero = 0;
+    const size_t *sb = c->seg;
+    size_t ns = c->nseg;
+    if (!sb || ns == 0 || sb[0] != 0) { /* one run */
+        sb = &zero;
+        ns = 1;
+    }
+#define RUN_END(j) ((j) + 1 < ns ? sb[(j) + 1] : n)
+    /* where U's next entry goes: a[wp], in run ws, which ends at wend */
+    size_t ws = ns - 1, wp = sb[ns - 1], wend = n, k = 0;
+    for (size_t s = ns; s-- > 0 && c->reached < n;) {
+        for (size_t i = sb[s], end = RUN_END(s); i < end; i++) {
+            rcy_head_ *o = a[i];
+            uint32_t w = o->gcword;
+            if (!(w & COLL))
+                continue;
+            if (SLOT_OF(w) > 0) {
+                o->gcword = (w & KEEP_BITS) | GENBITS(2) | MKSLOT(RCYI_SLOT_NONE);
+                if (++c->reached == n)
+                    break;
+                if (o->type == &rcy_list_type) {
+                    size_t m;
+                    void *const *items = rcyi_list_items(rcyi_obj(o), &m);
+                    void *prev = NULL;
+                    for (size_t j = 0; j < m; j++) {
+                        void *p = items[j];
+                        if (p != prev)
+                            (void)visit_mark_scan(p, c);
+                        prev = p;
+                    }
+                } else {
+                    o->type->traverse(rcyi_obj(o), visit_mark_scan, c);
+                }
+                if (c->sp)
+                    drain_mark(c);
+                if (c->reached == n)
+                    break;
+            } else {
+                const rcy_type *t = o->type;
+                o->gcword = w | UNR;
+                o->refcnt++;
+                c->any_legacy |= (t->flags & RCY_TYPE_LEGACY_FINALIZER) != 0;
+                c->any_weak |= (w & RCYI_GC_WEAKREFS) || rcyi_is_weakref_type(t);
+                c->any_fin |= t->finalize && !(w & RCYI_GC_FINALIZED);
+                /* the write position trails the scan: never unscanned */
+                while (wp == wend) {
+                    wend = sb[ws];
+                    wp = sb[--ws];
+                }
+                a[wp++] = o;
+                k++;
+            }
+        }
+    }
+    /* U = [sb[ws], wp) + [RUN_END(ws), n) */
+    size_t r = wp - sb[ws], tail = wend;
+#undef RUN_END
+    if (RCY_UNLIKELY(c->overflow)) {
+        /* Out of memory for the work stack: some marked objects were never
+         * traversed.  Be safe: everything in the set survives (a member of
+         * U may also sit, stale, at its old position: the first survive()
+         * clears COLLECTING, so it survives once). */
+        for (size_t j = 0; j < n; j++)
+            if (a[j]->gcword & COLL)
+                survive(c, a[j]);
+        c->overflow = 0;
+        c->reached = n;
+    }
+    if (c->reached == n || k == 0) {
+        *u = a;
+        *nu = 0;
+        return;
+    }
+    if (r && tail - r != sb[ws])
+        memmove(a + tail - r, a + sb[ws], r * sizeof *a);
+    *u = a + tail - r;
+    *nu = k;
 }
 
 /* ---- U: unreachable set ------------------------------------------- */
@@ -800,6 +946,10 @@ static ssize_t collect_main(rcy_heap *h, unsigned gen) {
         /* all found by the walk; refill without regrowing from 8 */
         vec_reset(h, &gc->young[0], gc->young[0].live);
         vec_reset(h, &gc->young[1], gc->young[1].live);
+        c.segcap = h->alloc.arenas + 2; /* one run per arena, large blocks after */
+        c.seg = rcyi_alloc(h, c.segcap * sizeof *c.seg, RCYI_KIND_RAW);
+        if (!c.seg)
+            c.segcap = 0; /* one run */
         rcyi_walk_objects(h, walk_collect, &c);
         if (c.fatal_count)
             rcyi_fatal(RCY_ECORRUPTED_HEAP,
@@ -842,12 +992,18 @@ static ssize_t collect_main(rcy_heap *h, unsigned gen) {
             subtract_one(&c, o);
         }
         c.n = k;
-        /* Survivors are appended to young[1] without a check per object. */
-        if (gen == 0 ? vec_reserve(h, v1, c.n) : stack_reserve(&c, c.n)) {
-            c.queue = gen == 0 ? v1->items : gc->stack;
-            c.qhead = c.qlen = gen == 0 ? v1->len : 0;
-            c.qbits = gen == 0 ? GENBITS(1) : GENBITS(2) | MKSLOT(RCYI_SLOT_NONE);
-        }
+    }
+    /* Young collections: survivors are appended to a queue with room for
+     * them all (young[1] for generation 0), so marking checks nothing per
+     * object; out of memory for it, marking falls back to the growable
+     * stack.  (A full collection keeps the stack: a queue for the whole
+     * heap would be as big as c.a, while a depth-first stack of a heap of
+     * chains and trees stays small.) */
+    rcyi_gc_vec *v1 = &gc->young[1];
+    if (gen < 2 && (gen == 0 ? vec_reserve(h, v1, c.n) : stack_reserve(&c, c.n))) {
+        c.queue = gen == 0 ? v1->items : c.stack;
+        c.qhead = c.qlen = gen == 0 ? v1->len : 0;
+        c.qbits = gen == 0 ? GENBITS(1) : GENBITS(2) | MKSLOT(RCYI_SLOT_NONE);
     }
     size_t candidates = c.n;
     /* Counts reset now: allocations by finalizers count towards the next. */
@@ -859,7 +1015,10 @@ static ssize_t collect_main(rcy_heap *h, unsigned gen) {
     /* Phase 2: mark what is reachable from outside; survivors placed. */
     rcy_head_ **u;
     size_t nu;
-    mark_reachable(&c, gen == 2, &u, &nu);
+    if (gen == 2)
+        mark_full(&c, &u, &nu);
+    else
+        mark_reachable(&c, &u, &nu);
     if (c.queue && gen == 0) {
         gc->young[1].live += c.qlen - gc->young[1].len;
         gc->young[1].len = c.qlen;
@@ -910,10 +1069,8 @@ static ssize_t collect_main(rcy_heap *h, unsigned gen) {
     }
 
     raw_free(h, young_buf ? young_buf : c.a);
-    /* The work stack is only needed during a collection. */
-    raw_free(h, gc->stack);
-    gc->stack = NULL;
-    gc->stack_cap = 0;
+    raw_free(h, c.stack);
+    raw_free(h, c.seg);
 
     if (gen == 2)
         gc->long_lived_total = old_count(gc);
@@ -1165,8 +1322,6 @@ void rcyi_gc_fini(rcy_heap *h) {
         gc->young[g].items = NULL;
         gc->young[g].len = gc->young[g].cap = 0;
     }
-    raw_free(h, gc->stack);
-    gc->stack = NULL;
     raw_free(h, gc->cbs);
     gc->cbs = NULL;
     gc->ncbs = gc->cbcap = 0;

@@ -40,7 +40,12 @@
  *              placed in generation min(G+1, 2) as a survivor.  (G < 2:
  *              room for every member is reserved first, in young[1] for
  *              G = 0, on the stack for G = 1, and the survivors appended
- *              there are the work queue, breadth first.)  A member
+ *              there are the work queue, breadth first.  G = 2: one scan
+ *              in allocation order, arena by arena, as CPython's
+ *              move_unreachable: a promoted member sets gc_refs = 1 on the
+ *              members ahead of the scan it reaches, which the scan then
+ *              promotes in turn; only members behind it go on the stack.)
+ *              A member
  *              the scan meets with gc_refs == 0 is put in U tentatively:
  *              UNREACHABLE set and one reference (the "hold") taken; if
  *              propagation reaches it later it gives the hold back and is

@@ -52,9 +52,6 @@ typedef struct rcyi_gc_state {
     /* Release phase of a collection: final garbage indexed by SLOT. */
     rcy_head_ **release;
     size_t released_freed;
-    /* Work stack for reachability propagation (kept between collections). */
-    rcy_head_ **stack;
-    size_t stack_cap;
     /* weakref.c */
     rcyi_wr_slot *wr_table;
     size_t wr_cap, wr_used;

@@ -425,7 +425,7 @@ typedef struct big_ent {
 } big_ent;
 
 #define NSHARDS 64
-#define GROUP   8 /* slots per group: 128 bytes, two cache lines */
+#define GROUP   4 /* slots per group: 64 bytes, one cache line */
 
 typedef struct shard {
     int lock;
@@ -441,8 +441,8 @@ typedef struct shard {
 static shard shards[NSHARDS];
 
 /* One multiply per address.  A 64-byte line of blocks shares a group, so
- * blocks allocated one after another touch the same two cache lines of
- * the table; the shard comes from the top bits, the group from the low. */
+ * blocks allocated one after another touch the same cache line of the
+ * table; the shard comes from the top bits, the group from the low. */
 static inline uint64_t addr_hash(uintptr_t ptr) {
     uint64_t h = (uint64_t)(ptr >> 6) * 0x9e3779b97f4a7c15ULL;
     return h ^ (h >> 31);
@@ -624,15 +624,12 @@ static uint32_t tb_lookup(tm_thread *thr, unsigned domain, const char *file, int
      * the one that followed the thread's last traceback the previous time
      * (a hint kept in that traceback), the next one interned, and the last
      * itself.  Only then the intern table. */
-    uint32_t last = thr->last_id, count = __atomic_load_n(&tb_count, __ATOMIC_ACQUIRE);
-    rcyi_tb *lt = last && last <= count ? tb_get(last) : NULL;
     tb_cache_ent *e = &thr->tbc[(hash ^ (hash >> 16)) % TB_CACHE];
-    uint32_t id = 0;
     if (e->hash == hash && e->id &&
-        tb_equal(tb_get(e->id), hash, domain, file, line, func, pcs, npcs, total)) {
-        id = e->id;
-        goto found;
-    }
+        tb_equal(tb_get(e->id), hash, domain, file, line, func, pcs, npcs, total))
+        return thr->last_id = e->id;
+    uint32_t last = thr->last_id, count = __atomic_load_n(&tb_count, __ATOMIC_ACQUIRE), id = 0;
+    rcyi_tb *lt = last && last <= count ? tb_get(last) : NULL;
     if (lt) {
         uint32_t hint = __atomic_load_n(&lt->next, __ATOMIC_RELAXED);
         if (hint && hint <= count) {
@@ -658,7 +655,8 @@ static uint32_t tb_lookup(tm_thread *thr, unsigned domain, const char *file, int
 cache:
     e->hash = hash;
     e->id = id;
-found:
+    /* Hints matter for sequences too long for the cache: kept up to date
+     * only when the cache missed. */
     if (lt && __atomic_load_n(&lt->next, __ATOMIC_RELAXED) != id)
         __atomic_store_n(&lt->next, id, __ATOMIC_RELAXED);
     return thr->last_id = id;
@@ -722,9 +720,9 @@ static inline tm_thread *peak_check(tm_thread *thr) {
 
 /* ---- the trace table ----------------------------------------------------------- */
 
-/* Start loading the group of hash h while the lock is taken.  Read
- * without the lock: a stale table only makes a useless prefetch, which
- * never faults. */
+/* Start loading the group of hash h (and, under the lock, while the lock
+ * is taken).  Read without the lock: a stale table only makes a useless
+ * prefetch, which never faults. */
 static inline void prefetch_group(const shard *s, uint64_t h) {
     uintptr_t slots = (uintptr_t)__atomic_load_n(&s->slots, __ATOMIC_RELAXED);
     size_t ng = __atomic_load_n(&s->ngroups, __ATOMIC_RELAXED);
@@ -732,7 +730,6 @@ static inline void prefetch_group(const shard *s, uint64_t h) {
         return;
     uintptr_t g = slots + (((h & 0xffffffffu) * (uint64_t)ng) >> 32) * GROUP * sizeof(slot);
     __builtin_prefetch((const void *)g, 1);
-    __builtin_prefetch((const void *)(g + 64), 1);
 }
 
 /* Place entry e (hash h) in the first empty slot of its probe path,
@@ -1400,6 +1397,34 @@ void rcyi_trace_free(unsigned domain, const void *ptr) {
     tm_thread *thr = ev_enter();
     if (RCY_LIKELY(thr != NULL) && (thr = peak_check(thr)) != NULL) {
         remove_trace(thr, domain, (uintptr_t)ptr, true);
+        ev_leave(thr);
+    }
+    tls_busy = 0;
+}
+
+void rcyi_trace_forget_arena(const void *base) {
+    if (tls_busy)
+        return;
+    tls_busy = 1;
+    tm_thread *thr = ev_enter();
+    if (thr && (thr = peak_check(thr)) != NULL) {
+        uintptr_t p = (uintptr_t)base;
+        bt_arena **l2 = p >> 48 ? NULL : __atomic_load_n(&bt_dir[p >> 32], __ATOMIC_ACQUIRE);
+        bt_arena *a = l2 ? __atomic_load_n(&l2[(p >> 20) % BT_L2], __ATOMIC_ACQUIRE) : NULL;
+        for (size_t k = 0; a && k < RCYI_POOLS_PER_ARENA; k++) {
+            bt_pool *bp = &a->pools[k];
+            if (!bp->ent)
+                continue;
+            for (uint32_t q = 0; q < bp->nblocks; q++) {
+                if (bp->ent[q]) {
+                    acct_free(thr, bp->ent[q] >> 32);
+                    bp->ent[q] = 0;
+                }
+            }
+            bt_array_put(thr, bp->ent, bp->nblocks);
+            bp->ent = NULL;
+            bp->live = 0;
+        }
         ev_leave(thr);
     }
     tls_busy = 0;

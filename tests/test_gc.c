@@ -120,6 +120,53 @@ static void reachable_objects_survive_intact(void **state) {
     assert_int_equal(total_destroyed, 3);
 }
 
+static size_t chain_length(node *n) {
+    size_t len = 0;
+    for (; n; n = n->a)
+        len++;
+    return len;
+}
+
+/* A full collection scans the heap arena by arena, oldest first; garbage
+ * spread over many arenas, a live chain whose root is the newest object
+ * (everything before it looks unreachable until the scan meets it) and
+ * one whose root is the oldest: the count is exact, the chains intact. */
+static void full_collection_over_many_arenas_is_exact(void **state) {
+    rcy_heap *h = *state;
+    if (rcy_gc_get_hard(h))
+        skip(); /* a full collection per allocation: far too slow here */
+    rcy_gc_disable(h);
+    enum { N = 60000 }; /* ~10 MiB: about ten arenas */
+    node *newest = NULL, *oldest = mk(h, &node_type, 2), *tail = oldest;
+    for (int i = 0; i < N; i++) {
+        node *n = mk(h, &node_type, 1);
+        n->a = newest; /* takes the reference to the previous one */
+        newest = n;
+        node *x = mk(h, &node_type, 2);
+        tail->a = x;
+        tail = x;
+        if (i % 2 == 0) { /* a garbage 2-cycle */
+            node *p = mk(h, &node_type, 3), *q = mk(h, &node_type, 3);
+            link_a(p, q);
+            link_a(q, p);
+            rcy_decref(p);
+            rcy_decref(q);
+        }
+    }
+    assert_int_equal(rcy_gc_collect(h, 2), N);
+    assert_int_equal(destroyed[3], N);
+    assert_int_equal(destroyed[1] + destroyed[2], 0);
+    assert_int_equal(chain_length(newest), N);
+    assert_int_equal(chain_length(oldest), N + 1);
+    assert_int_equal(rcy_gc_collect(h, 2), 0);
+    link_a(tail, oldest); /* one big cycle */
+    rcy_decref(oldest);
+    assert_int_equal(rcy_gc_collect(h, 2), N + 1);
+    assert_int_equal(destroyed[2], N + 1);
+    rcy_decref(newest);
+    assert_int_equal(destroyed[1], N);
+}
+
 static void collect_returns_zero_without_garbage(void **state) {
     rcy_heap *h = *state;
     node *n = mk(h, &node_type, 1);
@@ -878,6 +925,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(list_dict_node_cycle_is_collected, setup, teardown),
         cmocka_unit_test_setup_teardown(repeated_list_items_count_once_each, setup, teardown),
         cmocka_unit_test_setup_teardown(reachable_objects_survive_intact, setup, teardown),
+        cmocka_unit_test_setup_teardown(full_collection_over_many_arenas_is_exact, setup, teardown),
         cmocka_unit_test_setup_teardown(collect_returns_zero_without_garbage, setup, teardown),
         cmocka_unit_test_setup_teardown(collect_rejects_bad_generation, setup, teardown),
         cmocka_unit_test_setup_teardown(many_two_cycles_are_collected, setup, teardown),
