@@ -767,9 +767,10 @@ static bool shard_resize_locked(shard *s, size_t ng) {
         return false;
     slot *old = s->slots;
     size_t oldcap = s->ngroups * GROUP, oldbytes = s->map_bytes;
-    s->slots = ns;
+    /* Atomic stores: prefetch_group reads these without the lock. */
+    __atomic_store_n(&s->slots, ns, __ATOMIC_RELAXED);
     s->over = (uint8_t *)(ns + ng * GROUP);
-    s->ngroups = ng;
+    __atomic_store_n(&s->ngroups, ng, __ATOMIC_RELAXED);
     s->map_bytes = bytes;
     __atomic_store_n(&s->count, 0, __ATOMIC_RELAXED);
     for (size_t i = 0; i < oldcap; i++)
