@@ -275,6 +275,8 @@ static rcyi_arena *arena_new(rcy_heap *h, rcyi_alloc_state *st) {
 
 static void arena_unmap(rcyi_alloc_state *st, rcyi_arena *a) {
     char *base = a->base;
+    if (RCY_UNLIKELY(__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED)))
+        rcyi_trace_forget_arena(base);
     map_set(base, false);
     st->footprint -= ARENA_SIZE;
     st->arenas--;

@@ -44,6 +44,9 @@ extern int rcyi_tracing __attribute__((visibility("hidden")));
 void rcyi_trace_alloc(unsigned domain, const void *ptr, size_t size, const char *file, int line,
                       const char *func);
 void rcyi_trace_free(unsigned domain, const void *ptr);
+/* An arena of base `base` goes back to the OS (alloc.c, before the unmap):
+ * the traces of its blocks go with it (rcy_heap_free with live blocks). */
+void rcyi_trace_forget_arena(const void *base);
 /* Called by rcy_heap_new: the first call starts tracing when
  * RCY_TRACEMALLOC=N (N frames) is set, like PYTHONTRACEMALLOC. */
 void rcyi_tracemalloc_on_heap_new(void);

@@ -54,7 +54,9 @@ void *rcyi_os_map_aligned(size_t size, size_t align) {
 
 /* Arenas of big heaps come in pairs from one mapping aligned to twice
  * their size and marked for transparent huge pages; the second of a pair
- * waits here for the next such request (from any thread). */
+ * waits here for the next such request (from any thread).  So at most one
+ * arena-sized range is mapped and not in use; it is resident only if a
+ * huge page covered it together with its first half. */
 static void *spare_half;
 
 void *rcyi_os_map_arena(size_t size, bool huge) {

@@ -767,9 +767,10 @@ static bool shard_resize_locked(shard *s, size_t ng) {
         return false;
     slot *old = s->slots;
     size_t oldcap = s->ngroups * GROUP, oldbytes = s->map_bytes;
-    s->slots = ns;
+    /* Atomic stores: prefetch_group reads these without the lock. */
+    __atomic_store_n(&s->slots, ns, __ATOMIC_RELAXED);
     s->over = (uint8_t *)(ns + ng * GROUP);
-    s->ngroups = ng;
+    __atomic_store_n(&s->ngroups, ng, __ATOMIC_RELAXED);
     s->map_bytes = bytes;
     __atomic_store_n(&s->count, 0, __ATOMIC_RELAXED);
     for (size_t i = 0; i < oldcap; i++)
@@ -1397,6 +1398,34 @@ void rcyi_trace_free(unsigned domain, const void *ptr) {
     tm_thread *thr = ev_enter();
     if (RCY_LIKELY(thr != NULL) && (thr = peak_check(thr)) != NULL) {
         remove_trace(thr, domain, (uintptr_t)ptr, true);
+        ev_leave(thr);
+    }
+    tls_busy = 0;
+}
+
+void rcyi_trace_forget_arena(const void *base) {
+    if (tls_busy)
+        return;
+    tls_busy = 1;
+    tm_thread *thr = ev_enter();
+    if (thr && (thr = peak_check(thr)) != NULL) {
+        uintptr_t p = (uintptr_t)base;
+        bt_arena **l2 = p >> 48 ? NULL : __atomic_load_n(&bt_dir[p >> 32], __ATOMIC_ACQUIRE);
+        bt_arena *a = l2 ? __atomic_load_n(&l2[(p >> 20) % BT_L2], __ATOMIC_ACQUIRE) : NULL;
+        for (size_t k = 0; a && k < RCYI_POOLS_PER_ARENA; k++) {
+            bt_pool *bp = &a->pools[k];
+            if (!bp->ent)
+                continue;
+            for (uint32_t q = 0; q < bp->nblocks; q++) {
+                if (bp->ent[q]) {
+                    acct_free(thr, bp->ent[q] >> 32);
+                    bp->ent[q] = 0;
+                }
+            }
+            bt_array_put(thr, bp->ent, bp->nblocks);
+            bp->ent = NULL;
+            bp->live = 0;
+        }
         ev_leave(thr);
     }
     tls_busy = 0;

@@ -48,7 +48,11 @@
  * (64 KiB) per other thread's unfolded delta.
  * Invariant: a block-table array is non-NULL exactly when its pool has a
  * live trace; its geometry is changed only then, so a traced address maps
- * to the same entry from its allocation to its free.
+ * to the same entry from its allocation to its free.  When an arena goes
+ * back to the OS (alloc.c calls rcyi_trace_forget_arena first) its
+ * records are emptied, so no record outlives its arena with live entries:
+ * a record is only ever touched by the thread of the heap that owns its
+ * arena (a raw block later mapped in the same range finds no entry).
  * Invariant: every trace's traceback id is non-zero and names a traceback
  * of the same domain as the trace.
  * Invariant: the tracer never calls malloc on the event path: its memory

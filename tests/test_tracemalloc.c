@@ -158,7 +158,7 @@ static void one_frame_is_the_call_site(void **state) {
 static int leaf_line, middle_line;
 
 __attribute__((noinline)) static void leaf_allocates(const void *p) {
-    leaf_line = __LINE__ + 1;
+    __atomic_store_n(&leaf_line, __LINE__ + 1, __ATOMIC_RELAXED); /* threads call this too */
     rcyi_trace_alloc(0, p, 48, __FILE__, __LINE__, __func__);
     __asm__ volatile("" ::: "memory");
 }

@@ -499,6 +499,49 @@ static void tracer_memory_per_heap_block_is_small(void **state) {
     rcy_heap_free(h);
 }
 
+/* rcy_heap_free with traced blocks still alive: their memory goes back to
+ * the OS, and their traces go with it. */
+static void *fresh_heap_churns(void *arg) {
+    (void)arg;
+    rcy_heap *h = rcy_heap_new(NULL);
+    void *p[2000];
+    for (int i = 0; i < 2000; i++)
+        p[i] = rcy_mem_alloc(h, (size_t)i % 300 + 1);
+    for (int i = 0; i < 2000; i++)
+        rcy_mem_free(h, p[i]);
+    rcy_heap_free(h);
+    return NULL;
+}
+
+static void freeing_a_heap_forgets_its_traces(void **state) {
+    (void)state;
+    assert_int_equal(rcy_tracemalloc_start(1), RCY_OK);
+    rcy_heap *h = rcy_heap_new(NULL);
+    for (int i = 0; i < 5000; i++) {
+        (void)rcy_mem_alloc(h, (size_t)i % 500 + 1);
+        (void)rcy_new(h, &point_type);
+    }
+    size_t cur;
+    rcy_tracemalloc_get_traced_memory(&cur, NULL);
+    assert_true(cur > 0);
+    rcy_heap_free(h);
+    rcy_tracemalloc_get_traced_memory(&cur, NULL);
+    assert_int_equal(cur, 0);
+    rcy_snapshot *s = rcy_tracemalloc_take_snapshot();
+    size_t total, count;
+    rcy_snapshot_totals(s, &total, &count);
+    assert_int_equal(count, 0);
+    rcy_snapshot_free(s);
+    /* the address range is free for other heaps, on other threads */
+    pthread_t th[2];
+    for (int t = 0; t < 2; t++)
+        pthread_create(&th[t], NULL, fresh_heap_churns, NULL);
+    for (int t = 0; t < 2; t++)
+        pthread_join(th[t], NULL);
+    rcy_tracemalloc_get_traced_memory(&cur, NULL);
+    assert_int_equal(cur, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(env_starts_tracing_with_the_first_heap, stop_tracing),
@@ -512,6 +555,7 @@ int main(void) {
         cmocka_unit_test_teardown(debug_heaps_are_traced_exactly, stop_tracing),
         cmocka_unit_test_teardown(peak_is_exact_in_one_thread, stop_tracing),
         cmocka_unit_test_teardown(tracer_memory_per_heap_block_is_small, stop_tracing),
+        cmocka_unit_test_teardown(freeing_a_heap_forgets_its_traces, stop_tracing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
