@@ -283,9 +283,10 @@ static void invoke_callbacks(rcy_heap *h, rcy_gc_phase phase, const rcy_gc_info 
 
 typedef struct coll_ctx {
     rcy_heap *h;
-    unsigned maxgen; /* the set: TRACKED, GEN <= maxgen, refcnt > 0 */
-    unsigned target; /* generation survivors go to */
-    rcy_head_ **a;   /* the set, then U in its prefix */
+    unsigned maxgen;  /* the set: TRACKED, GEN <= maxgen, refcnt > 0 */
+    uint32_t members; /* bit (gcword & 0xF) set: TRACKED with GEN <= maxgen */
+    unsigned target;  /* generation survivors go to */
+    rcy_head_ **a;    /* the set, then U in its prefix */
     size_t n, cap;
     size_t sp;    /* work stack depth (stack in h->gc.stack) */
     int overflow; /* the stack could not grow: rescan needed */
@@ -363,9 +364,11 @@ static int visit_subtract(void *obj, void *arg) {
         return 0;
     }
     uint32_t rc = o->refcnt;
-    if ((w & RCYI_GC_TRACKED) && GEN_OF(w) <= c->maxgen && rc != 0) {
+    if (((c->members >> (w & 0xFu)) & 1) && rc != 0) {
         /* initial_refs(rc), minus this reference unless saturated */
-        uint32_t r = rc >= RCYI_SLOT_MAX ? RCYI_SLOT_MAX : rc - 1;
+        uint32_t r = rc - 1;
+        if (RCY_UNLIKELY(r >= RCYI_SLOT_MAX - 1))
+            r = RCYI_SLOT_MAX;
         o->gcword = (w & 0xFFu) | COLL | MKSLOT(r);
     }
     return 0;
@@ -916,6 +919,9 @@ static ssize_t collect_main(rcy_heap *h, unsigned gen) {
     memset(&c, 0, sizeof c);
     c.h = h;
     c.maxgen = gen;
+    for (uint32_t v = 0; v < 16; v++)
+        if ((v & RCYI_GC_TRACKED) && GEN_OF(v) <= gen)
+            c.members |= 1u << v;
     c.target = gen + 1 < 2 ? gen + 1 : 2;
 
     set_collecting(gc, 1);

@@ -3,7 +3,8 @@
 # CPython's (bench/gc_peer.py) on the same graph shapes, side by side, then
 # binary_trees with tracked nodes and automatic collection on vs untracked.
 # Times are process CPU time (the machine is shared: wall time is noise),
-# median of RUNS runs.  Env: RCY_BENCH_BUILD (set by bench/run.sh),
+# median of RUNS runs; each benchmark runs ours then the peer's before the
+# next starts.  Env: RCY_BENCH_BUILD (set by bench/run.sh),
 # RCY_BENCH_RUNS (5), GC_BENCH_SCALE (1 = full sizes), BT_DEPTH (21).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -11,8 +12,14 @@ b="${RCY_BENCH_BUILD:?run through bench/run.sh}/bench"
 runs=${RCY_BENCH_RUNS:-5}
 scale=${GC_BENCH_SCALE:-1}
 depth=${BT_DEPTH:-21}
-ours=$("$b/gc_bench" "$runs" "$scale")
-peer=$(python3 "$here/gc_peer.py" "$runs" "$scale")
+# One benchmark at a time, ours then the peer's, so that a change in the
+# machine's load between the two runs skews one ratio, not all of them.
+ours="runs $runs"
+peer="runs $runs"
+for name in cyclic2 rings chain traversal young header; do
+    ours+=$'\n'$(GC_BENCH_ONLY=$name "$b/gc_bench" "$runs" "$scale" | grep -v '^runs ')
+    peer+=$'\n'$(GC_BENCH_ONLY=$name python3 "$here/gc_peer.py" "$runs" "$scale" | grep -v '^runs ')
+done
 python3 - "$ours" "$peer" "$scale" <<'PY'
 import platform, sys
 ours = dict(l.split() for l in sys.argv[1].splitlines())
