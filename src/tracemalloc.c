@@ -182,8 +182,17 @@ static void fold_counters_locked(void);
 
 /* ---- stopping the world ------------------------------------------------------ */
 
+static int fences_forced; /* rcyi_tm_use_fences */
+
+void rcyi_tm_use_fences(void) {
+    __atomic_store_n(&fences_forced, 1, __ATOMIC_RELAXED);
+    __atomic_or_fetch(&gs.state, ST_FENCE, __ATOMIC_SEQ_CST);
+}
+
 static void membarrier_register(void) {
-    long q = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+    long q = __atomic_load_n(&fences_forced, __ATOMIC_RELAXED)
+                 ? -1
+                 : syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
     bool ok = q > 0 && (q & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
               syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
     if (ok)

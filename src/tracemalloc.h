@@ -80,6 +80,9 @@ void rcyi_tm_unmap(void *p, size_t size);
  * previous state for exit. */
 int rcyi_tm_enter(void);
 void rcyi_tm_exit(int prev);
+/* Tests: synchronize events with stoppers by fences, as on a kernel
+ * without membarrier(2).  Only before the first rcy_tracemalloc_start. */
+void rcyi_tm_use_fences(void);
 
 /* ---- tracemalloc.c: raw tracebacks as the engine keeps them ----------- */
 
