@@ -10,8 +10,9 @@
  * is used by one thread at a time, so its entry is written without a lock.
  * Every other trace (large and raw blocks, other domains,
  * rcy_tracemalloc_track) lives in 64 hash SHARDS, each an open-addressing
- * table (linear probing, backward-shift deletion, no tombstones) of 16-byte
- * slots {address, size, traceback id} under its own spin lock.
+ * table of 16-byte slots {address, size, traceback id} probed a 64-byte
+ * group at a time, under its own spin lock (taken only while more than one
+ * thread traces).
  *
  * Every event runs between ev_enter and ev_leave, which mark the thread's
  * record "in an event".  Operations that read or reset the whole state
@@ -29,8 +30,9 @@
  * the one that followed it last time, so a repeated sequence of stacks
  * finds each one without touching a table: the common event takes no lock
  * at all.  The intern table keeps each id's hash beside it, so a probe
- * reads a traceback only when the hashes match.  Above one frame, native return addresses follow
- * (frames.c), resolved to symbols only when a snapshot is reported (symbols.c).
+ * reads a traceback only when the hashes match.  Above one frame, native
+ * return addresses follow (frames.c), resolved to symbols only when a
+ * snapshot is reported (symbols.c).
  *
  * Locks and invariants: see src/tracemalloc.h.
  */
