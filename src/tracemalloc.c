@@ -1523,7 +1523,7 @@ static void atfork_child(void) {
     unsigned hi = __atomic_load_n(&thr_hi, __ATOMIC_ACQUIRE);
     for (unsigned i = 0; i < hi; i++) {
         tm_thread *t = thr_at(i);
-        if (t == tls_thr || !t->used)
+        if (t == tls_thr)
             continue;
         /* A thread that does not exist here: keep its numbers, free its
          * slot. */
@@ -1537,6 +1537,9 @@ static void atfork_child(void) {
         memset(t->tbc, 0, sizeof t->tbc);
         t->last_id = 0;
         t->used = 0;
+        /* It may have been caught between marking an event and seeing the
+         * stop flag (it would have backed off): no thread here will. */
+        __atomic_store_n(&t->in_event, 0, __ATOMIC_RELAXED);
     }
     thr_nused = tls_thr ? 1 : 0;
     __atomic_store_n(&gs.multi, 0, __ATOMIC_RELAXED);

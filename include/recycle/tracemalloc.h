@@ -95,6 +95,10 @@ RCY_API void rcy_traceback_free(rcy_traceback *tb);
 /* Trace a block of a user's own allocator (Python's PyTraceMalloc_Track).
  * The traceback is the caller's native stack: frame 0 is the line that
  * called track.  Tracing the same (domain, ptr) again replaces the trace.
+ * Blocks recycle's own allocator hands out are traced by recycle itself,
+ * in domain 0, in a table of their own: tracking one of them in domain 0
+ * adds a second trace rather than replacing the first (use another
+ * domain for a sub-allocator's blocks).
  * RCY_ESTATE when not tracing.  Calls made while the tracer itself runs on
  * this thread (its own mallocs, under a preload library) are ignored and
  * return RCY_OK, so a malloc hook may call these without a guard of its
