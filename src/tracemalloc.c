@@ -263,19 +263,20 @@ static tm_thread *thr_register(void) {
             __atomic_store_n(&thr_hi, hi + 1, __ATOMIC_RELEASE);
         }
     }
-    bool now_multi = false;
+    bool need_multi = false;
     if (t) {
         t->used = 1;
-        if (++thr_nused == 2 && !__atomic_load_n(&gs.multi, __ATOMIC_RELAXED)) {
-            __atomic_store_n(&gs.multi, 1, __ATOMIC_RELAXED);
-            now_multi = true;
-        }
+        need_multi = ++thr_nused >= 2 && !__atomic_load_n(&gs.multi, __ATOMIC_RELAXED);
     }
     spin_unlock(&thr_lock);
-    if (now_multi) {
-        /* The first thread may be in an event that skips the shard locks:
-         * wait it out.  Its next event sees multi. */
+    if (need_multi) {
+        /* The one other thread may be in an event that skips the shard
+         * locks: wait it out with the world stopped, and only then set
+         * multi.  So whoever sees multi set (this thread, or a third one
+         * registering meanwhile, which otherwise stops the world too) knows
+         * no lock-free event is still running. */
         world_stop();
+        __atomic_store_n(&gs.multi, 1, __ATOMIC_RELAXED);
         world_resume();
     }
     if (t) {
@@ -764,7 +765,6 @@ found:
         if (s->over[g] != UINT8_MAX)
             s->over[g]++;
     s->slots[empty] = e;
-    __atomic_store_n(&s->count, s->count + 1, __ATOMIC_RELAXED);
 }
 
 /* Rebuild the shard's table with about ng groups (rounded up to whole
@@ -783,7 +783,8 @@ static bool shard_resize_locked(shard *s, size_t ng) {
     s->over = (uint8_t *)(ns + ng * GROUP);
     __atomic_store_n(&s->ngroups, ng, __ATOMIC_RELAXED);
     s->map_bytes = bytes;
-    __atomic_store_n(&s->count, 0, __ATOMIC_RELAXED);
+    /* count keeps its value throughout: a free on another thread reads it
+     * without the lock, and must never see 0 while its trace is here. */
     for (size_t i = 0; i < oldcap; i++)
         if (old[i].tb)
             place_locked(s, addr_hash(old[i].ptr), SIZE_MAX, old[i]);
@@ -944,6 +945,7 @@ static bool shard_add(tm_thread *thr, unsigned domain, uintptr_t ptr, size_t siz
     if (RCY_UNLIKELY(sz32 == UINT32_MAX) && !big_put_locked(s, ptr, domain, size))
         goto out;
     place_locked(s, h, empty, (slot){ptr, sz32, id});
+    __atomic_store_n(&s->count, s->count + 1, __ATOMIC_RELAXED);
     acct_alloc(thr, size);
     ok = true;
 out:
