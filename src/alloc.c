@@ -859,10 +859,14 @@ void rcyi_walk_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg) {
             fn((rcy_head_ *)(void *)((char *)(l + 1) + front), arg);
     }
     if (--st->walking == 0) {
-        for (rcyi_large *l = st->large[RCYI_KIND_OBJECT], *next; l; l = next) {
-            next = l->next;
-            if (l->magic == LARGE_DEFERRED)
-                large_release(st, l);
+        /* Raw blocks freed by a visitor were deferred too (free_large does
+         * not know which list the walk reads): release both kinds. */
+        for (unsigned k = 0; k < RCYI_KINDS; k++) {
+            for (rcyi_large *l = st->large[k], *next; l; l = next) {
+                next = l->next;
+                if (l->magic == LARGE_DEFERRED)
+                    large_release(st, l);
+            }
         }
         sweep_empty_pools(st);
     }

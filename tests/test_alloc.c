@@ -508,6 +508,43 @@ static void visitor_may_free_objects(void **state) {
     rcy_heap_free(h);
 }
 
+/* Raw blocks a visitor frees (large or small) are released once the walk
+ * is over too: nothing stays counted or mapped. */
+typedef struct raw_ctx {
+    rcy_heap *h;
+    void **raw;
+    size_t n, next;
+} raw_ctx;
+
+static void free_raw_while_walking(rcy_head_ *o, void *arg) {
+    (void)o;
+    raw_ctx *c = arg;
+    if (c->next < c->n)
+        rcy_mem_free(c->h, c->raw[c->next++]);
+}
+
+static void visitor_may_free_raw_blocks(void **state) {
+    (void)state;
+    rcy_heap *h = heap_with(0, 0);
+    enum { NOBJ = 100, NRAW = 40 };
+    rcy_head_ *objs[NOBJ];
+    void *raw[NRAW];
+    for (size_t i = 0; i < NOBJ; i++)
+        objs[i] = new_fake(h, 32);
+    for (size_t i = 0; i < NRAW; i++)
+        raw[i] = rcy_mem_alloc(h, i % 2 ? 5000 + i : 64);
+    raw_ctx c = {h, raw, NRAW, 0};
+    rcyi_walk_objects(h, free_raw_while_walking, &c);
+    assert_int_equal(c.next, NRAW);
+    rcyi_alloc_validate(h);
+    rcy_mem_stats st = {.size = sizeof st};
+    rcy_mem_get_stats(h, &st);
+    assert_int_equal(st.large_blocks, 0);
+    for (size_t i = 0; i < NOBJ; i++)
+        free_fake(h, objs[i]);
+    rcy_heap_free(h);
+}
+
 /* ---- ownership -------------------------------------------------------- */
 
 static int a_global;
@@ -673,6 +710,7 @@ int main(void) {
         cmocka_unit_test(walker_sees_exactly_the_live_objects),
         cmocka_unit_test(walker_sees_exactly_the_live_objects_in_debug_mode),
         cmocka_unit_test(visitor_may_free_objects),
+        cmocka_unit_test(visitor_may_free_raw_blocks),
         cmocka_unit_test(rebuilt_structures_reuse_pools),
         cmocka_unit_test(heap_of_block_knows_its_blocks),
         cmocka_unit_test(heaps_in_threads_run_at_once),
