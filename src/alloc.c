@@ -910,9 +910,19 @@ void rcyi_alloc_fini(rcy_heap *h) {
 #ifdef RCY_DEBUG
     rcyi_alloc_validate(h);
 #endif
+    int traced = __atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED);
+    size_t front = st->debug ? DBG_FRONT : 0;
     for (unsigned k = 0; k < RCYI_KINDS; k++) {
-        while (st->large[k])
-            large_release(st, st->large[k]);
+        while (st->large[k]) {
+            rcyi_large *l = st->large[k];
+            /* Blocks still alive lose their traces with the heap (pool
+             * blocks lose theirs with their arena, in arena_unmap). */
+            if (traced && l->magic != LARGE_DEFERRED) {
+                char *user = (char *)(l + 1) + front;
+                rcyi_trace_free(0, k == RCYI_KIND_OBJECT ? user + sizeof(rcy_head_) : user);
+            }
+            large_release(st, l);
+        }
     }
     while (st->all) {
         rcyi_arena *a = st->all;

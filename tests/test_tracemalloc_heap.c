@@ -15,6 +15,8 @@ typedef struct point {
     double x, y;
 } point;
 static const rcy_type point_type = {.name = "point", .size = sizeof(point)};
+/* Larger than the small-block limit: comes from the raw allocator. */
+static const rcy_type big_type = {.name = "big", .size = 3000};
 
 static int stop_tracing(void **state) {
     (void)state;
@@ -520,6 +522,10 @@ static void freeing_a_heap_forgets_its_traces(void **state) {
     for (int i = 0; i < 5000; i++) {
         (void)rcy_mem_alloc(h, (size_t)i % 500 + 1);
         (void)rcy_new(h, &point_type);
+        if (i % 100 == 0) { /* large blocks, raw and objects, left alive too */
+            (void)rcy_mem_alloc(h, 5000 + (size_t)i);
+            (void)rcy_new(h, &big_type);
+        }
     }
     size_t cur;
     rcy_tracemalloc_get_traced_memory(&cur, NULL);
