@@ -454,16 +454,7 @@ static void clear_and_snapshot_while_threads_allocate(void **state) {
     stop_flag = 0;
     for (int t = 0; t < 3; t++)
         pthread_create(&th[t], NULL, churn, (void *)((uintptr_t)(t + 1) << 36));
-    for (int k = 0; k < 20; k++) {
-        rcy_snapshot *s = rcy_tracemalloc_take_snapshot();
-        assert_non_null(s);
-        size_t total;
-        rcy_snapshot_totals(s, &total, NULL);
-        assert_int_equal(total, rcy_snapshot_counters(s)->current);
-        rcy_snapshot_free(s);
-        if (k % 5 == 0)
-            rcy_tracemalloc_clear_traces();
-    }
+    rcy_test_snapshots_stay_exact(20, 5, 0);
     __atomic_store_n(&stop_flag, 1, __ATOMIC_RELAXED);
     for (int t = 0; t < 3; t++)
         pthread_join(th[t], NULL);

@@ -50,19 +50,7 @@ static void events_fence_when_there_is_no_membarrier(void **state) {
     pthread_t th[THREADS];
     for (int t = 0; t < THREADS; t++)
         pthread_create(&th[t], NULL, worker, (void *)((uintptr_t)(t + 1) << 36));
-    for (int k = 0; k < 40; k++) {
-        rcy_snapshot *s = rcy_tracemalloc_take_snapshot();
-        assert_non_null(s);
-        size_t total;
-        rcy_snapshot_totals(s, &total, NULL);
-        assert_int_equal(total, rcy_snapshot_counters(s)->current);
-        rcy_snapshot_free(s);
-        size_t cur, peak;
-        rcy_tracemalloc_get_traced_memory(&cur, &peak);
-        assert_true(peak >= cur);
-        if (k % 10 == 5)
-            rcy_tracemalloc_clear_traces();
-    }
+    rcy_test_snapshots_stay_exact(40, 10, 5);
     __atomic_store_n(&stop_flag, 1, __ATOMIC_RELAXED);
     for (int t = 0; t < THREADS; t++)
         pthread_join(th[t], NULL);

@@ -328,16 +328,7 @@ static void clear_and_snapshot_while_heaps_allocate(void **state) {
     pthread_t th[3];
     for (int t = 0; t < 3; t++)
         pthread_create(&th[t], NULL, heap_churn, NULL);
-    for (int k = 0; k < 30; k++) {
-        rcy_snapshot *s = rcy_tracemalloc_take_snapshot();
-        assert_non_null(s);
-        size_t total;
-        rcy_snapshot_totals(s, &total, NULL);
-        assert_int_equal(total, rcy_snapshot_counters(s)->current);
-        rcy_snapshot_free(s);
-        if (k % 7 == 3)
-            rcy_tracemalloc_clear_traces();
-    }
+    rcy_test_snapshots_stay_exact(30, 7, 3);
     __atomic_store_n(&churn_stop, 1, __ATOMIC_RELAXED);
     for (int t = 0; t < 3; t++)
         pthread_join(th[t], NULL);

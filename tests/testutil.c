@@ -88,3 +88,19 @@ size_t rcy_test_bytes_in_use(rcy_heap *h) {
     assert_int_equal(rcy_mem_get_stats(h, &st), RCY_OK);
     return st.small_bytes_used + st.large_bytes;
 }
+
+void rcy_test_snapshots_stay_exact(int rounds, int clear_every, int clear_at) {
+    for (int k = 0; k < rounds; k++) {
+        rcy_snapshot *s = rcy_tracemalloc_take_snapshot();
+        assert_non_null(s);
+        size_t total;
+        rcy_snapshot_totals(s, &total, NULL);
+        assert_int_equal(total, rcy_snapshot_counters(s)->current);
+        rcy_snapshot_free(s);
+        size_t cur, peak;
+        rcy_tracemalloc_get_traced_memory(&cur, &peak);
+        assert_true(peak >= cur);
+        if (clear_every > 0 && k % clear_every == clear_at)
+            rcy_tracemalloc_clear_traces();
+    }
+}

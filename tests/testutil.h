@@ -29,4 +29,10 @@ void rcy_test_reset_output(void);
  * large blocks): 0 once everything is freed. */
 size_t rcy_test_bytes_in_use(rcy_heap *h);
 
+/* While other threads allocate and free under tracing: take `rounds`
+ * snapshots, each of whose traces must add up to the counters' current
+ * total with peak >= current, and clear the traces at every round k with
+ * k % clear_every == clear_at (clear_every 0: never). */
+void rcy_test_snapshots_stay_exact(int rounds, int clear_every, int clear_at);
+
 #endif
