@@ -530,25 +530,31 @@ static void drain(coll_ctx *c, int (*visit)(void *, void *)) {
     }
 }
 
+/* Visit o's edges for marking.  A list's items are walked inline, and a
+ * repeated item is visited once per run (the first visit marked it, so the
+ * repeats would find nothing to do).  Inlined with a constant visit, so
+ * every call below is direct. */
+static inline void mark_edges(coll_ctx *c, rcy_head_ *o, rcy_visitproc visit) {
+    if (o->type == &rcy_list_type) {
+        size_t n;
+        void *const *items = rcyi_list_items(rcyi_obj(o), &n);
+        void *prev = NULL;
+        for (size_t i = 0; i < n; i++) {
+            void *p = items[i];
+            if (p != prev)
+                (void)visit(p, c);
+            prev = p;
+        }
+    } else {
+        o->type->traverse(rcyi_obj(o), visit, c);
+    }
+}
+
 /* drain(c, visit_mark), with a list's edges walked inline (as in
  * subtract_one). */
 static void drain_mark(coll_ctx *c) {
-    while (c->sp) {
-        rcy_head_ *o = c->stack[--c->sp];
-        if (o->type == &rcy_list_type) {
-            size_t n;
-            void *const *items = rcyi_list_items(rcyi_obj(o), &n);
-            void *prev = NULL;
-            for (size_t i = 0; i < n; i++) {
-                void *p = items[i];
-                if (p != prev) /* a repeated item was marked just now */
-                    (void)visit_mark(p, c);
-                prev = p;
-            }
-        } else {
-            o->type->traverse(rcyi_obj(o), visit_mark, c);
-        }
-    }
+    while (c->sp)
+        mark_edges(c, c->stack[--c->sp], visit_mark);
 }
 
 /* Young collections: marking appends survivors to a queue with room for
@@ -570,22 +576,8 @@ static int visit_mark_young(void *obj, void *arg) {
 
 static void drain_young(coll_ctx *c) {
     size_t before = c->qlen - 1; /* the root just appended */
-    for (size_t q = c->qhead; q < c->qlen; q++) {
-        rcy_head_ *o = c->queue[q];
-        if (o->type == &rcy_list_type) {
-            size_t n;
-            void *const *items = rcyi_list_items(rcyi_obj(o), &n);
-            void *prev = NULL;
-            for (size_t i = 0; i < n; i++) {
-                void *p = items[i];
-                if (p != prev)
-                    (void)visit_mark_young(p, c);
-                prev = p;
-            }
-        } else {
-            o->type->traverse(rcyi_obj(o), visit_mark_young, c);
-        }
-    }
+    for (size_t q = c->qhead; q < c->qlen; q++)
+        mark_edges(c, c->queue[q], visit_mark_young);
     c->qhead = c->qlen;
     c->reached += c->qlen - 1 - before;
 }
@@ -696,19 +688,7 @@ static void mark_full(coll_ctx *c, rcy_head_ ***u, size_t *nu) {
                 o->gcword = (w & KEEP_BITS) | GENBITS(2) | MKSLOT(RCYI_SLOT_NONE);
                 if (++c->reached == n)
                     break;
-                if (o->type == &rcy_list_type) {
-                    size_t m;
-                    void *const *items = rcyi_list_items(rcyi_obj(o), &m);
-                    void *prev = NULL;
-                    for (size_t j = 0; j < m; j++) {
-                        void *p = items[j];
-                        if (p != prev)
-                            (void)visit_mark_scan(p, c);
-                        prev = p;
-                    }
-                } else {
-                    o->type->traverse(rcyi_obj(o), visit_mark_scan, c);
-                }
+                mark_edges(c, o, visit_mark_scan);
                 if (c->sp)
                     drain_mark(c);
                 if (c->reached == n)
