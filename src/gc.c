@@ -530,6 +530,18 @@ static void drain(coll_ctx *c, int (*visit)(void *, void *)) {
     }
 }
 
+/* o (gcword w, gc_refs 0 after subtraction) goes tentatively into U:
+ * marked UNREACHABLE and held by one extra reference, and what the later
+ * phases will need to do for it noted. */
+static inline void hold_unreachable(coll_ctx *c, rcy_head_ *o, uint32_t w) {
+    const rcy_type *t = o->type;
+    o->gcword = w | UNR;
+    o->refcnt++;
+    c->any_legacy |= (t->flags & RCY_TYPE_LEGACY_FINALIZER) != 0;
+    c->any_weak |= (w & RCYI_GC_WEAKREFS) || rcyi_is_weakref_type(t);
+    c->any_fin |= t->finalize && !(w & RCYI_GC_FINALIZED);
+}
+
 /* Visit o's edges for marking.  A list's items are walked inline, and a
  * repeated item is visited once per run (the first visit marked it, so the
  * repeats would find nothing to do).  Inlined with a constant visit, so
@@ -609,12 +621,7 @@ static void mark_reachable(coll_ctx *c, rcy_head_ ***u, size_t *nu) {
         } else {
             /* Tentatively in U: marked and held now, which saves a pass
              * when it stays there (garbage usually does). */
-            const rcy_type *t = o->type;
-            o->gcword = w | UNR;
-            o->refcnt++;
-            c->any_legacy |= (t->flags & RCY_TYPE_LEGACY_FINALIZER) != 0;
-            c->any_weak |= (w & RCYI_GC_WEAKREFS) || rcyi_is_weakref_type(t);
-            c->any_fin |= t->finalize && !(w & RCYI_GC_FINALIZED);
+            hold_unreachable(c, o, w);
             /* never overwrites an unscanned entry: k <= done */
             a[k] = o;
             k++;
@@ -694,12 +701,7 @@ static void mark_full(coll_ctx *c, rcy_head_ ***u, size_t *nu) {
                 if (c->reached == n)
                     break;
             } else {
-                const rcy_type *t = o->type;
-                o->gcword = w | UNR;
-                o->refcnt++;
-                c->any_legacy |= (t->flags & RCY_TYPE_LEGACY_FINALIZER) != 0;
-                c->any_weak |= (w & RCYI_GC_WEAKREFS) || rcyi_is_weakref_type(t);
-                c->any_fin |= t->finalize && !(w & RCYI_GC_FINALIZED);
+                hold_unreachable(c, o, w);
                 /* the write position trails the scan: never unscanned */
                 while (wp == wend) {
                     wend = sb[ws];
