@@ -2,9 +2,11 @@
 binary_trees with instances of a __slots__ class (each one a traced
 PyObject allocation), untraced or under tracemalloc.start(NFRAME).
 
-    python3 trace_binary_trees.py DEPTH NFRAME RUNS [FRACTION]
+    python3 trace_binary_trees.py DEPTH NFRAME RUNS [FRACTION [gc]]
 
-Prints the same "key value" lines as bench/trace_binary_trees.c."""
+Prints the same "key value" lines as bench/trace_binary_trees.c.  The
+collector is disabled unless the last argument is "gc" (bench/run.d/30-gc.sh
+uses that to show what CPython's own collector costs on this program)."""
 import gc
 import sys
 import time
@@ -49,7 +51,8 @@ def main():
     global allocations
     depth, nframe, runs = (int(a) for a in sys.argv[1:4])
     fraction = int(sys.argv[4]) if len(sys.argv) > 4 else 1
-    gc.disable()  # the same work either way: measure allocation, not collection
+    if sys.argv[5:6] != ["gc"]:
+        gc.disable()  # the same work either way: measure allocation, not collection
     times = []
     for _ in range(runs):
         if nframe:

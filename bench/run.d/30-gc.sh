@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # bench/run.d/30-gc.sh — the cycle collector (bench/gc_bench.c) against
 # CPython's (bench/gc_peer.py) on the same graph shapes, side by side, then
-# binary_trees with tracked nodes and automatic collection on vs untracked.
+# binary_trees with tracked nodes and automatic collection on vs untracked,
+# and for scale what CPython's own collector costs on the Python program
+# (bench/trace_binary_trees.py, collection on vs gc.disable()).
 # Times are process CPU time (the machine is shared: wall time is noise),
 # median of RUNS runs; each benchmark runs ours then the peer's before the
 # next starts.  Env: RCY_BENCH_BUILD (set by bench/run.sh),
@@ -65,4 +67,13 @@ if [ -x "$bt_rcy" ] && [ -x "$bt_un" ]; then
     echo "binary_trees $depth, CPU seconds, median of 3 (interleaved)"
     printf "%-44s %10s %10s %10s %8s\n" "" tracked untracked ratio target
     awk -v t="$t" -v u="$u" 'BEGIN {printf "%-44s %10.2f %10.2f %9.3fx %8s\n", "nodes tracked, automatic collection on", t, u, t / u, "<= 1.1x"}'
+    # The same program in Python (instances of a __slots__ class are
+    # tracked): what CPython's own collector costs, collection on vs
+    # gc.disable().  Depth 16: depth 21 would take minutes in Python.
+    pydepth=16
+    on=$(python3 "$here/trace_binary_trees.py" "$pydepth" 0 3 1 gc | awk '$1 == "seconds" {print $2}')
+    off=$(python3 "$here/trace_binary_trees.py" "$pydepth" 0 3 1 | awk '$1 == "seconds" {print $2}')
+    if [ -n "$on" ] && [ -n "$off" ]; then
+        awk -v t="$on" -v u="$off" -v d="$pydepth" 'BEGIN {printf "%-44s %10.2f %10.2f %9.3fx %8s\n", "python3 " d ", collection on vs gc.disable()", t, u, t / u, ""}'
+    fi
 fi
