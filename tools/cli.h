@@ -35,6 +35,9 @@ extern const char *cli_prog; /* "recycle" or "recycle top", for messages */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Parse a decimal in [lo, hi]; false on junk or out of range. */
 bool cli_parse_long(const char *s, long lo, long hi, long *out);
+/* getopt returned '?': say which option was unknown or lacked its value
+ * (from optopt / argv[optind - 1]); returns CLI_EUSAGE. */
+int cli_bad_option(char **argv);
 /* True when argv[i] is a help flag. */
 bool cli_is_help(const char *arg);
 /* Load a snapshot file, printing one clear line on failure. */

@@ -4,6 +4,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,14 @@ void cli_error(const char *fmt, ...) {
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
+}
+
+int cli_bad_option(char **argv) {
+    if (optopt && optopt != '?')
+        cli_error("unknown option or missing value: '-%c' (see %s --help)", optopt, cli_prog);
+    else
+        cli_error("unknown option '%s' (see %s --help)", argv[optind - 1], cli_prog);
+    return CLI_EUSAGE;
 }
 
 bool cli_parse_long(const char *s, long lo, long hi, long *out) {

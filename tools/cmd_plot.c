@@ -208,11 +208,7 @@ int cmd_plot(int argc, char **argv) {
             fputs(plot_usage, stdout);
             return CLI_OK;
         default:
-            if (optopt && optopt != '?')
-                cli_error("unknown option or missing value: '-%c' (see --help)", optopt);
-            else
-                cli_error("unknown option '%s' (see --help)", argv[optind - 1]);
-            return CLI_EUSAGE;
+            return cli_bad_option(argv);
         }
     }
     if (argc - optind != 1) {

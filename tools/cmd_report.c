@@ -127,11 +127,7 @@ static int parse_report_opts(int argc, char **argv, const char *usage, int nfile
             fputs(usage, stdout);
             return CLI_OK;
         default:
-            if (optopt && optopt != '?')
-                cli_error("unknown option or missing value: '-%c' (see --help)", optopt);
-            else
-                cli_error("unknown option '%s' (see --help)", argv[optind - 1]);
-            return CLI_EUSAGE;
+            return cli_bad_option(argv);
         }
     }
     if (argc - optind != nfiles) {

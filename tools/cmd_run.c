@@ -182,11 +182,7 @@ int cmd_run(int argc, char **argv) {
             fputs(run_usage, stdout);
             return CLI_OK;
         default:
-            if (optopt)
-                cli_error("unknown option '-%c' (see recycle run --help)", optopt);
-            else
-                cli_error("unknown option '%s' (see recycle run --help)", argv[optind - 1]);
-            return CLI_EUSAGE;
+            return cli_bad_option(argv);
         }
     }
     if (optind >= argc) {

@@ -168,6 +168,15 @@ R plot count.rcy -o /nonexistent-dir/x.svg 2>/dev/null
 expect_eq "plot to an unwritable path exits 1" 1 "$?"
 R frobnicate 2>/dev/null
 expect_eq "an unknown command is a usage error" 2 "$?"
+R top --bogus count.rcy 2>bogus.err
+expect_eq "an unknown option is a usage error" 2 "$?"
+expect_match "named, with where to look" "^recycle top: unknown option '--bogus' \(see recycle top --help\)$" "$(cat bogus.err)"
+R plot count.rcy -o 2>noval.err
+expect_eq "an option without its value is a usage error" 2 "$?"
+expect_match "named as such" "^recycle plot: unknown option or missing value: '-o' \(see recycle plot --help\)$" "$(cat noval.err)"
+R run --bogus -- /bin/true 2>runbogus.err
+expect_eq "run: an unknown option is a usage error" 2 "$?"
+expect_match "named" "^recycle run: unknown option '--bogus' \(see recycle run --help\)$" "$(cat runbogus.err)"
 
 # ---- progress on a terminal only ----------------------------------------
 if command -v script >/dev/null; then
