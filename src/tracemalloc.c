@@ -1348,6 +1348,24 @@ static void clear_locked(void) {
 
 #define STACK_PCS 128
 
+/* Room for *want return addresses: stackbuf (STACK_PCS entries) when that
+ * is enough, else pages from the tracer's own mmap (*mapped bytes, to be
+ * unmapped by the caller); when mapping fails, stackbuf with *want cut to
+ * STACK_PCS. */
+static uintptr_t *stack_room(uintptr_t *stackbuf, int *want, size_t *mapped) {
+    *mapped = 0;
+    if (*want <= STACK_PCS)
+        return stackbuf;
+    size_t bytes = page_round((size_t)*want * sizeof *stackbuf);
+    uintptr_t *pcs = rcyi_tm_map(bytes);
+    if (!pcs) {
+        *want = STACK_PCS;
+        return stackbuf;
+    }
+    *mapped = bytes;
+    return pcs;
+}
+
 /* The walker fills the stack buffers; gcc cannot see that through the
  * call. */
 #if defined(__GNUC__) && !defined(__clang__)
@@ -1359,19 +1377,11 @@ __attribute__((noinline)) static void trace_alloc_frames(tm_thread *thr, uintptr
                                                          unsigned domain, const void *ptr,
                                                          size_t size, const char *file, int line,
                                                          const char *func) {
-    uintptr_t stackbuf[STACK_PCS], *pcs = stackbuf;
+    uintptr_t stackbuf[STACK_PCS];
     int total = 0;
     int want = limit - 1 + RCYI_TM_SLACK;
-    size_t mapped = 0;
-    if (want > STACK_PCS) {
-        mapped = page_round((size_t)want * sizeof *pcs);
-        pcs = rcyi_tm_map(mapped);
-        if (!pcs) {
-            pcs = stackbuf;
-            want = STACK_PCS;
-            mapped = 0;
-        }
-    }
+    size_t mapped;
+    uintptr_t *pcs = stack_room(stackbuf, &want, &mapped);
     int npcs = rcyi_walk_stack(fp, pcs, want, 0, &total);
     uint32_t id = tb_lookup(thr, domain, file, line, func, pcs, npcs, total);
     if (id)
@@ -1457,18 +1467,10 @@ track_common(uintptr_t fp, unsigned domain, uintptr_t ptr, size_t size, unsigned
         return RCY_ESTATE;
     }
     int limit = __atomic_load_n(&gs.limit, __ATOMIC_RELAXED);
-    uintptr_t stackbuf[STACK_PCS], *pcs = stackbuf;
-    size_t mapped = 0;
+    uintptr_t stackbuf[STACK_PCS];
+    size_t mapped;
     int want = limit;
-    if (want > STACK_PCS) {
-        mapped = page_round((size_t)want * sizeof *pcs);
-        pcs = rcyi_tm_map(mapped);
-        if (!pcs) {
-            pcs = stackbuf;
-            want = STACK_PCS;
-            mapped = 0;
-        }
-    }
+    uintptr_t *pcs = stack_room(stackbuf, &want, &mapped);
     int total = 0;
     int npcs = rcyi_walk_stack(fp, pcs, want, (int)(skip > 65535 ? 65535 : skip), &total);
     uint32_t id = tb_lookup(thr, domain, NULL, 0, NULL, pcs, npcs, total);

@@ -197,6 +197,37 @@ static void native_frames_resolve_to_functions_and_lines(void **state) {
     rcy_tracemalloc_stop();
 }
 
+/* Limits above the tracer's on-stack buffer (128 return addresses) walk
+ * into pages of its own: a 200-deep recursion keeps 200+ frames, and
+ * rcy_tracemalloc_track takes the same path. */
+__attribute__((noinline)) static void deep_allocates(int depth, const void *p, bool track) {
+    if (depth > 0) {
+        deep_allocates(depth - 1, p, track);
+    } else if (track) {
+        assert_int_equal(rcy_tracemalloc_track(5, (uintptr_t)p, 16), RCY_OK);
+    } else {
+        rcyi_trace_alloc(0, p, 16, __FILE__, __LINE__, __func__);
+    }
+    __asm__ volatile("" ::: "memory");
+}
+
+static void tracebacks_longer_than_the_stack_buffer(void **state) {
+    (void)state;
+    assert_int_equal(rcy_tracemalloc_start(400), RCY_OK);
+    deep_allocates(200, ADDR(1), false);
+    deep_allocates(200, ADDR(2), true);
+    rcy_snapshot *s = rcy_tracemalloc_take_snapshot();
+    size_t n;
+    const rcy_trace *t = rcy_snapshot_traces(s, &n);
+    assert_int_equal(n, 2);
+    for (size_t i = 0; i < n; i++) {
+        assert_true(t[i].traceback->nframe > 200);
+        assert_true(t[i].traceback->total_nframe >= t[i].traceback->nframe);
+    }
+    rcy_snapshot_free(s);
+    rcy_tracemalloc_stop();
+}
+
 /* Native tracebacks found through the thread's predictions (the one that
  * followed last time, the next interned, the last) and through the tables:
  * a repeated order, the reverse order and a random order all give each
@@ -610,6 +641,7 @@ int main(void) {
         cmocka_unit_test_teardown(domains_are_separate_address_spaces, stop_tracing),
         cmocka_unit_test_teardown(one_frame_is_the_call_site, stop_tracing),
         cmocka_unit_test_teardown(native_frames_resolve_to_functions_and_lines, stop_tracing),
+        cmocka_unit_test_teardown(tracebacks_longer_than_the_stack_buffer, stop_tracing),
         cmocka_unit_test_teardown(libunwind_gives_the_same_frames, stop_tracing),
         cmocka_unit_test_teardown(tracebacks_in_any_order_are_exact, stop_tracing),
         cmocka_unit_test_teardown(track_and_untrack_for_user_allocators, stop_tracing),
