@@ -370,17 +370,30 @@ static inline void acct_replace(tm_thread *t, size_t old, size_t size) {
     acct_alloc(t, size);
 }
 
+/* Move a thread's delta and event counters into the globals (the thread
+ * is stopped, ending, or gone); returns the new current total. */
+static size_t thr_fold(tm_thread *t) {
+    size_t c = __atomic_add_fetch(&gs.cur, (size_t)t->delta, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&g_allocs, t->allocs, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&g_frees, t->frees, __ATOMIC_RELAXED);
+    t->delta = 0;
+    t->allocs = t->frees = 0;
+    return c;
+}
+
+/* A thread's caches name tracebacks: forget them when those go, or when
+ * the slot goes to another thread. */
+static void thr_forget_caches(tm_thread *t) {
+    memset(t->cs, 0, sizeof t->cs);
+    memset(t->tbc, 0, sizeof t->tbc);
+    t->last_id = 0;
+}
+
 /* The world is stopped: fold every thread's delta and counters. */
 static void fold_counters_locked(void) {
     unsigned hi = __atomic_load_n(&thr_hi, __ATOMIC_ACQUIRE);
-    for (unsigned i = 0; i < hi; i++) {
-        tm_thread *t = thr_at(i);
-        __atomic_add_fetch(&gs.cur, (size_t)t->delta, __ATOMIC_RELAXED);
-        g_allocs += t->allocs;
-        g_frees += t->frees;
-        t->delta = 0;
-        t->allocs = t->frees = 0;
-    }
+    for (unsigned i = 0; i < hi; i++)
+        thr_fold(thr_at(i));
     peak_raise(__atomic_load_n(&gs.cur, __ATOMIC_RELAXED));
 }
 
@@ -398,19 +411,14 @@ static void thr_exit(void *arg) {
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
     if (__atomic_load_n(&gs.state, __ATOMIC_ACQUIRE) != ST_TRACING)
         ev_enter_slow(t, true);
-    size_t c = __atomic_add_fetch(&gs.cur, (size_t)t->delta, __ATOMIC_RELAXED);
-    if (t->delta > 0)
+    bool grew = t->delta > 0;
+    size_t c = thr_fold(t);
+    if (grew)
         peak_raise(c);
-    __atomic_add_fetch(&g_allocs, t->allocs, __ATOMIC_RELAXED);
-    __atomic_add_fetch(&g_frees, t->frees, __ATOMIC_RELAXED);
-    t->delta = 0;
-    t->allocs = t->frees = 0;
     bt_spares_release(t);
     ev_leave(t);
     spin_lock(&thr_lock);
-    memset(t->cs, 0, sizeof t->cs);
-    memset(t->tbc, 0, sizeof t->tbc);
-    t->last_id = 0;
+    thr_forget_caches(t);
     t->used = 0;
     /* Back to one thread: its events may skip the shard locks again (each
      * event reads the flag once, at its start). */
@@ -646,14 +654,14 @@ static uint32_t tb_lookup(tm_thread *thr, unsigned domain, const char *file, int
         uint32_t hint = __atomic_load_n(&lt->next, __ATOMIC_RELAXED);
         if (hint && hint <= count) {
             const rcyi_tb *t = tb_get(hint);
-            if (t->hash == hash && tb_equal(t, hash, domain, file, line, func, pcs, npcs, total)) {
+            if (tb_equal(t, hash, domain, file, line, func, pcs, npcs, total)) {
                 id = hint;
                 goto cache;
             }
         }
         if (last < count) {
             const rcyi_tb *t = tb_get(last + 1);
-            if (t->hash == hash && tb_equal(t, hash, domain, file, line, func, pcs, npcs, total)) {
+            if (tb_equal(t, hash, domain, file, line, func, pcs, npcs, total)) {
                 id = last + 1;
                 goto cache;
             }
@@ -957,6 +965,10 @@ out:
 static bool shard_remove(tm_thread *thr, unsigned domain, uintptr_t ptr) {
     uint64_t h = addr_hash(ptr);
     shard *s = shard_of(h);
+    /* An empty shard cannot hold the trace: whoever traced ptr did so
+     * before ptr could reach this thread to be freed. */
+    if (!__atomic_load_n(&s->count, __ATOMIC_RELAXED))
+        return false;
     bool found = false;
     prefetch_group(s, h);
     if (thr->locking)
@@ -1255,10 +1267,7 @@ static inline bool add_trace(tm_thread *thr, unsigned domain, uintptr_t ptr, siz
 static inline void remove_trace(tm_thread *thr, unsigned domain, uintptr_t ptr, bool hook) {
     if (RCY_LIKELY(hook && domain == 0) && bt_remove(thr, ptr))
         return;
-    /* An empty shard cannot hold the trace: whoever traced ptr did so
-     * before ptr could reach this thread to be freed. */
-    if (__atomic_load_n(&shard_of(addr_hash(ptr))->count, __ATOMIC_RELAXED))
-        shard_remove(thr, domain, ptr);
+    shard_remove(thr, domain, ptr);
 }
 
 /* ---- with the world stopped -------------------------------------------------------- */
@@ -1334,11 +1343,8 @@ static void clear_locked(void) {
     for (unsigned i = 0; i < hi; i++) {
         tm_thread *t = thr_at(i);
         t->delta = 0;
-        t->last_id = 0;
         memset(t->spare, 0, sizeof t->spare);
-        memset(t->cs, 0, sizeof t->cs);
-        memset(t->tbc, 0, sizeof t->tbc);
-        t->last_id = 0;
+        thr_forget_caches(t);
     }
     __atomic_store_n(&gs.cur, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&gs.peak, 0, __ATOMIC_RELAXED);
@@ -1529,15 +1535,9 @@ static void atfork_child(void) {
             continue;
         /* A thread that does not exist here: keep its numbers, free its
          * slot. */
-        __atomic_add_fetch(&gs.cur, (size_t)t->delta, __ATOMIC_RELAXED);
-        g_allocs += t->allocs;
-        g_frees += t->frees;
-        t->delta = 0;
-        t->allocs = t->frees = 0;
+        thr_fold(t);
         bt_spares_release(t);
-        memset(t->cs, 0, sizeof t->cs);
-        memset(t->tbc, 0, sizeof t->tbc);
-        t->last_id = 0;
+        thr_forget_caches(t);
         t->used = 0;
         /* It may have been caught between marking an event and seeing the
          * stop flag (it would have backed off): no thread here will. */
@@ -1627,8 +1627,6 @@ void rcy_tracemalloc_get_traced_memory(size_t *current, size_t *peak) {
     size_t p = __atomic_load_n(&gs.peak, __ATOMIC_RELAXED);
     world_resume();
     rcyi_tm_exit(prev);
-    if (p < c)
-        p = c;
     if (current)
         *current = c;
     if (peak)
