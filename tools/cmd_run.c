@@ -299,6 +299,7 @@ int cmd_run(int argc, char **argv) {
             return CLI_RUN_EFAIL;
         }
     }
+    pid_t pid = child_pid; /* names the default output file */
     child_pid = 0;
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGQUIT, &old_quit, NULL);
@@ -310,7 +311,7 @@ int cmd_run(int argc, char **argv) {
     if (outabs[0])
         snprintf(written, sizeof written, "%s", output);
     else
-        snprintf(written, sizeof written, "recycle.%ld.rcy", (long)child_pid);
+        snprintf(written, sizeof written, "recycle.%ld.rcy", (long)pid);
     struct stat st;
     bool launched = !(WIFEXITED(status) && (WEXITSTATUS(status) == CLI_RUN_ENOEXEC ||
                                             WEXITSTATUS(status) == CLI_RUN_ENOTFOUND));

@@ -166,6 +166,9 @@ R plot count.rcy -o out.png 2>/dev/null
 expect_eq "plot to an unknown extension is a usage error" 2 "$?"
 R plot count.rcy -o /nonexistent-dir/x.svg 2>/dev/null
 expect_eq "plot to an unwritable path exits 1" 1 "$?"
+mkdir defout && (cd defout && R run -- "$CLI_TARGET" count >/dev/null 2>../defout.err)
+expect_eq "without -o, the snapshot goes to recycle.PID.rcy here" 1 "$(ls defout | grep -c '^recycle\.[0-9]*\.rcy$')"
+expect_eq "and recycle run finds it there (says nothing)" "" "$(cat defout.err)"
 R frobnicate 2>/dev/null
 expect_eq "an unknown command is a usage error" 2 "$?"
 R top --bogus count.rcy 2>bogus.err
