@@ -452,7 +452,11 @@ static void *alloc_slow(rcy_heap *h, rcyi_alloc_state *st, unsigned kind, unsign
         }
         if (p->virgin + p->bsize <= p->limit)
             return carve(st, p);
-        list_unlink(p); /* full */
+        list_unlink(p); /* full: in use again, so no longer retained (P5) */
+        if (p->retained) {
+            p->retained = 0;
+            pool_arena(p)->nretained--;
+        }
     }
     rcyi_pool *p = pool_take(h, st, kind, cls);
     if (!p)

@@ -454,6 +454,11 @@ static void rebuilt_structures_reuse_pools(void **state) {
         enum { N = 5000 };
         rcy_head_ **objs = calloc(N, sizeof *objs);
         void **raw = calloc(N, sizeof *raw);
+        /* held throughout: the arena stays mapped, so emptied pools go to
+         * its free pools and are taken again (not carved from a fresh
+         * cached arena) */
+        void *keep = rcy_mem_alloc(h, 400);
+        size_t arenas_after_first = 0;
         for (int round = 0; round < 4; round++) {
             for (size_t i = 0; i < N; i++)
                 objs[i] = new_fake(h, 32 + (i % 3) * 16);
@@ -469,7 +474,14 @@ static void rebuilt_structures_reuse_pools(void **state) {
             rcyi_alloc_validate(h);
             for (size_t i = 0; i < N; i++)
                 rcy_mem_free(h, raw[i]);
+            rcyi_alloc_validate(h);
+            rcy_mem_stats st = {.size = sizeof st};
+            rcy_mem_get_stats(h, &st);
+            if (round == 0)
+                arenas_after_first = st.arenas_allocated;
+            assert_int_equal(st.arenas_allocated, arenas_after_first);
         }
+        rcy_mem_free(h, keep);
         walk_and_compare(h, objs, 0);
         free(objs);
         free(raw);
