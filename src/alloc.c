@@ -23,7 +23,7 @@
  * (rcyi_os_map_arena): small heaps stay small, big ones spare the TLB. */
 #define HUGE_AFTER 4
 
-#define DBG_FRONT 16u
+#define DBG_FRONT RCYI_DBG_FRONT
 #define DBG_BACK  8u
 #define DBG_FREED ((size_t)1 << 63)
 #define DBG_GUARD 0xFD

@@ -283,8 +283,8 @@ static void invoke_callbacks(rcy_heap *h, rcy_gc_phase phase, const rcy_gc_info 
 
 typedef struct coll_ctx {
     rcy_heap *h;
-    unsigned maxgen;  /* the set: TRACKED, GEN <= maxgen, refcnt > 0 */
-    uint32_t members; /* bit (gcword & 0xF) set: TRACKED with GEN <= maxgen */
+    uint32_t members; /* the set: bit (gcword & 0xF) set, i.e. TRACKED with
+                       * GEN <= the generation collected */
     unsigned target;  /* generation survivors go to */
     rcy_head_ **a;    /* the set, then U in its prefix */
     size_t n, cap;
@@ -913,7 +913,6 @@ static ssize_t collect_main(rcy_heap *h, unsigned gen) {
     coll_ctx c;
     memset(&c, 0, sizeof c);
     c.h = h;
-    c.maxgen = gen;
     for (uint32_t v = 0; v < 16; v++)
         if ((v & RCYI_GC_TRACKED) && GEN_OF(v) <= gen)
             c.members |= 1u << v;
@@ -1221,7 +1220,10 @@ static __attribute__((noinline)) void on_new_slow(rcy_heap *h, rcy_head_ *obj) {
 }
 
 /* A new object is never tracked yet: one compare decides whether anything
- * but an append to generation 0 is due (see update_trigger). */
+ * but an append to generation 0 is due (see update_trigger).  This and
+ * rcyi_gc_on_free spell out track_head / untrack_tracked on purpose:
+ * calling those instead cost 29-30% more instructions in each (callgrind,
+ * binary_trees 14 tracked: 1.049 G -> 1.100 G in all). */
 void rcyi_gc_on_new(rcy_heap *h, rcy_head_ *obj) {
     rcyi_gc_state *gc = &h->gc;
     rcyi_gc_vec *v = &gc->young[0];
