@@ -293,17 +293,14 @@ int cmd_leaks(int argc, char **argv) {
         rcy_snapshot_free(s);
         return CLI_EFILE;
     }
-    uint64_t total = 0, blocks = 0;
-    for (size_t i = 0; i < st->len; i++) {
-        total += st->items[i].size;
-        blocks += st->items[i].count;
-    }
+    size_t total, blocks;
+    rcy_snapshot_totals(s, &total, &blocks);
     if (st->len == 0) {
         puts("No blocks still allocated at exit.");
     } else {
         char sz[64];
         rcy_format_size((int64_t)total, false, sz, sizeof sz);
-        printf("Still allocated at exit: %s in %" PRIu64 " block%s from %zu call stack%s\n", sz,
+        printf("Still allocated at exit: %s in %zu block%s from %zu call stack%s\n", sz,
                blocks, blocks == 1 ? "" : "s", st->len, st->len == 1 ? "" : "s");
         size_t n = o.limit && (size_t)o.limit < st->len ? (size_t)o.limit : st->len;
         for (size_t i = 0; i < n; i++) {

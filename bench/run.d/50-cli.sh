@@ -47,20 +47,21 @@ measure() {
     echo "$mc $mw $size"
 }
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
+# "-" when a figure was not measured (heaptrack missing)
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "-" && b > 0) printf "%.2fx", a / b; else print "-" }'; }
 
 printf '%-22s %18s %26s %26s %24s\n' "workload" "plain cpu/wall s" "recycle run cpu/wall (x)" \
     "heaptrack cpu/wall (x)" "file recycle/heaptrack"
 bench() {
     local name=$1
     shift
-    local p r h
+    local pc pw rc rw rs hc hw hs
     read -r pc pw _ <<<"$(measure plain "$name" "$@")"
     read -r rc rw rs <<<"$(measure recycle "$name" "$@")"
     if [ $have_ht -eq 1 ]; then
         read -r hc hw hs <<<"$(measure heaptrack "$name" "$@")"
     else
-        hc=0 hw=0 hs=0
+        hc=- hw=- hs=-
     fi
     printf '%-22s %8s/%-9s %8s/%-6s (%s) %8s/%-6s (%s) %11s/%-11s\n' "$name" "$pc" "$pw" \
         "$rc" "$rw" "$(ratio "$rc" "$pc")" "$hc" "$hw" "$(ratio "$hc" "$pc")" "$rs" "$hs"

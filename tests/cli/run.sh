@@ -98,6 +98,8 @@ expect_match "and its leaks are there" "size=36.2 KiB, count=3" "$(R leaks exec.
 
 # ---- timeline, plots ----------------------------------------------------
 R run -q -o peak.rcy --interval 5 -- "$CLI_TARGET" peak >/dev/null
+expect_match "top --peak shows the 8 MiB block live at the peak" "cli_target\.c:[0-9]+: size=8192 KiB, count=1," "$(R top --peak --limit 1 peak.rcy)"
+check "and plain top (at exit) does not" test -z "$(R top --limit 1 peak.rcy | grep 'size=8192 KiB')"
 pst=$(R stats peak.rcy)
 expect_match "peak traced memory is the 9 MiB plateau" "peak traced: +9216 KiB \(9437184 B\)" "$pst"
 nsamp=$(printf '%s\n' "$pst" | sed -n 's/.*(\([0-9]*\) timeline samples).*/\1/p')
