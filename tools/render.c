@@ -145,20 +145,6 @@ void cli_json_string(FILE *out, const char *str) {
     fputc('"', out);
 }
 
-/* tracemalloc's size units, for axis labels and the peak note. */
-static void human_size(double bytes, char *buf, size_t len) {
-    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    size_t u = 0;
-    while (fabs(bytes) >= 1024 && u + 1 < sizeof units / sizeof units[0]) {
-        bytes /= 1024;
-        u++;
-    }
-    if (u == 0)
-        snprintf(buf, len, "%.0f %s", bytes, units[u]);
-    else
-        snprintf(buf, len, "%.1f %s", bytes, units[u]);
-}
-
 /* ---- downsampling --------------------------------------------------- */
 
 /* Indices of at most ~max samples that keep the shape: the first, the
@@ -293,7 +279,7 @@ int cli_render_svg(const cli_report *r, FILE *out) {
     }
     if (r->have_peak) {
         char sz[32];
-        human_size((double)r->peak, sz, sizeof sz);
+        rcy_format_size((int64_t)r->peak, false, sz, sizeof sz); /* as `recycle stats` says it */
         double px = X(r->peak_t), py = Y((double)r->peak);
         fprintf(
             out,
