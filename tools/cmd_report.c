@@ -83,7 +83,6 @@ typedef struct report_opts {
     rcy_key_type key;
     long limit;
     bool cumulative, peak, oldest_first;
-    int nfiles;
     char *files[2];
 } report_opts;
 
@@ -136,7 +135,6 @@ static int parse_report_opts(int argc, char **argv, const char *usage, int nfile
                   argc - optind == 1 ? "" : "s");
         return CLI_EUSAGE;
     }
-    o->nfiles = nfiles;
     for (int i = 0; i < nfiles; i++)
         o->files[i] = argv[optind + i];
     return -1;
@@ -300,8 +298,8 @@ int cmd_leaks(int argc, char **argv) {
     } else {
         char sz[64];
         rcy_format_size((int64_t)total, false, sz, sizeof sz);
-        printf("Still allocated at exit: %s in %zu block%s from %zu call stack%s\n", sz,
-               blocks, blocks == 1 ? "" : "s", st->len, st->len == 1 ? "" : "s");
+        printf("Still allocated at exit: %s in %zu block%s from %zu call stack%s\n", sz, blocks,
+               blocks == 1 ? "" : "s", st->len, st->len == 1 ? "" : "s");
         size_t n = o.limit && (size_t)o.limit < st->len ? (size_t)o.limit : st->len;
         for (size_t i = 0; i < n; i++) {
             printf("\n#%zu: ", i + 1);

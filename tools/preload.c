@@ -139,9 +139,7 @@ static struct {
     unsigned interval_ms;
     uint64_t start_ns;
     /* "NAME=value" strings re-added to an exec'd environment. */
-    char env_preload[PATH_MAX + 16];
-    char *env_keep[8];
-    size_t nenv_keep;
+    size_t nenv_keep; /* env_store[0 .. nenv_keep) */
     char env_store[8][PATH_MAX + 32];
     const char *preload_path;
 } cfg;
@@ -180,7 +178,6 @@ static struct {
     unsigned stride; /* keep every stride-th tick after downsampling */
     unsigned tick;
     _Atomic bool stop;
-    bool running;
 } samples = {.lock = PTHREAD_MUTEX_INITIALIZER, .stride = 1};
 
 #define SAMPLES_MAX (1u << 20)
@@ -248,7 +245,8 @@ static void start_sampler(void) {
     pthread_attr_setstacksize(&attr, 64 * 1024);
     pthread_t th;
     atomic_store(&samples.stop, false);
-    samples.running = pthread_create(&th, &attr, sampler_main, NULL) == 0;
+    /* without the thread there is no timeline; the traces still are */
+    (void)pthread_create(&th, &attr, sampler_main, NULL);
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     tls.depth--;
@@ -528,7 +526,7 @@ static void keep_env(const char *name) {
     char *slot = cfg.env_store[cfg.nenv_keep];
     int n = snprintf(slot, sizeof cfg.env_store[0], "%s=%s", name, v);
     if (n > 0 && (size_t)n < sizeof cfg.env_store[0])
-        cfg.env_keep[cfg.nenv_keep++] = slot;
+        cfg.nenv_keep++;
 }
 
 static void atfork_child(void) {
@@ -537,7 +535,6 @@ static void atfork_child(void) {
     int expect = MODE_TRACING;
     atomic_compare_exchange_strong(&mode, &expect, MODE_CHILD);
     pthread_mutex_init(&samples.lock, NULL);
-    samples.running = false;
     self_pid = getpid();
 }
 
@@ -782,8 +779,8 @@ static char *const *fix_env(char *const *envp, void **map, size_t *maplen) {
             bytes += strlen(envp[n]) + 2;
         }
         for (size_t k = 0; k < cfg.nenv_keep; k++) {
-            size_t klen = strcspn(cfg.env_keep[k], "=") + 1;
-            if (strncmp(envp[n], cfg.env_keep[k], klen) == 0)
+            size_t klen = strcspn(cfg.env_store[k], "=") + 1;
+            if (strncmp(envp[n], cfg.env_store[k], klen) == 0)
                 have[k] = true;
         }
     }
@@ -821,7 +818,7 @@ static char *const *fix_env(char *const *envp, void **map, size_t *maplen) {
     }
     for (size_t k = 0; k < cfg.nenv_keep; k++)
         if (!have[k])
-            out[o++] = cfg.env_keep[k];
+            out[o++] = cfg.env_store[k];
     out[o] = NULL;
     return out;
 }
