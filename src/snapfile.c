@@ -147,6 +147,11 @@ static void put_u32(unsigned char *p, uint32_t v) {
         p[i] = (unsigned char)(v >> (8 * i));
 }
 
+static void put_u64(unsigned char *p, uint64_t v) {
+    put_u32(p, (uint32_t)v);
+    put_u32(p + 4, (uint32_t)(v >> 32));
+}
+
 static size_t w_section_begin(wbuf *w, uint32_t tag) {
     w_u32(w, tag);
     w_u32(w, 0);
@@ -334,8 +339,7 @@ static int compress_body(wbuf *w, uint32_t *flags) {
     }
     if (8 + z < raw) {
         memcpy(np, w->p, HEADER);
-        for (int i = 0; i < 8; i++)
-            np[HEADER + i] = (unsigned char)((uint64_t)raw >> (8 * i));
+        put_u64(np + HEADER, (uint64_t)raw);
         free(w->p);
         w->p = np;
         w->len = w->cap = HEADER + 8 + z;
@@ -366,8 +370,7 @@ static int finish(wbuf *w, uint32_t nsec, bool compress) {
     w->p[8] = MAJOR, w->p[9] = 0, w->p[10] = MINOR, w->p[11] = 0;
     put_u32(w->p + 12, flags);
     uint64_t body = w->len - HEADER;
-    for (int i = 0; i < 8; i++)
-        w->p[16 + i] = (unsigned char)(body >> (8 * i));
+    put_u64(w->p + 16, body);
     put_u32(w->p + 24, rcyi_crc32(0, w->p + HEADER, body));
     put_u32(w->p + 28, nsec);
     return RCY_OK;
