@@ -1020,6 +1020,12 @@ static inline unsigned bt_bucket(uint32_t nblocks) {
     return b;
 }
 
+/* Push array a on bucket b's free list (bt_lock held). */
+static void bt_put_locked(unsigned b, void *a) {
+    *(void **)a = bt_free[b];
+    bt_free[b] = a;
+}
+
 static void *bt_get_locked(unsigned b, size_t bytes) {
     void *p = bt_free[b];
     if (p) {
@@ -1055,35 +1061,34 @@ static void bt_array_put(tm_thread *thr, uint64_t *a, uint32_t nblocks) {
         return;
     }
     spin_lock(&bt_lock);
-    *(void **)a = bt_free[b];
-    bt_free[b] = a;
+    bt_put_locked(b, a);
     spin_unlock(&bt_lock);
 }
 
 static void bt_spares_release(tm_thread *t) {
+    spin_lock(&bt_lock);
     for (unsigned b = 0; b < BT_BUCKETS; b++) {
-        void *a = t->spare[b];
-        if (!a)
-            continue;
+        if (t->spare[b])
+            bt_put_locked(b, t->spare[b]);
         t->spare[b] = NULL;
-        spin_lock(&bt_lock);
-        *(void **)a = bt_free[b];
-        bt_free[b] = a;
-        spin_unlock(&bt_lock);
     }
+    spin_unlock(&bt_lock);
 }
 
-/* The table's record for the pool of p, or NULL. */
-static inline bt_pool *bt_pool_of(uintptr_t p) {
+/* The table's record for the arena of p, or NULL. */
+static inline bt_arena *bt_arena_of(uintptr_t p) {
     if (RCY_UNLIKELY(p >> 48))
         return NULL;
     bt_arena **l2 = __atomic_load_n(&bt_dir[p >> 32], __ATOMIC_ACQUIRE);
     if (!l2)
         return NULL;
-    bt_arena *a = __atomic_load_n(&l2[(p >> 20) % BT_L2], __ATOMIC_ACQUIRE);
-    if (!a)
-        return NULL;
-    return &a->pools[(p / RCY_POOL_SIZE) % RCYI_POOLS_PER_ARENA];
+    return __atomic_load_n(&l2[(p >> 20) % BT_L2], __ATOMIC_ACQUIRE);
+}
+
+/* The table's record for the pool of p, or NULL. */
+static inline bt_pool *bt_pool_of(uintptr_t p) {
+    bt_arena *a = bt_arena_of(p);
+    return a ? &a->pools[(p / RCY_POOL_SIZE) % RCYI_POOLS_PER_ARENA] : NULL;
 }
 
 /* The entry of p in bp's array, or NULL when p is not a block position of
@@ -1129,8 +1134,7 @@ static bt_pool *bt_pool_make(uintptr_t p) {
             a = n;
         } else {
             spin_lock(&bt_lock);
-            *(void **)n = bt_free[BT_BUCKETS];
-            bt_free[BT_BUCKETS] = n;
+            bt_put_locked(BT_BUCKETS, n);
             spin_unlock(&bt_lock);
         }
     }
@@ -1438,9 +1442,7 @@ void rcyi_trace_forget_arena(const void *base) {
     tls_busy = 1;
     tm_thread *thr = ev_enter();
     if (thr && (thr = peak_check(thr)) != NULL) {
-        uintptr_t p = (uintptr_t)base;
-        bt_arena **l2 = p >> 48 ? NULL : __atomic_load_n(&bt_dir[p >> 32], __ATOMIC_ACQUIRE);
-        bt_arena *a = l2 ? __atomic_load_n(&l2[(p >> 20) % BT_L2], __ATOMIC_ACQUIRE) : NULL;
+        bt_arena *a = bt_arena_of((uintptr_t)base);
         for (size_t k = 0; a && k < RCYI_POOLS_PER_ARENA; k++) {
             bt_pool *bp = &a->pools[k];
             if (!bp->ent)
