@@ -1,5 +1,8 @@
 # Thin front end over CMake.  `make test` and `make demo` set up what they
-# need on a fresh Debian machine (see scripts/deps.sh).
+# need on a fresh Debian machine (see scripts/deps.sh).  Our own builds
+# (test, bench, build-types, CI) turn warnings into errors (RCY_WERROR=ON);
+# `make build` and `make install` leave a fresh build directory as a plain
+# cmake would.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 BENCH_BUILD?= build-bench
@@ -7,7 +10,10 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 CTEST      := ctest --output-on-failure -j $(JOBS)
 
-.PHONY: all build demo test test-release test-asan bench fuzz install clean format deps docs
+BUILD_TYPES ?= Debug Release RelWithDebInfo MinSizeRel
+TYPES_BUILD ?= build-types
+
+.PHONY: all build demo test test-release test-asan bench build-types fuzz install clean format deps docs
 
 all: build
 
@@ -23,19 +29,23 @@ $(BUILD)/CMakeCache.txt:
 build: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
-demo: build
+# Only the library and the tour: no tests, tools or other examples.
+demo: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS) --target tour
 	@./$(BUILD)/tour
 
 # The suite runs twice: a normal gcc build, then ASan + UBSan with clang.
 test: test-release test-asan
 
-test-release: build
+test-release: $(BUILD)/CMakeCache.txt
+	cmake -S . -B $(BUILD) -DRCY_WERROR=ON >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
 	cd $(BUILD) && $(CTEST)
 
 $(ASAN_BUILD)/CMakeCache.txt:
 	@scripts/deps.sh build test
 	@scripts/deps.sh --optional tools docs
-	CC=clang cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DRCY_SANITIZE=ON -DRCY_DEBUG=ON $(CMAKE_ARGS)
+	CC=clang cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DRCY_SANITIZE=ON -DRCY_DEBUG=ON -DRCY_WERROR=ON $(CMAKE_ARGS)
 
 test-asan: $(ASAN_BUILD)/CMakeCache.txt
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
@@ -43,9 +53,21 @@ test-asan: $(ASAN_BUILD)/CMakeCache.txt
 
 bench:
 	@scripts/deps.sh build bench
-	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release -DRCY_BUILD_BENCH=ON -DRCY_BUILD_TESTS=OFF $(CMAKE_ARGS)
+	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release -DRCY_BUILD_BENCH=ON -DRCY_BUILD_TESTS=OFF -DRCY_WERROR=ON $(CMAKE_ARGS)
 	cmake --build $(BENCH_BUILD) -j $(JOBS)
 	@bench/run.sh $(BENCH_BUILD)
+
+# Every build type with gcc and with clang compiles without a warning
+# (everything: library, tools, tests; nothing is run).  CI runs it after
+# `make test`.
+build-types:
+	@scripts/deps.sh build test
+	@mkdir -p $(TYPES_BUILD); for cc in gcc clang; do for t in $(BUILD_TYPES); do \
+	    d=$(TYPES_BUILD)/$$cc-$$t; echo "build-types: $$cc $$t"; \
+	    { CC=$$cc cmake -S . -B $$d -DCMAKE_BUILD_TYPE=$$t -DRCY_WERROR=ON $(CMAKE_ARGS) && \
+	      cmake --build $$d -j $(JOBS); } >$$d.log 2>&1 || \
+	    { tail -n 40 $$d.log; echo "build-types: $$cc $$t failed (log: $$d.log)"; exit 1; }; \
+	done; done
 
 fuzz:
 	@scripts/deps.sh build fuzz
@@ -62,4 +84,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(BENCH_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(BENCH_BUILD) $(TYPES_BUILD)
