@@ -23,6 +23,8 @@ typedef struct option_row {
     const char *expected; /* for the warning      */
 } option_row;
 
+/* Any case; BOOL_EXPECTED names every word, for the warning. */
+#define BOOL_EXPECTED "1, yes, on, true or y; 0, no, off, false, n or empty"
 static int parse_bool(const char *s, long long *out) {
     static const char *const yes[] = {"1", "yes", "on", "true", "y"};
     static const char *const no[] = {"0", "no", "off", "false", "n", ""};
@@ -104,11 +106,11 @@ static int parse_unwinder(const char *s, long long *out) {
 }
 
 static const option_row table[RCYI_OPTION_COUNT] = {
-    [RCYI_OPTION_DEBUG] = {"RCY_DEBUG", 0, parse_bool, "0 or 1"},
+    [RCYI_OPTION_DEBUG] = {"RCY_DEBUG", 0, parse_bool, BOOL_EXPECTED},
     [RCYI_OPTION_MEMORY_LIMIT] = {"RCY_MEMORY_LIMIT", 0, parse_size,
                                   "a byte count such as 65536, 512K, 64M or 2G"},
     [RCYI_OPTION_TRACEMALLOC] = {"RCY_TRACEMALLOC", 0, parse_count, "a number of frames >= 0"},
-    [RCYI_OPTION_GC_HARD] = {"RCY_GC_HARD", 0, parse_bool, "0 or 1"},
+    [RCYI_OPTION_GC_HARD] = {"RCY_GC_HARD", 0, parse_bool, BOOL_EXPECTED},
     [RCYI_OPTION_TRACEMALLOC_UNWIND] = {"RCY_TRACEMALLOC_UNWIND", 0, parse_unwinder,
                                         "fp or libunwind"},
 };

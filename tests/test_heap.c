@@ -237,8 +237,24 @@ static void malformed_options_warn_and_use_the_default(void **state) {
     rcyi_option_reset(RCYI_OPTION_DEBUG);
     rcy_test_capture_output();
     assert_false(rcyi_option_debug());
-    assert_non_null(strstr(rcy_test_output(), "ignoring RCY_DEBUG=\"maybe\": expected 0 or 1"));
+    assert_non_null(strstr(rcy_test_output(), "ignoring RCY_DEBUG=\"maybe\": expected 1, yes, on, "
+                                              "true or y; 0, no, off, false, n or empty\n"));
     rcy_set_output(NULL, NULL);
+    /* ... and every word the warning names is accepted, in any case */
+    const char *on[] = {"1", "yes", "On", "TRUE", "y"},
+               *off[] = {"0", "no", "OFF", "false", "N", ""};
+    for (size_t i = 0; i < sizeof on / sizeof *on; i++) {
+        setenv("RCY_DEBUG", on[i], 1);
+        rcyi_option_reset(RCYI_OPTION_DEBUG);
+        assert_true(rcyi_option_debug());
+    }
+    for (size_t i = 0; i < sizeof off / sizeof *off; i++) {
+        setenv("RCY_DEBUG", off[i], 1);
+        rcyi_option_reset(RCYI_OPTION_DEBUG);
+        assert_false(rcyi_option_debug());
+    }
+    unsetenv("RCY_DEBUG");
+    rcyi_option_reset(RCYI_OPTION_DEBUG);
     setenv("RCY_TRACEMALLOC", "-1", 1);
     rcyi_option_reset(RCYI_OPTION_TRACEMALLOC);
     rcy_test_capture_output();

@@ -96,10 +96,16 @@ static int parse_report_opts(int argc, char **argv, const char *usage, int nfile
                                          {"oldest-first", no_argument, NULL, 'o'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    int c;
+    int c, li = 0;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, shortopts, opts, &li)) != -1) {
+        /* The long options are shared: each command takes only those
+         * whose letter is in its shortopts. */
+        if (c != '?' && !strchr(shortopts, c)) {
+            cli_error("unknown option '--%s' (see %s --help)", opts[li].name, cli_prog);
+            return CLI_EUSAGE;
+        }
         switch (c) {
         case 'b':
             if (!parse_key(optarg, &o->key)) {

@@ -44,7 +44,7 @@ static const char run_usage[] =
     "The program's output, exit status and signals pass through: recycle run\n"
     "exits with the program's status, or is killed by the same signal.\n"
     "Its own failures: 125 (recycle failed, or the program is statically\n"
-    "linked), 126 (cannot execute), 127 (not found).\n";
+    "linked), 126 (cannot execute), 127 (not found), 2 (bad usage).\n";
 
 static pid_t child_pid;
 
