@@ -6,6 +6,7 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 BENCH_BUILD?= build-bench
+DEB_BUILD  ?= build-deb
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 CTEST      := ctest --output-on-failure -j $(JOBS)
@@ -13,7 +14,7 @@ CTEST      := ctest --output-on-failure -j $(JOBS)
 BUILD_TYPES ?= Debug Release RelWithDebInfo MinSizeRel
 TYPES_BUILD ?= build-types
 
-.PHONY: all build demo test test-release test-asan bench build-types fuzz install clean format deps docs
+.PHONY: all build demo test test-release test-asan bench build-types fuzz install deb deb-check clean format deps docs
 
 all: build
 
@@ -76,6 +77,24 @@ fuzz:
 install: build
 	cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX),)
 
+# Debian packages (cmake/packaging.cmake): librecycle0, librecycle-dev and
+# recycle, in $(DEB_BUILD)/.  A build directory of its own: packages are
+# laid out for /usr.
+deb:
+	@scripts/deps.sh build deb
+	cmake -S . -B $(DEB_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr -DRCY_BUILD_TESTS=OFF $(CMAKE_ARGS)
+	cmake --build $(DEB_BUILD) -j $(JOBS)
+	cd $(DEB_BUILD) && cpack -G DEB
+	@ls $(DEB_BUILD)/*.deb
+
+# Install the packages with apt-get (as root), run the install test against
+# /usr (the README's example with pkg-config, shared and -static, and a
+# find_package(recycle) project), then remove them again.  CI runs it.
+deb-check: deb
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(abspath $(DEB_BUILD))/*.deb >/dev/null
+	RCY_INSTALLED=/usr RCY_SOURCE_DIR=$(CURDIR) CC=cc bash tests/install/check.sh; \
+	  rc=$$?; DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq librecycle0 librecycle-dev recycle >/dev/null; exit $$rc
+
 docs:
 	@scripts/deps.sh docs
 	doxygen docs/Doxyfile
@@ -84,4 +103,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(BENCH_BUILD) $(TYPES_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(BENCH_BUILD) $(TYPES_BUILD) $(DEB_BUILD)

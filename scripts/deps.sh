@@ -19,6 +19,7 @@ pkgs_for() {
     html) echo "nodejs npm" ;; # only to rebuild tools/html/dist (committed)
     bench) echo "cmake make gcc pkg-config libmimalloc-dev libgc-dev python3 valgrind heaptrack" ;;
     docs) echo "doxygen" ;;
+    deb) echo "cmake make gcc pkg-config dpkg-dev file libdw-dev libunwind-dev libzstd-dev" ;;
     fuzz) echo "clang libclang-rt-14-dev" ;;
     *) echo "deps.sh: unknown group $1" >&2; exit 2 ;;
     esac

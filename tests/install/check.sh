@@ -15,22 +15,29 @@
 # CC (the build's compiler), RCY_SAN_FLAGS (the sanitizer flags of an
 # ASan build, empty otherwise: a sanitized library needs a sanitized
 # program, and such a program cannot be linked with -static).
+# With RCY_INSTALLED=PREFIX instead of RCY_BUILD_DIR, nothing is installed:
+# the checks run against what is already in PREFIX, found through
+# pkg-config's default path (`make deb-check`: the Debian packages, /usr).
 set -euo pipefail
-: "${RCY_BUILD_DIR:?}" "${RCY_SOURCE_DIR:?}" "${CC:?}"
+: "${RCY_SOURCE_DIR:?}" "${CC:?}"
 san=${RCY_SAN_FLAGS:-}
 
 tmp=$(mktemp -d /tmp/rcy-install.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-prefix=$tmp/prefix
 fail() { echo "install test: $*" >&2; exit 1; }
 
-cmake --install "$RCY_BUILD_DIR" --prefix "$prefix" >"$tmp/install.log" 2>&1 ||
-    { cat "$tmp/install.log"; fail "cmake --install failed"; }
-
-pc=$(find "$prefix" -name recycle.pc -path '*/pkgconfig/*')
-[ -n "$pc" ] || fail "no recycle.pc installed under $prefix"
-export PKG_CONFIG_PATH=$(dirname "$pc")
-got=$(pkg-config --variable=prefix recycle)
+if [ -n "${RCY_INSTALLED:-}" ]; then
+    prefix=$RCY_INSTALLED
+else
+    : "${RCY_BUILD_DIR:?}"
+    prefix=$tmp/prefix
+    cmake --install "$RCY_BUILD_DIR" --prefix "$prefix" >"$tmp/install.log" 2>&1 ||
+        { cat "$tmp/install.log"; fail "cmake --install failed"; }
+    pc=$(find "$prefix" -name recycle.pc -path '*/pkgconfig/*')
+    [ -n "$pc" ] || fail "no recycle.pc installed under $prefix"
+    export PKG_CONFIG_PATH=$(dirname "$pc")
+fi
+got=$(pkg-config --variable=prefix recycle) || fail "pkg-config does not find recycle"
 [ "$got" = "$prefix" ] || fail "recycle.pc says prefix=$got, installed in $prefix"
 libdir=$(pkg-config --variable=libdir recycle)
 [ -e "$libdir/librecycle.so.0" ] && [ -e "$libdir/librecycle.a" ] ||
@@ -56,6 +63,7 @@ check_no_deps_passed_on() { # PROGRAM WHAT
 
 # 1. The README's build lines, run as they are written (`cc` being the
 #    build's compiler, plus the sanitizer flags in an ASan build).
+CC=$(command -v "$CC") || fail "no compiler $CC"
 cc() { "$CC" $san "$@"; }
 mapfile -t lines < <(grep -o '`cc [^`]*example\.c[^`]*`' "$RCY_SOURCE_DIR/README.md" | tr -d '`')
 [ ${#lines[@]} -ge 2 ] || fail "README.md lacks its shared and --static build lines"
