@@ -861,15 +861,25 @@ static size_t refcount_dead(coll_ctx *c, rcy_head_ **a, size_t n, uint32_t want)
 
 /* After the release of the final garbage, L's fate (CPython's: the
  * garbage cleared first, then what is left of its finalizers list is
- * uncollectable): members refcounting frees die now, the rest go to
- * garbage, in generation 2. */
+ * uncollectable): members refcounting frees die now, the rest stay in
+ * generation 2. */
 static void settle_legacy(coll_ctx *c, rcy_head_ **l, size_t nl) {
     rcy_heap *h = c->h;
     (void)refcount_dead(c, l, nl, COLL);
     for (size_t i = 0; i < nl; i++) {
         rcy_head_ *o = l[i];
         if (SLOT_OF(o->gcword) > 0) {
-            to_garbage(c, o, "uncollectable");
+            /* Only the objects with a legacy finalizer are listed, what
+             * they reach stays alive through them (CPython's
+             * handle_legacy_finalizers); all are counted and printed. */
+            if ((o->type->flags & RCY_TYPE_LEGACY_FINALIZER) ||
+                (h->gc.debug & RCY_GC_DEBUG_SAVEALL)) {
+                to_garbage(c, o, "uncollectable");
+            } else {
+                finish(h, o, 2);
+                if (h->gc.debug & RCY_GC_DEBUG_UNCOLLECTABLE)
+                    debug_object("uncollectable", o);
+            }
             c->moved += h->gc.finished != GC_TEARDOWN;
         } else {
             finish(h, o, 2);

@@ -86,8 +86,9 @@
  *              RCYI_SLOT_MAX.
  *   5. L       members that refcounting alone frees (refcount_dead) are
  *              finished and their holds dropped, so they die now; the
- *              others are finished into generation 2 and appended to
- *              garbage (uncollectable), then their holds dropped.
+ *              others are finished into generation 2 (uncollectable;
+ *              those with a legacy finalizer appended to garbage), then
+ *              their holds dropped.
  * User code (finalizers, callbacks, clear, destroy) runs only in steps
  * 3b..5, when every object outside U obeys the "outside" invariants and
  * young[] holds no member of the set.  gc->collecting forbids nesting.

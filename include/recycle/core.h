@@ -219,8 +219,9 @@ typedef struct rcy_type {
 
 /* Like CPython's tp_del: the collector never finalizes nor clears such
  * an object, nor what it reaches.  Once the rest of the garbage is freed,
- * those of them refcounting did not free (they are in a cycle, or reached
- * from one) go to rcy_gc_garbage(); the others died by refcounting. */
+ * those refcounting did not free (in a cycle, or reached from one) are
+ * uncollectable and go to rcy_gc_garbage(), keeping what they reach
+ * alive; the others died by refcounting. */
 #define RCY_TYPE_LEGACY_FINALIZER 0x1u
 
 #define RCY_VISIT(child, visit, arg)                                                               \

@@ -126,10 +126,11 @@ RCY_API void rcy_gc_unfreeze(rcy_heap *heap);
 RCY_API size_t rcy_gc_get_freeze_count(rcy_heap *heap);
 
 /* The list of uncollectable objects (BORROWED; owned by the heap): the
- * RCY_TYPE_LEGACY_FINALIZER objects found unreachable and all they reach,
- * less those refcounting freed once the rest of the garbage was cleared
- * (so: those in or reachable from a cycle), and with DEBUG_SAVEALL every
- * unreachable object.  As CPython, the collectable objects are printed
+ * RCY_TYPE_LEGACY_FINALIZER objects found unreachable that refcounting did
+ * not free once the rest of the garbage was cleared (those in or reachable
+ * from a cycle), and with DEBUG_SAVEALL every unreachable object.  What
+ * they reach stays alive through them, uncollectable too (counted, and
+ * printed with DEBUG_UNCOLLECTABLE) but not listed, as in CPython.  As CPython, the collectable objects are printed
  * (DEBUG_COLLECTABLE) before any uncollectable one (DEBUG_UNCOLLECTABLE),
  * which are appended after the garbage is cleared.  Users may remove items from it.
  * NULL only when out of memory. */
