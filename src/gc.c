@@ -247,6 +247,21 @@ void rcyi_gc_untrack_head(rcy_heap *h, rcy_head_ *o) {
     untrack_tracked(h, o, w);
 }
 
+void rcyi_gc_untrack_new(rcy_heap *h, rcy_head_ *o) {
+    uint32_t w = o->gcword;
+    if (!(w & RCYI_GC_TRACKED) || (w & COLL))
+        return;
+    untrack_tracked(h, o, w);
+    h->gc.count[0] -= h->gc.count[0] != 0;
+}
+
+void rcyi_gc_track_late(rcy_heap *h, rcy_head_ *o) {
+    if (o->gcword & RCYI_GC_TRACKED || h->gc.finished == GC_DONE)
+        return;
+    track_head(h, o);
+    h->gc.count[0]++;
+}
+
 /* ------------------------------------------------------------------ */
 /* Output                                                              */
 /* ------------------------------------------------------------------ */
@@ -1057,7 +1072,10 @@ static ssize_t collect_main(rcy_heap *h, unsigned gen) {
                 v0->items = p;
                 v0->cap = need;
             }
-            memcpy(v0->items + v0->len, v1->items, v1->len * sizeof *v1->items);
+            /* Generation 1 first, as CPython merges generation 0 after
+             * it: the order finalizers and callbacks run in. */
+            memmove(v0->items + v1->len, v0->items, v0->len * sizeof *v0->items);
+            memcpy(v0->items, v1->items, v1->len * sizeof *v1->items);
             v0->len = need;
             vec_reset(h, v1, h1);
         }

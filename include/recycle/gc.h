@@ -43,6 +43,12 @@ RCY_API bool rcy_gc_isenabled(rcy_heap *heap);
  * frees).  As in CPython, objects a finalizer resurrected are not
  * counted, nor objects a finalizer left to die by refcounting (one that
  * breaks its own cycle: CPython frees them during finalization).
+ * Within one collection, weak reference callbacks and finalizers run in
+ * the order of the members: for a young collection CPython's (generation
+ * 1, then 0, each in the order objects entered it).  C: a full collection
+ * finds the old generation by walking the allocator's pools (a header has
+ * no room for list links), so its order is the walk's: arena by arena, by
+ * address within one; CPython's is generation 2, 0, then 1.
  * C: returns 0 at once when called while a collection is running (from a
  * finalizer, weakref callback or gc callback): collections never nest.
  * RCY_EINVAL for a generation outside -1..2, RCY_ENOMEM when the
@@ -56,7 +62,9 @@ RCY_API void rcy_gc_get_count(rcy_heap *heap, size_t count[RCY_GC_GENERATIONS]);
 RCY_API void rcy_gc_get_threshold(rcy_heap *heap, size_t threshold[RCY_GC_GENERATIONS]);
 /* C: all three thresholds are set at once (Python's later ones are
  * optional: pass the current values).  threshold0 == 0 disables automatic
- * collection.  Defaults: 2000, 10, 10.  A full collection also needs the
+ * collection.  Defaults: 2000, 10, 10 (CPython 3.13's; 3.12 and earlier
+ * use 700, 10, 10; the rules are those of 3.11 to 3.13).  A full
+ * collection also needs the
  * old generation to have grown by more than 25% since the last full
  * collection (Python's long-lived rule), so building a large structure
  * costs linear time.  C: Python counts the objects moved to the old
@@ -130,10 +138,10 @@ RCY_API size_t rcy_gc_get_freeze_count(rcy_heap *heap);
  * not free once the rest of the garbage was cleared (those in or reachable
  * from a cycle), and with DEBUG_SAVEALL every unreachable object.  What
  * they reach stays alive through them, uncollectable too (counted, and
- * printed with DEBUG_UNCOLLECTABLE) but not listed, as in CPython.  As CPython, the collectable objects are printed
- * (DEBUG_COLLECTABLE) before any uncollectable one (DEBUG_UNCOLLECTABLE),
- * which are appended after the garbage is cleared.  Users may remove items from it.
- * NULL only when out of memory. */
+ * printed with DEBUG_UNCOLLECTABLE) but not listed, as in CPython.  As CPython, the collectable
+ * objects are printed (DEBUG_COLLECTABLE) before any uncollectable one (DEBUG_UNCOLLECTABLE), which
+ * are appended after the garbage is cleared.  Users may remove items from it. NULL only when out of
+ * memory. */
 RCY_API rcy_list *rcy_gc_garbage(rcy_heap *heap);
 
 /* ---- callbacks --------------------------------------------------------- */

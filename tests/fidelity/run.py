@@ -11,7 +11,9 @@ plus pairs of lines
     c:  <the line recycle prints instead>
 Each pair replaces, in CPython's output, the first line equal to the py:
 text not replaced yet; a py: line that CPython no longer prints fails the
-test, so a note cannot outlive its difference.
+test, so a note cannot outlive its difference.  A difference with one
+CPython version only is written py[<3.13]: or py[>=3.13]: and applies
+when the interpreter's version is below (or at least) the one named.
 
 NAME.py exiting with 77 means CPython lacks what the scenario needs (for
 instance _testcapi): the test is skipped (ctest SKIP_RETURN_CODE 77).
@@ -42,12 +44,19 @@ def read_note(path):
     with open(path) as f:
         for n, line in enumerate(f, 1):
             line = line.rstrip("\n")
-            if line.startswith("py:"):
-                py = line[3:].strip()
+            m = re.match(r"py(?:\[(<|>=)(\d+)\.(\d+)\])?:(.*)", line)
+            if m:
+                op, major, minor, text = m.groups()
+                applies = True
+                if op:
+                    below = sys.version_info[:2] < (int(major), int(minor))
+                    applies = below if op == "<" else not below
+                py = (text.strip(), applies)
             elif line.startswith("c:"):
                 if py is None:
                     sys.exit(f"{path}:{n}: c: line without a py: line before it")
-                pairs.append((py, line[2:].strip()))
+                if py[1]:
+                    pairs.append((py[0], line[2:].strip()))
                 py = None
     return pairs
 
