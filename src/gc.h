@@ -27,7 +27,9 @@
  *
  * During a collection of generations 0..G (the "set" = TRACKED objects
  * with GEN <= G and refcnt > 0; the work list c->a holds it, from the
- * young vectors, or for G = 2 from one walk of the pools), phase by phase:
+ * young vectors, generation 1's before 0's as CPython merges them, or for
+ * G = 2 from one walk of the pools; U keeps that order, which finalizers
+ * and callbacks follow), phase by phase:
  *   1. refs    COLLECTING set, SLOT = gc_refs = refcnt minus references
  *              from set members seen so far (saturating at RCYI_SLOT_MAX:
  *              a saturated count is never decremented, so the object

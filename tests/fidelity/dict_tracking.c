@@ -24,6 +24,8 @@ int main(void) {
     rcy_decref(inner);
     rcy_dict_del(d, "inner");
     printf("after the del %s\n", py_bool(rcy_gc_is_tracked(d)));
+    rcy_gc_collect(h, 2);
+    printf("after a full collection %s\n", py_bool(rcy_gc_is_tracked(d)));
     l = rcy_list_new(h);
     printf("empty list %s\n", py_bool(rcy_gc_is_tracked(l)));
     rcy_decref(l);

@@ -15,6 +15,8 @@ d["inner"]["list"] = []
 print("the inner dict holding a list", gc.is_tracked(d["inner"]))
 del d["inner"]
 print("after the del", gc.is_tracked(d))
+gc.collect()
+print("after a full collection", gc.is_tracked(d))
 print("empty list", gc.is_tracked([]))
 e = {}
 e["self"] = e
