@@ -12,7 +12,13 @@
  * reference) or deleted (key == value == NULL); exactly `len` are live and
  * each live entry is named by exactly one slot.  Keys are NUL-terminated
  * copies from rcy_mem_* on the dict's heap.  Like list.c, every mutation
- * is complete before a reference is dropped. */
+ * is complete before a reference is dropped.
+ *
+ * Tracking (CPython's lazy dict tracking): a dict is untracked until a
+ * value whose type has traverse is stored in it, and stays tracked from
+ * then on (CPython 3.11-3.13 also untrack, in full collections, dicts
+ * that no longer hold such values; recycle does not).  A dict holding no
+ * such value reaches no tracked object, so it can be in no cycle. */
 #include "internal.h"
 
 #include <string.h>
@@ -151,8 +157,10 @@ static bool is_dict(const rcy_dict *d) {
 
 rcy_dict *rcy_dict_new_(rcy_heap *heap, const char *file, int line, const char *func) {
     rcy_dict *d = rcy_new_(heap, &rcy_dict_type, file, line, func);
-    if (d)
+    if (d) {
         d->heap = heap;
+        rcyi_gc_untrack_new(heap, rcyi_head(d)); /* until a value may be tracked */
+    }
     return d;
 }
 
@@ -164,6 +172,11 @@ int rcy_dict_set_(rcy_dict *d, const char *key, void *value, const char *file, i
                   const char *func) {
     if (!is_dict(d) || !key || !value)
         return RCY_EINVAL;
+    /* CPython's MAINTAIN_TRACKING: a value that may be tracked (its type
+     * has traverse, tracked now or not) may put the dict in a cycle. */
+    rcy_head_ *dh = rcyi_head(d);
+    if (!(dh->gcword & RCYI_GC_TRACKED) && rcyi_head(value)->type->traverse)
+        rcyi_gc_track_late(d->heap, dh);
     size_t hash = hash_key(key);
     ptrdiff_t slot = find(d, key, hash, NULL);
     if (slot >= 0) {

@@ -247,6 +247,21 @@ void rcyi_gc_untrack_head(rcy_heap *h, rcy_head_ *o) {
     untrack_tracked(h, o, w);
 }
 
+void rcyi_gc_untrack_new(rcy_heap *h, rcy_head_ *o) {
+    uint32_t w = o->gcword;
+    if (!(w & RCYI_GC_TRACKED) || (w & COLL))
+        return;
+    untrack_tracked(h, o, w);
+    h->gc.count[0] -= h->gc.count[0] != 0;
+}
+
+void rcyi_gc_track_late(rcy_heap *h, rcy_head_ *o) {
+    if (o->gcword & RCYI_GC_TRACKED || h->gc.finished == GC_DONE)
+        return;
+    track_head(h, o);
+    h->gc.count[0]++;
+}
+
 /* ------------------------------------------------------------------ */
 /* Output                                                              */
 /* ------------------------------------------------------------------ */
@@ -294,6 +309,7 @@ typedef struct coll_ctx {
     size_t late;                       /* tentatively unreachable members reached later */
     int any_legacy, any_weak, any_fin; /* U has work for those steps */
     size_t moved;                      /* objects moved to garbage */
+    uint32_t dead_want;                /* refcount_dead: (COLL|UNR) bits of its set */
     int fatal_count;                   /* walk found more objects than ntracked says */
     /* Young collections: survivors are appended to queue[qlen++] (room
      * for every member reserved) and traversed from queue[qhead]. */
@@ -746,7 +762,7 @@ static rcy_list *garbage_list(rcy_heap *h) {
     return gc->garbage;
 }
 
-/* Legacy finalizers: o leaves U for good and goes to garbage. */
+/* o leaves the collection for good and goes to garbage (uncollectable). */
 static void to_garbage(coll_ctx *c, rcy_head_ *o, const char *debug_what) {
     rcy_heap *h = c->h;
     finish(h, o, 2);
@@ -759,12 +775,14 @@ static void to_garbage(coll_ctx *c, rcy_head_ *o, const char *debug_what) {
         debug_object(debug_what, o);
 }
 
+/* Members of U with a legacy finalizer and all they reach in U form L:
+ * UNREACHABLE cleared, COLLECTING and the hold kept (CPython's
+ * move_legacy_finalizers and move_legacy_finalizer_reachable). */
 static int visit_legacy(void *obj, void *arg) {
     coll_ctx *c = arg;
     rcy_head_ *o = rcyi_head(obj);
     if ((o->gcword & (COLL | UNR)) == (COLL | UNR)) {
-        to_garbage(c, o, "uncollectable");
-        c->moved += c->h->gc.finished != GC_TEARDOWN;
+        o->gcword &= ~(uint32_t)UNR;
         stack_push(c, o);
     }
     return 0;
@@ -784,36 +802,121 @@ static size_t compact_and_unhold(rcy_head_ **u, size_t nu) {
     return k;
 }
 
-static size_t move_legacy(coll_ctx *c, rcy_head_ **u, size_t nu) {
+/* Splits U into U (returned size) followed by L (*nl members), each in
+ * its former order (L's may change when out of memory). */
+static size_t move_legacy(coll_ctx *c, rcy_head_ **u, size_t nu, size_t *nl) {
     for (size_t i = 0; i < nu; i++) {
         rcy_head_ *o = u[i];
         if ((o->type->flags & RCY_TYPE_LEGACY_FINALIZER) &&
             (o->gcword & (COLL | UNR)) == (COLL | UNR)) {
-            to_garbage(c, o, "uncollectable");
-            c->moved += c->h->gc.finished != GC_TEARDOWN;
+            o->gcword &= ~(uint32_t)UNR;
             stack_push(c, o);
             drain(c, visit_legacy);
         }
     }
+    *nl = 0;
     if (RCY_UNLIKELY(c->overflow)) { /* out of stack memory: all survive */
         for (size_t i = 0; i < nu; i++)
             if (u[i]->gcword & COLL)
                 finish(c->h, u[i], 2);
         c->overflow = 0;
+        return compact_and_unhold(u, nu);
     }
-    return compact_and_unhold(u, nu);
+    rcy_head_ **tmp = stack_reserve(c, nu) ? c->stack : NULL;
+    size_t k = 0, m = 0;
+    for (size_t i = 0; i < nu; i++) {
+        rcy_head_ *o = u[i];
+        if (o->gcword & UNR) {
+            u[i] = u[k];
+            u[k++] = o;
+        } else if (tmp) {
+            tmp[m++] = o;
+        }
+    }
+    if (tmp)
+        memcpy(u + k, tmp, m * sizeof *u);
+    *nl = nu - k;
+    return k;
 }
 
-static void clear_weakrefs_of(rcy_heap *h, rcy_head_ **u, size_t nu, int kill) {
-    struct rcy_weakref *pending = NULL;
+/* Refcounting's verdict on a[0..n), members whose (COLL|UNR) bits are
+ * `want`: which of them nothing references but the collector's hold and
+ * other such members, acyclically?  CPython, which holds nothing, would
+ * have freed those by refcounting already.  They get SLOT 0, the others
+ * SLOT > 0; returns how many (0, all kept, when out of stack memory). */
+static int visit_dead_sub(void *obj, void *arg) {
+    coll_ctx *c = arg;
+    rcy_head_ *o = rcyi_head(obj);
+    uint32_t w = o->gcword;
+    if ((w & (COLL | UNR)) == c->dead_want && SLOT_OF(w) - 1u < RCYI_SLOT_MAX - 1u) {
+        o->gcword = w - SLOT_ONE;
+        if (SLOT_OF(w) == 1)
+            stack_push(c, o);
+    }
+    return 0;
+}
+
+static size_t refcount_dead(coll_ctx *c, rcy_head_ **a, size_t n, uint32_t want) {
+    c->dead_want = want;
+    for (size_t i = 0; i < n; i++) /* minus the collector's hold */
+        a[i]->gcword = (a[i]->gcword & 0xFFu) | MKSLOT(initial_refs(a[i]->refcnt - 1));
+    for (size_t i = 0; i < n; i++)
+        if (SLOT_OF(a[i]->gcword) == 0)
+            stack_push(c, a[i]);
+    drain(c, visit_dead_sub);
+    size_t nd = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (RCY_UNLIKELY(c->overflow))
+            a[i]->gcword = (a[i]->gcword & 0xFFu) | SLOT_ONE;
+        nd += SLOT_OF(a[i]->gcword) == 0;
+    }
+    c->overflow = 0;
+    return nd;
+}
+
+/* After the release of the final garbage, L's fate (CPython's: the
+ * garbage cleared first, then what is left of its finalizers list is
+ * uncollectable): members refcounting frees die now, the rest stay in
+ * generation 2. */
+static void settle_legacy(coll_ctx *c, rcy_head_ **l, size_t nl) {
+    rcy_heap *h = c->h;
+    (void)refcount_dead(c, l, nl, COLL);
+    for (size_t i = 0; i < nl; i++) {
+        rcy_head_ *o = l[i];
+        if (SLOT_OF(o->gcword) > 0) {
+            /* Only the objects with a legacy finalizer are listed, what
+             * they reach stays alive through them (CPython's
+             * handle_legacy_finalizers); all are counted and printed. */
+            if ((o->type->flags & RCY_TYPE_LEGACY_FINALIZER) ||
+                (h->gc.debug & RCY_GC_DEBUG_SAVEALL)) {
+                to_garbage(c, o, "uncollectable");
+            } else {
+                finish(h, o, 2);
+                if (h->gc.debug & RCY_GC_DEBUG_UNCOLLECTABLE)
+                    debug_object("uncollectable", o);
+            }
+            c->moved += h->gc.finished != GC_TEARDOWN;
+        } else {
+            finish(h, o, 2);
+        }
+    }
+    /* Every member is alive until its own hold goes: one dying frees only
+     * members whose holds went before it. */
+    for (size_t i = 0; i < nl; i++)
+        rcy_decref(rcyi_obj(l[i]));
+}
+
+/* Returns how many weak references the callbacks' end freed (Python's
+ * handle_weakrefs counts them with the garbage). */
+static size_t clear_weakrefs_of(rcy_heap *h, rcy_head_ **u, size_t nu, int kill) {
+    rcyi_wr_pending pending = {NULL, NULL};
     if (kill)
         for (size_t i = 0; i < nu; i++)
             rcyi_weakref_kill_if_weakref(h, u[i]);
     for (size_t i = 0; i < nu; i++)
         if (u[i]->gcword & RCYI_GC_WEAKREFS)
             rcyi_weakref_detach_all(h, u[i], &pending, 1);
-    if (pending)
-        rcyi_weakref_run_pending(h, pending);
+    return pending.head ? rcyi_weakref_run_pending(h, &pending) : 0;
 }
 
 /* Resurrection check (PEP 442): which members of U are reachable again? */
@@ -969,7 +1072,10 @@ static ssize_t collect_main(rcy_heap *h, unsigned gen) {
                 v0->items = p;
                 v0->cap = need;
             }
-            memcpy(v0->items + v0->len, v1->items, v1->len * sizeof *v1->items);
+            /* Generation 1 first, as CPython merges generation 0 after
+             * it: the order finalizers and callbacks run in. */
+            memmove(v0->items + v1->len, v0->items, v0->len * sizeof *v0->items);
+            memcpy(v0->items, v1->items, v1->len * sizeof *v1->items);
             v0->len = need;
             vec_reset(h, v1, h1);
         }
@@ -1026,7 +1132,7 @@ static ssize_t collect_main(rcy_heap *h, unsigned gen) {
     c.queue = NULL; /* user code may change young[1] from now on */
 
     /* Phase 3: U (marked and held by the scan). */
-    size_t collected = 0;
+    size_t collected = 0, nl = 0;
     if (c.late) {
         size_t m = 0;
         for (size_t i = 0; i < nu; i++)
@@ -1035,13 +1141,16 @@ static ssize_t collect_main(rcy_heap *h, unsigned gen) {
         nu = m;
     }
     if (nu) {
-        if (c.any_legacy)
-            nu = move_legacy(&c, u, nu);
+        rcy_head_ **l = u;
+        if (c.any_legacy) {
+            nu = move_legacy(&c, u, nu, &nl);
+            l = u + nu;
+        }
         if (gc->debug & RCY_GC_DEBUG_COLLECTABLE)
             for (size_t i = 0; i < nu; i++)
                 debug_object("collectable", u[i]);
         if (c.any_weak)
-            clear_weakrefs_of(h, u, nu, 1);
+            collected += clear_weakrefs_of(h, u, nu, 1);
         int ran = 0;
         if (c.any_fin) {
             for (size_t i = 0; i < nu; i++) {
@@ -1053,19 +1162,29 @@ static ssize_t collect_main(rcy_heap *h, unsigned gen) {
                 }
             }
         }
+        /* What a finalizer left to die by refcounting is not counted:
+         * CPython frees it during finalization, outside its count. */
+        size_t dead = 0;
         if (ran) {
             nu = handle_resurrected(&c, u, nu);
-            clear_weakrefs_of(h, u, nu, 0);
+            collected += clear_weakrefs_of(h, u, nu, 0);
+            dead = refcount_dead(&c, u, nu, COLL | UNR);
         }
         if ((gc->debug & RCY_GC_DEBUG_SAVEALL) && gc->finished != GC_TEARDOWN) {
             for (size_t i = 0; i < nu; i++) {
-                to_garbage(&c, u[i], NULL);
+                if (dead && SLOT_OF(u[i]->gcword) == 0)
+                    finish(h, u[i], 2);
+                else
+                    to_garbage(&c, u[i], NULL);
                 rcy_decref(rcyi_obj(u[i]));
             }
-            collected = nu;
+            collected += nu - dead;
         } else {
-            collected = clear_and_release(h, u, nu);
+            size_t freed = clear_and_release(h, u, nu);
+            collected += freed > dead ? freed - dead : 0;
         }
+        if (nl)
+            settle_legacy(&c, l, nl);
     }
 
     raw_free(h, young_buf ? young_buf : c.a);

@@ -27,7 +27,9 @@
  *
  * During a collection of generations 0..G (the "set" = TRACKED objects
  * with GEN <= G and refcnt > 0; the work list c->a holds it, from the
- * young vectors, or for G = 2 from one walk of the pools), phase by phase:
+ * young vectors, generation 1's before 0's as CPython merges them, or for
+ * G = 2 from one walk of the pools; U keeps that order, which finalizers
+ * and callbacks follow), phase by phase:
  *   1. refs    COLLECTING set, SLOT = gc_refs = refcnt minus references
  *              from set members seen so far (saturating at RCYI_SLOT_MAX:
  *              a saturated count is never decremented, so the object
@@ -56,20 +58,24 @@
  *   3. U      COLLECTING|UNREACHABLE set, SLOT meaningless; every member
  *              holds the collector's reference, so no member of U is freed
  *              before step 4, whatever finalizers and callbacks do.
- *              a. legacy finalizers and all they reach in U: finished into
- *                 generation 2, appended to garbage (uncollectable), hold
- *                 dropped;
+ *              a. legacy finalizers and all they reach in U form L:
+ *                 UNREACHABLE cleared, COLLECTING and hold kept; L is
+ *                 packed after U in the work list;
  *              b. weak references to U cleared, weak references that are
  *                 themselves in U killed (no callback ever runs for them),
- *                 then callbacks of the others run;
+ *                 then callbacks of the others run, newest first per
+ *                 object;
  *              c. every finalizer in U runs once (FINALIZED set first);
  *              d. resurrection (only if a finalizer ran): SLOT = refcnt - 1
  *                 - references from U; > 0 means resurrected: it and all it
  *                 reaches in U are finished into generation 2, holds
  *                 dropped;
  *              e. the rest (final garbage F): weak references made by
- *                 finalizers are cleared (DEBUG_SAVEALL: F is appended to
- *                 garbage and survives).
+ *                 finalizers are cleared; members only the hold and other
+ *                 such members keep, acyclically (SLOT == 0 after
+ *                 refcount_dead), are those CPython freed by refcounting
+ *                 during finalization: not counted (DEBUG_SAVEALL: F
+ *                 minus those is appended to garbage and survives).
  *   4. release for each member of F in order: SLOT = its index in the
  *              chunk (gc->release), `clear`, hold dropped.  A member dies
  *              when its last reference goes — now or when a later member
@@ -77,10 +83,16 @@
  *              UNREACHABLE) nulls its entry and counts it, so stats count
  *              only what was really freed.  Entries still set afterwards
  *              survived (a cycle no `clear` broke) and are finished into
- *              generation 2.  More than RCYI_SLOT_MAX members: all are
- *              cleared first, then released in chunks of RCYI_SLOT_MAX.
+ *              generation 2.  More than RCYI_SLOT_MAX members:
+ *              all are cleared first, then released in chunks of
+ *              RCYI_SLOT_MAX.
+ *   5. L       members that refcounting alone frees (refcount_dead) are
+ *              finished and their holds dropped, so they die now; the
+ *              others are finished into generation 2 (uncollectable;
+ *              those with a legacy finalizer appended to garbage), then
+ *              their holds dropped.
  * User code (finalizers, callbacks, clear, destroy) runs only in steps
- * 3b..4, when every object outside U obeys the "outside" invariants and
+ * 3b..5, when every object outside U obeys the "outside" invariants and
  * young[] holds no member of the set.  gc->collecting forbids nesting.
  */
 #ifndef RCY_SRC_GC_H
@@ -112,14 +124,20 @@ static inline int rcyi_is_weakref_type(const rcy_type *t) {
     return t == &rcy_weakref_type || t == &rcyi_finalize_type;
 }
 
-/* Clear every weak reference to obj (they now return NULL) and chain
- * those whose callback must run onto *pending, each held by one extra
- * reference.  When `skip_unreachable`, weak references that are
- * themselves members of U get no callback. */
-void rcyi_weakref_detach_all(rcy_heap *h, rcy_head_ *obj, struct rcy_weakref **pending,
+/* Weak references whose callbacks are due, in the order they run. */
+typedef struct rcyi_wr_pending {
+    struct rcy_weakref *head, *tail;
+} rcyi_wr_pending;
+/* Clear every weak reference to obj (they now return NULL) and append
+ * those whose callback must run to *pending, newest first (Python's
+ * order), each held by one extra reference.  When `skip_unreachable`,
+ * weak references that are themselves members of U get no callback. */
+void rcyi_weakref_detach_all(rcy_heap *h, rcy_head_ *obj, rcyi_wr_pending *pending,
                              int skip_unreachable);
-/* Run the chained callbacks, then drop the references held on them. */
-void rcyi_weakref_run_pending(rcy_heap *h, struct rcy_weakref *pending);
+/* Run the chained callbacks, then drop the references held on them.
+ * Returns how many weak references that frees, counting a finalize object
+ * that fired as one (what Python's collector adds to its count). */
+size_t rcyi_weakref_run_pending(rcy_heap *h, rcyi_wr_pending *pending);
 /* If obj is a weak reference, clear it without a callback. */
 void rcyi_weakref_kill_if_weakref(rcy_heap *h, rcy_head_ *obj);
 /* Run every alive finalize object with atexit on (newest first), then

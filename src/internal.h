@@ -63,6 +63,11 @@ void rcyi_gc_on_new(rcy_heap *h, rcy_head_ *obj);
 /* A tracked object is being freed by refcount: drop it from its
  * generation. */
 void rcyi_gc_on_free(rcy_heap *h, rcy_head_ *obj);
+/* Lazy tracking (dict.c): untrack a new object as if it had never been
+ * tracked (count[0] gives back what rcyi_gc_on_new added), and track it
+ * later, counting it as allocated then. */
+void rcyi_gc_untrack_new(rcy_heap *h, rcy_head_ *obj);
+void rcyi_gc_track_late(rcy_heap *h, rcy_head_ *obj);
 /* Weak references to obj are cleared and their callbacks run (called
  * when RCYI_GC_WEAKREFS is set, before the object is destroyed). */
 void rcyi_weakref_clear_for(rcy_heap *h, rcy_head_ *obj);

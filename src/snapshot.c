@@ -18,7 +18,6 @@
 #include "tracemalloc.h"
 
 #include <ctype.h>
-#include <fnmatch.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -787,8 +786,75 @@ char *rcy_traceback_format(const rcy_traceback *tb, int limit, bool most_recent_
 
 /* ---- filters ------------------------------------------------------------------------ */
 
+/* The set `[...]` starting at p (just past '['): whether c is in it, and
+ * *end past its ']'.  Python's rules: '!' first negates, ']' first is a
+ * member, '-' between two members is a range (an empty one, like z-a,
+ * matches nothing), '-' first or last is a member; '^' is a member like
+ * any other.  False with *end == NULL when no ']' closes it: then '[' is
+ * an ordinary character. */
+static bool set_match(const char *p, unsigned char c, const char **end) {
+    bool neg = *p == '!', in = false;
+    const char *q = p + neg;
+    if (*q == ']')
+        q++;
+    while (*q && *q != ']')
+        q++;
+    if (!*q) {
+        *end = NULL;
+        return false;
+    }
+    *end = q + 1;
+    for (const char *m = p + neg; m < q; m++) {
+        unsigned char lo = (unsigned char)*m, hi = lo;
+        if (m[1] == '-' && m + 2 < q) {
+            hi = (unsigned char)m[2];
+            m += 2;
+        }
+        in |= lo <= c && c <= hi;
+    }
+    return in != neg;
+}
+
+/* Python's fnmatch.fnmatchcase (what tracemalloc's filters use on POSIX),
+ * on bytes: '*' any run (also '/'), '?' one byte, '[...]' a set (see
+ * set_match); no escape character.  Greedy with one backtrack point, the
+ * last '*'. */
+static bool py_fnmatch(const char *pat, const char *s) {
+    const char *star = NULL, *retry = NULL;
+    while (*s) {
+        if (*pat == '*') {
+            star = ++pat;
+            retry = s;
+            continue;
+        }
+        const char *next = NULL; /* the pattern after matching *s */
+        if (*pat == '[') {
+            const char *end;
+            bool in = set_match(pat + 1, (unsigned char)*s, &end);
+            if (end)
+                next = in ? end : NULL;
+            else if (*s == '[')
+                next = pat + 1;
+        } else if (*pat == '?' || (*pat && *pat == *s)) {
+            next = pat + 1;
+        }
+        if (next) {
+            pat = next;
+            s++;
+            continue;
+        }
+        if (!star)
+            return false;
+        pat = star;
+        s = ++retry;
+    }
+    while (*pat == '*')
+        pat++;
+    return *pat == '\0';
+}
+
 static bool match_frame_impl(const rcy_filter *f, const rcy_frame *fr) {
-    if (fnmatch(f->filename_pattern ? f->filename_pattern : "*", fr->filename, FNM_NOESCAPE))
+    if (!py_fnmatch(f->filename_pattern ? f->filename_pattern : "*", fr->filename))
         return false;
     return f->lineno == 0 || fr->lineno == f->lineno;
 }

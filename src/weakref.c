@@ -211,7 +211,7 @@ static rcy_weakref *new_wr(void *obj, const rcy_type *type, rcy_weakref_callback
 
 /* ---- hooks used by gc.c and object.c -------------------------------- */
 
-void rcyi_weakref_detach_all(rcy_heap *h, rcy_head_ *obj, rcy_weakref **pending,
+void rcyi_weakref_detach_all(rcy_heap *h, rcy_head_ *obj, rcyi_wr_pending *pending,
                              int skip_unreachable) {
     rcyi_gc_state *gc = &h->gc;
     rcyi_wr_slot *s = table_find(gc, obj);
@@ -221,6 +221,8 @@ void rcyi_weakref_detach_all(rcy_heap *h, rcy_head_ *obj, rcy_weakref **pending,
     rcy_weakref *wr = s->head;
     table_remove(gc, s);
     table_release_if_empty(h);
+    /* The list runs newest first, and so do the callbacks: each is
+     * appended to the chain, which runs from its head. */
     while (wr) {
         rcy_weakref *next = wr->next;
         wr->obj = NULL;
@@ -231,25 +233,38 @@ void rcyi_weakref_detach_all(rcy_heap *h, rcy_head_ *obj, rcy_weakref **pending,
         if (wr->cb && wh->refcnt != 0 &&
             !(skip_unreachable && (wh->gcword & RCYI_GC_UNREACHABLE))) {
             wh->refcnt++;
-            wr->pending = *pending;
-            *pending = wr;
+            wr->pending = NULL;
+            if (pending->tail)
+                pending->tail->pending = wr;
+            else
+                pending->head = wr;
+            pending->tail = wr;
         }
         wr = next;
     }
 }
 
-void rcyi_weakref_run_pending(rcy_heap *h, rcy_weakref *pending) {
+size_t rcyi_weakref_run_pending(rcy_heap *h, rcyi_wr_pending *pending) {
     (void)h;
+    size_t freed = 0;
     /* Every weak reference on the chain is cleared before any callback
      * runs, and each is held, so a callback cannot free the next one. */
-    for (rcy_weakref *wr = pending; wr; wr = wr->pending)
+    for (rcy_weakref *wr = pending->head; wr; wr = wr->pending) {
+        /* A finalize object counts as freed once it fires: Python's
+         * weakref.finalize frees the weak reference it keeps inside. */
+        if (rcyi_head(wr)->type == &rcyi_finalize_type && ((rcy_finalize *)wr)->alive)
+            freed++;
         wr->cb(wr, wr->arg);
-    while (pending) {
-        rcy_weakref *next = pending->pending;
-        pending->pending = NULL;
-        rcy_decref(pending);
-        pending = next;
     }
+    for (rcy_weakref *wr = pending->head; wr;) {
+        rcy_weakref *next = wr->pending;
+        wr->pending = NULL;
+        freed += rcyi_head(wr)->refcnt == 1 && rcyi_head(wr)->type == &rcy_weakref_type;
+        rcy_decref(wr);
+        wr = next;
+    }
+    pending->head = pending->tail = NULL;
+    return freed;
 }
 
 void rcyi_weakref_kill_if_weakref(rcy_heap *h, rcy_head_ *obj) {
@@ -270,10 +285,10 @@ void rcyi_weakref_clear_for(rcy_heap *h, rcy_head_ *obj) {
      * and must not find this dying object among the tracked ones. */
     if (obj->gcword & (RCYI_GC_TRACKED | RCYI_GC_COLLECTING))
         rcyi_gc_on_free(h, obj);
-    rcy_weakref *pending = NULL;
+    rcyi_wr_pending pending = {NULL, NULL};
     rcyi_weakref_detach_all(h, obj, &pending, 0);
-    if (pending)
-        rcyi_weakref_run_pending(h, pending);
+    if (pending.head)
+        (void)rcyi_weakref_run_pending(h, &pending);
 }
 
 void rcyi_weakref_fini(rcy_heap *h) {
@@ -344,6 +359,11 @@ static bool fire(rcy_finalize *f, bool run) {
         return false;
     f->alive = false;
     registry_unlink(f);
+    /* A dead finalize no longer points to its object (Python drops the
+     * weak reference inside at once): getweakrefcount stops counting it
+     * and no callback comes later. */
+    if (f->wr.obj && f->wr.heap->gc.finished != 1)
+        unlink_wr(&f->wr);
     if (run)
         f->fn(f->arg);
     rcy_decref(f);

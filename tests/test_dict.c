@@ -276,6 +276,35 @@ static void bad_arguments_are_reported(void **state) {
     assert_int_equal(rcy_test_bytes_in_use(h), 0);
 }
 
+/* CPython's lazy dict tracking: untracked until a value whose type has
+ * traverse is stored; count[0] counts the dict from then only, so empty
+ * dicts made and dropped move no count. */
+static void dicts_are_tracked_once_they_may_hold_a_cycle(void **state) {
+    rcy_heap *h = *state;
+    rcy_gc_disable(h);
+    rcy_gc_collect(h, 2);
+    size_t before[RCY_GC_GENERATIONS], after[RCY_GC_GENERATIONS];
+    rcy_gc_get_count(h, before);
+    for (int i = 0; i < 100; i++)
+        rcy_decref(rcy_dict_new(h));
+    rcy_gc_get_count(h, after);
+    assert_int_equal(after[0], before[0]);
+    rcy_dict *d = rcy_dict_new(h);
+    assert_false(rcy_gc_is_tracked(d));
+    set_int(d, "one", 1);
+    assert_false(rcy_gc_is_tracked(d));
+    rcy_list *l = rcy_list_new(h);
+    rcy_gc_get_count(h, before);
+    assert_int_equal(rcy_dict_set(d, "list", l), RCY_OK);
+    rcy_gc_get_count(h, after);
+    assert_true(rcy_gc_is_tracked(d));
+    assert_int_equal(after[0], before[0] + 1);
+    assert_int_equal(rcy_list_append(l, d), RCY_OK); /* d <-> l */
+    rcy_decref(l);
+    rcy_decref(d);
+    assert_int_equal(rcy_gc_collect(h, 2), 2);
+}
+
 int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
@@ -289,6 +318,7 @@ int main(void) {
         T(traverse_visits_every_value),
         T(destructors_may_change_the_dict),
         T(bad_arguments_are_reported),
+        T(dicts_are_tracked_once_they_may_hold_a_cycle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

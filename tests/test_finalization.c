@@ -172,7 +172,9 @@ static void mixed_chain_of_plain_resurrecting_and_self_breaking_nodes(void **sta
         if (kind != 2)
             assert_int_equal(finalized[i + 1], 1);
     }
-    assert_int_equal(n, N / 3);
+    /* The plain nodes died when the self-breakers dropped them: freed by
+     * refcounting during finalization, which CPython does not count. */
+    assert_int_equal(n, 0);
     drop_resurrected();
     /* Now plain refcounting frees the rest: their links are broken. */
     assert_int_equal(total_destroyed, N);

@@ -772,8 +772,9 @@ static void legacy_finalizer_cycles_go_to_garbage(void **state) {
     assert_int_equal(destroyed[1] + destroyed[2] + destroyed[3], 0);
     rcy_list *g = rcy_gc_garbage(h);
     assert_non_null(g);
-    assert_int_equal(rcy_list_len(g), 3);
-    assert_int_equal(list_count(g, lg) + list_count(g, x) + list_count(g, tail), 3);
+    /* Only the legacy object is listed; x and tail live through it. */
+    assert_int_equal(rcy_list_len(g), 1);
+    assert_int_equal(list_count(g, lg), 1);
     rcy_gc_stats st = {.size = sizeof st};
     rcy_gc_get_stats(h, &st);
     assert_int_equal(st.generations[2].uncollectable, 3);
@@ -784,6 +785,57 @@ static void legacy_finalizer_cycles_go_to_garbage(void **state) {
     RCY_CLEAR(x->a);
     rcy_list_clear(g);
     assert_int_equal(destroyed[1] + destroyed[2] + destroyed[3], 3);
+}
+
+/* L is reached from a garbage cycle but is in none: refcounting frees it
+ * once the cycle is cleared, as CPython does (collect counts the cycle). */
+static void legacy_finalizer_outside_any_cycle_is_freed(void **state) {
+    rcy_heap *h = *state;
+    rcy_gc_disable(h);
+    node *a = mk(h, &node_type, 1), *b = mk(h, &node_type, 2);
+    node *lg = mk(h, &legacy_type, 3), *kept = mk(h, &node_type, 4);
+    link_a(a, b);
+    link_a(b, a);
+    link_b(a, lg);
+    link_a(lg, kept);
+    rcy_decref(a);
+    rcy_decref(b);
+    rcy_decref(lg);
+    rcy_decref(kept);
+    assert_int_equal(rcy_gc_collect(h, 2), 2);
+    assert_int_equal(destroyed[1] + destroyed[2] + destroyed[3] + destroyed[4], 4);
+    rcy_list *g = rcy_gc_garbage(h);
+    assert_true(g == NULL || rcy_list_len(g) == 0);
+    rcy_gc_stats st = {.size = sizeof st};
+    rcy_gc_get_stats(h, &st);
+    assert_int_equal(st.generations[2].uncollectable, 0);
+    assert_int_equal(st.generations[2].collected, 2);
+}
+
+/* CPython prints the collectable objects first, the uncollectable ones
+ * after the garbage is cleared. */
+static void debug_prints_collectable_before_uncollectable(void **state) {
+    rcy_heap *h = *state;
+    rcy_gc_disable(h);
+    node *lg = mk(h, &legacy_type, 1), *x = mk(h, &node_type, 2);
+    link_a(lg, lg);
+    link_a(x, x);
+    rcy_decref(lg);
+    rcy_decref(x);
+    rcy_gc_set_debug(h, RCY_GC_DEBUG_COLLECTABLE | RCY_GC_DEBUG_UNCOLLECTABLE);
+    rcy_test_capture_output();
+    rcy_test_reset_output();
+    assert_int_equal(rcy_gc_collect(h, 2), 2);
+    const char *out = rcy_test_output();
+    const char *c = strstr(out, "gc: collectable <Node ");
+    const char *u = strstr(out, "gc: uncollectable <Legacy ");
+    assert_non_null(c);
+    assert_non_null(u);
+    assert_true(c < u);
+    rcy_set_output(NULL, NULL);
+    rcy_gc_set_debug(h, 0);
+    rcy_list_clear(rcy_gc_garbage(h));
+    RCY_CLEAR(lg->a);
 }
 
 static void saveall_keeps_every_unreachable_object(void **state) {
@@ -957,6 +1009,10 @@ int main(void) {
         cmocka_unit_test_setup_teardown(callbacks_see_start_and_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(callback_may_remove_itself, setup, teardown),
         cmocka_unit_test_setup_teardown(legacy_finalizer_cycles_go_to_garbage, setup, teardown),
+        cmocka_unit_test_setup_teardown(legacy_finalizer_outside_any_cycle_is_freed, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(debug_prints_collectable_before_uncollectable, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(saveall_keeps_every_unreachable_object, setup, teardown),
         cmocka_unit_test_setup_teardown(debug_stats_prints_what_python_prints, setup, teardown),
         cmocka_unit_test_setup_teardown(debug_uncollectable_names_legacy_objects, setup, teardown),

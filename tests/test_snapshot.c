@@ -213,6 +213,11 @@ static void filters_combine_as_python(void **state) {
     /* fnmatch: '*' crosses '/', [] sets, '?' */
     rcy_filter inc_src = {.inclusive = true, .filename_pattern = "s?c/[ab].c", .domain = -1};
     assert_int_equal(filtered_size(s, &inc_src, 1), 1 + 2 + 4 + 16);
+    /* Python's fnmatch: '[^a]' is the set {'^', 'a'}, '[!a]' negates */
+    rcy_filter inc_caret = {.inclusive = true, .filename_pattern = "src/[^a].c", .domain = -1};
+    assert_int_equal(filtered_size(s, &inc_caret, 1), 1 + 2 + 16);
+    rcy_filter inc_bang = {.inclusive = true, .filename_pattern = "src/[!a].c", .domain = -1};
+    assert_int_equal(filtered_size(s, &inc_bang, 1), 4);
     /* inclusive with domain: pattern AND domain */
     rcy_filter inc_a_d2 = inc_a;
     inc_a_d2.domain = 2;

@@ -310,11 +310,89 @@ static void finalize_runs_when_the_collector_frees_the_object(void **state) {
     link_a(x, x);
     rcy_finalize *f = rcy_finalize_new(x, log_fn, (void *)3);
     rcy_decref(x);
-    assert_int_equal(rcy_gc_collect(h, 2), 1);
+    /* x, and the finalize that fired (Python counts the weak reference it
+     * frees inside) */
+    assert_int_equal(rcy_gc_collect(h, 2), 2);
     assert_int_equal(fin_nlog, 1);
     assert_false(rcy_finalize_alive(f));
     assert_false(rcy_finalize_call(f));
     rcy_decref(f);
+}
+
+/* Python's order: the callbacks of one object run newest first, whether
+ * it dies by refcounting or in a collection. */
+static int order_log[8], norder;
+static void log_order(rcy_weakref *wr, void *arg) {
+    (void)wr;
+    order_log[norder++] = (int)(intptr_t)arg;
+}
+static void log_order_fin(void *arg) {
+    order_log[norder++] = (int)(intptr_t)arg;
+}
+
+static void callbacks_of_one_object_run_newest_first(void **state) {
+    rcy_heap *h = *state;
+    rcy_gc_disable(h);
+    for (int cyclic = 0; cyclic < 2; cyclic++) {
+        norder = 0;
+        node *x = mk(h, &node_type, 1);
+        if (cyclic)
+            link_a(x, x);
+        rcy_weakref *r[3];
+        for (int i = 0; i < 3; i++)
+            r[i] = rcy_weakref_new(x, log_order, (void *)(intptr_t)(i + 1));
+        rcy_finalize *f = rcy_finalize_new(x, log_order_fin, (void *)(intptr_t)4);
+        rcy_decref(f);
+        rcy_decref(x);
+        if (cyclic)
+            rcy_gc_collect(h, 2);
+        assert_int_equal(norder, 4);
+        assert_int_equal(order_log[0], 4);
+        assert_int_equal(order_log[1], 3);
+        assert_int_equal(order_log[2], 2);
+        assert_int_equal(order_log[3], 1);
+        for (int i = 0; i < 3; i++)
+            rcy_decref(r[i]);
+    }
+}
+
+/* A callback that drops its own weak reference frees it: the collector
+ * counts it, as CPython's handle_weakrefs does. */
+static rcy_weakref *self_dropping;
+static void drop_self(rcy_weakref *wr, void *arg) {
+    (void)arg;
+    assert_ptr_equal(wr, self_dropping);
+    self_dropping = NULL;
+    rcy_decref(wr);
+}
+
+static void weakref_freed_after_its_callback_is_counted(void **state) {
+    rcy_heap *h = *state;
+    rcy_gc_disable(h);
+    node *x = mk(h, &node_type, 1);
+    link_a(x, x);
+    self_dropping = rcy_weakref_new(x, drop_self, NULL);
+    rcy_decref(x);
+    assert_int_equal(rcy_gc_collect(h, 2), 2);
+    assert_null(self_dropping);
+}
+
+/* A called or detached finalize no longer counts as a weak reference. */
+static void dead_finalize_is_not_a_weak_reference(void **state) {
+    rcy_heap *h = *state;
+    fin_nlog = 0;
+    node *x = mk(h, &node_type, 1);
+    rcy_finalize *f = rcy_finalize_new(x, log_fn, (void *)1);
+    rcy_finalize *g = rcy_finalize_new(x, log_fn, (void *)2);
+    assert_int_equal(rcy_weakref_getweakrefcount(x), 2);
+    assert_true(rcy_finalize_call(f));
+    assert_int_equal(rcy_weakref_getweakrefcount(x), 1);
+    assert_true(rcy_finalize_detach(g));
+    assert_int_equal(rcy_weakref_getweakrefcount(x), 0);
+    rcy_decref(x);
+    assert_int_equal(fin_nlog, 1);
+    rcy_decref(f);
+    rcy_decref(g);
 }
 
 static void finalize_call_and_detach(void **state) {
@@ -377,6 +455,10 @@ int main(void) {
         cmocka_unit_test_setup_teardown(finalize_runs_when_the_collector_frees_the_object, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(finalize_call_and_detach, setup, teardown),
+        cmocka_unit_test_setup_teardown(callbacks_of_one_object_run_newest_first, setup, teardown),
+        cmocka_unit_test_setup_teardown(weakref_freed_after_its_callback_is_counted, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(dead_finalize_is_not_a_weak_reference, setup, teardown),
         cmocka_unit_test_setup_teardown(pending_finalizers_run_at_heap_free_newest_first, setup,
                                         teardown),
     };

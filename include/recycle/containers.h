@@ -1,6 +1,8 @@
 /* recycle/containers.h — built-in objects: integers, lists, dicts.
  * Included by <recycle.h>.  All are recycle objects (rcy_incref/decref
- * apply); lists and dicts are tracked by the collector. */
+ * apply); lists are tracked by the collector, dicts once a value whose
+ * type has traverse is stored in them (CPython's lazy dict tracking: a
+ * dict of ints can be in no cycle). */
 #ifndef RECYCLE_CONTAINERS_H
 #define RECYCLE_CONTAINERS_H
 

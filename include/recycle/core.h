@@ -217,8 +217,11 @@ typedef struct rcy_type {
     void (*destroy)(void *self);
 } rcy_type;
 
-/* Like CPython's tp_del: cycles containing such objects are never freed
- * by the collector; they go to rcy_gc_garbage() with all they reach. */
+/* Like CPython's tp_del: the collector never finalizes nor clears such
+ * an object, nor what it reaches.  Once the rest of the garbage is freed,
+ * those refcounting did not free (in a cycle, or reached from one) are
+ * uncollectable and go to rcy_gc_garbage(), keeping what they reach
+ * alive; the others died by refcounting. */
 #define RCY_TYPE_LEGACY_FINALIZER 0x1u
 
 #define RCY_VISIT(child, visit, arg)                                                               \

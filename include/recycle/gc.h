@@ -38,7 +38,17 @@ RCY_API bool rcy_gc_isenabled(rcy_heap *heap);
 /* Collect generations 0..generation (-1 or 2 = a full collection, as
  * Python's default).  Returns the number of unreachable objects found:
  * those freed, plus those moved to rcy_gc_garbage() (legacy finalizers,
- * DEBUG_SAVEALL).  Objects a finalizer resurrected are not counted.
+ * DEBUG_SAVEALL), plus the weak references a callback's end freed (a
+ * finalize object that fired counts one, as the weak reference Python's
+ * frees).  As in CPython, objects a finalizer resurrected are not
+ * counted, nor objects a finalizer left to die by refcounting (one that
+ * breaks its own cycle: CPython frees them during finalization).
+ * Within one collection, weak reference callbacks and finalizers run in
+ * the order of the members: for a young collection CPython's (generation
+ * 1, then 0, each in the order objects entered it).  C: a full collection
+ * finds the old generation by walking the allocator's pools (a header has
+ * no room for list links), so its order is the walk's: arena by arena, by
+ * address within one; CPython's is generation 2, 0, then 1.
  * C: returns 0 at once when called while a collection is running (from a
  * finalizer, weakref callback or gc callback): collections never nest.
  * RCY_EINVAL for a generation outside -1..2, RCY_ENOMEM when the
@@ -52,7 +62,9 @@ RCY_API void rcy_gc_get_count(rcy_heap *heap, size_t count[RCY_GC_GENERATIONS]);
 RCY_API void rcy_gc_get_threshold(rcy_heap *heap, size_t threshold[RCY_GC_GENERATIONS]);
 /* C: all three thresholds are set at once (Python's later ones are
  * optional: pass the current values).  threshold0 == 0 disables automatic
- * collection.  Defaults: 2000, 10, 10.  A full collection also needs the
+ * collection.  Defaults: 2000, 10, 10 (CPython 3.13's; 3.12 and earlier
+ * use 700, 10, 10; the rules are those of 3.11 to 3.13).  A full
+ * collection also needs the
  * old generation to have grown by more than 25% since the last full
  * collection (Python's long-lived rule), so building a large structure
  * costs linear time.  C: Python counts the objects moved to the old
@@ -121,10 +133,15 @@ RCY_API void rcy_gc_freeze(rcy_heap *heap);
 RCY_API void rcy_gc_unfreeze(rcy_heap *heap);
 RCY_API size_t rcy_gc_get_freeze_count(rcy_heap *heap);
 
-/* The list of uncollectable objects (BORROWED; owned by the heap): cycles
- * with an RCY_TYPE_LEGACY_FINALIZER object and all they reach, and with
- * DEBUG_SAVEALL every unreachable object.  Users may remove items from it.
- * NULL only when out of memory. */
+/* The list of uncollectable objects (BORROWED; owned by the heap): the
+ * RCY_TYPE_LEGACY_FINALIZER objects found unreachable that refcounting did
+ * not free once the rest of the garbage was cleared (those in or reachable
+ * from a cycle), and with DEBUG_SAVEALL every unreachable object.  What
+ * they reach stays alive through them, uncollectable too (counted, and
+ * printed with DEBUG_UNCOLLECTABLE) but not listed, as in CPython.  As CPython, the collectable
+ * objects are printed (DEBUG_COLLECTABLE) before any uncollectable one (DEBUG_UNCOLLECTABLE), which
+ * are appended after the garbage is cleared.  Users may remove items from it. NULL only when out of
+ * memory. */
 RCY_API rcy_list *rcy_gc_garbage(rcy_heap *heap);
 
 /* ---- callbacks --------------------------------------------------------- */
@@ -200,7 +217,8 @@ RCY_API rcy_weakref *rcy_weakref_new_(void *obj, rcy_weakref_callback cb, void *
  * exception to the `_get` = borrowed convention (core.h): a borrowed
  * pointer to an object nothing else may hold could die at any moment. */
 RCY_API void *rcy_weakref_get(rcy_weakref *wr);
-/* Number of weak references (and finalize objects) pointing to obj. */
+/* Number of weak references (and alive finalize objects) pointing to
+ * obj; a called or detached finalize no longer counts. */
 RCY_API size_t rcy_weakref_getweakrefcount(const void *obj);
 
 /* ---- weakref.finalize ------------------------------------------------ */

@@ -205,9 +205,13 @@ RCY_API int rcy_format_size(int64_t size, bool sign, char *buf, size_t len);
 RCY_API char *rcy_traceback_format(const rcy_traceback *tb, int limit, bool most_recent_first);
 
 /* Python's Filter and DomainFilter in one struct.  The pattern is matched
- * with fnmatch(3) and no flags but FNM_NOESCAPE, like Python's fnmatch:
- * '*' also matches '/', a backslash is an ordinary character.  Without
- * all_frames only the most recent frame is matched. */
+ * by Python's fnmatch rules (not fnmatch(3)'s): '*' and '?' also match
+ * '/', '[!a]' is a negated set and '[^a]' the set of '^' and 'a', a
+ * backslash is an ordinary character, an unclosed '[' is itself.  C:
+ * bytes, not code points: '?' and ranges see one byte of a UTF-8
+ * character (ASCII file names match alike); no '.pyc' to '.py'
+ * normalisation.  Without all_frames only the most recent frame is
+ * matched. */
 typedef struct rcy_filter {
     bool inclusive;
     bool domain_only;             /* a DomainFilter: only `domain` is used */
