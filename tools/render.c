@@ -279,7 +279,7 @@ int cli_render_svg(const cli_report *r, FILE *out) {
     }
     if (r->have_peak) {
         char sz[32];
-        rcy_format_size((int64_t)r->peak, false, sz, sizeof sz); /* as `recycle stats` says it */
+        rcy_format_usize(r->peak, sz, sizeof sz); /* as `recycle stats` says it */
         double px = X(r->peak_t), py = Y((double)r->peak);
         fprintf(
             out,
