@@ -166,6 +166,14 @@ d=$(R diff huge.rcy small.rcy 2>&1)
 expect_eq "diff from 2^64-1 bytes to 0 exits 0 (no signed overflow)" 0 "$?"
 expect_match "and shows the (clamped) drop" "size=0 B \(-8388608 TiB\)" "$d"
 
+# ---- 7. no recursion per stack frame -------------------------------------
+craft deep.rcy --depth 200000 --size 4096
+(ulimit -s 1024 && "$RECYCLE" plot deep.rcy -o deep.html) 2>deep.err
+expect_eq "plot -o x.html of a 200000-frame stack under a 1 MiB stack exits 0" 0 "$?"
+check "and the page holds the deepest frame" grep -q '"name":"f199999 (thing.c:200011)"' deep.html
+(ulimit -s 1024 && "$RECYCLE" leaks deep.rcy >/dev/null) 2>>deep.err
+expect_eq "leaks of the same file under a 1 MiB stack exits 0" 0 "$?"
+
 # ---- 8. small ones -----------------------------------------------------------
 R top --by traceback --cumulative base.rcy 2>cum.err
 expect_eq "top --by traceback --cumulative is a usage error (2)" 2 "$?"
