@@ -139,6 +139,11 @@ static char *dest_target(const char *path) {
     struct stat st;
     if (lstat(path, &st) != 0 || !S_ISLNK(st.st_mode))
         return strdup(path);
+    /* A link to a device or FIFO is written through as it is: the kernel
+     * follows /dev/stdout -> /proc/self/fd/1 -> "pipe:[N]", realpath
+     * cannot. */
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return strdup(path);
     return realpath(path, NULL);
 }
 

@@ -188,14 +188,17 @@ static struct {
 } samples = {.lock = PTHREAD_MUTEX_INITIALIZER, .stride = 1};
 
 /* A terminating signal's handler only marks it here and wakes the
- * sampler thread, which writes the snapshot and then kills the process
- * with the signal: the handler never runs the writer in the interrupted
- * thread, which may hold the allocator's or the tracer's locks. */
+ * sampler thread, which writes the snapshot: the handler never runs the
+ * writer in the interrupted thread.  Outside an allocation the handler
+ * waits for the file and re-raises; inside one (the thread may hold the
+ * allocator's or the tracer's locks) it returns, and the writer kills the
+ * process with the signal once the file is written. */
 static struct {
-    sem_t wake;                   /* posted by on_signal (async-signal-safe) */
-    volatile sig_atomic_t signal; /* the signal to write for, or 0 */
-    _Atomic bool alive;           /* the sampler thread runs in this process */
-    _Atomic bool written;         /* finish() completed in this process image */
+    sem_t wake;                           /* posted by on_signal (async-signal-safe) */
+    volatile sig_atomic_t signal;         /* the signal to write for, or 0 */
+    volatile sig_atomic_t handler_raises; /* the handler waits, then dies */
+    _Atomic bool alive;                   /* the sampler thread runs in this process */
+    _Atomic bool written;                 /* finish() completed in this process image */
 } writer;
 
 #define SAMPLES_MAX (1u << 20)
@@ -439,7 +442,8 @@ static void finish(void) {
 static void write_on_signal(int sig) {
     finish_signal = sig;
     finish();
-    kill(getpid(), sig);
+    if (!writer.handler_raises)
+        kill(getpid(), sig);
 }
 
 static void on_exit_status(int status, void *arg) {
@@ -512,12 +516,25 @@ static const int dump_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
 static void on_signal(int sig) {
     int saved = errno;
     if (atomic_load(&writer.alive) && getpid() == self_pid) {
-        /* Mark, wake the writer, and let this thread go on: it may be
-         * inside an allocation or the tracer, whose locks the writer needs.
-         * The writer kills the process once the file is written. */
+        /* Mark and wake the writer; never write here. */
+        bool inside = tls.depth != 0;
+        writer.handler_raises = !inside;
         writer.signal = sig;
         sem_post(&writer.wake);
+        if (inside) {
+            /* Inside an allocation or the tracer, whose locks the writer
+             * needs: go on; the writer kills the process once the file
+             * is written (to the program, a signal delivered late). */
+            errno = saved;
+            return;
+        }
+        /* Holding none of them: wait for the file, then die here, so that
+         * nothing of the program runs after the signal (raise(SIGTERM)
+         * does not return).  Bounded, in case the writer cannot finish. */
+        for (int i = 0; i < 30000 && !atomic_load(&writer.written); i++)
+            nanosleep(&(struct timespec){0, 1000000}, NULL);
         errno = saved;
+        raise(sig);
         return;
     }
     /* No writer thread (a fork child that has not allocated yet): write

@@ -43,6 +43,11 @@ R run -q -o fifo.rcy -- "$CLI_TARGET" count >/dev/null
 wait "$reader"
 check "run -o FIFO keeps the FIFO" test -p fifo.rcy
 expect_match "and the reader got the snapshot through it" "allocations:" "$(R stats from_fifo.rcy 2>&1)"
+R plot base.rcy -o piped.svg >/dev/null
+ln -s /dev/stdout stdout.svg
+R plot base.rcy -o stdout.svg | cat >through_pipe.svg
+expect_eq "plot -o a symlink to /dev/stdout, stdout a pipe, writes through it" "$(cat piped.svg)" "$(cat through_pipe.svg)"
+check "and the symlink stays" test -L stdout.svg
 mkdir outdir
 R run -o outdir -- sh -c 'touch ran' 2>dir.err
 expect_eq "run -o DIRECTORY is refused with 125" 125 "$?"
