@@ -1122,7 +1122,8 @@ static void collect_stats(rcy_heap *h, rcy_mem_stats *s) {
 }
 
 int rcy_mem_get_stats(rcy_heap *heap, rcy_mem_stats *stats) {
-    if (!heap || !stats || stats->size < offsetof(rcy_mem_stats, version) + sizeof(uint32_t))
+    RCYI_REQUIRE(heap, RCY_EINVAL);
+    if (!stats || stats->size < offsetof(rcy_mem_stats, version) + sizeof(uint32_t))
         return RCY_EINVAL;
     rcy_mem_stats full;
     collect_stats(heap, &full);
@@ -1134,8 +1135,7 @@ int rcy_mem_get_stats(rcy_heap *heap, rcy_mem_stats *stats) {
 }
 
 int rcy_mem_print_stats(rcy_heap *heap, FILE *out) {
-    if (!heap)
-        return RCY_EINVAL;
+    RCYI_REQUIRE(heap, RCY_EINVAL);
     rcy_mem_stats s;
     collect_stats(heap, &s);
     rcyi_put(out, "Small block threshold = %d, in %d size classes.\n\n", RCY_SMALL_LIMIT,
@@ -1168,8 +1168,7 @@ int rcy_mem_print_stats(rcy_heap *heap, FILE *out) {
 }
 
 int rcy_mem_print_stats_json(rcy_heap *heap, FILE *out) {
-    if (!heap)
-        return RCY_EINVAL;
+    RCYI_REQUIRE(heap, RCY_EINVAL);
     rcy_mem_stats s;
     collect_stats(heap, &s);
     rcyi_put(out,
@@ -1198,8 +1197,7 @@ static inline void trace_alloc(void *p, size_t size, const char *file, int line,
 }
 
 void *rcy_mem_try_alloc_(rcy_heap *heap, size_t size, RCY_SITE_PARAMS) {
-    if (RCY_UNLIKELY(!heap))
-        return NULL;
+    RCYI_REQUIRE(heap, NULL);
     void *p = rcyi_alloc_inline(heap, &heap->alloc, size, RCYI_KIND_RAW);
     if (RCY_LIKELY(p != NULL))
         trace_alloc(p, size, file, line, func);
@@ -1207,7 +1205,8 @@ void *rcy_mem_try_alloc_(rcy_heap *heap, size_t size, RCY_SITE_PARAMS) {
 }
 
 void *rcy_mem_try_calloc_(rcy_heap *heap, size_t nelem, size_t elsize, RCY_SITE_PARAMS) {
-    if (!heap || (elsize && nelem > SIZE_MAX / elsize))
+    RCYI_REQUIRE(heap, NULL);
+    if ((elsize && nelem > SIZE_MAX / elsize))
         return NULL;
     size_t size = nelem * elsize;
     void *p = rcyi_alloc(heap, size, RCYI_KIND_RAW);
@@ -1219,8 +1218,7 @@ void *rcy_mem_try_calloc_(rcy_heap *heap, size_t nelem, size_t elsize, RCY_SITE_
 }
 
 void *rcy_mem_try_realloc_(rcy_heap *heap, void *ptr, size_t size, RCY_SITE_PARAMS) {
-    if (!heap)
-        return NULL;
+    RCYI_REQUIRE(heap, NULL);
     void *p = rcyi_realloc(heap, ptr, size);
     if (p && __atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED)) {
         if (ptr)
@@ -1239,8 +1237,12 @@ static RCY_NORETURN void out_of_memory(const char *what, size_t size, RCY_SITE_P
  * the fast path below needs no stack frame of its own). */
 __attribute__((noinline)) static void *mem_alloc_other(rcy_heap *heap, size_t size, void *p,
                                                        RCY_SITE_PARAMS) {
+    if (RCY_UNLIKELY(!heap)) {
+        rcyi_misuse("rcy_mem_alloc", "heap is NULL"); /* misuse, not "out of memory" */
+        return NULL;
+    }
     if (!p)
-        p = heap ? rcyi_alloc_slow(heap, size, RCYI_KIND_RAW) : NULL;
+        p = rcyi_alloc_slow(heap, size, RCYI_KIND_RAW);
     if (RCY_UNLIKELY(!p))
         out_of_memory("rcy_mem_alloc", size, file, line, func);
     trace_alloc(p, size, file, line, func);
@@ -1263,6 +1265,7 @@ void *rcy_mem_alloc_(rcy_heap *heap, size_t size, RCY_SITE_PARAMS) {
 }
 
 void *rcy_mem_calloc_(rcy_heap *heap, size_t nelem, size_t elsize, RCY_SITE_PARAMS) {
+    RCYI_REQUIRE(heap, NULL);
     void *p = rcy_mem_try_calloc_(heap, nelem, elsize, file, line, func);
     if (RCY_UNLIKELY(!p))
         out_of_memory("rcy_mem_calloc", nelem * elsize, file, line, func);
@@ -1270,6 +1273,7 @@ void *rcy_mem_calloc_(rcy_heap *heap, size_t nelem, size_t elsize, RCY_SITE_PARA
 }
 
 void *rcy_mem_realloc_(rcy_heap *heap, void *ptr, size_t size, RCY_SITE_PARAMS) {
+    RCYI_REQUIRE(heap, NULL);
     void *p = rcy_mem_try_realloc_(heap, ptr, size, file, line, func);
     if (RCY_UNLIKELY(!p))
         out_of_memory("rcy_mem_realloc", size, file, line, func);
@@ -1280,8 +1284,8 @@ __attribute__((noinline)) static void mem_free_other(rcy_heap *heap, void *ptr) 
     if (ptr && __atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED))
         rcyi_trace_free(0, ptr);
     if (!heap) {
-        if (ptr)
-            rcyi_fatal(RCY_EMISUSE, "rcy_mem_free of %p with a NULL heap", ptr);
+        if (ptr) /* the block stays allocated: nothing is harmed */
+            rcyi_misuse("rcy_mem_free", "heap is NULL (the block is not freed)");
         return;
     }
     rcyi_free(heap, ptr);

@@ -114,6 +114,19 @@ void rcyi_fatal(int err, const char *fmt, ...) {
     abort();
 }
 
+void rcyi_misuse(const char *func, const char *what) {
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s: %s", func, what);
+    rcy_error_fn *fn = __atomic_load_n(&error_fn, __ATOMIC_ACQUIRE);
+    if (fn) {
+        fn(RCY_EMISUSE, msg, __atomic_load_n(&error_arg, __ATOMIC_ACQUIRE));
+    } else {
+        char line[600];
+        snprintf(line, sizeof line, "recycle: misuse: %s (%s)\n", msg, rcy_strerror(RCY_EMISUSE));
+        emit(line);
+    }
+}
+
 void rcyi_put(FILE *out, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);

@@ -1454,32 +1454,40 @@ void rcyi_gc_fini(rcy_heap *h) {
 /* ------------------------------------------------------------------ */
 
 void rcy_gc_enable(rcy_heap *heap) {
+    RCYI_REQUIRE(heap, );
     heap->gc.enabled = 1;
     update_trigger(&heap->gc);
 }
 void rcy_gc_disable(rcy_heap *heap) {
+    RCYI_REQUIRE(heap, );
     heap->gc.enabled = 0;
     update_trigger(&heap->gc);
 }
 bool rcy_gc_isenabled(rcy_heap *heap) {
+    RCYI_REQUIRE(heap, false);
     return heap->gc.enabled != 0;
 }
 void rcy_gc_set_hard(rcy_heap *heap, bool on) {
+    RCYI_REQUIRE(heap, );
     heap->gc.hard = on;
     update_trigger(&heap->gc);
 }
 bool rcy_gc_get_hard(rcy_heap *heap) {
+    RCYI_REQUIRE(heap, false);
     return heap->gc.hard != 0;
 }
 void rcy_gc_set_debug(rcy_heap *heap, unsigned flags) {
+    RCYI_REQUIRE(heap, );
     heap->gc.debug = flags;
 }
 unsigned rcy_gc_get_debug(rcy_heap *heap) {
+    RCYI_REQUIRE(heap, 0);
     return heap->gc.debug;
 }
 
 ssize_t rcy_gc_collect(rcy_heap *heap, int generation) {
-    if (!heap || generation < -1 || generation > 2)
+    RCYI_REQUIRE(heap, RCY_EINVAL);
+    if (generation < -1 || generation > 2)
         return RCY_EINVAL;
     if (heap->gc.collecting || heap->gc.finished != GC_RUNNING)
         return 0;
@@ -1487,14 +1495,17 @@ ssize_t rcy_gc_collect(rcy_heap *heap, int generation) {
 }
 
 void rcy_gc_get_count(rcy_heap *heap, size_t count[RCY_GC_GENERATIONS]) {
+    RCYI_REQUIRE(heap, );
     memcpy(count, heap->gc.count, sizeof heap->gc.count);
 }
 
 void rcy_gc_get_threshold(rcy_heap *heap, size_t threshold[RCY_GC_GENERATIONS]) {
+    RCYI_REQUIRE(heap, );
     memcpy(threshold, heap->gc.threshold, sizeof heap->gc.threshold);
 }
 
 void rcy_gc_set_threshold(rcy_heap *heap, size_t t0, size_t t1, size_t t2) {
+    RCYI_REQUIRE(heap, );
     heap->gc.threshold[0] = t0;
     heap->gc.threshold[1] = t1;
     heap->gc.threshold[2] = t2;
@@ -1502,7 +1513,8 @@ void rcy_gc_set_threshold(rcy_heap *heap, size_t t0, size_t t1, size_t t2) {
 }
 
 int rcy_gc_get_stats(rcy_heap *heap, rcy_gc_stats *stats) {
-    if (!heap || !stats || stats->size < offsetof(rcy_gc_stats, generations))
+    RCYI_REQUIRE(heap, RCY_EINVAL);
+    if (!stats || stats->size < offsetof(rcy_gc_stats, generations))
         return RCY_EINVAL;
     rcy_gc_stats full;
     memset(&full, 0, sizeof full);
@@ -1514,8 +1526,7 @@ int rcy_gc_get_stats(rcy_heap *heap, rcy_gc_stats *stats) {
 }
 
 int rcy_gc_print_stats(rcy_heap *heap, FILE *out) {
-    if (!heap)
-        return RCY_EINVAL;
+    RCYI_REQUIRE(heap, RCY_EINVAL);
     rcyi_gc_state *gc = &heap->gc;
     rcyi_put(out, "gc: generation %11s %10s %13s %11s %10s\n", "collections", "collected",
              "uncollectable", "candidates", "duration");
@@ -1534,8 +1545,7 @@ int rcy_gc_print_stats(rcy_heap *heap, FILE *out) {
 }
 
 int rcy_gc_print_stats_json(rcy_heap *heap, FILE *out) {
-    if (!heap)
-        return RCY_EINVAL;
+    RCYI_REQUIRE(heap, RCY_EINVAL);
     rcyi_gc_state *gc = &heap->gc;
     rcyi_put(out, "{\"version\": %d, \"generations\": [", RCY_GC_STATS_VERSION);
     for (int g = 0; g < 3; g++) {
@@ -1591,6 +1601,7 @@ static void freeze_walk(rcy_head_ *o, void *arg) {
 }
 
 void rcy_gc_freeze(rcy_heap *heap) {
+    RCYI_REQUIRE(heap, );
     rcyi_gc_state *gc = &heap->gc;
     rcyi_walk_objects(heap, freeze_walk, gc);
     vec_reset(heap, &gc->young[0], 0);
@@ -1606,21 +1617,25 @@ static void unfreeze_walk(rcy_head_ *o, void *arg) {
 }
 
 void rcy_gc_unfreeze(rcy_heap *heap) {
+    RCYI_REQUIRE(heap, );
     rcyi_walk_objects(heap, unfreeze_walk, NULL);
     heap->gc.nfrozen = 0;
 }
 
 size_t rcy_gc_get_freeze_count(rcy_heap *heap) {
+    RCYI_REQUIRE(heap, 0);
     return heap->gc.nfrozen;
 }
 
 rcy_list *rcy_gc_garbage(rcy_heap *heap) {
+    RCYI_REQUIRE(heap, NULL);
     if (heap->gc.finished != GC_RUNNING)
         return NULL;
     return garbage_list(heap);
 }
 
 int rcy_gc_callbacks_add(rcy_heap *heap, rcy_gc_callback *fn, void *arg) {
+    RCYI_REQUIRE(heap, RCY_EINVAL);
     rcyi_gc_state *gc = &heap->gc;
     if (!fn)
         return RCY_EINVAL;
@@ -1639,6 +1654,7 @@ int rcy_gc_callbacks_add(rcy_heap *heap, rcy_gc_callback *fn, void *arg) {
 }
 
 int rcy_gc_callbacks_remove(rcy_heap *heap, rcy_gc_callback *fn, void *arg) {
+    RCYI_REQUIRE(heap, RCY_EINVAL);
     rcyi_gc_state *gc = &heap->gc;
     for (size_t i = 0; i < gc->ncbs; i++) {
         if (gc->cbs[i].fn == fn && gc->cbs[i].arg == arg) {
@@ -1698,7 +1714,8 @@ static int gather_alloc(rcy_heap *h, gather *g, size_t cap) {
 }
 
 rcy_list *rcy_gc_get_objects(rcy_heap *heap, int generation) {
-    if (!heap || generation < -1 || generation > 2)
+    RCYI_REQUIRE(heap, NULL);
+    if (generation < -1 || generation > 2)
         return NULL;
     rcy_list *l = rcy_list_new(heap);
     if (!l)
@@ -1746,7 +1763,8 @@ static void referrers_walk(rcy_head_ *o, void *arg) {
 }
 
 rcy_list *rcy_gc_get_referrers(rcy_heap *heap, void *const *objs, size_t n) {
-    if (!heap || (n && !objs))
+    RCYI_REQUIRE(heap, NULL);
+    if (n && !objs)
         return NULL;
     rcy_list *l = rcy_list_new(heap);
     if (!l)
@@ -1789,7 +1807,8 @@ static int visit_referent(void *obj, void *arg) {
 }
 
 rcy_list *rcy_gc_get_referents(rcy_heap *heap, void *const *objs, size_t n) {
-    if (!heap || (n && !objs))
+    RCYI_REQUIRE(heap, NULL);
+    if (n && !objs)
         return NULL;
     referents r = {heap, NULL, 0, 0, 0};
     for (size_t i = 0; i < n && !r.err; i++) {

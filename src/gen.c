@@ -87,7 +87,8 @@ static const rcy_type gen_untracked_type = {
 };
 
 rcy_gen *rcy_gen_new_(rcy_heap *heap, const rcy_gen_spec *spec, RCY_SITE_PARAMS) {
-    if (!heap || !spec || !spec->next)
+    RCYI_REQUIRE(heap, NULL);
+    if (!spec || !spec->next)
         return NULL;
     const rcy_type *type = spec->traverse ? &rcy_gen_type : &gen_untracked_type;
     size_t extra = spec->state_size;
@@ -105,9 +106,11 @@ rcy_gen *rcy_gen_new_(rcy_heap *heap, const rcy_gen_spec *spec, RCY_SITE_PARAMS)
 }
 
 void *rcy_gen_state(rcy_gen *g) {
+    RCYI_REQUIRE(g, NULL);
     return g->state;
 }
 const rcy_gen_spec *rcy_gen_spec_of(const rcy_gen *g) {
+    RCYI_REQUIRE(g, NULL);
     return g->spec;
 }
 
@@ -125,6 +128,10 @@ static void *gen_done(int *status, int code) {
 }
 
 void *rcy_gen_next(rcy_gen *g, int *status) {
+    if (RCY_UNLIKELY(!g)) {
+        rcyi_misuse(__func__, "g is NULL");
+        return gen_done(status, RCY_EINVAL);
+    }
     if (g->flags & GEN_RUNNING)
         return gen_done(status, RCY_ESTATE);
     if (g->flags & GEN_CLOSED)
@@ -159,10 +166,12 @@ void *rcy_gen_advance_(rcy_gen *g, void *prev) {
 }
 
 int rcy_gen_error(const rcy_gen *g) {
+    RCYI_REQUIRE(g, RCY_EINVAL);
     return g->error;
 }
 
 int rcy_gen_close(rcy_gen *g) {
+    RCYI_REQUIRE(g, RCY_EINVAL);
     if (g->flags & GEN_RUNNING)
         return RCY_ESTATE;
     if (g->flags & GEN_CLOSED)
@@ -174,6 +183,7 @@ int rcy_gen_close(rcy_gen *g) {
 }
 
 bool rcy_gen_is_closed(const rcy_gen *g) {
+    RCYI_REQUIRE(g, true);
     return (g->flags & GEN_CLOSED) != 0;
 }
 
@@ -204,6 +214,7 @@ static const rcy_gen_spec range_spec = {
 };
 
 rcy_gen *rcy_gen_range_(rcy_heap *heap, long start, long stop, long step, RCY_SITE_PARAMS) {
+    RCYI_REQUIRE(heap, NULL);
     if (step == 0)
         return NULL;
     rcy_gen *g = rcy_gen_new_(heap, &range_spec, file, line, func);
@@ -313,10 +324,14 @@ static const rcy_gen_spec take_spec = {.name = "take",
                                        .traverse = src_traverse,
                                        .clear = src_clear};
 
-static src_state *new_over(rcy_gen **out, const rcy_gen_spec *spec, rcy_gen *src, RCY_SITE_PARAMS) {
+/* `api`: the public function, named in a misuse message. */
+static src_state *new_over(const char *api, rcy_gen **out, const rcy_gen_spec *spec, rcy_gen *src,
+                           RCY_SITE_PARAMS) {
     *out = NULL;
-    if (!src)
+    if (!src) {
+        rcyi_misuse(api, "src is NULL");
         return NULL;
+    }
     rcy_gen *g = rcy_gen_new_(src->heap, spec, file, line, func);
     if (!g)
         return NULL;
@@ -331,7 +346,7 @@ rcy_gen *rcy_gen_map_(rcy_gen *src, rcy_gen_map_fn fn, void *ctx, RCY_SITE_PARAM
     rcy_gen *g;
     if (!fn)
         return NULL;
-    src_state *st = new_over(&g, &map_spec, src, file, line, func);
+    src_state *st = new_over(__func__, &g, &map_spec, src, file, line, func);
     if (st) {
         st->fn.map = fn;
         st->ctx = ctx;
@@ -343,7 +358,7 @@ rcy_gen *rcy_gen_filter_(rcy_gen *src, rcy_gen_pred_fn pred, void *ctx, RCY_SITE
     rcy_gen *g;
     if (!pred)
         return NULL;
-    src_state *st = new_over(&g, &filter_spec, src, file, line, func);
+    src_state *st = new_over(__func__, &g, &filter_spec, src, file, line, func);
     if (st) {
         st->fn.pred = pred;
         st->ctx = ctx;
@@ -353,7 +368,7 @@ rcy_gen *rcy_gen_filter_(rcy_gen *src, rcy_gen_pred_fn pred, void *ctx, RCY_SITE
 
 rcy_gen *rcy_gen_take_(rcy_gen *src, size_t n, RCY_SITE_PARAMS) {
     rcy_gen *g;
-    src_state *st = new_over(&g, &take_spec, src, file, line, func);
+    src_state *st = new_over(__func__, &g, &take_spec, src, file, line, func);
     if (st)
         st->left = n;
     return g;
@@ -395,8 +410,7 @@ static const rcy_gen_spec list_spec = {.name = "list_iterator",
                                        .clear = list_clear};
 
 rcy_gen *rcy_gen_from_list_(rcy_list *list, RCY_SITE_PARAMS) {
-    if (!list)
-        return NULL;
+    RCYI_REQUIRE(list, NULL);
     rcy_gen *g = rcy_gen_new_(rcy_heap_of(list), &list_spec, file, line, func);
     if (!g)
         return NULL;
@@ -407,6 +421,7 @@ rcy_gen *rcy_gen_from_list_(rcy_list *list, RCY_SITE_PARAMS) {
 }
 
 rcy_list *rcy_gen_to_list_(rcy_gen *g, RCY_SITE_PARAMS) {
+    RCYI_REQUIRE(g, NULL);
     rcy_list *l = rcy_list_new_(g->heap, file, line, func);
     if (!l)
         return NULL;

@@ -76,6 +76,19 @@ void rcyi_weakref_clear_for(rcy_heap *h, rcy_head_ *obj);
 
 RCY_NORETURN void rcyi_fatal(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void rcyi_output(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Misuse that harms no heap (a NULL heap or generator given to a public
+ * function): reported to the error handler as RCY_EMISUSE (by default
+ * printed), never fatal; the caller then returns its neutral value. */
+void rcyi_misuse(const char *func, const char *what);
+/* The entry check of a public function: `RCYI_REQUIRE(heap, NULL);`
+ * (`RCYI_REQUIRE(heap, );` in a void function). */
+#define RCYI_REQUIRE(arg, ret)                                                                     \
+    do {                                                                                           \
+        if (RCY_UNLIKELY(!(arg))) {                                                                \
+            rcyi_misuse(__func__, #arg " is NULL");                                                \
+            return ret;                                                                            \
+        }                                                                                          \
+    } while (0)
 /* Print a line of a report to `out`, or through the output callback when
  * out is NULL (the statistics printers' convention). */
 void rcyi_put(FILE *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

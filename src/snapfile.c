@@ -37,14 +37,24 @@
  * allocates anything: a truncated, corrupted or foreign file gives an
  * error code, never a crash or an allocation larger than the file.  For a
  * compressed body the declared length must match the zstd frame's content
- * size, be within zstd's largest possible ratio of the compressed size and
- * under a hard cap (RAW_MAX) before the buffer is allocated.
+ * size, be at most ZRATIO times the compressed size and under a hard cap
+ * (RAW_MAX) before the buffer is allocated.  rcy_snapshot_load reads the
+ * header before the body: a regular file must be exactly as long as its
+ * header says, any other file (FIFO, device) is read only up to that
+ * length, and a FIFO with no writer reads as empty instead of blocking.
  */
+#define _GNU_SOURCE /* getrandom, realpath */
 #include "tracemalloc.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #ifdef RCY_HAVE_ZSTD
 #include <zstd.h>
@@ -60,10 +70,12 @@
 #define NONE   UINT32_MAX
 
 #define F_ZSTD 1u /* header flag: the body is compressed */
-/* zstd cannot expand more than this: a block of at most 128 KiB of output
- * costs at least 4 bytes (3-byte header, 1 RLE byte); plus slack for the
- * frame header and small frames. */
-#define ZRATIO 32768u
+/* The most a compressed body may expand: what a file makes the reader
+ * allocate stays proportional to its own size (zstd itself could expand
+ * ~32768x, so a 33 KB file could ask for 1 GiB).  Real snapshots compress
+ * 2x to 6x (cli_target, gcc's cc1 and as); a body that would compress
+ * more is written uncompressed instead. */
+#define ZRATIO 256u
 /* 1 GiB of sections, far beyond any real snapshot; a body above it is
  * written uncompressed. */
 #define RAW_MAX ((uint64_t)1 << 30)
@@ -102,6 +114,213 @@ uint32_t rcyi_crc32(uint32_t crc, const void *data, size_t n) {
     while (n--)
         crc = crc_table[(crc ^ *p++) & 0xFF] ^ (crc >> 8);
     return ~crc;
+}
+
+/* ---- writing a file in place ------------------------------------------------------ */
+
+/* What the destination of rcy_file_write is (after following symlinks). */
+typedef enum dest_kind { DEST_NEW, DEST_REGULAR, DEST_THROUGH, DEST_REFUSE } dest_kind;
+
+static dest_kind dest_classify(const char *path, struct stat *st) {
+    if (stat(path, st) != 0)
+        return errno == ENOENT ? DEST_NEW : DEST_REFUSE;
+    if (S_ISREG(st->st_mode))
+        return DEST_REGULAR;
+    if (S_ISCHR(st->st_mode) || S_ISFIFO(st->st_mode))
+        return DEST_THROUGH;
+    errno = S_ISDIR(st->st_mode) ? EISDIR : EINVAL; /* block device, socket */
+    return DEST_REFUSE;
+}
+
+/* The file a symbolic link at `path` finally names, malloc'd; NULL (errno
+ * ENOENT for a dangling link) when it cannot be found.  Without a link,
+ * a copy of path. */
+static char *dest_target(const char *path) {
+    struct stat st;
+    if (lstat(path, &st) != 0 || !S_ISLNK(st.st_mode))
+        return strdup(path);
+    /* A link to a device or FIFO is written through as it is: the kernel
+     * follows /dev/stdout -> /proc/self/fd/1 -> "pipe:[N]", realpath
+     * cannot. */
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return strdup(path);
+    return realpath(path, NULL);
+}
+
+/* The process's umask, without changing it (umask() would, for a moment,
+ * in every thread). */
+static mode_t current_umask(void) {
+    FILE *f = fopen("/proc/self/status", "re");
+    unsigned mask = 077;
+    if (f) {
+        char line[256];
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "Umask: %o", &mask) == 1)
+                break;
+        fclose(f);
+    }
+    return (mode_t)(mask & 0777);
+}
+
+/* A new, empty file in the directory of `path` with a name nobody can
+ * guess, opened O_CREAT | O_EXCL | O_NOFOLLOW, mode 0600.  Its name goes
+ * to *tmp (malloc'd). */
+static int open_temp(const char *path, char **tmp) {
+    const char *slash = strrchr(path, '/');
+    size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
+    size_t cap = dirlen + 32;
+    char *name = malloc(cap);
+    if (!name) {
+        errno = ENOMEM;
+        return -1;
+    }
+    memcpy(name, path, dirlen);
+    for (int attempt = 0; attempt < 16; attempt++) {
+        uint64_t r;
+        if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            r = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40) ^
+                (uint64_t)(uintptr_t)&r;
+        }
+        snprintf(name + dirlen, cap - dirlen, ".rcy-%016llx.tmp", (unsigned long long)r);
+        int fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            *tmp = name;
+            return fd;
+        }
+        if (errno != EEXIST)
+            break;
+    }
+    int saved = errno;
+    free(name);
+    errno = saved;
+    return -1;
+}
+
+static bool write_all(int fd, const void *data, size_t len) {
+    const unsigned char *p = data;
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        p += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+/* Into a device or FIFO as it is: never created, truncated or replaced.
+ * A FIFO without a reader fails (ENXIO) instead of waiting for one. */
+static int write_through(const char *path, const void *data, size_t len) {
+    int fd = open(path, O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return RCY_EIO;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    bool ok = write_all(fd, data, len);
+    int saved = errno;
+    if (close(fd) != 0 && ok) {
+        ok = false;
+        saved = errno;
+    }
+    errno = saved;
+    return ok ? RCY_OK : RCY_EIO;
+}
+
+static int write_replace(const char *path, const void *data, size_t len, dest_kind kind,
+                         const struct stat *st) {
+    char *tmp = NULL;
+    int fd = open_temp(path, &tmp);
+    if (fd < 0)
+        return errno == ENOMEM ? RCY_ENOMEM : RCY_EIO;
+    mode_t mode = kind == DEST_REGULAR ? st->st_mode & 07777 : 0666 & ~current_umask();
+    bool ok = write_all(fd, data, len) && fchmod(fd, mode & 0777) == 0;
+    int saved = errno;
+    if (close(fd) != 0 && ok) {
+        ok = false;
+        saved = errno;
+    }
+    if (ok && rename(tmp, path) != 0) {
+        ok = false;
+        saved = errno;
+    }
+    if (!ok)
+        unlink(tmp);
+    free(tmp);
+    errno = saved;
+    return ok ? RCY_OK : RCY_EIO;
+}
+
+int rcy_file_write(const char *path, const void *data, size_t len) {
+    if (!path || !*path || (!data && len)) {
+        errno = EINVAL;
+        return RCY_EINVAL;
+    }
+    char *target = dest_target(path);
+    if (!target)
+        return errno == ENOMEM ? RCY_ENOMEM : RCY_EIO;
+    struct stat st;
+    int rc;
+    dest_kind kind = dest_classify(target, &st);
+    switch (kind) {
+    case DEST_NEW:
+    case DEST_REGULAR:
+        rc = write_replace(target, data, len, kind, &st);
+        break;
+    case DEST_THROUGH:
+        rc = write_through(target, data, len);
+        break;
+    default:
+        rc = RCY_EIO;
+        break;
+    }
+    int saved = errno;
+    free(target);
+    errno = saved;
+    return rc;
+}
+
+int rcy_file_check(const char *path) {
+    if (!path || !*path) {
+        errno = EINVAL;
+        return RCY_EINVAL;
+    }
+    char *target = dest_target(path);
+    if (!target)
+        return errno == ENOMEM ? RCY_ENOMEM : RCY_EIO;
+    struct stat st;
+    int rc = RCY_OK;
+    switch (dest_classify(target, &st)) {
+    case DEST_NEW:
+    case DEST_REGULAR: {
+        /* The one sure test that rename will work: make a temporary. */
+        char *tmp = NULL;
+        int fd = open_temp(target, &tmp);
+        if (fd < 0) {
+            rc = errno == ENOMEM ? RCY_ENOMEM : RCY_EIO;
+        } else {
+            close(fd);
+            unlink(tmp);
+            free(tmp);
+        }
+        break;
+    }
+    case DEST_THROUGH:
+        if (access(target, W_OK) != 0)
+            rc = RCY_EIO;
+        break;
+    default:
+        rc = RCY_EIO;
+        break;
+    }
+    int saved = errno;
+    free(target);
+    errno = saved;
+    return rc;
 }
 
 /* ---- writing ------------------------------------------------------------------- */
@@ -337,7 +556,7 @@ static int compress_body(wbuf *w, uint32_t *flags) {
         rc = RCY_ENOMEM; /* the only way compressing a buffer can fail */
         goto out;
     }
-    if (8 + z < raw) {
+    if (8 + z < raw && raw <= (uint64_t)z * ZRATIO) {
         memcpy(np, w->p, HEADER);
         put_u64(np + HEADER, (uint64_t)raw);
         free(w->p);
@@ -546,34 +765,12 @@ int rcy_snapshot_dump(const rcy_snapshot *s, const char *path) {
     ENTER();
     wbuf w = {0};
     int rc = encode(s, &w, true);
-    if (!rc) {
-        /* Write a temporary file, then rename: a reader never sees half a
-         * file. */
-        size_t plen = strlen(path);
-        char *tmp = malloc(plen + 8);
-        if (!tmp) {
-            rc = RCY_ENOMEM;
-        } else {
-            memcpy(tmp, path, plen);
-            memcpy(tmp + plen, ".tmpXXX", 8);
-            FILE *f = fopen(tmp, "wb");
-            if (!f) {
-                rc = RCY_EIO;
-            } else {
-                size_t wr = fwrite(w.p, 1, w.len, f);
-                int e = fclose(f);
-                if (wr != w.len || e != 0 || rename(tmp, path) != 0) {
-                    int saved = errno;
-                    remove(tmp);
-                    errno = saved;
-                    rc = RCY_EIO;
-                }
-            }
-            free(tmp);
-        }
-    }
+    if (!rc)
+        rc = rcy_file_write(path, w.p, w.len);
+    int saved = errno;
     free(w.p);
     LEAVE();
+    errno = saved;
     return rc;
 }
 
@@ -955,6 +1152,64 @@ out:
     return c.s;
 }
 
+/* Read exactly n bytes (less only at end of file); false on a read error. */
+static bool read_full(int fd, unsigned char *buf, size_t n, size_t *got) {
+    *got = 0;
+    while (*got < n) {
+        ssize_t r = read(fd, buf + *got, n - *got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return false;
+        if (r == 0)
+            break;
+        *got += (size_t)r;
+    }
+    return true;
+}
+
+/* The whole file into *data / *len, the header checked before the body
+ * is read: a regular file must be as long as its header says; any other
+ * file (a FIFO, a device) is read up to the length its header declares,
+ * at most RAW_MAX.  So neither /dev/zero, a huge sparse file nor a
+ * lying header makes the reader allocate more than the file holds. */
+static int read_file(int fd, const struct stat *st, unsigned char **data, size_t *len) {
+    unsigned char hdr[HEADER];
+    size_t got;
+    *data = NULL;
+    *len = 0;
+    if (!read_full(fd, hdr, HEADER, &got))
+        return RCY_EIO;
+    if (got < HEADER || memcmp(hdr, MAGIC, 8) != 0) {
+        /* too short, or no magic: rcyi_snapshot_parse names the error */
+        *data = malloc(got ? got : 1);
+        if (!*data)
+            return RCY_ENOMEM;
+        memcpy(*data, hdr, got);
+        *len = got;
+        return RCY_OK;
+    }
+    if ((hdr[8] | hdr[9] << 8) != MAJOR)
+        return RCY_EVERSION;
+    uint64_t body = (uint64_t)hdr[16] | (uint64_t)hdr[17] << 8 | (uint64_t)hdr[18] << 16 |
+                    (uint64_t)hdr[19] << 24 | (uint64_t)hdr[20] << 32 | (uint64_t)hdr[21] << 40 |
+                    (uint64_t)hdr[22] << 48 | (uint64_t)hdr[23] << 56;
+    if (S_ISREG(st->st_mode)
+            ? (uint64_t)st->st_size < HEADER || body != (uint64_t)st->st_size - HEADER
+            : body > RAW_MAX)
+        return RCY_ECORRUPT; /* truncated, or longer than it says */
+    if (body > SIZE_MAX - HEADER)
+        return RCY_ENOMEM;
+    *data = malloc(HEADER + (size_t)body);
+    if (!*data)
+        return RCY_ENOMEM;
+    memcpy(*data, hdr, HEADER);
+    if (!read_full(fd, *data + HEADER, (size_t)body, &got))
+        return RCY_EIO;
+    *len = HEADER + got; /* short: the parser says truncated */
+    return RCY_OK;
+}
+
 rcy_snapshot *rcy_snapshot_load(const char *path, int *err) {
     if (!path) {
         if (err)
@@ -965,43 +1220,33 @@ rcy_snapshot *rcy_snapshot_load(const char *path, int *err) {
     rcy_snapshot *s = NULL;
     int e = RCY_OK;
     unsigned char *data = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    size_t len = 0;
+    /* O_NONBLOCK: opening a FIFO without a writer must not wait for one;
+     * reads are made blocking again below (a FIFO with no writer then
+     * reads as empty). */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
         e = RCY_EIO;
         goto out;
     }
-    size_t cap = 65536, len = 0;
-    data = malloc(cap);
-    if (!data) {
-        e = RCY_ENOMEM;
+    if (S_ISDIR(st.st_mode)) {
+        errno = EISDIR;
+        e = RCY_EIO;
         goto out;
     }
-    /* Read by doubling: memory stays within twice the real file size,
-     * whatever the header claims. */
-    for (;;) {
-        if (len == cap) {
-            unsigned char *nd = cap > SIZE_MAX / 2 ? NULL : realloc(data, cap * 2);
-            if (!nd) {
-                e = RCY_ENOMEM;
-                goto out;
-            }
-            data = nd;
-            cap *= 2;
-        }
-        size_t got = fread(data + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) {
-            if (ferror(f))
-                e = RCY_EIO;
-            break;
-        }
-    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    e = read_file(fd, &st, &data, &len);
     if (!e)
         s = rcyi_snapshot_parse(data, len, &e);
-out:
-    if (f)
-        fclose(f);
+out:;
+    int saved = errno;
+    if (fd >= 0)
+        close(fd);
     free(data);
+    errno = saved;
     if (err)
         *err = e;
     LEAVE();

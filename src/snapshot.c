@@ -198,11 +198,24 @@ int rcy_snapshot_traceback_limit(const rcy_snapshot *s) {
     return s ? s->traceback_limit : 0;
 }
 
+/* Sums of sizes and counts saturate: a crafted file can hold sizes near
+ * 2^64, and a wrapped total would print as a small or negative figure. */
+static size_t sat_add(size_t a, size_t b) {
+    return a > SIZE_MAX - b ? SIZE_MAX : a + b;
+}
+
+/* a - b as a signed difference, clamped to int64_t. */
+static int64_t sat_diff(uint64_t a, uint64_t b) {
+    if (a >= b)
+        return a - b > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)(a - b);
+    return b - a > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)(b - a);
+}
+
 void rcy_snapshot_totals(const rcy_snapshot *s, size_t *size, size_t *count) {
     size_t sz = 0, c = 0;
     for (size_t i = 0; s && i < s->ntraces; i++) {
-        sz += s->traces[i].size;
-        c += s->traces[i].count;
+        sz = sat_add(sz, s->traces[i].size);
+        c = sat_add(c, s->traces[i].count);
     }
     if (size)
         *size = sz;
@@ -403,8 +416,8 @@ static int group_snapshot(group_tab *t, const rcy_snapshot *s, rcy_key_type kt, 
         size_t tbi = (size_t)((const rcyi_snap_tb *)(const void *)s->traces[i].traceback - s->tbs);
         for (size_t d = first[tbi]; d < first[tbi + 1]; d++) {
             group *g = &t->g[(size_t)(uintptr_t)lists[d]];
-            g->size[col] += s->traces[i].size;
-            g->count[col] += s->traces[i].count;
+            g->size[col] = sat_add(g->size[col], s->traces[i].size);
+            g->count[col] = sat_add(g->count[col], s->traces[i].count);
         }
     }
     free(first);
@@ -625,9 +638,8 @@ rcy_stat_diffs *rcy_snapshot_compare_to(const rcy_snapshot *newer, const rcy_sna
     }
     for (size_t i = 0; i < n; i++) {
         const group *g = gs[i];
-        items[i] = (rcy_statistic_diff){&d->r.tbs[i], g->size[0],
-                                        (int64_t)g->size[0] - (int64_t)g->size[1], g->count[0],
-                                        (int64_t)g->count[0] - (int64_t)g->count[1]};
+        items[i] = (rcy_statistic_diff){&d->r.tbs[i], g->size[0], sat_diff(g->size[0], g->size[1]),
+                                        g->count[0], sat_diff(g->count[0], g->count[1])};
     }
     qsort(items, n, sizeof *items, diff_cmp);
     d->pub.items = items;
@@ -672,6 +684,10 @@ static int format_size_d(double size, bool sign, char *buf, size_t len) {
 
 int rcy_format_size(int64_t size, bool sign, char *buf, size_t len) {
     return format_size_d((double)size, sign, buf, len);
+}
+
+int rcy_format_usize(uint64_t size, char *buf, size_t len) {
+    return format_size_d((double)size, false, buf, len);
 }
 
 /* The label of a statistic: its most recent frame, "file:line".  (Python

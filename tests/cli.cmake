@@ -36,6 +36,11 @@ set(RCY_CLI_ENV
 add_test(NAME cli_run COMMAND bash ${RCY_CLI_DIR}/run.sh)
 set_tests_properties(cli_run PROPERTIES TIMEOUT 300 ENVIRONMENT "${RCY_CLI_ENV}")
 
+# Files and readers under hostile conditions (devices, FIFOs, symlinks,
+# planted temporaries, special files, signals, crafted files, options).
+add_test(NAME cli_hostile COMMAND bash ${RCY_CLI_DIR}/hostile.sh)
+set_tests_properties(cli_hostile PROPERTIES TIMEOUT 300 ENVIRONMENT "${RCY_CLI_ENV}")
+
 # The peer comparison and the browser test run once, in the plain build.
 if(NOT RCY_SANITIZE)
   add_test(NAME cli_heaptrack COMMAND bash ${RCY_CLI_DIR}/heaptrack.sh)

@@ -17,10 +17,33 @@ enum {
     CLI_EFILE = 1,  /* a snapshot file is missing, unreadable or corrupt, or output failed */
     CLI_EUSAGE = 2, /* bad command line                                 */
     /* recycle run: the program's own status, or these (as env(1) does): */
-    CLI_RUN_EFAIL = 125,     /* recycle itself failed (incl. a static program) */
+    CLI_RUN_EFAIL = 125,     /* recycle itself failed (incl. a static program, an
+                              * output it cannot write, and a program that
+                              * exited 0 without a snapshot written) */
     CLI_RUN_ENOEXEC = 126,   /* the program exists but cannot be run            */
     CLI_RUN_ENOTFOUND = 127, /* the program was not found                      */
 };
+
+/* What names a snapshot file after its program (recycle.TAG.PID.rcy,
+ * out.TAG.PID.rcy): the basename of `name`, at most len - 1 bytes, with
+ * anything but [A-Za-z0-9._+-] made '_'.  Shared by the command and the
+ * preload library, so both name files the same way. */
+static inline void cli_program_tag(const char *name, char *out, size_t len) {
+    const char *base = name ? name : "";
+    for (const char *p = base; *p; p++)
+        if (*p == '/' && p[1])
+            base = p + 1;
+    size_t n = 0;
+    for (; base[n] && base[n] != '/' && n + 1 < len; n++) {
+        char ch = base[n];
+        bool keep = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                    (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '+' || ch == '-';
+        out[n] = keep ? ch : '_';
+    }
+    if (n == 0 && len > 1)
+        out[n++] = '_';
+    out[n] = 0;
+}
 
 /* ---- subcommands (each returns the process exit code) ------------- */
 int cmd_run(int argc, char **argv);
@@ -40,6 +63,12 @@ bool cli_parse_long(const char *s, long lo, long hi, long *out);
 int cli_bad_option(char **argv);
 /* True when argv[i] is a help flag. */
 bool cli_is_help(const char *arg);
+/* Write s with every terminal control character made visible: C0 and DEL
+ * as \xNN (except '\n' when `newlines`), UTF-8 C1 controls as \u00NN, and
+ * a backslash that would read as such an escape doubled.  File and
+ * function names in a snapshot come from the traced program: printed raw,
+ * an escape sequence among them would drive the reader's terminal. */
+void cli_put_text(FILE *out, const char *s, bool newlines);
 /* Load a snapshot file, printing one clear line on failure. */
 rcy_snapshot *cli_load(const char *path);
 

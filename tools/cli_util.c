@@ -71,3 +71,21 @@ rcy_snapshot *cli_load(const char *path) {
     }
     return s;
 }
+
+void cli_put_text(FILE *out, const char *s, bool newlines) {
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        unsigned char ch = *p;
+        if (ch == '\n' && newlines) {
+            fputc('\n', out);
+        } else if (ch < 0x20 || ch == 0x7f) {
+            fprintf(out, "\\x%02x", ch);
+        } else if (ch == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+            fprintf(out, "\\u%04x", p[1]); /* a C1 control in UTF-8 (CSI is U+009B) */
+            p++;
+        } else if (ch == '\\' && (p[1] == 'x' || p[1] == 'u')) {
+            fputs("\\\\", out); /* so an escape in the text cannot pass for one of ours */
+        } else {
+            fputc(ch, out);
+        }
+    }
+}

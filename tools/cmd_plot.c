@@ -147,7 +147,7 @@ static int build_report(cli_report *r, const rcy_snapshot *s, const char *file, 
         snprintf(buf, sizeof buf, "%" PRIu64, c->frees);
         add_summary(r, "frees", buf);
         char sz[64];
-        rcy_format_size((int64_t)c->peak, false, sz, sizeof sz);
+        rcy_format_usize(c->peak, sz, sizeof sz);
         snprintf(buf, sizeof buf, "%s (%" PRIu64 " B)", sz, c->peak);
         add_summary(r, "peak traced memory", buf);
         r->have_peak = true;
@@ -164,7 +164,7 @@ static int build_report(cli_report *r, const rcy_snapshot *s, const char *file, 
     size_t live = 0, blocks = 0;
     rcy_snapshot_totals(s, &live, &blocks);
     char sz[64];
-    rcy_format_size((int64_t)live, false, sz, sizeof sz);
+    rcy_format_usize(live, sz, sizeof sz);
     snprintf(buf, sizeof buf, "%s in %zu blocks", sz, blocks);
     add_summary(r, "still allocated at exit", buf);
     if (r->nsamples) {
@@ -235,17 +235,30 @@ int cmd_plot(int argc, char **argv) {
         rc = CLI_EFILE;
         goto done;
     }
-    FILE *out = fopen(output, "w");
+    /* Rendered in memory, then written by the library's one writer: a
+     * temporary renamed into place, or through a device or FIFO. */
+    char *page = NULL;
+    size_t pagelen = 0;
+    FILE *out = open_memstream(&page, &pagelen);
     if (!out) {
-        cli_error("%s: %s", output, strerror(errno));
+        cli_error("out of memory");
         rc = CLI_EFILE;
         goto done;
     }
     int w = html ? cli_render_html(&r, out) : cli_render_svg(&r, out);
     if (fclose(out) != 0 || w != 0) {
-        cli_error("%s: write failed: %s", output, strerror(errno ? errno : EIO));
+        cli_error("out of memory");
         rc = CLI_EFILE;
+    } else {
+        errno = 0;
+        int e = rcy_file_write(output, page, pagelen);
+        if (e != RCY_OK) {
+            cli_error("%s: %s", output,
+                      e == RCY_EIO ? strerror(errno ? errno : EIO) : rcy_strerror(e));
+            rc = CLI_EFILE;
+        }
     }
+    free(page);
 done:
     cli_report_clear(&r);
     rcy_snapshot_free(s);

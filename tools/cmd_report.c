@@ -78,7 +78,9 @@ static bool parse_key(const char *s, rcy_key_type *key) {
     return true;
 }
 
-/* Options shared by top/diff/leaks. */
+/* The options of the report commands.  Each command accepts only those
+ * whose letter is in its short-option string: one table, no option of one
+ * command silently ignored by another. */
 typedef struct report_opts {
     rcy_key_type key;
     long limit;
@@ -86,26 +88,25 @@ typedef struct report_opts {
     char *files[2];
 } report_opts;
 
+static const struct option report_long_opts[] = {
+    {"by", required_argument, NULL, 'b'},     {"limit", required_argument, NULL, 'l'},
+    {"cumulative", no_argument, NULL, 'c'},   {"peak", no_argument, NULL, 'p'},
+    {"oldest-first", no_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'}};
+#define NREPORT_OPTS (sizeof report_long_opts / sizeof report_long_opts[0])
+
 /* Returns -1 to go on, else the exit code. */
 static int parse_report_opts(int argc, char **argv, const char *usage, int nfiles,
                              const char *shortopts, report_opts *o) {
-    static const struct option opts[] = {{"by", required_argument, NULL, 'b'},
-                                         {"limit", required_argument, NULL, 'l'},
-                                         {"cumulative", no_argument, NULL, 'c'},
-                                         {"peak", no_argument, NULL, 'p'},
-                                         {"oldest-first", no_argument, NULL, 'o'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    int c, li = 0;
+    struct option opts[NREPORT_OPTS + 1];
+    size_t n = 0;
+    for (size_t i = 0; i < NREPORT_OPTS; i++)
+        if (strchr(shortopts, report_long_opts[i].val))
+            opts[n++] = report_long_opts[i];
+    opts[n] = (struct option){NULL, 0, NULL, 0};
+    int c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, shortopts, opts, &li)) != -1) {
-        /* The long options are shared: each command takes only those
-         * whose letter is in its shortopts. */
-        if (c != '?' && !strchr(shortopts, c)) {
-            cli_error("unknown option '--%s' (see %s --help)", opts[li].name, cli_prog);
-            return CLI_EUSAGE;
-        }
+    while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
         switch (c) {
         case 'b':
             if (!parse_key(optarg, &o->key)) {
@@ -135,6 +136,11 @@ static int parse_report_opts(int argc, char **argv, const char *usage, int nfile
             return cli_bad_option(argv);
         }
     }
+    if (o->cumulative && o->key == RCY_KEY_TRACEBACK) {
+        /* as Python's statistics('traceback', cumulative=True) refuses */
+        cli_error("--cumulative cannot be used with --by traceback");
+        return CLI_EUSAGE;
+    }
     if (argc - optind != nfiles) {
         cli_error("expected %s, got %d argument%s (see --help)",
                   nfiles == 1 ? "one snapshot file" : "two snapshot files", argc - optind,
@@ -146,6 +152,13 @@ static int parse_report_opts(int argc, char **argv, const char *usage, int nfile
     return -1;
 }
 
+/* Text from the file (names, source lines) reaches stdout only through
+ * cli_put_text. */
+static void put_line(const char *text) {
+    cli_put_text(stdout, text, false);
+    putchar('\n');
+}
+
 /* Print with a heap buffer sized by the snprintf-style formatter. */
 #define PRINT_FORMATTED(fn, item)                                                                  \
     do {                                                                                           \
@@ -154,12 +167,12 @@ static int parse_report_opts(int argc, char **argv, const char *usage, int nfile
         if (need < 0)                                                                              \
             break;                                                                                 \
         if ((size_t)need < sizeof small) {                                                         \
-            puts(small);                                                                           \
+            put_line(small);                                                                       \
         } else {                                                                                   \
             char *big = malloc((size_t)need + 1);                                                  \
             if (big) {                                                                             \
                 fn(item, big, (size_t)need + 1);                                                   \
-                puts(big);                                                                         \
+                put_line(big);                                                                     \
                 free(big);                                                                         \
             }                                                                                      \
         }                                                                                          \
@@ -169,7 +182,7 @@ static void print_traceback(const rcy_traceback *tb, bool most_recent_first) {
     char *text = rcy_traceback_format(tb, 0, most_recent_first); /* 0: all frames */
     if (!text)
         return;
-    fputs(text, stdout);
+    cli_put_text(stdout, text, true);
     free(text);
 }
 
@@ -181,12 +194,17 @@ static void print_stack(const rcy_traceback *tb, bool oldest_first) {
     for (size_t k = 0; k < tb->nframe; k++) {
         const rcy_frame *f = &tb->frames[oldest_first ? tb->nframe - 1 - k : k];
         bool have_file = f->filename && strcmp(f->filename, "?") != 0;
-        printf("    %s", f->function ? f->function : "??");
-        if (have_file)
-            printf("  %s:%u", f->filename, f->lineno);
-        else if (f->object)
-            printf("  (%s at 0x%" PRIxPTR ")", f->object, f->address);
-        else if (f->address)
+        fputs("    ", stdout);
+        cli_put_text(stdout, f->function ? f->function : "??", false);
+        if (have_file) {
+            fputs("  ", stdout);
+            cli_put_text(stdout, f->filename, false);
+            printf(":%u", f->lineno);
+        } else if (f->object) {
+            fputs("  (", stdout);
+            cli_put_text(stdout, f->object, false);
+            printf(" at 0x%" PRIxPTR ")", f->address);
+        } else if (f->address)
             printf("  (0x%" PRIxPTR ")", f->address);
         putchar('\n');
     }
@@ -215,6 +233,28 @@ static int finish_output(void) {
     return CLI_OK;
 }
 
+/* The traces at peak for top --peak, or NULL after saying why there are
+ * none.  Without a copy at peak, a run that ended at its peak has them
+ * all the same: the traces at exit. */
+static const rcy_snapshot *peak_traces(const rcy_snapshot *s, const char *file) {
+    const rcy_snapshot *p = rcy_snapshot_at_peak(s);
+    if (p)
+        return p;
+    const rcy_tracemalloc_counters *c = rcy_snapshot_counters(s);
+    if (c && c->current >= c->peak)
+        return s;
+    const char *tool = rcy_snapshot_get_info(s, "tool");
+    if (tool && strncmp(tool, "recycle run", 11) == 0)
+        cli_error("%s holds no traces at peak: recycle run copies them when traced memory drops "
+                  "after growing by more than 1/64, and it never did in this run",
+                  file);
+    else
+        cli_error("%s holds no traces at peak (recycle run writes them; rcy_snapshot_dump "
+                  "does when the tracer kept them, see rcy_tracemalloc_keep_peak)",
+                  file);
+    return NULL;
+}
+
 int cmd_top(int argc, char **argv) {
     report_opts o = {.key = RCY_KEY_LINENO, .limit = 10};
     int rc = parse_report_opts(argc, argv, top_usage, 1, "b:l:cph", &o);
@@ -225,9 +265,8 @@ int cmd_top(int argc, char **argv) {
         return CLI_EFILE;
     const rcy_snapshot *src = s;
     if (o.peak) {
-        src = rcy_snapshot_at_peak(s);
+        src = peak_traces(s, o.files[0]);
         if (!src) {
-            cli_error("%s has no traces at peak (it was not written by recycle run)", o.files[0]);
             rcy_snapshot_free(s);
             return CLI_EFILE;
         }
@@ -303,7 +342,7 @@ int cmd_leaks(int argc, char **argv) {
         puts("No blocks still allocated at exit.");
     } else {
         char sz[64];
-        rcy_format_size((int64_t)total, false, sz, sizeof sz);
+        rcy_format_usize(total, sz, sizeof sz);
         printf("Still allocated at exit: %s in %zu block%s from %zu call stack%s\n", sz, blocks,
                blocks == 1 ? "" : "s", st->len, st->len == 1 ? "" : "s");
         size_t n = o.limit && (size_t)o.limit < st->len ? (size_t)o.limit : st->len;
@@ -323,8 +362,13 @@ int cmd_leaks(int argc, char **argv) {
 
 static void print_size_line(const char *label, uint64_t bytes) {
     char sz[64];
-    rcy_format_size((int64_t)bytes, false, sz, sizeof sz);
+    rcy_format_usize(bytes, sz, sizeof sz);
     printf("%-18s %s (%" PRIu64 " B)\n", label, sz, bytes);
+}
+
+static void print_info_line(const char *label, const char *value) {
+    printf("%-18s ", label);
+    put_line(value);
 }
 
 int cmd_stats(int argc, char **argv) {
@@ -335,7 +379,7 @@ int cmd_stats(int argc, char **argv) {
     rcy_snapshot *s = cli_load(o.files[0]);
     if (!s)
         return CLI_EFILE;
-    printf("%-18s %s\n", "file:", o.files[0]);
+    print_info_line("file:", o.files[0]);
     static const char *const info[][2] = {{"command", "command:"},
                                           {"executable", "executable:"},
                                           {"pid", "pid:"},
@@ -344,7 +388,7 @@ int cmd_stats(int argc, char **argv) {
     for (size_t i = 0; i < sizeof info / sizeof info[0]; i++) {
         const char *v = rcy_snapshot_get_info(s, info[i][0]);
         if (v)
-            printf("%-18s %s\n", info[i][1], v);
+            print_info_line(info[i][1], v);
     }
     size_t ns = 0;
     const rcy_sample *samples = rcy_snapshot_timeline(s, &ns);
@@ -380,8 +424,11 @@ int cmd_stats(int argc, char **argv) {
             size_t n = traces[i].count ? traces[i].count : 1;
             size_t sz = traces[i].size / n;
             int b = sz == 0 ? 0 : 64 - __builtin_clzll((unsigned long long)sz);
-            count[b] += n;
-            bytes[b] += traces[i].size;
+            /* saturating: a crafted file's sizes can reach 2^64 */
+            if (__builtin_add_overflow(count[b], n, &count[b]))
+                count[b] = UINT64_MAX;
+            if (__builtin_add_overflow(bytes[b], traces[i].size, &bytes[b]))
+                bytes[b] = UINT64_MAX;
             if (b > hi)
                 hi = b;
             if (b < lo)
@@ -396,10 +443,10 @@ int cmd_stats(int argc, char **argv) {
             char from[32], to[32], sz[32];
             uint64_t a = b == 0 ? 0 : (uint64_t)1 << (b - 1);
             uint64_t z = b == 0 ? 0 : b == 64 ? UINT64_MAX : ((uint64_t)1 << b) - 1;
-            rcy_format_size((int64_t)a, false, from, sizeof from);
-            rcy_format_size((int64_t)z, false, to, sizeof to);
-            rcy_format_size((int64_t)bytes[b], false, sz, sizeof sz);
-            int bar = maxc ? (int)(count[b] * 40 / maxc) : 0;
+            rcy_format_usize(a, from, sizeof from);
+            rcy_format_usize(z, to, sizeof to);
+            rcy_format_usize(bytes[b], sz, sizeof sz);
+            int bar = maxc ? (int)((double)count[b] * 40 / (double)maxc) : 0;
             if (count[b] && bar == 0)
                 bar = 1;
             printf("  %9s .. %-9s %9" PRIu64 " blocks %10s  %.*s\n", from, to, count[b], sz, bar,

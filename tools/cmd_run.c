@@ -19,6 +19,8 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,23 +30,29 @@
 #endif
 
 static const char run_usage[] =
-    "usage: recycle run [-n FRAMES] [-o FILE] [--interval MS] [-q] -- PROGRAM [ARGS...]\n"
+    "usage: recycle run [-n FRAMES] [-o FILE] [--interval MS] [--no-follow] [-q]\n"
+    "                   -- PROGRAM [ARGS...]\n"
     "\n"
     "Run PROGRAM (dynamically linked, unmodified) with every malloc, calloc,\n"
     "realloc, reallocarray, free, posix_memalign, aligned_alloc, memalign,\n"
     "valloc and pvalloc traced, and write a snapshot file when it exits.\n"
     "\n"
     "  -n, --frames N     frames kept per traceback, 1..65535 (default 16)\n"
-    "  -o, --output FILE  snapshot file (default recycle.PID.rcy); processes\n"
-    "                     the program forks write FILE with .PID inserted\n"
+    "  -o, --output FILE  snapshot file (default recycle.PROGRAM.PID.rcy);\n"
+    "                     processes the program starts write FILE with\n"
+    "                     .PROGRAM.PID inserted (out.sh.1234.rcy)\n"
     "  -i, --interval MS  timeline sampling interval in ms, 0 = none (default 10)\n"
+    "      --no-follow    trace only the process recycle starts (and the\n"
+    "                     programs it execs), not the processes it forks\n"
     "  -q, --quiet        do not print where the snapshot went\n"
     "  -h, --help         this help\n"
     "\n"
     "The program's output, exit status and signals pass through: recycle run\n"
     "exits with the program's status, or is killed by the same signal.\n"
-    "Its own failures: 125 (recycle failed, or the program is statically\n"
-    "linked), 126 (cannot execute), 127 (not found), 2 (bad usage).\n";
+    "Its own failures: 2 (bad usage), 125 (recycle failed: the program is\n"
+    "statically linked, the output cannot be written, or no snapshot was\n"
+    "written by a program that exited 0), 126 (cannot execute), 127 (not\n"
+    "found).  The output is checked before the program starts.\n";
 
 static pid_t child_pid;
 
@@ -90,22 +98,9 @@ static bool find_preload(char *out, size_t len) {
     return false;
 }
 
-static uint64_t mono_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void set_env_or_die(const char *name, const char *value) {
-    if (setenv(name, value, 1) != 0) {
-        fprintf(stderr, "recycle run: setenv %s: %s\n", name, strerror(errno));
-        _exit(CLI_RUN_EFAIL);
-    }
-}
-
-/* Name the files the program's other processes wrote: main.PID.ext (or
- * main.PID without an extension) in the same directory, written since the
- * run started. */
+/* Name the files the program's other processes wrote: main.TAG.PID.ext
+ * (or main.TAG.PID without an extension) in the same directory, written
+ * since the run started. */
 static void list_child_files(const char *main_path, time_t since) {
     char dir[PATH_MAX + 64], stem[PATH_MAX + 64], ext[64] = "";
     const char *slash = strrchr(main_path, '/');
@@ -130,8 +125,12 @@ static void list_child_files(const char *main_path, time_t since) {
         if (len <= slen + 1 + elen || strncmp(name, stem, slen) != 0 || name[slen] != '.' ||
             strcmp(name + len - elen, ext) != 0)
             continue;
-        size_t digits = len - slen - 1 - elen;
-        if (strspn(name + slen + 1, "0123456789") != digits)
+        /* ".TAG.PID" between the stem and the extension */
+        const char *mid = name + slen + 1, *end = name + len - elen;
+        const char *pid = end;
+        while (pid > mid && pid[-1] >= '0' && pid[-1] <= '9')
+            pid--;
+        if (pid == end || pid - mid < 2 || pid[-1] != '.')
             continue;
         char path[PATH_MAX + 384];
         struct stat st;
@@ -146,14 +145,23 @@ static void list_child_files(const char *main_path, time_t since) {
         fprintf(stderr, "recycle: ... and %zu more files of child processes\n", n - 8);
 }
 
-int cmd_run(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"frames", required_argument, NULL, 'n'},   {"output", required_argument, NULL, 'o'},
-        {"interval", required_argument, NULL, 'i'}, {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
-    long frames = 16, interval = 10;
-    const char *output = NULL;
-    bool quiet = false;
+typedef struct run_opts {
+    long frames, interval;
+    const char *output;
+    bool quiet, follow;
+    char **prog_argv;
+} run_opts;
+
+/* -1 to go on, else the exit code. */
+static int parse_run_opts(int argc, char **argv, run_opts *o) {
+    enum { OPT_NO_FOLLOW = 256 };
+    static const struct option opts[] = {{"frames", required_argument, NULL, 'n'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"interval", required_argument, NULL, 'i'},
+                                         {"no-follow", no_argument, NULL, OPT_NO_FOLLOW},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
     opterr = 0;
@@ -161,22 +169,25 @@ int cmd_run(int argc, char **argv) {
     while ((c = getopt_long(argc, argv, "+n:o:i:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'n':
-            if (!cli_parse_long(optarg, 1, 65535, &frames)) {
+            if (!cli_parse_long(optarg, 1, 65535, &o->frames)) {
                 cli_error("--frames: expected a number from 1 to 65535, got '%s'", optarg);
                 return CLI_EUSAGE;
             }
             break;
         case 'o':
-            output = optarg;
+            o->output = optarg;
             break;
         case 'i':
-            if (!cli_parse_long(optarg, 0, 3600000, &interval)) {
+            if (!cli_parse_long(optarg, 0, 3600000, &o->interval)) {
                 cli_error("--interval: expected milliseconds from 0 to 3600000, got '%s'", optarg);
                 return CLI_EUSAGE;
             }
             break;
+        case OPT_NO_FOLLOW:
+            o->follow = false;
+            break;
         case 'q':
-            quiet = true;
+            o->quiet = true;
             break;
         case 'h':
             fputs(run_usage, stdout);
@@ -189,17 +200,21 @@ int cmd_run(int argc, char **argv) {
         cli_error("no program given (usage: recycle run [OPTIONS] -- PROGRAM [ARGS...])");
         return CLI_EUSAGE;
     }
-    char **prog_argv = argv + optind;
+    o->prog_argv = argv + optind;
+    return -1;
+}
 
-    char path[PATH_MAX], final[PATH_MAX];
+/* The program's path through PATH and the executable that will really run
+ * (a script's interpreter); -1 to go on, else the exit code. */
+static int check_program(const char *prog, char *path, char *final, size_t len) {
     int err;
-    if (!cli_find_program(prog_argv[0], path, sizeof path, &err)) {
-        cli_error("%s: %s", prog_argv[0], err == ENOENT ? "command not found" : strerror(err));
+    if (!cli_find_program(prog, path, len, &err)) {
+        cli_error("%s: %s", prog, err == ENOENT ? "command not found" : strerror(err));
         return err == ENOENT ? CLI_RUN_ENOTFOUND : CLI_RUN_ENOEXEC;
     }
-    switch (cli_elf_check_program(path, final, sizeof final)) {
+    switch (cli_elf_check_program(path, final, len)) {
     case CLI_ELF_DYNAMIC:
-        break;
+        return -1;
     case CLI_ELF_STATIC:
         cli_error("%s is statically linked: there is no malloc to hook (LD_PRELOAD needs a "
                   "dynamically linked program)",
@@ -212,121 +227,127 @@ int cmd_run(int argc, char **argv) {
         cli_error("%s: cannot read the executable", final);
         return CLI_RUN_ENOEXEC;
     }
+}
 
-    char preload[PATH_MAX];
-    if (!find_preload(preload, sizeof preload))
-        return CLI_RUN_EFAIL;
+/* Why the dynamic loader will ignore LD_PRELOAD for `exe` (it runs in
+ * secure-execution mode when the exec changes our user or group, or
+ * grants capabilities), or NULL. */
+static const char *secure_exec_reason(const char *exe) {
+    struct stat st;
+    struct statvfs fs;
+    if (stat(exe, &st) != 0 || (statvfs(exe, &fs) == 0 && (fs.f_flag & ST_NOSUID)))
+        return NULL;
+    if ((st.st_mode & S_ISUID) && st.st_uid != geteuid())
+        return "it is set-user-ID";
+    if ((st.st_mode & S_ISGID) && st.st_gid != getegid())
+        return "it is set-group-ID";
+    if (geteuid() != 0 && getxattr(exe, "security.capability", NULL, 0) > 0)
+        return "it has file capabilities";
+    return NULL;
+}
 
-    /* The output path, made absolute: the program may chdir. */
-    char outabs[PATH_MAX + 32];
-    outabs[0] = 0;
-    if (output) {
-        if (output[0] == '/') {
-            snprintf(outabs, sizeof outabs, "%s", output);
-        } else {
-            char cwd[PATH_MAX];
-            if (!getcwd(cwd, sizeof cwd)) {
-                cli_error("cannot get the current directory: %s", strerror(errno));
-                return CLI_RUN_EFAIL;
-            }
-            snprintf(outabs, sizeof outabs, "%s/%s", cwd, output);
-        }
+/* The absolute output path (the program may chdir); for the default name,
+ * the pid is filled in after the fork (pid > 0).  False on failure. */
+static bool output_path(const run_opts *o, const char *tag, pid_t pid, char *out, size_t len) {
+    char cwd[PATH_MAX];
+    if ((!o->output || o->output[0] != '/') && !getcwd(cwd, sizeof cwd)) {
+        cli_error("cannot get the current directory: %s", strerror(errno));
+        return false;
     }
+    if (o->output && o->output[0] == '/')
+        snprintf(out, len, "%s", o->output);
+    else if (o->output)
+        snprintf(out, len, "%s/%s", cwd, o->output);
+    else if (pid > 0)
+        snprintf(out, len, "%s/recycle.%s.%ld.rcy", cwd, tag, (long)pid);
+    else
+        snprintf(out, len, "%s/recycle.%s.rcy", cwd, tag); /* where the file will go */
+    return true;
+}
 
-    char start[32];
-    snprintf(start, sizeof start, "%llu", (unsigned long long)mono_ns());
-    time_t start_sec = time(NULL);
-    fflush(NULL);
+/* Can the snapshot be written where it is asked for?  Checked before the
+ * program runs: a run that cannot save its result should not start. */
+static bool check_output(const run_opts *o, const char *tag) {
+    char path[PATH_MAX + 64];
+    if (!output_path(o, tag, 0, path, sizeof path))
+        return false;
+    errno = 0;
+    int e = rcy_file_check(path);
+    if (e == RCY_OK)
+        return true;
+    const char *shown = o->output ? o->output : ".";
+    cli_error("cannot write the snapshot to %s: %s", shown,
+              e == RCY_EIO ? strerror(errno ? errno : EIO) : rcy_strerror(e));
+    return false;
+}
 
-    /* Signals: ignore the terminal's, forward the rest, as a shell's
-     * foreground job would see them. */
+static uint64_t mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void set_env_or_die(const char *name, const char *value) {
+    if (setenv(name, value, 1) != 0) {
+        fprintf(stderr, "recycle run: setenv %s: %s\n", name, strerror(errno));
+        _exit(CLI_RUN_EFAIL);
+    }
+}
+
+/* In the forked child: the environment of the preload library, then exec. */
+static void exec_traced(const run_opts *o, const char *path, const char *preload, const char *tag,
+                        const char *start) {
+    char buf[PATH_MAX * 2 + 64], num[32];
+    const char *old = getenv("LD_PRELOAD");
+    if (old && *old)
+        snprintf(buf, sizeof buf, "%s:%s", preload, old);
+    else
+        snprintf(buf, sizeof buf, "%s", preload);
+    set_env_or_die("LD_PRELOAD", buf);
+    set_env_or_die("RCY_RUN_PRELOAD", preload);
+    if (!output_path(o, tag, getpid(), buf, sizeof buf))
+        _exit(CLI_RUN_EFAIL);
+    set_env_or_die("RCY_RUN_OUTPUT", buf);
+    snprintf(num, sizeof num, "%ld", (long)getpid());
+    set_env_or_die("RCY_RUN_MAIN_PID", num);
+    snprintf(num, sizeof num, "%ld", o->frames);
+    set_env_or_die("RCY_RUN_FRAMES", num);
+    snprintf(num, sizeof num, "%ld", o->interval);
+    set_env_or_die("RCY_RUN_INTERVAL_MS", num);
+    set_env_or_die("RCY_RUN_START_NS", start);
+    set_env_or_die("RCY_RUN_FOLLOW", o->follow ? "1" : "0");
+    execv(path, o->prog_argv);
+    int e = errno;
+    fprintf(stderr, "recycle run: %s: %s\n", o->prog_argv[0], strerror(e));
+    _exit(e == ENOENT ? CLI_RUN_ENOTFOUND : CLI_RUN_ENOEXEC);
+}
+
+/* Signals while the program runs: ignore the terminal's, forward the rest,
+ * as a shell's foreground job would see them. */
+static const int forwarded[] = {SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGALRM, SIGWINCH, SIGCONT};
+typedef struct saved_signals {
+    struct sigaction intr, quit, fwd[sizeof forwarded / sizeof forwarded[0]];
+} saved_signals;
+
+static void signals_take(saved_signals *old) {
     struct sigaction ign = {.sa_handler = SIG_IGN}, fwd = {.sa_handler = forward_signal};
-    struct sigaction old_int, old_quit;
     sigemptyset(&fwd.sa_mask);
     fwd.sa_flags = SA_RESTART;
-    static const int forwarded[] = {SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGALRM, SIGWINCH, SIGCONT};
-    struct sigaction old_fwd[sizeof forwarded / sizeof forwarded[0]];
-    sigaction(SIGINT, &ign, &old_int);
-    sigaction(SIGQUIT, &ign, &old_quit);
+    sigaction(SIGINT, &ign, &old->intr);
+    sigaction(SIGQUIT, &ign, &old->quit);
     for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
-        sigaction(forwarded[i], &fwd, &old_fwd[i]);
+        sigaction(forwarded[i], &fwd, &old->fwd[i]);
+}
 
-    child_pid = fork();
-    if (child_pid < 0) {
-        cli_error("fork: %s", strerror(errno));
-        return CLI_RUN_EFAIL;
-    }
-    if (child_pid == 0) {
-        sigaction(SIGINT, &old_int, NULL);
-        sigaction(SIGQUIT, &old_quit, NULL);
-        for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
-            sigaction(forwarded[i], &old_fwd[i], NULL);
-        char buf[PATH_MAX * 2 + 64], num[32];
-        const char *old = getenv("LD_PRELOAD");
-        if (old && *old)
-            snprintf(buf, sizeof buf, "%s:%s", preload, old);
-        else
-            snprintf(buf, sizeof buf, "%s", preload);
-        set_env_or_die("LD_PRELOAD", buf);
-        set_env_or_die("RCY_RUN_PRELOAD", preload);
-        if (outabs[0]) {
-            set_env_or_die("RCY_RUN_OUTPUT", outabs);
-        } else {
-            char cwd[PATH_MAX];
-            if (getcwd(cwd, sizeof cwd))
-                snprintf(buf, sizeof buf, "%s/recycle.%ld.rcy", cwd, (long)getpid());
-            else
-                snprintf(buf, sizeof buf, "recycle.%ld.rcy", (long)getpid());
-            set_env_or_die("RCY_RUN_OUTPUT", buf);
-        }
-        snprintf(num, sizeof num, "%ld", (long)getpid());
-        set_env_or_die("RCY_RUN_MAIN_PID", num);
-        snprintf(num, sizeof num, "%ld", frames);
-        set_env_or_die("RCY_RUN_FRAMES", num);
-        snprintf(num, sizeof num, "%ld", interval);
-        set_env_or_die("RCY_RUN_INTERVAL_MS", num);
-        set_env_or_die("RCY_RUN_START_NS", start);
-        execv(path, prog_argv);
-        int e = errno;
-        fprintf(stderr, "recycle run: %s: %s\n", prog_argv[0], strerror(e));
-        _exit(e == ENOENT ? CLI_RUN_ENOTFOUND : CLI_RUN_ENOEXEC);
-    }
-
-    int status;
-    while (waitpid(child_pid, &status, 0) < 0) {
-        if (errno != EINTR) {
-            cli_error("waitpid: %s", strerror(errno));
-            return CLI_RUN_EFAIL;
-        }
-    }
-    pid_t pid = child_pid; /* names the default output file */
-    child_pid = 0;
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGQUIT, &old_quit, NULL);
+static void signals_restore(const saved_signals *old) {
+    sigaction(SIGINT, &old->intr, NULL);
+    sigaction(SIGQUIT, &old->quit, NULL);
     for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
-        sigaction(forwarded[i], &old_fwd[i], NULL);
+        sigaction(forwarded[i], &old->fwd[i], NULL);
+}
 
-    /* Where did the snapshot go? */
-    char written[PATH_MAX + 64];
-    if (outabs[0])
-        snprintf(written, sizeof written, "%s", output);
-    else
-        snprintf(written, sizeof written, "recycle.%ld.rcy", (long)pid);
-    struct stat st;
-    bool launched = !(WIFEXITED(status) && (WEXITSTATUS(status) == CLI_RUN_ENOEXEC ||
-                                            WEXITSTATUS(status) == CLI_RUN_ENOTFOUND));
-    if (stat(outabs[0] ? outabs : written, &st) != 0) {
-        if (launched && WIFSIGNALED(status))
-            cli_error("%s was killed by signal %d (%s) before it could write %s", prog_argv[0],
-                      WTERMSIG(status), strsignal(WTERMSIG(status)), written);
-        else if (launched)
-            cli_error("%s exited without writing %s", prog_argv[0], written);
-    } else if (!quiet && isatty(STDERR_FILENO)) {
-        fprintf(stderr, "recycle: wrote %s\n", written);
-    }
-    if (!quiet && isatty(STDERR_FILENO))
-        list_child_files(written, start_sec);
-
+/* recycle's exit: the program's status or its signal. */
+static int pass_status(int status) {
     if (WIFEXITED(status))
         return WEXITSTATUS(status);
     if (WIFSIGNALED(status)) {
@@ -344,4 +365,96 @@ int cmd_run(int argc, char **argv) {
         return 128 + sig;
     }
     return CLI_RUN_EFAIL;
+}
+
+/* After the program: say where the snapshot went, or why there is none.
+ * True when it was written. */
+static bool report_output(const run_opts *o, const char *path, const char *shown, int status,
+                          const char *secure, time_t since) {
+    const char *prog = o->prog_argv[0];
+    struct stat st;
+    bool launched = !(WIFEXITED(status) && (WEXITSTATUS(status) == CLI_RUN_ENOEXEC ||
+                                            WEXITSTATUS(status) == CLI_RUN_ENOTFOUND));
+    /* A device or FIFO written through keeps no trace of it: trust it. */
+    bool written = stat(path, &st) == 0 && (!S_ISREG(st.st_mode) || st.st_mtime >= since);
+    if (written) {
+        if (!o->quiet && isatty(STDERR_FILENO))
+            fprintf(stderr, "recycle: wrote %s\n", shown);
+    } else if (!launched) {
+        /* the exec failed: the child said why */
+    } else if (secure) {
+        cli_error("%s exited without writing %s: %s, so the dynamic loader ignored LD_PRELOAD "
+                  "(trace it as the user it runs as)",
+                  prog, shown, secure);
+    } else if (WIFSIGNALED(status)) {
+        cli_error("%s was killed by signal %d (%s) before it could write %s", prog,
+                  WTERMSIG(status), strsignal(WTERMSIG(status)), shown);
+    } else {
+        cli_error("%s exited without writing %s", prog, shown);
+    }
+    if (!o->quiet && isatty(STDERR_FILENO))
+        list_child_files(shown, since);
+    return written || !launched;
+}
+
+int cmd_run(int argc, char **argv) {
+    run_opts o = {.frames = 16, .interval = 10, .follow = true};
+    int rc = parse_run_opts(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    char path[PATH_MAX], final[PATH_MAX], preload[PATH_MAX], tag[64];
+    rc = check_program(o.prog_argv[0], path, final, sizeof path);
+    if (rc >= 0)
+        return rc;
+    if (!find_preload(preload, sizeof preload))
+        return CLI_RUN_EFAIL;
+    cli_program_tag(o.prog_argv[0], tag, sizeof tag);
+    if (!check_output(&o, tag))
+        return CLI_RUN_EFAIL;
+    const char *secure = secure_exec_reason(final);
+    if (secure)
+        cli_error("warning: %s: %s, so the dynamic loader will ignore LD_PRELOAD and nothing "
+                  "will be traced",
+                  final, secure);
+
+    char start[32];
+    snprintf(start, sizeof start, "%llu", (unsigned long long)mono_ns());
+    /* a written file's mtime is at least this (whole seconds, floor) */
+    time_t start_sec = time(NULL) - 1;
+    fflush(NULL);
+    saved_signals old;
+    signals_take(&old);
+    child_pid = fork();
+    if (child_pid < 0) {
+        cli_error("fork: %s", strerror(errno));
+        signals_restore(&old);
+        return CLI_RUN_EFAIL;
+    }
+    if (child_pid == 0) {
+        signals_restore(&old);
+        exec_traced(&o, path, preload, tag, start);
+    }
+    int status;
+    while (waitpid(child_pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            cli_error("waitpid: %s", strerror(errno));
+            return CLI_RUN_EFAIL;
+        }
+    }
+    pid_t pid = child_pid; /* names the default output file */
+    child_pid = 0;
+    signals_restore(&old);
+
+    char outabs[PATH_MAX + 64], shown[PATH_MAX + 64];
+    if (!output_path(&o, tag, pid, outabs, sizeof outabs))
+        return CLI_RUN_EFAIL;
+    if (o.output)
+        snprintf(shown, sizeof shown, "%s", o.output);
+    else
+        snprintf(shown, sizeof shown, "recycle.%s.%ld.rcy", tag, (long)pid);
+    bool written = report_output(&o, outabs, shown, status, secure, start_sec);
+    /* A run that saved nothing never looks like a success. */
+    if (!written && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return CLI_RUN_EFAIL;
+    return pass_status(status);
 }

@@ -22,7 +22,10 @@
  * Configuration comes from the environment `recycle run` sets (all optional,
  * so the library can also be preloaded by hand):
  *   RCY_RUN_OUTPUT       snapshot file of the first process (default
- *                        recycle.PID.rcy); other processes insert ".PID"
+ *                        recycle.PROGRAM.PID.rcy); other processes insert
+ *                        ".PROGRAM.PID"
+ *   RCY_RUN_FOLLOW       0: trace only RCY_RUN_MAIN_PID (across exec), not
+ *                        the processes it forks (default 1)
  *   RCY_RUN_MAIN_PID     pid whose images write RCY_RUN_OUTPUT itself
  *   RCY_RUN_FRAMES       frames per traceback (default 16)
  *   RCY_RUN_INTERVAL_MS  timeline sampling interval (default 10)
@@ -30,6 +33,8 @@
  *   RCY_RUN_PRELOAD      path of this library, to keep it in LD_PRELOAD
  *                        across exec with a custom environment */
 #define _GNU_SOURCE
+#include "cli.h" /* cli_program_tag: the command names files the same way */
+
 #include <recycle.h>
 
 #include <dlfcn.h>
@@ -38,6 +43,7 @@
 #include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdatomic.h>
@@ -135,6 +141,7 @@ static size_t boot_size(const void *p) {
 static struct {
     char output[PATH_MAX];
     pid_t main_pid;
+    bool follow; /* trace the processes main_pid forks */
     int frames;
     unsigned interval_ms;
     uint64_t start_ns;
@@ -180,6 +187,20 @@ static struct {
     _Atomic bool stop;
 } samples = {.lock = PTHREAD_MUTEX_INITIALIZER, .stride = 1};
 
+/* A terminating signal's handler only marks it here and wakes the
+ * sampler thread, which writes the snapshot: the handler never runs the
+ * writer in the interrupted thread.  Outside an allocation the handler
+ * waits for the file and re-raises; inside one (the thread may hold the
+ * allocator's or the tracer's locks) it returns, and the writer kills the
+ * process with the signal once the file is written. */
+static struct {
+    sem_t wake;                           /* posted by on_signal (async-signal-safe) */
+    volatile sig_atomic_t signal;         /* the signal to write for, or 0 */
+    volatile sig_atomic_t handler_raises; /* the handler waits, then dies */
+    _Atomic bool alive;                   /* the sampler thread runs in this process */
+    _Atomic bool written;                 /* finish() completed in this process image */
+} writer;
+
 #define SAMPLES_MAX (1u << 20)
 
 static void sample_locked(void) {
@@ -215,26 +236,44 @@ static void take_sample(void) {
     pthread_mutex_unlock(&samples.lock);
 }
 
+static void write_on_signal(int sig);
+
+/* The sampler thread samples every interval_ms (when not 0) and is the
+ * writer a terminating signal wakes (see on_signal). */
 static void *sampler_main(void *arg) {
     (void)arg;
     tls.depth = 1; /* this thread is part of recycle: never traced */
-    struct timespec ts = {.tv_sec = cfg.interval_ms / 1000,
-                          .tv_nsec = (long)(cfg.interval_ms % 1000) * 1000000L};
+    atomic_store(&writer.alive, true);
     while (!atomic_load(&samples.stop)) {
-        nanosleep(&ts, NULL);
+        int r;
+        if (cfg.interval_ms) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)cfg.interval_ms * 1000000u;
+            ts.tv_sec += (time_t)(ns / 1000000000u);
+            ts.tv_nsec = (long)(ns % 1000000000u);
+            r = sem_clockwait(&writer.wake, CLOCK_MONOTONIC, &ts);
+        } else {
+            r = sem_wait(&writer.wake);
+        }
+        if (writer.signal) {
+            write_on_signal(writer.signal);
+            break;
+        }
         if (atomic_load(&samples.stop))
             break;
-        pthread_mutex_lock(&samples.lock);
-        if (++samples.tick % samples.stride == 0)
-            sample_locked();
-        pthread_mutex_unlock(&samples.lock);
+        if (r != 0 && cfg.interval_ms) {
+            pthread_mutex_lock(&samples.lock);
+            if (++samples.tick % samples.stride == 0)
+                sample_locked();
+            pthread_mutex_unlock(&samples.lock);
+        }
     }
+    atomic_store(&writer.alive, false);
     return NULL;
 }
 
 static void start_sampler(void) {
-    if (cfg.interval_ms == 0)
-        return;
     tls.depth++;
     sigset_t all, old;
     sigfillset(&all);
@@ -242,10 +281,14 @@ static void start_sampler(void) {
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 64 * 1024);
+    /* It may write the snapshot (for a signal): symbol resolution in libdw
+     * needs far more than a sampler's 64 KiB (it overflowed them).  Only
+     * the pages touched are ever resident. */
+    pthread_attr_setstacksize(&attr, 8u << 20);
     pthread_t th;
     atomic_store(&samples.stop, false);
-    /* without the thread there is no timeline; the traces still are */
+    /* without the thread there is no timeline, and a terminating signal
+     * writes from its handler; the traces still are */
     (void)pthread_create(&th, &attr, sampler_main, NULL);
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -254,24 +297,29 @@ static void start_sampler(void) {
 
 /* ---- writing the snapshot ----------------------------------------- */
 
+/* RCY_RUN_OUTPUT for the first process; every other one inserts the
+ * program's name and its pid (out.rcy -> out.sh.1234.rcy), so a file says
+ * which program wrote it. */
 static void output_path(char *buf, size_t len) {
     pid_t pid = getpid();
+    char tag[64];
+    cli_program_tag(program_invocation_short_name, tag, sizeof tag);
     if (cfg.output[0] == 0) {
-        snprintf(buf, len, "recycle.%ld.rcy", (long)pid);
+        snprintf(buf, len, "recycle.%s.%ld.rcy", tag, (long)pid);
         return;
     }
     if (pid == cfg.main_pid) {
         snprintf(buf, len, "%s", cfg.output);
         return;
     }
-    /* Another process of the run: out.rcy -> out.PID.rcy. */
     size_t n = strlen(cfg.output);
     const char *slash = strrchr(cfg.output, '/');
     const char *dot = strrchr(cfg.output, '.');
     if (dot && (!slash || dot > slash + 1))
-        snprintf(buf, len, "%.*s.%ld%s", (int)(dot - cfg.output), cfg.output, (long)pid, dot);
+        snprintf(buf, len, "%.*s.%s.%ld%s", (int)(dot - cfg.output), cfg.output, tag, (long)pid,
+                 dot);
     else
-        snprintf(buf, len, "%.*s.%ld", (int)n, cfg.output, (long)pid);
+        snprintf(buf, len, "%.*s.%s.%ld", (int)n, cfg.output, tag, (long)pid);
 }
 
 /* The command line from /proc/self/cmdline, arguments separated by
@@ -314,7 +362,7 @@ static void read_cmdline(char *out, size_t len) {
 static int finish_signal; /* the signal that ended the process, or 0 */
 
 static void write_snapshot(void) {
-    char path[PATH_MAX], tmp[PATH_MAX + 32];
+    char path[PATH_MAX];
     output_path(path, sizeof path);
     take_sample();
 
@@ -354,16 +402,12 @@ static void write_snapshot(void) {
     rcy_snapshot_set_info(s, "frames", num);
     rcy_snapshot_set_info(s, "tool", "recycle run " RCY_VERSION_STRING);
 
-    /* Write next to the target, then rename: a reader never sees half a
+    /* rcy_file_write's temporary and rename: a reader never sees half a
      * file, even if the process is killed while writing. */
-    snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-    int err = rcy_snapshot_dump(s, tmp);
-    if (err == 0 && rename(tmp, path) != 0)
-        err = RCY_EIO;
-    if (err != 0) {
-        unlink(tmp);
-        fprintf(stderr, "recycle: cannot write %s: %s\n", path, rcy_strerror(err));
-    }
+    int err = rcy_snapshot_dump(s, path);
+    if (err != 0)
+        fprintf(stderr, "recycle: cannot write %s: %s\n", path,
+                err == RCY_EIO ? strerror(errno) : rcy_strerror(err));
     rcy_snapshot_free(s);
 }
 
@@ -374,6 +418,13 @@ static void finish(void) {
         return; /* a vfork child: the memory is the parent's */
     int m = atomic_load(&mode);
     for (;;) {
+        if (m == MODE_DONE) {
+            /* Another thread writes (the sampler, for a signal): the
+             * process must not end before the file is in place. */
+            for (int i = 0; i < 60000 && !atomic_load(&writer.written); i++)
+                nanosleep(&(struct timespec){0, 1000000}, NULL);
+            return;
+        }
         if (m != MODE_TRACING && m != MODE_CHILD)
             return;
         if (atomic_compare_exchange_weak(&mode, &m, MODE_DONE))
@@ -382,7 +433,17 @@ static void finish(void) {
     tls.depth++;
     atomic_store(&samples.stop, true);
     write_snapshot();
+    atomic_store(&writer.written, true);
     tls.depth--;
+}
+
+/* In the sampler thread: the snapshot for a terminating signal, then the
+ * signal again, now with its default action (SA_RESETHAND restored it). */
+static void write_on_signal(int sig) {
+    finish_signal = sig;
+    finish();
+    if (!writer.handler_raises)
+        kill(getpid(), sig);
 }
 
 static void on_exit_status(int status, void *arg) {
@@ -454,8 +515,32 @@ static const int dump_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
 
 static void on_signal(int sig) {
     int saved = errno;
-    /* Interrupted inside an allocation or inside recycle: the allocator's
-     * locks may be held, so no file rather than a deadlock. */
+    if (atomic_load(&writer.alive) && getpid() == self_pid) {
+        /* Mark and wake the writer; never write here. */
+        bool inside = tls.depth != 0;
+        writer.handler_raises = !inside;
+        writer.signal = sig;
+        sem_post(&writer.wake);
+        if (inside) {
+            /* Inside an allocation or the tracer, whose locks the writer
+             * needs: go on; the writer kills the process once the file
+             * is written (to the program, a signal delivered late). */
+            errno = saved;
+            return;
+        }
+        /* Holding none of them: wait for the file, then die here, so that
+         * nothing of the program runs after the signal (raise(SIGTERM)
+         * does not return).  Bounded, in case the writer cannot finish. */
+        for (int i = 0; i < 30000 && !atomic_load(&writer.written); i++)
+            nanosleep(&(struct timespec){0, 1000000}, NULL);
+        errno = saved;
+        raise(sig);
+        return;
+    }
+    /* No writer thread (a fork child that has not allocated yet): write
+     * here, unless interrupted inside an allocation or inside recycle,
+     * where the allocator's locks may be held: no file then rather than a
+     * deadlock. */
     if (tls.depth == 0) {
         finish_signal = sig;
         finish();
@@ -533,8 +618,11 @@ static void atfork_child(void) {
     /* The child has the parent's traces (its heap is a copy) and goes on
      * into its own file; its sampler starts at its first allocation. */
     int expect = MODE_TRACING;
-    atomic_compare_exchange_strong(&mode, &expect, MODE_CHILD);
+    atomic_compare_exchange_strong(&mode, &expect, cfg.follow ? MODE_CHILD : MODE_OFF);
     pthread_mutex_init(&samples.lock, NULL);
+    sem_init(&writer.wake, 0, 0);
+    atomic_store(&writer.alive, false); /* threads do not survive fork */
+    writer.signal = 0;
     self_pid = getpid();
 }
 
@@ -585,11 +673,17 @@ static void init(void) {
     if (cfg.start_ns == 0 || cfg.start_ns > now_ns())
         cfg.start_ns = now_ns();
     cfg.preload_path = getenv("RCY_RUN_PRELOAD");
-    static const char *const keep[] = {"RCY_RUN_OUTPUT",   "RCY_RUN_MAIN_PID",
-                                       "RCY_RUN_FRAMES",   "RCY_RUN_INTERVAL_MS",
-                                       "RCY_RUN_START_NS", "RCY_RUN_PRELOAD"};
+    static const char *const keep[] = {"RCY_RUN_OUTPUT",      "RCY_RUN_MAIN_PID", "RCY_RUN_FRAMES",
+                                       "RCY_RUN_INTERVAL_MS", "RCY_RUN_START_NS", "RCY_RUN_PRELOAD",
+                                       "RCY_RUN_FOLLOW"};
     for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++)
         keep_env(keep[i]);
+    cfg.follow = env_long("RCY_RUN_FOLLOW", 1, 0, 1) != 0;
+    if (!cfg.follow && getpid() != cfg.main_pid) {
+        atomic_store(&mode, MODE_OFF); /* --no-follow: not the first process */
+        tls.depth--;
+        return;
+    }
 
     if (rcy_tracemalloc_start(cfg.frames) != 0) {
         atomic_store(&mode, MODE_OFF);
@@ -597,6 +691,7 @@ static void init(void) {
         return;
     }
     rcy_tracemalloc_keep_peak(true);
+    sem_init(&writer.wake, 0, 0);
     self_pid = getpid();
     pthread_atfork(NULL, NULL, atfork_child);
     atomic_store(&mode, MODE_TRACING);

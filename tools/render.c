@@ -48,11 +48,18 @@ cli_flame *cli_flame_add(cli_flame *parent, const char *name, uint64_t value) {
 }
 
 void cli_flame_free(cli_flame *f) {
-    /* Iterative over siblings, recursive over depth (bounded by the
-     * traceback limit). */
+    /* No recursion: a file may hold a stack of a million frames.  Seen as
+     * a binary tree (children left, next right), rotate the left child up
+     * until there is none, then free the node and go right. */
     while (f) {
+        cli_flame *c = f->children;
+        if (c) {
+            f->children = c->next;
+            c->next = f;
+            f = c;
+            continue;
+        }
         cli_flame *next = f->next;
-        cli_flame_free(f->children);
         free(f->name);
         free(f);
         f = next;
@@ -279,7 +286,7 @@ int cli_render_svg(const cli_report *r, FILE *out) {
     }
     if (r->have_peak) {
         char sz[32];
-        rcy_format_size((int64_t)r->peak, false, sz, sizeof sz); /* as `recycle stats` says it */
+        rcy_format_usize(r->peak, sz, sizeof sz); /* as `recycle stats` says it */
         double px = X(r->peak_t), py = Y((double)r->peak);
         fprintf(
             out,
@@ -307,21 +314,52 @@ int cli_render_svg(const cli_report *r, FILE *out) {
 
 /* ---- JSON --------------------------------------------------------- */
 
-static void json_flame(FILE *out, const cli_flame *f, uint64_t min) {
+static void json_flame_open(FILE *out, const cli_flame *f) {
     fputs("{\"name\":", out);
     cli_json_string(out, f->name);
     fprintf(out, ",\"value\":%" PRIu64, f->value);
-    bool first = true;
-    for (const cli_flame *c = f->children; c; c = c->next) {
-        if (c->value < min)
-            continue; /* too thin to see: stays in the parent's width */
-        fputs(first ? ",\"children\":[" : ",", out);
-        first = false;
-        json_flame(out, c, min);
+}
+
+/* Depth first with a stack of our own, not the C stack: a real stack of
+ * 65,535 frames (or a crafted one of a million) is that many levels. */
+static int json_flame(FILE *out, const cli_flame *root, uint64_t min) {
+    typedef struct level {
+        const cli_flame *next; /* the next child to write */
+        bool opened;           /* ",\"children\":[" written */
+    } level;
+    size_t cap = 256, n = 0;
+    level *st = malloc(cap * sizeof *st);
+    if (!st)
+        return -1;
+    json_flame_open(out, root);
+    st[n++] = (level){root->children, false};
+    while (n) {
+        level *t = &st[n - 1];
+        const cli_flame *c = t->next;
+        while (c && c->value < min)
+            c = c->next; /* too thin to see: stays in the parent's width */
+        if (!c) {
+            fputs(t->opened ? "]}" : "}", out);
+            n--;
+            continue;
+        }
+        t->next = c->next;
+        fputs(t->opened ? "," : ",\"children\":[", out);
+        t->opened = true;
+        if (n == cap) {
+            level *ns = realloc(st, 2 * cap * sizeof *st);
+            if (!ns) {
+                free(st);
+                return -1;
+            }
+            st = ns;
+            cap *= 2;
+        }
+        json_flame_open(out, c);
+        st[n++] = (level){c->children, false};
     }
-    if (!first)
-        fputc(']', out);
-    fputc('}', out);
+    free(st);
+    return 0;
 }
 
 static void json_rows(FILE *out, const cli_row *rows, size_t n) {
@@ -374,8 +412,9 @@ int cli_render_json(const cli_report *r, FILE *out) {
     else
         fputs("null", out);
     fputs(",\"flame\":", out);
+    int rc = 0;
     if (r->flame)
-        json_flame(out, r->flame, r->flame->value / 20000);
+        rc = json_flame(out, r->flame, r->flame->value / 20000);
     else
         fputs("null", out);
     fputs(",\"top_peak\":", out);
@@ -383,7 +422,7 @@ int cli_render_json(const cli_report *r, FILE *out) {
     fputs(",\"top_exit\":", out);
     json_rows(out, r->top_exit, r->ntop_exit);
     fputs("}", out);
-    return ferror(out) ? -1 : 0;
+    return rc != 0 || ferror(out) ? -1 : 0;
 }
 
 int cli_render_html(const cli_report *r, FILE *out) {

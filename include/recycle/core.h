@@ -75,7 +75,17 @@ RCY_API void rcy_set_output(rcy_output_fn *fn, void *arg);
  * error code and a full message (type, address, and when tracing, where
  * the object was allocated).  The default prints through the output
  * callback and calls abort().  If a user handler returns, recycle aborts
- * anyway: the heap is not in a state that can go on. */
+ * anyway: the heap is not in a state that can go on.
+ *
+ * One rule for NULL: a public function given a NULL heap, generator or
+ * list where it needs one reports it through the same handler as
+ * RCY_EMISUSE ("rcy_gc_get_count: heap is NULL"; the default prints it
+ * through the output callback) and returns its neutral value: RCY_EINVAL
+ * for an int result, NULL for a pointer, false or 0 for a bool or a count,
+ * nothing for a void function (rcy_mem_free of a block with a NULL heap
+ * leaves the block allocated).  Nothing is harmed, so this misuse is never
+ * fatal, and rcy_mem_alloc with a NULL heap is misuse, not "out of
+ * memory". */
 typedef void rcy_error_fn(int err, const char *message, void *arg);
 RCY_API void rcy_set_error_handler(rcy_error_fn *fn, void *arg);
 

@@ -197,6 +197,9 @@ RCY_API int rcy_statistic_format(const rcy_statistic *st, char *buf, size_t len)
 RCY_API int rcy_statistic_diff_format(const rcy_statistic_diff *d, char *buf, size_t len);
 /* Python's tracemalloc._format_size(size, sign). */
 RCY_API int rcy_format_size(int64_t size, bool sign, char *buf, size_t len);
+/* The same for an unsigned size (up to 2^64 - 1, which the int64_t of
+ * rcy_format_size would show negative). */
+RCY_API int rcy_format_usize(uint64_t size, char *buf, size_t len);
 /* Python's Traceback.format(limit, most_recent_first): a malloc'd string
  * of lines ending in '\n' (free with free()), NULL on out of memory.  Each
  * frame gives '  File "file", line N' and, when the source file can be
@@ -229,20 +232,43 @@ RCY_API rcy_snapshot *rcy_snapshot_filter_traces(const rcy_snapshot *s, const rc
  * included). */
 RCY_API void rcy_snapshot_totals(const rcy_snapshot *s, size_t *size, size_t *count);
 
+/* Write len bytes to path so that a reader never sees half a file and
+ * nothing but a regular file is ever replaced (rcy_snapshot_dump and the
+ * recycle command write every file through it):
+ *  - no file, or a regular file: the bytes go to a temporary file in the
+ *    same directory, with a name nobody can guess, created O_CREAT |
+ *    O_EXCL | O_NOFOLLOW with mode 0600, which is renamed over path once
+ *    complete, with the mode of the file it replaces (or 0666 & ~umask);
+ *  - a symbolic link: the same for the file it names; the link stays;
+ *  - a character device or a FIFO (/dev/null, /dev/stdout, a pipe):
+ *    written through, never created, truncated or replaced; a FIFO with
+ *    no reader fails (ENXIO) instead of blocking;
+ *  - a directory, block device or socket: refused.
+ * RCY_OK, RCY_EINVAL, RCY_ENOMEM, or RCY_EIO with errno saying why (EISDIR
+ * for a directory, EINVAL for a block device or socket). */
+RCY_API int rcy_file_write(const char *path, const void *data, size_t len);
+/* Would rcy_file_write(path, ...) work now?  Same rules and codes; for a
+ * regular file, creates and removes a temporary in its directory (the
+ * only sure test), for a device or FIFO checks write permission. */
+RCY_API int rcy_file_check(const char *path);
+
 /* Versioned, checksummed binary file with resolved symbols (the layout is
- * described at the top of src/snapfile.c), written to a temporary file and
- * renamed into place.  Dumping resolves symbols but creates no traces.
- * When the library is built with libzstd the body is zstd-compressed;
+ * described at the top of src/snapfile.c), written with rcy_file_write.  Dumping resolves symbols
+ * but creates no traces. When the library is built with libzstd the body is zstd-compressed;
  * without it files are written uncompressed.  Both kinds load, as do
  * files of format 1.0 (always uncompressed).
  * load sets *err: RCY_EIO (cannot read), RCY_EFORMAT (not a snapshot file,
  * or malformed, including a damaged compressed body), RCY_ECORRUPT
  * (truncated, or checksum mismatch), RCY_EVERSION (another major version),
  * RCY_EUNSUPPORTED (a compressed file, and a library built without
- * libzstd), RCY_ENOMEM.  A bad file never makes load allocate more than
- * about twice its size, plus, for a compressed file, the uncompressed size
- * it declares, which must match its zstd frame, be within zstd's largest
- * ratio (32768x) of the compressed bytes and at most 1 GiB. */
+ * libzstd), RCY_ENOMEM.  load checks the header before it reads the body:
+ * a regular file must be exactly as long as its header says; a FIFO or
+ * device is read only up to that length (at most 1 GiB), and a FIFO with
+ * no writer reads as empty instead of blocking; a directory is RCY_EIO
+ * with errno EISDIR.  A bad file never makes load allocate more than a
+ * small multiple of its size: a compressed body's declared size must
+ * match its zstd frame, be at most 256 times the compressed bytes (dump
+ * writes a body that would compress more uncompressed) and at most 1 GiB. */
 RCY_API int rcy_snapshot_dump(const rcy_snapshot *s, const char *path);
 RCY_API rcy_snapshot *rcy_snapshot_load(const char *path, int *err);
 

@@ -79,8 +79,8 @@ R run -q -o fork.rcy -- "$CLI_TARGET" fork >fork.out
 expect_eq "fork mode exits 0" 0 "$?"
 child=$(awk '/^child/{print $2}' fork.out)
 check "the parent's file is written" test -s fork.rcy
-check "the child's file has its pid in the name (fork.$child.rcy)" test -s "fork.$child.rcy"
-expect_match "the child's leak is in the child's file" "777 B" "$(R leaks "fork.$child.rcy")"
+check "the child's file has its program and pid in the name (fork.cli_target.$child.rcy)" test -s "fork.cli_target.$child.rcy"
+expect_match "the child's leak is in the child's file" "777 B" "$(R leaks "fork.cli_target.$child.rcy")"
 if R leaks fork.rcy | grep -q "777 B"; then fail "the parent's file does not hold the child's leak"; else ok "the parent's file does not hold the child's leak"; fi
 
 # ---- fork while other threads allocate: no child hangs --------------------
@@ -88,7 +88,7 @@ mkdir -p ft
 (cd ft && timeout 120 "$RECYCLE" run -q -o ft.rcy -- "$CLI_TARGET" forkthreads 12 >../ft.out)
 expect_eq "12 forks under 3 allocating threads: all children exit, none hangs" 0 "$?"
 expect_eq "the parent saw every child exit cleanly" "forkthreads done, 0 bad" "$(cat ft.out)"
-expect_eq "each child wrote its own file" 12 "$(ls ft/ft.*.rcy 2>/dev/null | wc -l)"
+expect_eq "each child wrote its own file" 12 "$(ls ft/ft.cli_target.*.rcy 2>/dev/null | wc -l)"
 
 # ---- exec with a stripped environment: the new image is still traced ----
 R run -q -o exec.rcy -- "$CLI_TARGET" exec >exec.out
@@ -169,7 +169,7 @@ expect_eq "plot to an unknown extension is a usage error" 2 "$?"
 R plot count.rcy -o /nonexistent-dir/x.svg 2>/dev/null
 expect_eq "plot to an unwritable path exits 1" 1 "$?"
 mkdir defout && (cd defout && R run -- "$CLI_TARGET" count >/dev/null 2>../defout.err)
-expect_eq "without -o, the snapshot goes to recycle.PID.rcy here" 1 "$(ls defout | grep -c '^recycle\.[0-9]*\.rcy$')"
+expect_eq "without -o, the snapshot goes to recycle.PROGRAM.PID.rcy here" 1 "$(ls defout | grep -c '^recycle\.cli_target\.[0-9]*\.rcy$')"
 expect_eq "and recycle run finds it there (says nothing)" "" "$(cat defout.err)"
 R frobnicate 2>/dev/null
 expect_eq "an unknown command is a usage error" 2 "$?"
@@ -196,7 +196,7 @@ if command -v script >/dev/null; then
     tty_out=$(script -qec "'$RECYCLE' run -o f.rcy -- '$CLI_TARGET' fork" /dev/null 2>&1)
     cd .. || exit 1
     expect_match "on a terminal, run says where the file went" "recycle: wrote f.rcy" "$tty_out"
-    expect_match "and names the files of child processes" "recycle: a child process wrote \./f\.[0-9]+\.rcy" "$tty_out"
+    expect_match "and names the files of child processes" "recycle: a child process wrote \./f\.cli_target\.[0-9]+\.rcy" "$tty_out"
 fi
 RCY_PROGRESS_DELAY_MS=0 R top count.rcy >/dev/null 2>prog.err
 expect_eq "not a terminal: no progress output" "" "$(cat prog.err)"

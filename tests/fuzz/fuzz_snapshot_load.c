@@ -3,14 +3,28 @@
  * and checksum fields repaired, so mutations reach the structure checks
  * behind the checksum (the flags are kept: a compressed seed stays
  * compressed, so mutations also reach the decompression checks).  Whatever loads must be usable:
- * statistics, a diff against itself and a dump must all work on it. */
+ * statistics, a diff against itself and a dump must all work on it.
+ *
+ * Files as well as buffers: each input is also loaded through a pipe (the
+ * loader's path for FIFOs and devices) and, with its declared body and
+ * uncompressed lengths made absurd, through a pipe and a sparse regular
+ * file; at start-up, /dev/zero, /dev/null, /dev/urandom, a FIFO with no
+ * writer, a 100 GiB sparse file and a directory must each be refused
+ * quickly with an error code. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "tracemalloc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 static void use(const rcy_snapshot *s) {
     for (int k = 0; k <= RCY_KEY_TRACEBACK; k++) {
@@ -38,9 +52,86 @@ static void exercise(rcy_snapshot *s) {
     rcy_snapshot_free(s);
 }
 
+static void put_le64(uint8_t *p, uint64_t v) {
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Load the bytes through a pipe: the loader reads at most what the
+ * header declares, never waits past the end. */
+static void load_through_pipe(const uint8_t *data, size_t size) {
+    int fds[2];
+    if (size > 60000 || pipe(fds) != 0)
+        return;
+    if (write(fds[1], data, size) != (ssize_t)size) {
+        close(fds[0]), close(fds[1]);
+        return;
+    }
+    close(fds[1]);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fds[0]);
+    int err;
+    exercise(rcy_snapshot_load(path, &err));
+    close(fds[0]);
+}
+
+/* A sparse regular file: the bytes, then a hole up to `total`. */
+static void load_sparse(const uint8_t *data, size_t size, uint64_t total) {
+    char path[] = "/tmp/rcy-fuzz-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return;
+    unlink(path);
+    if (write(fd, data, size) == (ssize_t)size && ftruncate(fd, (off_t)total) == 0) {
+        char p[64];
+        snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
+        int err;
+        rcy_snapshot *s = rcy_snapshot_load(p, &err);
+        if (s)
+            abort(); /* a hole of zeros is never a valid body */
+    }
+    close(fd);
+}
+
+static void expect_refused(const char *what, const char *path) {
+    int err = 0;
+    rcy_snapshot *s = rcy_snapshot_load(path, &err);
+    if (s || err == RCY_OK || err == RCY_ENOMEM) {
+        fprintf(stderr, "fuzz: %s (%s) was not refused cleanly: %s\n", what, path,
+                rcy_strerror(err));
+        abort();
+    }
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    (void)argc, (void)argv;
+    expect_refused("an endless device", "/dev/zero");
+    expect_refused("random bytes", "/dev/urandom");
+    expect_refused("an empty device", "/dev/null");
+    expect_refused("a directory", "/");
+    char dir[] = "/tmp/rcy-fuzz-dir-XXXXXX";
+    if (mkdtemp(dir)) {
+        char fifo[sizeof dir + 16], sparse[sizeof dir + 16];
+        snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+        snprintf(sparse, sizeof sparse, "%s/sparse", dir);
+        if (mkfifo(fifo, 0600) == 0)
+            expect_refused("a FIFO with no writer", fifo);
+        int fd = open(sparse, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0 && ftruncate(fd, (off_t)100 << 30) == 0)
+            expect_refused("a 100 GiB sparse file", sparse);
+        if (fd >= 0)
+            close(fd);
+        unlink(fifo);
+        unlink(sparse);
+        rmdir(dir);
+    }
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int err;
     exercise(rcyi_snapshot_parse(data, size, &err));
+    load_through_pipe(data, size);
     if (size >= 32) {
         uint8_t *c = malloc(size);
         if (!c)
@@ -49,12 +140,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         memcpy(c, "RCYTRACE", 8);
         c[8] = 1, c[9] = 0;
         uint64_t body = size - 32;
-        for (int i = 0; i < 8; i++)
-            c[16 + i] = (uint8_t)(body >> (8 * i));
+        put_le64(c + 16, body);
         uint32_t crc = rcyi_crc32(0, c + 32, body);
         for (int i = 0; i < 4; i++)
             c[24 + i] = (uint8_t)(crc >> (8 * i));
         exercise(rcyi_snapshot_parse(c, size, &err));
+        load_through_pipe(c, size);
+        /* absurd declared sizes: the body, then a compressed body's
+         * uncompressed length (taken from the input's last bytes) */
+        static const uint64_t absurd[] = {(uint64_t)1 << 40, UINT64_MAX, UINT64_MAX - 31,
+                                          ((uint64_t)1 << 30) + 1};
+        uint64_t pick = absurd[data[size - 1] % 4];
+        if (size >= 40 && (c[12] & 1)) {
+            put_le64(c + 32, pick);
+            crc = rcyi_crc32(0, c + 32, body);
+            for (int i = 0; i < 4; i++)
+                c[24 + i] = (uint8_t)(crc >> (8 * i));
+            exercise(rcyi_snapshot_parse(c, size, &err));
+        }
+        put_le64(c + 16, pick);
+        exercise(rcyi_snapshot_parse(c, size, &err));
+        load_through_pipe(c, size);
+        if ((data[size - 1] & 0x30) == 0)
+            load_sparse(c, size, (uint64_t)1 << 36);
         free(c);
     }
     return 0;
