@@ -12,7 +12,11 @@
 #include "tracemalloc.h"
 
 #include <dlfcn.h>
+#include <elf.h>
+#include <limits.h>
+#include <link.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -142,6 +146,15 @@ static bool resolve_dwfl_locked(uintptr_t pc, rcyi_symbol *out) {
     const char *fn = dwfl_module_addrname(m, a);
     if (fn)
         out->function = intern_fn_locked(fn);
+    GElf_Addr mbias = 0;
+    if (!fn && modname && dwfl_module_getelf(m, &mbias)) {
+        /* as a reader of the file would name it (rcyi_symbolize_in) */
+        const char *base = strrchr(modname, '/');
+        char buf[512];
+        snprintf(buf, sizeof buf, "%s+0x%llx", base ? base + 1 : modname,
+                 (unsigned long long)(pc - mbias));
+        out->function = intern_str_locked(buf);
+    }
     int line = 0;
     const char *src = NULL;
     Dwfl_Line *l = dwfl_module_getsrc(m, a);
@@ -231,6 +244,355 @@ void rcyi_symbolize(uintptr_t pc, rcyi_symbol *out) {
         e->next = sym_tab[j];
         sym_tab[j] = e;
         sym_count++;
+    }
+    pthread_mutex_unlock(&sym_lock);
+}
+
+/* ---- modules: recorded in the traced process, resolved in another ------- */
+
+typedef struct mod_acc {
+    const uintptr_t *pcs; /* sorted */
+    size_t npcs;
+    rcyi_module *mods;
+    size_t n, cap;
+    size_t strbytes;
+    char (*bids)[41];
+    bool oom;
+} mod_acc;
+
+/* The NT_GNU_BUILD_ID note of a loaded object, as hex in out[41]. */
+static void note_build_id(const struct dl_phdr_info *info, char out[41]) {
+    out[0] = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_NOTE)
+            continue;
+        const unsigned char *p = (const unsigned char *)(info->dlpi_addr + ph->p_vaddr);
+        const unsigned char *end = p + ph->p_memsz;
+        while ((size_t)(end - p) >= sizeof(ElfW(Nhdr))) {
+            const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)(const void *)p;
+            size_t name = (nh->n_namesz + 3u) & ~3u, desc = (nh->n_descsz + 3u) & ~3u;
+            const unsigned char *d = p + sizeof *nh + name;
+            if ((size_t)(end - p) < sizeof *nh + name + desc)
+                break;
+            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
+                memcmp(p + sizeof *nh, "GNU", 4) == 0 && nh->n_descsz <= 20) {
+                static const char hex[] = "0123456789abcdef";
+                for (unsigned k = 0; k < nh->n_descsz; k++) {
+                    out[2 * k] = hex[d[k] >> 4];
+                    out[2 * k + 1] = hex[d[k] & 15];
+                }
+                out[2 * nh->n_descsz] = 0;
+                return;
+            }
+            p += sizeof *nh + name + desc;
+        }
+    }
+}
+
+static int add_module(struct dl_phdr_info *info, size_t size, void *arg) {
+    (void)size;
+    mod_acc *a = arg;
+    uintptr_t lo = UINTPTR_MAX, hi = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD)
+            continue;
+        uintptr_t s = info->dlpi_addr + ph->p_vaddr;
+        if (s < lo)
+            lo = s;
+        if (s + ph->p_memsz > hi)
+            hi = s + ph->p_memsz;
+    }
+    if (lo >= hi)
+        return 0;
+    /* any of the (sorted) addresses inside? */
+    size_t l = 0, r = a->npcs;
+    while (l < r) {
+        size_t m = (l + r) / 2;
+        if (a->pcs[m] < lo)
+            l = m + 1;
+        else
+            r = m;
+    }
+    if (l == a->npcs || a->pcs[l] >= hi)
+        return 0;
+    if (a->n == a->cap) {
+        size_t ncap = a->cap ? a->cap * 2 : 16;
+        rcyi_module *nm = realloc(a->mods, ncap * sizeof *nm);
+        char(*nb)[41] = realloc(a->bids, ncap * sizeof *nb);
+        if (nm)
+            a->mods = nm;
+        if (nb)
+            a->bids = nb;
+        if (!nm || !nb) {
+            a->oom = true;
+            return 1;
+        }
+        a->cap = ncap;
+    }
+    const char *name = info->dlpi_name;
+    char exe[PATH_MAX];
+    if (!name || !*name) {
+        ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        exe[k > 0 ? k : 0] = 0;
+        name = exe;
+    }
+    char *copy = strdup(name);
+    if (!copy) {
+        a->oom = true;
+        return 1;
+    }
+    note_build_id(info, a->bids[a->n]);
+    a->mods[a->n] = (rcyi_module){copy, NULL, info->dlpi_addr, lo, hi};
+    a->strbytes += strlen(copy) + 1 + strlen(a->bids[a->n]) + 1;
+    a->n++;
+    return 0;
+}
+
+static int cmp_uptr(const void *x, const void *y) {
+    uintptr_t a = *(const uintptr_t *)x, b = *(const uintptr_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+static int cmp_mod(const void *x, const void *y) {
+    const rcyi_module *a = x, *b = y;
+    return a->lo < b->lo ? -1 : a->lo > b->lo;
+}
+
+rcyi_modset *rcyi_modules_capture(const uintptr_t *pcs, size_t n) {
+    rcyi_modset *m = calloc(1, sizeof *m);
+    uintptr_t *sorted = malloc((n ? n : 1) * sizeof *sorted);
+    if (!m || !sorted) {
+        free(m);
+        free(sorted);
+        return NULL;
+    }
+    memcpy(sorted, pcs, n * sizeof *sorted);
+    qsort(sorted, n, sizeof *sorted, cmp_uptr);
+    mod_acc a = {.pcs = sorted, .npcs = n};
+    dl_iterate_phdr(add_module, &a);
+    free(sorted);
+    char *blob = a.oom ? NULL : malloc(a.strbytes ? a.strbytes : 1);
+    if (!blob) {
+        for (size_t i = 0; i < a.n; i++)
+            free((char *)a.mods[i].path);
+        free(a.mods);
+        free(a.bids);
+        free(m);
+        return NULL;
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < a.n; i++) {
+        size_t pl = strlen(a.mods[i].path) + 1, bl = strlen(a.bids[i]) + 1;
+        memcpy(blob + at, a.mods[i].path, pl);
+        free((char *)a.mods[i].path);
+        a.mods[i].path = blob + at;
+        at += pl;
+        memcpy(blob + at, a.bids[i], bl);
+        a.mods[i].build_id = bl > 1 ? blob + at : NULL;
+        at += bl;
+    }
+    free(a.bids);
+    qsort(a.mods, a.n, sizeof *a.mods, cmp_mod);
+    m->n = a.n;
+    m->mods = a.mods;
+    m->strings = blob;
+    return m;
+}
+
+/* Resolver state of one module set: the answers so far (open addressing,
+ * pc -> symbol) and, with libdw, an offline session holding the module
+ * files that could be opened and match their build-id. */
+typedef struct rcyi_symstate {
+    uintptr_t *keys; /* 0 = empty */
+    rcyi_symbol *vals;
+    size_t cap, count;
+#ifdef RCY_HAVE_LIBDW
+    Dwfl *dwfl;
+    Dwfl_Module **dmods; /* per module of the set, NULL when unusable */
+#endif
+} rcyi_symstate;
+
+void rcyi_modset_free(rcyi_modset *m) {
+    if (!m)
+        return;
+    if (m->sym) {
+#ifdef RCY_HAVE_LIBDW
+        if (m->sym->dwfl)
+            dwfl_end(m->sym->dwfl);
+        free(m->sym->dmods);
+#endif
+        free(m->sym->keys);
+        free(m->sym->vals);
+        free(m->sym);
+    }
+    free(m->mods);
+    free(m->strings);
+    free(m);
+}
+
+#ifdef RCY_HAVE_LIBDW
+/* Separate debug files are looked up by build-id and .gnu_debuglink in the
+ * usual directories; never through debuginfod (a network fetch per module)
+ * unless RCY_DEBUGINFOD=1 asks for it. */
+static int find_debuginfo_local(Dwfl_Module *mod, void **userdata, const char *modname,
+                                Dwarf_Addr base, const char *file_name, const char *debuglink_file,
+                                GElf_Word debuglink_crc, char **debuginfo_file_name) {
+    int fd = dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file_name, debuglink_file,
+                                          debuglink_crc, debuginfo_file_name);
+    if (fd >= 0)
+        return fd;
+    const char *dbg = getenv("RCY_DEBUGINFOD");
+    if (dbg && strcmp(dbg, "1") == 0)
+        return dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name, debuglink_file,
+                                            debuglink_crc, debuginfo_file_name);
+    return -1;
+}
+
+static char *offline_debuginfo_path;
+static const Dwfl_Callbacks offline_cb = {
+    .find_elf = dwfl_build_id_find_elf,
+    .find_debuginfo = find_debuginfo_local,
+    .section_address = dwfl_offline_section_address,
+    .debuginfo_path = &offline_debuginfo_path,
+};
+
+static bool build_id_matches(Dwfl_Module *dm, const char *want) {
+    if (!want)
+        return true;
+    const unsigned char *bits;
+    GElf_Addr vaddr;
+    int len = dwfl_module_build_id(dm, &bits, &vaddr);
+    if (len <= 0 || (size_t)len * 2 != strlen(want))
+        return false;
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < len; i++)
+        if (want[2 * i] != hex[bits[i] >> 4] || want[2 * i + 1] != hex[bits[i] & 15])
+            return false;
+    return true;
+}
+
+static void offline_open_locked(rcyi_modset *m) {
+    rcyi_symstate *st = m->sym;
+    st->dmods = calloc(m->n ? m->n : 1, sizeof *st->dmods);
+    st->dwfl = st->dmods ? dwfl_begin(&offline_cb) : NULL;
+    if (!st->dwfl)
+        return;
+    dwfl_report_begin(st->dwfl);
+    for (size_t i = 0; i < m->n; i++) {
+        const rcyi_module *md = &m->mods[i];
+        if (md->path[0] != '/' || access(md->path, R_OK) != 0)
+            continue; /* [vdso], or a file no longer there */
+        Dwfl_Module *dm =
+            dwfl_report_elf(st->dwfl, md->path, md->path, -1, (GElf_Addr)md->bias, false);
+        if (dm && build_id_matches(dm, md->build_id))
+            st->dmods[i] = dm;
+    }
+    dwfl_report_end(st->dwfl, NULL, NULL);
+}
+#endif
+
+static const char *base_name(const char *path) {
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+static void resolve_in_locked(rcyi_modset *m, uintptr_t pc, rcyi_symbol *out) {
+    out->file = "?";
+    out->line = 0;
+    out->function = NULL;
+    out->object = NULL;
+    size_t l = 0, r = m->n;
+    while (l < r) {
+        size_t k = (l + r) / 2;
+        if (m->mods[k].hi <= pc - 1)
+            l = k + 1;
+        else
+            r = k;
+    }
+    if (l == m->n || m->mods[l].lo > pc - 1)
+        return;
+    const rcyi_module *md = &m->mods[l];
+    out->object = intern_str_locked(md->path);
+#ifdef RCY_HAVE_LIBDW
+    Dwfl_Module *dm = m->sym->dmods ? m->sym->dmods[l] : NULL;
+    if (dm) {
+        Dwarf_Addr a = (Dwarf_Addr)pc - 1;
+        const char *fn = dwfl_module_addrname(dm, a);
+        if (fn)
+            out->function = intern_fn_locked(fn);
+        Dwfl_Line *dl = dwfl_module_getsrc(dm, a);
+        int line = 0;
+        const char *src = dl ? dwfl_lineinfo(dl, NULL, &line, NULL, NULL, NULL) : NULL;
+        if (src) {
+            out->file = intern_str_locked(src);
+            if (!out->file)
+                out->file = "?";
+            out->line = line > 0 ? (unsigned)line : 0;
+        }
+    }
+#endif
+    if (!out->function) {
+        char buf[512];
+        snprintf(buf, sizeof buf, "%s+0x%llx", base_name(md->path),
+                 (unsigned long long)(pc - md->bias));
+        out->function = intern_str_locked(buf);
+    }
+}
+
+void rcyi_symbolize_in(rcyi_modset *m, uintptr_t pc, rcyi_symbol *out) {
+    pthread_mutex_lock(&sym_lock);
+    if (!m->sym) {
+        m->sym = calloc(1, sizeof *m->sym);
+#ifdef RCY_HAVE_LIBDW
+        if (m->sym)
+            offline_open_locked(m);
+#endif
+    }
+    rcyi_symstate *st = m->sym;
+    if (st && st->cap && pc) {
+        for (size_t j = (pc * 0x9e3779b97f4a7c15ULL >> 20) & (st->cap - 1); st->keys[j];
+             j = (j + 1) & (st->cap - 1)) {
+            if (st->keys[j] == pc) {
+                *out = st->vals[j];
+                pthread_mutex_unlock(&sym_lock);
+                return;
+            }
+        }
+    }
+    resolve_in_locked(m, pc, out);
+    if (st && pc && (st->count + 1) * 2 > st->cap) {
+        size_t ncap = st->cap ? st->cap * 2 : 1024;
+        uintptr_t *nk = calloc(ncap, sizeof *nk);
+        rcyi_symbol *nv = malloc(ncap * sizeof *nv);
+        if (nk && nv) {
+            for (size_t i = 0; i < st->cap; i++) {
+                if (!st->keys[i])
+                    continue;
+                size_t j = (st->keys[i] * 0x9e3779b97f4a7c15ULL >> 20) & (ncap - 1);
+                while (nk[j])
+                    j = (j + 1) & (ncap - 1);
+                nk[j] = st->keys[i];
+                nv[j] = st->vals[i];
+            }
+            free(st->keys);
+            free(st->vals);
+            st->keys = nk;
+            st->vals = nv;
+            st->cap = ncap;
+        } else {
+            free(nk);
+            free(nv);
+        }
+    }
+    if (st && pc && (st->count + 1) * 2 <= st->cap) {
+        size_t j = (pc * 0x9e3779b97f4a7c15ULL >> 20) & (st->cap - 1);
+        while (st->keys[j])
+            j = (j + 1) & (st->cap - 1);
+        st->keys[j] = pc;
+        st->vals[j] = *out;
+        st->count++;
     }
     pthread_mutex_unlock(&sym_lock);
 }

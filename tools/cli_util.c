@@ -45,6 +45,12 @@ bool cli_is_help(const char *arg) {
     return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
 }
 
+static void symbol_progress(size_t done, size_t total, void *arg) {
+    cli_progress *p = arg;
+    p->total = total;
+    cli_progress_update(p, done);
+}
+
 rcy_snapshot *cli_load(const char *path) {
     struct stat st;
     if (stat(path, &st) != 0) {
@@ -68,6 +74,12 @@ rcy_snapshot *cli_load(const char *path) {
             cli_error("%s: %s", path, strerror(errno ? errno : EIO));
         else
             cli_error("%s: %s", path, rcy_strerror(err ? err : RCY_EFORMAT));
+        return NULL;
     }
+    /* A file of recycle run holds addresses: resolve them here, with a bar
+     * when it takes long (the bar appears only after a moment). */
+    cli_progress_begin(&prog, "symbols", 0);
+    rcy_snapshot_symbolize(s, symbol_progress, &prog);
+    cli_progress_end(&prog);
     return s;
 }

@@ -357,7 +357,7 @@ static void write_snapshot(void) {
     /* Write next to the target, then rename: a reader never sees half a
      * file, even if the process is killed while writing. */
     snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
-    int err = rcy_snapshot_dump(s, tmp);
+    int err = rcy_snapshot_dump_raw(s, tmp); /* resolved by the reader */
     if (err == 0 && rename(tmp, path) != 0)
         err = RCY_EIO;
     if (err != 0) {
