@@ -410,9 +410,24 @@ typedef struct rcyi_symstate {
     size_t cap, count;
 #ifdef RCY_HAVE_LIBDW
     Dwfl *dwfl;
-    Dwfl_Module **dmods; /* per module of the set, NULL when unusable */
+    Dwfl_Module **dmods;  /* per module of the set, NULL when unusable */
+    struct fsyms **fsyms; /* per module: its functions sorted, lazily */
 #endif
 } rcyi_symstate;
+
+#ifdef RCY_HAVE_LIBDW
+/* A module's function symbols sorted by address: libdw's
+ * dwfl_module_addrname scans every symbol on each call (5 s for cc1's
+ * 2,300 distinct addresses); sorted once, each lookup is a binary search. */
+typedef struct fsym {
+    uintptr_t addr, size;
+    const char *name; /* libelf's string, valid while the session lives */
+} fsym;
+typedef struct fsyms {
+    size_t n;
+    fsym *s;
+} fsyms;
+#endif
 
 void rcyi_modset_free(rcyi_modset *m) {
     if (!m)
@@ -422,6 +437,12 @@ void rcyi_modset_free(rcyi_modset *m) {
         if (m->sym->dwfl)
             dwfl_end(m->sym->dwfl);
         free(m->sym->dmods);
+        for (size_t i = 0; m->sym->fsyms && i < m->n; i++) {
+            if (m->sym->fsyms[i])
+                free(m->sym->fsyms[i]->s);
+            free(m->sym->fsyms[i]);
+        }
+        free(m->sym->fsyms);
 #endif
         free(m->sym->keys);
         free(m->sym->vals);
@@ -473,10 +494,63 @@ static bool build_id_matches(Dwfl_Module *dm, const char *want) {
     return true;
 }
 
+static int cmp_fsym(const void *x, const void *y) {
+    const fsym *a = x, *b = y;
+    if (a->addr != b->addr)
+        return a->addr < b->addr ? -1 : 1;
+    return a->size > b->size ? -1 : a->size < b->size; /* the sized one first */
+}
+
+static fsyms *load_fsyms(Dwfl_Module *dm) {
+    fsyms *f = calloc(1, sizeof *f);
+    if (!f)
+        return NULL;
+    int n = dwfl_module_getsymtab(dm);
+    if (n <= 0)
+        return f;
+    f->s = malloc((size_t)n * sizeof *f->s);
+    if (!f->s)
+        return f;
+    for (int i = 1; i < n; i++) {
+        GElf_Sym sym;
+        GElf_Addr addr;
+        const char *name = dwfl_module_getsym_info(dm, i, &sym, &addr, NULL, NULL, NULL);
+        int type = GELF_ST_TYPE(sym.st_info);
+        if (!name || !*name || (type != STT_FUNC && type != STT_GNU_IFUNC) ||
+            sym.st_shndx == SHN_UNDEF)
+            continue;
+        f->s[f->n++] = (fsym){(uintptr_t)addr, (uintptr_t)sym.st_size, name};
+    }
+    qsort(f->s, f->n, sizeof *f->s, cmp_fsym);
+    return f;
+}
+
+/* The function holding address a: the nearest symbol at or below it that
+ * covers it (or has no size, as hand-written assembly often has). */
+static const char *fsyms_find(const fsyms *f, uintptr_t a) {
+    size_t l = 0, r = f->n;
+    while (l < r) {
+        size_t k = (l + r) / 2;
+        if (f->s[k].addr <= a)
+            l = k + 1;
+        else
+            r = k;
+    }
+    for (size_t k = l; k-- > 0;) {
+        const fsym *y = &f->s[k];
+        if (a < y->addr + y->size || (y->size == 0 && k + 1 == l))
+            return y->name;
+        if (y->addr != f->s[l - 1].addr)
+            break; /* only symbols at the same address are alternatives */
+    }
+    return NULL;
+}
+
 static void offline_open_locked(rcyi_modset *m) {
     rcyi_symstate *st = m->sym;
     st->dmods = calloc(m->n ? m->n : 1, sizeof *st->dmods);
-    st->dwfl = st->dmods ? dwfl_begin(&offline_cb) : NULL;
+    st->fsyms = calloc(m->n ? m->n : 1, sizeof *st->fsyms);
+    st->dwfl = st->dmods && st->fsyms ? dwfl_begin(&offline_cb) : NULL;
     if (!st->dwfl)
         return;
     dwfl_report_begin(st->dwfl);
@@ -519,7 +593,9 @@ static void resolve_in_locked(rcyi_modset *m, uintptr_t pc, rcyi_symbol *out) {
     Dwfl_Module *dm = m->sym->dmods ? m->sym->dmods[l] : NULL;
     if (dm) {
         Dwarf_Addr a = (Dwarf_Addr)pc - 1;
-        const char *fn = dwfl_module_addrname(dm, a);
+        if (!m->sym->fsyms[l])
+            m->sym->fsyms[l] = load_fsyms(dm);
+        const char *fn = m->sym->fsyms[l] ? fsyms_find(m->sym->fsyms[l], (uintptr_t)a) : NULL;
         if (fn)
             out->function = intern_fn_locked(fn);
         Dwfl_Line *dl = dwfl_module_getsrc(dm, a);
