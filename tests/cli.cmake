@@ -33,6 +33,11 @@ set(RCY_CLI_ENV
   "CLI_STATIC=$<TARGET_FILE:cli_static_prog>"
   "RCY_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
 
+# Two functions without frame pointers between main and malloc.
+add_executable(cli_nofp_chain ${RCY_CLI_DIR}/nofp_chain.c)
+target_compile_options(cli_nofp_chain PRIVATE ${RCY_WARNINGS} -O2 -g -fno-omit-frame-pointer -fno-builtin)
+set_target_properties(cli_nofp_chain PROPERTIES LINK_OPTIONS "")
+
 # An independent allocation counter for the real-program tests.
 add_library(cli_count_preload SHARED ${RCY_CLI_DIR}/count_preload.c)
 target_compile_options(cli_count_preload PRIVATE ${RCY_WARNINGS} -O2)
@@ -46,7 +51,7 @@ set_tests_properties(cli_run PROPERTIES TIMEOUT 300 ENVIRONMENT "${RCY_CLI_ENV}"
 if(NOT RCY_SANITIZE)
   add_test(NAME cli_real_programs COMMAND bash ${RCY_CLI_DIR}/real_programs.sh)
   set_tests_properties(cli_real_programs PROPERTIES TIMEOUT 300 ENVIRONMENT
-    "${RCY_CLI_ENV};COUNT_PRELOAD=$<TARGET_FILE:cli_count_preload>")
+    "${RCY_CLI_ENV};COUNT_PRELOAD=$<TARGET_FILE:cli_count_preload>;NOFP_CHAIN=$<TARGET_FILE:cli_nofp_chain>")
   add_test(NAME cli_heaptrack COMMAND bash ${RCY_CLI_DIR}/heaptrack.sh)
   set_tests_properties(cli_heaptrack PROPERTIES TIMEOUT 600 ENVIRONMENT "${RCY_CLI_ENV}"
     SKIP_RETURN_CODE 77)

@@ -12,7 +12,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
-: "${RECYCLE:?}" "${COUNT_PRELOAD:?}"
+: "${RECYCLE:?}" "${COUNT_PRELOAD:?}" "${NOFP_CHAIN:?}"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -75,6 +75,14 @@ named_top() {
 }
 
 real() { command -v "$1" >/dev/null 2>&1; }
+
+# Code without frame pointers between main and malloc: the stack is the
+# DWARF unwinder's (inner, outer, main), not a frame-pointer walk's
+# (inner, then main's caller).
+"$RECYCLE" run -q -o "$work/nofp.rcy" -- "$NOFP_CHAIN" >/dev/null
+tb=$("$RECYCLE" top --by traceback -l 1 "$work/nofp.rcy")
+n_ours=$(printf '%s\n' "$tb" | grep -c 'File ".*nofp_chain.c"')
+expect_eq "no frame pointers: three frames in nofp_chain.c (inner, outer, main)" 3 "$n_ours"
 
 if real as && real gcc; then
     printf 'int f(int x) { return x * 3; }\nint main(void) { return f(2) - 6; }\n' >x.c
