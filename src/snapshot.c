@@ -150,6 +150,7 @@ rcy_frame *rcyi_resolve_frames(rcyi_modset *mods, const char *site_file, int sit
         if (drop > npcs)
             drop = npcs;
     }
+    size_t extra = 0; /* frames of inlined calls, beyond one per address */
     for (size_t i = drop; i < npcs && k < cap; i++) {
         rcyi_symbol s;
         if (i < nsym)
@@ -157,8 +158,13 @@ rcy_frame *rcyi_resolve_frames(rcyi_modset *mods, const char *site_file, int sit
         else
             symbolize(mods, pcs[i], &s);
         f[k++] = (rcy_frame){s.file ? s.file : unknown_file, s.line, s.function, pcs[i], s.object};
+        for (const rcyi_symbol *in = s.inlined_into; in; in = in->inlined_into) {
+            extra++;
+            if (k < cap)
+                f[k++] = (rcy_frame){in->file, in->line, in->function, pcs[i], in->object};
+        }
     }
-    size_t tot = (site_file ? 1 : 0) + (total > drop ? total - drop : 0);
+    size_t tot = (site_file ? 1 : 0) + (total > drop ? total - drop : 0) + extra;
     if (k == 0) {
         f[k++] = (rcy_frame){unknown_file, 0, NULL, 0, NULL};
     }

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #ifdef RCY_HAVE_LIBDW
+#include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #endif
@@ -86,19 +87,40 @@ static const char *intern_str_locked(const char *s) {
     return e->s;
 }
 
+rcy_demangle_fn *rcyi_demangler;
+
+void rcy_tracemalloc_set_demangler(rcy_demangle_fn *fn) {
+    pthread_mutex_lock(&sym_lock);
+    rcyi_demangler = fn;
+    pthread_mutex_unlock(&sym_lock);
+}
+
 /* A function name without the compiler's clone suffix ("f.constprop.0",
- * "f.isra.0", "f.cold" are all f: no C identifier contains a dot). */
+ * "f.isra.0", "f.cold" are all f: no C identifier contains a dot) or a
+ * symbol version ("f@GLIBC_2.34"), demangled when a demangler is set. */
 static const char *intern_fn_locked(const char *fn) {
-    const char *dot = strchr(fn, '.');
-    if (!dot || dot == fn)
-        return intern_str_locked(fn);
+    const char *dot = fn + strcspn(fn, ".@");
+    if (!*dot)
+        dot = NULL;
     char buf[512];
-    size_t n = (size_t)(dot - fn);
-    if (n >= sizeof buf)
-        return intern_str_locked(fn);
-    memcpy(buf, fn, n);
-    buf[n] = 0;
-    return intern_str_locked(buf);
+    if (dot && dot != fn && (size_t)(dot - fn) < sizeof buf) {
+        size_t n = (size_t)(dot - fn);
+        memcpy(buf, fn, n);
+        buf[n] = 0;
+        fn = buf;
+    }
+    if (rcyi_demangler && fn[0] == '_' && fn[1] == 'Z') {
+        int prev = rcyi_tm_enter();
+        char *d = rcyi_demangler(fn);
+        rcyi_tm_exit(prev);
+        if (d) {
+            const char *r = intern_str_locked(d);
+            free(d);
+            if (r)
+                return r;
+        }
+    }
+    return intern_str_locked(fn);
 }
 
 #ifdef RCY_HAVE_LIBDW
@@ -189,10 +211,7 @@ static bool resolve_dwfl_locked(uintptr_t pc, rcyi_symbol *out) {
 #endif
 
 static void resolve_locked(uintptr_t pc, rcyi_symbol *out) {
-    out->file = "?";
-    out->line = 0;
-    out->function = NULL;
-    out->object = NULL;
+    *out = (rcyi_symbol){"?", 0, NULL, NULL, NULL};
 #ifdef RCY_HAVE_LIBDW
     if (resolve_dwfl_locked(pc, out) && out->function)
         return;
@@ -546,6 +565,71 @@ static const char *fsyms_find(const fsyms *f, uintptr_t a) {
     return NULL;
 }
 
+/* A DIE's name, through its abstract origin or specification: the
+ * linkage name when there is one (demangled, it says which class). */
+static const char *die_name(Dwarf_Die *d) {
+    Dwarf_Attribute at;
+    const char *n = NULL;
+    if (dwarf_attr_integrate(d, DW_AT_linkage_name, &at) ||
+        dwarf_attr_integrate(d, DW_AT_MIPS_linkage_name, &at))
+        n = dwarf_formstring(&at);
+    if (!n && dwarf_attr_integrate(d, DW_AT_name, &at))
+        n = dwarf_formstring(&at);
+    return n;
+}
+
+/* Code inlined at address a: out becomes the innermost inlined function
+ * (at a's line, already in out), each caller a symbol of its own at the
+ * line of its inlined call, up to the real function. */
+static void expand_inlined_locked(Dwfl_Module *dm, Dwarf_Addr a, rcyi_symbol *out) {
+    Dwarf_Addr bias = 0;
+    Dwarf_Die *cu = dwfl_module_addrdie(dm, a, &bias);
+    if (!cu)
+        return;
+    Dwarf_Die *scopes = NULL;
+    int ns = dwarf_getscopes(cu, a - bias, &scopes);
+    Dwarf_Files *files = NULL;
+    size_t nfiles = 0;
+    rcyi_symbol *cur = out;
+    const char *outer_name = out->function; /* the symbol table's */
+    for (int i = 0; i < ns; i++) {
+        int tag = dwarf_tag(&scopes[i]);
+        if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram)
+            continue;
+        const char *name = die_name(&scopes[i]);
+        if (tag == DW_TAG_subprogram) {
+            /* the real function: out's symbol-table name stays when this
+             * is out itself */
+            if (cur != out)
+                cur->function = outer_name ? outer_name : name ? intern_fn_locked(name) : NULL;
+            break;
+        }
+        if (name)
+            cur->function = intern_fn_locked(name);
+        Dwarf_Attribute at;
+        Dwarf_Word file = 0, line = 0;
+        if (dwarf_attr(&scopes[i], DW_AT_call_file, &at))
+            dwarf_formudata(&at, &file);
+        if (dwarf_attr(&scopes[i], DW_AT_call_line, &at))
+            dwarf_formudata(&at, &line);
+        if (!files && dwarf_getsrcfiles(cu, &files, &nfiles) != 0)
+            files = NULL;
+        const char *fname = files && file < nfiles ? dwarf_filesrc(files, file, NULL, NULL) : NULL;
+        rcyi_symbol *caller = calloc(1, sizeof *caller); /* kept, as the strings */
+        if (!caller)
+            break;
+        caller->file = fname ? intern_str_locked(fname) : NULL;
+        if (!caller->file)
+            caller->file = "?";
+        caller->line = (unsigned)line;
+        caller->object = out->object;
+        caller->function = outer_name; /* until a scope names it */
+        cur->inlined_into = caller;
+        cur = caller;
+    }
+    free(scopes);
+}
+
 static void offline_open_locked(rcyi_modset *m) {
     rcyi_symstate *st = m->sym;
     st->dmods = calloc(m->n ? m->n : 1, sizeof *st->dmods);
@@ -573,10 +657,7 @@ static const char *base_name(const char *path) {
 }
 
 static void resolve_in_locked(rcyi_modset *m, uintptr_t pc, rcyi_symbol *out) {
-    out->file = "?";
-    out->line = 0;
-    out->function = NULL;
-    out->object = NULL;
+    *out = (rcyi_symbol){"?", 0, NULL, NULL, NULL};
     size_t l = 0, r = m->n;
     while (l < r) {
         size_t k = (l + r) / 2;
@@ -606,6 +687,7 @@ static void resolve_in_locked(rcyi_modset *m, uintptr_t pc, rcyi_symbol *out) {
             if (!out->file)
                 out->file = "?";
             out->line = line > 0 ? (unsigned)line : 0;
+            expand_inlined_locked(dm, a, out);
         }
     }
 #endif

@@ -134,7 +134,15 @@ typedef struct rcyi_symbol {
     unsigned line;        /* 0 when unknown   */
     const char *function; /* NULL when unknown */
     const char *object;   /* shared object path, or NULL */
+    /* When the address is in code inlined into another function: that
+     * function, at the line of the inlined call (a chain up to the real
+     * function; kept for the life of the process).  NULL otherwise. */
+    const struct rcyi_symbol *inlined_into;
 } rcyi_symbol;
+
+/* Names that start with "_Z" go through this when set (C++ demangling
+ * lives in the caller, so the library needs nothing beyond libc). */
+extern rcy_demangle_fn *rcyi_demangler;
 
 /* Resolve a return address (looks up pc - 1, the call).  Strings are kept
  * for the life of the process.  Thread-safe; caches every answer. */

@@ -253,6 +253,14 @@ RCY_API rcy_snapshot *rcy_snapshot_load(const char *path, int *err);
  * rcy_snapshot_dump writes them.  Errors as rcy_snapshot_dump. */
 RCY_API int rcy_snapshot_dump_raw(const rcy_snapshot *s, const char *path);
 
+/* Readable names for mangled symbols (C++ "_Z..."): fn returns a malloc'd
+ * string (freed by the library) or NULL to keep the name.  Used for every
+ * native frame resolved after the call; NULL turns it off.  The recycle
+ * command passes libstdc++'s __cxa_demangle; the library itself needs
+ * nothing beyond libc. */
+typedef char *rcy_demangle_fn(const char *mangled);
+RCY_API void rcy_tracemalloc_set_demangler(rcy_demangle_fn *fn);
+
 /* Resolve every frame of s (and of its peak) now; the functions that read
  * frames otherwise do it on first use.  fn, when not NULL, is called now
  * and then with the tracebacks done so far and their total (for a progress

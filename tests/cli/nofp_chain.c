@@ -2,7 +2,9 @@
  * calls inner, which mallocs; outer and inner keep no frame pointer, as
  * Debian's binaries.  A frame-pointer walk from malloc finds inner's return
  * address and then main's frame, silently losing outer and main's call
- * line; a DWARF unwinder gives inner, outer, main. */
+ * line; a DWARF unwinder gives inner, outer, main.  Then a malloc in a
+ * function inlined into main: its frames are the inlined function at the
+ * malloc line and main at the line of the inlined call. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -18,10 +20,17 @@ __attribute__((noinline, optimize("omit-frame-pointer"))) static void *outer(siz
     return p;
 }
 
+static inline __attribute__((always_inline)) void *inlined_alloc(size_t n) {
+    void *p = malloc(n);
+    __asm__ volatile("" ::"r"(p) : "memory");
+    return p;
+}
+
 int main(void) {
+    void *big = inlined_alloc(20u << 20); /* the call of the inlined function */
     void *keep[64];
     for (int i = 0; i < 64; i++)
         keep[i] = outer(100000);
-    printf("%p\n", keep[0] ? (void *)"ok" : NULL);
+    printf("%s\n", keep[0] && big ? "ok" : "out of memory");
     return 0;
 }
