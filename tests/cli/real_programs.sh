@@ -113,6 +113,12 @@ if [ -x /usr/bin/python3 ]; then
     same_count python3 /usr/bin/python3 -c "$py"
     named_top python3
     unset PYTHONMALLOC
+    # pymalloc hides most objects: said once, with the way to see them
+    "$RECYCLE" run -q -o "$work/pym.rcy" -- /usr/bin/python3 -c 'print(1)' 2>pym.err >/dev/null
+    expect_eq "python3 with pymalloc: one warning naming PYTHONMALLOC=malloc" 1 \
+        "$(grep -c 'PYTHONMALLOC=malloc' pym.err)"
+    expect_match "python3: peak RSS beside the traced peak" '^peak RSS: +[0-9.]+ [KM]iB' \
+        "$("$RECYCLE" stats "$work/pym.rcy")"
 else
     skip "python3: /usr/bin/python3 not installed"
 fi
