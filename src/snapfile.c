@@ -31,8 +31,9 @@
  * dump compresses; built with libc alone it writes uncompressed bodies and
  * a compressed file loads as RCY_EUNSUPPORTED.
  *
- * Symbols are resolved before writing, so a file reads the same on any
- * machine.  The loader checks the magic, version, length and checksum
+ * In a 1.x file symbols are resolved before writing, so it reads the same
+ * on any machine; a 2.0 file names its modules by path and build-id.  The
+ * loader checks the magic, version, length and checksum
  * first, then every count against the bytes that remain before it
  * allocates anything: a truncated, corrupted or foreign file gives an
  * error code, never a crash or an allocation larger than the file.  For a

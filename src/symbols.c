@@ -1,6 +1,8 @@
 /* src/symbols.c — return addresses to file:line:function, with libdw
  * (elfutils' dwfl) when the build has it, else dladdr (function names of
- * exported symbols only).
+ * exported symbols only): of this process (rcyi_symbolize), or of another
+ * process from the modules it recorded (rcyi_modules_capture in that
+ * process, rcyi_symbolize_in in the reader: recycle run's files).
  *
  * Called only when a snapshot is reported or dumped, never on the
  * allocation path.  Every answer is cached for the life of the process
@@ -134,7 +136,34 @@ static const Dwfl_Callbacks dwfl_cb = {
 
 /* (Re)report the process's modules: done once, and again when an address
  * falls in no known module (a library loaded later). */
+/* A module's function symbols, sorted (below); for this process's modules
+ * kept per module until the modules are reported again. */
+struct fsyms;
+static struct fsyms *load_fsyms(Dwfl_Module *dm);
+static const char *fsyms_find(const struct fsyms *f, uintptr_t a);
+static void fsyms_free(struct fsyms *f);
+static struct {
+    Dwfl_Module *m;
+    struct fsyms *f;
+} live_fsyms[128];
+static size_t nlive_fsyms;
+
+static const char *live_addrname_locked(Dwfl_Module *m, Dwarf_Addr a) {
+    for (size_t i = 0; i < nlive_fsyms; i++)
+        if (live_fsyms[i].m == m)
+            return live_fsyms[i].f ? fsyms_find(live_fsyms[i].f, (uintptr_t)a) : NULL;
+    if (nlive_fsyms == sizeof live_fsyms / sizeof live_fsyms[0])
+        return dwfl_module_addrname(m, a);
+    struct fsyms *f = load_fsyms(m);
+    live_fsyms[nlive_fsyms].m = m;
+    live_fsyms[nlive_fsyms++].f = f;
+    return f ? fsyms_find(f, (uintptr_t)a) : NULL;
+}
+
 static void dwfl_refresh_locked(void) {
+    for (size_t i = 0; i < nlive_fsyms; i++)
+        fsyms_free(live_fsyms[i].f);
+    nlive_fsyms = 0;
     if (!dwfl) {
         dwfl = dwfl_begin(&dwfl_cb);
         if (!dwfl)
@@ -165,7 +194,7 @@ static bool resolve_dwfl_locked(uintptr_t pc, rcyi_symbol *out) {
         return false;
     const char *modname = dwfl_module_info(m, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
     out->object = intern_str_locked(modname);
-    const char *fn = dwfl_module_addrname(m, a);
+    const char *fn = live_addrname_locked(m, a);
     if (fn)
         out->function = intern_fn_locked(fn);
     GElf_Addr mbias = 0;
@@ -456,11 +485,8 @@ void rcyi_modset_free(rcyi_modset *m) {
         if (m->sym->dwfl)
             dwfl_end(m->sym->dwfl);
         free(m->sym->dmods);
-        for (size_t i = 0; m->sym->fsyms && i < m->n; i++) {
-            if (m->sym->fsyms[i])
-                free(m->sym->fsyms[i]->s);
-            free(m->sym->fsyms[i]);
-        }
+        for (size_t i = 0; m->sym->fsyms && i < m->n; i++)
+            fsyms_free(m->sym->fsyms[i]);
         free(m->sym->fsyms);
 #endif
         free(m->sym->keys);
@@ -518,6 +544,12 @@ static int cmp_fsym(const void *x, const void *y) {
     if (a->addr != b->addr)
         return a->addr < b->addr ? -1 : 1;
     return a->size > b->size ? -1 : a->size < b->size; /* the sized one first */
+}
+
+static void fsyms_free(fsyms *f) {
+    if (f)
+        free(f->s);
+    free(f);
 }
 
 static fsyms *load_fsyms(Dwfl_Module *dm) {

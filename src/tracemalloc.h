@@ -36,8 +36,10 @@
  *    event (lock order: shard < intern; the bt lock nests inside neither).
  *    Tracebacks are immutable once published and freed only by a stopper,
  *    so any event may read any traceback.
- *  - symbol lock (symbols.c): the address -> symbol cache and the libdw
- *    session.  Never taken on the allocation path.
+ *  - symbol lock (symbols.c): the address -> symbol cache, the libdw
+ *    session, the demangler, and each module set's resolver state (its
+ *    cache, offline libdw session and sorted symbols).  Never taken on
+ *    the allocation path.
  *
  * Invariant: with the world stopped, current == cur + sum of every
  * thread's delta == sum of the sizes of all traces (block table and
