@@ -19,6 +19,7 @@
 #include <link.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -672,8 +673,10 @@ static void offline_open_locked(rcyi_modset *m) {
     dwfl_report_begin(st->dwfl);
     for (size_t i = 0; i < m->n; i++) {
         const rcyi_module *md = &m->mods[i];
-        if (md->path[0] != '/' || access(md->path, R_OK) != 0)
-            continue; /* [vdso], or a file no longer there */
+        struct stat sb;
+        if (md->path[0] != '/' || stat(md->path, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+            access(md->path, R_OK) != 0)
+            continue; /* [vdso], a file no longer there, or no file (a FIFO never blocks us) */
         Dwfl_Module *dm =
             dwfl_report_elf(st->dwfl, md->path, md->path, -1, (GElf_Addr)md->bias, false);
         if (dm && build_id_matches(dm, md->build_id))

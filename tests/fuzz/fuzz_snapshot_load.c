@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             return 0;
         memcpy(c, data, size);
         memcpy(c, "RCYTRACE", 8);
-        c[8] = 1, c[9] = 0;
+        c[8] = data[8] == 2 ? 2 : 1, c[9] = 0; /* 2: the raw layout */
         uint64_t body = size - 32;
         for (int i = 0; i < 8; i++)
             c[16 + i] = (uint8_t)(body >> (8 * i));
