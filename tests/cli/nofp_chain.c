@@ -1,6 +1,6 @@
 /* tests/cli/nofp_chain.c — main (with a frame pointer) calls outer, which
- * calls inner, which mallocs; outer and inner keep no frame pointer, as
- * Debian's binaries.  A frame-pointer walk from malloc finds inner's return
+ * calls inner, which mallocs; outer and inner (nofp_chain_calls.c) keep no
+ * frame pointer, as Debian's binaries.  A frame-pointer walk from malloc finds inner's return
  * address and then main's frame, silently losing outer and main's call
  * line; a DWARF unwinder gives inner, outer, main.  Then a malloc in a
  * function inlined into main: its frames are the inlined function at the
@@ -8,17 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-__attribute__((noinline, optimize("omit-frame-pointer"))) static void *inner(size_t n) {
-    void *p = malloc(n);
-    __asm__ volatile("" ::"r"(p) : "memory");
-    return p;
-}
-
-__attribute__((noinline, optimize("omit-frame-pointer"))) static void *outer(size_t n) {
-    void *p = inner(n + 1);
-    __asm__ volatile("" ::"r"(p) : "memory");
-    return p;
-}
+void *nofp_outer(size_t n); /* nofp_chain_calls.c: outer -> inner -> malloc */
 
 static inline __attribute__((always_inline)) void *inlined_alloc(size_t n) {
     void *p = malloc(n);
@@ -30,7 +20,7 @@ int main(void) {
     void *big = inlined_alloc(20u << 20); /* the call of the inlined function */
     void *keep[64];
     for (int i = 0; i < 64; i++)
-        keep[i] = outer(100000);
+        keep[i] = nofp_outer(100000);
     printf("%s\n", keep[0] && big ? "ok" : "out of memory");
     return 0;
 }
