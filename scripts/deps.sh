@@ -15,7 +15,7 @@ pkgs_for() {
     case "$1" in
     build) echo "cmake make gcc pkg-config libdw-dev libunwind-dev libzstd-dev" ;;
     test) echo "cmake make gcc clang pkg-config libcmocka-dev libdw-dev libunwind-dev libzstd-dev libclang-rt-14-dev python3 valgrind" ;;
-    tools) echo "chromium heaptrack sqlite3 zstd" ;;
+    tools) echo "chromium heaptrack sqlite3 zstd git xz-utils openssl curl openssh-client" ;;
     html) echo "nodejs npm" ;; # only to rebuild tools/html/dist (committed)
     bench) echo "cmake make gcc pkg-config libmimalloc-dev libgc-dev python3 valgrind heaptrack" ;;
     docs) echo "doxygen" ;;

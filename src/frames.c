@@ -3,10 +3,15 @@
  *
  * The walk never faults: every frame pointer must lie between the walker's
  * own frame and the top of the thread's stack (the end of the mapping that
- * holds the stack, found once per thread by reading /proc/self/maps with
- * raw system calls: no malloc), be 8-byte aligned, and be above the
- * previous one.  Code built without frame pointers ends the walk early
- * instead of crashing it.  Nothing here allocates.
+ * holds the stack, found by reading /proc/self/maps with raw system calls:
+ * no malloc, so no hook is re-entered), be 8-byte aligned, leave room for
+ * the two words it reads below the top (compared as hi - fp, which cannot
+ * wrap: a garbage fp such as 0xfffffffffffffff0 from code without frame
+ * pointers once made fp + 16 wrap to 0 and pass), and be above the
+ * previous one.  The mapping is kept per thread and used only while the
+ * walker's own frame lies inside it (a handler on an alternate signal
+ * stack looks it up again).  Code built without frame pointers ends the
+ * walk early instead of crashing it.  Nothing here allocates.
  */
 #include "tracemalloc.h"
 
@@ -21,7 +26,9 @@
 
 #define TLS __thread __attribute__((tls_model("initial-exec")))
 
-static TLS uintptr_t tls_stack_hi; /* 0 = not yet known, 1 = unknown */
+/* The mapping holding this thread's stack: [tls_stack_lo, tls_stack_hi);
+ * hi 0 = not yet known, 1 = unknown. */
+static TLS uintptr_t tls_stack_lo, tls_stack_hi;
 static int force_libunwind;
 
 bool rcyi_walk_use_libunwind(bool on) {
@@ -61,8 +68,9 @@ static bool parse_range(const char *l, const char *end, uintptr_t *lo, uintptr_t
     return true;
 }
 
-/* The end of the mapping that contains sp, or 1 when it cannot be found. */
-static uintptr_t find_stack_hi(uintptr_t sp) {
+/* The end of the mapping that contains sp (its start in *map_lo), or 1 when
+ * it cannot be found. */
+static uintptr_t find_stack_hi(uintptr_t sp, uintptr_t *map_lo) {
     int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 1;
@@ -81,6 +89,7 @@ static uintptr_t find_stack_hi(uintptr_t sp) {
             uintptr_t lo, hi;
             if (parse_range(buf + start, buf + i, &lo, &hi) && lo <= sp && sp < hi) {
                 found = hi;
+                *map_lo = lo;
                 goto done;
             }
             start = i + 1;
@@ -103,7 +112,8 @@ static int walk_fp(uintptr_t fp, uintptr_t lo, uintptr_t hi, uintptr_t *out, int
 static int walk_fp(uintptr_t fp, uintptr_t lo, uintptr_t hi, uintptr_t *out, int max, int skip,
                    int *total) {
     int n = 0, seen = 0;
-    while (fp >= lo && fp + 2 * sizeof(uintptr_t) <= hi && (fp & (sizeof(uintptr_t) - 1)) == 0) {
+    while (fp >= lo && fp < hi && hi - fp >= 2 * sizeof(uintptr_t) &&
+           (fp & (sizeof(uintptr_t) - 1)) == 0) {
         const uintptr_t *f = (const uintptr_t *)fp;
         uintptr_t next = f[0], ret = f[1];
         if (ret < 4096)
@@ -163,8 +173,17 @@ __attribute__((noinline)) int rcyi_walk_stack(uintptr_t fp, uintptr_t *out, int 
 #endif
     uintptr_t lo = (uintptr_t)__builtin_frame_address(0);
     uintptr_t hi = tls_stack_hi;
-    if (!hi)
-        hi = tls_stack_hi = find_stack_hi(lo);
+    if (hi == 0 || (hi > 1 && (lo < tls_stack_lo || lo >= hi))) {
+        /* First use, the main thread's stack grew below the mapping seen,
+         * or another stack (sigaltstack): look again; keep the answer
+         * only for the thread's own stack. */
+        uintptr_t map_lo = 0;
+        hi = find_stack_hi(lo, &map_lo);
+        if (tls_stack_hi == 0 || hi == tls_stack_hi) {
+            tls_stack_lo = map_lo;
+            tls_stack_hi = hi;
+        }
+    }
     int n = hi > 1 ? walk_fp(fp, lo, hi, out, max, skip, total) : 0;
 #ifdef RCY_HAVE_LIBUNWIND
     /* The frame pointers gave at most the first return address although

@@ -105,13 +105,23 @@ static int parse_unwinder(const char *s, long long *out) {
     return 0;
 }
 
+/* How native stacks are walked when RCY_TRACEMALLOC_UNWIND is unset: frame
+ * pointers for the library (a program that links recycle is built as it
+ * says), libunwind for recycle run's preload library, which traces
+ * programs built without them (Debian's). */
+#ifdef RCY_UNWIND_DEFAULT_LIBUNWIND
+#define UNWIND_DEFAULT 1
+#else
+#define UNWIND_DEFAULT 0
+#endif
+
 static const option_row table[RCYI_OPTION_COUNT] = {
     [RCYI_OPTION_DEBUG] = {"RCY_DEBUG", 0, parse_bool, BOOL_EXPECTED},
     [RCYI_OPTION_MEMORY_LIMIT] = {"RCY_MEMORY_LIMIT", 0, parse_size,
                                   "a byte count such as 65536, 512K, 64M or 2G"},
     [RCYI_OPTION_TRACEMALLOC] = {"RCY_TRACEMALLOC", 0, parse_count, "a number of frames >= 0"},
     [RCYI_OPTION_GC_HARD] = {"RCY_GC_HARD", 0, parse_bool, BOOL_EXPECTED},
-    [RCYI_OPTION_TRACEMALLOC_UNWIND] = {"RCY_TRACEMALLOC_UNWIND", 0, parse_unwinder,
+    [RCYI_OPTION_TRACEMALLOC_UNWIND] = {"RCY_TRACEMALLOC_UNWIND", UNWIND_DEFAULT, parse_unwinder,
                                         "fp or libunwind"},
 };
 

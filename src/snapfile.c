@@ -31,8 +31,9 @@
  * dump compresses; built with libc alone it writes uncompressed bodies and
  * a compressed file loads as RCY_EUNSUPPORTED.
  *
- * Symbols are resolved before writing, so a file reads the same on any
- * machine.  The loader checks the magic, version, length and checksum
+ * In a 1.x file symbols are resolved before writing, so it reads the same
+ * on any machine; a 2.0 file names its modules by path and build-id.  The
+ * loader checks the magic, version, length and checksum
  * first, then every count against the bytes that remain before it
  * allocates anything: a truncated, corrupted or foreign file gives an
  * error code, never a crash or an allocation larger than the file.  For a
@@ -49,6 +50,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -63,11 +65,12 @@
 #define ENTER() int busy_prev_ = rcyi_tm_enter()
 #define LEAVE() rcyi_tm_exit(busy_prev_)
 
-#define MAGIC  "RCYTRACE"
-#define MAJOR  1
-#define MINOR  1
-#define HEADER 32
-#define NONE   UINT32_MAX
+#define MAGIC     "RCYTRACE"
+#define MAJOR     1
+#define MAJOR_RAW 2 /* addresses and modules (rcy_snapshot_dump_raw) */
+#define MINOR     1
+#define HEADER    32
+#define NONE      UINT32_MAX
 
 #define F_ZSTD 1u /* header flag: the body is compressed */
 /* The most a compressed body may expand: what a file makes the reader
@@ -90,6 +93,8 @@
 #define T_TIME TAG('T', 'I', 'M', 'E')
 #define T_INFO TAG('I', 'N', 'F', 'O')
 #define T_PEAK TAG('P', 'E', 'A', 'K')
+#define T_MODS TAG('M', 'O', 'D', 'S')
+#define T_RTBK TAG('R', 'T', 'B', 'K')
 
 /* ---- CRC-32 ------------------------------------------------------------------- */
 
@@ -574,7 +579,7 @@ out:
 
 /* Fill in the header of w (which holds the sections after it),
  * compressing the body first if asked and possible. */
-static int finish(wbuf *w, uint32_t nsec, bool compress) {
+static int finish(wbuf *w, uint32_t nsec, bool compress, int major, int minor) {
     uint32_t flags = 0;
 #ifdef RCY_HAVE_ZSTD
     if (compress) {
@@ -586,7 +591,7 @@ static int finish(wbuf *w, uint32_t nsec, bool compress) {
     (void)compress;
 #endif
     memcpy(w->p, MAGIC, 8);
-    w->p[8] = MAJOR, w->p[9] = 0, w->p[10] = MINOR, w->p[11] = 0;
+    w->p[8] = (unsigned char)major, w->p[9] = 0, w->p[10] = (unsigned char)minor, w->p[11] = 0;
     put_u32(w->p + 12, flags);
     uint64_t body = w->len - HEADER;
     put_u64(w->p + 16, body);
@@ -603,13 +608,30 @@ bool rcyi_snapfile_have_zstd(void) {
 #endif
 }
 
-/* Serialize s into w (header and body). */
-static int encode(const rcy_snapshot *s, wbuf *w, bool compress) {
-    int rc = rcyi_snapshot_resolve(s);
-    if (!rc && s->peak)
-        rc = rcyi_snapshot_resolve(s->peak);
+/* Whether s (and its peak) still hold the raw addresses of every traceback
+ * (a snapshot of this process, or a loaded file of major version 2). */
+static bool has_raw(const rcy_snapshot *s) {
+    for (const rcy_snapshot *p = s; p; p = p == s ? s->peak : NULL)
+        for (size_t i = 0; i < p->ntb; i++)
+            if (p->tbs[i].npcs && !p->tbs[i].pcs)
+                return false;
+    return s->pcs_block != NULL || s->ntb == 0;
+}
+
+/* Serialize s into w (header and body); raw: addresses and modules
+ * instead of resolved frames (major version 2). */
+static int encode(const rcy_snapshot *s, wbuf *w, bool compress, bool raw) {
+    raw = raw && has_raw(s);
+    int rc = RCY_OK;
+    if (!raw) {
+        rc = rcyi_snapshot_resolve(s);
+        if (!rc && s->peak)
+            rc = rcyi_snapshot_resolve(s->peak);
+    }
     if (rc)
         return rc;
+    rcyi_modset *mods = NULL;
+    bool own_mods = false;
     strtab st = {0};
     frametab ft = {0};
     bool oom = false;
@@ -633,7 +655,7 @@ static int encode(const rcy_snapshot *s, wbuf *w, bool compress) {
             if (ids[p][i] == NONE)
                 continue;
             ids[p][i] = (uint32_t)ntb_out++;
-            total_frames += parts[p]->tbs[i].pub.nframe;
+            total_frames += raw ? parts[p]->tbs[i].npcs : parts[p]->tbs[i].pub.nframe;
         }
     }
     fids = malloc((total_frames ? total_frames : 1) * sizeof *fids);
@@ -642,7 +664,41 @@ static int encode(const rcy_snapshot *s, wbuf *w, bool compress) {
         goto done;
     }
     size_t k = 0;
-    for (int p = 0; p < 2 && parts[p]; p++) {
+    if (raw) {
+        /* every address once, for the module lookup */
+        uintptr_t *all = malloc((total_frames ? total_frames : 1) * sizeof *all);
+        if (!all) {
+            oom = true;
+            goto done;
+        }
+        for (int p = 0; p < 2 && parts[p]; p++)
+            for (size_t i = 0; i < parts[p]->ntb; i++)
+                if (ids[p][i] != NONE)
+                    for (size_t f = 0; f < parts[p]->tbs[i].npcs; f++)
+                        all[k++] = parts[p]->tbs[i].pcs[f];
+        if (s->modules) {
+            mods = s->modules;
+        } else {
+            mods = rcyi_modules_capture(all, k);
+            own_mods = true;
+        }
+        free(all);
+        if (!mods) {
+            oom = true;
+            goto done;
+        }
+        for (size_t i = 0; i < mods->n; i++) {
+            strtab_id(&st, mods->mods[i].path, &oom);
+            strtab_id(&st, mods->mods[i].build_id, &oom);
+        }
+        for (int p = 0; p < 2 && parts[p]; p++)
+            for (size_t i = 0; i < parts[p]->ntb; i++)
+                if (ids[p][i] != NONE) {
+                    strtab_id(&st, parts[p]->tbs[i].site_file, &oom);
+                    strtab_id(&st, parts[p]->tbs[i].site_func, &oom);
+                }
+    }
+    for (int p = 0; p < 2 && parts[p] && !raw; p++) {
         for (size_t i = 0; i < parts[p]->ntb; i++) {
             if (ids[p][i] == NONE)
                 continue;
@@ -673,6 +729,36 @@ static int encode(const rcy_snapshot *s, wbuf *w, bool compress) {
         w_bytes(w, st.s[i], len);
     }
     w_section_end(w, at), nsec++;
+    if (raw) {
+        at = w_section_begin(w, T_MODS);
+        w_u32(w, (uint32_t)mods->n);
+        for (size_t i = 0; i < mods->n; i++) {
+            w_u32(w, strtab_id(&st, mods->mods[i].path, &oom));
+            w_u32(w, strtab_id(&st, mods->mods[i].build_id, &oom));
+            w_u64(w, mods->mods[i].bias);
+            w_u64(w, mods->mods[i].lo);
+            w_u64(w, mods->mods[i].hi);
+        }
+        w_section_end(w, at), nsec++;
+        at = w_section_begin(w, T_RTBK);
+        w_u32(w, (uint32_t)ntb_out);
+        for (int p = 0; p < 2 && parts[p]; p++) {
+            for (size_t i = 0; i < parts[p]->ntb; i++) {
+                if (ids[p][i] == NONE)
+                    continue;
+                const rcyi_snap_tb *t = &parts[p]->tbs[i];
+                w_u32(w, strtab_id(&st, t->site_file, &oom));
+                w_u32(w, t->site_line > 0 ? (uint32_t)t->site_line : 0);
+                w_u32(w, strtab_id(&st, t->site_func, &oom));
+                w_u32(w, t->npcs);
+                w_u32(w, t->total);
+                for (size_t f = 0; f < t->npcs; f++)
+                    w_u64(w, t->pcs[f]);
+            }
+        }
+        w_section_end(w, at), nsec++;
+        goto tail;
+    }
     at = w_section_begin(w, T_FRMS);
     w_u32(w, (uint32_t)ft.n);
     for (size_t i = 0; i < ft.n; i++) {
@@ -698,6 +784,7 @@ static int encode(const rcy_snapshot *s, wbuf *w, bool compress) {
         }
     }
     w_section_end(w, at), nsec++;
+tail:
     at = w_section_begin(w, T_META);
     w_meta(w, s);
     w_section_end(w, at), nsec++;
@@ -730,8 +817,10 @@ static int encode(const rcy_snapshot *s, wbuf *w, bool compress) {
         w_section_end(w, at), nsec++;
     }
     if (!w->oom)
-        w->oom = finish(w, nsec, compress) != RCY_OK;
+        w->oom = finish(w, nsec, compress, raw ? 2 : 1, raw ? 0 : MINOR) != RCY_OK;
 done:
+    if (own_mods)
+        rcyi_modset_free(mods);
     free(ids[0]);
     free(ids[1]);
     free(fids);
@@ -747,7 +836,7 @@ int rcyi_snapshot_encode(const rcy_snapshot *s, bool compress, unsigned char **o
         return RCY_EINVAL;
     ENTER();
     wbuf w = {0};
-    int rc = encode(s, &w, compress);
+    int rc = encode(s, &w, compress, false);
     if (rc) {
         free(w.p);
         w.p = NULL;
@@ -759,12 +848,12 @@ int rcyi_snapshot_encode(const rcy_snapshot *s, bool compress, unsigned char **o
     return rc;
 }
 
-int rcy_snapshot_dump(const rcy_snapshot *s, const char *path) {
+static int dump(const rcy_snapshot *s, const char *path, bool raw) {
     if (!s || !path)
         return RCY_EINVAL;
     ENTER();
     wbuf w = {0};
-    int rc = encode(s, &w, true);
+    int rc = encode(s, &w, true, raw);
     if (!rc)
         rc = rcy_file_write(path, w.p, w.len);
     int saved = errno;
@@ -772,6 +861,14 @@ int rcy_snapshot_dump(const rcy_snapshot *s, const char *path) {
     LEAVE();
     errno = saved;
     return rc;
+}
+
+int rcy_snapshot_dump(const rcy_snapshot *s, const char *path) {
+    return dump(s, path, false);
+}
+
+int rcy_snapshot_dump_raw(const rcy_snapshot *s, const char *path) {
+    return dump(s, path, true);
 }
 
 /* ---- reading ---------------------------------------------------------------------- */
@@ -901,6 +998,77 @@ static int parse_tbck(loadctx *c, rd *r) {
     return rd_left(r) ? RCY_EFORMAT : RCY_OK;
 }
 
+static int cmp_module(const void *x, const void *y) {
+    const rcyi_module *a = x, *b = y;
+    return a->lo < b->lo ? -1 : a->lo > b->lo;
+}
+
+/* MODS: the modules of a raw file; strings stay in the snapshot's blob. */
+static int parse_mods(loadctx *c, rd *r) {
+    uint32_t n = r_u32(r);
+    if (r->bad || n > rd_left(r) / 32 || rd_left(r) != (size_t)n * 32)
+        return RCY_EFORMAT;
+    rcyi_modset *m = calloc(1, sizeof *m);
+    if (!m)
+        return RCY_ENOMEM;
+    c->s->modules = m;
+    m->mods = malloc((n ? n : 1) * sizeof *m->mods);
+    if (!m->mods)
+        return RCY_ENOMEM;
+    bool bad = false;
+    for (uint32_t i = 0; i < n; i++) {
+        rcyi_module *md = &m->mods[i];
+        md->path = str_at(c, r_u32(r), false, &bad);
+        md->build_id = str_at(c, r_u32(r), true, &bad);
+        md->bias = r_u64(r);
+        md->lo = r_u64(r);
+        md->hi = r_u64(r);
+        if (md->lo >= md->hi)
+            bad = true;
+    }
+    m->n = n;
+    qsort(m->mods, n, sizeof *m->mods, cmp_module);
+    for (uint32_t i = 1; i < n; i++)
+        if (m->mods[i].lo < m->mods[i - 1].hi)
+            bad = true; /* the lookup needs disjoint ranges */
+    return bad || r->bad ? RCY_EFORMAT : RCY_OK;
+}
+
+/* RTBK: raw tracebacks {site file, line, function, npcs, total, pcs}. */
+static int parse_rtbk(loadctx *c, rd *r) {
+    uint32_t n = r_u32(r);
+    if (r->bad || n > rd_left(r) / 20)
+        return RCY_EFORMAT;
+    rcy_snapshot *s = c->s;
+    s->tbs = calloc(n ? n : 1, sizeof *s->tbs);
+    /* every address costs 8 bytes of the section */
+    s->pcs_block = malloc((rd_left(r) / 8 + 1) * sizeof *s->pcs_block);
+    if (!s->tbs || !s->pcs_block)
+        return RCY_ENOMEM;
+    uintptr_t *pcs = s->pcs_block;
+    bool bad = false;
+    for (uint32_t i = 0; i < n && !bad; i++) {
+        rcyi_snap_tb *t = &s->tbs[i];
+        t->site_file = str_at(c, r_u32(r), true, &bad);
+        uint32_t line = r_u32(r);
+        t->site_func = str_at(c, r_u32(r), true, &bad);
+        uint32_t np = r_u32(r), total = r_u32(r);
+        if (r->bad || line > INT32_MAX || np > 65535 || total > 65535 || total < np ||
+            np > rd_left(r) / 8)
+            return RCY_EFORMAT;
+        t->site_line = (int)line;
+        t->npcs = (uint16_t)np;
+        t->total = (uint16_t)total;
+        t->pcs = pcs;
+        for (uint32_t k = 0; k < np; k++)
+            *pcs++ = (uintptr_t)r_u64(r);
+        s->ntb = i + 1;
+    }
+    c->ntb = n;
+    s->resolved = false;
+    return bad || r->bad || rd_left(r) ? RCY_EFORMAT : RCY_OK;
+}
+
 static int parse_meta(rcy_snapshot *s, rd *r) {
     uint32_t limit = r_u32(r);
     r_u32(r);
@@ -957,14 +1125,17 @@ static int own_tracebacks(loadctx *c, rcy_snapshot *d) {
         if (!used[tb]) {
             const rcyi_snap_tb *src = &c->s->tbs[tb];
             rcyi_snap_tb *t = &d->tbs[n];
-            t->frames = malloc(src->pub.nframe * sizeof *t->frames);
-            if (!t->frames) {
-                rc = RCY_ENOMEM;
-                break;
+            *t = *src; /* a raw file's addresses stay in the parent's block */
+            t->frames = NULL;
+            if (src->frames) {
+                t->frames = malloc(src->pub.nframe * sizeof *t->frames);
+                if (!t->frames) {
+                    rc = RCY_ENOMEM;
+                    break;
+                }
+                memcpy(t->frames, src->frames, src->pub.nframe * sizeof *t->frames);
+                t->pub.frames = t->frames;
             }
-            memcpy(t->frames, src->frames, src->pub.nframe * sizeof *t->frames);
-            t->pub = src->pub;
-            t->pub.frames = t->frames;
             used[tb] = ++n;
             d->ntb = n;
         }
@@ -1022,7 +1193,8 @@ rcy_snapshot *rcyi_snapshot_parse(const unsigned char *data, size_t n, int *err)
     uint64_t body = r_u64(&h);
     uint32_t crc = r_u32(&h);
     uint32_t nsec = r_u32(&h);
-    if ((ver & 0xFFFF) != MAJOR) {
+    bool raw_layout = (ver & 0xFFFF) == MAJOR_RAW;
+    if ((ver & 0xFFFF) != MAJOR && !raw_layout) {
         e = RCY_EVERSION;
         goto out;
     }
@@ -1066,10 +1238,16 @@ rcy_snapshot *rcyi_snapshot_parse(const unsigned char *data, size_t n, int *err)
             e = have_strs ? RCY_EFORMAT : parse_strs(&c, &sec);
             break;
         case T_FRMS:
-            e = !have_strs || c.frames ? RCY_EFORMAT : parse_frms(&c, &sec);
+            e = raw_layout || !have_strs || c.frames ? RCY_EFORMAT : parse_frms(&c, &sec);
             break;
         case T_TBCK:
-            e = !c.frames || c.s->tbs ? RCY_EFORMAT : parse_tbck(&c, &sec);
+            e = raw_layout || !c.frames || c.s->tbs ? RCY_EFORMAT : parse_tbck(&c, &sec);
+            break;
+        case T_MODS:
+            e = !raw_layout || !have_strs || c.s->modules ? RCY_EFORMAT : parse_mods(&c, &sec);
+            break;
+        case T_RTBK:
+            e = !raw_layout || !c.s->modules || c.s->tbs ? RCY_EFORMAT : parse_rtbk(&c, &sec);
             break;
         case T_META:
             e = c.have_meta ? RCY_EFORMAT : parse_meta(c.s, &sec);
@@ -1125,7 +1303,9 @@ rcy_snapshot *rcyi_snapshot_parse(const unsigned char *data, size_t n, int *err)
                 e = RCY_ENOMEM;
                 break;
             }
-            c.s->peak->resolved = true;
+            c.s->peak->resolved = c.s->resolved;
+            c.s->peak->modules = c.s->modules;
+            c.s->peak->modules_borrowed = true;
             rd meta = {sec.p, sec.p + (rd_left(&sec) < 40 ? rd_left(&sec) : 40), false};
             e = parse_meta(c.s->peak, &meta);
             sec.p = meta.p;

@@ -95,6 +95,8 @@ void rcy_snapshot_free(rcy_snapshot *s) {
     }
     free(s->info);
     rcy_snapshot_free(s->peak);
+    if (!s->modules_borrowed)
+        rcyi_modset_free(s->modules);
     free(s->strings);
     free(s);
     LEAVE();
@@ -106,9 +108,16 @@ static bool is_library_function(const char *fn) {
     return fn && (strncmp(fn, "rcy_", 4) == 0 || strncmp(fn, "rcyi_", 5) == 0);
 }
 
-rcy_frame *rcyi_resolve_frames(const char *site_file, int site_line, const char *site_func,
-                               const uintptr_t *pcs, size_t npcs, size_t total, int limit,
-                               size_t *n, size_t *total_out) {
+static void symbolize(rcyi_modset *mods, uintptr_t pc, rcyi_symbol *out) {
+    if (mods)
+        rcyi_symbolize_in(mods, pc, out);
+    else
+        rcyi_symbolize(pc, out);
+}
+
+rcy_frame *rcyi_resolve_frames(rcyi_modset *mods, const char *site_file, int site_line,
+                               const char *site_func, const uintptr_t *pcs, size_t npcs,
+                               size_t total, int limit, size_t *n, size_t *total_out) {
     size_t cap = limit > 0 ? (size_t)limit : 1;
     rcy_frame *f = calloc(cap, sizeof *f);
     if (!f)
@@ -125,7 +134,7 @@ rcy_frame *rcyi_resolve_frames(const char *site_file, int site_line, const char 
          * else the two frames of a hook called from the entry point. */
         nsym = npcs < RCYI_TM_SLACK + 2 ? npcs : RCYI_TM_SLACK + 2;
         for (size_t i = 0; i < nsym; i++)
-            rcyi_symbolize(pcs[i], &sym[i]);
+            symbolize(mods, pcs[i], &sym[i]);
         size_t i;
         for (i = 0; i < nsym; i++)
             if (site_func && sym[i].function && strcmp(sym[i].function, site_func) == 0)
@@ -140,15 +149,21 @@ rcy_frame *rcyi_resolve_frames(const char *site_file, int site_line, const char 
         if (drop > npcs)
             drop = npcs;
     }
+    size_t extra = 0; /* frames of inlined calls, beyond one per address */
     for (size_t i = drop; i < npcs && k < cap; i++) {
         rcyi_symbol s;
         if (i < nsym)
             s = sym[i];
         else
-            rcyi_symbolize(pcs[i], &s);
+            symbolize(mods, pcs[i], &s);
         f[k++] = (rcy_frame){s.file ? s.file : unknown_file, s.line, s.function, pcs[i], s.object};
+        for (const rcyi_symbol *in = s.inlined_into; in; in = in->inlined_into) {
+            extra++;
+            if (k < cap)
+                f[k++] = (rcy_frame){in->file, in->line, in->function, pcs[i], in->object};
+        }
     }
-    size_t tot = (site_file ? 1 : 0) + (total > drop ? total - drop : 0);
+    size_t tot = (site_file ? 1 : 0) + (total > drop ? total - drop : 0) + extra;
     if (k == 0) {
         f[k++] = (rcy_frame){unknown_file, 0, NULL, 0, NULL};
     }
@@ -159,17 +174,20 @@ rcy_frame *rcyi_resolve_frames(const char *site_file, int site_line, const char 
     return f;
 }
 
-int rcyi_snapshot_resolve(const rcy_snapshot *cs) {
+static int resolve_progress(const rcy_snapshot *cs, rcy_progress_fn *fn, void *arg, size_t base,
+                            size_t all) {
     rcy_snapshot *s = (rcy_snapshot *)cs; /* resolution is a cache */
     if (s->resolved)
         return RCY_OK;
     for (size_t i = 0; i < s->ntb; i++) {
         rcyi_snap_tb *t = &s->tbs[i];
+        if (fn && (i & 255) == 0)
+            fn(base + i, all, arg);
         if (t->frames)
             continue;
         size_t n, tot;
-        t->frames = rcyi_resolve_frames(t->site_file, t->site_line, t->site_func, t->pcs, t->npcs,
-                                        t->total, s->traceback_limit, &n, &tot);
+        t->frames = rcyi_resolve_frames(s->modules, t->site_file, t->site_line, t->site_func,
+                                        t->pcs, t->npcs, t->total, s->traceback_limit, &n, &tot);
         if (!t->frames)
             return RCY_ENOMEM;
         t->pub.frames = t->frames;
@@ -178,6 +196,24 @@ int rcyi_snapshot_resolve(const rcy_snapshot *cs) {
     }
     s->resolved = true;
     return RCY_OK;
+}
+
+int rcyi_snapshot_resolve(const rcy_snapshot *s) {
+    return resolve_progress(s, NULL, NULL, 0, 0);
+}
+
+int rcy_snapshot_symbolize(const rcy_snapshot *s, rcy_progress_fn *fn, void *arg) {
+    if (!s)
+        return RCY_EINVAL;
+    ENTER();
+    size_t all = s->ntb + (s->peak ? s->peak->ntb : 0);
+    int rc = resolve_progress(s, fn, arg, 0, all);
+    if (!rc && s->peak)
+        rc = resolve_progress(s->peak, fn, arg, s->ntb, all);
+    if (!rc && fn)
+        fn(all, all, arg);
+    LEAVE();
+    return rc;
 }
 
 const rcy_trace *rcy_snapshot_traces(const rcy_snapshot *s, size_t *n) {
@@ -699,33 +735,43 @@ static const rcy_frame *label_frame(const rcy_traceback *tb) {
     return tb && tb->nframe ? &tb->frames[0] : &unknown;
 }
 
+/* "file:line", or the function when the file is unknown (a native frame
+ * without line information): "?:0" only when nothing is known. */
+static const char *frame_label(const rcy_frame *f, char *buf, size_t len) {
+    if (f->function && (!f->filename || strcmp(f->filename, unknown_file) == 0))
+        snprintf(buf, len, "%s", f->function);
+    else
+        snprintf(buf, len, "%s:%u", f->filename ? f->filename : unknown_file, f->lineno);
+    return buf;
+}
+
 int rcy_statistic_format(const rcy_statistic *st, char *buf, size_t len) {
     if (!st)
         return -1;
-    const rcy_frame *f = label_frame(st->traceback);
+    char lab[600];
+    frame_label(label_frame(st->traceback), lab, sizeof lab);
     char sz[64], avg[64];
     format_size_d((double)st->size, false, sz, sizeof sz);
     if (!st->count)
-        return snprintf(buf, len, "%s:%u: size=%s, count=%zu", f->filename, f->lineno, sz,
-                        st->count);
+        return snprintf(buf, len, "%s: size=%s, count=%zu", lab, sz, st->count);
     format_size_d((double)st->size / (double)st->count, false, avg, sizeof avg);
-    return snprintf(buf, len, "%s:%u: size=%s, count=%zu, average=%s", f->filename, f->lineno, sz,
-                    st->count, avg);
+    return snprintf(buf, len, "%s: size=%s, count=%zu, average=%s", lab, sz, st->count, avg);
 }
 
 int rcy_statistic_diff_format(const rcy_statistic_diff *d, char *buf, size_t len) {
     if (!d)
         return -1;
-    const rcy_frame *f = label_frame(d->traceback);
+    char lab[600];
+    frame_label(label_frame(d->traceback), lab, sizeof lab);
     char sz[64], sd[64], avg[64];
     format_size_d((double)d->size, false, sz, sizeof sz);
     format_size_d((double)d->size_diff, true, sd, sizeof sd);
     if (!d->count)
-        return snprintf(buf, len, "%s:%u: size=%s (%s), count=%zu (%+lld)", f->filename, f->lineno,
-                        sz, sd, d->count, (long long)d->count_diff);
+        return snprintf(buf, len, "%s: size=%s (%s), count=%zu (%+lld)", lab, sz, sd, d->count,
+                        (long long)d->count_diff);
     format_size_d((double)d->size / (double)d->count, false, avg, sizeof avg);
-    return snprintf(buf, len, "%s:%u: size=%s (%s), count=%zu (%+lld), average=%s", f->filename,
-                    f->lineno, sz, sd, d->count, (long long)d->count_diff, avg);
+    return snprintf(buf, len, "%s: size=%s (%s), count=%zu (%+lld), average=%s", lab, sz, sd,
+                    d->count, (long long)d->count_diff, avg);
 }
 
 /* Line `lineno` of `path`, stripped (Python's linecache.getline().strip());
@@ -783,7 +829,10 @@ char *rcy_traceback_format(const rcy_traceback *tb, int limit, bool most_recent_
         /* oldest first unless most_recent_first */
         const rcy_frame *f = most_recent_first ? &tb->frames[lo + k] : &tb->frames[hi - 1 - k];
         char line[1024], src[512];
-        snprintf(line, sizeof line, "  File \"%s\", line %u\n", f->filename, f->lineno);
+        if (f->function && strcmp(f->filename, unknown_file) == 0)
+            snprintf(line, sizeof line, "  in %.900s\n", f->function); /* no line information */
+        else
+            snprintf(line, sizeof line, "  File \"%s\", line %u\n", f->filename, f->lineno);
         ok = blob_add(&b, line) != SIZE_MAX;
         b.len--;
         if (ok && source_line(f->filename, f->lineno, src, sizeof src)) {

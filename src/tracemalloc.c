@@ -1828,8 +1828,8 @@ rcy_traceback *rcy_tracemalloc_get_object_traceback(const void *obj) {
     rcy_traceback *tb = NULL;
     if (found) {
         size_t nf = 0, tot = 0;
-        rcy_frame *frames = rcyi_resolve_frames(file, line, func, big ? big : pcs, (size_t)npcs,
-                                                (size_t)total, limit, &nf, &tot);
+        rcy_frame *frames = rcyi_resolve_frames(NULL, file, line, func, big ? big : pcs,
+                                                (size_t)npcs, (size_t)total, limit, &nf, &tot);
         tb = frames ? malloc(sizeof *tb) : NULL;
         if (tb) {
             tb->nframe = nf;

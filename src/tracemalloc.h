@@ -36,8 +36,10 @@
  *    event (lock order: shard < intern; the bt lock nests inside neither).
  *    Tracebacks are immutable once published and freed only by a stopper,
  *    so any event may read any traceback.
- *  - symbol lock (symbols.c): the address -> symbol cache and the libdw
- *    session.  Never taken on the allocation path.
+ *  - symbol lock (symbols.c): the address -> symbol cache, the libdw
+ *    session, the demangler, and each module set's resolver state (its
+ *    cache, offline libdw session and sorted symbols).  Never taken on
+ *    the allocation path.
  *
  * Invariant: with the world stopped, current == cur + sum of every
  * thread's delta == sum of the sizes of all traces (block table and
@@ -134,11 +136,48 @@ typedef struct rcyi_symbol {
     unsigned line;        /* 0 when unknown   */
     const char *function; /* NULL when unknown */
     const char *object;   /* shared object path, or NULL */
+    /* When the address is in code inlined into another function: that
+     * function, at the line of the inlined call (a chain up to the real
+     * function; kept for the life of the process).  NULL otherwise. */
+    const struct rcyi_symbol *inlined_into;
 } rcyi_symbol;
+
+/* Names that start with "_Z" go through this when set (C++ demangling
+ * lives in the caller, so the library needs nothing beyond libc). */
+extern rcy_demangle_fn *rcyi_demangler;
 
 /* Resolve a return address (looks up pc - 1, the call).  Strings are kept
  * for the life of the process.  Thread-safe; caches every answer. */
 void rcyi_symbolize(uintptr_t pc, rcyi_symbol *out);
+
+/* The modules (executable, shared objects) a set of addresses of a process
+ * lies in, recorded so the addresses can be resolved later by another
+ * process: runtime address = address in the file + bias. */
+typedef struct rcyi_module {
+    const char *path;     /* the file; the program itself as /proc/self/exe names it */
+    const char *build_id; /* lower-case hex, or NULL */
+    uint64_t bias;        /* load bias (0 for a non-PIE executable) */
+    uint64_t lo, hi;      /* [lo, hi): its PT_LOAD segments at run time */
+} rcyi_module;
+
+typedef struct rcyi_modset {
+    size_t n;
+    rcyi_module *mods;         /* sorted by lo, disjoint */
+    char *strings;             /* owned strings of a captured set, or NULL */
+    struct rcyi_symstate *sym; /* the resolver's state (symbols.c), lazily */
+} rcyi_modset;
+
+/* The modules of this process that hold some of pcs[0..n) (dl_iterate_phdr:
+ * reads the loader's tables and the mapped notes, resolves nothing).
+ * malloc'd; NULL on out of memory. */
+rcyi_modset *rcyi_modules_capture(const uintptr_t *pcs, size_t n);
+void rcyi_modset_free(rcyi_modset *m);
+/* Resolve a return address of the process that m describes from the module
+ * files (their symbol tables and DWARF, with libdw), never from this
+ * process's memory.  A module whose file is missing or whose build-id
+ * differs gives function "NAME+0xOFFSET" (file offset in the module).
+ * Strings live as long as the process.  Caches every answer in m. */
+void rcyi_symbolize_in(rcyi_modset *m, uintptr_t pc, rcyi_symbol *out);
 
 /* ---- snapshot.c: the snapshot object ---------------------------------- */
 
@@ -171,6 +210,9 @@ struct rcy_snapshot {
     struct rcy_snapshot *peak; /* owned, or NULL */
     char *strings;             /* loaded/filtered: one blob owning all strings */
     uintptr_t *pcs_block;      /* raw native frames of all tbs (from_raw)  */
+    rcyi_modset *modules;      /* a loaded unresolved file's modules: frames are
+                                * resolved from them; NULL = this process's */
+    bool modules_borrowed;     /* the peak shares its parent's modules  */
 };
 
 /* A snapshot built from raw engine data: takes ownership of nothing;
@@ -183,9 +225,9 @@ int rcyi_snapshot_resolve(const rcy_snapshot *s);
 /* An empty snapshot (all arrays NULL). */
 rcy_snapshot *rcyi_snapshot_alloc(void);
 /* Fill frames of one raw traceback; returns a malloc'd array (*n set). */
-rcy_frame *rcyi_resolve_frames(const char *site_file, int site_line, const char *site_func,
-                               const uintptr_t *pcs, size_t npcs, size_t total, int limit,
-                               size_t *n, size_t *total_out);
+rcy_frame *rcyi_resolve_frames(rcyi_modset *mods, const char *site_file, int site_line,
+                               const char *site_func, const uintptr_t *pcs, size_t npcs,
+                               size_t total, int limit, size_t *n, size_t *total_out);
 
 /* ---- snapfile.c ------------------------------------------------------- */
 

@@ -33,6 +33,23 @@ set(RCY_CLI_ENV
   "CLI_STATIC=$<TARGET_FILE:cli_static_prog>"
   "RCY_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
 
+if(NOT RCY_SANITIZE)
+  # Two functions without frame pointers between main and malloc.
+  add_executable(cli_nofp_chain ${RCY_CLI_DIR}/nofp_chain.c ${RCY_CLI_DIR}/nofp_chain_calls.c)
+  target_compile_options(cli_nofp_chain PRIVATE ${RCY_WARNINGS} -O2 -g -fno-builtin)
+  set_source_files_properties(${RCY_CLI_DIR}/nofp_chain.c PROPERTIES
+    COMPILE_OPTIONS -fno-omit-frame-pointer)
+  set_source_files_properties(${RCY_CLI_DIR}/nofp_chain_calls.c PROPERTIES
+    COMPILE_OPTIONS -fomit-frame-pointer)
+  set_target_properties(cli_nofp_chain PROPERTIES LINK_OPTIONS "")
+
+  # An independent allocation counter for the real-program tests.
+  add_library(cli_count_preload SHARED ${RCY_CLI_DIR}/count_preload.c)
+  target_compile_options(cli_count_preload PRIVATE ${RCY_WARNINGS} -O2)
+  set_target_properties(cli_count_preload PROPERTIES LINK_OPTIONS "")
+  target_link_libraries(cli_count_preload PRIVATE ${CMAKE_DL_LIBS})
+endif()
+
 add_test(NAME cli_run COMMAND bash ${RCY_CLI_DIR}/run.sh)
 set_tests_properties(cli_run PROPERTIES TIMEOUT 300 ENVIRONMENT "${RCY_CLI_ENV}")
 
@@ -43,6 +60,9 @@ set_tests_properties(cli_hostile PROPERTIES TIMEOUT 300 ENVIRONMENT "${RCY_CLI_E
 
 # The peer comparison and the browser test run once, in the plain build.
 if(NOT RCY_SANITIZE)
+  add_test(NAME cli_real_programs COMMAND bash ${RCY_CLI_DIR}/real_programs.sh)
+  set_tests_properties(cli_real_programs PROPERTIES TIMEOUT 300 ENVIRONMENT
+    "${RCY_CLI_ENV};COUNT_PRELOAD=$<TARGET_FILE:cli_count_preload>;NOFP_CHAIN=$<TARGET_FILE:cli_nofp_chain>")
   add_test(NAME cli_heaptrack COMMAND bash ${RCY_CLI_DIR}/heaptrack.sh)
   set_tests_properties(cli_heaptrack PROPERTIES TIMEOUT 600 ENVIRONMENT "${RCY_CLI_ENV}"
     SKIP_RETURN_CODE 77)

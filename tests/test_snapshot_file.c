@@ -59,6 +59,29 @@ static rcy_snapshot *make_snapshot(void) {
     return s;
 }
 
+/* "[libfoo.so.1+0x58f8 obj]" -> "[+0x58f8 obj]": the process names a
+ * module by its real path, the file by the name it was loaded as. */
+static void strip_module_names(char *t) {
+    char *o = t;
+    for (char *p = t; *p;) {
+        if (*p == '[') {
+            char *plus = strstr(p, "+0x"), *end = strchr(p, ']');
+            if (plus && end && plus < end) {
+                *o++ = '[';
+                p = plus;
+                continue;
+            }
+        }
+        *o++ = *p++;
+    }
+    *o = 0;
+}
+
+static void count_progress(size_t done, size_t total, void *arg) {
+    assert_true(done <= total);
+    ++*(size_t *)arg;
+}
+
 static char *stats_text(const rcy_snapshot *s, rcy_key_type k) {
     rcy_stats *st = rcy_snapshot_statistics(s, k, false);
     assert_non_null(st);
@@ -511,6 +534,44 @@ static void structural_damage_never_crashes(void **state) {
     free(orig);
 }
 
+/* recycle run's files: addresses and modules, resolved by the reader from
+ * the module files; they read as the process itself resolved them. */
+static void raw_files_resolve_from_their_modules(void **state) {
+    (void)state;
+    rcy_snapshot *s = make_snapshot();
+    char *want = stats_text(s, RCY_KEY_TRACEBACK);
+    char *want_peak = stats_text(rcy_snapshot_at_peak(s), RCY_KEY_TRACEBACK);
+    assert_int_equal(rcy_snapshot_dump_raw(s, path), RCY_OK);
+    rcy_snapshot_free(s);
+    size_t n;
+    unsigned char *b = read_all(path, &n);
+    assert_int_equal(b[8], 2); /* major version 2: the raw layout */
+    free(b);
+    int err = -1;
+    rcy_snapshot *l = rcy_snapshot_load(path, &err);
+    assert_non_null(l);
+    size_t calls = 0;
+    assert_int_equal(rcy_snapshot_symbolize(l, count_progress, &calls), RCY_OK);
+    assert_true(calls >= 1);
+    char *got = stats_text(l, RCY_KEY_TRACEBACK);
+    char *got_peak = stats_text(rcy_snapshot_at_peak(l), RCY_KEY_TRACEBACK);
+    strip_module_names(want), strip_module_names(want_peak);
+    strip_module_names(got), strip_module_names(got_peak);
+    assert_string_equal(got, want);
+    assert_string_equal(got_peak, want_peak);
+    assert_non_null(strstr(got, "[make_snapshot obj]"));
+    /* dumped again (resolved now, or raw from its modules), it reads the same */
+    assert_int_equal(rcy_snapshot_dump_raw(l, path), RCY_OK);
+    rcy_snapshot *l2 = rcy_snapshot_load(path, &err);
+    assert_non_null(l2);
+    char *got2 = stats_text(l2, RCY_KEY_TRACEBACK);
+    strip_module_names(got2);
+    assert_string_equal(got2, want);
+    rcy_snapshot_free(l2);
+    rcy_snapshot_free(l);
+    free(want), free(want_peak), free(got), free(got_peak), free(got2);
+}
+
 static void foreign_future_and_missing_files(void **state) {
     (void)state;
     int err = 0;
@@ -523,12 +584,12 @@ static void foreign_future_and_missing_files(void **state) {
     write_all(path, (const unsigned char *)"", 0);
     assert_null(rcy_snapshot_load(path, &err));
     assert_int_equal(err, RCY_EFORMAT);
-    /* a future major version */
+    /* a future major version (2 is the raw layout of rcy_snapshot_dump_raw) */
     rcy_snapshot *s = make_snapshot();
     assert_int_equal(rcy_snapshot_dump(s, path), RCY_OK);
     size_t n;
     unsigned char *b = read_all(path, &n);
-    b[8] = 2;
+    b[8] = 3;
     write_all(path, b, n);
     assert_null(rcy_snapshot_load(path, &err));
     assert_int_equal(err, RCY_EVERSION);
@@ -564,6 +625,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(byte_flips_are_detected, setup_path, teardown),
         cmocka_unit_test_setup_teardown(structural_damage_never_crashes, setup_path, teardown),
         cmocka_unit_test_setup_teardown(foreign_future_and_missing_files, setup_path, teardown),
+        cmocka_unit_test_setup_teardown(raw_files_resolve_from_their_modules, setup_path, teardown),
         cmocka_unit_test_setup_teardown(compressed_and_uncompressed_files_load_alike, setup_path,
                                         teardown),
         cmocka_unit_test_setup_teardown(damaged_compressed_payload_is_refused, setup_path,

@@ -299,6 +299,27 @@ static void libunwind_gives_the_same_frames(void **state) {
     rcy_traceback_free(tb);
 }
 
+/* Code built without frame pointers leaves anything in rbp: a chain whose
+ * next frame is 0xfffffffffffffff0 once made the bound check fp + 16 <= hi
+ * wrap to 0 and the walk read that address (GNU as, Debian's python3). */
+__attribute__((noinline)) static void garbage_frame_pointers_end_the_walk(void **state) {
+    (void)state;
+    static const uintptr_t garbage[] = {UINTPTR_MAX - 15, UINTPTR_MAX - 7, UINTPTR_MAX,
+                                        (uintptr_t)1 << 63};
+    for (size_t g = 0; g < sizeof garbage / sizeof garbage[0]; g++) {
+        /* two frames on our stack, the second one's saved fp garbage */
+        volatile uintptr_t frames[4] = {0, 0x401000, garbage[g], 0x402000};
+        frames[0] = (uintptr_t)&frames[2];
+        uintptr_t out[8];
+        int total = -1;
+        int n = rcyi_walk_stack((uintptr_t)frames, out, 8, 0, &total);
+        assert_int_equal(n, 2);
+        assert_int_equal(out[0], 0x401000);
+        assert_int_equal(out[1], 0x402000);
+        assert_int_equal(total, 2);
+    }
+}
+
 static int track_line;
 
 __attribute__((noinline)) static int my_allocator_tracks(uintptr_t p, size_t size) {
@@ -643,6 +664,7 @@ int main(void) {
         cmocka_unit_test_teardown(native_frames_resolve_to_functions_and_lines, stop_tracing),
         cmocka_unit_test_teardown(tracebacks_longer_than_the_stack_buffer, stop_tracing),
         cmocka_unit_test_teardown(libunwind_gives_the_same_frames, stop_tracing),
+        cmocka_unit_test(garbage_frame_pointers_end_the_walk),
         cmocka_unit_test_teardown(tracebacks_in_any_order_are_exact, stop_tracing),
         cmocka_unit_test_teardown(track_and_untrack_for_user_allocators, stop_tracing),
         cmocka_unit_test_teardown(threads_give_exact_totals, stop_tracing),

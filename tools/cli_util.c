@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "cli.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -45,6 +46,34 @@ bool cli_is_help(const char *arg) {
     return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
 }
 
+/* C++ names through libstdc++'s __cxa_demangle, when libstdc++ is
+ * installed (dlopen: the command itself is C and links no C++). */
+typedef char *cxa_demangle_fn(const char *, char *, size_t *, int *);
+static cxa_demangle_fn *cxa_demangle;
+
+static char *demangle(const char *name) {
+    int status = 0;
+    return cxa_demangle ? cxa_demangle(name, NULL, NULL, &status) : NULL;
+}
+
+static void set_demangler(void) {
+    static bool tried;
+    if (tried)
+        return;
+    tried = true;
+    void *h = dlopen("libstdc++.so.6", RTLD_LAZY | RTLD_LOCAL);
+    if (h)
+        *(void **)&cxa_demangle = dlsym(h, "__cxa_demangle");
+    if (cxa_demangle)
+        rcy_tracemalloc_set_demangler(demangle);
+}
+
+static void symbol_progress(size_t done, size_t total, void *arg) {
+    cli_progress *p = arg;
+    p->total = total;
+    cli_progress_update(p, done);
+}
+
 rcy_snapshot *cli_load(const char *path) {
     struct stat st;
     if (stat(path, &st) != 0) {
@@ -68,7 +97,14 @@ rcy_snapshot *cli_load(const char *path) {
             cli_error("%s: %s", path, strerror(errno ? errno : EIO));
         else
             cli_error("%s: %s", path, rcy_strerror(err ? err : RCY_EFORMAT));
+        return NULL;
     }
+    /* A file of recycle run holds addresses: resolve them here, with a bar
+     * when it takes long (the bar appears only after a moment). */
+    set_demangler();
+    cli_progress_begin(&prog, "symbols", 0);
+    rcy_snapshot_symbolize(s, symbol_progress, &prog);
+    cli_progress_end(&prog);
     return s;
 }
 

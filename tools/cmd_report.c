@@ -400,6 +400,9 @@ int cmd_stats(int argc, char **argv) {
         printf("%-18s %" PRIu64 "\n", "allocations:", c->allocs);
         printf("%-18s %" PRIu64 "\n", "frees:", c->frees);
         print_size_line("peak traced:", c->peak);
+        const char *rss = rcy_snapshot_get_info(s, "max_rss"); /* what tracing cannot see */
+        if (rss)
+            printf("%-18s %s\n", "peak RSS:", rss);
         if (ns > 0) {
             for (size_t i = 0; i < ns; i++) {
                 if (samples[i].peak >= c->peak) {

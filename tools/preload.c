@@ -51,6 +51,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -396,6 +397,15 @@ static void write_snapshot(void) {
         snprintf(num, sizeof num, "%d", exit_status);
         rcy_snapshot_set_info(s, "exit_status", num);
     }
+    /* The process's own peak resident size, beside the traced peak: the gap
+     * is what tracing cannot see (pymalloc's pools, mmap, the stacks). */
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0 && ru.ru_maxrss > 0) {
+        char sz[32];
+        rcy_format_size((int64_t)ru.ru_maxrss * 1024, false, sz, sizeof sz);
+        snprintf(num, sizeof num, "%s (%lld B)", sz, (long long)ru.ru_maxrss * 1024);
+        rcy_snapshot_set_info(s, "max_rss", num);
+    }
     snprintf(num, sizeof num, "%u", cfg.interval_ms * samples.stride);
     rcy_snapshot_set_info(s, "interval_ms", num);
     snprintf(num, sizeof num, "%d", cfg.frames);
@@ -404,7 +414,7 @@ static void write_snapshot(void) {
 
     /* rcy_file_write's temporary and rename: a reader never sees half a
      * file, even if the process is killed while writing. */
-    int err = rcy_snapshot_dump(s, path);
+    int err = rcy_snapshot_dump_raw(s, path); /* resolved by the reader */
     if (err != 0)
         fprintf(stderr, "recycle: cannot write %s: %s\n", path,
                 err == RCY_EIO ? strerror(errno) : rcy_strerror(err));
@@ -698,10 +708,25 @@ static void init(void) {
     tls.depth--;
 }
 
+/* CPython serves most objects from pymalloc's own pools, in arenas it
+ * maps itself: recycle sees none of them.  Say so once per process, with
+ * the way to see them. */
+static void warn_pymalloc(void) {
+    tls.depth++;
+    const char *pm = getenv("PYTHONMALLOC");
+    bool sees_all = pm && (strcmp(pm, "malloc") == 0 || strcmp(pm, "malloc_debug") == 0);
+    if (!sees_all && dlsym(RTLD_DEFAULT, "Py_Initialize") && dlsym(RTLD_DEFAULT, "PyObject_Malloc"))
+        fprintf(stderr, "recycle: this is CPython: the objects pymalloc allocates (most of "
+                        "them) are invisible to recycle; run with PYTHONMALLOC=malloc to "
+                        "trace every object\n");
+    tls.depth--;
+}
+
 __attribute__((constructor)) static void preload_ctor(void) {
     init();
     if (atomic_load(&mode) != MODE_TRACING)
         return;
+    warn_pymalloc();
     take_sample();
     install_signal_handlers();
     start_sampler();

@@ -272,6 +272,32 @@ RCY_API int rcy_file_check(const char *path);
 RCY_API int rcy_snapshot_dump(const rcy_snapshot *s, const char *path);
 RCY_API rcy_snapshot *rcy_snapshot_load(const char *path, int *err);
 
+/* Dump without resolving symbols, for a process that should not run a
+ * symbolizer (recycle run's preload library, at the traced program's
+ * exit): native frames are written as addresses with the list of modules
+ * they lie in (path, build-id, load bias), a file of major version 2.
+ * Loading it resolves them from the module files, in the loading process,
+ * once per distinct address; a module that is gone or was rebuilt (another
+ * build-id) gives frames named "module+0xOFFSET".  Call-site frames and
+ * snapshots that hold no raw addresses (loaded ones) are written as
+ * rcy_snapshot_dump writes them.  Errors as rcy_snapshot_dump. */
+RCY_API int rcy_snapshot_dump_raw(const rcy_snapshot *s, const char *path);
+
+/* Readable names for mangled symbols (C++ "_Z..."): fn returns a malloc'd
+ * string (freed by the library) or NULL to keep the name.  Used for every
+ * native frame resolved after the call; NULL turns it off.  The recycle
+ * command passes libstdc++'s __cxa_demangle; the library itself needs
+ * nothing beyond libc. */
+typedef char *rcy_demangle_fn(const char *mangled);
+RCY_API void rcy_tracemalloc_set_demangler(rcy_demangle_fn *fn);
+
+/* Resolve every frame of s (and of its peak) now; the functions that read
+ * frames otherwise do it on first use.  fn, when not NULL, is called now
+ * and then with the tracebacks done so far and their total (for a progress
+ * bar: a large file's symbols may take seconds).  0 or RCY_ENOMEM. */
+typedef void rcy_progress_fn(size_t done, size_t total, void *arg);
+RCY_API int rcy_snapshot_symbolize(const rcy_snapshot *s, rcy_progress_fn *fn, void *arg);
+
 /* Extra data the recycle command stores in the same file. */
 typedef struct rcy_sample {
     uint64_t time_ns; /* since the start of the run */

@@ -138,7 +138,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             return 0;
         memcpy(c, data, size);
         memcpy(c, "RCYTRACE", 8);
-        c[8] = 1, c[9] = 0;
+        c[8] = data[8] == 2 ? 2 : 1, c[9] = 0; /* 2: the raw layout */
         uint64_t body = size - 32;
         put_le64(c + 16, body);
         uint32_t crc = rcyi_crc32(0, c + 32, body);

@@ -2,7 +2,9 @@
  * corpus of the loader fuzzer: make_seed DIR.  rcy_snapshot_dump writes
  * zstd-compressed files when the library has libzstd (so the fuzzer
  * reaches the decompression checks); seed-full-raw.rcy is the same
- * snapshot uncompressed (so it reaches the section parser directly). */
+ * snapshot uncompressed (so it reaches the section parser directly);
+ * seed-addresses.rcy is rcy_snapshot_dump_raw's layout (modules and
+ * addresses, major version 2). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -38,6 +40,8 @@ int main(int argc, char **argv) {
     if (f && fclose(f) != 0)
         rc = 1;
     free(raw);
+    snprintf(path, sizeof path, "%s/seed-addresses.rcy", argv[1]);
+    rc |= rcy_snapshot_dump_raw(s, path);
     rcy_snapshot_free(s);
     rcy_tracemalloc_stop();
     return rc ? 1 : 0;
