@@ -9,6 +9,7 @@
  * whose words are changed with atomic read-modify-write operations and
  * whose bits are written only by the heap that owns the arena. */
 #include "heap.h"
+#include "options.h"
 #include "os.h"
 
 #include <inttypes.h>
@@ -145,6 +146,7 @@ static void libc_free(void *ctx, void *p) {
 }
 
 static void arena_unmap(rcyi_alloc_state *st, rcyi_arena *a);
+static rcyi_arena *cache_pop(rcyi_alloc_state *st);
 
 static bool over_limit(const rcyi_alloc_state *st, size_t bytes) {
     return st->memory_limit &&
@@ -152,14 +154,13 @@ static bool over_limit(const rcyi_alloc_state *st, size_t bytes) {
 }
 
 /* Every raw request (arena record, arena mapping, large block) passes
- * here: fault injection first, then the memory limit, which the cached
- * empty arena does not hold up. */
+ * here: fault injection first, then the memory limit, which cached empty
+ * arenas do not hold up. */
 static bool raw_request_ok(rcyi_alloc_state *st, size_t bytes) {
     if (st->fail_nth && --st->fail_nth == 0)
         return false;
-    if (over_limit(st, bytes) && st->cached) {
-        arena_unmap(st, st->cached);
-        st->cached = NULL;
+    while (over_limit(st, bytes) && st->cache) {
+        arena_unmap(st, cache_pop(st));
         st->arenas_reclaimed++;
     }
     return !over_limit(st, bytes);
@@ -241,10 +242,49 @@ static void all_unlink(rcyi_alloc_state *st, rcyi_arena *a) {
     a->all_next = a->all_prev = NULL;
 }
 
+/* ---- the arena cache (C1) ------------------------------------------ */
+
+static rcyi_arena *cache_pop(rcyi_alloc_state *st) {
+    rcyi_arena *a = st->cache;
+    st->cache = a->next;
+    st->ncache--;
+    return a;
+}
+
+/* C1's bound when in_use arenas are in use (the floor of one aside). */
+static size_t cache_bound(const rcyi_alloc_state *st, size_t in_use) {
+    size_t b = st->arenas_highwater * st->cache_pct / 100;
+    return b < in_use ? b : in_use;
+}
+
+/* Unmaps the cached arenas over C1's bound, most recently cached first.
+ * When nothing is in use the one arena left gives its pages back, unless
+ * it only ever used a pool or two (then an alloc/free pair on an idle
+ * heap costs no system call, and at most 32 KiB stay resident). */
+static void cache_trim(rcyi_alloc_state *st) {
+    size_t keep = cache_bound(st, st->arenas - st->ncache);
+    while (st->ncache > (keep ? keep : 1)) {
+        arena_unmap(st, cache_pop(st));
+        st->arenas_reclaimed++;
+    }
+    rcyi_arena *a = st->cache;
+    if (st->ncache > keep && !a->decommitted) {
+        if (a->ncarved > 2) {
+            size_t rec = (RCYI_ARENA_META + 4095) & ~(size_t)4095; /* the record stays */
+            rcyi_os_decommit(a->base + rec, ARENA_SIZE - rec);
+        }
+        a->decommitted = 1;
+    }
+}
+
 static rcyi_arena *arena_new(rcy_heap *h, rcyi_alloc_state *st) {
-    rcyi_arena *a = st->cached;
+    rcyi_arena *a = st->cache ? cache_pop(st) : NULL;
     if (a) {
-        st->cached = NULL;
+        /* Its pools are carved afresh even when its pages were kept: a
+         * new structure then gets its blocks in address order, where the
+         * free lists left by the last one are in the order it died
+         * (binary_trees 18: 0.83 s user carving again, 1.96 s reusing). */
+        a->decommitted = 0;
     } else {
         char *base = NULL;
         if (raw_request_ok(st, ARENA_SIZE))
@@ -265,8 +305,8 @@ static rcyi_arena *arena_new(rcy_heap *h, rcyi_alloc_state *st) {
             st->arenas_highwater = st->arenas;
     }
     a->freepools = NULL;
-    a->nfree = NPOOLS;
     a->ncarved = 0;
+    a->nfree = NPOOLS;
     a->nretained = 0;
     a->next = a->prev = NULL;
     all_link(st, a);
@@ -283,23 +323,13 @@ static void arena_unmap(rcyi_alloc_state *st, rcyi_arena *a) {
     rcyi_os_unmap(base, ARENA_SIZE); /* the record goes with it */
 }
 
-/* The arena has no pool in use: keep one decommitted for reuse, give the
- * rest back to the OS. */
+/* The arena has no pool in use: into the cache, within C1's bound. */
 static void arena_release(rcyi_alloc_state *st, rcyi_arena *a) {
     all_unlink(st, a);
-    if (!st->cached) {
-        /* Keep it; give its pages back unless it only ever used a pool or
-         * two (then an alloc/free pair on an idle heap costs no system
-         * call, and at most 32 KiB stay resident). */
-        if (a->ncarved > 2) {
-            size_t keep = (RCYI_ARENA_META + 4095) & ~(size_t)4095; /* the record */
-            rcyi_os_decommit(a->base + keep, ARENA_SIZE - keep);
-        }
-        st->cached = a;
-        return;
-    }
-    arena_unmap(st, a);
-    st->arenas_reclaimed++;
+    a->next = st->cache;
+    st->cache = a;
+    st->ncache++;
+    cache_trim(st);
 }
 
 /* ---- pools ---------------------------------------------------------- */
@@ -894,6 +924,7 @@ int rcyi_alloc_init(rcy_heap *h, const rcy_config *cfg) {
     st->debug = h->debug != 0;
     st->fast_limit = st->debug ? 0 : RCY_SMALL_LIMIT;
     st->obj_fast_limit = st->debug ? 0 : RCYI_OBJ_FAST_MAX + 1;
+    st->cache_pct = (uint32_t)rcyi_option_get(RCYI_OPTION_ARENA_CACHE);
     st->raw = (rcy_raw_allocator){NULL, libc_malloc, libc_calloc, libc_realloc, libc_free};
     if (cfg) {
         size_t have = cfg->size;
@@ -933,10 +964,8 @@ void rcyi_alloc_fini(rcy_heap *h) {
         all_unlink(st, a);
         arena_unmap(st, a);
     }
-    if (st->cached) {
-        arena_unmap(st, st->cached);
-        st->cached = NULL;
-    }
+    while (st->cache)
+        arena_unmap(st, cache_pop(st));
     st->usable = NULL;
     memset(st->nfp2last, 0, sizeof st->nfp2last);
 }
@@ -1031,7 +1060,16 @@ int rcyi_alloc_validate(rcy_heap *h) {
             }
         }
     }
-    CHECK(narenas + (st->cached ? 1 : 0) == st->arenas, "arena count %zu + cached != %zu", narenas,
+    size_t ncache = 0;
+    for (rcyi_arena *a = st->cache; a; a = a->next) {
+        CHECK(a->heap == h && map_lookup_checked(a->base) == a && a->nfree == NPOOLS &&
+                  ++ncache <= st->ncache,
+              "C1: cached arena %p", (void *)a);
+    }
+    CHECK(ncache == st->ncache, "C1: %zu arenas cached, %zu counted", ncache, st->ncache);
+    size_t bound = cache_bound(st, narenas);
+    CHECK(ncache <= (bound ? bound : 1), "C1: %zu arenas cached over the bound %zu", ncache, bound);
+    CHECK(narenas + ncache == st->arenas, "arena count %zu + cached %zu != %zu", narenas, ncache,
           st->arenas);
     size_t nusable = 0;
     uint32_t prev_nfree = 0;
@@ -1109,8 +1147,7 @@ static void collect_stats(rcy_heap *h, rcy_mem_stats *s) {
             s->small_bytes_used += (size_t)p->used * p->bsize;
         }
     }
-    if (st->cached)
-        pools_total += NPOOLS;
+    pools_total += st->ncache * NPOOLS;
     s->pools_free = pools_total - s->pools_used;
     s->arenas = st->arenas;
     s->arenas_allocated = st->arenas_allocated;

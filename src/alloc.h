@@ -20,8 +20,10 @@
  * how the object walker tells free from live).  Virgin blocks are carved
  * a 4 KiB page at a time.  Requests above 512 bytes are LARGE:
  * raw-allocator blocks with an rcyi_large prefix, kept on per-kind doubly
- * linked lists.  An empty arena is unmapped, except one kept as `cached`
- * (its pages decommitted unless it only ever used two pools).  A heap's
+ * linked lists.  An empty arena goes to the heap's arena CACHE with its
+ * pages still resident, so a heap that frees and rebuilds big structures
+ * neither unmaps nor faults its memory in again; the cache is bounded by
+ * C1 below and anything over the bound is unmapped.  A heap's
  * first four arenas are mapped one by one; later ones come two at a time
  * from a 2 MiB-aligned mapping advised for transparent huge pages
  * (rcyi_os_map_arena), which halves the page faults of a growing heap
@@ -37,8 +39,15 @@
  *  A2  The usable list holds exactly the heap's arenas with 0 < nfree, in
  *      ascending order of nfree (most-full first); nfp2last[n] is the last
  *      usable arena with nfree == n, or NULL.  No arena of the heap has
- *      nfree == POOLS_PER_ARENA (an empty arena is released at once; at
- *      most one is kept as `cached`, off both lists).
+ *      nfree == POOLS_PER_ARENA (an empty arena is released at once, to
+ *      the cache or the OS; cached arenas are off both lists).
+ *  C1  ncache == |cache| <= max(1, min(arenas_highwater * cache_pct / 100,
+ *      arenas - ncache)): the cache never holds more empty arenas than a
+ *      fraction of the heap's peak, nor more than the heap has in use, so
+ *      it shrinks with the heap and a heap with nothing in use keeps one
+ *      empty arena at most.  That last one has its pages decommitted
+ *      (`decommitted`) unless it only ever carved two pools; an arena
+ *      kept within the bound keeps its pages.
  *  A3  The map bit of arena.base is set for every mapped arena (and
  *      arena.base == arena).
  *  P1  A carved pool is live (owner == h | flags, kind RAW or OBJECT) or
@@ -111,7 +120,8 @@ struct rcyi_arena {
     uint32_t nfree;                  /* pools not in use (A1) */
     uint32_t ncarved;                /* pools [0, ncarved) were ever initialised */
     uint32_t nretained;              /* pools with retained set (P5) */
-    rcyi_arena *next, *prev;         /* usable list (A2) */
+    uint32_t decommitted;            /* cached with its pages given back (C1) */
+    rcyi_arena *next, *prev;         /* usable list (A2); next links the cache (C1) */
     rcyi_arena *all_next, *all_prev; /* every arena of the heap */
 };
 
@@ -130,8 +140,10 @@ typedef struct rcyi_alloc_state {
     rcyi_pool lists[RCYI_KINDS][RCY_SIZE_CLASSES];
     rcyi_arena *usable; /* most-full first */
     rcyi_arena *nfp2last[RCYI_POOLS_PER_ARENA + 1];
-    rcyi_arena *all;    /* every arena but the cached one */
-    rcyi_arena *cached; /* one empty, decommitted arena kept for reuse */
+    rcyi_arena *all;    /* every arena but the cached ones */
+    rcyi_arena *cache;  /* empty arenas kept for reuse (C1), linked through next */
+    size_t ncache;      /* |cache| */
+    uint32_t cache_pct; /* RCY_ARENA_CACHE: percent of arenas_highwater cached */
     rcyi_large *large[RCYI_KINDS];
     size_t arenas, arenas_allocated, arenas_reclaimed, arenas_highwater;
     size_t large_blocks, large_bytes;
