@@ -113,13 +113,16 @@ static inline rcy_heap *pool_heap(const rcyi_pool *p) {
 static inline rcyi_pool *pool_of(const void *p) {
     return rcyi_pool_at(p);
 }
-static inline void *get_link(const void *b) {
+static inline uint32_t link_off(const rcyi_alloc_state *st, unsigned kind) {
+    return rcyi_link_offset(st->debug, (int)kind);
+}
+static inline void *get_link(const void *b, uint32_t off) {
     void *n;
-    memcpy(&n, (const char *)b + 8, sizeof n);
+    memcpy(&n, (const char *)b + off, sizeof n);
     return n;
 }
-static inline void set_link(void *b, void *n) {
-    memcpy((char *)b + 8, &n, sizeof n);
+static inline void set_link(void *b, uint32_t off, void *n) {
+    memcpy((char *)b + off, &n, sizeof n);
 }
 static inline size_t class_size(unsigned cls) {
     return ((size_t)cls + 1) * RCY_ALIGNMENT;
@@ -445,26 +448,28 @@ static void sweep_empty_pools(rcyi_alloc_state *st) {
  * debug mode, the rest of the blocks on the same 4 KiB page go on the free
  * list at once, so the fast path serves them: pages are still touched only
  * when needed, and the slow path runs once per page, not once per block.
- * Their first 8 bytes are zeroed (P4). */
+ * The words before their link are zeroed (P4; an object block's type
+ * word too: no object lived there yet). */
 static void *carve(const rcyi_alloc_state *st, rcyi_pool *p) {
     char *b = p->mem + p->virgin;
     uint32_t end = p->virgin + p->bsize;
     if (!st->debug) {
+        uint32_t link = link_off(st, p->kind);
         uint32_t page_end = p->virgin + (uint32_t)(((uintptr_t)b | 4095u) + 1 - (uintptr_t)b);
         uint32_t limit = page_end < p->limit ? page_end : p->limit;
         char *prev = NULL;
         for (uint32_t off = end; off + p->bsize <= limit; off += p->bsize) {
             char *c = p->mem + off;
-            memset(c, 0, 8);
+            memset(c, 0, link);
             if (prev)
-                set_link(prev, c);
+                set_link(prev, link, c);
             else
                 p->free = c;
             prev = c;
             end = off + p->bsize;
         }
         if (prev)
-            set_link(prev, NULL);
+            set_link(prev, link, NULL);
     }
     p->virgin = end;
     p->used++;
@@ -476,7 +481,7 @@ static void *alloc_slow(rcy_heap *h, rcyi_alloc_state *st, unsigned kind, unsign
     for (rcyi_pool *p = head->next; p != head; p = head->next) {
         void *b = p->free;
         if (b) {
-            p->free = get_link(b);
+            p->free = get_link(b, link_off(st, kind));
             p->used++;
             return b;
         }
@@ -494,7 +499,7 @@ static void *alloc_slow(rcy_heap *h, rcyi_alloc_state *st, unsigned kind, unsign
     list_push_front(head, p);
     void *b = p->free; /* a reused pool comes with its free list */
     if (b) {
-        p->free = get_link(b);
+        p->free = get_link(b, link_off(st, kind));
         p->used++;
         return b;
     }
@@ -505,7 +510,7 @@ static inline void *small_alloc(rcy_heap *h, rcyi_alloc_state *st, unsigned kind
     rcyi_pool *p = st->lists[kind][cls].next;
     void *b = p->free;
     if (RCY_LIKELY(b != NULL)) {
-        p->free = get_link(b);
+        p->free = get_link(b, link_off(st, kind));
         p->used++;
         return b;
     }
@@ -536,7 +541,7 @@ static void free_slow(rcyi_alloc_state *st, rcyi_pool *p) {
 }
 
 static inline void small_free(rcyi_alloc_state *st, rcyi_pool *p, void *b) {
-    set_link(b, p->free);
+    set_link(b, link_off(st, p->kind), p->free);
     p->free = b;
     uint32_t u = --p->used;
     if (RCY_LIKELY(p->linked && u != 0))
@@ -702,9 +707,13 @@ static void debug_free(rcy_heap *h, rcyi_alloc_state *st, void *p) {
     if (map_lookup_checked(b)) {
         rcyi_pool *pl = debug_small_pool(h, p, "free");
         size_t size = debug_check(p, pl->bsize - DBG_FRONT - DBG_BACK, "free");
-        memset(p, DBG_DEAD, size);
-        if (pl->kind == RCYI_KIND_OBJECT)
-            memset(p, 0, size < 8 ? size : 8);
+        if (pl->kind == RCYI_KIND_OBJECT) {
+            /* refcount and gcword zeroed (P4), the type word kept */
+            memset(p, 0, 8);
+            memset((char *)p + sizeof(rcy_head_), DBG_DEAD, size - sizeof(rcy_head_));
+        } else {
+            memset(p, DBG_DEAD, size);
+        }
         store_size(b, size | DBG_FREED);
         small_free(st, pl, b);
         return;
@@ -746,6 +755,10 @@ static void *alloc_other(rcy_heap *h, rcyi_alloc_state *st, size_t size, unsigne
 
 void *rcyi_alloc_slow(rcy_heap *h, size_t size, int kind) {
     rcyi_alloc_state *st = &h->alloc;
+    /* Room for the link after an object's header: the OBJECT lists of
+     * smaller classes stay empty, so the inline path always comes here. */
+    if (kind == RCYI_KIND_OBJECT && size < RCYI_OBJ_MIN_BLOCK)
+        size = RCYI_OBJ_MIN_BLOCK;
     if (size - 1 < st->fast_limit)
         return alloc_slow(h, st, (unsigned)kind, size_class(size));
     return alloc_other(h, st, size, (unsigned)kind);
@@ -923,7 +936,7 @@ int rcyi_alloc_init(rcy_heap *h, const rcy_config *cfg) {
     }
     st->debug = h->debug != 0;
     st->fast_limit = st->debug ? 0 : RCY_SMALL_LIMIT;
-    st->obj_fast_limit = st->debug ? 0 : RCYI_OBJ_FAST_MAX + 1;
+    st->obj_fast_max = st->debug ? 0 : RCYI_OBJ_FAST_MAX;
     st->cache_pct = (uint32_t)rcyi_option_get(RCYI_OPTION_ARENA_CACHE);
     st->raw = (rcy_raw_allocator){NULL, libc_malloc, libc_calloc, libc_realloc, libc_free};
     if (cfg) {
@@ -990,7 +1003,7 @@ static void validate_pool(rcy_heap *h, rcyi_alloc_state *st, rcyi_pool *p) {
     CHECK(p->virgin <= p->limit && p->virgin % p->bsize == 0, "pool %p virgin offset %u", (void *)p,
           p->virgin);
     size_t carved = p->virgin / p->bsize, nfree = 0;
-    for (char *b = p->free; b; b = get_link(b)) {
+    for (char *b = p->free; b; b = get_link(b, link_off(st, p->kind))) {
         size_t off = (size_t)(b - p->mem);
         CHECK(pool_of(b) == p && off < p->virgin && off % p->bsize == 0,
               "P2: pool %p free list entry %p", (void *)p, (void *)b);
@@ -1290,7 +1303,7 @@ void *rcy_mem_alloc_(rcy_heap *heap, size_t size, RCY_SITE_PARAMS) {
         rcyi_pool *p = heap->alloc.lists[RCYI_KIND_RAW][(size - 1) >> 4].next;
         b = p->free;
         if (RCY_LIKELY(b != NULL)) {
-            p->free = get_link(b);
+            p->free = get_link(b, RCYI_LINK_RAW);
             p->used++;
             if (RCY_LIKELY(!__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED)))
                 return b;
@@ -1332,7 +1345,7 @@ void rcy_mem_free(rcy_heap *heap, void *ptr) {
         if (RCY_LIKELY(rcyi_in_arena(ptr))) {
             rcyi_pool *p = rcyi_pool_at(ptr);
             if (RCY_LIKELY(p->owner == (uintptr_t)heap && p->used > 1)) {
-                set_link(ptr, p->free);
+                set_link(ptr, RCYI_LINK_RAW, p->free);
                 p->free = ptr;
                 p->used--;
                 return;

@@ -15,9 +15,14 @@
  * A pool holds equal blocks of one size class (16, 32, ... 512 bytes) and
  * one KIND (RAW for rcy_mem_*, OBJECT for objects; never mixed).  Blocks
  * past the pool's `virgin` offset were never handed out; free blocks below
- * it are on the pool's free list, linked through the word at offset 8 of
- * the block (the first 8 bytes of a free OBJECT block are zero, which is
- * how the object walker tells free from live).  Virgin blocks are carved
+ * it are on the pool's free list, linked through the word at offset
+ * RCYI_LINK_RAW (8) of a RAW block and RCYI_LINK_OBJECT (16) of an OBJECT
+ * block -- past the object header, so a freed object keeps its type word
+ * (object.h); in debug mode the link is at offset 8 of every block, in the
+ * front guard.  The first 8 bytes of a free OBJECT block (the refcount
+ * and gcword) are zero, which is how the object walker tells free from
+ * live; object blocks are at least RCYI_OBJ_MIN_BLOCK bytes, room for the
+ * header and the link.  Virgin blocks are carved
  * a 4 KiB page at a time.  Requests above 512 bytes are LARGE:
  * raw-allocator blocks with an rcyi_large prefix, kept on per-kind doubly
  * linked lists.  An empty arena goes to the heap's arena CACHE with its
@@ -130,9 +135,9 @@ typedef struct rcyi_alloc_state {
      * normally, 0 in debug mode (every request then takes the slow path,
      * which adds guards). */
     size_t fast_limit;
-    /* RCYI_OBJ_FAST_MAX + 1: rcy_new_ serves objects of a type->size below
-     * this inline; 0 in debug mode. */
-    size_t obj_fast_limit;
+    /* RCYI_OBJ_FAST_MAX: rcy_new_ serves objects of a type->size from 1
+     * to this inline (size 0 needs the minimum block); 0 in debug mode. */
+    size_t obj_fast_max;
     int debug; /* copied from heap->debug at init */
     int walking;
     /* Class lists: circular, with these sentinels (free == NULL, so the
@@ -202,6 +207,17 @@ static inline rcyi_pool *rcyi_pool_of(rcyi_arena *a, const void *p) {
 #define RCYI_OBJ_FAST_MAX 64u
 
 #define RCYI_DBG_FRONT 16u /* debug mode: bytes before the caller's pointer */
+
+/* Free-list link offsets (outside debug mode) and the smallest object
+ * block, which holds the 16-byte header and the link after it
+ * (rcyi_alloc_slow rounds smaller OBJECT requests up to it). */
+#define RCYI_LINK_RAW      8u
+#define RCYI_LINK_OBJECT   16u
+#define RCYI_OBJ_MIN_BLOCK 32u
+/* The link offset of a free block of the given kind (RCYI_KIND_*). */
+static inline uint32_t rcyi_link_offset(int debug, int kind) {
+    return debug ? RCYI_LINK_RAW : kind ? RCYI_LINK_OBJECT : RCYI_LINK_RAW;
+}
 
 /* For the tracer's block table (tracemalloc.c), read-only: the geometry of
  * the live pool holding p -- its blocks start at *first and follow every
@@ -274,7 +290,7 @@ static inline void *rcyi_alloc_inline(rcy_heap *h, rcyi_alloc_state *st, size_t 
         rcyi_pool *p = st->lists[kind][(size - 1) >> 4].next;
         char *b = (char *)p->free;
         if (RCY_LIKELY(b != NULL)) {
-            p->free = *(void **)(void *)(b + 8);
+            p->free = *(void **)(void *)(b + rcyi_link_offset(0, kind));
             p->used++;
             return b;
         }
@@ -289,7 +305,7 @@ static inline void rcyi_free_inline(rcy_heap *h, void *b) {
          * must be relinked), and not the last block (an empty pool goes
          * back to its arena). */
         if (RCY_LIKELY(p->owner == (uintptr_t)h && p->used > 1)) {
-            *(void **)(void *)((char *)b + 8) = p->free;
+            *(void **)(void *)((char *)b + RCYI_LINK_RAW) = p->free;
             p->free = b;
             p->used--;
             return;
@@ -303,7 +319,7 @@ static inline void rcyi_free_object_inline(rcy_heap *h, void *b) {
     if (RCY_LIKELY(rcyi_in_arena(b))) {
         rcyi_pool *p = rcyi_pool_at(b);
         if (RCY_LIKELY(p->owner == ((uintptr_t)h | RCYI_OWNER_OBJECT) && p->used > 1)) {
-            *(void **)(void *)((char *)b + 8) = p->free;
+            *(void **)(void *)((char *)b + RCYI_LINK_OBJECT) = p->free;
             p->free = b;
             p->used--;
             return;
