@@ -15,13 +15,20 @@
  * A pool holds equal blocks of one size class (16, 32, ... 512 bytes) and
  * one KIND (RAW for rcy_mem_*, OBJECT for objects; never mixed).  Blocks
  * past the pool's `virgin` offset were never handed out; free blocks below
- * it are on the pool's free list, linked through the word at offset 8 of
- * the block (the first 8 bytes of a free OBJECT block are zero, which is
- * how the object walker tells free from live).  Virgin blocks are carved
+ * it are on the pool's free list, linked through the word at offset
+ * RCYI_LINK_RAW (8) of a RAW block and RCYI_LINK_OBJECT (16) of an OBJECT
+ * block -- past the object header, so a freed object keeps its type word
+ * (object.h); in debug mode the link is at offset 8 of every block, in the
+ * front guard.  The first 8 bytes of a free OBJECT block (the refcount
+ * and gcword) are zero, which is how the object walker tells free from
+ * live; object blocks are at least RCYI_OBJ_MIN_BLOCK bytes, room for the
+ * header and the link.  Virgin blocks are carved
  * a 4 KiB page at a time.  Requests above 512 bytes are LARGE:
  * raw-allocator blocks with an rcyi_large prefix, kept on per-kind doubly
- * linked lists.  An empty arena is unmapped, except one kept as `cached`
- * (its pages decommitted unless it only ever used two pools).  A heap's
+ * linked lists.  An empty arena goes to the heap's arena CACHE with its
+ * pages still resident, so a heap that frees and rebuilds big structures
+ * neither unmaps nor faults its memory in again; the cache is bounded by
+ * C1 below and anything over the bound is unmapped.  A heap's
  * first four arenas are mapped one by one; later ones come two at a time
  * from a 2 MiB-aligned mapping advised for transparent huge pages
  * (rcyi_os_map_arena), which halves the page faults of a growing heap
@@ -37,8 +44,15 @@
  *  A2  The usable list holds exactly the heap's arenas with 0 < nfree, in
  *      ascending order of nfree (most-full first); nfp2last[n] is the last
  *      usable arena with nfree == n, or NULL.  No arena of the heap has
- *      nfree == POOLS_PER_ARENA (an empty arena is released at once; at
- *      most one is kept as `cached`, off both lists).
+ *      nfree == POOLS_PER_ARENA (an empty arena is released at once, to
+ *      the cache or the OS; cached arenas are off both lists).
+ *  C1  ncache == |cache| <= max(1, min(arenas_highwater * cache_pct / 100,
+ *      arenas - ncache)): the cache never holds more empty arenas than a
+ *      fraction of the heap's peak, nor more than the heap has in use, so
+ *      it shrinks with the heap and a heap with nothing in use keeps one
+ *      empty arena at most.  That last one has its pages decommitted
+ *      (`decommitted`) unless it only ever carved two pools; an arena
+ *      kept within the bound keeps its pages.
  *  A3  The map bit of arena.base is set for every mapped arena (and
  *      arena.base == arena).
  *  P1  A carved pool is live (owner == h | flags, kind RAW or OBJECT) or
@@ -111,7 +125,8 @@ struct rcyi_arena {
     uint32_t nfree;                  /* pools not in use (A1) */
     uint32_t ncarved;                /* pools [0, ncarved) were ever initialised */
     uint32_t nretained;              /* pools with retained set (P5) */
-    rcyi_arena *next, *prev;         /* usable list (A2) */
+    uint32_t decommitted;            /* cached with its pages given back (C1) */
+    rcyi_arena *next, *prev;         /* usable list (A2); next links the cache (C1) */
     rcyi_arena *all_next, *all_prev; /* every arena of the heap */
 };
 
@@ -120,9 +135,9 @@ typedef struct rcyi_alloc_state {
      * normally, 0 in debug mode (every request then takes the slow path,
      * which adds guards). */
     size_t fast_limit;
-    /* RCYI_OBJ_FAST_MAX + 1: rcy_new_ serves objects of a type->size below
-     * this inline; 0 in debug mode. */
-    size_t obj_fast_limit;
+    /* RCYI_OBJ_FAST_MAX: rcy_new_ serves objects of a type->size from 1
+     * to this inline (size 0 needs the minimum block); 0 in debug mode. */
+    size_t obj_fast_max;
     int debug; /* copied from heap->debug at init */
     int walking;
     /* Class lists: circular, with these sentinels (free == NULL, so the
@@ -130,8 +145,10 @@ typedef struct rcyi_alloc_state {
     rcyi_pool lists[RCYI_KINDS][RCY_SIZE_CLASSES];
     rcyi_arena *usable; /* most-full first */
     rcyi_arena *nfp2last[RCYI_POOLS_PER_ARENA + 1];
-    rcyi_arena *all;    /* every arena but the cached one */
-    rcyi_arena *cached; /* one empty, decommitted arena kept for reuse */
+    rcyi_arena *all;    /* every arena but the cached ones */
+    rcyi_arena *cache;  /* empty arenas kept for reuse (C1), linked through next */
+    size_t ncache;      /* |cache| */
+    uint32_t cache_pct; /* RCY_ARENA_CACHE: percent of arenas_highwater cached */
     rcyi_large *large[RCYI_KINDS];
     size_t arenas, arenas_allocated, arenas_reclaimed, arenas_highwater;
     size_t large_blocks, large_bytes;
@@ -190,6 +207,17 @@ static inline rcyi_pool *rcyi_pool_of(rcyi_arena *a, const void *p) {
 #define RCYI_OBJ_FAST_MAX 64u
 
 #define RCYI_DBG_FRONT 16u /* debug mode: bytes before the caller's pointer */
+
+/* Free-list link offsets (outside debug mode) and the smallest object
+ * block, which holds the 16-byte header and the link after it
+ * (rcyi_alloc_slow rounds smaller OBJECT requests up to it). */
+#define RCYI_LINK_RAW      8u
+#define RCYI_LINK_OBJECT   16u
+#define RCYI_OBJ_MIN_BLOCK 32u
+/* The link offset of a free block of the given kind (RCYI_KIND_*). */
+static inline uint32_t rcyi_link_offset(int debug, int kind) {
+    return debug ? RCYI_LINK_RAW : kind ? RCYI_LINK_OBJECT : RCYI_LINK_RAW;
+}
 
 /* For the tracer's block table (tracemalloc.c), read-only: the geometry of
  * the live pool holding p -- its blocks start at *first and follow every
@@ -262,7 +290,7 @@ static inline void *rcyi_alloc_inline(rcy_heap *h, rcyi_alloc_state *st, size_t 
         rcyi_pool *p = st->lists[kind][(size - 1) >> 4].next;
         char *b = (char *)p->free;
         if (RCY_LIKELY(b != NULL)) {
-            p->free = *(void **)(void *)(b + 8);
+            p->free = *(void **)(void *)(b + rcyi_link_offset(0, kind));
             p->used++;
             return b;
         }
@@ -277,7 +305,7 @@ static inline void rcyi_free_inline(rcy_heap *h, void *b) {
          * must be relinked), and not the last block (an empty pool goes
          * back to its arena). */
         if (RCY_LIKELY(p->owner == (uintptr_t)h && p->used > 1)) {
-            *(void **)(void *)((char *)b + 8) = p->free;
+            *(void **)(void *)((char *)b + RCYI_LINK_RAW) = p->free;
             p->free = b;
             p->used--;
             return;
@@ -291,7 +319,7 @@ static inline void rcyi_free_object_inline(rcy_heap *h, void *b) {
     if (RCY_LIKELY(rcyi_in_arena(b))) {
         rcyi_pool *p = rcyi_pool_at(b);
         if (RCY_LIKELY(p->owner == ((uintptr_t)h | RCYI_OWNER_OBJECT) && p->used > 1)) {
-            *(void **)(void *)((char *)b + 8) = p->free;
+            *(void **)(void *)((char *)b + RCYI_LINK_OBJECT) = p->free;
             p->free = b;
             p->used--;
             return;

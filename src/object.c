@@ -125,18 +125,18 @@ __attribute__((noinline)) static void *new_tracked(rcy_heap *h, rcy_head_ *o) {
 }
 
 /* The common case as a leaf with no stack frame of its own: a fixed-size
- * object of at most RCYI_OBJ_FAST_MAX bytes popped from its class's free
+ * object of 1 to RCYI_OBJ_FAST_MAX bytes popped from its class's free
  * list, untraced; anything else goes
  * to new_other (same result, the general path). */
 void *rcy_new_(rcy_heap *heap, const rcy_type *type, const char *file, int line, const char *func) {
     if (RCY_LIKELY(heap != NULL && type != NULL) &&
-        RCY_LIKELY(type->size < heap->alloc.obj_fast_limit) &&
+        RCY_LIKELY(type->size - 1 < heap->alloc.obj_fast_max) &&
         RCY_LIKELY(!__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED))) {
         size_t size = type->size;
         rcyi_pool *p = heap->alloc.lists[RCYI_KIND_OBJECT][(size + HEAD_SIZE - 1) >> 4].next;
         rcy_head_ *o = p->free;
         if (RCY_LIKELY(o != NULL)) {
-            p->free = *(void **)(void *)((char *)o + 8);
+            p->free = *(void **)(void *)((char *)o + RCYI_LINK_OBJECT);
             p->used++;
             zero_small(o + 1, size);
             o->refcnt = 1;
@@ -159,9 +159,12 @@ void *rcy_new_var_(rcy_heap *heap, const rcy_type *type, size_t extra, const cha
 
 /* ---- misuse reports -------------------------------------------------- */
 
-/* The type of a header whose refcount is 0, if it can still be known: in
- * a freed block the type word holds the allocator's free-list link (a
- * pointer into a recycle block, or NULL), never a type. */
+/* The type of a header whose refcount is 0, if it can still be known: a
+ * freed object block keeps the type of the object that died there (the
+ * free-list link is past the header; object.h), NULL if no object ever
+ * lived there.  A block since reused for rcy_mem_* data, or given back
+ * to the OS, holds anything: a word that is misaligned or points into a
+ * recycle block is not taken for a type. */
 static const char *type_name_if_known(const rcy_head_ *hd) {
     const rcy_type *t = hd->type;
     if (!t || rcyi_heap_of_block(t) || ((uintptr_t)t & (sizeof(void *) - 1)))
@@ -370,7 +373,7 @@ void rcy_decref_slow_(void *obj) {
                  * count can have changed. */
                 p = rcyi_pool_at(hd);
                 if (RCY_LIKELY(p->owner == ((uintptr_t)h | RCYI_OWNER_OBJECT) && p->used > 1)) {
-                    *(void **)(void *)((char *)hd + 8) = p->free;
+                    *(void **)(void *)((char *)hd + RCYI_LINK_OBJECT) = p->free;
                     p->free = hd;
                     p->used--;
                     return;

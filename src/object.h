@@ -6,8 +6,13 @@
  *   refcnt   0 only for a freed block (the allocator's free object blocks
  *            have refcnt == 0 and gcword == 0); RCY_REFCNT_IMMORTAL for
  *            immortal objects; otherwise the number of strong references.
- *   type     the object's rcy_type.  In a FREE block this word holds the
- *            allocator's free-list link instead.
+ *   type     the object's rcy_type.  A FREE block keeps the type of the
+ *            object that died there (NULL if none ever lived there): the
+ *            allocator links free object blocks through the word after
+ *            the header (RCYI_LINK_OBJECT; in debug mode through the front
+ *            guard), so "decref of a dead object" can name the type.  An
+ *            object block is therefore at least RCYI_OBJ_MIN_BLOCK (32)
+ *            bytes, even for a type of size 0.
  *   gcword   bits below.  Outside a collection the SLOT field holds the
  *            object's index in its young generation's vector (generations
  *            0 and 1), or RCYI_SLOT_NONE for objects in the old generation

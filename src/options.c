@@ -94,6 +94,15 @@ static int parse_count(const char *s, long long *out) {
     return 0;
 }
 
+/* A percentage, 0 to 100. */
+static int parse_percent(const char *s, long long *out) {
+    long long v;
+    if (parse_count(s, &v) != 0 || v > 100)
+        return -1;
+    *out = v;
+    return 0;
+}
+
 /* The native unwinder: frame pointers first, or always libunwind. */
 static int parse_unwinder(const char *s, long long *out) {
     if (strcmp(s, "fp") == 0)
@@ -123,6 +132,8 @@ static const option_row table[RCYI_OPTION_COUNT] = {
     [RCYI_OPTION_GC_HARD] = {"RCY_GC_HARD", 0, parse_bool, BOOL_EXPECTED},
     [RCYI_OPTION_TRACEMALLOC_UNWIND] = {"RCY_TRACEMALLOC_UNWIND", UNWIND_DEFAULT, parse_unwinder,
                                         "fp or libunwind"},
+    [RCYI_OPTION_ARENA_CACHE] = {"RCY_ARENA_CACHE", 25, parse_percent,
+                                 "a percentage of the peak arena count, 0 to 100"},
 };
 
 /* state: 0 = not read yet, 1 = value valid.  Written with release after

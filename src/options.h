@@ -15,6 +15,7 @@ typedef enum rcyi_option {
     RCYI_OPTION_TRACEMALLOC,        /* RCY_TRACEMALLOC: start tracing with N frames, 0 off */
     RCYI_OPTION_GC_HARD,            /* RCY_GC_HARD: full collection at every tracked allocation */
     RCYI_OPTION_TRACEMALLOC_UNWIND, /* RCY_TRACEMALLOC_UNWIND: "fp" (0) or "libunwind" (1) */
+    RCYI_OPTION_ARENA_CACHE,        /* RCY_ARENA_CACHE: % of a heap's peak arenas kept empty */
     RCYI_OPTION_COUNT
 } rcyi_option;
 

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "heap.h"
+#include "options.h"
+#include "os.h"
 
 /* xorshift64*: a small seeded generator, so every run does the same. */
 static uint64_t rng_next(uint64_t *s) {
@@ -225,6 +227,108 @@ static void empty_arenas_go_back_to_the_os(void **state) {
     assert_int_equal(st.pools_used, 0);
     free(v);
     rcy_heap_free(h);
+}
+
+/* Arenas emptied while the heap still holds many others are kept, with
+ * their pages, and taken again: a heap that frees and rebuilds a big
+ * structure maps nothing new.  With RCY_ARENA_CACHE=0 each round maps
+ * its arenas again. */
+static size_t arenas_mapped_by_rebuilds(long long cache_pct) {
+    rcyi_option_set(RCYI_OPTION_ARENA_CACHE, cache_pct);
+    rcy_heap *h = heap_with(0, 0);
+    enum { BASE = 40 * 2048, BURST = 8 * 2048 }; /* 512-byte blocks: ~40 and ~8 arenas */
+    void **base = malloc(BASE * sizeof *base), **burst = malloc(BURST * sizeof *burst);
+    for (size_t i = 0; i < BASE; i++)
+        base[i] = rcy_mem_alloc(h, 512);
+    rcy_mem_stats st = {.size = sizeof st};
+    size_t first = 0;
+    for (int round = 0; round < 4; round++) {
+        for (size_t i = 0; i < BURST; i++)
+            burst[i] = rcy_mem_alloc(h, 512);
+        for (size_t i = 0; i < BURST; i++)
+            rcy_mem_free(h, burst[i]);
+        rcyi_alloc_validate(h);
+        rcy_mem_get_stats(h, &st);
+        if (round == 0)
+            first = st.arenas_allocated;
+    }
+    /* The cached arenas still count as mapped. */
+    assert_int_equal(st.mapped_bytes, st.arenas * RCY_ARENA_SIZE);
+    assert_int_equal(st.arenas, st.arenas_allocated - st.arenas_reclaimed);
+    for (size_t i = 0; i < BASE; i++)
+        rcy_mem_free(h, base[i]);
+    rcyi_alloc_validate(h);
+    rcy_mem_get_stats(h, &st);
+    assert_true(st.arenas <= 1); /* nothing in use: the cache shrank with the heap */
+    free(base);
+    free(burst);
+    rcy_heap_free(h);
+    rcyi_option_reset(RCYI_OPTION_ARENA_CACHE);
+    return st.arenas_allocated - first;
+}
+
+static void emptied_arenas_are_reused_while_the_heap_is_big(void **state) {
+    (void)state;
+    assert_int_equal(arenas_mapped_by_rebuilds(25), 0);
+    assert_true(arenas_mapped_by_rebuilds(0) >= 3 * 7);
+}
+
+/* The cache follows RCY_ARENA_CACHE, a percentage: 25 by default, and a
+ * value above 100 is refused with a warning. */
+static void arena_cache_option_is_a_percentage(void **state) {
+    (void)state;
+    unsetenv("RCY_ARENA_CACHE");
+    rcyi_option_reset(RCYI_OPTION_ARENA_CACHE);
+    assert_int_equal(rcyi_option_get(RCYI_OPTION_ARENA_CACHE), 25);
+    setenv("RCY_ARENA_CACHE", "50", 1);
+    rcyi_option_reset(RCYI_OPTION_ARENA_CACHE);
+    rcy_heap *h = heap_with(0, 0);
+    assert_int_equal(h->alloc.cache_pct, 50);
+    rcy_heap_free(h);
+    setenv("RCY_ARENA_CACHE", "101", 1);
+    rcyi_option_reset(RCYI_OPTION_ARENA_CACHE);
+    rcy_test_capture_output();
+    assert_int_equal(rcyi_option_get(RCYI_OPTION_ARENA_CACHE), 25);
+    assert_non_null(strstr(rcy_test_output(), "ignoring RCY_ARENA_CACHE=\"101\""));
+    rcy_set_output(NULL, NULL);
+    unsetenv("RCY_ARENA_CACHE");
+    rcyi_option_reset(RCYI_OPTION_ARENA_CACHE);
+}
+
+/* The resident set comes back within 10% of where it started once 1 GiB
+ * of small blocks (16..512 bytes, freed every other one first so no pool
+ * empties early) is freed: the arena cache keeps nothing resident when
+ * nothing is in use.  Skipped under the sanitizers, whose shadow memory
+ * grows with the blocks touched. */
+static void resident_set_comes_back_after_a_gib_is_freed(void **state) {
+    (void)state;
+    if (getenv("RCY_SANITIZED"))
+        skip();
+    rcy_heap *h = heap_with(0, 0);
+    rcy_mem_free(h, rcy_mem_alloc(h, 64));
+    size_t before = rcyi_os_rss();
+    uint64_t seed = 42;
+    void *chains[2] = {NULL, NULL};
+    for (size_t i = 0, total = 0; total < ((size_t)1 << 30); i++) {
+        size_t n = 16 + rng_next(&seed) % 497;
+        void **p = rcy_mem_alloc(h, n);
+        memset(p, 1, n);
+        total += n;
+        *p = chains[i & 1];
+        chains[i & 1] = p;
+    }
+    size_t peak = rcyi_os_rss();
+    assert_true(peak > before + ((size_t)1 << 30));
+    for (int c = 0; c < 2; c++) {
+        for (void **p = chains[c]; p;) {
+            void **next = *p;
+            rcy_mem_free(h, p);
+            p = next;
+        }
+    }
+    size_t after = rcyi_os_rss();
+    rcy_heap_free(h);
+    assert_true(after <= before + before / 10);
 }
 
 static void most_full_arena_is_used_first(void **state) {
@@ -715,6 +819,9 @@ int main(void) {
         cmocka_unit_test(calloc_zeroes_and_checks_overflow),
         cmocka_unit_test(realloc_moves_between_small_and_large),
         cmocka_unit_test(empty_arenas_go_back_to_the_os),
+        cmocka_unit_test(emptied_arenas_are_reused_while_the_heap_is_big),
+        cmocka_unit_test(arena_cache_option_is_a_percentage),
+        cmocka_unit_test(resident_set_comes_back_after_a_gib_is_freed),
         cmocka_unit_test(most_full_arena_is_used_first),
         cmocka_unit_test(big_heaps_get_arenas_in_huge_page_pairs),
         cmocka_unit_test(idle_class_pairs_do_not_churn),

