@@ -1369,7 +1369,8 @@ static int read_file(int fd, const struct stat *st, unsigned char **data, size_t
         *len = got;
         return RCY_OK;
     }
-    if ((hdr[8] | hdr[9] << 8) != MAJOR)
+    unsigned major = hdr[8] | hdr[9] << 8;
+    if (major != MAJOR && major != MAJOR_RAW)
         return RCY_EVERSION;
     uint64_t body = (uint64_t)hdr[16] | (uint64_t)hdr[17] << 8 | (uint64_t)hdr[18] << 16 |
                     (uint64_t)hdr[19] << 24 | (uint64_t)hdr[20] << 32 | (uint64_t)hdr[21] << 40 |
