@@ -178,6 +178,39 @@ static void dwfl_refresh_locked(void) {
     dwfl_report_end(dwfl, NULL, NULL);
 }
 
+/* The source file and line of address a (and, when asked, its unit and the
+ * unit's bias).  .debug_aranges can be partial (clang emits none, gcc
+ * does, and one binary may mix both): without an answer from them, every
+ * unit's ranges are looked at. */
+static const char *src_line(Dwfl_Module *m, Dwarf_Addr a, int *line, Dwarf_Die *cu_out,
+                            Dwarf_Addr *bias_out) {
+    Dwarf_Addr bias = 0;
+    Dwarf_Die *cu = dwfl_module_addrdie(m, a, &bias);
+    if (!cu) {
+        cu = NULL;
+        while ((cu = dwfl_module_nextcu(m, cu, &bias)) != NULL)
+            if (dwarf_haspc(cu, a - bias) > 0)
+                break;
+    }
+    if (cu && cu_out) {
+        *cu_out = *cu;
+        *bias_out = bias;
+    }
+    const char *src = NULL;
+    Dwfl_Line *l = dwfl_module_getsrc(m, a);
+    if (l)
+        src = dwfl_lineinfo(l, NULL, line, NULL, NULL, NULL);
+    if (!src && cu) {
+        Dwarf_Line *dl = dwarf_getsrc_die(cu, a - bias);
+        if (dl) {
+            src = dwarf_linesrc(dl, NULL, NULL);
+            if (dwarf_lineno(dl, line) != 0)
+                *line = 0;
+        }
+    }
+    return src;
+}
+
 static bool resolve_dwfl_locked(uintptr_t pc, rcyi_symbol *out) {
     static bool refreshed_for_miss;
     if (!dwfl)
@@ -208,27 +241,7 @@ static bool resolve_dwfl_locked(uintptr_t pc, rcyi_symbol *out) {
         out->function = intern_str_locked(buf);
     }
     int line = 0;
-    const char *src = NULL;
-    Dwfl_Line *l = dwfl_module_getsrc(m, a);
-    if (l)
-        src = dwfl_lineinfo(l, NULL, &line, NULL, NULL, NULL);
-    if (!src) {
-        /* .debug_aranges can be partial (clang emits none, gcc does, and
-         * one binary may mix both): look at every unit's ranges. */
-        Dwarf_Die *cu = NULL;
-        Dwarf_Addr bias = 0;
-        while ((cu = dwfl_module_nextcu(m, cu, &bias)) != NULL) {
-            if (dwarf_haspc(cu, a - bias) <= 0)
-                continue;
-            Dwarf_Line *dl = dwarf_getsrc_die(cu, a - bias);
-            if (dl) {
-                src = dwarf_linesrc(dl, NULL, NULL);
-                if (dwarf_lineno(dl, &line) != 0)
-                    line = 0;
-            }
-            break;
-        }
-    }
+    const char *src = src_line(m, a, &line, NULL, NULL);
     if (src) {
         const char *f = intern_str_locked(src);
         if (f) {
@@ -459,10 +472,18 @@ typedef struct rcyi_symstate {
     size_t cap, count;
 #ifdef RCY_HAVE_LIBDW
     Dwfl *dwfl;
-    Dwfl_Module **dmods;  /* per module of the set, NULL when unusable */
-    struct fsyms **fsyms; /* per module: its functions sorted, lazily */
+    Dwfl_Module **dmods;      /* per module of the set, NULL when unusable */
+    struct fsyms **fsyms;     /* per module: its functions sorted, lazily */
+    struct inl_node *inlined; /* the callers of inlined code, for freeing */
 #endif
 } rcyi_symstate;
+
+#ifdef RCY_HAVE_LIBDW
+typedef struct inl_node {
+    struct inl_node *next;
+    rcyi_symbol sym;
+} inl_node;
+#endif
 
 #ifdef RCY_HAVE_LIBDW
 /* A module's function symbols sorted by address: libdw's
@@ -488,6 +509,10 @@ void rcyi_modset_free(rcyi_modset *m) {
         free(m->sym->dmods);
         for (size_t i = 0; m->sym->fsyms && i < m->n; i++)
             fsyms_free(m->sym->fsyms[i]);
+        for (inl_node *n = m->sym->inlined, *nx; n; n = nx) {
+            nx = n->next;
+            free(n);
+        }
         free(m->sym->fsyms);
 #endif
         free(m->sym->keys);
@@ -614,13 +639,10 @@ static const char *die_name(Dwarf_Die *d) {
 /* Code inlined at address a: out becomes the innermost inlined function
  * (at a's line, already in out), each caller a symbol of its own at the
  * line of its inlined call, up to the real function. */
-static void expand_inlined_locked(Dwfl_Module *dm, Dwarf_Addr a, rcyi_symbol *out) {
-    Dwarf_Addr bias = 0;
-    Dwarf_Die *cu = dwfl_module_addrdie(dm, a, &bias);
-    if (!cu)
-        return;
+static void expand_inlined_locked(rcyi_symstate *st, Dwarf_Die *cu, Dwarf_Addr a,
+                                  rcyi_symbol *out) {
     Dwarf_Die *scopes = NULL;
-    int ns = dwarf_getscopes(cu, a - bias, &scopes);
+    int ns = dwarf_getscopes(cu, a, &scopes);
     Dwarf_Files *files = NULL;
     size_t nfiles = 0;
     rcyi_symbol *cur = out;
@@ -648,9 +670,12 @@ static void expand_inlined_locked(Dwfl_Module *dm, Dwarf_Addr a, rcyi_symbol *ou
         if (!files && dwarf_getsrcfiles(cu, &files, &nfiles) != 0)
             files = NULL;
         const char *fname = files && file < nfiles ? dwarf_filesrc(files, file, NULL, NULL) : NULL;
-        rcyi_symbol *caller = calloc(1, sizeof *caller); /* kept, as the strings */
-        if (!caller)
+        inl_node *node = calloc(1, sizeof *node); /* freed with the module set */
+        if (!node)
             break;
+        node->next = st->inlined;
+        st->inlined = node;
+        rcyi_symbol *caller = &node->sym;
         caller->file = fname ? intern_str_locked(fname) : NULL;
         if (!caller->file)
             caller->file = "?";
@@ -714,15 +739,18 @@ static void resolve_in_locked(rcyi_modset *m, uintptr_t pc, rcyi_symbol *out) {
         const char *fn = m->sym->fsyms[l] ? fsyms_find(m->sym->fsyms[l], (uintptr_t)a) : NULL;
         if (fn)
             out->function = intern_fn_locked(fn);
-        Dwfl_Line *dl = dwfl_module_getsrc(dm, a);
         int line = 0;
-        const char *src = dl ? dwfl_lineinfo(dl, NULL, &line, NULL, NULL, NULL) : NULL;
+        Dwarf_Die cu;
+        Dwarf_Addr cbias = 0;
+        cu.addr = NULL;
+        const char *src = src_line(dm, a, &line, &cu, &cbias);
         if (src) {
             out->file = intern_str_locked(src);
             if (!out->file)
                 out->file = "?";
             out->line = line > 0 ? (unsigned)line : 0;
-            expand_inlined_locked(dm, a, out);
+            if (cu.addr)
+                expand_inlined_locked(m->sym, &cu, a - cbias, out);
         }
     }
 #endif

@@ -138,7 +138,8 @@ typedef struct rcyi_symbol {
     const char *object;   /* shared object path, or NULL */
     /* When the address is in code inlined into another function: that
      * function, at the line of the inlined call (a chain up to the real
-     * function; kept for the life of the process).  NULL otherwise. */
+     * function; owned by the module set that resolved it).  NULL
+     * otherwise. */
     const struct rcyi_symbol *inlined_into;
 } rcyi_symbol;
 

@@ -41,14 +41,16 @@ measure() {
             /usr/bin/time -f "%U %S %e" -o r.txt "$RECYCLE" run -q -o "$name.rcy" -- "$@" \
                 <"${STDIN:-/dev/null}" >/dev/null 2>&1
             /usr/bin/time -f "%U %S %e" -o s.txt "$RECYCLE" stats "$name.rcy" >/dev/null 2>&1
-            paste -d' ' r.txt s.txt | awk '{print $1 + $4, $2 + $5, $3 + $6}' >t.txt
+            # time(1) puts "Command exited with non-zero status N" first
+            paste -d' ' <(tail -n 1 r.txt) <(tail -n 1 s.txt) |
+                awk '{print $1 + $4, $2 + $5, $3 + $6}' >t.txt
             ;;
         heaptrack) /usr/bin/time -f "%U %S %e" -o t.txt heaptrack -o "$work/$name.ht" "$@" \
             <"${STDIN:-/dev/null}" >/dev/null 2>&1 ;;
         esac
-        cpus+=("$(awk '{printf "%.3f", $1 + $2}' t.txt)")
-        walls+=("$(awk '{print $3}' t.txt)")
-        syms+=("$(awk '{printf "%.3f", $1 + $2}' s.txt)")
+        cpus+=("$(tail -n 1 t.txt | awk '{printf "%.3f", $1 + $2}')")
+        walls+=("$(tail -n 1 t.txt | awk '{print $3}')")
+        syms+=("$(tail -n 1 s.txt | awk '{printf "%.3f", $1 + $2}')")
         case $mode in
         recycle) size=$(stat -c %s "$name.rcy" 2>/dev/null || echo 0) ;;
         heaptrack) size=$(stat -c %s "$(ls "$work/$name.ht".* 2>/dev/null | head -1)" 2>/dev/null || echo 0) ;;

@@ -102,6 +102,12 @@ if real as && real gcc; then
     run_both gcc gcc -O2 -c x.c -o gcc.o
     n=$(ls gcc.*.rcy 2>/dev/null | wc -l)
     check "gcc: cc1 and as wrote their files ($n)" test "$n" -ge 2
+    # the reader resolves the symbols, with a progress bar on a terminal
+    if real script; then
+        bar=$(RCY_PROGRESS_DELAY_MS=0 script -qc "'$RECYCLE' top -l 1 $(ls -S gcc.*.rcy | head -1)" \
+            /dev/null | tr '\r' '\n')
+        expect_match "a terminal shows the symbols' progress" 'recycle top: symbols' "$bar"
+    fi
 else
     skip "as/gcc: not installed"
 fi
