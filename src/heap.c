@@ -107,6 +107,15 @@ static void report_alive(rcy_heap *h) {
 void rcy_heap_free(rcy_heap *h) {
     if (!h)
         return;
+    /* From a callback of the heap's own (a finalizer, a destroy, a
+     * collection's callback): the caller's frames still use the heap. */
+    if (h->freeing || h->gc.collecting || h->obj.finalizing || h->obj.depth)
+        rcyi_fatal(RCY_EMISUSE,
+                   "rcy_heap_free(%p) called while the heap is in use on this thread (from one of "
+                   "its own finalizers, destroy callbacks or gc callbacks, or during "
+                   "rcy_heap_free itself); free it after that call returns",
+                   (void *)h);
+    h->freeing = true;
     rcyi_gc_fini(h);
     if (h->debug)
         report_alive(h);

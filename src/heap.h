@@ -15,6 +15,7 @@
  * finalized, type intact) and released by the outermost deallocation. */
 typedef struct rcyi_object_state {
     unsigned depth;
+    unsigned finalizing; /* finalizers running on this heap's call stack */
     size_t deferred_len, deferred_cap;
     rcy_head_ **deferred; /* from rcyi_alloc(RAW); freed by rcy_heap_free */
 } rcyi_object_state;
@@ -24,6 +25,7 @@ struct rcy_heap {
     rcyi_gc_state gc;       /* gc.c, weakref.c */
     rcyi_object_state obj;  /* object.c */
     int debug;              /* heap.c: guard bytes and fill patterns on */
+    bool freeing;           /* heap.c: rcy_heap_free is running */
 };
 
 #endif

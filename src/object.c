@@ -263,7 +263,9 @@ static int prepare(rcy_heap *h, rcy_head_ *hd) {
     if (t->finalize && !(hd->gcword & RCYI_GC_FINALIZED)) {
         hd->gcword |= RCYI_GC_FINALIZED;
         hd->refcnt = 1; /* the finalizer may incref and decref self */
+        h->obj.finalizing++;
         t->finalize(hd + 1);
+        h->obj.finalizing--;
         if (hd->refcnt != 1) {
             /* Resurrected: drop the temporary reference.  If the finalizer
              * made it immortal, leave it so. */

@@ -211,11 +211,62 @@ static void heap_new_fails_cleanly_when_the_raw_allocator_fails(void **state) {
     assert_true(made);
 }
 
+/* A finalizer that frees its own heap: a clear fatal message, not a
+ * segfault in the frames that still use the heap. */
+typedef struct selfish {
+    int unused;
+} selfish;
+static rcy_heap *selfish_heap;
+static void selfish_finalize(void *self) {
+    (void)self;
+    rcy_heap_free(selfish_heap);
+}
+static const rcy_type selfish_type = {
+    .name = "Selfish", .size = sizeof(selfish), .finalize = selfish_finalize};
+static void drop_selfish(void *arg) {
+    (void)arg;
+    selfish_heap = rcy_heap_new(NULL);
+    rcy_decref(rcy_new(selfish_heap, &selfish_type));
+}
+
+/* The same from a collection: a cycle whose finalizer frees the heap. */
+typedef struct cyclic {
+    void *self;
+} cyclic;
+static int cyclic_traverse(void *self, rcy_visitproc visit, void *arg) {
+    RCY_VISIT(((cyclic *)self)->self, visit, arg);
+    return 0;
+}
+static void cyclic_clear(void *self) {
+    RCY_CLEAR(((cyclic *)self)->self);
+}
+static const rcy_type cyclic_type = {.name = "Cyclic",
+                                     .size = sizeof(cyclic),
+                                     .traverse = cyclic_traverse,
+                                     .clear = cyclic_clear,
+                                     .finalize = selfish_finalize};
+static void collect_selfish_cycle(void *arg) {
+    (void)arg;
+    selfish_heap = rcy_heap_new(NULL);
+    cyclic *c = rcy_new(selfish_heap, &cyclic_type);
+    rcy_incref(c);
+    c->self = c;
+    rcy_decref(c);
+    rcy_gc_collect(selfish_heap, 2);
+}
+
+static void freeing_a_heap_from_its_own_finalizer_is_named(void **state) {
+    (void)state;
+    rcy_expect_death(drop_selfish, NULL, "called while the heap is in use on this thread");
+    rcy_expect_death(collect_selfish_cycle, NULL, "called while the heap is in use on this thread");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_failing_raw_request_is_reported_and_nothing_leaks),
         cmocka_unit_test(memory_limit_makes_every_api_fail_cleanly),
         cmocka_unit_test(heap_new_fails_cleanly_when_the_raw_allocator_fails),
+        cmocka_unit_test(freeing_a_heap_from_its_own_finalizer_is_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -126,7 +126,11 @@ RCY_API rcy_heap *rcy_heap_new(const rcy_config *cfg);
 
 /* Collect cycles until nothing more is found, run pending finalizers, then
  * free every block of the heap.  With debug on, objects still alive are
- * listed through the output callback first. */
+ * listed through the output callback first.  Called from inside the heap's
+ * own work (one of its finalizers, destroy callbacks or gc callbacks, or a
+ * collection) it is fatal misuse with a message saying so, instead of a
+ * crash in the frames that still use the heap.  (Objects of other heaps
+ * that still point into a freed heap are not detected.) */
 RCY_API void rcy_heap_free(rcy_heap *heap);
 
 /* Fault injection (tests): make the n-th raw request from now fail (arena
