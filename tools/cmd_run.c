@@ -51,7 +51,7 @@ static const char run_usage[] =
     "exits with the program's status, or is killed by the same signal.\n"
     "Its own failures: 2 (bad usage), 125 (recycle failed: the program is\n"
     "statically linked, the output cannot be written, or no snapshot was\n"
-    "written by a program that exited 0), 126 (cannot execute), 127 (not\n"
+    "written by a program that succeeded), 126 (cannot execute), 127 (not\n"
     "found).  The output is checked before the program starts.\n";
 
 static pid_t child_pid;
