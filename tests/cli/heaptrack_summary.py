@@ -10,14 +10,20 @@ heaptrack 1.x writes an interpreted text format (compressed .zst or .gz):
 heaptrack_print rounds the peak to three digits; replaying '+' and '-'
 gives it to the byte.
 
+--top-leaked N also prints the N functions holding the most bytes still
+allocated at exit, one "leaked FUNCTION BYTES" line each, biggest first:
+each block counts for the innermost frame of its stack that has a name
+(symbol versions such as "@@GLIBC_2.2.5" and glibc's internal "__GI_"
+prefix dropped, as recycle leaks names them).
+
 --exclude-module SUBSTR drops allocations with a frame in a module whose
 path contains SUBSTR.  The tests use it for libstdc++: heaptrack's own
 preload library is C++, so in a program that does not itself use libstdc++
 the library's start-up allocation (its exception-handling pool) belongs to
 heaptrack, not to the program.
 
-usage: heaptrack_summary.py [--exclude-module SUBSTR] FILE
-prints "allocs N" and "peak BYTES"
+usage: heaptrack_summary.py [--exclude-module SUBSTR] [--top-leaked N] FILE
+prints "allocs N" and "peak BYTES" (then the --top-leaked lines)
 """
 import argparse
 import gzip
@@ -38,14 +44,18 @@ def read_lines(path):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--exclude-module", action="append", default=[])
+    ap.add_argument("--top-leaked", type=int, default=0)
     ap.add_argument("file")
     args = ap.parse_args()
 
     strings = [""]
     ip_module = [0]
+    ip_function = [0]
     trace_ip = [0]
     trace_parent = [0]
     sizes = []
+    traces = []
+    live = []
     excluded = []
     trace_excluded = {0: False}
     allocs = cur = peak = 0
@@ -60,6 +70,8 @@ def main():
         elif op == "i":
             f = line.split()
             ip_module.append(int(f[2], 16))
+            # "i IP MODULE [FUNCTION FILE LINE ...]": 0 = no name
+            ip_function.append(int(f[3], 16) if len(f) > 3 else 0)
         elif op == "t":
             f = line.split()
             trace_ip.append(int(f[1], 16))
@@ -68,6 +80,8 @@ def main():
             f = line.split()
             sizes.append(int(f[1], 16))
             tr = int(f[2], 16)
+            traces.append(tr)
+            live.append(0)
             ex = False
             if args.exclude_module:
                 t = tr
@@ -83,6 +97,7 @@ def main():
             if excluded[i]:
                 continue
             cur += sizes[i]
+            live[i] += sizes[i]
             allocs += 1
             if cur > peak:
                 peak = cur
@@ -91,8 +106,24 @@ def main():
             if excluded[i]:
                 continue
             cur -= sizes[i]
+            live[i] -= sizes[i]
     print("allocs", allocs)
     print("peak", peak)
+    if args.top_leaked:
+        by_function = {}
+        for i, n in enumerate(live):
+            if n <= 0:
+                continue
+            t = traces[i]
+            while t and not ip_function[trace_ip[t]]:
+                t = trace_parent[t]
+            name = strings[ip_function[trace_ip[t]]].split("@")[0] if t else "??"
+            if name.startswith("__GI_"):
+                name = name[len("__GI_"):]
+            by_function[name] = by_function.get(name, 0) + n
+        top = sorted(by_function.items(), key=lambda kv: -kv[1])[: args.top_leaked]
+        for name, n in top:
+            print("leaked", name, n)
 
 
 if __name__ == "__main__":

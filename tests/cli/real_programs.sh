@@ -7,7 +7,9 @@
 # them).  For each: exit status and output as without recycle, no crash, a
 # snapshot written; and, for single-process programs, the allocation count
 # equals what an independent counting preload (count_preload.c) sees in a
-# run with the same environment.  A program that is not installed is
+# run with the same environment; for sqlite3 and xz, the functions holding
+# the most memory at exit agree with heaptrack's on the same program (when
+# heaptrack is installed; heaptrack_summary.py reads its file).  A program that is not installed is
 # skipped (scripts/deps.sh tools installs them).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -75,6 +77,65 @@ named_top() {
 }
 
 real() { command -v "$1" >/dev/null 2>&1; }
+
+# leaked_functions FILE.rcy : "FUNCTION BYTES" per function, biggest first,
+# from recycle leaks: each block counts for the innermost frame of its
+# stack that has a name (not "??" or "module+0xOFFSET"), symbol versions
+# dropped -- as heaptrack_summary.py --top-leaked counts heaptrack's.
+leaked_functions() {
+    "$RECYCLE" leaks "$1" | awk '
+        function bytes(v, u) {
+            return v * (u == "KiB" ? 1024 : u == "MiB" ? 1048576 : u == "GiB" ? 1073741824 : 1)
+        }
+        /^#[0-9]+: / {
+            match($0, /size=[0-9.]+ [KMG]?i?B/)
+            split(substr($0, RSTART + 5, RLENGTH - 5), a, " ")
+            size = bytes(a[1], a[2]); named = 0; next
+        }
+        /^    / && !named && $1 != "??" && $1 !~ /\+0x[0-9a-f]+$/ {
+            name = $1; sub(/@.*/, "", name)
+            sum[name] += size; named = 1
+        }
+        END { for (n in sum) printf "%s %d\n", n, sum[n] }' | sort -k2,2nr -k1,1
+}
+
+# same_top_leaks NAME CMD... : recycle's top three functions by bytes
+# still allocated at exit (from NAME.rcy) are among heaptrack's top five on
+# a run of the same command, and heaptrack's top one among recycle's three.
+same_top_leaks() {
+    local name=$1
+    shift
+    if ! real heaptrack || ! real zstd; then
+        skip "$name: top functions against heaptrack's: heaptrack/zstd not installed" \
+            "(scripts/deps.sh tools installs them)"
+        return
+    fi
+    heaptrack -o "$work/$name.ht" "$@" <"${STDIN:-/dev/null}" >/dev/null 2>&1
+    local ht exclude=()
+    ht=$(ls "$work/$name.ht".* 2>/dev/null | head -1)
+    if [ -z "$ht" ]; then
+        fail "$name: heaptrack wrote no data"
+        return
+    fi
+    # heaptrack's own preload is C++: libstdc++'s start-up pool is its own
+    ldd "$(command -v "$1")" 2>/dev/null | grep -q 'libstdc++\.so' ||
+        exclude=(--exclude-module libstdc++.so)
+    local theirs ours
+    theirs=$(python3 "$here/heaptrack_summary.py" "${exclude[@]}" --top-leaked 5 "$ht" |
+        awk '/^leaked /{print $2}')
+    ours=$(leaked_functions "$name.rcy" | head -3 | awk '{print $1}')
+    local f missing=""
+    for f in $ours; do
+        printf '%s\n' "$theirs" | grep -qxF -- "$f" || missing="$missing $f"
+    done
+    if [ -n "$ours" ] && [ -z "$missing" ] &&
+        printf '%s\n' "$ours" | grep -qxF -- "$(printf '%s\n' "$theirs" | head -1)"; then
+        ok "$name: top functions at exit agree with heaptrack's ($(echo $ours))"
+    else
+        fail "$name: top functions at exit differ from heaptrack's" \
+            "recycle's top 3: $(echo $ours)" "heaptrack's top 5: $(echo $theirs)"
+    fi
+}
 
 # Code without frame pointers between main and malloc: the stack is the
 # DWARF unwinder's (inner, outer, main), not a frame-pointer walk's
@@ -148,6 +209,7 @@ SQL
     run_both sqlite3 sqlite3 :memory: ".read t.sql"
     same_count sqlite3 sqlite3 :memory: ".read t.sql"
     named_top sqlite3
+    same_top_leaks sqlite3 sqlite3 :memory: ".read t.sql"
 else
     skip "sqlite3: not installed (scripts/deps.sh tools installs it)"
 fi
@@ -161,6 +223,7 @@ fi
 if real xz; then
     run_both xz xz -T2 -c big.txt
     same_count xz xz -T2 -c big.txt
+    same_top_leaks xz xz -T2 -c big.txt
 fi
 
 # fork and exec through a shell: every process traced, none crashes
