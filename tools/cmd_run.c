@@ -30,8 +30,8 @@
 #endif
 
 static const char run_usage[] =
-    "usage: recycle run [-n FRAMES] [-o FILE] [--interval MS] [--no-follow] [-q]\n"
-    "                   -- PROGRAM [ARGS...]\n"
+    "usage: recycle run [-n FRAMES] [-o FILE] [--interval MS] [--no-follow]\n"
+    "                   [--python-malloc] [-q] -- PROGRAM [ARGS...]\n"
     "\n"
     "Run PROGRAM (dynamically linked, unmodified) with every malloc, calloc,\n"
     "realloc, reallocarray, free, posix_memalign, aligned_alloc, memalign,\n"
@@ -44,6 +44,10 @@ static const char run_usage[] =
     "  -i, --interval MS  timeline sampling interval in ms, 0 = none (default 10)\n"
     "      --no-follow    trace only the process recycle starts (and the\n"
     "                     programs it execs), not the processes it forks\n"
+    "      --python-malloc\n"
+    "                     set PYTHONMALLOC=malloc for the program: CPython\n"
+    "                     then allocates every object with malloc, traced\n"
+    "                     (pymalloc's objects are invisible otherwise)\n"
     "  -q, --quiet        do not print where the snapshot went\n"
     "  -h, --help         this help\n"
     "\n"
@@ -148,17 +152,18 @@ static void list_child_files(const char *main_path, time_t since) {
 typedef struct run_opts {
     long frames, interval;
     const char *output;
-    bool quiet, follow;
+    bool quiet, follow, python_malloc;
     char **prog_argv;
 } run_opts;
 
 /* -1 to go on, else the exit code. */
 static int parse_run_opts(int argc, char **argv, run_opts *o) {
-    enum { OPT_NO_FOLLOW = 256 };
+    enum { OPT_NO_FOLLOW = 256, OPT_PYTHON_MALLOC };
     static const struct option opts[] = {{"frames", required_argument, NULL, 'n'},
                                          {"output", required_argument, NULL, 'o'},
                                          {"interval", required_argument, NULL, 'i'},
                                          {"no-follow", no_argument, NULL, OPT_NO_FOLLOW},
+                                         {"python-malloc", no_argument, NULL, OPT_PYTHON_MALLOC},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
@@ -185,6 +190,9 @@ static int parse_run_opts(int argc, char **argv, run_opts *o) {
             break;
         case OPT_NO_FOLLOW:
             o->follow = false;
+            break;
+        case OPT_PYTHON_MALLOC:
+            o->python_malloc = true;
             break;
         case 'q':
             o->quiet = true;
@@ -316,6 +324,8 @@ static void exec_traced(const run_opts *o, const char *path, const char *preload
     set_env_or_die("RCY_RUN_INTERVAL_MS", num);
     set_env_or_die("RCY_RUN_START_NS", start);
     set_env_or_die("RCY_RUN_FOLLOW", o->follow ? "1" : "0");
+    if (o->python_malloc)
+        set_env_or_die("PYTHONMALLOC", "malloc");
     execv(path, o->prog_argv);
     int e = errno;
     fprintf(stderr, "recycle run: %s: %s\n", o->prog_argv[0], strerror(e));

@@ -717,8 +717,8 @@ static void warn_pymalloc(void) {
     bool sees_all = pm && (strcmp(pm, "malloc") == 0 || strcmp(pm, "malloc_debug") == 0);
     if (!sees_all && dlsym(RTLD_DEFAULT, "Py_Initialize") && dlsym(RTLD_DEFAULT, "PyObject_Malloc"))
         fprintf(stderr, "recycle: this is CPython: the objects pymalloc allocates (most of "
-                        "them) are invisible to recycle; run with PYTHONMALLOC=malloc to "
-                        "trace every object\n");
+                        "them) are invisible to recycle; run with recycle run --python-malloc "
+                        "(PYTHONMALLOC=malloc) to trace every object\n");
     tls.depth--;
 }
 

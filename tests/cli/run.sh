@@ -96,6 +96,23 @@ expect_eq "exec'd image ran" "count done" "$(cat exec.out)"
 expect_match "the exec'd image wrote the file" "command: +.*cli_target count" "$(R stats exec.rcy)"
 expect_match "and its leaks are there" "size=36.2 KiB, count=3" "$(R leaks exec.rcy)"
 
+# ---- --python-malloc: CPython allocates every object with malloc ---------
+got=$(env -u PYTHONMALLOC "$RECYCLE" run -q --python-malloc -o pm.rcy -- sh -c 'echo "[$PYTHONMALLOC]"')
+expect_eq "--python-malloc: the program sees PYTHONMALLOC=malloc" "[malloc]" "$got"
+got=$(env -u PYTHONMALLOC "$RECYCLE" run -q -o pm.rcy -- sh -c 'echo "[$PYTHONMALLOC]"')
+expect_eq "without it, PYTHONMALLOC is left unset" "[]" "$got"
+if [ -x /usr/bin/python3 ]; then
+    env -u PYTHONMALLOC "$RECYCLE" run -q -o py.rcy -- /usr/bin/python3 -c 'print(1)' \
+        >/dev/null 2>py.err
+    expect_match "python3 with pymalloc: the warning names --python-malloc" \
+        "pymalloc.*recycle run --python-malloc" "$(cat py.err)"
+    env -u PYTHONMALLOC "$RECYCLE" run -q --python-malloc -o py.rcy -- /usr/bin/python3 \
+        -c 'print(1)' >/dev/null 2>py.err
+    expect_eq "python3 with --python-malloc: no pymalloc warning" "" "$(cat py.err)"
+else
+    skip "--python-malloc on python3: /usr/bin/python3 not installed"
+fi
+
 # ---- timeline, plots ----------------------------------------------------
 R run -q -o peak.rcy --interval 5 -- "$CLI_TARGET" peak >/dev/null
 expect_match "top --peak shows the 8 MiB block live at the peak" "cli_target\.c:[0-9]+: size=8192 KiB, count=1," "$(R top --peak --limit 1 peak.rcy)"
