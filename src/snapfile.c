@@ -21,6 +21,8 @@
  *     META i32 traceback limit, u32 0, u64 allocs, frees, current, peak
  *     TRAC u64 n, n x {u32 domain, u32 traceback id, u64 size, u64 count}
  *     TIME u64 n, n x {u64 time_ns, u64 current, u64 peak}       optional
+ *     TRSS u64 n, n x {u64 rss}: the TIME samples' resident set, optional
+ *          written when one is not 0; n equals TIME's (missing: all 0)
  *     INFO u32 n, n x {u32 key, u32 value}                       optional
  *     PEAK like META then TRAC, for rcy_snapshot_at_peak         optional
  *   A section refers only to sections before it; unknown tags are skipped
@@ -91,6 +93,7 @@
 #define T_META TAG('M', 'E', 'T', 'A')
 #define T_TRAC TAG('T', 'R', 'A', 'C')
 #define T_TIME TAG('T', 'I', 'M', 'E')
+#define T_TRSS TAG('T', 'R', 'S', 'S')
 #define T_INFO TAG('I', 'N', 'F', 'O')
 #define T_PEAK TAG('P', 'E', 'A', 'K')
 #define T_MODS TAG('M', 'O', 'D', 'S')
@@ -800,6 +803,16 @@ tail:
             w_u64(w, s->timeline[i].peak);
         }
         w_section_end(w, at), nsec++;
+        bool rss = false;
+        for (size_t i = 0; i < s->ntimeline && !rss; i++)
+            rss = s->timeline[i].rss != 0;
+        if (rss) {
+            at = w_section_begin(w, T_TRSS);
+            w_u64(w, s->ntimeline);
+            for (size_t i = 0; i < s->ntimeline; i++)
+                w_u64(w, s->timeline[i].rss);
+            w_section_end(w, at), nsec++;
+        }
     }
     if (s->ninfo) {
         at = w_section_begin(w, T_INFO);
@@ -907,7 +920,7 @@ typedef struct loadctx {
     size_t nframes;
     rcy_frame *frames;
     size_t ntb;
-    bool have_meta, have_trac;
+    bool have_meta, have_trac, have_trss;
 } loadctx;
 
 static const char *str_at(loadctx *c, uint32_t id, bool allow_none, bool *bad) {
@@ -1274,8 +1287,21 @@ rcy_snapshot *rcyi_snapshot_parse(const unsigned char *data, size_t n, int *err)
                 c.s->timeline[k].time_ns = r_u64(&sec);
                 c.s->timeline[k].current = r_u64(&sec);
                 c.s->timeline[k].peak = r_u64(&sec);
+                c.s->timeline[k].rss = 0;
             }
             c.s->ntimeline = (size_t)m;
+            break;
+        }
+        case T_TRSS: {
+            uint64_t m = r_u64(&sec);
+            if (sec.bad || !c.s->timeline || c.have_trss || m != c.s->ntimeline ||
+                rd_left(&sec) / 8 != m || rd_left(&sec) % 8) {
+                e = RCY_EFORMAT;
+                break;
+            }
+            for (uint64_t k = 0; k < m; k++)
+                c.s->timeline[k].rss = r_u64(&sec);
+            c.have_trss = true;
             break;
         }
         case T_INFO: {

@@ -444,7 +444,7 @@ static void info_timeline_and_counters(void **state) {
     assert_null(rcy_snapshot_get_info(s, "nope"));
     assert_int_equal(rcy_snapshot_set_info(s, "pid", NULL), RCY_OK);
     assert_null(rcy_snapshot_get_info(s, "pid"));
-    rcy_sample smp[2] = {{1, 10, 10}, {2, 5, 10}};
+    rcy_sample smp[2] = {{1, 10, 10, 0}, {2, 5, 10, 0}};
     assert_int_equal(rcy_snapshot_set_timeline(s, smp, 2), RCY_OK);
     size_t n;
     const rcy_sample *tl = rcy_snapshot_timeline(s, &n);

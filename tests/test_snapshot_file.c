@@ -52,7 +52,7 @@ static rcy_snapshot *make_snapshot(void) {
         rcyi_trace_free(0, ADDR(i));
     rcy_snapshot *s = rcy_tracemalloc_take_snapshot();
     assert_non_null(s);
-    rcy_sample smp[3] = {{10, 5, 5}, {20, 8, 8}, {30, 2, 8}};
+    rcy_sample smp[3] = {{10, 5, 5, 4096}, {20, 8, 8, 8192}, {30, 2, 8, 0}};
     assert_int_equal(rcy_snapshot_set_timeline(s, smp, 3), RCY_OK);
     assert_int_equal(rcy_snapshot_set_info(s, "command", "./a.out -v"), RCY_OK);
     assert_int_equal(rcy_snapshot_set_info(s, "pid", "1234"), RCY_OK);
@@ -181,6 +181,10 @@ static void dump_then_load_gives_the_same_snapshot(void **state) {
     assert_int_equal(n, 3);
     assert_int_equal(tl[2].time_ns, 30);
     assert_int_equal(tl[1].peak, 8);
+    /* the resident set of each sample too (TRSS) */
+    assert_int_equal(tl[0].rss, 4096);
+    assert_int_equal(tl[1].rss, 8192);
+    assert_int_equal(tl[2].rss, 0);
     assert_string_equal(rcy_snapshot_get_info(l, "command"), "./a.out -v");
     assert_string_equal(rcy_snapshot_get_info(l, "pid"), "1234");
     /* the picture at peak survives too: 8 GiB + the 51 small blocks */

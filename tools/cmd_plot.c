@@ -12,8 +12,8 @@
 static const char plot_usage[] =
     "usage: recycle plot FILE -o OUT.svg|OUT.html [--title TEXT]\n"
     "\n"
-    "  OUT.svg   memory over time, mprof-style: traced memory as sampled by\n"
-    "            recycle run, the peak marked\n"
+    "  OUT.svg   memory over time, mprof-style: traced memory (and the\n"
+    "            process's RSS) as sampled by recycle run, the peak marked\n"
     "  OUT.html  one self-contained page (works offline): the timeline, a\n"
     "            flame graph of the memory live at peak, and the top lines\n"
     "            at peak and at exit\n"

@@ -204,9 +204,33 @@ static struct {
 
 #define SAMPLES_MAX (1u << 20)
 
+/* The resident set in bytes, from /proc/self/statm's second field; 0 when
+ * it cannot be read.  Opened each time (a kept descriptor would name the
+ * parent in a forked child); no malloc, no stdio. */
+static uint64_t rss_bytes(void) {
+    char buf[128];
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    const char *p = strchr(buf, ' ');
+    if (!p)
+        return 0;
+    uint64_t pages = 0;
+    for (p++; *p >= '0' && *p <= '9'; p++)
+        pages = pages * 10 + (uint64_t)(*p - '0');
+    long page = sysconf(_SC_PAGESIZE);
+    return pages * (uint64_t)(page > 0 ? page : 4096);
+}
+
 static void sample_locked(void) {
     size_t cur = 0, peak = 0;
     rcy_tracemalloc_get_traced_memory(&cur, &peak);
+    uint64_t rss = rss_bytes();
     if (samples.len == samples.cap) {
         if (samples.cap >= SAMPLES_MAX) {
             /* Keep every other sample and halve the rate from now on. */
@@ -227,8 +251,10 @@ static void sample_locked(void) {
         }
     }
     uint64_t t = now_ns();
-    samples.buf[samples.len++] = (rcy_sample){
-        .time_ns = t > cfg.start_ns ? t - cfg.start_ns : 0, .current = cur, .peak = peak};
+    samples.buf[samples.len++] = (rcy_sample){.time_ns = t > cfg.start_ns ? t - cfg.start_ns : 0,
+                                              .current = cur,
+                                              .peak = peak,
+                                              .rss = rss};
 }
 
 static void take_sample(void) {

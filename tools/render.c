@@ -200,12 +200,16 @@ int cli_render_svg(const cli_report *r, FILE *out) {
     enum { W = 960, H = 480, ML = 90, MR = 30, MT = 50, MB = 60 };
     const double pw = W - ML - MR, ph = H - MT - MB;
     double tmax = 0, ymax = 0;
+    bool rss = false; /* the file has the resident set beside traced memory */
     for (size_t i = 0; i < r->nsamples; i++) {
         double t = (double)r->samples[i].time_ns / 1e9;
         if (t > tmax)
             tmax = t;
         if ((double)r->samples[i].current > ymax)
             ymax = (double)r->samples[i].current;
+        if ((double)r->samples[i].rss > ymax)
+            ymax = (double)r->samples[i].rss;
+        rss = rss || r->samples[i].rss;
     }
     if (r->have_peak && (double)r->peak > ymax)
         ymax = (double)r->peak;
@@ -257,8 +261,8 @@ int cli_render_svg(const cli_report *r, FILE *out) {
     fprintf(out,
             "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">time (s)</text>\n"
             "<text transform=\"translate(22 %d) rotate(-90)\" text-anchor=\"middle\">"
-            "traced memory (%s)</text>\n</g>\n",
-            ML + (int)pw / 2, H - 14, MT + (int)ph / 2, units[u]);
+            "%s (%s)</text>\n</g>\n",
+            ML + (int)pw / 2, H - 14, MT + (int)ph / 2, rss ? "memory" : "traced memory", units[u]);
     fprintf(out,
             "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#555\"/>\n",
             ML, MT, (int)pw, (int)ph);
@@ -273,6 +277,18 @@ int cli_render_svg(const cli_report *r, FILE *out) {
         if (!idx)
             return -1;
         size_t k = pick_samples(r->samples, r->nsamples, 4000, idx);
+        if (rss) {
+            /* under the traced line: RSS is the larger, drawn first */
+            fputs("<polyline class=\"rss\" fill=\"none\" stroke=\"#2ca02c\" "
+                  "stroke-width=\"1.5\" points=\"",
+                  out);
+            for (size_t i = 0; i < k; i++) {
+                const rcy_sample *s = &r->samples[idx[i]];
+                fprintf(out, "%s%.1f,%.1f", i ? " " : "", X((double)s->time_ns / 1e9),
+                        Y((double)s->rss));
+            }
+            fputs("\"/>\n", out);
+        }
         fputs("<polyline class=\"current\" fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.5\" "
               "points=\"",
               out);
@@ -306,6 +322,11 @@ int cli_render_svg(const cli_report *r, FILE *out) {
             "stroke-dasharray=\"6 4\"/><text x=\"%d\" y=\"%d\">peak</text></g>\n",
             W - MR - 170, W - MR - 150, MT - 12, MT - 12, W - MR - 145, MT - 8, W - MR - 80,
             W - MR - 60, MT - 12, MT - 12, W - MR - 55, MT - 8);
+    if (rss)
+        fprintf(out,
+                "<g font-size=\"12\"><line x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\" "
+                "stroke=\"#2ca02c\" stroke-width=\"2\"/><text x=\"%d\" y=\"%d\">RSS</text></g>\n",
+                W - MR - 240, W - MR - 220, MT - 12, MT - 12, W - MR - 215, MT - 8);
     fputs("</svg>\n", out);
 #undef X
 #undef Y

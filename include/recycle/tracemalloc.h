@@ -303,6 +303,7 @@ typedef struct rcy_sample {
     uint64_t time_ns; /* since the start of the run */
     uint64_t current; /* traced bytes */
     uint64_t peak;
+    uint64_t rss; /* the process's resident set, bytes; 0 = not recorded */
 } rcy_sample;
 RCY_API int rcy_snapshot_set_timeline(rcy_snapshot *s, const rcy_sample *samples, size_t n);
 RCY_API const rcy_sample *rcy_snapshot_timeline(const rcy_snapshot *s, size_t *n);

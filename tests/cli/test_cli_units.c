@@ -230,10 +230,29 @@ static void svg_draws_curve_peak_and_axes(void **state) {
     assert_non_null(strstr(svg, "<polyline class=\"current\""));
     assert_non_null(strstr(svg, "peak 25.0 MiB at 0.250 s"));
     assert_non_null(strstr(svg, "traced memory (MiB)"));
+    assert_null(strstr(svg, "class=\"rss\"")); /* no RSS in these samples */
     assert_non_null(strstr(svg, "time (s)"));
     /* the title is escaped */
     assert_non_null(strstr(svg, "&lt;/script&gt;&lt;b&gt;x&lt;/b&gt;"));
     assert_non_null(strstr(svg, "</svg>\n"));
+    free(svg);
+    cli_report_clear(&r);
+}
+
+static void svg_draws_rss_beside_traced_memory(void **state) {
+    (void)state;
+    rcy_sample s[50];
+    cli_report r = sample_report(s, 50);
+    for (size_t i = 0; i < 50; i++)
+        s[i].rss = s[i].current + 40 * 1024 * 1024;
+    char *svg = render(cli_render_svg, &r);
+    assert_non_null(strstr(svg, "<polyline class=\"rss\""));
+    assert_non_null(strstr(svg, "<polyline class=\"current\""));
+    assert_non_null(strstr(svg, ">RSS</text>"));
+    /* the axis reaches the RSS (65 MiB), labelled as memory, not traced */
+    assert_non_null(strstr(svg, "memory (MiB)"));
+    assert_null(strstr(svg, "traced memory (MiB)"));
+    assert_non_null(strstr(svg, ">60</text>"));
     free(svg);
     cli_report_clear(&r);
 }
@@ -292,6 +311,7 @@ int main(void) {
         cmocka_unit_test(json_has_every_part_of_the_report),
         cmocka_unit_test(json_downsamples_long_timelines_keeping_the_extremes),
         cmocka_unit_test(svg_draws_curve_peak_and_axes),
+        cmocka_unit_test(svg_draws_rss_beside_traced_memory),
         cmocka_unit_test(svg_without_samples_says_so),
         cmocka_unit_test(html_is_the_template_with_the_data),
         cmocka_unit_test(parse_long_checks_range_and_junk),

@@ -25,7 +25,7 @@ int main(int argc, char **argv) {
     rcy_snapshot *s = rcy_tracemalloc_take_snapshot();
     snprintf(path, sizeof path, "%s/seed-small.rcy", argv[1]);
     int rc = rcy_snapshot_dump(s, path);
-    rcy_sample smp[2] = {{1, 2, 3}, {4, 5, 6}};
+    rcy_sample smp[2] = {{1, 2, 3, 0}, {4, 5, 6, 0}};
     rcy_snapshot_set_timeline(s, smp, 2);
     rcy_snapshot_set_info(s, "k", "v");
     snprintf(path, sizeof path, "%s/seed-full.rcy", argv[1]);
