@@ -338,9 +338,10 @@ static inline void ev_leave(tm_thread *t) {
 
 /* ---- accounting -------------------------------------------------------------- */
 
-static inline void acct_alloc(tm_thread *t, size_t size) {
+/* Bytes in (and the peak), counting no allocation: acct_alloc's half that
+ * rcyi_tracemalloc_put_back also uses. */
+static inline void acct_grow(tm_thread *t, size_t size) {
     int64_t d = t->delta + (int64_t)size;
-    t->allocs++;
     size_t cur = __atomic_load_n(&gs.cur, __ATOMIC_RELAXED);
     size_t peak = __atomic_load_n(&gs.peak, __ATOMIC_RELAXED);
     if (RCY_LIKELY(d <= DELTA_MAX && (int64_t)(cur + (size_t)d) <= (int64_t)peak)) {
@@ -353,9 +354,14 @@ static inline void acct_alloc(tm_thread *t, size_t size) {
         peak_raise(c);
 }
 
-static inline void acct_free(tm_thread *t, size_t size) {
+static inline void acct_alloc(tm_thread *t, size_t size) {
+    t->allocs++;
+    acct_grow(t, size);
+}
+
+/* Bytes out, counting no free (rcyi_tracemalloc_take). */
+static inline void acct_shrink(tm_thread *t, size_t size) {
     int64_t d = t->delta - (int64_t)size;
-    t->frees++;
     if (RCY_LIKELY(d >= -DELTA_MAX)) {
         t->delta = d;
         return;
@@ -364,10 +370,17 @@ static inline void acct_free(tm_thread *t, size_t size) {
     __atomic_add_fetch(&gs.cur, (size_t)d, __ATOMIC_RELAXED);
 }
 
-/* A trace replaced in place: old bytes out, new bytes in, one allocation. */
-static inline void acct_replace(tm_thread *t, size_t old, size_t size) {
+static inline void acct_free(tm_thread *t, size_t size) {
+    t->frees++;
+    acct_shrink(t, size);
+}
+
+/* A trace replaced in place: old bytes out, new bytes in, one allocation
+ * (none when !count: a trace put back). */
+static inline void acct_replace(tm_thread *t, size_t old, size_t size, bool count) {
     t->delta -= (int64_t)old;
-    acct_alloc(t, size);
+    t->allocs += count;
+    acct_grow(t, size);
 }
 
 /* Move a thread's delta and event counters into the globals (the thread
@@ -489,7 +502,8 @@ static chunk *arena; /* newest first */
 #define DIR_CHUNK  4096u
 #define DIR_CHUNKS 65536u
 static rcyi_tb **tb_dir[DIR_CHUNKS];
-static uint32_t tb_count; /* ids 1..tb_count are in use */
+static uint32_t tb_count;  /* ids 1..tb_count are in use */
+static uint32_t trace_gen; /* bumped by every clear: a taken trace's ids are stale */
 
 typedef struct intern_slot {
     uint32_t hash, id; /* id 0 = empty; the hash spares a probe the traceback */
@@ -913,10 +927,12 @@ static void peak_raise(size_t c) {
     }
 }
 
-/* In an event: record (domain, ptr) -> size, id in the shards.  false on
- * out of memory (the event is then not traced, as Python drops it with a
- * MemoryError). */
-static bool shard_add(tm_thread *thr, unsigned domain, uintptr_t ptr, size_t size, uint32_t id) {
+/* In an event: record (domain, ptr) -> size, id in the shards, counted as
+ * an allocation when `count` (not when a taken trace is put back).  false
+ * on out of memory (the event is then not traced, as Python drops it with
+ * a MemoryError). */
+static bool shard_add(tm_thread *thr, unsigned domain, uintptr_t ptr, size_t size, uint32_t id,
+                      bool count) {
     uint64_t h = addr_hash(ptr);
     shard *s = shard_of(h);
     bool ok = false;
@@ -941,7 +957,7 @@ static bool shard_add(tm_thread *thr, unsigned domain, uintptr_t ptr, size_t siz
         }
         e->size = sz32;
         e->tb = id;
-        acct_replace(thr, old, size);
+        acct_replace(thr, old, size, count);
         ok = true;
         goto out;
     }
@@ -954,7 +970,8 @@ static bool shard_add(tm_thread *thr, unsigned domain, uintptr_t ptr, size_t siz
         goto out;
     place_locked(s, h, empty, (slot){ptr, sz32, id});
     __atomic_store_n(&s->count, s->count + 1, __ATOMIC_RELAXED);
-    acct_alloc(thr, size);
+    thr->allocs += count;
+    acct_grow(thr, size);
     ok = true;
 out:
     if (thr->locking)
@@ -962,7 +979,10 @@ out:
     return ok;
 }
 
-static bool shard_remove(tm_thread *thr, unsigned domain, uintptr_t ptr) {
+/* In an event: remove (domain, ptr)'s trace from the shards, with no
+ * accounting; *size and *id get what it was.  false when there is none. */
+static bool shard_take(tm_thread *thr, unsigned domain, uintptr_t ptr, uint64_t *size,
+                       uint32_t *id) {
     uint64_t h = addr_hash(ptr);
     shard *s = shard_of(h);
     /* An empty shard cannot hold the trace: whoever traced ptr did so
@@ -977,9 +997,9 @@ static bool shard_remove(tm_thread *thr, unsigned domain, uintptr_t ptr) {
     if (j == SIZE_MAX)
         goto out;
     slot *e = &s->slots[j];
-    uint64_t size = e->size == UINT32_MAX ? big_take_locked(s, ptr, domain) : e->size;
+    *id = e->tb;
+    *size = e->size == UINT32_MAX ? big_take_locked(s, ptr, domain) : e->size;
     remove_at_locked(s, h, j);
-    acct_free(thr, size);
     if (RCY_UNLIKELY(s->count * 8 < s->ngroups * GROUP))
         shard_maybe_shrink_locked(s);
     found = true;
@@ -987,6 +1007,15 @@ out:
     if (thr->locking)
         spin_unlock(&s->lock);
     return found;
+}
+
+static bool shard_remove(tm_thread *thr, unsigned domain, uintptr_t ptr) {
+    uint64_t size;
+    uint32_t id;
+    if (!shard_take(thr, domain, ptr, &size, &id))
+        return false;
+    acct_free(thr, size);
+    return true;
 }
 
 /* ---- the block table ----------------------------------------------------------- */
@@ -1191,7 +1220,7 @@ static inline bool bt_add(tm_thread *thr, uintptr_t p, size_t size, uint32_t id)
         bp->live++;
         acct_alloc(thr, size);
     } else {
-        acct_replace(thr, old >> 32, size);
+        acct_replace(thr, old >> 32, size, true);
     }
     return true;
 }
@@ -1265,7 +1294,7 @@ static inline bool add_trace(tm_thread *thr, unsigned domain, uintptr_t ptr, siz
                              uint32_t id, bool hook) {
     if (RCY_LIKELY(hook && domain == 0 && size < UINT32_MAX) && bt_add(thr, ptr, size, id))
         return true;
-    return shard_add(thr, domain, ptr, size, id);
+    return shard_add(thr, domain, ptr, size, id, true);
 }
 
 static inline void remove_trace(tm_thread *thr, unsigned domain, uintptr_t ptr, bool hook) {
@@ -1335,6 +1364,7 @@ static void clear_locked(void) {
     intern_tab = NULL;
     intern_cap = 0;
     tb_count = 0;
+    __atomic_store_n(&trace_gen, trace_gen + 1, __ATOMIC_RELAXED);
     rcyi_tm_unmap(peak_copy, peak_copy_map);
     peak_copy = NULL;
     peak_copy_map = 0;
@@ -1512,6 +1542,60 @@ int rcy_tracemalloc_untrack(unsigned domain, uintptr_t ptr) {
     }
     tls_busy = 0;
     return RCY_OK;
+}
+
+bool rcyi_tracemalloc_take(unsigned domain, uintptr_t ptr, rcyi_taken *out) {
+    out->tb = 0;
+    if (!(__atomic_load_n(&gs.state, __ATOMIC_RELAXED) & ST_TRACING) || tls_busy)
+        return false;
+    tls_busy = 1;
+    tm_thread *thr = ev_enter();
+    if (thr && (thr = peak_check(thr)) != NULL) {
+        uint64_t size;
+        uint32_t id;
+        if (shard_take(thr, domain, ptr, &size, &id)) {
+            acct_shrink(thr, size);
+            *out =
+                (rcyi_taken){ptr, size, domain, id, __atomic_load_n(&trace_gen, __ATOMIC_RELAXED)};
+        }
+        ev_leave(thr);
+    }
+    tls_busy = 0;
+    return out->tb != 0;
+}
+
+/* Enter an event for a taken trace: NULL when there is none, the thread is
+ * busy, or the traces were cleared since it was taken (its id is gone).
+ * Sets tls_busy when it returns a record. */
+static tm_thread *taken_enter(const rcyi_taken *t) {
+    if (!t->tb || tls_busy)
+        return NULL;
+    tls_busy = 1;
+    tm_thread *thr = ev_enter();
+    if (thr && __atomic_load_n(&trace_gen, __ATOMIC_RELAXED) == t->gen)
+        return thr;
+    if (thr)
+        ev_leave(thr);
+    tls_busy = 0;
+    return NULL;
+}
+
+void rcyi_tracemalloc_put_back(const rcyi_taken *t) {
+    tm_thread *thr = taken_enter(t);
+    if (!thr)
+        return;
+    shard_add(thr, t->domain, t->ptr, t->size, t->tb, false);
+    ev_leave(thr);
+    tls_busy = 0;
+}
+
+void rcyi_tracemalloc_taken_freed(const rcyi_taken *t) {
+    tm_thread *thr = taken_enter(t);
+    if (!thr)
+        return;
+    thr->frees++;
+    ev_leave(thr);
+    tls_busy = 0;
 }
 
 /* ---- control ------------------------------------------------------------------- */

@@ -1,13 +1,15 @@
 /* src/tracemalloc.h — the tracer's internals, shared by tracemalloc.c (the
  * engine), frames.c (native stacks), symbols.c (DWARF symbolization),
  * snapshot.c (grouping, sorting, filters, formatting) and snapfile.c
- * (dump/load).
+ * (dump/load); tools/preload.c, which compiles the sources again, uses the
+ * take/put-back pair for realloc.
  *
  * Events, stoppers and what protects each piece of state (the engine's
  * state lives in tracemalloc.c):
  *
- *  - An EVENT (a traced allocation or free, track, untrack) runs between
- *    ev_enter and ev_leave, which set the thread's record's in_event flag.
+ *  - An EVENT (a traced allocation or free, track, untrack, take, put
+ *    back) runs between ev_enter and ev_leave, which set the thread's
+ *    record's in_event flag.
  *    A STOPPER (snapshot, clear, stop, start, get_traced_memory,
  *    reset_peak, get_counters, keep_peak, get_object_traceback, fork)
  *    takes the world lock, sets ST_STOPPED, runs membarrier(2) (or, where
@@ -85,6 +87,30 @@ void rcyi_tm_exit(int prev);
 /* Tests: synchronize events with stoppers by fences, as on a kernel
  * without membarrier(2).  Only before the first rcy_tracemalloc_start. */
 void rcyi_tm_use_fences(void);
+
+/* ---- tracemalloc.c: a trace taken out and put back (preload realloc) --- */
+
+/* A trace held aside while the real realloc runs: the block's address
+ * must be untraced before realloc may give it back (another thread may get
+ * it at once), yet a realloc that fails leaves the block as it was. */
+typedef struct rcyi_taken {
+    uintptr_t ptr;
+    size_t size;
+    unsigned domain;
+    uint32_t tb;  /* traceback id; 0 = nothing taken */
+    uint32_t gen; /* the traces' generation (a clear makes ids stale) */
+} rcyi_taken;
+
+/* An event: remove (domain, ptr)'s trace from the shards (not the block
+ * table: for rcy_tracemalloc_track's traces) and its bytes from current
+ * memory, counting no free.  false (out->tb == 0) when it has none. */
+bool rcyi_tracemalloc_take(unsigned domain, uintptr_t ptr, rcyi_taken *out);
+/* The block lives on: trace it again exactly as it was (size, traceback),
+ * counting no allocation.  Dropped if the traces were cleared or tracing
+ * stopped meanwhile. */
+void rcyi_tracemalloc_put_back(const rcyi_taken *t);
+/* The block is gone: count the free that take did not. */
+void rcyi_tracemalloc_taken_freed(const rcyi_taken *t);
 
 /* ---- tracemalloc.c: raw tracebacks as the engine keeps them ----------- */
 

@@ -154,6 +154,63 @@ static void one_frame_is_the_call_site(void **state) {
     assert_null(rcy_tracemalloc_get_object_traceback(ADDR(1)));
 }
 
+/* The preload's realloc: a trace taken aside and put back is exactly what
+ * it was, and the pair counts no allocation or free; a taken trace whose
+ * block is gone counts one free. */
+static int traced_line(const void *p) {
+    rcy_traceback *tb = rcy_tracemalloc_get_object_traceback(p);
+    int line = tb ? (int)tb->frames[0].lineno : -1;
+    rcy_traceback_free(tb);
+    return line;
+}
+
+static void taken_trace_put_back_is_unchanged(void **state) {
+    (void)state;
+    assert_int_equal(rcy_tracemalloc_start(1), RCY_OK);
+    site_alloc(0, ADDR(1), 100, 11);
+    rcy_tracemalloc_counters c0 = {.size = sizeof c0}, c = {.size = sizeof c};
+    rcy_tracemalloc_get_counters(&c0);
+    assert_int_equal(c0.allocs, 1);
+    rcyi_taken t;
+    assert_true(rcyi_tracemalloc_take(0, (uintptr_t)ADDR(1), &t));
+    assert_int_equal(t.size, 100);
+    assert_int_equal(traced_line(ADDR(1)), -1);
+    size_t cur, peak;
+    rcy_tracemalloc_get_traced_memory(&cur, &peak);
+    assert_int_equal(cur, 0);
+    assert_int_equal(peak, 100);
+    rcyi_tracemalloc_put_back(&t);
+    assert_int_equal(traced_line(ADDR(1)), 11);
+    rcy_tracemalloc_get_counters(&c);
+    assert_int_equal(c.allocs, c0.allocs);
+    assert_int_equal(c.frees, c0.frees);
+    assert_int_equal(c.current, 100);
+    assert_int_equal(c.peak, 100);
+    /* Taken, then gone: one free, no allocation. */
+    assert_true(rcyi_tracemalloc_take(0, (uintptr_t)ADDR(1), &t));
+    rcyi_tracemalloc_taken_freed(&t);
+    rcy_tracemalloc_get_counters(&c);
+    assert_int_equal(c.allocs, c0.allocs);
+    assert_int_equal(c.frees, c0.frees + 1);
+    assert_int_equal(c.current, 0);
+    /* Nothing to take: nothing put back or counted. */
+    assert_false(rcyi_tracemalloc_take(0, (uintptr_t)ADDR(2), &t));
+    rcyi_tracemalloc_put_back(&t);
+    rcyi_tracemalloc_taken_freed(&t);
+    rcy_tracemalloc_get_counters(&c);
+    assert_int_equal(c.frees, c0.frees + 1);
+    assert_int_equal(traced_line(ADDR(2)), -1);
+    /* Cleared meanwhile: the taken trace's traceback is gone, so is it. */
+    site_alloc(0, ADDR(3), 50, 12);
+    assert_true(rcyi_tracemalloc_take(0, (uintptr_t)ADDR(3), &t));
+    rcy_tracemalloc_clear_traces();
+    rcyi_tracemalloc_put_back(&t);
+    assert_int_equal(traced_line(ADDR(3)), -1);
+    rcy_tracemalloc_get_traced_memory(&cur, &peak);
+    assert_int_equal(cur, 0);
+    rcy_tracemalloc_stop();
+}
+
 /* Native frames: a call-site frame, then the callers, named by DWARF. */
 static int leaf_line, middle_line;
 
@@ -660,6 +717,7 @@ int main(void) {
         cmocka_unit_test_teardown(traced_memory_and_peak_are_exact, stop_tracing),
         cmocka_unit_test_teardown(huge_sizes_are_exact, stop_tracing),
         cmocka_unit_test_teardown(domains_are_separate_address_spaces, stop_tracing),
+        cmocka_unit_test_teardown(taken_trace_put_back_is_unchanged, stop_tracing),
         cmocka_unit_test_teardown(one_frame_is_the_call_site, stop_tracing),
         cmocka_unit_test_teardown(native_frames_resolve_to_functions_and_lines, stop_tracing),
         cmocka_unit_test_teardown(tracebacks_longer_than_the_stack_buffer, stop_tracing),

@@ -13,6 +13,10 @@
  *    static bootstrap buffer; frees of those blocks are ignored.
  *  - Blocks are untracked BEFORE the real free/realloc gives the address
  *    back, so another thread that gets the same address tracks it after us.
+ *    realloc takes the trace aside (rcyi_tracemalloc_take) rather than
+ *    freeing it: when the real realloc fails the block is traced again
+ *    exactly as it was (size, traceback), with no allocation or free
+ *    counted; when it succeeds the old block counts as freed.
  *  - mode only moves forward in one image: UNINIT -> RESOLVING -> TRACING
  *    (or OFF) -> DONE; a fork child goes TRACING -> CHILD -> TRACING.
  *  - Nothing here takes a lock on the allocation path; the tracer is
@@ -36,6 +40,8 @@
 #include "cli.h" /* cli_program_tag: the command names files the same way */
 
 #include <recycle.h>
+
+#include "tracemalloc.h" /* rcyi_tracemalloc_take: realloc's trace set aside */
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -850,13 +856,16 @@ ALWAYS_INLINE void *realloc_impl(void *p, size_t size) {
         return p ? NULL : boot_alloc(size, 0);
     }
     tls.depth = 1;
+    rcyi_taken old = {0};
     if (p)
-        untrack(p);
+        rcyi_tracemalloc_take(RCY_DOMAIN_MALLOC, (uintptr_t)p, &old);
     void *q = real.realloc(p, size);
-    if (q)
+    if (q || size == 0) { /* moved, resized, or realloc(p, 0) freed p */
+        rcyi_tracemalloc_taken_freed(&old);
         track(q, size);
-    else if (p && size != 0)
-        track(p, malloc_usable_size(p)); /* failed: p still lives */
+    } else {
+        rcyi_tracemalloc_put_back(&old); /* failed: p lives on as it was */
+    }
     tls.depth = 0;
     return q;
 }

@@ -14,11 +14,14 @@
  *                    has neither LD_PRELOAD nor RCY_RUN_*
  *   loop N           N malloc/free pairs of growing sizes (for heaptrack)
  *   peak             a clear peak of 8 MiB in the middle of a 300 ms run
+ *   reallocfail N    one 54321-byte block kept live, then N reallocs of it
+ *                    that fail (ENOMEM); prints "reallocfail done N"
  */
 #define _GNU_SOURCE
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,6 +187,24 @@ static int mode_peak(void) {
     return 0;
 }
 
+static int mode_reallocfail(long n) {
+    static volatile size_t huge = SIZE_MAX / 2; /* glibc refuses: ENOMEM */
+    char *p = malloc(54321);                    /* reallocfail: the block's line */
+    memset(p, 1, 54321);
+    long failed = 0;
+    for (long i = 0; i < n; i++) {
+        void *q = realloc(p, huge);
+        if (q) {
+            free(q);
+            return 1;
+        }
+        failed++;
+    }
+    sink = p;
+    printf("reallocfail done %ld\n", failed);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "count";
     if (strcmp(mode, "count") == 0)
@@ -216,6 +237,8 @@ int main(int argc, char **argv) {
         return mode_loop(argc > 2 ? atol(argv[2]) : 100000);
     if (strcmp(mode, "peak") == 0)
         return mode_peak();
+    if (strcmp(mode, "reallocfail") == 0)
+        return mode_reallocfail(argc > 2 ? atol(argv[2]) : 1);
     fprintf(stderr, "cli_target: unknown mode %s\n", mode);
     return 2;
 }

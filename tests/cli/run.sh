@@ -66,6 +66,23 @@ expect_eq "diff prints the differences header" "[ Top 10 differences ]" "$(print
 expect_match "diff lines are StatisticDiff's format" \
     'cli_target.c:[0-9]+: size=36.2 KiB \(\+36.2 KiB\), count=3 \(\+3\), average=12.1 KiB' "$d"
 
+# ---- a failed realloc leaves the block as it was --------------------------
+# One live 54321-byte block, then 0 or 1000 reallocs of it that fail: the
+# block stays at its malloc line with its size, and the failures count
+# neither allocations nor frees.
+line=$(grep -n 'reallocfail: the block' "$here/cli_target.c" | cut -d: -f1)
+R run -q -o rf0.rcy -- "$CLI_TARGET" reallocfail 0 >rf0.out
+R run -q -o rf.rcy -- "$CLI_TARGET" reallocfail 1000 >rf.out
+expect_eq "realloc to SIZE_MAX/2 fails 1000 times" "reallocfail done 1000" "$(cat rf.out)"
+expect_match "the block stays at its malloc line, with its size" \
+    "cli_target.c:$line: size=53.0 KiB, count=1, average=53.0 KiB" "$(R top rf.rcy)"
+a0=$(R stats rf0.rcy | awk '/^allocations:/{print $2}')
+a1=$(R stats rf.rcy | awk '/^allocations:/{print $2}')
+f0=$(R stats rf0.rcy | awk '/^frees:/{print $2}')
+f1=$(R stats rf.rcy | awk '/^frees:/{print $2}')
+expect_eq "failed reallocs count no allocation ($a0 then $a1)" "${a0:-x}" "${a1:-y}"
+expect_eq "failed reallocs count no free ($f0 then $f1)" "${f0:-x}" "${f1:-y}"
+
 # ---- threads: no lost events, no deadlock --------------------------------
 R run -q -o thr.rcy -- "$CLI_TARGET" threads 4 20000 >/dev/null
 expect_eq "threaded program exits 0" 0 "$?"
