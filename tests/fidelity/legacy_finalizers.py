@@ -2,29 +2,10 @@
 # from a garbage cycle but in none dies by refcounting once the cycle is
 # cleared; one in a cycle is uncollectable with all it reaches.
 import gc
-import sys
 
-try:
-    import _testcapi
-except ImportError:
-    print("this python3 has no _testcapi (with_tp_del)", file=sys.stderr)
-    sys.exit(77)
+from fid_legacy import Legacy, Node
 
 gc.disable()
-
-
-class Node:
-    __slots__ = ('a', 'b', 'name', '__weakref__')
-
-
-@_testcapi.with_tp_del
-class Legacy:
-    __slots__ = ('a', 'b', 'name', '__weakref__')
-
-    def __tp_del__(self):
-        print("tp_del", self.name)
-
-
 gc.collect()
 print("in no cycle")
 a, b, lg, kept = Node(), Node(), Legacy(), Node()
