@@ -83,6 +83,35 @@
 
 #include "recycle.h"
 
+/* ---- the internal API (alloc.c) ----------------------------------- */
+
+enum { RCYI_KIND_RAW = 0, RCYI_KIND_OBJECT = 1 };
+
+/* Untraced allocation of `size` bytes of the given kind.  Blocks of kind
+ * OBJECT come from pools that hold only objects, so the collector can walk
+ * them; the caller of rcyi_free for an object block first sets its first 8
+ * bytes (refcnt, gcword) to zero.  NULL on failure (no handler called). */
+void *rcyi_alloc(rcy_heap *h, size_t size, int kind);
+void *rcyi_realloc(rcy_heap *h, void *p, size_t size); /* RAW kind only */
+void rcyi_free(rcy_heap *h, void *p);
+/* Visit every live object (small and large) of the heap. */
+typedef void (*rcyi_obj_visitor)(rcy_head_ *obj, void *arg);
+void rcyi_walk_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg);
+/* The heap a block belongs to, or NULL when recycle never handed it out
+ * (used to report misuse). */
+rcy_heap *rcyi_heap_of_block(const void *p);
+
+int rcyi_alloc_init(rcy_heap *h, const rcy_config *cfg);
+/* Frees every block and arena of the heap. */
+void rcyi_alloc_fini(rcy_heap *h);
+/* Check every invariant above; a broken one is reported through
+ * rcyi_fatal(RCY_ECORRUPTED_HEAP, ...).  Returns 0. */
+int rcyi_alloc_validate(rcy_heap *h);
+/* Usable bytes of a block handed out by rcyi_alloc. */
+size_t rcyi_alloc_usable_size(rcy_heap *h, const void *p);
+
+/* ---- the block format and the state behind the invariants --------- */
+
 #define RCYI_POOLS_PER_ARENA (RCY_ARENA_SIZE / RCY_POOL_SIZE)
 #define RCYI_KINDS           2
 
@@ -327,14 +356,5 @@ static inline void rcyi_free_object_inline(rcy_heap *h, void *b) {
     }
     rcyi_free_slow(h, b);
 }
-
-int rcyi_alloc_init(rcy_heap *h, const rcy_config *cfg);
-/* Frees every block and arena of the heap. */
-void rcyi_alloc_fini(rcy_heap *h);
-/* Check every invariant above; a broken one is reported through
- * rcyi_fatal(RCY_ECORRUPTED_HEAP, ...).  Returns 0. */
-int rcyi_alloc_validate(rcy_heap *h);
-/* Usable bytes of a block handed out by rcyi_alloc. */
-size_t rcyi_alloc_usable_size(rcy_heap *h, const void *p);
 
 #endif

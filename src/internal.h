@@ -8,23 +8,9 @@
 #include "object.h"
 #include "recycle.h"
 
-/* ---- alloc.c: the small-object allocator ---------------------------- */
+/* ---- alloc.c: the small-object allocator (its API and invariants) --- */
 
-enum { RCYI_KIND_RAW = 0, RCYI_KIND_OBJECT = 1 };
-
-/* Untraced allocation of `size` bytes of the given kind.  Blocks of kind
- * OBJECT come from pools that hold only objects, so the collector can walk
- * them; the caller of rcyi_free for an object block first sets its first 8
- * bytes (refcnt, gcword) to zero.  NULL on failure (no handler called). */
-void *rcyi_alloc(rcy_heap *h, size_t size, int kind);
-void *rcyi_realloc(rcy_heap *h, void *p, size_t size); /* RAW kind only */
-void rcyi_free(rcy_heap *h, void *p);
-/* Visit every live object (small and large) of the heap. */
-typedef void (*rcyi_obj_visitor)(rcy_head_ *obj, void *arg);
-void rcyi_walk_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg);
-/* The heap a block belongs to, or NULL when recycle never handed it out
- * (used to report misuse). */
-rcy_heap *rcyi_heap_of_block(const void *p);
+#include "alloc.h"
 
 /* ---- object.c ------------------------------------------------------- */
 
