@@ -107,7 +107,7 @@ static inline rcyi_arena *pool_arena(const rcyi_pool *p) {
     return (rcyi_arena *)((uintptr_t)p & ~(uintptr_t)(ARENA_SIZE - 1));
 }
 static inline rcy_heap *pool_heap(const rcyi_pool *p) {
-    return (rcy_heap *)(p->owner & ~RCYI_OWNER_BITS);
+    return rcyi_owner_heap(p->owner);
 }
 /* The pool header of a pointer known to lie in one of our arenas. */
 static inline rcyi_pool *pool_of(const void *p) {
@@ -115,14 +115,6 @@ static inline rcyi_pool *pool_of(const void *p) {
 }
 static inline uint32_t link_off(const rcyi_alloc_state *st, unsigned kind) {
     return rcyi_link_offset(st->debug, (int)kind);
-}
-static inline void *get_link(const void *b, uint32_t off) {
-    void *n;
-    memcpy(&n, (const char *)b + off, sizeof n);
-    return n;
-}
-static inline void set_link(void *b, uint32_t off, void *n) {
-    memcpy((char *)b + off, &n, sizeof n);
 }
 static inline size_t class_size(unsigned cls) {
     return ((size_t)cls + 1) * RCY_ALIGNMENT;
@@ -217,8 +209,7 @@ static void usable_push_front(rcyi_alloc_state *st, rcyi_arena *a) {
         st->nfp2last[a->nfree] = a;
 }
 
-static void usable_insert_after(rcyi_alloc_state *st, rcyi_arena *dest, rcyi_arena *a) {
-    (void)st;
+static void usable_insert_after(rcyi_arena *dest, rcyi_arena *a) {
     a->prev = dest;
     a->next = dest->next;
     if (dest->next)
@@ -273,7 +264,7 @@ static void cache_trim(rcyi_alloc_state *st) {
     rcyi_arena *a = st->cache;
     if (st->ncache > keep && !a->decommitted) {
         if (a->ncarved > 2) {
-            size_t rec = (RCYI_ARENA_META + 4095) & ~(size_t)4095; /* the record stays */
+            size_t rec = rcyi_os_page_round(RCYI_ARENA_META); /* the record stays */
             rcyi_os_decommit(a->base + rec, ARENA_SIZE - rec);
         }
         a->decommitted = 1;
@@ -417,7 +408,7 @@ static bool pool_release(rcyi_alloc_state *st, rcyi_pool *p) {
     a->nfree = old + 1;
     if (dest) {
         usable_unlink(st, a);
-        usable_insert_after(st, dest, a);
+        usable_insert_after(dest, a);
     }
     st->nfp2last[old + 1] = a;
     return false;
@@ -455,21 +446,22 @@ static void *carve(const rcyi_alloc_state *st, rcyi_pool *p) {
     uint32_t end = p->virgin + p->bsize;
     if (!st->debug) {
         uint32_t link = link_off(st, p->kind);
-        uint32_t page_end = p->virgin + (uint32_t)(((uintptr_t)b | 4095u) + 1 - (uintptr_t)b);
+        uint32_t page_end =
+            p->virgin + (uint32_t)(((uintptr_t)b | (RCYI_OS_PAGE - 1)) + 1 - (uintptr_t)b);
         uint32_t limit = page_end < p->limit ? page_end : p->limit;
         char *prev = NULL;
         for (uint32_t off = end; off + p->bsize <= limit; off += p->bsize) {
             char *c = p->mem + off;
             memset(c, 0, link);
             if (prev)
-                set_link(prev, link, c);
+                rcyi_block_set_link(prev, link, c);
             else
                 p->free = c;
             prev = c;
             end = off + p->bsize;
         }
         if (prev)
-            set_link(prev, link, NULL);
+            rcyi_block_set_link(prev, link, NULL);
     }
     p->virgin = end;
     p->used++;
@@ -479,12 +471,9 @@ static void *carve(const rcyi_alloc_state *st, rcyi_pool *p) {
 static void *alloc_slow(rcy_heap *h, rcyi_alloc_state *st, unsigned kind, unsigned cls) {
     rcyi_pool *head = &st->lists[kind][cls];
     for (rcyi_pool *p = head->next; p != head; p = head->next) {
-        void *b = p->free;
-        if (b) {
-            p->free = get_link(b, link_off(st, kind));
-            p->used++;
+        void *b = rcyi_pool_pop(p, link_off(st, kind));
+        if (b)
             return b;
-        }
         if (p->virgin + p->bsize <= p->limit)
             return carve(st, p);
         list_unlink(p); /* full: in use again, so no longer retained (P5) */
@@ -497,23 +486,14 @@ static void *alloc_slow(rcy_heap *h, rcyi_alloc_state *st, unsigned kind, unsign
     if (!p)
         return NULL;
     list_push_front(head, p);
-    void *b = p->free; /* a reused pool comes with its free list */
-    if (b) {
-        p->free = get_link(b, link_off(st, kind));
-        p->used++;
-        return b;
-    }
-    return carve(st, p);
+    void *b = rcyi_pool_pop(p, link_off(st, kind)); /* a reused pool comes with its free list */
+    return b ? b : carve(st, p);
 }
 
 static inline void *small_alloc(rcy_heap *h, rcyi_alloc_state *st, unsigned kind, unsigned cls) {
-    rcyi_pool *p = st->lists[kind][cls].next;
-    void *b = p->free;
-    if (RCY_LIKELY(b != NULL)) {
-        p->free = get_link(b, link_off(st, kind));
-        p->used++;
+    void *b = rcyi_pool_pop(st->lists[kind][cls].next, link_off(st, kind));
+    if (RCY_LIKELY(b != NULL))
         return b;
-    }
     return alloc_slow(h, st, kind, cls);
 }
 
@@ -541,9 +521,7 @@ static void free_slow(rcyi_alloc_state *st, rcyi_pool *p) {
 }
 
 static inline void small_free(rcyi_alloc_state *st, rcyi_pool *p, void *b) {
-    set_link(b, link_off(st, p->kind), p->free);
-    p->free = b;
-    uint32_t u = --p->used;
+    uint32_t u = rcyi_pool_push(p, b, link_off(st, p->kind));
     if (RCY_LIKELY(p->linked && u != 0))
         return;
     free_slow(st, p);
@@ -696,8 +674,7 @@ static size_t debug_check(const void *p, size_t capacity, const char *what) {
 static rcyi_pool *debug_small_pool(rcy_heap *h, const void *p, const char *what) {
     const char *b = (const char *)p - DBG_FRONT;
     rcyi_pool *pl = pool_of(b);
-    size_t off = (size_t)(b - pl->mem);
-    if (pool_heap(pl) != h || off >= pl->virgin || off % pl->bsize != 0)
+    if (pool_heap(pl) != h || !rcyi_pool_block_start(pl, b))
         bad_free(h, p, what);
     return pl;
 }
@@ -996,17 +973,16 @@ void rcy_heap_fail_nth(rcy_heap *heap, unsigned long n) {
             rcyi_fatal(RCY_ECORRUPTED_HEAP, "allocator invariant broken: " __VA_ARGS__);           \
     } while (0)
 
-static void validate_pool(rcy_heap *h, rcyi_alloc_state *st, rcyi_pool *p) {
+static void validate_pool(const rcyi_alloc_state *st, const rcyi_pool *p) {
     CHECK(p->kind == RCYI_KIND_RAW || p->kind == RCYI_KIND_OBJECT, "P1: pool %p kind %u", (void *)p,
           p->kind);
     CHECK(p->cls < RCY_SIZE_CLASSES && p->bsize == class_size(p->cls), "pool %p class", (void *)p);
     CHECK(p->virgin <= p->limit && p->virgin % p->bsize == 0, "pool %p virgin offset %u", (void *)p,
           p->virgin);
     size_t carved = p->virgin / p->bsize, nfree = 0;
-    for (char *b = p->free; b; b = get_link(b, link_off(st, p->kind))) {
-        size_t off = (size_t)(b - p->mem);
-        CHECK(pool_of(b) == p && off < p->virgin && off % p->bsize == 0,
-              "P2: pool %p free list entry %p", (void *)p, (void *)b);
+    for (char *b = p->free; b; b = rcyi_block_link(b, link_off(st, p->kind))) {
+        CHECK(pool_of(b) == p && rcyi_pool_block_start(p, b), "P2: pool %p free list entry %p",
+              (void *)p, (void *)b);
         CHECK(++nfree <= carved, "P2: pool %p free list longer than its blocks", (void *)p);
         if (p->kind == RCYI_KIND_OBJECT) {
             const rcy_head_ *o = (const rcy_head_ *)(void *)(b + (st->debug ? DBG_FRONT : 0));
@@ -1032,7 +1008,6 @@ static void validate_pool(rcy_heap *h, rcyi_alloc_state *st, rcyi_pool *p) {
                 debug_check(b + DBG_FRONT, cap, "validate");
         }
     }
-    (void)h;
 }
 
 int rcyi_alloc_validate(rcy_heap *h) {
@@ -1069,7 +1044,7 @@ int rcyi_alloc_validate(rcy_heap *h) {
                       (void *)p);
                 CHECK(!(p->owner & RCYI_OWNER_OBJECT) == (p->kind != RCYI_KIND_OBJECT),
                       "pool %p kind bit", (void *)p);
-                validate_pool(h, st, p);
+                validate_pool(st, p);
             }
         }
     }
@@ -1302,14 +1277,9 @@ __attribute__((noinline)) static void *mem_alloc_other(rcy_heap *heap, size_t si
 void *rcy_mem_alloc_(rcy_heap *heap, size_t size, RCY_SITE_PARAMS) {
     void *b = NULL;
     if (RCY_LIKELY(heap != NULL) && RCY_LIKELY(size - 1 < heap->alloc.fast_limit)) {
-        rcyi_pool *p = heap->alloc.lists[RCYI_KIND_RAW][(size - 1) >> 4].next;
-        b = p->free;
-        if (RCY_LIKELY(b != NULL)) {
-            p->free = get_link(b, RCYI_LINK_RAW);
-            p->used++;
-            if (RCY_LIKELY(!__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED)))
-                return b;
-        }
+        b = rcyi_pool_pop(heap->alloc.lists[RCYI_KIND_RAW][(size - 1) >> 4].next, RCYI_LINK_RAW);
+        if (RCY_LIKELY(b != NULL) && RCY_LIKELY(!__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED)))
+            return b;
     }
     return mem_alloc_other(heap, size, b, file, line, func);
 }
@@ -1345,16 +1315,9 @@ __attribute__((noinline)) static void mem_free_other(rcy_heap *heap, void *ptr) 
  * and a released pool (owner 0) has used == 0, so a NULL heap always
  * reaches mem_free_other. */
 void rcy_mem_free(rcy_heap *heap, void *ptr) {
-    if (RCY_LIKELY(!__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED))) {
-        if (RCY_LIKELY(rcyi_in_arena(ptr))) {
-            rcyi_pool *p = rcyi_pool_at(ptr);
-            if (RCY_LIKELY(p->owner == (uintptr_t)heap && p->used > 1)) {
-                set_link(ptr, RCYI_LINK_RAW, p->free);
-                p->free = ptr;
-                p->used--;
-                return;
-            }
-        }
-    }
+    if (RCY_LIKELY(!__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED)) &&
+        RCY_LIKELY(rcyi_in_arena(ptr)) &&
+        rcyi_pool_free_fast(rcyi_pool_at(ptr), ptr, (uintptr_t)heap, RCYI_LINK_RAW))
+        return;
     mem_free_other(heap, ptr);
 }

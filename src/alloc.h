@@ -83,6 +83,8 @@
 
 #include "recycle.h"
 
+#include <string.h>
+
 /* ---- the internal API (alloc.c) ----------------------------------- */
 
 enum { RCYI_KIND_RAW = 0, RCYI_KIND_OBJECT = 1 };
@@ -121,7 +123,7 @@ typedef struct rcyi_large rcyi_large;
 /* One per pool, in the arena record; exactly 64 bytes.  The first fields
  * are the ones the fast paths touch. */
 typedef struct rcyi_pool {
-    void *free;                    /* free list head (link at block offset 8)          */
+    void *free;                    /* free list head (link: rcyi_link_offset)          */
     uint32_t used;                 /* blocks handed out                                */
     uint32_t virgin;               /* offset of the first never-handed-out block       */
     uintptr_t owner;               /* (uintptr_t)heap | RCYI_OWNER_* bits; 0 while on
@@ -225,11 +227,6 @@ static inline rcyi_pool *rcyi_pool_at(const void *p) {
     rcyi_arena *a = (rcyi_arena *)((uintptr_t)p & ~(uintptr_t)(RCY_ARENA_SIZE - 1));
     return &a->pools[((uintptr_t)p / RCY_POOL_SIZE) % RCYI_POOLS_PER_ARENA];
 }
-/* The same, given the arena the map returned for p (a == p's arena). */
-static inline rcyi_pool *rcyi_pool_of(rcyi_arena *a, const void *p) {
-    (void)a;
-    return rcyi_pool_at(p);
-}
 
 /* Largest type->size rcy_new_ zero-fills inline (bigger ones call memset
  * on the general path). */
@@ -246,6 +243,70 @@ static inline rcyi_pool *rcyi_pool_of(rcyi_arena *a, const void *p) {
 /* The link offset of a free block of the given kind (RCYI_KIND_*). */
 static inline uint32_t rcyi_link_offset(int debug, int kind) {
     return debug ? RCYI_LINK_RAW : kind ? RCYI_LINK_OBJECT : RCYI_LINK_RAW;
+}
+
+/* ---- the block format: the only code that reads or writes a free-list
+ * link or decides "p starts a block of this pool, of which heap" ------- */
+
+/* The free-list link of block b, stored `link` bytes in (rcyi_link_offset). */
+static inline void *rcyi_block_link(const void *b, uint32_t link) {
+    void *n;
+    memcpy(&n, (const char *)b + link, sizeof n);
+    return n;
+}
+static inline void rcyi_block_set_link(void *b, uint32_t link, void *next) {
+    memcpy((char *)b + link, &next, sizeof next);
+}
+
+/* Takes the head of pool p's free list (links `link` bytes into each
+ * block) and counts it used; NULL when the list is empty.  The class
+ * lists' sentinels have an empty list, so a caller may pop from the head
+ * of a class list without testing it for emptiness. */
+static inline void *rcyi_pool_pop(rcyi_pool *p, uint32_t link) {
+    void *b = p->free;
+    if (RCY_LIKELY(b != NULL)) {
+        p->free = rcyi_block_link(b, link);
+        p->used++;
+    }
+    return b;
+}
+
+/* Puts block b at the head of pool p's free list and counts it free;
+ * returns the blocks of p still in use. */
+static inline uint32_t rcyi_pool_push(rcyi_pool *p, void *b, uint32_t link) {
+    rcyi_block_set_link(b, link, p->free);
+    p->free = b;
+    return --p->used;
+}
+
+/* The free fast path's test and push: b (in pool p == rcyi_pool_at(b))
+ * goes on the free list when p's owner word is exactly `owner` (the heap,
+ * its kind bit, no debug checks due, on its class list) and b is not the
+ * pool's last block in use (an empty pool goes back to its arena).  false
+ * when the caller must take the slow path. */
+static inline bool rcyi_pool_free_fast(rcyi_pool *p, void *b, uintptr_t owner, uint32_t link) {
+    if (RCY_LIKELY(p->owner == owner && p->used > 1)) {
+        rcyi_pool_push(p, b, link);
+        return true;
+    }
+    return false;
+}
+
+/* True when b is the start of a block of pool pl (== rcyi_pool_at(b)) below
+ * its virgin offset: a block handed out or on the free list.  Below mem
+ * (the arena record) the offset wraps above virgin; off / bsize is a
+ * multiplication by recip, exact below 2^14 (the error term stays under
+ * 2^23). */
+static inline bool rcyi_pool_block_start(const rcyi_pool *pl, const void *b) {
+    uint32_t off = (uint32_t)((const char *)b - pl->mem);
+    if (RCY_UNLIKELY(off >= pl->virgin))
+        return false;
+    return (uint32_t)(((uint64_t)off * pl->recip) >> 32) * pl->bsize == off;
+}
+
+/* The heap of a pool's owner word (which holds flags in its low bits). */
+static inline rcy_heap *rcyi_owner_heap(uintptr_t owner) {
+    return (rcy_heap *)(owner & ~RCYI_OWNER_BITS);
 }
 
 /* For the tracer's block table (tracemalloc.c), read-only: the geometry of
@@ -273,15 +334,9 @@ static inline rcy_heap *rcyi_heap_of_block_inline(const void *p) {
         const rcyi_pool *pl = rcyi_pool_at(p);
         uintptr_t owner = __atomic_load_n(&pl->owner, __ATOMIC_RELAXED);
         size_t front = (owner & RCYI_OWNER_DEBUG) ? RCYI_DBG_FRONT : 0;
-        size_t off = (size_t)((const char *)p - pl->mem) - front;
-        if (owner == 0 || off >= pl->virgin)
+        if (owner == 0 || !rcyi_pool_block_start(pl, (const char *)p - front))
             return NULL;
-        /* off / bsize by multiplication: exact below 2^14 (the error term
-         * stays under 2^23). */
-        uint32_t q = (uint32_t)(((uint64_t)(uint32_t)off * pl->recip) >> 32);
-        if (q * pl->bsize != (uint32_t)off)
-            return NULL;
-        return (rcy_heap *)(owner & ~RCYI_OWNER_BITS);
+        return rcyi_owner_heap(owner);
     }
     return rcyi_heap_of_other_block(p);
 }
@@ -302,11 +357,12 @@ static inline bool rcyi_is_object_block(const rcyi_pool *pl, const void *p) {
     uintptr_t owner = __atomic_load_n(&pl->owner, __ATOMIC_RELAXED);
     if (RCY_UNLIKELY((owner & (RCYI_OWNER_DEBUG | RCYI_OWNER_OBJECT)) != RCYI_OWNER_OBJECT))
         return false;
-    /* Below mem (the arena record) the offset wraps above virgin. */
-    uint32_t off = (uint32_t)((const char *)p - pl->mem);
-    if (RCY_UNLIKELY(off >= pl->virgin))
-        return false;
-    return (uint32_t)(((uint64_t)off * pl->recip) >> 32) * pl->bsize == off;
+    return rcyi_pool_block_start(pl, p);
+}
+
+/* The heap owning that object block, or NULL (same conditions). */
+static inline rcy_heap *rcyi_object_block_heap(const rcyi_pool *pl, const void *p) {
+    return rcyi_is_object_block(pl, p) ? rcyi_owner_heap(pl->owner) : NULL;
 }
 
 /* Everything the inline paths below do not handle. */
@@ -316,44 +372,27 @@ void rcyi_free_slow(rcy_heap *h, void *p);
 /* rcyi_alloc / rcyi_free with the fast path inline (same contract). */
 static inline void *rcyi_alloc_inline(rcy_heap *h, rcyi_alloc_state *st, size_t size, int kind) {
     if (RCY_LIKELY(size - 1 < st->fast_limit)) {
-        rcyi_pool *p = st->lists[kind][(size - 1) >> 4].next;
-        char *b = (char *)p->free;
-        if (RCY_LIKELY(b != NULL)) {
-            p->free = *(void **)(void *)(b + rcyi_link_offset(0, kind));
-            p->used++;
+        void *b = rcyi_pool_pop(st->lists[kind][(size - 1) >> 4].next, rcyi_link_offset(0, kind));
+        if (RCY_LIKELY(b != NULL))
             return b;
-        }
     }
     return rcyi_alloc_slow(h, size, kind);
 }
 
 static inline void rcyi_free_inline(rcy_heap *h, void *b) {
-    if (RCY_LIKELY(rcyi_in_arena(b))) {
-        rcyi_pool *p = rcyi_pool_at(b);
-        /* Owned by h, no debug checks due, on its class list (a full pool
-         * must be relinked), and not the last block (an empty pool goes
-         * back to its arena). */
-        if (RCY_LIKELY(p->owner == (uintptr_t)h && p->used > 1)) {
-            *(void **)(void *)((char *)b + RCYI_LINK_RAW) = p->free;
-            p->free = b;
-            p->used--;
-            return;
-        }
-    }
+    /* Owned by h as a RAW pool, no debug checks due, on its class list (a
+     * full pool must be relinked), and not the last block. */
+    if (RCY_LIKELY(rcyi_in_arena(b)) &&
+        rcyi_pool_free_fast(rcyi_pool_at(b), b, (uintptr_t)h, RCYI_LINK_RAW))
+        return;
     rcyi_free_slow(h, b);
 }
 
 /* rcyi_free_inline for a block of an OBJECT pool (or a large object). */
 static inline void rcyi_free_object_inline(rcy_heap *h, void *b) {
-    if (RCY_LIKELY(rcyi_in_arena(b))) {
-        rcyi_pool *p = rcyi_pool_at(b);
-        if (RCY_LIKELY(p->owner == ((uintptr_t)h | RCYI_OWNER_OBJECT) && p->used > 1)) {
-            *(void **)(void *)((char *)b + RCYI_LINK_OBJECT) = p->free;
-            p->free = b;
-            p->used--;
-            return;
-        }
-    }
+    if (RCY_LIKELY(rcyi_in_arena(b)) &&
+        rcyi_pool_free_fast(rcyi_pool_at(b), b, (uintptr_t)h | RCYI_OWNER_OBJECT, RCYI_LINK_OBJECT))
+        return;
     rcyi_free_slow(h, b);
 }
 

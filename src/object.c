@@ -133,11 +133,10 @@ void *rcy_new_(rcy_heap *heap, const rcy_type *type, const char *file, int line,
         RCY_LIKELY(type->size - 1 < heap->alloc.obj_fast_max) &&
         RCY_LIKELY(!__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED))) {
         size_t size = type->size;
-        rcyi_pool *p = heap->alloc.lists[RCYI_KIND_OBJECT][(size + HEAD_SIZE - 1) >> 4].next;
-        rcy_head_ *o = p->free;
+        rcy_head_ *o =
+            rcyi_pool_pop(heap->alloc.lists[RCYI_KIND_OBJECT][(size + HEAD_SIZE - 1) >> 4].next,
+                          RCYI_LINK_OBJECT);
         if (RCY_LIKELY(o != NULL)) {
-            p->free = *(void **)(void *)((char *)o + RCYI_LINK_OBJECT);
-            p->used++;
             zero_small(o + 1, size);
             o->refcnt = 1;
             o->gcword = RCYI_SLOT_NONE << RCYI_GC_SLOT_SHIFT;
@@ -195,21 +194,9 @@ RCY_NORETURN static void report_zero(const char *what, const void *obj, const rc
  * rcyi_heap_of_block, which knows every case.  Same answer, minus a call,
  * on the path every deallocation takes. */
 static inline rcy_heap *small_object_heap(const rcy_head_ *hd) {
-    rcyi_arena *a = rcyi_arena_lookup(hd);
-    if (RCY_UNLIKELY(!a || ((uintptr_t)hd >> 48)))
+    if (RCY_UNLIKELY((uintptr_t)hd >> 48))
         return NULL;
-    const rcyi_pool *p = rcyi_pool_of(a, hd);
-    uintptr_t owner = __atomic_load_n(&p->owner, __ATOMIC_RELAXED);
-    if (RCY_UNLIKELY((owner & (RCYI_OWNER_DEBUG | RCYI_OWNER_OBJECT)) != RCYI_OWNER_OBJECT))
-        return NULL;
-    size_t off = (size_t)((const char *)hd - p->mem);
-    if (RCY_UNLIKELY(off >= p->virgin))
-        return NULL;
-    uint32_t o = (uint32_t)off;
-    uint32_t q = (uint32_t)(((uint64_t)o * p->recip) >> 32);
-    if (RCY_UNLIKELY(q * p->bsize != o))
-        return NULL;
-    return (rcy_heap *)(owner & ~RCYI_OWNER_BITS);
+    return rcyi_object_block_heap(rcyi_pool_at(hd), hd);
 }
 
 /* Checks `obj` before a slow-path operation; returns its heap. */
@@ -351,7 +338,7 @@ void rcy_decref_slow_(void *obj) {
         if (RCY_LIKELY(rcyi_is_object_block(p, hd)) &&
             RCY_LIKELY(!(hd->gcword & SLOW_DEALLOC_BITS))) {
             const rcy_type *t = hd->type;
-            rcy_heap *h = (rcy_heap *)(p->owner & ~RCYI_OWNER_BITS);
+            rcy_heap *h = rcyi_owner_heap(p->owner);
             if (RCY_LIKELY(!t->finalize && h->obj.depth < RCYI_DEALLOC_MAX_DEPTH &&
                            !__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED))) {
                 hd->refcnt = 0;
@@ -373,13 +360,9 @@ void rcy_decref_slow_(void *obj) {
                 hd->gcword = 0;
                 /* Our block keeps the pool live: only its UNLINKED bit and
                  * count can have changed. */
-                p = rcyi_pool_at(hd);
-                if (RCY_LIKELY(p->owner == ((uintptr_t)h | RCYI_OWNER_OBJECT) && p->used > 1)) {
-                    *(void **)(void *)((char *)hd + RCYI_LINK_OBJECT) = p->free;
-                    p->free = hd;
-                    p->used--;
+                if (RCY_LIKELY(rcyi_pool_free_fast(
+                        rcyi_pool_at(hd), hd, (uintptr_t)h | RCYI_OWNER_OBJECT, RCYI_LINK_OBJECT)))
                     return;
-                }
                 rcyi_free_slow(h, hd);
                 return;
             }

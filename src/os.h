@@ -8,6 +8,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The page the allocator cuts its layout to: virgin blocks are carved a
+ * page at a time and an arena's record is kept whole when the rest is
+ * decommitted.  4 KiB, the base page of the systems we run on;
+ * rcyi_os_page_size() is the running system's. */
+#define RCYI_OS_PAGE ((size_t)4096)
+/* n rounded up to a whole number of RCYI_OS_PAGE pages. */
+static inline size_t rcyi_os_page_round(size_t n) {
+    return (n + RCYI_OS_PAGE - 1) & ~(RCYI_OS_PAGE - 1);
+}
 size_t rcyi_os_page_size(void);
 /* Fresh zeroed read-write memory of `size` bytes; NULL on failure. */
 void *rcyi_os_map(size_t size);
