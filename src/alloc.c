@@ -1,6 +1,8 @@
-/* src/alloc.c — the per-heap small-object allocator (pymalloc's design:
- * size classes, pools, arenas) plus large blocks from the raw allocator,
- * the rcy_mem_* API, statistics, debug mode and fault injection.
+/* src/alloc.c — the per-heap small-object allocator's engine (pymalloc's
+ * design: size classes, pools, arenas) plus large blocks from the raw
+ * allocator, the rcy_mem_* API and fault injection.  Debug mode is in
+ * alloc_debug.c, the validator in alloc_validate.c, the statistics in
+ * alloc_stats.c.
  *
  * Layout and invariants are stated in alloc.h.  The fast paths
  * (rcyi_alloc / rcyi_free on a small block) take no lock and touch no
@@ -12,8 +14,6 @@
 #include "options.h"
 #include "os.h"
 
-#include <inttypes.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,37 +24,13 @@
  * (rcyi_os_map_arena): small heaps stay small, big ones spare the TLB. */
 #define HUGE_AFTER 4
 
-#define DBG_FRONT RCYI_DBG_FRONT
-#define DBG_BACK  8u
-#define DBG_FREED ((size_t)1 << 63)
-#define DBG_GUARD 0xFD
-#define DBG_CLEAN 0xCD
-#define DBG_DEAD  0xDD
-
 _Static_assert(sizeof(rcyi_pool) == RCYI_POOL_HEADER, "pool header size");
 _Static_assert(RCY_ARENA_SIZE % RCY_POOL_SIZE == 0, "arena is not whole pools");
 
-/* Just before every large block (16-byte multiple keeps the block
- * aligned). */
-struct rcyi_large {
-    rcyi_large *next, *prev;
-    rcy_heap *heap;
-    size_t size; /* bytes after this prefix */
-    uint32_t magic;
-    uint32_t kind;
-    uint64_t size_copy; /* survives the raw free for double-free reports
-                         * (allocators reuse the first 32 bytes) */
-};
-_Static_assert(sizeof(rcyi_large) % RCY_ALIGNMENT == 0, "large prefix misaligns blocks");
-
-#define LARGE_DEFERRED 0x0DEFE44Du
-static inline uint32_t large_magic(const rcyi_large *l) {
-    return 0x52435921u ^ (uint32_t)((uintptr_t)l >> 4);
-}
 /* Left in a released block: a second free of it is then reported as a
  * double free (best effort: the raw allocator may reuse the memory). */
 static inline uint32_t large_freed_magic(const rcyi_large *l) {
-    return ~large_magic(l);
+    return ~rcyi_large_magic(l);
 }
 
 /* Reads of a large prefix that may already be freed (double-free checks):
@@ -67,26 +43,16 @@ static inline uint32_t large_freed_magic(const rcyi_large *l) {
 RCY_NO_ASAN static uint32_t peek_magic(const rcyi_large *l) {
     return *(const volatile uint32_t *)&l->magic;
 }
-RCY_NO_ASAN static size_t peek_size_copy(const rcyi_large *l) {
+RCY_NO_ASAN size_t rcyi_large_size_copy(const rcyi_large *l) {
     return (size_t) * (const volatile uint64_t *)&l->size_copy;
 }
-static inline bool large_live(const rcyi_large *l) {
-    return peek_magic(l) == large_magic(l);
+bool rcyi_large_live(const rcyi_large *l) {
+    return peek_magic(l) == rcyi_large_magic(l);
 }
 
 /* ---- the process-wide arena map ------------------------------------- */
 
 uint64_t rcyi_arena_bits[RCYI_MAP_WORDS];
-
-#define map_lookup rcyi_arena_lookup
-
-/* map_lookup for an arbitrary pointer: rejects addresses outside the
- * 48 bits the map covers (they would alias). */
-static rcyi_arena *map_lookup_checked(const void *p) {
-    if ((uintptr_t)p >> 48)
-        return NULL;
-    return map_lookup(p);
-}
 
 static int map_set(void *base, bool present) {
     uintptr_t a = (uintptr_t)base;
@@ -103,24 +69,8 @@ static int map_set(void *base, bool present) {
 
 /* ---- small helpers -------------------------------------------------- */
 
-static inline rcyi_arena *pool_arena(const rcyi_pool *p) {
-    return (rcyi_arena *)((uintptr_t)p & ~(uintptr_t)(ARENA_SIZE - 1));
-}
-static inline rcy_heap *pool_heap(const rcyi_pool *p) {
-    return rcyi_owner_heap(p->owner);
-}
-/* The pool header of a pointer known to lie in one of our arenas. */
-static inline rcyi_pool *pool_of(const void *p) {
-    return rcyi_pool_at(p);
-}
 static inline uint32_t link_off(const rcyi_alloc_state *st, unsigned kind) {
     return rcyi_link_offset(st->debug, (int)kind);
-}
-static inline size_t class_size(unsigned cls) {
-    return ((size_t)cls + 1) * RCY_ALIGNMENT;
-}
-static inline unsigned size_class(size_t size) {
-    return (unsigned)((size - 1) >> 4);
 }
 
 static void *libc_malloc(void *ctx, size_t n) {
@@ -246,7 +196,7 @@ static rcyi_arena *cache_pop(rcyi_alloc_state *st) {
 }
 
 /* C1's bound when in_use arenas are in use (the floor of one aside). */
-static size_t cache_bound(const rcyi_alloc_state *st, size_t in_use) {
+size_t rcyi_cache_bound(const rcyi_alloc_state *st, size_t in_use) {
     size_t b = st->arenas_highwater * st->cache_pct / 100;
     return b < in_use ? b : in_use;
 }
@@ -256,7 +206,7 @@ static size_t cache_bound(const rcyi_alloc_state *st, size_t in_use) {
  * it only ever used a pool or two (then an alloc/free pair on an idle
  * heap costs no system call, and at most 32 KiB stay resident). */
 static void cache_trim(rcyi_alloc_state *st) {
-    size_t keep = cache_bound(st, st->arenas - st->ncache);
+    size_t keep = rcyi_cache_bound(st, st->arenas - st->ncache);
     while (st->ncache > (keep ? keep : 1)) {
         arena_unmap(st, cache_pop(st));
         st->arenas_reclaimed++;
@@ -359,7 +309,7 @@ static rcyi_pool *pool_take(rcy_heap *h, rcyi_alloc_state *st, unsigned kind, un
     if (!same) {
         p->free = NULL;
         p->virgin = 0;
-        p->bsize = (uint32_t)class_size(cls);
+        p->bsize = (uint32_t)rcyi_class_size(cls);
         p->recip = (uint32_t)((((uint64_t)1 << 32) + p->bsize - 1) / p->bsize);
         p->cls = (uint8_t)cls;
         p->kind = (uint8_t)kind;
@@ -377,7 +327,7 @@ static rcyi_pool *pool_take(rcy_heap *h, rcyi_alloc_state *st, unsigned kind, un
 static bool pool_release(rcyi_alloc_state *st, rcyi_pool *p) {
     if (p->linked)
         list_unlink(p);
-    rcyi_arena *a = pool_arena(p);
+    rcyi_arena *a = rcyi_pool_arena(p);
     if (p->retained) {
         p->retained = 0;
         a->nretained--;
@@ -479,7 +429,7 @@ static void *alloc_slow(rcy_heap *h, rcyi_alloc_state *st, unsigned kind, unsign
         list_unlink(p); /* full: in use again, so no longer retained (P5) */
         if (p->retained) {
             p->retained = 0;
-            pool_arena(p)->nretained--;
+            rcyi_pool_arena(p)->nretained--;
         }
     }
     rcyi_pool *p = pool_take(h, st, kind, cls);
@@ -503,7 +453,7 @@ static void free_slow(rcyi_alloc_state *st, rcyi_pool *p) {
         list_push_front(&st->lists[p->kind][p->cls], p);
     if (p->used != 0 || st->walking)
         return;
-    rcyi_arena *a = pool_arena(p);
+    rcyi_arena *a = rcyi_pool_arena(p);
     /* Pools of the arena in use, not counting retained ones or p. */
     uint32_t others = NPOOLS - a->nfree - a->nretained - (p->retained ? 0 : 1);
     rcyi_pool *head = &st->lists[p->kind][p->cls];
@@ -527,9 +477,16 @@ static inline void small_free(rcyi_alloc_state *st, rcyi_pool *p, void *b) {
     free_slow(st, p);
 }
 
+void *rcyi_small_alloc(rcy_heap *h, rcyi_alloc_state *st, unsigned kind, unsigned cls) {
+    return small_alloc(h, st, kind, cls);
+}
+void rcyi_small_free(rcyi_alloc_state *st, rcyi_pool *p, void *b) {
+    small_free(st, p, b);
+}
+
 /* ---- large blocks --------------------------------------------------- */
 
-static void *large_alloc(rcy_heap *h, rcyi_alloc_state *st, size_t size, unsigned kind) {
+void *rcyi_large_alloc(rcy_heap *h, rcyi_alloc_state *st, size_t size, unsigned kind) {
     if (size > SIZE_MAX - sizeof(rcyi_large))
         return NULL;
     size_t total = size + sizeof(rcyi_large);
@@ -540,7 +497,7 @@ static void *large_alloc(rcy_heap *h, rcyi_alloc_state *st, size_t size, unsigne
         return NULL;
     l->heap = h;
     l->size = size;
-    l->magic = large_magic(l);
+    l->magic = rcyi_large_magic(l);
     l->kind = kind;
     l->size_copy = size;
     l->prev = NULL;
@@ -575,7 +532,7 @@ static void large_release(rcyi_alloc_state *st, rcyi_large *l) {
 /* The prefix of a pointer that is not in any arena, if it looks like one
  * of ours; reading it may touch memory that is not ours (misuse checks
  * only), so it is read only where mapped and outside the sanitizer. */
-RCY_NO_ASAN static rcyi_large *large_of(const void *p, size_t front) {
+RCY_NO_ASAN rcyi_large *rcyi_large_of(const void *p, size_t front) {
     uintptr_t u = (uintptr_t)p;
     if (u % RCY_ALIGNMENT != 0 || u < front + sizeof(rcyi_large) + 4096 || (u >> 48))
         return NULL;
@@ -584,12 +541,13 @@ RCY_NO_ASAN static rcyi_large *large_of(const void *p, size_t front) {
     if (((uintptr_t)l & ~(ps - 1)) != (u & ~(ps - 1)) && !rcyi_os_readable(l, sizeof *l))
         return NULL;
     uint32_t magic = *(volatile uint32_t *)&l->magic;
-    if (magic != large_magic(l) && magic != LARGE_DEFERRED && magic != large_freed_magic(l))
+    if (magic != rcyi_large_magic(l) && magic != RCYI_LARGE_DEFERRED &&
+        magic != large_freed_magic(l))
         return NULL;
     return l;
 }
 
-static RCY_NORETURN void bad_free(rcy_heap *h, const void *p, const char *what) {
+RCY_NORETURN void rcyi_bad_free(rcy_heap *h, const void *p, const char *what) {
     rcy_heap *owner = rcyi_heap_of_block(p);
     if (owner && owner != h)
         rcyi_fatal(RCY_EMISUSE, "%s of %p: the block belongs to heap %p, not heap %p", what, p,
@@ -599,135 +557,31 @@ static RCY_NORETURN void bad_free(rcy_heap *h, const void *p, const char *what) 
                (void *)h);
 }
 
-static RCY_NORETURN void double_free(const void *p, size_t size, const char *what) {
+RCY_NORETURN void rcyi_double_free(const void *p, size_t size, const char *what) {
     rcyi_fatal(RCY_ECORRUPTED_HEAP, "%s of %p: double free (block of size %zu)", what, p, size);
 }
 
-static void free_large(rcy_heap *h, rcyi_alloc_state *st, void *p, size_t front) {
-    rcyi_large *l = large_of(p, front);
-    if (l && !large_live(l))
-        double_free(p, peek_size_copy(l), "free");
+void rcyi_free_large(rcy_heap *h, rcyi_alloc_state *st, void *p, size_t front) {
+    rcyi_large *l = rcyi_large_of(p, front);
+    if (l && !rcyi_large_live(l))
+        rcyi_double_free(p, rcyi_large_size_copy(l), "free");
     if (!l || l->heap != h)
-        bad_free(h, p, "free");
+        rcyi_bad_free(h, p, "free");
     if (st->walking) {
-        l->magic = LARGE_DEFERRED; /* freed after the walk */
+        l->magic = RCYI_LARGE_DEFERRED; /* freed after the walk */
         return;
     }
     large_release(st, l);
-}
-
-/* ---- debug mode ----------------------------------------------------- */
-
-static inline void store_size(void *b, size_t v) {
-    memcpy(b, &v, sizeof v);
-}
-static inline size_t load_size(const void *b) {
-    size_t v;
-    memcpy(&v, b, sizeof v);
-    return v;
-}
-
-static void *debug_alloc(rcy_heap *h, rcyi_alloc_state *st, size_t size, unsigned kind) {
-    if (size > SIZE_MAX / 2)
-        return NULL;
-    size_t total = size + DBG_FRONT + DBG_BACK;
-    char *b = total <= RCY_SMALL_LIMIT ? small_alloc(h, st, kind, size_class(total))
-                                       : large_alloc(h, st, total, kind);
-    if (!b)
-        return NULL;
-    store_size(b, size);
-    memset(b + 8, DBG_GUARD, 8);
-    memset(b + DBG_FRONT, DBG_CLEAN, size);
-    memset(b + DBG_FRONT + size, DBG_GUARD, DBG_BACK);
-    return b + DBG_FRONT;
-}
-
-static bool all_bytes(const unsigned char *p, size_t n, unsigned char v) {
-    for (size_t i = 0; i < n; i++)
-        if (p[i] != v)
-            return false;
-    return true;
-}
-
-/* Checks a debug block's guards; returns its requested size. */
-static size_t debug_check(const void *p, size_t capacity, const char *what) {
-    const unsigned char *b = (const unsigned char *)p - DBG_FRONT;
-    size_t size = load_size(b);
-    if (size & DBG_FREED)
-        rcyi_fatal(RCY_ECORRUPTED_HEAP, "%s of %p: double free (block of size %zu)", what, p,
-                   size & ~DBG_FREED);
-    if (size > capacity || !all_bytes(b + 8, 8, DBG_GUARD))
-        rcyi_fatal(RCY_ECORRUPTED_HEAP,
-                   "%s of %p: buffer underrun, the guard bytes before the block "
-                   "are damaged (block of size %zu)",
-                   what, p, size > capacity ? (size_t)0 : size);
-    if (!all_bytes(b + DBG_FRONT + size, DBG_BACK, DBG_GUARD))
-        rcyi_fatal(RCY_ECORRUPTED_HEAP,
-                   "%s of %p: buffer overrun, the guard bytes after the block "
-                   "are damaged (block of size %zu)",
-                   what, p, size);
-    return size;
-}
-
-/* Finds the pool of a small debug block and checks it is a block start
- * owned by h. */
-static rcyi_pool *debug_small_pool(rcy_heap *h, const void *p, const char *what) {
-    const char *b = (const char *)p - DBG_FRONT;
-    rcyi_pool *pl = pool_of(b);
-    if (pool_heap(pl) != h || !rcyi_pool_block_start(pl, b))
-        bad_free(h, p, what);
-    return pl;
-}
-
-static void debug_free(rcy_heap *h, rcyi_alloc_state *st, void *p) {
-    char *b = (char *)p - DBG_FRONT;
-    if (map_lookup_checked(b)) {
-        rcyi_pool *pl = debug_small_pool(h, p, "free");
-        size_t size = debug_check(p, pl->bsize - DBG_FRONT - DBG_BACK, "free");
-        if (pl->kind == RCYI_KIND_OBJECT) {
-            /* refcount and gcword zeroed (P4), the type word kept */
-            memset(p, 0, 8);
-            memset((char *)p + sizeof(rcy_head_), DBG_DEAD, size - sizeof(rcy_head_));
-        } else {
-            memset(p, DBG_DEAD, size);
-        }
-        store_size(b, size | DBG_FREED);
-        small_free(st, pl, b);
-        return;
-    }
-    rcyi_large *l = large_of(p, DBG_FRONT);
-    if (l && !large_live(l))
-        double_free(p, peek_size_copy(l) - DBG_FRONT - DBG_BACK, "free");
-    if (!l || l->heap != h)
-        bad_free(h, p, "free");
-    size_t size = debug_check(p, l->size - DBG_FRONT - DBG_BACK, "free");
-    memset(p, DBG_DEAD, size);
-    store_size(b, size | DBG_FREED);
-    free_large(h, st, b, 0);
-}
-
-static size_t debug_size(rcy_heap *h, const void *p, const char *what) {
-    const char *b = (const char *)p - DBG_FRONT;
-    if (map_lookup_checked(b)) {
-        rcyi_pool *pl = debug_small_pool(h, p, what);
-        return debug_check(p, pl->bsize - DBG_FRONT - DBG_BACK, what);
-    }
-    rcyi_large *l = large_of(p, DBG_FRONT);
-    if (l && !large_live(l))
-        double_free(p, peek_size_copy(l) - DBG_FRONT - DBG_BACK, what);
-    if (!l || l->heap != h)
-        bad_free(h, p, what);
-    return debug_check(p, l->size - DBG_FRONT - DBG_BACK, what);
 }
 
 /* ---- the internal API ----------------------------------------------- */
 
 static void *alloc_other(rcy_heap *h, rcyi_alloc_state *st, size_t size, unsigned kind) {
     if (st->debug)
-        return debug_alloc(h, st, size, kind);
+        return rcyi_debug_alloc(h, st, size, kind);
     if (size == 0)
-        return small_alloc(h, st, kind, 0);
-    return large_alloc(h, st, size, kind);
+        return rcyi_small_alloc(h, st, kind, 0);
+    return rcyi_large_alloc(h, st, size, kind);
 }
 
 void *rcyi_alloc_slow(rcy_heap *h, size_t size, int kind) {
@@ -737,7 +591,7 @@ void *rcyi_alloc_slow(rcy_heap *h, size_t size, int kind) {
     if (kind == RCYI_KIND_OBJECT && size < RCYI_OBJ_MIN_BLOCK)
         size = RCYI_OBJ_MIN_BLOCK;
     if (size - 1 < st->fast_limit)
-        return alloc_slow(h, st, (unsigned)kind, size_class(size));
+        return alloc_slow(h, st, (unsigned)kind, rcyi_size_class(size));
     return alloc_other(h, st, size, (unsigned)kind);
 }
 
@@ -747,20 +601,20 @@ void *rcyi_alloc(rcy_heap *h, size_t size, int kind) {
 
 void rcyi_free_slow(rcy_heap *h, void *p) {
     rcyi_alloc_state *st = &h->alloc;
-    rcyi_arena *a = map_lookup(p);
+    rcyi_arena *a = rcyi_arena_lookup(p);
     if (a && !st->debug) {
         rcyi_pool *pl = rcyi_pool_at(p);
-        if (RCY_UNLIKELY(pool_heap(pl) != h))
-            bad_free(h, p, "free");
+        if (RCY_UNLIKELY(rcyi_pool_heap(pl) != h))
+            rcyi_bad_free(h, p, "free");
         small_free(st, pl, p);
         return;
     }
     if (!p)
         return;
     if (st->debug)
-        debug_free(h, st, p);
+        rcyi_debug_free(h, st, p);
     else
-        free_large(h, st, p, 0);
+        rcyi_free_large(h, st, p, 0);
 }
 
 void rcyi_free(rcy_heap *h, void *p) {
@@ -770,16 +624,16 @@ void rcyi_free(rcy_heap *h, void *p) {
 size_t rcyi_alloc_usable_size(rcy_heap *h, const void *p) {
     rcyi_alloc_state *st = &h->alloc;
     if (st->debug)
-        return debug_size(h, p, "size");
-    if (map_lookup_checked(p)) {
-        rcyi_pool *pl = pool_of(p);
-        if (pool_heap(pl) != h)
-            bad_free(h, p, "size");
+        return rcyi_debug_size(h, p, "size");
+    if (rcyi_arena_lookup_checked(p)) {
+        rcyi_pool *pl = rcyi_pool_at(p);
+        if (rcyi_pool_heap(pl) != h)
+            rcyi_bad_free(h, p, "size");
         return pl->bsize;
     }
-    rcyi_large *l = large_of(p, 0);
-    if (!l || l->heap != h || !large_live(l))
-        bad_free(h, p, "size");
+    rcyi_large *l = rcyi_large_of(p, 0);
+    if (!l || l->heap != h || !rcyi_large_live(l))
+        rcyi_bad_free(h, p, "size");
     return l->size;
 }
 
@@ -789,19 +643,19 @@ void *rcyi_realloc(rcy_heap *h, void *p, size_t size) {
     rcyi_alloc_state *st = &h->alloc;
     size_t old;
     if (st->debug) {
-        old = debug_size(h, p, "realloc");
-    } else if (map_lookup_checked(p)) {
-        rcyi_pool *pl = pool_of(p);
-        if (pool_heap(pl) != h || pl->kind != RCYI_KIND_RAW)
-            bad_free(h, p, "realloc");
+        old = rcyi_debug_size(h, p, "realloc");
+    } else if (rcyi_arena_lookup_checked(p)) {
+        rcyi_pool *pl = rcyi_pool_at(p);
+        if (rcyi_pool_heap(pl) != h || pl->kind != RCYI_KIND_RAW)
+            rcyi_bad_free(h, p, "realloc");
         old = pl->bsize;
         /* Stay in place unless the block would be less than 3/4 used. */
         if (size <= old && (size * 4 > old * 3 || old == RCY_ALIGNMENT))
             return p;
     } else {
-        rcyi_large *l = large_of(p, 0);
-        if (!l || l->heap != h || l->kind != RCYI_KIND_RAW || !large_live(l))
-            bad_free(h, p, "realloc");
+        rcyi_large *l = rcyi_large_of(p, 0);
+        if (!l || l->heap != h || l->kind != RCYI_KIND_RAW || !rcyi_large_live(l))
+            rcyi_bad_free(h, p, "realloc");
         old = l->size;
         if (size > RCY_SMALL_LIMIT && !st->walking) {
             if (size > SIZE_MAX - sizeof *l)
@@ -812,7 +666,7 @@ void *rcyi_realloc(rcy_heap *h, void *p, size_t size) {
             rcyi_large *nl = st->raw.realloc(st->raw.ctx, l, size + sizeof *l);
             if (!nl)
                 return NULL;
-            nl->magic = large_magic(nl);
+            nl->magic = rcyi_large_magic(nl);
             if (prev)
                 prev->next = nl;
             else
@@ -842,44 +696,44 @@ rcy_heap *rcyi_heap_of_object_block(const void *p) {
     rcy_heap *h = rcyi_heap_of_block_inline(p);
     if (!h)
         return NULL;
-    if (map_lookup_checked(p))
-        return (pool_of(p)->owner & RCYI_OWNER_OBJECT) ? h : NULL;
-    rcyi_large *l = large_of(p, h->alloc.debug ? DBG_FRONT : 0);
+    if (rcyi_arena_lookup_checked(p))
+        return (rcyi_pool_at(p)->owner & RCYI_OWNER_OBJECT) ? h : NULL;
+    rcyi_large *l = rcyi_large_of(p, h->alloc.debug ? RCYI_DBG_FRONT : 0);
     return l && l->kind == RCYI_KIND_OBJECT ? h : NULL;
 }
 
 rcy_heap *rcyi_heap_of_other_block(const void *p) {
-    if (!p || map_lookup_checked(p))
+    if (!p || rcyi_arena_lookup_checked(p))
         return NULL; /* an arena's record or an interior pointer was refused inline */
-    rcyi_large *l = large_of(p, 0);
-    if (l && large_live(l) && !l->heap->alloc.debug)
+    rcyi_large *l = rcyi_large_of(p, 0);
+    if (l && rcyi_large_live(l) && !l->heap->alloc.debug)
         return l->heap;
-    l = large_of(p, DBG_FRONT);
-    if (l && large_live(l) && l->heap->alloc.debug)
+    l = rcyi_large_of(p, RCYI_DBG_FRONT);
+    if (l && rcyi_large_live(l) && l->heap->alloc.debug)
         return l->heap;
     return NULL;
 }
 
 void rcyi_walk_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg) {
     rcyi_alloc_state *st = &h->alloc;
-    size_t front = st->debug ? DBG_FRONT : 0;
+    size_t front = st->debug ? RCYI_DBG_FRONT : 0;
     st->walking++;
     for (rcyi_arena *a = st->all; a; a = a->all_next) {
         for (uint32_t i = 0; i < a->ncarved; i++) {
             rcyi_pool *p = &a->pools[i];
-            if (pool_heap(p) != h || p->kind != RCYI_KIND_OBJECT)
+            if (rcyi_pool_heap(p) != h || p->kind != RCYI_KIND_OBJECT)
                 continue;
             uint32_t end = p->virgin, bs = p->bsize;
             for (uint32_t off = 0; off < end; off += bs) {
                 char *b = p->mem + off;
                 rcy_head_ *o = (rcy_head_ *)(void *)(b + front);
-                if (o->refcnt != 0 && !(front && (load_size(b) & DBG_FREED)))
+                if (o->refcnt != 0 && !(front && (rcyi_dbg_load_size(b) & RCYI_DBG_FREED)))
                     fn(o, arg);
             }
         }
     }
     for (rcyi_large *l = st->large[RCYI_KIND_OBJECT]; l; l = l->next) {
-        if (l->magic != LARGE_DEFERRED)
+        if (l->magic != RCYI_LARGE_DEFERRED)
             fn((rcy_head_ *)(void *)((char *)(l + 1) + front), arg);
     }
     if (--st->walking == 0) {
@@ -888,7 +742,7 @@ void rcyi_walk_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg) {
         for (unsigned k = 0; k < RCYI_KINDS; k++) {
             for (rcyi_large *l = st->large[k], *next; l; l = next) {
                 next = l->next;
-                if (l->magic == LARGE_DEFERRED)
+                if (l->magic == RCYI_LARGE_DEFERRED)
                     large_release(st, l);
             }
         }
@@ -936,13 +790,13 @@ void rcyi_alloc_fini(rcy_heap *h) {
     rcyi_alloc_validate(h);
 #endif
     int traced = __atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED);
-    size_t front = st->debug ? DBG_FRONT : 0;
+    size_t front = st->debug ? RCYI_DBG_FRONT : 0;
     for (unsigned k = 0; k < RCYI_KINDS; k++) {
         while (st->large[k]) {
             rcyi_large *l = st->large[k];
             /* Blocks still alive lose their traces with the heap (pool
              * blocks lose theirs with their arena, in arena_unmap). */
-            if (traced && l->magic != LARGE_DEFERRED) {
+            if (traced && l->magic != RCYI_LARGE_DEFERRED) {
                 char *user = (char *)(l + 1) + front;
                 rcyi_trace_free(0, k == RCYI_KIND_OBJECT ? user + sizeof(rcy_head_) : user);
             }
@@ -963,255 +817,6 @@ void rcyi_alloc_fini(rcy_heap *h) {
 void rcy_heap_fail_nth(rcy_heap *heap, unsigned long n) {
     if (heap)
         heap->alloc.fail_nth = n;
-}
-
-/* ---- validator ------------------------------------------------------ */
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            rcyi_fatal(RCY_ECORRUPTED_HEAP, "allocator invariant broken: " __VA_ARGS__);           \
-    } while (0)
-
-static void validate_pool(const rcyi_alloc_state *st, const rcyi_pool *p) {
-    CHECK(p->kind == RCYI_KIND_RAW || p->kind == RCYI_KIND_OBJECT, "P1: pool %p kind %u", (void *)p,
-          p->kind);
-    CHECK(p->cls < RCY_SIZE_CLASSES && p->bsize == class_size(p->cls), "pool %p class", (void *)p);
-    CHECK(p->virgin <= p->limit && p->virgin % p->bsize == 0, "pool %p virgin offset %u", (void *)p,
-          p->virgin);
-    size_t carved = p->virgin / p->bsize, nfree = 0;
-    for (char *b = p->free; b; b = rcyi_block_link(b, link_off(st, p->kind))) {
-        CHECK(pool_of(b) == p && rcyi_pool_block_start(p, b), "P2: pool %p free list entry %p",
-              (void *)p, (void *)b);
-        CHECK(++nfree <= carved, "P2: pool %p free list longer than its blocks", (void *)p);
-        if (p->kind == RCYI_KIND_OBJECT) {
-            const rcy_head_ *o = (const rcy_head_ *)(void *)(b + (st->debug ? DBG_FRONT : 0));
-            CHECK(o->refcnt == 0 && o->gcword == 0, "P4: free object block %p not zeroed",
-                  (void *)b);
-        }
-        if (st->debug)
-            CHECK(load_size(b) & DBG_FREED, "free block %p not marked freed", (void *)b);
-    }
-    CHECK(p->used + nfree == carved, "P2: pool %p used %u + free %zu != carved %zu", (void *)p,
-          p->used, nfree, carved);
-    bool room = p->free || p->virgin + p->bsize <= p->limit;
-    CHECK(!room || p->used == 0 || p->linked, "P3: pool %p has room but is not listed", (void *)p);
-    CHECK(!p->linked || p->used > 0 || p->retained || st->walking, "P3: empty pool %p still listed",
-          (void *)p);
-    CHECK(!p->retained || p->linked, "P5: retained pool %p not listed", (void *)p);
-    if (st->debug) {
-        /* Every live block's guards are intact. */
-        size_t cap = p->bsize - DBG_FRONT - DBG_BACK;
-        for (size_t off = 0; off < p->virgin; off += p->bsize) {
-            char *b = p->mem + off;
-            if (!(load_size(b) & DBG_FREED))
-                debug_check(b + DBG_FRONT, cap, "validate");
-        }
-    }
-}
-
-int rcyi_alloc_validate(rcy_heap *h) {
-    rcyi_alloc_state *st = &h->alloc;
-    size_t narenas = 0;
-    for (rcyi_arena *a = st->all; a; a = a->all_next) {
-        narenas++;
-        CHECK(a->heap == h, "arena %p heap", (void *)a);
-        CHECK(map_lookup_checked(a->base) == a, "A3: arena %p not in the map", (void *)a);
-        CHECK(a->ncarved <= NPOOLS, "arena %p ncarved %u", (void *)a, a->ncarved);
-        size_t nfp = 0;
-        for (rcyi_pool *p = a->freepools; p; p = p->next) {
-            CHECK(p->owner == 0 && pool_arena(p) == a && ++nfp <= NPOOLS,
-                  "P1: arena %p free pool %p", (void *)a, (void *)p);
-        }
-        uint32_t nret = 0;
-        for (uint32_t i = 0; i < a->ncarved; i++)
-            nret += a->pools[i].owner && a->pools[i].retained;
-        CHECK(nret == a->nretained, "P5: arena %p counts %u retained pools, has %u", (void *)a,
-              a->nretained, nret);
-        CHECK(a->nfree == nfp + (NPOOLS - a->ncarved), "A1: arena %p nfree %u != %zu + %u",
-              (void *)a, a->nfree, nfp, NPOOLS - a->ncarved);
-        CHECK(a->nfree < NPOOLS, "A2: empty arena %p kept", (void *)a);
-        for (uint32_t i = 0; i < a->ncarved; i++) {
-            rcyi_pool *p = &a->pools[i];
-            CHECK(pool_arena(p) == a &&
-                      p->mem == a->base + (i ? (size_t)i * POOL_SIZE : RCYI_ARENA_META) &&
-                      p->limit == POOL_SIZE - (i ? 0 : RCYI_ARENA_META),
-                  "pool %p arena", (void *)p);
-            if (p->owner) {
-                CHECK(pool_heap(p) == h, "P1: pool %p heap", (void *)p);
-                CHECK(!(p->owner & RCYI_OWNER_DEBUG) == !st->debug, "pool %p debug bit", (void *)p);
-                CHECK(!(p->owner & RCYI_OWNER_UNLINKED) == !!p->linked, "pool %p linked bit",
-                      (void *)p);
-                CHECK(!(p->owner & RCYI_OWNER_OBJECT) == (p->kind != RCYI_KIND_OBJECT),
-                      "pool %p kind bit", (void *)p);
-                validate_pool(st, p);
-            }
-        }
-    }
-    size_t ncache = 0;
-    for (rcyi_arena *a = st->cache; a; a = a->next) {
-        CHECK(a->heap == h && map_lookup_checked(a->base) == a && a->nfree == NPOOLS &&
-                  ++ncache <= st->ncache,
-              "C1: cached arena %p", (void *)a);
-    }
-    CHECK(ncache == st->ncache, "C1: %zu arenas cached, %zu counted", ncache, st->ncache);
-    size_t bound = cache_bound(st, narenas);
-    CHECK(ncache <= (bound ? bound : 1), "C1: %zu arenas cached over the bound %zu", ncache, bound);
-    CHECK(narenas + ncache == st->arenas, "arena count %zu + cached %zu != %zu", narenas, ncache,
-          st->arenas);
-    size_t nusable = 0;
-    uint32_t prev_nfree = 0;
-    for (rcyi_arena *a = st->usable; a; a = a->next) {
-        nusable++;
-        CHECK(a->nfree > 0 && a->nfree >= prev_nfree, "A2: usable list order at arena %p",
-              (void *)a);
-        CHECK(!a->next || a->next->prev == a, "A2: usable list links at %p", (void *)a);
-        bool last = !a->next || a->next->nfree != a->nfree;
-        CHECK(last == (st->nfp2last[a->nfree] == a), "A2: nfp2last[%u]", a->nfree);
-        prev_nfree = a->nfree;
-    }
-    size_t want_usable = 0;
-    for (rcyi_arena *a = st->all; a; a = a->all_next)
-        want_usable += a->nfree > 0;
-    CHECK(nusable == want_usable, "A2: %zu usable arenas listed, %zu expected", nusable,
-          want_usable);
-    for (unsigned n = 0; n <= NPOOLS; n++)
-        CHECK(!st->nfp2last[n] || st->nfp2last[n]->nfree == n, "A2: nfp2last[%u] stale", n);
-    for (unsigned k = 0; k < RCYI_KINDS; k++) {
-        for (unsigned c = 0; c < RCY_SIZE_CLASSES; c++) {
-            rcyi_pool *head = &st->lists[k][c];
-            CHECK(head->free == NULL, "class list sentinel %u/%u has a free block", k, c);
-            for (rcyi_pool *p = head->next; p != head; p = p->next) {
-                CHECK(pool_heap(p) == h && p->kind == k && p->cls == c && p->linked &&
-                          p->next->prev == p,
-                      "P3: pool %p on class list %u/%u", (void *)p, k, c);
-            }
-        }
-    }
-    size_t lbytes = 0, lblocks = 0;
-    for (unsigned k = 0; k < RCYI_KINDS; k++) {
-        for (rcyi_large *l = st->large[k]; l; l = l->next) {
-            CHECK(l->heap == h && l->kind == k &&
-                      (l->magic == large_magic(l) || l->magic == LARGE_DEFERRED),
-                  "L1: large block %p", (void *)(l + 1));
-            CHECK(!l->next || l->next->prev == l, "L1: large list links at %p", (void *)l);
-            lbytes += l->size;
-            lblocks++;
-            if (st->debug && l->magic != LARGE_DEFERRED)
-                debug_check((char *)(l + 1) + DBG_FRONT, l->size - DBG_FRONT - DBG_BACK,
-                            "validate");
-        }
-    }
-    CHECK(lbytes == st->large_bytes && lblocks == st->large_blocks,
-          "L1: large blocks %zu/%zu bytes, counted %zu/%zu", lblocks, lbytes, st->large_blocks,
-          st->large_bytes);
-    CHECK(st->footprint == st->arenas * ARENA_SIZE + lbytes + lblocks * sizeof(rcyi_large),
-          "L1: footprint %zu", st->footprint);
-    return 0;
-}
-
-/* ---- statistics ----------------------------------------------------- */
-
-static void collect_stats(rcy_heap *h, rcy_mem_stats *s) {
-    rcyi_alloc_state *st = &h->alloc;
-    memset(s, 0, sizeof *s);
-    s->size = sizeof *s;
-    s->version = RCY_MEM_STATS_VERSION;
-    for (unsigned c = 0; c < RCY_SIZE_CLASSES; c++)
-        s->classes[c].block_size = class_size(c);
-    size_t pools_total = 0;
-    for (rcyi_arena *a = st->all; a; a = a->all_next) {
-        pools_total += NPOOLS;
-        for (uint32_t i = 0; i < a->ncarved; i++) {
-            rcyi_pool *p = &a->pools[i];
-            if (pool_heap(p) != h)
-                continue;
-            rcy_mem_class_stats *c = &s->classes[p->cls];
-            size_t cap = p->limit / p->bsize;
-            c->pools++;
-            c->blocks_used += p->used;
-            c->blocks_free += cap - p->used;
-            s->pools_used++;
-            s->small_bytes_used += (size_t)p->used * p->bsize;
-        }
-    }
-    pools_total += st->ncache * NPOOLS;
-    s->pools_free = pools_total - s->pools_used;
-    s->arenas = st->arenas;
-    s->arenas_allocated = st->arenas_allocated;
-    s->arenas_reclaimed = st->arenas_reclaimed;
-    s->arenas_highwater = st->arenas_highwater;
-    s->large_blocks = st->large_blocks;
-    s->large_bytes = st->large_bytes;
-    s->mapped_bytes = st->arenas * ARENA_SIZE;
-}
-
-int rcy_mem_get_stats(rcy_heap *heap, rcy_mem_stats *stats) {
-    RCYI_REQUIRE(heap, RCY_EINVAL);
-    if (!stats || stats->size < offsetof(rcy_mem_stats, version) + sizeof(uint32_t))
-        return RCY_EINVAL;
-    rcy_mem_stats full;
-    collect_stats(heap, &full);
-    size_t n = stats->size < sizeof full ? stats->size : sizeof full;
-    size_t caller = stats->size;
-    memcpy(stats, &full, n);
-    stats->size = caller;
-    return RCY_OK;
-}
-
-int rcy_mem_print_stats(rcy_heap *heap, FILE *out) {
-    RCYI_REQUIRE(heap, RCY_EINVAL);
-    rcy_mem_stats s;
-    collect_stats(heap, &s);
-    rcyi_put(out, "Small block threshold = %d, in %d size classes.\n\n", RCY_SMALL_LIMIT,
-             RCY_SIZE_CLASSES);
-    rcyi_put(out, "class   size   num pools   blocks in use  avail blocks\n");
-    rcyi_put(out, "-----   ----   ---------   -------------  ------------\n");
-    for (unsigned c = 0; c < RCY_SIZE_CLASSES; c++) {
-        const rcy_mem_class_stats *k = &s.classes[c];
-        rcyi_put(out, "%5u   %4zu   %9zu   %13zu  %12zu\n", c, k->block_size, k->pools,
-                 k->blocks_used, k->blocks_free);
-    }
-    rcyi_put(out, "\n");
-    rcyi_put(out, "# arenas allocated total           = %14zu\n", s.arenas_allocated);
-    rcyi_put(out, "# arenas reclaimed                 = %14zu\n", s.arenas_reclaimed);
-    rcyi_put(out, "# arenas highwater mark            = %14zu\n", s.arenas_highwater);
-    rcyi_put(out, "# arenas allocated current         = %14zu\n", s.arenas);
-    rcyi_put(out, "%zu arenas * %u bytes/arena%*s= %14zu\n", s.arenas, RCY_ARENA_SIZE,
-             s.arenas < 10    ? 7
-             : s.arenas < 100 ? 6
-                              : 5,
-             "", s.mapped_bytes);
-    rcyi_put(out, "\n");
-    rcyi_put(out, "# pools used                       = %14zu\n", s.pools_used);
-    rcyi_put(out, "# pools free                       = %14zu\n", s.pools_free);
-    rcyi_put(out, "# bytes in allocated blocks        = %14zu\n", s.small_bytes_used);
-    rcyi_put(out, "# large blocks                     = %14zu\n", s.large_blocks);
-    rcyi_put(out, "# bytes in large blocks            = %14zu\n", s.large_bytes);
-    rcyi_put(out, "# bytes mapped from the OS         = %14zu\n", s.mapped_bytes);
-    return RCY_OK;
-}
-
-int rcy_mem_print_stats_json(rcy_heap *heap, FILE *out) {
-    RCYI_REQUIRE(heap, RCY_EINVAL);
-    rcy_mem_stats s;
-    collect_stats(heap, &s);
-    rcyi_put(out,
-             "{\"version\": %" PRIu32 ", \"arenas\": %zu, \"arenas_allocated\": %zu, "
-             "\"arenas_reclaimed\": %zu, \"arenas_highwater\": %zu, \"pools_used\": %zu, "
-             "\"pools_free\": %zu, \"small_bytes_used\": %zu, \"large_blocks\": %zu, "
-             "\"large_bytes\": %zu, \"mapped_bytes\": %zu, \"classes\": [",
-             s.version, s.arenas, s.arenas_allocated, s.arenas_reclaimed, s.arenas_highwater,
-             s.pools_used, s.pools_free, s.small_bytes_used, s.large_blocks, s.large_bytes,
-             s.mapped_bytes);
-    for (unsigned c = 0; c < RCY_SIZE_CLASSES; c++) {
-        const rcy_mem_class_stats *k = &s.classes[c];
-        rcyi_put(out,
-                 "%s{\"size\": %zu, \"pools\": %zu, \"blocks_used\": %zu, \"blocks_free\": %zu}",
-                 c ? ", " : "", k->block_size, k->pools, k->blocks_used, k->blocks_free);
-    }
-    rcyi_put(out, "]}\n");
-    return RCY_OK;
 }
 
 /* ---- the public rcy_mem_* family ------------------------------------ */

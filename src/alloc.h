@@ -396,4 +396,88 @@ static inline void rcyi_free_object_inline(rcy_heap *h, void *b) {
     rcyi_free_slow(h, b);
 }
 
+/* ---- the engine's parts shared with alloc_debug.c, alloc_validate.c and
+ * alloc_stats.c (no other file uses these) -------------------------- */
+
+/* Just before every large block (16-byte multiple keeps the block
+ * aligned). */
+struct rcyi_large {
+    rcyi_large *next, *prev;
+    rcy_heap *heap;
+    size_t size; /* bytes after this prefix */
+    uint32_t magic;
+    uint32_t kind;
+    uint64_t size_copy; /* survives the raw free for double-free reports
+                         * (allocators reuse the first 32 bytes) */
+};
+_Static_assert(sizeof(rcyi_large) % RCY_ALIGNMENT == 0, "large prefix misaligns blocks");
+
+/* The magic of a large block freed during a walk of the heap: released
+ * when the walk ends (rcyi_walk_objects). */
+#define RCYI_LARGE_DEFERRED 0x0DEFE44Du
+/* The magic of a live large block (its own address mixed in). */
+static inline uint32_t rcyi_large_magic(const rcyi_large *l) {
+    return 0x52435921u ^ (uint32_t)((uintptr_t)l >> 4);
+}
+
+static inline size_t rcyi_class_size(unsigned cls) {
+    return ((size_t)cls + 1) * RCY_ALIGNMENT;
+}
+static inline unsigned rcyi_size_class(size_t size) {
+    return (unsigned)((size - 1) >> 4);
+}
+static inline rcyi_arena *rcyi_pool_arena(const rcyi_pool *p) {
+    return (rcyi_arena *)((uintptr_t)p & ~(uintptr_t)(RCY_ARENA_SIZE - 1));
+}
+static inline rcy_heap *rcyi_pool_heap(const rcyi_pool *p) {
+    return rcyi_owner_heap(p->owner);
+}
+/* rcyi_arena_lookup for an arbitrary pointer: rejects addresses outside
+ * the 48 bits the map covers (they would alias). */
+static inline rcyi_arena *rcyi_arena_lookup_checked(const void *p) {
+    if ((uintptr_t)p >> 48)
+        return NULL;
+    return rcyi_arena_lookup(p);
+}
+
+/* Debug mode's block format (see the top of this file): the requested
+ * size heads the block, with RCYI_DBG_FREED set once it is freed. */
+#define RCYI_DBG_BACK  8u
+#define RCYI_DBG_FREED ((size_t)1 << 63)
+static inline void rcyi_dbg_store_size(void *b, size_t v) {
+    memcpy(b, &v, sizeof v);
+}
+static inline size_t rcyi_dbg_load_size(const void *b) {
+    size_t v;
+    memcpy(&v, b, sizeof v);
+    return v;
+}
+
+/* alloc.c: the engine's blocks without debug guards, for debug mode. */
+void *rcyi_small_alloc(rcy_heap *h, rcyi_alloc_state *st, unsigned kind, unsigned cls);
+void rcyi_small_free(rcyi_alloc_state *st, rcyi_pool *p, void *b);
+void *rcyi_large_alloc(rcy_heap *h, rcyi_alloc_state *st, size_t size, unsigned kind);
+/* Frees the large block at p - front, after checking it is h's. */
+void rcyi_free_large(rcy_heap *h, rcyi_alloc_state *st, void *p, size_t front);
+/* The prefix of a large block whose caller's pointer is p (front bytes
+ * in), if it looks like one of ours, live or freed; NULL otherwise. */
+rcyi_large *rcyi_large_of(const void *p, size_t front);
+bool rcyi_large_live(const rcyi_large *l);
+/* The size a large prefix had, read even after it was freed. */
+size_t rcyi_large_size_copy(const rcyi_large *l);
+/* Misuse and corruption reports of a free, size or realloc of p. */
+RCY_NORETURN void rcyi_bad_free(rcy_heap *h, const void *p, const char *what);
+RCY_NORETURN void rcyi_double_free(const void *p, size_t size, const char *what);
+/* C1's bound when in_use arenas are in use (the floor of one aside). */
+size_t rcyi_cache_bound(const rcyi_alloc_state *st, size_t in_use);
+
+/* alloc_debug.c: debug mode.  A block of `size` bytes with its guards
+ * and fills; its free and its usable size, each checking the guards. */
+void *rcyi_debug_alloc(rcy_heap *h, rcyi_alloc_state *st, size_t size, unsigned kind);
+void rcyi_debug_free(rcy_heap *h, rcyi_alloc_state *st, void *p);
+size_t rcyi_debug_size(rcy_heap *h, const void *p, const char *what);
+/* Checks the guards of the debug block at p (capacity: the most its
+ * size may be); returns its requested size. */
+size_t rcyi_debug_check(const void *p, size_t capacity, const char *what);
+
 #endif
