@@ -1,5 +1,7 @@
-/* src/alloc.h — the small-object allocator's per-heap state (owned by
- * alloc.c) and the invariants it keeps.
+/* src/alloc.h — the small-object allocator's one internal header: its
+ * API, its per-heap state (owned by alloc.c), the block format and the
+ * invariants it keeps.  alloc.c is the engine; alloc_debug.c,
+ * alloc_validate.c and alloc_stats.c use the last section.
  *
  * Layout.  An ARENA is 1 MiB of address space from the OS, aligned to
  * 1 MiB and cut into 64 POOLS of 16 KiB, 16 KiB-aligned.  Its record
@@ -39,7 +41,7 @@
  * 0xCD on allocation and 0xDD on free; the caller's pointer is block + 16,
  * so an object's header still sits just before the user pointer.
  *
- * Invariants (checked by rcyi_alloc_validate):
+ * Invariants (checked by rcyi_alloc_validate, alloc_validate.c):
  *  A1  arena.nfree == |arena.freepools| + (POOLS_PER_ARENA - arena.ncarved).
  *  A2  The usable list holds exactly the heap's arenas with 0 < nfree, in
  *      ascending order of nfree (most-full first); nfp2last[n] is the last
@@ -85,7 +87,7 @@
 
 #include <string.h>
 
-/* ---- the internal API (alloc.c) ----------------------------------- */
+/* ---- the internal API (alloc.c; rcyi_alloc_validate: alloc_validate.c) */
 
 enum { RCYI_KIND_RAW = 0, RCYI_KIND_OBJECT = 1 };
 
