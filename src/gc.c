@@ -970,20 +970,21 @@ static size_t clear_and_release(rcy_heap *h, rcy_head_ **f, size_t nf) {
 static void validate(rcy_heap *h, int full);
 #endif
 
-ssize_t rcyi_gc_collect(rcy_heap *h, unsigned gen) {
+/* ---- one collection, phase by phase (src/gc.h) ---------------------- */
+
+/* Before phase 1: the set's membership mask and target, the START
+ * callbacks, the debug report; returns the start time. */
+static double begin_collection(collection *c, rcy_heap *h, unsigned gen, rcy_gc_info *info) {
     rcyi_gc_state *gc = &h->gc;
-    collection c;
-    memset(&c, 0, sizeof c);
-    c.h = h;
+    memset(c, 0, sizeof *c);
+    c->h = h;
     for (uint32_t k = 0; k <= MEMBER_KEY_BITS; k++)
         if ((k & RCYI_GC_TRACKED) && rcyi_gcword_gen(k) <= gen)
-            c.member_mask |= 1u << k;
-    c.target = gen + 1 < 2 ? gen + 1 : 2;
-
+            c->member_mask |= 1u << k;
+    c->target = gen + 1 < 2 ? gen + 1 : 2;
     set_collecting(gc, 1);
     double t0 = rcyi_os_clock_seconds();
-    rcy_gc_info info = {(int)gen, 0, 0, 0.0};
-    rcyi_gc_run_callbacks(h, RCY_GC_START, &info);
+    rcyi_gc_run_callbacks(h, RCY_GC_START, info);
     if (gc->debug & RCY_GC_DEBUG_STATS) {
         size_t n0 = gc->young[0].live, n1 = gc->young[1].live;
         rcyi_output("gc: collecting generation %u...\n", gen);
@@ -993,185 +994,238 @@ ssize_t rcyi_gc_collect(rcy_heap *h, unsigned gen) {
 #ifdef RCY_DEBUG
     validate(h, gen == 2);
 #endif
+    return t0;
+}
 
-    /* Phase 1: the set, gc_refs, subtraction. */
-    rcy_head_ **young_buf = NULL;
-    if (gen == 2) {
-        c.set_cap = gc->ntracked - gc->nfrozen;
-        if (c.set_cap) {
-            c.set = rcyi_alloc(h, c.set_cap * sizeof *c.set, RCYI_KIND_RAW);
-            if (!c.set) {
-                set_collecting(gc, 0);
-                return RCY_ENOMEM;
-            }
-        }
-        /* all found by the walk; refill without regrowing from 8 */
-        rcyi_gc_vec_reset(h, &gc->young[0], gc->young[0].live);
-        rcyi_gc_vec_reset(h, &gc->young[1], gc->young[1].live);
-        c.segcap = h->alloc.arenas + 2; /* one run per arena, large blocks after */
-        c.seg = rcyi_alloc(h, c.segcap * sizeof *c.seg, RCYI_KIND_RAW);
-        if (!c.seg)
-            c.segcap = 0; /* one run */
-        rcyi_walk_objects(h, walk_collect, &c);
-        if (c.overcounted)
-            rcyi_fatal(RCY_ECORRUPTED_HEAP,
-                       "gc: more tracked objects in the heap than the collector counted (%zu)",
-                       gc->ntracked);
-    } else {
-        rcyi_gc_vec *v0 = &gc->young[0], *v1 = &gc->young[1];
-        size_t h0 = v0->live, h1 = v1->live;
-        if (gen == 1 && v1->len) {
-            size_t need = v0->len + v1->len;
-            if (need > v0->cap) {
-                void *p = rcyi_realloc(h, v0->items, need * sizeof *v0->items);
-                if (!p) {
-                    set_collecting(gc, 0);
-                    return RCY_ENOMEM;
-                }
-                v0->items = p;
-                v0->cap = need;
-            }
-            /* Generation 1 first, as CPython merges generation 0 after
-             * it: the order finalizers and callbacks run in. */
-            memmove(v0->items + v1->len, v0->items, v0->len * sizeof *v0->items);
-            memcpy(v0->items, v1->items, v1->len * sizeof *v1->items);
-            v0->len = need;
-            rcyi_gc_vec_reset(h, v1, h1);
-        }
-        c.set = young_buf = v0->items;
-        c.nset = v0->len;
-        c.set_cap = v0->cap;
-        v0->items = NULL;
-        rcyi_gc_vec_reset(h, v0, h0); /* refill without regrowing from 8 */
-        size_t k = 0;
-        for (size_t i = 0; i < c.nset; i++) {
-            rcy_head_ *o = c.set[i];
-            if (!o) /* a hole left by an untrack */
-                continue;
-            if (o->refcnt == 0) { /* dying: not a candidate */
-                o->gcword &= ~(uint32_t)RCYI_GC_COLLECTING;
-                leave_set(h, o, c.target);
-                continue;
-            }
-            c.set[k++] = o;
-            subtract_one(&c, o);
-        }
-        c.nset = k;
+/* Phase 1 of a full collection: one walk of the pools gathers the set
+ * into c->set (cut into runs, one per arena) and subtracts. */
+static int gather_full(collection *c) {
+    rcy_heap *h = c->h;
+    rcyi_gc_state *gc = &h->gc;
+    c->set_cap = gc->ntracked - gc->nfrozen;
+    if (c->set_cap) {
+        c->set = rcyi_alloc(h, c->set_cap * sizeof *c->set, RCYI_KIND_RAW);
+        if (!c->set)
+            return RCY_ENOMEM;
     }
-    /* Young collections: survivors are appended to a queue with room for
-     * them all (young[1] for generation 0), so marking checks nothing per
-     * object; out of memory for it, marking falls back to the growable
-     * stack.  (A full collection keeps the stack: a queue for the whole
-     * heap would be as big as c.set, while a depth-first stack of a heap of
-     * chains and trees stays small.) */
+    /* all found by the walk; refill without regrowing from 8 */
+    rcyi_gc_vec_reset(h, &gc->young[0], gc->young[0].live);
+    rcyi_gc_vec_reset(h, &gc->young[1], gc->young[1].live);
+    c->segcap = h->alloc.arenas + 2; /* one run per arena, large blocks after */
+    c->seg = rcyi_alloc(h, c->segcap * sizeof *c->seg, RCYI_KIND_RAW);
+    if (!c->seg)
+        c->segcap = 0; /* one run */
+    rcyi_walk_objects(h, walk_collect, c);
+    if (c->overcounted)
+        rcyi_fatal(RCY_ECORRUPTED_HEAP,
+                   "gc: more tracked objects in the heap than the collector counted (%zu)",
+                   gc->ntracked);
+    return RCY_OK;
+}
+
+/* young[1]'s entries moved to the front of young[0]'s (generation 1
+ * first, as CPython merges generation 0 after it: the order finalizers
+ * and callbacks run in); young[1] emptied. */
+static int merge_young(rcy_heap *h) {
+    rcyi_gc_vec *v0 = &h->gc.young[0], *v1 = &h->gc.young[1];
+    size_t need = v0->len + v1->len;
+    if (need > v0->cap) {
+        void *p = rcyi_realloc(h, v0->items, need * sizeof *v0->items);
+        if (!p)
+            return RCY_ENOMEM;
+        v0->items = p;
+        v0->cap = need;
+    }
+    memmove(v0->items + v1->len, v0->items, v0->len * sizeof *v0->items);
+    memcpy(v0->items, v1->items, v1->len * sizeof *v1->items);
+    v0->len = need;
+    rcyi_gc_vec_reset(h, v1, v1->live);
+    return RCY_OK;
+}
+
+/* Phase 1 of a young collection: the young vectors become c->set (holes
+ * and dying objects dropped) and subtraction runs over it. */
+static int gather_young(collection *c, unsigned gen) {
+    rcy_heap *h = c->h;
+    rcyi_gc_vec *v0 = &h->gc.young[0];
+    if (gen == 1 && h->gc.young[1].len && merge_young(h) < 0)
+        return RCY_ENOMEM;
+    c->set = v0->items;
+    c->nset = v0->len;
+    c->set_cap = v0->cap;
+    v0->items = NULL;
+    rcyi_gc_vec_reset(h, v0, v0->live); /* refill without regrowing from 8 */
+    size_t k = 0;
+    for (size_t i = 0; i < c->nset; i++) {
+        rcy_head_ *o = c->set[i];
+        if (!o) /* a hole left by an untrack */
+            continue;
+        if (o->refcnt == 0) { /* dying: not a candidate */
+            o->gcword &= ~(uint32_t)RCYI_GC_COLLECTING;
+            leave_set(h, o, c->target);
+            continue;
+        }
+        c->set[k++] = o;
+        subtract_one(c, o);
+    }
+    c->nset = k;
+    return RCY_OK;
+}
+
+/* Phase 2: mark what is reachable from outside; survivors placed.  Young
+ * collections append survivors to a queue with room for them all
+ * (young[1] for generation 0), so marking checks nothing per object; out
+ * of memory for it, marking falls back to the growable stack.  (A full
+ * collection keeps the stack: a queue for the whole heap would be as big
+ * as c->set, while a depth-first stack of a heap of chains and trees
+ * stays small.)  *u, *nu: U, tentatively (see drop_revived). */
+static void mark_phase(collection *c, unsigned gen, rcy_head_ ***u, size_t *nu) {
+    rcyi_gc_state *gc = &c->h->gc;
     rcyi_gc_vec *v1 = &gc->young[1];
-    if (gen < 2 && (gen == 0 ? vec_reserve(h, v1, c.nset) : stack_reserve(&c, c.nset))) {
-        c.queue = gen == 0 ? v1->items : c.stack;
-        c.qhead = c.qlen = gen == 0 ? v1->len : 0;
-        c.survivor_bits =
+    if (gen < 2 && (gen == 0 ? vec_reserve(c->h, v1, c->nset) : stack_reserve(c, c->nset))) {
+        c->queue = gen == 0 ? v1->items : c->stack;
+        c->qhead = c->qlen = gen == 0 ? v1->len : 0;
+        c->survivor_bits =
             gen == 0 ? rcyi_gen_bits(1) : rcyi_gen_bits(2) | rcyi_slot_bits(RCYI_SLOT_NONE);
     }
-    size_t candidates = c.nset;
     /* Counts reset now: allocations by finalizers count towards the next. */
     if (gen < 2)
         gc->count[gen + 1]++;
     for (unsigned g = 0; g <= gen; g++)
         gc->count[g] = 0;
-
-    /* Phase 2: mark what is reachable from outside; survivors placed. */
-    rcy_head_ **u;
-    size_t nu;
     if (gen == 2)
-        mark_full(&c, &u, &nu);
+        mark_full(c, u, nu);
     else
-        mark_reachable(&c, &u, &nu);
-    if (c.queue && gen == 0) {
-        gc->young[1].live += c.qlen - gc->young[1].len;
-        gc->young[1].len = c.qlen;
+        mark_reachable(c, u, nu);
+    if (c->queue && gen == 0) {
+        v1->live += c->qlen - v1->len;
+        v1->len = c->qlen;
     }
-    c.queue = NULL; /* user code may change young[1] from now on */
+    c->queue = NULL; /* user code may change young[1] from now on */
+}
 
-    /* Phase 3: U (marked and held by the scan). */
+/* U without the members the scan put there tentatively and propagation
+ * revived later (they survived; their holds are back already). */
+static size_t drop_revived(const collection *c, rcy_head_ **u, size_t nu) {
+    if (!c->revived)
+        return nu;
+    size_t m = 0;
+    for (size_t i = 0; i < nu; i++)
+        if (u[i]->gcword & RCYI_GC_COLLECTING)
+            u[m++] = u[i];
+    return m;
+}
+
+/* Phase 3c: every finalizer in U runs once; returns whether any ran. */
+static int run_finalizers(rcy_head_ **u, size_t nu) {
+    int ran = 0;
+    for (size_t i = 0; i < nu; i++) {
+        rcy_head_ *o = u[i];
+        if (o->type->finalize && !(o->gcword & RCYI_GC_FINALIZED)) {
+            o->gcword |= RCYI_GC_FINALIZED;
+            o->type->finalize(rcyi_obj(o));
+            ran = 1;
+        }
+    }
+    return ran;
+}
+
+/* Phase 4 under DEBUG_SAVEALL: the final garbage goes to gc.garbage
+ * instead of being freed, but for the `dead` members refcounting frees;
+ * returns how many are counted. */
+static size_t save_all(collection *c, rcy_head_ **f, size_t nf, size_t dead) {
+    for (size_t i = 0; i < nf; i++) {
+        if (dead && rcyi_gcword_slot(f[i]->gcword) == 0)
+            leave_set(c->h, f[i], 2);
+        else
+            to_garbage(c, f[i], NULL);
+        rcy_decref(rcyi_obj(f[i]));
+    }
+    return nf - dead;
+}
+
+/* Phases 3 to 5 on U (marked and held by the scan); returns how many
+ * objects count as collected. */
+static size_t collect_unreachable(collection *c, rcy_head_ **u, size_t nu) {
+    rcy_heap *h = c->h;
+    rcyi_gc_state *gc = &h->gc;
     size_t collected = 0, nl = 0;
-    if (c.revived) {
-        size_t m = 0;
+    rcy_head_ **l = u;
+    if (c->any_legacy) { /* 3a */
+        nu = move_legacy(c, u, nu, &nl);
+        l = u + nu;
+    }
+    if (gc->debug & RCY_GC_DEBUG_COLLECTABLE)
         for (size_t i = 0; i < nu; i++)
-            if (u[i]->gcword & RCYI_GC_COLLECTING)
-                u[m++] = u[i];
-        nu = m;
+            debug_object("collectable", u[i]);
+    if (c->any_weak) /* 3b */
+        collected += clear_weakrefs_of(h, u, nu, 1);
+    /* What a finalizer left to die by refcounting is not counted:
+     * CPython frees it during finalization, outside its count. */
+    size_t dead = 0;
+    if (c->any_fin && run_finalizers(u, nu)) { /* 3c */
+        nu = handle_resurrected(c, u, nu);     /* 3d */
+        collected += clear_weakrefs_of(h, u, nu, 0);
+        dead = refcount_dead(c, u, nu, RCYI_GC_IN_U); /* 3e */
     }
-    if (nu) {
-        rcy_head_ **l = u;
-        if (c.any_legacy) {
-            nu = move_legacy(&c, u, nu, &nl);
-            l = u + nu;
-        }
-        if (gc->debug & RCY_GC_DEBUG_COLLECTABLE)
-            for (size_t i = 0; i < nu; i++)
-                debug_object("collectable", u[i]);
-        if (c.any_weak)
-            collected += clear_weakrefs_of(h, u, nu, 1);
-        int ran = 0;
-        if (c.any_fin) {
-            for (size_t i = 0; i < nu; i++) {
-                rcy_head_ *o = u[i];
-                if (o->type->finalize && !(o->gcword & RCYI_GC_FINALIZED)) {
-                    o->gcword |= RCYI_GC_FINALIZED;
-                    o->type->finalize(rcyi_obj(o));
-                    ran = 1;
-                }
-            }
-        }
-        /* What a finalizer left to die by refcounting is not counted:
-         * CPython frees it during finalization, outside its count. */
-        size_t dead = 0;
-        if (ran) {
-            nu = handle_resurrected(&c, u, nu);
-            collected += clear_weakrefs_of(h, u, nu, 0);
-            dead = refcount_dead(&c, u, nu, RCYI_GC_COLLECTING | RCYI_GC_UNREACHABLE);
-        }
-        if ((gc->debug & RCY_GC_DEBUG_SAVEALL) && gc->stage != RCYI_GC_TEARDOWN) {
-            for (size_t i = 0; i < nu; i++) {
-                if (dead && rcyi_gcword_slot(u[i]->gcword) == 0)
-                    leave_set(h, u[i], 2);
-                else
-                    to_garbage(&c, u[i], NULL);
-                rcy_decref(rcyi_obj(u[i]));
-            }
-            collected += nu - dead;
-        } else {
-            size_t freed = clear_and_release(h, u, nu);
-            collected += freed > dead ? freed - dead : 0;
-        }
-        if (nl)
-            settle_legacy(&c, l, nl);
+    if ((gc->debug & RCY_GC_DEBUG_SAVEALL) && gc->stage != RCYI_GC_TEARDOWN) {
+        collected += save_all(c, u, nu, dead);
+    } else { /* 4 */
+        size_t freed = clear_and_release(h, u, nu);
+        collected += freed > dead ? freed - dead : 0;
     }
+    if (nl) /* 5 */
+        settle_legacy(c, l, nl);
+    return collected;
+}
 
-    raw_free(h, young_buf ? young_buf : c.set);
-    raw_free(h, c.stack);
-    raw_free(h, c.seg);
-
+/* After phase 5: buffers freed, statistics, the debug report, the STOP
+ * callbacks; returns the collection's result. */
+static ssize_t end_collection(collection *c, unsigned gen, size_t collected, size_t candidates,
+                              double t0, rcy_gc_info *info) {
+    rcy_heap *h = c->h;
+    rcyi_gc_state *gc = &h->gc;
+    raw_free(h, c->set);
+    raw_free(h, c->stack);
+    raw_free(h, c->seg);
     if (gen == 2)
         gc->long_lived_total = rcyi_gc_old_count(gc);
     double dt = rcyi_os_clock_seconds() - t0;
     rcy_gc_gen_stats *st = &gc->stats[gen];
     st->collections++;
     st->collected += collected;
-    st->uncollectable += c.uncollectable;
+    st->uncollectable += c->uncollectable;
     st->candidates += candidates;
     st->duration += dt;
     if (gc->debug & RCY_GC_DEBUG_STATS)
         rcyi_output("gc: done, %zu unreachable, %zu uncollectable, %.4fs elapsed\n",
-                    collected + c.uncollectable, c.uncollectable, dt);
+                    collected + c->uncollectable, c->uncollectable, dt);
 #ifdef RCY_DEBUG
     validate(h, gen == 2);
 #endif
-    info.collected = collected;
-    info.uncollectable = c.uncollectable;
-    info.duration = dt;
-    rcyi_gc_run_callbacks(h, RCY_GC_STOP, &info);
+    info->collected = collected;
+    info->uncollectable = c->uncollectable;
+    info->duration = dt;
+    rcyi_gc_run_callbacks(h, RCY_GC_STOP, info);
     set_collecting(gc, 0);
-    return (ssize_t)(collected + c.uncollectable);
+    return (ssize_t)(collected + c->uncollectable);
+}
+
+ssize_t rcyi_gc_collect(rcy_heap *h, unsigned gen) {
+    collection c;
+    rcy_gc_info info = {(int)gen, 0, 0, 0.0};
+    double t0 = begin_collection(&c, h, gen, &info);
+    if ((gen == 2 ? gather_full(&c) : gather_young(&c, gen)) < 0) { /* 1 */
+        set_collecting(&h->gc, 0);
+        return RCY_ENOMEM;
+    }
+    size_t candidates = c.nset;
+    rcy_head_ **u;
+    size_t nu;
+    mark_phase(&c, gen, &u, &nu); /* 2 */
+    nu = drop_revived(&c, u, nu);
+    size_t collected = nu ? collect_unreachable(&c, u, nu) : 0; /* 3-5 */
+    return end_collection(&c, gen, collected, candidates, t0, &info);
 }
 
 /* ------------------------------------------------------------------ */
