@@ -32,6 +32,19 @@ void rcyi_misuse(const char *func, const char *what);
             return ret;                                                                            \
         }                                                                                          \
     } while (0)
+/* The entry check of a public function taking an object of one type
+ * (`RCYI_REQUIRE_TYPE(l, &rcy_list_type, RCY_EINVAL);`): NULL, or an
+ * object of another type, is misuse (E3). */
+#define RCYI_REQUIRE_TYPE(arg, want, ret)                                                          \
+    do {                                                                                           \
+        if (RCY_UNLIKELY(!(arg) || RCY_HEAD_(arg)->type != (want))) {                              \
+            rcyi_misuse_type(__func__, #arg, (arg), (want));                                       \
+            return ret;                                                                            \
+        }                                                                                          \
+    } while (0)
+/* The report of RCYI_REQUIRE_TYPE: "f: l is NULL" or "f: l has type dict,
+ * not list". */
+void rcyi_misuse_type(const char *func, const char *arg, const void *obj, const rcy_type *want);
 /* Print a line of a report to `out`, or through the output callback when
  * out is NULL (the statistics printers' convention). */
 void rcyi_put(FILE *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -59,11 +59,13 @@ ssize_t rcy_gc_collect(rcy_heap *heap, int generation) {
 
 void rcy_gc_get_count(rcy_heap *heap, size_t count[RCY_GC_GENERATIONS]) {
     RCYI_REQUIRE(heap, );
+    RCYI_REQUIRE(count, );
     memcpy(count, heap->gc.count, sizeof heap->gc.count);
 }
 
 void rcy_gc_get_threshold(rcy_heap *heap, size_t threshold[RCY_GC_GENERATIONS]) {
     RCYI_REQUIRE(heap, );
+    RCYI_REQUIRE(threshold, );
     memcpy(threshold, heap->gc.threshold, sizeof heap->gc.threshold);
 }
 
@@ -79,7 +81,8 @@ void rcy_gc_set_threshold(rcy_heap *heap, size_t t0, size_t t1, size_t t2) {
 
 int rcy_gc_get_stats(rcy_heap *heap, rcy_gc_stats *stats) {
     RCYI_REQUIRE(heap, RCY_EINVAL);
-    if (!stats || stats->size < offsetof(rcy_gc_stats, generations))
+    RCYI_REQUIRE(stats, RCY_EINVAL);
+    if (stats->size < offsetof(rcy_gc_stats, generations))
         return RCY_EINVAL;
     rcy_gc_stats full;
     memset(&full, 0, sizeof full);
@@ -133,14 +136,17 @@ int rcy_gc_print_stats_json(rcy_heap *heap, FILE *out) {
 /* ---- tracking --------------------------------------------------------- */
 
 bool rcy_gc_is_tracked(const void *obj) {
+    RCYI_REQUIRE(obj, false);
     return (rcyi_head(obj)->gcword & RCYI_GC_TRACKED) != 0;
 }
 
 bool rcy_gc_is_finalized(const void *obj) {
+    RCYI_REQUIRE(obj, false);
     return (rcyi_head(obj)->gcword & RCYI_GC_FINALIZED) != 0;
 }
 
 int rcy_gc_track(void *obj) {
+    RCYI_REQUIRE(obj, RCY_EINVAL);
     rcy_head_ *o = rcyi_head(obj);
     if (!o->type->traverse)
         return RCY_EINVAL;
@@ -152,6 +158,7 @@ int rcy_gc_track(void *obj) {
 }
 
 void rcy_gc_untrack(void *obj) {
+    RCYI_REQUIRE(obj, );
     rcy_head_ *o = rcyi_head(obj);
     if (!(o->gcword & RCYI_GC_TRACKED))
         return;
@@ -230,9 +237,8 @@ void rcyi_gc_run_callbacks(rcy_heap *h, rcy_gc_phase phase, const rcy_gc_info *i
 
 int rcy_gc_callbacks_add(rcy_heap *heap, rcy_gc_callback *fn, void *arg) {
     RCYI_REQUIRE(heap, RCY_EINVAL);
+    RCYI_REQUIRE(fn, RCY_EINVAL);
     rcyi_gc_state *gc = &heap->gc;
-    if (!fn)
-        return RCY_EINVAL;
     if (gc->ncallbacks == gc->callbacks_cap) {
         size_t ncap = gc->callbacks_cap ? gc->callbacks_cap * 2 : 4;
         void *p = rcyi_realloc(heap, gc->callbacks, ncap * sizeof *gc->callbacks);
@@ -249,6 +255,7 @@ int rcy_gc_callbacks_add(rcy_heap *heap, rcy_gc_callback *fn, void *arg) {
 
 int rcy_gc_callbacks_remove(rcy_heap *heap, rcy_gc_callback *fn, void *arg) {
     RCYI_REQUIRE(heap, RCY_EINVAL);
+    RCYI_REQUIRE(fn, RCY_EINVAL);
     rcyi_gc_state *gc = &heap->gc;
     for (size_t i = 0; i < gc->ncallbacks; i++) {
         if (gc->callbacks[i].fn == fn && gc->callbacks[i].arg == arg) {
@@ -359,8 +366,8 @@ static void referrers_walk(rcy_head_ *o, void *arg) {
 
 rcy_list *rcy_gc_get_referrers(rcy_heap *heap, void *const *objs, size_t n) {
     RCYI_REQUIRE(heap, NULL);
-    if (n && !objs)
-        return NULL;
+    if (n)
+        RCYI_REQUIRE(objs, NULL);
     rcy_list *l = rcy_list_new(heap);
     if (!l)
         return NULL;
@@ -403,8 +410,8 @@ static int visit_referent(void *obj, void *arg) {
 
 rcy_list *rcy_gc_get_referents(rcy_heap *heap, void *const *objs, size_t n) {
     RCYI_REQUIRE(heap, NULL);
-    if (n && !objs)
-        return NULL;
+    if (n)
+        RCYI_REQUIRE(objs, NULL);
     referents r = {heap, NULL, 0, 0, 0};
     for (size_t i = 0; i < n && !r.err; i++) {
         rcy_head_ *o = rcyi_head(objs[i]);

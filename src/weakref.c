@@ -180,8 +180,6 @@ static int link_wr(rcy_weakref *wr, void *obj) {
 
 static rcy_weakref *new_wr(void *obj, const rcy_type *type, rcy_weakref_callback cb, void *arg,
                            const char *file, int line, const char *func) {
-    if (!obj)
-        return NULL;
     rcy_heap *h = rcy_heap_of(obj);
     if (!h || h->gc.stage != RCYI_GC_RUNNING)
         return NULL;
@@ -304,17 +302,24 @@ void rcyi_weakref_fini(rcy_heap *h) {
 
 rcy_weakref *rcy_weakref_new_(void *obj, rcy_weakref_callback cb, void *arg, const char *file,
                               int line, const char *func) {
+    RCYI_REQUIRE(obj, NULL);
     return new_wr(obj, &rcy_weakref_type, cb, arg, file, line, func);
 }
 
 void *rcy_weakref_get(rcy_weakref *wr) {
-    if (!wr || !wr->obj)
+    RCYI_REQUIRE(wr, NULL);
+    if (RCY_UNLIKELY(!rcyi_is_weakref_type(rcyi_head(wr)->type))) {
+        rcyi_misuse_type(__func__, "wr", wr, &rcy_weakref_type);
+        return NULL;
+    }
+    if (!wr->obj)
         return NULL;
     rcy_incref(wr->obj);
     return wr->obj;
 }
 
 size_t rcy_weakref_getweakrefcount(const void *obj) {
+    RCYI_REQUIRE(obj, 0);
     const rcy_head_ *oh = rcyi_head(obj);
     if (!(oh->gcword & RCYI_GC_WEAKREFS))
         return 0;
@@ -368,8 +373,8 @@ static void fin_destroy(void *self) {
 
 rcy_finalize *rcy_finalize_new_(void *obj, rcy_finalize_fn fn, void *arg, const char *file,
                                 int line, const char *func) {
-    if (!fn)
-        return NULL;
+    RCYI_REQUIRE(obj, NULL);
+    RCYI_REQUIRE(fn, NULL);
     rcy_finalize *f =
         (rcy_finalize *)new_wr(obj, &rcyi_finalize_type, fin_callback, NULL, file, line, func);
     if (!f)
@@ -388,20 +393,24 @@ rcy_finalize *rcy_finalize_new_(void *obj, rcy_finalize_fn fn, void *arg, const 
 }
 
 bool rcy_finalize_call(rcy_finalize *f) {
-    return f && fire(f, true);
+    RCYI_REQUIRE_TYPE(f, &rcyi_finalize_type, false);
+    return fire(f, true);
 }
 bool rcy_finalize_detach(rcy_finalize *f) {
-    return f && fire(f, false);
+    RCYI_REQUIRE_TYPE(f, &rcyi_finalize_type, false);
+    return fire(f, false);
 }
 bool rcy_finalize_alive(const rcy_finalize *f) {
-    return f && f->alive;
+    RCYI_REQUIRE_TYPE(f, &rcyi_finalize_type, false);
+    return f->alive;
 }
 void rcy_finalize_set_atexit(rcy_finalize *f, bool atexit) {
-    if (f)
-        f->atexit = atexit;
+    RCYI_REQUIRE_TYPE(f, &rcyi_finalize_type, );
+    f->atexit = atexit;
 }
 bool rcy_finalize_get_atexit(const rcy_finalize *f) {
-    return f && f->atexit;
+    RCYI_REQUIRE_TYPE(f, &rcyi_finalize_type, false);
+    return f->atexit;
 }
 
 void rcyi_finalize_run_atexit(rcy_heap *h) {
