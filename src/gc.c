@@ -157,7 +157,7 @@ static __attribute__((noinline)) void put_in_gen(rcy_heap *h, rcy_head_ *o, unsi
             return;
         }
     }
-    o->gcword = keep | rcyi_gen_bits(2) | rcyi_slot_bits(RCYI_SLOT_NONE);
+    o->gcword = rcyi_gc_unlisted_word(keep, 2);
 }
 
 /* End an object's part in a collection: clear COLLECTING/UNREACHABLE and
