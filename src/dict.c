@@ -151,11 +151,8 @@ const rcy_type rcy_dict_type = {
     .clear = dict_clear,
 };
 
-static bool is_dict(const rcy_dict *d) {
-    return d && RCY_HEAD_(d)->type == &rcy_dict_type;
-}
-
 rcy_dict *rcy_dict_new_(rcy_heap *heap, const char *file, int line, const char *func) {
+    RCYI_REQUIRE(heap, NULL);
     rcy_dict *d = rcy_new_(heap, &rcy_dict_type, file, line, func);
     if (d) {
         d->heap = heap;
@@ -165,13 +162,15 @@ rcy_dict *rcy_dict_new_(rcy_heap *heap, const char *file, int line, const char *
 }
 
 size_t rcy_dict_len(const rcy_dict *d) {
-    return is_dict(d) ? d->len : 0;
+    RCYI_REQUIRE_TYPE(d, &rcy_dict_type, 0);
+    return d->len;
 }
 
 int rcy_dict_set_(rcy_dict *d, const char *key, void *value, const char *file, int line,
                   const char *func) {
-    if (!is_dict(d) || !key || !value)
-        return RCY_EINVAL;
+    RCYI_REQUIRE_TYPE(d, &rcy_dict_type, RCY_EINVAL);
+    RCYI_REQUIRE(key, RCY_EINVAL);
+    RCYI_REQUIRE(value, RCY_EINVAL);
     /* CPython's MAINTAIN_TRACKING: a value that may be tracked (its type
      * has traverse, tracked now or not) may put the dict in a cycle. */
     rcy_head_ *dh = rcyi_head(d);
@@ -207,15 +206,15 @@ int rcy_dict_set_(rcy_dict *d, const char *key, void *value, const char *file, i
 }
 
 void *rcy_dict_get(const rcy_dict *d, const char *key) {
-    if (!is_dict(d) || !key)
-        return NULL;
+    RCYI_REQUIRE_TYPE(d, &rcy_dict_type, NULL);
+    RCYI_REQUIRE(key, NULL);
     ptrdiff_t slot = find(d, key, hash_key(key), NULL);
     return slot < 0 ? NULL : d->entries[d->index[slot]].value;
 }
 
 int rcy_dict_del(rcy_dict *d, const char *key) {
-    if (!is_dict(d) || !key)
-        return RCY_EINVAL;
+    RCYI_REQUIRE_TYPE(d, &rcy_dict_type, RCY_EINVAL);
+    RCYI_REQUIRE(key, RCY_EINVAL);
     ptrdiff_t slot = find(d, key, hash_key(key), NULL);
     if (slot < 0)
         return RCY_ENOTFOUND;
@@ -232,13 +231,13 @@ int rcy_dict_del(rcy_dict *d, const char *key) {
 }
 
 void rcy_dict_clear(rcy_dict *d) {
-    if (is_dict(d))
-        dict_clear(d);
+    RCYI_REQUIRE_TYPE(d, &rcy_dict_type, );
+    dict_clear(d);
 }
 
 bool rcy_dict_next(const rcy_dict *d, size_t *pos, const char **key, void **value) {
-    if (!is_dict(d) || !pos)
-        return false;
+    RCYI_REQUIRE_TYPE(d, &rcy_dict_type, false);
+    RCYI_REQUIRE(pos, false);
     while (*pos < d->used) {
         const entry *e = &d->entries[(*pos)++];
         if (e->key) {

@@ -136,3 +136,13 @@ void rcyi_put(FILE *out, const char *fmt, ...) {
         vemit(fmt, ap);
     va_end(ap);
 }
+
+void rcyi_misuse_type(const char *func, const char *arg, const void *obj, const rcy_type *want) {
+    char what[256];
+    if (!obj)
+        snprintf(what, sizeof what, "%s is NULL", arg);
+    else
+        snprintf(what, sizeof what, "%s has type %s, not %s", arg, RCY_HEAD_(obj)->type->name,
+                 want->name);
+    rcyi_misuse(func, what);
+}

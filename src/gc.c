@@ -5,38 +5,20 @@
  * by walking the allocator's object pools, so a young collection costs
  * O(young) and a tracked object costs nothing beyond its 16-byte header.
  * The phases of a collection and what SLOT means in each are stated at the
- * top of src/gc.h. */
-#include "gc.h"
+ * top of src/gc.h; the public gc API that drives this engine is in
+ * gcmodule.c. */
+#include "heap.h"
 #include "options.h"
+#include "os.h"
 
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#define SLOT_SHIFT RCYI_GC_SLOT_SHIFT
-#define SLOT_ONE   (1u << SLOT_SHIFT)
-#define SLOT_OF(w) ((uint32_t)(w) >> SLOT_SHIFT)
-#define MKSLOT(s)  ((uint32_t)(s) << SLOT_SHIFT)
-#define GEN_OF(w)  (((w)&RCYI_GC_GEN_MASK) >> RCYI_GC_GEN_SHIFT)
-#define GENBITS(g) ((uint32_t)(g) << RCYI_GC_GEN_SHIFT)
-/* Bits that survive every change of generation. */
-#define KEEP_BITS (RCYI_GC_TRACKED | RCYI_GC_FINALIZED | RCYI_GC_WEAKREFS | RCYI_GC_LARGE)
-#define UNTRACKED_WORD(w)                                                                          \
-    (((w) & (RCYI_GC_FINALIZED | RCYI_GC_WEAKREFS | RCYI_GC_LARGE)) | MKSLOT(RCYI_SLOT_NONE))
-#define COLL (RCYI_GC_COLLECTING)
-#define UNR  (RCYI_GC_UNREACHABLE)
-
-/* gc->finished */
-enum { GC_RUNNING = 0, GC_DONE = 1, GC_TEARDOWN = 2 };
 
 /* gc->trigger: the count[0] above which rcyi_gc_on_new leaves its fast
  * path.  Recomputed whenever a field it depends on changes. */
-static void update_trigger(rcyi_gc_state *gc) {
-    if (gc->finished == GC_DONE)
+void rcyi_gc_update_trigger(rcyi_gc_state *gc) {
+    if (gc->stage == RCYI_GC_DONE)
         gc->trigger = 0; /* on_new_slow ignores the object */
-    else if (!gc->enabled || gc->collecting || gc->finished != GC_RUNNING)
+    else if (!gc->enabled || gc->collecting || gc->stage != RCYI_GC_RUNNING)
         gc->trigger = SIZE_MAX;
     else if (gc->hard)
         gc->trigger = 0;
@@ -46,12 +28,12 @@ static void update_trigger(rcyi_gc_state *gc) {
 
 static void set_collecting(rcyi_gc_state *gc, int on) {
     gc->collecting = on;
-    update_trigger(gc);
+    rcyi_gc_update_trigger(gc);
 }
 
-static void set_finished(rcyi_gc_state *gc, int state) {
-    gc->finished = state;
-    update_trigger(gc);
+static void set_stage(rcyi_gc_state *gc, rcyi_gc_stage state) {
+    gc->stage = state;
+    rcyi_gc_update_trigger(gc);
 }
 
 #ifdef RCY_DEBUG
@@ -65,21 +47,9 @@ static void set_finished(rcyi_gc_state *gc, int state) {
 #define GC_ASSERT(c) ((void)0)
 #endif
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* ------------------------------------------------------------------ */
 /* Raw memory for the collector's own arrays                          */
 /* ------------------------------------------------------------------ */
-
-static void *raw_grow(rcy_heap *h, void *p, size_t nbytes) {
-    if (!p)
-        return rcyi_alloc(h, nbytes, RCYI_KIND_RAW);
-    return rcyi_realloc(h, p, nbytes);
-}
 
 static void raw_free(rcy_heap *h, void *p) {
     if (p)
@@ -93,7 +63,7 @@ static void raw_free(rcy_heap *h, void *p) {
 /* An empty vector holds no memory, so a heap whose objects are all gone
  * uses no bytes (the allocator's tests count them).  `hint` remembers the
  * capacity for the next fill. */
-static void vec_reset(rcy_heap *h, rcyi_gc_vec *v, size_t hint) {
+void rcyi_gc_vec_reset(rcy_heap *h, rcyi_gc_vec *v, size_t hint) {
     raw_free(h, v->items);
     v->items = NULL;
     v->len = v->cap = v->live = 0;
@@ -111,7 +81,7 @@ static void vec_compact(rcyi_gc_vec *v) {
             continue;
         if (k != i) {
             items[k] = o;
-            o->gcword = (o->gcword & 0xFFu) | MKSLOT(k);
+            o->gcword = rcyi_gcword_with_slot(o->gcword, k);
         }
         k++;
     }
@@ -136,7 +106,7 @@ static __attribute__((noinline)) int vec_reserve(rcy_heap *h, rcyi_gc_vec *v, si
         ncap = v->len + more;
     if (ncap > RCYI_SLOT_MAX)
         ncap = RCYI_SLOT_MAX;
-    void *p = raw_grow(h, v->items, ncap * sizeof *v->items);
+    void *p = rcyi_realloc(h, v->items, ncap * sizeof *v->items);
     if (!p)
         return 0;
     v->items = p;
@@ -164,7 +134,7 @@ static __attribute__((noinline)) void vec_pop_holes(rcy_heap *h, rcyi_gc_vec *v)
         n--;
     v->len = n;
     if (n == 0)
-        vec_reset(h, v, v->cap < 4096 ? v->cap : 4096);
+        rcyi_gc_vec_reset(h, v, v->cap < 4096 ? v->cap : 4096);
 }
 
 static inline void vec_remove(rcy_heap *h, rcyi_gc_vec *v, uint32_t i) {
@@ -175,41 +145,36 @@ static inline void vec_remove(rcy_heap *h, rcyi_gc_vec *v, uint32_t i) {
         vec_pop_holes(h, v);
 }
 
-/* Tracked objects in generation 2 (outside a collection). */
-static size_t old_count(const rcyi_gc_state *gc) {
-    return gc->ntracked - gc->nfrozen - gc->young[0].live - gc->young[1].live;
-}
-
 /* Put a tracked object (not COLLECTING) into generation g.  Out of line:
- * inlined into the marking visitor through finish(), its vector growth
+ * inlined into the marking visitor through leave_set(), its vector growth
  * made that visitor save six registers on every call. */
-static __attribute__((noinline)) void place(rcy_heap *h, rcy_head_ *o, unsigned g) {
-    uint32_t keep = o->gcword & KEEP_BITS;
+static __attribute__((noinline)) void put_in_gen(rcy_heap *h, rcy_head_ *o, unsigned g) {
+    uint32_t keep = o->gcword & RCYI_GC_KEEP_BITS;
     if (g < 2) {
         uint32_t i = vec_push(h, &h->gc.young[g], o);
         if (i != RCYI_SLOT_NONE) {
-            o->gcword = keep | GENBITS(g) | MKSLOT(i);
+            o->gcword = keep | rcyi_gen_bits(g) | rcyi_slot_bits(i);
             return;
         }
     }
-    o->gcword = keep | GENBITS(2) | MKSLOT(RCYI_SLOT_NONE);
+    o->gcword = rcyi_gc_unlisted_word(keep, 2);
 }
 
 /* End an object's part in a collection: clear COLLECTING/UNREACHABLE and
  * put it in generation g (or in the untracked state if a finalizer
  * untracked it). */
-static inline void finish(rcy_heap *h, rcy_head_ *o, unsigned g) {
+static inline void leave_set(rcy_heap *h, rcy_head_ *o, unsigned g) {
     uint32_t w = o->gcword;
     if (!(w & RCYI_GC_TRACKED)) {
-        o->gcword = UNTRACKED_WORD(w);
+        o->gcword = rcyi_gc_untracked_word(w);
         return;
     }
     if (g >= 2) {
-        o->gcword = (w & KEEP_BITS) | GENBITS(2) | MKSLOT(RCYI_SLOT_NONE);
+        o->gcword = rcyi_gc_unlisted_word(w, 2);
         return;
     }
-    o->gcword = w & KEEP_BITS;
-    place(h, o, g);
+    o->gcword = w & RCYI_GC_KEEP_BITS;
+    put_in_gen(h, o, g);
 }
 
 /* ------------------------------------------------------------------ */
@@ -223,43 +188,48 @@ static inline void track_head(rcy_heap *h, rcy_head_ *o) {
         return;
     gc->ntracked++;
     uint32_t i = vec_push(h, &gc->young[0], o);
-    uint32_t where = i != RCYI_SLOT_NONE ? MKSLOT(i) : GENBITS(2) | MKSLOT(RCYI_SLOT_NONE);
-    o->gcword = (w & KEEP_BITS) | RCYI_GC_TRACKED | where;
+    uint32_t where =
+        i != RCYI_SLOT_NONE ? rcyi_slot_bits(i) : rcyi_gen_bits(2) | rcyi_slot_bits(RCYI_SLOT_NONE);
+    o->gcword = (w & RCYI_GC_KEEP_BITS) | RCYI_GC_TRACKED | where;
 }
 
 static inline void untrack_tracked(rcy_heap *h, rcy_head_ *o, uint32_t w) {
     rcyi_gc_state *gc = &h->gc;
     gc->ntracked--;
-    unsigned g = GEN_OF(w);
+    unsigned g = rcyi_gcword_gen(w);
     if (g < 2)
-        vec_remove(h, &gc->young[g], SLOT_OF(w));
+        vec_remove(h, &gc->young[g], rcyi_gcword_slot(w));
     else if (g == RCYI_GC_GEN_FROZEN)
         gc->nfrozen--;
-    o->gcword = UNTRACKED_WORD(w);
+    o->gcword = rcyi_gc_untracked_word(w);
 }
 
-void rcyi_gc_untrack_head(rcy_heap *h, rcy_head_ *o) {
+void rcyi_gc_untrack(rcy_heap *h, rcy_head_ *o) {
     uint32_t w = o->gcword;
     /* A member of the garbage being collected stays tracked until the
      * collection ends (object.c relies on TRACKED to report its death). */
-    if (!(w & RCYI_GC_TRACKED) || (w & COLL))
+    if (!(w & RCYI_GC_TRACKED) || (w & RCYI_GC_COLLECTING))
         return;
     untrack_tracked(h, o, w);
 }
 
 void rcyi_gc_untrack_new(rcy_heap *h, rcy_head_ *o) {
     uint32_t w = o->gcword;
-    if (!(w & RCYI_GC_TRACKED) || (w & COLL))
+    if (!(w & RCYI_GC_TRACKED) || (w & RCYI_GC_COLLECTING))
         return;
     untrack_tracked(h, o, w);
     h->gc.count[0] -= h->gc.count[0] != 0;
 }
 
 void rcyi_gc_track_late(rcy_heap *h, rcy_head_ *o) {
-    if (o->gcword & RCYI_GC_TRACKED || h->gc.finished == GC_DONE)
+    if (o->gcword & RCYI_GC_TRACKED || h->gc.stage == RCYI_GC_DONE)
         return;
     track_head(h, o);
     h->gc.count[0]++;
+}
+
+void rcyi_gc_track(rcy_heap *h, rcy_head_ *o) {
+    track_head(h, o);
 }
 
 /* ------------------------------------------------------------------ */
@@ -270,69 +240,58 @@ static void debug_object(const char *what, rcy_head_ *o) {
     rcyi_output("gc: %s <%s %p>\n", what, o->type->name, rcyi_obj(o));
 }
 
-static void invoke_callbacks(rcy_heap *h, rcy_gc_phase phase, const rcy_gc_info *info) {
-    rcyi_gc_state *gc = &h->gc;
-    size_t n = gc->ncbs;
-    if (n == 0)
-        return;
-    rcyi_gc_cbent small[16];
-    rcyi_gc_cbent *copy = small;
-    if (n > 16) {
-        copy = rcyi_alloc(h, n * sizeof *copy, RCYI_KIND_RAW);
-        if (!copy) { /* no memory for a snapshot: call in place */
-            for (size_t i = 0; i < gc->ncbs; i++)
-                gc->cbs[i].fn(h, phase, info, gc->cbs[i].arg);
-            return;
-        }
-    }
-    memcpy(copy, gc->cbs, n * sizeof *copy);
-    for (size_t i = 0; i < n; i++)
-        copy[i].fn(h, phase, info, copy[i].arg);
-    if (copy != small)
-        rcyi_free(h, copy);
-}
-
 /* ------------------------------------------------------------------ */
 /* The collection                                                      */
 /* ------------------------------------------------------------------ */
 
-typedef struct coll_ctx {
+/* The gcword bits that decide membership of the set: TRACKED, FINALIZED
+ * and GEN (the low 4 bits), so membership is one bit of a 16-bit mask. */
+#define MEMBER_KEY_BITS (RCYI_GC_TRACKED | RCYI_GC_FINALIZED | RCYI_GC_GEN_MASK)
+_Static_assert(MEMBER_KEY_BITS == 0xFu, "membership keys index a 16-bit mask");
+
+/* One collection in progress (on the collector's C stack). */
+typedef struct collection {
     rcy_heap *h;
-    uint32_t members; /* the set: bit (gcword & 0xF) set, i.e. TRACKED with
-                       * GEN <= the generation collected */
-    unsigned target;  /* generation survivors go to */
-    rcy_head_ **a;    /* the set, then U in its prefix */
-    size_t n, cap;
-    size_t sp;    /* work stack depth (stack in h->gc.stack) */
+    uint32_t member_mask; /* bit k set <=> a gcword whose MEMBER_KEY_BITS are
+                           * k is in the set: TRACKED with GEN <= the
+                           * generation collected */
+    unsigned target;      /* generation survivors go to */
+    rcy_head_ **set;      /* the set, then U in its prefix */
+    size_t nset, set_cap;
+    size_t sp;    /* work stack depth */
     int overflow; /* the stack could not grow: rescan needed */
     size_t reached;
-    size_t late;                       /* tentatively unreachable members reached later */
+    size_t revived;                    /* members the scan put in U tentatively, reached later */
     int any_legacy, any_weak, any_fin; /* U has work for those steps */
-    size_t moved;                      /* objects moved to garbage */
-    uint32_t dead_want;                /* refcount_dead: (COLL|UNR) bits of its set */
-    int fatal_count;                   /* walk found more objects than ntracked says */
+    size_t uncollectable;              /* objects moved to garbage */
+    uint32_t dead_bits; /* refcount_dead: the (COLLECTING|UNREACHABLE) bits of its set */
+    int overcounted;    /* the walk found more objects than ntracked says */
     /* Young collections: survivors are appended to queue[qlen++] (room
      * for every member reserved) and traversed from queue[qhead]. */
     rcy_head_ **queue;
     size_t qhead, qlen;
-    uint32_t qbits; /* GEN (and SLOT_NONE for generation 2) of survivors */
+    uint32_t survivor_bits; /* GEN (and SLOT_NONE for generation 2) of survivors */
     /* Work stack for reachability propagation (freed when the collection
      * ends). */
     rcy_head_ **stack;
     size_t stack_cap;
-    /* Full collections: c->a is cut into runs, one per arena the walk
+    /* Full collections: c->set is cut into runs, one per arena the walk
      * met (seg[j] = the first index of run j), so that marking can scan
      * the arenas oldest first (see mark_full). */
     size_t *seg;
     size_t nseg, segcap;
     uintptr_t segkey; /* arena of the last object walked */
-} coll_ctx;
+} collection;
+
+static inline int is_member(const collection *c, uint32_t w) {
+    return (c->member_mask >> (w & MEMBER_KEY_BITS)) & 1;
+}
 
 /* The work stack's growth, out of line so that the visitors calling
  * stack_push stay cheap leaf functions. */
-static __attribute__((noinline)) void stack_grow_push(coll_ctx *c, rcy_head_ *o) {
+static __attribute__((noinline)) void stack_grow_push(collection *c, rcy_head_ *o) {
     size_t ncap = c->stack_cap ? c->stack_cap * 2 : 1024;
-    void *p = raw_grow(c->h, c->stack, ncap * sizeof *c->stack);
+    void *p = rcyi_realloc(c->h, c->stack, ncap * sizeof *c->stack);
     if (!p) {
         c->overflow = 1; /* marked but not traversed: found by a rescan */
         return;
@@ -343,10 +302,10 @@ static __attribute__((noinline)) void stack_grow_push(coll_ctx *c, rcy_head_ *o)
 }
 
 /* Room for n entries on the work stack; 0 when out of memory. */
-static int stack_reserve(coll_ctx *c, size_t n) {
+static int stack_reserve(collection *c, size_t n) {
     if (c->stack_cap >= n)
         return 1;
-    void *p = raw_grow(c->h, c->stack, n * sizeof *c->stack);
+    void *p = rcyi_realloc(c->h, c->stack, n * sizeof *c->stack);
     if (!p)
         return 0;
     c->stack = p;
@@ -354,7 +313,7 @@ static int stack_reserve(coll_ctx *c, size_t n) {
     return 1;
 }
 
-static inline void stack_push(coll_ctx *c, rcy_head_ *o) {
+static inline void stack_push(collection *c, rcy_head_ *o) {
     size_t sp = c->sp;
     if (RCY_UNLIKELY(sp == c->stack_cap)) {
         stack_grow_push(c, o);
@@ -371,41 +330,41 @@ static inline uint32_t initial_refs(uint32_t rc) {
 /* Phase 1: references from set members are subtracted from gc_refs; a
  * member met first as a child is initialised here. */
 static int visit_subtract(void *obj, void *arg) {
-    coll_ctx *c = arg;
+    collection *c = arg;
     rcy_head_ *o = rcyi_head(obj);
     uint32_t w = o->gcword;
-    if (w & COLL) {
-        if (SLOT_OF(w) - 1u < RCYI_SLOT_MAX - 1u)
-            o->gcword = w - SLOT_ONE;
+    if (w & RCYI_GC_COLLECTING) {
+        if (rcyi_gcword_slot(w) - 1u < RCYI_SLOT_MAX - 1u)
+            o->gcword = w - RCYI_GC_SLOT_ONE;
         return 0;
     }
     uint32_t rc = o->refcnt;
-    if (((c->members >> (w & 0xFu)) & 1) && rc != 0) {
+    if (is_member(c, w) && rc != 0) {
         /* initial_refs(rc), minus this reference unless saturated */
         uint32_t r = rc - 1;
         if (RCY_UNLIKELY(r >= RCYI_SLOT_MAX - 1))
             r = RCYI_SLOT_MAX;
-        o->gcword = (w & 0xFFu) | COLL | MKSLOT(r);
+        o->gcword = rcyi_gcword_with_slot(w, r) | RCYI_GC_COLLECTING;
     }
     return 0;
 }
 
 /* `run` references to obj at once: visit_subtract run times. */
-static inline void subtract_run(coll_ctx *c, void *obj, uint32_t run) {
+static inline void subtract_run(collection *c, void *obj, uint32_t run) {
     (void)visit_subtract(obj, c);
     if (run == 1)
         return;
     rcy_head_ *o = rcyi_head(obj);
-    uint32_t w = o->gcword, r = SLOT_OF(w);
-    if ((w & COLL) && r != RCYI_SLOT_MAX)
-        o->gcword = (w & 0xFFu) | MKSLOT(r > run - 1 ? r - (run - 1) : 0);
+    uint32_t w = o->gcword, r = rcyi_gcword_slot(w);
+    if ((w & RCYI_GC_COLLECTING) && r != RCYI_SLOT_MAX)
+        o->gcword = rcyi_gcword_with_slot(w, r > run - 1 ? r - (run - 1) : 0);
 }
 
 /* What list_traverse does with visit_subtract, without an indirect call
  * per edge (lists are most of the edges of container-heavy heaps).  Runs
  * of equal items are subtracted at once: one read-modify-write of the
  * target instead of a chain of them, each waiting for the last. */
-static void subtract_list(coll_ctx *c, rcy_head_ *o) {
+static void subtract_list(collection *c, rcy_head_ *o) {
     size_t n;
     void *const *items = rcyi_list_items(rcyi_obj(o), &n);
     if (!n)
@@ -425,10 +384,10 @@ static void subtract_list(coll_ctx *c, rcy_head_ *o) {
     subtract_run(c, prev, run);
 }
 
-static inline void subtract_one(coll_ctx *c, rcy_head_ *o) {
+static inline void subtract_one(collection *c, rcy_head_ *o) {
     uint32_t w = o->gcword;
-    if (!(w & COLL))
-        o->gcword = (w & 0xFFu) | COLL | MKSLOT(initial_refs(o->refcnt));
+    if (!(w & RCYI_GC_COLLECTING))
+        o->gcword = rcyi_gcword_with_slot(w, initial_refs(o->refcnt)) | RCYI_GC_COLLECTING;
     if (o->type == &rcy_list_type) {
         subtract_list(c, o);
         return;
@@ -439,17 +398,17 @@ static inline void subtract_one(coll_ctx *c, rcy_head_ *o) {
 /* c->seg is sized before the walk (nothing is allocated or freed during
  * one); runs past its capacity merge into the last, which only makes the
  * scan order rougher. */
-static void new_segment(coll_ctx *c, uintptr_t key) {
+static void new_segment(collection *c, uintptr_t key) {
     c->segkey = key;
     if (c->nseg < c->segcap)
-        c->seg[c->nseg++] = c->n;
+        c->seg[c->nseg++] = c->nset;
 }
 
 /* The first member walked in an arena starts a run; out of line, so that
  * walk_collect stays a leaf. */
-static __attribute__((noinline)) void walk_collect_new_run(coll_ctx *c, rcy_head_ *o) {
+static __attribute__((noinline)) void walk_collect_new_run(collection *c, rcy_head_ *o) {
     new_segment(c, (uintptr_t)o >> 20);
-    c->a[c->n++] = o;
+    c->set[c->nset++] = o;
     subtract_one(c, o);
 }
 
@@ -459,61 +418,61 @@ static __attribute__((noinline)) void walk_collect_new_run(coll_ctx *c, rcy_head
  * every line a miss.  Measured on the live chain (4M objects): 11.2 ->
  * 8.6 ns/object; 256 bytes / 8 entries gave nothing. */
 #define WALK_PREFETCH 2048 /* bytes past the block being walked */
-#define SCAN_PREFETCH 64   /* entries of c->a past the one being scanned */
+#define SCAN_PREFETCH 64   /* entries of c->set past the one being scanned */
 
 static void walk_collect(rcy_head_ *o, void *arg) {
-    coll_ctx *c = arg;
+    collection *c = arg;
     /* prefetching a block past the end of the arena is harmless: a
      * prefetch never faults */
     __builtin_prefetch((const void *)((uintptr_t)o + WALK_PREFETCH), 1);
     uint32_t w = o->gcword;
-    if (!(w & RCYI_GC_TRACKED) || GEN_OF(w) == RCYI_GC_GEN_FROZEN)
+    if (!(w & RCYI_GC_TRACKED) || rcyi_gcword_gen(w) == RCYI_GC_GEN_FROZEN)
         return;
     if (o->refcnt == 0) { /* dying: not a candidate */
-        finish(c->h, o, 2);
+        leave_set(c->h, o, 2);
         return;
     }
-    if (c->n == c->cap) {
-        c->fatal_count = 1;
+    if (c->nset == c->set_cap) {
+        c->overcounted = 1;
         return;
     }
     if (RCY_UNLIKELY((uintptr_t)o >> 20 != c->segkey)) {
         walk_collect_new_run(c, o);
         return;
     }
-    c->a[c->n++] = o;
+    c->set[c->nset++] = o;
     subtract_one(c, o);
 }
 
 /* Phase 2: reachability from the members referenced from outside. */
 /* A member (TRACKED: no user code runs in phases 1-2) leaves the set for
  * generation c->target. */
-static inline void promote(coll_ctx *c, rcy_head_ *o, uint32_t w) {
+static inline void put_survivor(collection *c, rcy_head_ *o, uint32_t w) {
     if (c->queue) {
         size_t i = c->qlen++;
         c->queue[i] = o;
-        /* i < RCYI_SLOT_MAX when the queue is young[1]; otherwise qbits
+        /* i < RCYI_SLOT_MAX when the queue is young[1]; otherwise survivor_bits
          * holds SLOT_NONE, all ones, and absorbs it */
-        o->gcword = (w & KEEP_BITS) | c->qbits | MKSLOT(i);
+        o->gcword = (w & RCYI_GC_KEEP_BITS) | c->survivor_bits | rcyi_slot_bits(i);
     } else if (c->target == 2) {
-        o->gcword = (w & KEEP_BITS) | GENBITS(2) | MKSLOT(RCYI_SLOT_NONE);
+        o->gcword = rcyi_gc_unlisted_word(w, 2);
     } else {
-        finish(c->h, o, c->target);
+        leave_set(c->h, o, c->target);
     }
 }
 
 /* A member leaves the set as a survivor; one the scan had put in U
  * tentatively gives its hold back. */
-static inline void survive(coll_ctx *c, rcy_head_ *o) {
+static inline void survive(collection *c, rcy_head_ *o) {
     uint32_t w = o->gcword;
-    if (w & UNR) {
+    if (w & RCYI_GC_UNREACHABLE) {
         o->refcnt--;
-        c->late++;
+        c->revived++;
     }
-    promote(c, o, w);
+    put_survivor(c, o, w);
 }
 
-static __attribute__((noinline)) int mark_slow(coll_ctx *c, rcy_head_ *o) {
+static __attribute__((noinline)) int mark_slow(collection *c, rcy_head_ *o) {
     survive(c, o);
     c->reached++;
     stack_push(c, o);
@@ -524,22 +483,22 @@ static __attribute__((noinline)) int mark_slow(coll_ctx *c, rcy_head_ *o) {
  * queue).  The common case, a member reached for the first time in a
  * full collection, is a leaf with no stack frame. */
 static int visit_mark(void *obj, void *arg) {
-    coll_ctx *c = arg;
+    collection *c = arg;
     rcy_head_ *o = rcyi_head(obj);
     uint32_t w = o->gcword;
-    if (!(w & COLL))
+    if (!(w & RCYI_GC_COLLECTING))
         return 0;
     size_t sp = c->sp;
-    if (RCY_UNLIKELY((w & UNR) || c->target != 2 || sp == c->stack_cap))
+    if (RCY_UNLIKELY((w & RCYI_GC_UNREACHABLE) || c->target != 2 || sp == c->stack_cap))
         return mark_slow(c, o);
-    o->gcword = (w & KEEP_BITS) | GENBITS(2) | MKSLOT(RCYI_SLOT_NONE);
+    o->gcword = rcyi_gc_unlisted_word(w, 2);
     c->reached++;
     c->stack[sp] = o;
     c->sp = sp + 1;
     return 0;
 }
 
-static void drain(coll_ctx *c, int (*visit)(void *, void *)) {
+static void drain(collection *c, int (*visit)(void *, void *)) {
     while (c->sp) {
         rcy_head_ *o = c->stack[--c->sp];
         o->type->traverse(rcyi_obj(o), visit, c);
@@ -549,9 +508,9 @@ static void drain(coll_ctx *c, int (*visit)(void *, void *)) {
 /* o (gcword w, gc_refs 0 after subtraction) goes tentatively into U:
  * marked UNREACHABLE and held by one extra reference, and what the later
  * phases will need to do for it noted. */
-static inline void hold_unreachable(coll_ctx *c, rcy_head_ *o, uint32_t w) {
+static inline void hold_unreachable(collection *c, rcy_head_ *o, uint32_t w) {
     const rcy_type *t = o->type;
-    o->gcword = w | UNR;
+    o->gcword = w | RCYI_GC_UNREACHABLE;
     o->refcnt++;
     c->any_legacy |= (t->flags & RCY_TYPE_LEGACY_FINALIZER) != 0;
     c->any_weak |= (w & RCYI_GC_WEAKREFS) || rcyi_is_weakref_type(t);
@@ -562,7 +521,7 @@ static inline void hold_unreachable(coll_ctx *c, rcy_head_ *o, uint32_t w) {
  * repeated item is visited once per run (the first visit marked it, so the
  * repeats would find nothing to do).  Inlined with a constant visit, so
  * every call below is direct. */
-static inline void mark_edges(coll_ctx *c, rcy_head_ *o, rcy_visitproc visit) {
+static inline void mark_edges(collection *c, rcy_head_ *o, rcy_visitproc visit) {
     if (o->type == &rcy_list_type) {
         size_t n;
         void *const *items = rcyi_list_items(rcyi_obj(o), &n);
@@ -580,7 +539,7 @@ static inline void mark_edges(coll_ctx *c, rcy_head_ *o, rcy_visitproc visit) {
 
 /* drain(c, visit_mark), with a list's edges walked inline (as in
  * subtract_one). */
-static void drain_mark(coll_ctx *c) {
+static void drain_mark(collection *c) {
     while (c->sp)
         mark_edges(c, c->stack[--c->sp], visit_mark);
 }
@@ -589,20 +548,20 @@ static void drain_mark(coll_ctx *c) {
  * every member (in a collection of generation 0 the queue is young[1]
  * itself), breadth first, with no check per object. */
 static int visit_mark_young(void *obj, void *arg) {
-    coll_ctx *c = arg;
+    collection *c = arg;
     rcy_head_ *o = rcyi_head(obj);
     uint32_t w = o->gcword;
-    if (w & COLL) {
-        if (RCY_UNLIKELY(w & UNR)) {
+    if (w & RCYI_GC_COLLECTING) {
+        if (RCY_UNLIKELY(w & RCYI_GC_UNREACHABLE)) {
             o->refcnt--;
-            c->late++;
+            c->revived++;
         }
-        promote(c, o, w);
+        put_survivor(c, o, w);
     }
     return 0;
 }
 
-static void drain_young(coll_ctx *c) {
+static void drain_young(collection *c) {
     size_t before = c->qlen - 1; /* the root just appended */
     for (size_t q = c->qhead; q < c->qlen; q++)
         mark_edges(c, c->queue[q], visit_mark_young);
@@ -612,21 +571,21 @@ static void drain_young(coll_ctx *c) {
 
 /* Young collections (mark_full for full ones): scans the set for members
  * referenced from outside and marks all they reach.  Members not (yet)
- * reached are put in U tentatively (UNR, held), packed at the scan's
- * starting end of c->a; propagation may still take them out (survive();
+ * reached are put in U tentatively (RCYI_GC_UNREACHABLE, held), packed at the scan's
+ * starting end of c->set; propagation may still take them out (survive();
  * the caller then drops them from U).  The scan stops as soon as every
  * member is reached (a live heap). */
-static void mark_reachable(coll_ctx *c, rcy_head_ ***u, size_t *nu) {
+static void mark_reachable(collection *c, rcy_head_ ***u, size_t *nu) {
     size_t k = 0, done = 0;
-    rcy_head_ **a = c->a;
-    size_t n = c->n;
+    rcy_head_ **a = c->set;
+    size_t n = c->nset;
     for (; done < n && c->reached < n; done++) {
         rcy_head_ *o = a[done];
         uint32_t w = o->gcword;
-        if (!(w & COLL))
+        if (!(w & RCYI_GC_COLLECTING))
             continue;
-        if (SLOT_OF(w) > 0) {
-            promote(c, o, w);
+        if (rcyi_gcword_slot(w) > 0) {
+            put_survivor(c, o, w);
             c->reached++;
             if (c->queue) {
                 drain_young(c);
@@ -651,10 +610,10 @@ static void mark_reachable(coll_ctx *c, rcy_head_ ***u, size_t *nu) {
         rcy_head_ **rest = a + done;
         size_t nrest = n - done;
         for (size_t j = 0; j < k; j++)
-            if ((*u)[j]->gcword & COLL)
+            if ((*u)[j]->gcword & RCYI_GC_COLLECTING)
                 survive(c, (*u)[j]);
         for (size_t j = 0; j < nrest; j++)
-            if (rest[j]->gcword & COLL)
+            if (rest[j]->gcword & RCYI_GC_COLLECTING)
                 survive(c, rest[j]);
         c->overflow = 0;
         c->reached = n;
@@ -667,15 +626,15 @@ static void mark_reachable(coll_ctx *c, rcy_head_ ***u, size_t *nu) {
  * at once, depth first; one it has yet to meet only gets gc_refs > 0, and
  * is promoted and traversed in its turn. */
 static int visit_mark_scan(void *obj, void *arg) {
-    coll_ctx *c = arg;
+    collection *c = arg;
     rcy_head_ *o = rcyi_head(obj);
     uint32_t w = o->gcword;
-    if (!(w & COLL))
+    if (!(w & RCYI_GC_COLLECTING))
         return 0;
-    if (RCY_UNLIKELY(w & UNR))
+    if (RCY_UNLIKELY(w & RCYI_GC_UNREACHABLE))
         return mark_slow(c, o);
-    if (SLOT_OF(w) == 0)
-        o->gcword = w | SLOT_ONE;
+    if (rcyi_gcword_slot(w) == 0)
+        o->gcword = w | RCYI_GC_SLOT_ONE;
     return 0;
 }
 
@@ -685,11 +644,11 @@ static int visit_mark_scan(void *obj, void *arg) {
  * processor, where a depth-first walk of a long chain waits for each load
  * before the next).  The order is that of allocation, roughly: the walk
  * visits the newest arena first, each in address order, so the runs of
- * c->a (one per arena) are scanned last run first.  U is packed into the
+ * c->set (one per arena) are scanned last run first.  U is packed into the
  * positions already scanned, in scan order, then made contiguous. */
-static void mark_full(coll_ctx *c, rcy_head_ ***u, size_t *nu) {
-    rcy_head_ **a = c->a;
-    size_t n = c->n, zero = 0;
+static void mark_full(collection *c, rcy_head_ ***u, size_t *nu) {
+    rcy_head_ **a = c->set;
+    size_t n = c->nset, zero = 0;
     const size_t *sb = c->seg;
     size_t ns = c->nseg;
     if (!sb || ns == 0 || sb[0] != 0) { /* one run */
@@ -705,10 +664,10 @@ static void mark_full(coll_ctx *c, rcy_head_ ***u, size_t *nu) {
             if (i + SCAN_PREFETCH < end)
                 __builtin_prefetch(a[i + SCAN_PREFETCH], 1);
             uint32_t w = o->gcword;
-            if (!(w & COLL))
+            if (!(w & RCYI_GC_COLLECTING))
                 continue;
-            if (SLOT_OF(w) > 0) {
-                o->gcword = (w & KEEP_BITS) | GENBITS(2) | MKSLOT(RCYI_SLOT_NONE);
+            if (rcyi_gcword_slot(w) > 0) {
+                o->gcword = rcyi_gc_unlisted_word(w, 2);
                 if (++c->reached == n)
                     break;
                 mark_edges(c, o, visit_mark_scan);
@@ -737,7 +696,7 @@ static void mark_full(coll_ctx *c, rcy_head_ ***u, size_t *nu) {
          * U may also sit, stale, at its old position: the first survive()
          * clears COLLECTING, so it survives once). */
         for (size_t j = 0; j < n; j++)
-            if (a[j]->gcword & COLL)
+            if (a[j]->gcword & RCYI_GC_COLLECTING)
                 survive(c, a[j]);
         c->overflow = 0;
         c->reached = n;
@@ -755,7 +714,7 @@ static void mark_full(coll_ctx *c, rcy_head_ ***u, size_t *nu) {
 
 /* ---- U: unreachable set ------------------------------------------- */
 
-static rcy_list *garbage_list(rcy_heap *h) {
+rcy_list *rcyi_gc_garbage_list(rcy_heap *h) {
     rcyi_gc_state *gc = &h->gc;
     if (!gc->garbage)
         gc->garbage = rcy_list_new(h);
@@ -763,12 +722,12 @@ static rcy_list *garbage_list(rcy_heap *h) {
 }
 
 /* o leaves the collection for good and goes to garbage (uncollectable). */
-static void to_garbage(coll_ctx *c, rcy_head_ *o, const char *debug_what) {
+static void to_garbage(collection *c, rcy_head_ *o, const char *debug_what) {
     rcy_heap *h = c->h;
-    finish(h, o, 2);
-    if (h->gc.finished == GC_TEARDOWN)
+    leave_set(h, o, 2);
+    if (h->gc.stage == RCYI_GC_TEARDOWN)
         return; /* heap teardown: nowhere to keep it */
-    rcy_list *g = garbage_list(h);
+    rcy_list *g = rcyi_gc_garbage_list(h);
     if (g)
         (void)rcy_list_append(g, rcyi_obj(o)); /* on failure it just survives */
     if (debug_what && (h->gc.debug & RCY_GC_DEBUG_UNCOLLECTABLE))
@@ -779,10 +738,10 @@ static void to_garbage(coll_ctx *c, rcy_head_ *o, const char *debug_what) {
  * UNREACHABLE cleared, COLLECTING and the hold kept (CPython's
  * move_legacy_finalizers and move_legacy_finalizer_reachable). */
 static int visit_legacy(void *obj, void *arg) {
-    coll_ctx *c = arg;
+    collection *c = arg;
     rcy_head_ *o = rcyi_head(obj);
-    if ((o->gcword & (COLL | UNR)) == (COLL | UNR)) {
-        o->gcword &= ~(uint32_t)UNR;
+    if ((o->gcword & RCYI_GC_IN_U) == RCYI_GC_IN_U) {
+        o->gcword &= ~(uint32_t)RCYI_GC_UNREACHABLE;
         stack_push(c, o);
     }
     return 0;
@@ -794,7 +753,7 @@ static size_t compact_and_unhold(rcy_head_ **u, size_t nu) {
     size_t k = 0;
     for (size_t i = 0; i < nu; i++) {
         rcy_head_ *o = u[i];
-        if (o->gcword & COLL)
+        if (o->gcword & RCYI_GC_COLLECTING)
             u[k++] = o;
         else
             rcy_decref(rcyi_obj(o)); /* still referenced: by garbage or U */
@@ -804,12 +763,12 @@ static size_t compact_and_unhold(rcy_head_ **u, size_t nu) {
 
 /* Splits U into U (returned size) followed by L (*nl members), each in
  * its former order (L's may change when out of memory). */
-static size_t move_legacy(coll_ctx *c, rcy_head_ **u, size_t nu, size_t *nl) {
+static size_t move_legacy(collection *c, rcy_head_ **u, size_t nu, size_t *nl) {
     for (size_t i = 0; i < nu; i++) {
         rcy_head_ *o = u[i];
         if ((o->type->flags & RCY_TYPE_LEGACY_FINALIZER) &&
-            (o->gcword & (COLL | UNR)) == (COLL | UNR)) {
-            o->gcword &= ~(uint32_t)UNR;
+            (o->gcword & RCYI_GC_IN_U) == RCYI_GC_IN_U) {
+            o->gcword &= ~(uint32_t)RCYI_GC_UNREACHABLE;
             stack_push(c, o);
             drain(c, visit_legacy);
         }
@@ -817,8 +776,8 @@ static size_t move_legacy(coll_ctx *c, rcy_head_ **u, size_t nu, size_t *nl) {
     *nl = 0;
     if (RCY_UNLIKELY(c->overflow)) { /* out of stack memory: all survive */
         for (size_t i = 0; i < nu; i++)
-            if (u[i]->gcword & COLL)
-                finish(c->h, u[i], 2);
+            if (u[i]->gcword & RCYI_GC_COLLECTING)
+                leave_set(c->h, u[i], 2);
         c->overflow = 0;
         return compact_and_unhold(u, nu);
     }
@@ -826,7 +785,7 @@ static size_t move_legacy(coll_ctx *c, rcy_head_ **u, size_t nu, size_t *nl) {
     size_t k = 0, m = 0;
     for (size_t i = 0; i < nu; i++) {
         rcy_head_ *o = u[i];
-        if (o->gcword & UNR) {
+        if (o->gcword & RCYI_GC_UNREACHABLE) {
             u[i] = u[k];
             u[k++] = o;
         } else if (tmp) {
@@ -839,36 +798,36 @@ static size_t move_legacy(coll_ctx *c, rcy_head_ **u, size_t nu, size_t *nl) {
     return k;
 }
 
-/* Refcounting's verdict on a[0..n), members whose (COLL|UNR) bits are
+/* Refcounting's verdict on a[0..n), members whose (RCYI_GC_COLLECTING|RCYI_GC_UNREACHABLE) bits are
  * `want`: which of them nothing references but the collector's hold and
  * other such members, acyclically?  CPython, which holds nothing, would
  * have freed those by refcounting already.  They get SLOT 0, the others
  * SLOT > 0; returns how many (0, all kept, when out of stack memory). */
 static int visit_dead_sub(void *obj, void *arg) {
-    coll_ctx *c = arg;
+    collection *c = arg;
     rcy_head_ *o = rcyi_head(obj);
     uint32_t w = o->gcword;
-    if ((w & (COLL | UNR)) == c->dead_want && SLOT_OF(w) - 1u < RCYI_SLOT_MAX - 1u) {
-        o->gcword = w - SLOT_ONE;
-        if (SLOT_OF(w) == 1)
+    if ((w & RCYI_GC_IN_U) == c->dead_bits && rcyi_gcword_slot(w) - 1u < RCYI_SLOT_MAX - 1u) {
+        o->gcword = w - RCYI_GC_SLOT_ONE;
+        if (rcyi_gcword_slot(w) == 1)
             stack_push(c, o);
     }
     return 0;
 }
 
-static size_t refcount_dead(coll_ctx *c, rcy_head_ **a, size_t n, uint32_t want) {
-    c->dead_want = want;
+static size_t refcount_dead(collection *c, rcy_head_ **a, size_t n, uint32_t want) {
+    c->dead_bits = want;
     for (size_t i = 0; i < n; i++) /* minus the collector's hold */
-        a[i]->gcword = (a[i]->gcword & 0xFFu) | MKSLOT(initial_refs(a[i]->refcnt - 1));
+        a[i]->gcword = rcyi_gcword_with_slot(a[i]->gcword, initial_refs(a[i]->refcnt - 1));
     for (size_t i = 0; i < n; i++)
-        if (SLOT_OF(a[i]->gcword) == 0)
+        if (rcyi_gcword_slot(a[i]->gcword) == 0)
             stack_push(c, a[i]);
     drain(c, visit_dead_sub);
     size_t nd = 0;
     for (size_t i = 0; i < n; i++) {
         if (RCY_UNLIKELY(c->overflow))
-            a[i]->gcword = (a[i]->gcword & 0xFFu) | SLOT_ONE;
-        nd += SLOT_OF(a[i]->gcword) == 0;
+            a[i]->gcword = rcyi_gcword_with_slot(a[i]->gcword, 1);
+        nd += rcyi_gcword_slot(a[i]->gcword) == 0;
     }
     c->overflow = 0;
     return nd;
@@ -878,12 +837,12 @@ static size_t refcount_dead(coll_ctx *c, rcy_head_ **a, size_t n, uint32_t want)
  * garbage cleared first, then what is left of its finalizers list is
  * uncollectable): members refcounting frees die now, the rest stay in
  * generation 2. */
-static void settle_legacy(coll_ctx *c, rcy_head_ **l, size_t nl) {
+static void settle_legacy(collection *c, rcy_head_ **l, size_t nl) {
     rcy_heap *h = c->h;
-    (void)refcount_dead(c, l, nl, COLL);
+    (void)refcount_dead(c, l, nl, RCYI_GC_COLLECTING);
     for (size_t i = 0; i < nl; i++) {
         rcy_head_ *o = l[i];
-        if (SLOT_OF(o->gcword) > 0) {
+        if (rcyi_gcword_slot(o->gcword) > 0) {
             /* Only the objects with a legacy finalizer are listed, what
              * they reach stays alive through them (CPython's
              * handle_legacy_finalizers); all are counted and printed. */
@@ -891,13 +850,13 @@ static void settle_legacy(coll_ctx *c, rcy_head_ **l, size_t nl) {
                 (h->gc.debug & RCY_GC_DEBUG_SAVEALL)) {
                 to_garbage(c, o, "uncollectable");
             } else {
-                finish(h, o, 2);
+                leave_set(h, o, 2);
                 if (h->gc.debug & RCY_GC_DEBUG_UNCOLLECTABLE)
                     debug_object("uncollectable", o);
             }
-            c->moved += h->gc.finished != GC_TEARDOWN;
+            c->uncollectable += h->gc.stage != RCYI_GC_TEARDOWN;
         } else {
-            finish(h, o, 2);
+            leave_set(h, o, 2);
         }
     }
     /* Every member is alive until its own hold goes: one dying frees only
@@ -912,11 +871,11 @@ static size_t clear_weakrefs_of(rcy_heap *h, rcy_head_ **u, size_t nu, int kill)
     rcyi_wr_pending pending = {NULL, NULL};
     if (kill)
         for (size_t i = 0; i < nu; i++)
-            rcyi_weakref_kill_if_weakref(h, u[i]);
+            rcyi_weakref_kill_if_weakref(u[i]);
     for (size_t i = 0; i < nu; i++)
         if (u[i]->gcword & RCYI_GC_WEAKREFS)
             rcyi_weakref_detach_all(h, u[i], &pending, 1);
-    return pending.head ? rcyi_weakref_run_pending(h, &pending) : 0;
+    return pending.head ? rcyi_weakref_run_pending(&pending) : 0;
 }
 
 /* Resurrection check (PEP 442): which members of U are reachable again? */
@@ -924,42 +883,42 @@ static int visit_resurrect_sub(void *obj, void *arg) {
     (void)arg;
     rcy_head_ *o = rcyi_head(obj);
     uint32_t w = o->gcword;
-    if ((w & (COLL | UNR)) == (COLL | UNR) && SLOT_OF(w) - 1u < RCYI_SLOT_MAX - 1u)
-        o->gcword = w - SLOT_ONE;
+    if ((w & RCYI_GC_IN_U) == RCYI_GC_IN_U && rcyi_gcword_slot(w) - 1u < RCYI_SLOT_MAX - 1u)
+        o->gcword = w - RCYI_GC_SLOT_ONE;
     return 0;
 }
 
 static int visit_resurrect_mark(void *obj, void *arg) {
-    coll_ctx *c = arg;
+    collection *c = arg;
     rcy_head_ *o = rcyi_head(obj);
-    if ((o->gcword & (COLL | UNR)) == (COLL | UNR)) {
-        finish(c->h, o, 2);
+    if ((o->gcword & RCYI_GC_IN_U) == RCYI_GC_IN_U) {
+        leave_set(c->h, o, 2);
         stack_push(c, o);
     }
     return 0;
 }
 
-static size_t handle_resurrected(coll_ctx *c, rcy_head_ **u, size_t nu) {
+static size_t handle_resurrected(collection *c, rcy_head_ **u, size_t nu) {
     for (size_t i = 0; i < nu; i++) {
         rcy_head_ *o = u[i];
         uint32_t rc = o->refcnt - 1; /* minus the collector's hold */
-        o->gcword = (o->gcword & 0xFFu) | MKSLOT(initial_refs(rc));
+        o->gcword = rcyi_gcword_with_slot(o->gcword, initial_refs(rc));
     }
     for (size_t i = 0; i < nu; i++)
         u[i]->type->traverse(rcyi_obj(u[i]), visit_resurrect_sub, c);
     for (size_t i = 0; i < nu; i++) {
         rcy_head_ *o = u[i];
         uint32_t w = o->gcword;
-        if ((w & (COLL | UNR)) == (COLL | UNR) && SLOT_OF(w) > 0) {
-            finish(c->h, o, 2);
+        if ((w & RCYI_GC_IN_U) == RCYI_GC_IN_U && rcyi_gcword_slot(w) > 0) {
+            leave_set(c->h, o, 2);
             stack_push(c, o);
             drain(c, visit_resurrect_mark);
         }
     }
     if (c->overflow) { /* out of stack memory: resurrect conservatively */
         for (size_t i = 0; i < nu; i++)
-            if (u[i]->gcword & COLL)
-                finish(c->h, u[i], 2);
+            if (u[i]->gcword & RCYI_GC_COLLECTING)
+                leave_set(c->h, u[i], 2);
         c->overflow = 0;
     }
     /* Resurrected objects are reachable from outside: dropping the hold
@@ -992,7 +951,7 @@ static size_t clear_and_release(rcy_heap *h, rcy_head_ **f, size_t nf) {
         for (size_t j = 0; j < m; j++) {
             rcy_head_ *o = chunk[j];
             /* Still held (members are released in order), so alive. */
-            o->gcword = (o->gcword & 0xFFu) | MKSLOT(j);
+            o->gcword = rcyi_gcword_with_slot(o->gcword, j);
             if (!cleared && o->type->clear)
                 o->type->clear(rcyi_obj(o));
             rcy_decref(rcyi_obj(o));
@@ -1002,7 +961,7 @@ static size_t clear_and_release(rcy_heap *h, rcy_head_ **f, size_t nf) {
         if (gc->released_freed != m)
             for (size_t j = 0; j < m; j++)
                 if (chunk[j]) /* survived: a cycle no `clear` could break */
-                    finish(h, chunk[j], 2);
+                    leave_set(h, chunk[j], 2);
     }
     return freed;
 }
@@ -1011,207 +970,262 @@ static size_t clear_and_release(rcy_heap *h, rcy_head_ **f, size_t nf) {
 static void validate(rcy_heap *h, int full);
 #endif
 
-static ssize_t collect_main(rcy_heap *h, unsigned gen) {
-    rcyi_gc_state *gc = &h->gc;
-    coll_ctx c;
-    memset(&c, 0, sizeof c);
-    c.h = h;
-    for (uint32_t v = 0; v < 16; v++)
-        if ((v & RCYI_GC_TRACKED) && GEN_OF(v) <= gen)
-            c.members |= 1u << v;
-    c.target = gen + 1 < 2 ? gen + 1 : 2;
+/* ---- one collection, phase by phase (src/gc.h) ---------------------- */
 
+/* Before phase 1: the set's membership mask and target, the START
+ * callbacks, the debug report; returns the start time. */
+static double begin_collection(collection *c, rcy_heap *h, unsigned gen, rcy_gc_info *info) {
+    rcyi_gc_state *gc = &h->gc;
+    memset(c, 0, sizeof *c);
+    c->h = h;
+    for (uint32_t k = 0; k <= MEMBER_KEY_BITS; k++)
+        if ((k & RCYI_GC_TRACKED) && rcyi_gcword_gen(k) <= gen)
+            c->member_mask |= 1u << k;
+    c->target = gen + 1 < 2 ? gen + 1 : 2;
     set_collecting(gc, 1);
-    double t0 = now_seconds();
-    rcy_gc_info info = {(int)gen, 0, 0, 0.0};
-    invoke_callbacks(h, RCY_GC_START, &info);
+    double t0 = rcyi_os_clock_seconds();
+    rcyi_gc_run_callbacks(h, RCY_GC_START, info);
     if (gc->debug & RCY_GC_DEBUG_STATS) {
         size_t n0 = gc->young[0].live, n1 = gc->young[1].live;
         rcyi_output("gc: collecting generation %u...\n", gen);
-        rcyi_output("gc: objects in each generation: %zu %zu %zu\n", n0, n1, old_count(gc));
+        rcyi_output("gc: objects in each generation: %zu %zu %zu\n", n0, n1, rcyi_gc_old_count(gc));
         rcyi_output("gc: objects in permanent generation: %zu\n", gc->nfrozen);
     }
 #ifdef RCY_DEBUG
     validate(h, gen == 2);
 #endif
+    return t0;
+}
 
-    /* Phase 1: the set, gc_refs, subtraction. */
-    rcy_head_ **young_buf = NULL;
-    if (gen == 2) {
-        c.cap = gc->ntracked - gc->nfrozen;
-        if (c.cap) {
-            c.a = rcyi_alloc(h, c.cap * sizeof *c.a, RCYI_KIND_RAW);
-            if (!c.a) {
-                set_collecting(gc, 0);
-                return RCY_ENOMEM;
-            }
-        }
-        /* all found by the walk; refill without regrowing from 8 */
-        vec_reset(h, &gc->young[0], gc->young[0].live);
-        vec_reset(h, &gc->young[1], gc->young[1].live);
-        c.segcap = h->alloc.arenas + 2; /* one run per arena, large blocks after */
-        c.seg = rcyi_alloc(h, c.segcap * sizeof *c.seg, RCYI_KIND_RAW);
-        if (!c.seg)
-            c.segcap = 0; /* one run */
-        rcyi_walk_objects(h, walk_collect, &c);
-        if (c.fatal_count)
-            rcyi_fatal(RCY_ECORRUPTED_HEAP,
-                       "gc: more tracked objects in the heap than the collector counted (%zu)",
-                       gc->ntracked);
-    } else {
-        rcyi_gc_vec *v0 = &gc->young[0], *v1 = &gc->young[1];
-        size_t h0 = v0->live, h1 = v1->live;
-        if (gen == 1 && v1->len) {
-            size_t need = v0->len + v1->len;
-            if (need > v0->cap) {
-                void *p = raw_grow(h, v0->items, need * sizeof *v0->items);
-                if (!p) {
-                    set_collecting(gc, 0);
-                    return RCY_ENOMEM;
-                }
-                v0->items = p;
-                v0->cap = need;
-            }
-            /* Generation 1 first, as CPython merges generation 0 after
-             * it: the order finalizers and callbacks run in. */
-            memmove(v0->items + v1->len, v0->items, v0->len * sizeof *v0->items);
-            memcpy(v0->items, v1->items, v1->len * sizeof *v1->items);
-            v0->len = need;
-            vec_reset(h, v1, h1);
-        }
-        c.a = young_buf = v0->items;
-        c.n = v0->len;
-        c.cap = v0->cap;
-        v0->items = NULL;
-        vec_reset(h, v0, h0); /* refill without regrowing from 8 */
-        size_t k = 0;
-        for (size_t i = 0; i < c.n; i++) {
-            rcy_head_ *o = c.a[i];
-            if (!o) /* a hole left by an untrack */
-                continue;
-            if (o->refcnt == 0) { /* dying: not a candidate */
-                o->gcword &= ~(uint32_t)COLL;
-                finish(h, o, c.target);
-                continue;
-            }
-            c.a[k++] = o;
-            subtract_one(&c, o);
-        }
-        c.n = k;
+/* Phase 1 of a full collection: one walk of the pools gathers the set
+ * into c->set (cut into runs, one per arena) and subtracts. */
+static int gather_full(collection *c) {
+    rcy_heap *h = c->h;
+    rcyi_gc_state *gc = &h->gc;
+    c->set_cap = gc->ntracked - gc->nfrozen;
+    if (c->set_cap) {
+        c->set = rcyi_alloc(h, c->set_cap * sizeof *c->set, RCYI_KIND_RAW);
+        if (!c->set)
+            return RCY_ENOMEM;
     }
-    /* Young collections: survivors are appended to a queue with room for
-     * them all (young[1] for generation 0), so marking checks nothing per
-     * object; out of memory for it, marking falls back to the growable
-     * stack.  (A full collection keeps the stack: a queue for the whole
-     * heap would be as big as c.a, while a depth-first stack of a heap of
-     * chains and trees stays small.) */
+    /* all found by the walk; refill without regrowing from 8 */
+    rcyi_gc_vec_reset(h, &gc->young[0], gc->young[0].live);
+    rcyi_gc_vec_reset(h, &gc->young[1], gc->young[1].live);
+    c->segcap = h->alloc.arenas + 2; /* one run per arena, large blocks after */
+    c->seg = rcyi_alloc(h, c->segcap * sizeof *c->seg, RCYI_KIND_RAW);
+    if (!c->seg)
+        c->segcap = 0; /* one run */
+    rcyi_walk_objects(h, walk_collect, c);
+    if (c->overcounted)
+        rcyi_fatal(RCY_ECORRUPTED_HEAP,
+                   "gc: more tracked objects in the heap than the collector counted (%zu)",
+                   gc->ntracked);
+    return RCY_OK;
+}
+
+/* young[1]'s entries moved to the front of young[0]'s (generation 1
+ * first, as CPython merges generation 0 after it: the order finalizers
+ * and callbacks run in); young[1] emptied. */
+static int merge_young(rcy_heap *h) {
+    rcyi_gc_vec *v0 = &h->gc.young[0], *v1 = &h->gc.young[1];
+    size_t need = v0->len + v1->len;
+    if (need > v0->cap) {
+        void *p = rcyi_realloc(h, v0->items, need * sizeof *v0->items);
+        if (!p)
+            return RCY_ENOMEM;
+        v0->items = p;
+        v0->cap = need;
+    }
+    memmove(v0->items + v1->len, v0->items, v0->len * sizeof *v0->items);
+    memcpy(v0->items, v1->items, v1->len * sizeof *v1->items);
+    v0->len = need;
+    rcyi_gc_vec_reset(h, v1, v1->live);
+    return RCY_OK;
+}
+
+/* Phase 1 of a young collection: the young vectors become c->set (holes
+ * and dying objects dropped) and subtraction runs over it. */
+static int gather_young(collection *c, unsigned gen) {
+    rcy_heap *h = c->h;
+    rcyi_gc_vec *v0 = &h->gc.young[0];
+    if (gen == 1 && h->gc.young[1].len && merge_young(h) < 0)
+        return RCY_ENOMEM;
+    c->set = v0->items;
+    c->nset = v0->len;
+    c->set_cap = v0->cap;
+    v0->items = NULL;
+    rcyi_gc_vec_reset(h, v0, v0->live); /* refill without regrowing from 8 */
+    size_t k = 0;
+    for (size_t i = 0; i < c->nset; i++) {
+        rcy_head_ *o = c->set[i];
+        if (!o) /* a hole left by an untrack */
+            continue;
+        if (o->refcnt == 0) { /* dying: not a candidate */
+            o->gcword &= ~(uint32_t)RCYI_GC_COLLECTING;
+            leave_set(h, o, c->target);
+            continue;
+        }
+        c->set[k++] = o;
+        subtract_one(c, o);
+    }
+    c->nset = k;
+    return RCY_OK;
+}
+
+/* Phase 2: mark what is reachable from outside; survivors placed.  Young
+ * collections append survivors to a queue with room for them all
+ * (young[1] for generation 0), so marking checks nothing per object; out
+ * of memory for it, marking falls back to the growable stack.  (A full
+ * collection keeps the stack: a queue for the whole heap would be as big
+ * as c->set, while a depth-first stack of a heap of chains and trees
+ * stays small.)  *u, *nu: U, tentatively (see drop_revived). */
+static void mark_phase(collection *c, unsigned gen, rcy_head_ ***u, size_t *nu) {
+    rcyi_gc_state *gc = &c->h->gc;
     rcyi_gc_vec *v1 = &gc->young[1];
-    if (gen < 2 && (gen == 0 ? vec_reserve(h, v1, c.n) : stack_reserve(&c, c.n))) {
-        c.queue = gen == 0 ? v1->items : c.stack;
-        c.qhead = c.qlen = gen == 0 ? v1->len : 0;
-        c.qbits = gen == 0 ? GENBITS(1) : GENBITS(2) | MKSLOT(RCYI_SLOT_NONE);
+    if (gen < 2 && (gen == 0 ? vec_reserve(c->h, v1, c->nset) : stack_reserve(c, c->nset))) {
+        c->queue = gen == 0 ? v1->items : c->stack;
+        c->qhead = c->qlen = gen == 0 ? v1->len : 0;
+        c->survivor_bits =
+            gen == 0 ? rcyi_gen_bits(1) : rcyi_gen_bits(2) | rcyi_slot_bits(RCYI_SLOT_NONE);
     }
-    size_t candidates = c.n;
     /* Counts reset now: allocations by finalizers count towards the next. */
     if (gen < 2)
         gc->count[gen + 1]++;
     for (unsigned g = 0; g <= gen; g++)
         gc->count[g] = 0;
-
-    /* Phase 2: mark what is reachable from outside; survivors placed. */
-    rcy_head_ **u;
-    size_t nu;
     if (gen == 2)
-        mark_full(&c, &u, &nu);
+        mark_full(c, u, nu);
     else
-        mark_reachable(&c, &u, &nu);
-    if (c.queue && gen == 0) {
-        gc->young[1].live += c.qlen - gc->young[1].len;
-        gc->young[1].len = c.qlen;
+        mark_reachable(c, u, nu);
+    if (c->queue && gen == 0) {
+        v1->live += c->qlen - v1->len;
+        v1->len = c->qlen;
     }
-    c.queue = NULL; /* user code may change young[1] from now on */
+    c->queue = NULL; /* user code may change young[1] from now on */
+}
 
-    /* Phase 3: U (marked and held by the scan). */
+/* U without the members the scan put there tentatively and propagation
+ * revived later (they survived; their holds are back already). */
+static size_t drop_revived(const collection *c, rcy_head_ **u, size_t nu) {
+    if (!c->revived)
+        return nu;
+    size_t m = 0;
+    for (size_t i = 0; i < nu; i++)
+        if (u[i]->gcword & RCYI_GC_COLLECTING)
+            u[m++] = u[i];
+    return m;
+}
+
+/* Phase 3c: every finalizer in U runs once; returns whether any ran. */
+static int run_finalizers(rcy_head_ **u, size_t nu) {
+    int ran = 0;
+    for (size_t i = 0; i < nu; i++) {
+        rcy_head_ *o = u[i];
+        if (o->type->finalize && !(o->gcword & RCYI_GC_FINALIZED)) {
+            o->gcword |= RCYI_GC_FINALIZED;
+            o->type->finalize(rcyi_obj(o));
+            ran = 1;
+        }
+    }
+    return ran;
+}
+
+/* Phase 4 under DEBUG_SAVEALL: the final garbage goes to gc.garbage
+ * instead of being freed, but for the `dead` members refcounting frees;
+ * returns how many are counted. */
+static size_t save_all(collection *c, rcy_head_ **f, size_t nf, size_t dead) {
+    for (size_t i = 0; i < nf; i++) {
+        if (dead && rcyi_gcword_slot(f[i]->gcword) == 0)
+            leave_set(c->h, f[i], 2);
+        else
+            to_garbage(c, f[i], NULL);
+        rcy_decref(rcyi_obj(f[i]));
+    }
+    return nf - dead;
+}
+
+/* Phases 3 to 5 on U (marked and held by the scan); returns how many
+ * objects count as collected. */
+static size_t collect_unreachable(collection *c, rcy_head_ **u, size_t nu) {
+    rcy_heap *h = c->h;
+    rcyi_gc_state *gc = &h->gc;
     size_t collected = 0, nl = 0;
-    if (c.late) {
-        size_t m = 0;
+    rcy_head_ **l = u;
+    if (c->any_legacy) { /* 3a */
+        nu = move_legacy(c, u, nu, &nl);
+        l = u + nu;
+    }
+    if (gc->debug & RCY_GC_DEBUG_COLLECTABLE)
         for (size_t i = 0; i < nu; i++)
-            if (u[i]->gcword & COLL)
-                u[m++] = u[i];
-        nu = m;
+            debug_object("collectable", u[i]);
+    if (c->any_weak) /* 3b */
+        collected += clear_weakrefs_of(h, u, nu, 1);
+    /* What a finalizer left to die by refcounting is not counted:
+     * CPython frees it during finalization, outside its count. */
+    size_t dead = 0;
+    if (c->any_fin && run_finalizers(u, nu)) { /* 3c */
+        nu = handle_resurrected(c, u, nu);     /* 3d */
+        collected += clear_weakrefs_of(h, u, nu, 0);
+        dead = refcount_dead(c, u, nu, RCYI_GC_IN_U); /* 3e */
     }
-    if (nu) {
-        rcy_head_ **l = u;
-        if (c.any_legacy) {
-            nu = move_legacy(&c, u, nu, &nl);
-            l = u + nu;
-        }
-        if (gc->debug & RCY_GC_DEBUG_COLLECTABLE)
-            for (size_t i = 0; i < nu; i++)
-                debug_object("collectable", u[i]);
-        if (c.any_weak)
-            collected += clear_weakrefs_of(h, u, nu, 1);
-        int ran = 0;
-        if (c.any_fin) {
-            for (size_t i = 0; i < nu; i++) {
-                rcy_head_ *o = u[i];
-                if (o->type->finalize && !(o->gcword & RCYI_GC_FINALIZED)) {
-                    o->gcword |= RCYI_GC_FINALIZED;
-                    o->type->finalize(rcyi_obj(o));
-                    ran = 1;
-                }
-            }
-        }
-        /* What a finalizer left to die by refcounting is not counted:
-         * CPython frees it during finalization, outside its count. */
-        size_t dead = 0;
-        if (ran) {
-            nu = handle_resurrected(&c, u, nu);
-            collected += clear_weakrefs_of(h, u, nu, 0);
-            dead = refcount_dead(&c, u, nu, COLL | UNR);
-        }
-        if ((gc->debug & RCY_GC_DEBUG_SAVEALL) && gc->finished != GC_TEARDOWN) {
-            for (size_t i = 0; i < nu; i++) {
-                if (dead && SLOT_OF(u[i]->gcword) == 0)
-                    finish(h, u[i], 2);
-                else
-                    to_garbage(&c, u[i], NULL);
-                rcy_decref(rcyi_obj(u[i]));
-            }
-            collected += nu - dead;
-        } else {
-            size_t freed = clear_and_release(h, u, nu);
-            collected += freed > dead ? freed - dead : 0;
-        }
-        if (nl)
-            settle_legacy(&c, l, nl);
+    if ((gc->debug & RCY_GC_DEBUG_SAVEALL) && gc->stage != RCYI_GC_TEARDOWN) {
+        collected += save_all(c, u, nu, dead);
+    } else { /* 4 */
+        size_t freed = clear_and_release(h, u, nu);
+        collected += freed > dead ? freed - dead : 0;
     }
+    if (nl) /* 5 */
+        settle_legacy(c, l, nl);
+    return collected;
+}
 
-    raw_free(h, young_buf ? young_buf : c.a);
-    raw_free(h, c.stack);
-    raw_free(h, c.seg);
-
+/* After phase 5: buffers freed, statistics, the debug report, the STOP
+ * callbacks; returns the collection's result. */
+static ssize_t end_collection(collection *c, unsigned gen, size_t collected, size_t candidates,
+                              double t0, rcy_gc_info *info) {
+    rcy_heap *h = c->h;
+    rcyi_gc_state *gc = &h->gc;
+    raw_free(h, c->set);
+    raw_free(h, c->stack);
+    raw_free(h, c->seg);
     if (gen == 2)
-        gc->long_lived_total = old_count(gc);
-    double dt = now_seconds() - t0;
+        gc->long_lived_total = rcyi_gc_old_count(gc);
+    double dt = rcyi_os_clock_seconds() - t0;
     rcy_gc_gen_stats *st = &gc->stats[gen];
     st->collections++;
     st->collected += collected;
-    st->uncollectable += c.moved;
+    st->uncollectable += c->uncollectable;
     st->candidates += candidates;
     st->duration += dt;
     if (gc->debug & RCY_GC_DEBUG_STATS)
         rcyi_output("gc: done, %zu unreachable, %zu uncollectable, %.4fs elapsed\n",
-                    collected + c.moved, c.moved, dt);
+                    collected + c->uncollectable, c->uncollectable, dt);
 #ifdef RCY_DEBUG
     validate(h, gen == 2);
 #endif
-    info.collected = collected;
-    info.uncollectable = c.moved;
-    info.duration = dt;
-    invoke_callbacks(h, RCY_GC_STOP, &info);
+    info->collected = collected;
+    info->uncollectable = c->uncollectable;
+    info->duration = dt;
+    rcyi_gc_run_callbacks(h, RCY_GC_STOP, info);
     set_collecting(gc, 0);
-    return (ssize_t)(collected + c.moved);
+    return (ssize_t)(collected + c->uncollectable);
+}
+
+ssize_t rcyi_gc_collect(rcy_heap *h, unsigned gen) {
+    collection c;
+    rcy_gc_info info = {(int)gen, 0, 0, 0.0};
+    double t0 = begin_collection(&c, h, gen, &info);
+    if ((gen == 2 ? gather_full(&c) : gather_young(&c, gen)) < 0) { /* 1 */
+        set_collecting(&h->gc, 0);
+        return RCY_ENOMEM;
+    }
+    size_t candidates = c.nset;
+    rcy_head_ **u;
+    size_t nu;
+    mark_phase(&c, gen, &u, &nu); /* 2 */
+    nu = drop_revived(&c, u, nu);
+    size_t collected = nu ? collect_unreachable(&c, u, nu) : 0; /* 3-5 */
+    return end_collection(&c, gen, collected, candidates, t0, &info);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1227,11 +1241,11 @@ static void validate_walk(rcy_head_ *o, void *arg) {
     vcount *vc = arg;
     uint32_t w = o->gcword;
     rcy_heap *h = rcy_heap_of(rcyi_obj(o));
-    if (w & (COLL | UNR))
+    if (w & RCYI_GC_IN_U)
         rcyi_fatal(RCY_ECORRUPTED_HEAP, "gc: %s object %p left marked by a collection",
                    o->type->name, rcyi_obj(o));
     if (!(w & RCYI_GC_TRACKED)) {
-        if (GEN_OF(w) != 0 || SLOT_OF(w) != RCYI_SLOT_NONE)
+        if (rcyi_gcword_gen(w) != 0 || rcyi_gcword_slot(w) != RCYI_SLOT_NONE)
             rcyi_fatal(RCY_ECORRUPTED_HEAP, "gc: untracked %s object %p has gcword %#x",
                        o->type->name, rcyi_obj(o), w);
         return;
@@ -1240,15 +1254,15 @@ static void validate_walk(rcy_head_ *o, void *arg) {
         rcyi_fatal(RCY_ECORRUPTED_HEAP, "gc: tracked %s object %p has no traverse", o->type->name,
                    rcyi_obj(o));
     vc->tracked++;
-    unsigned g = GEN_OF(w);
+    unsigned g = rcyi_gcword_gen(w);
     if (g < 2) {
         rcyi_gc_vec *v = &h->gc.young[g];
-        if (SLOT_OF(w) >= v->len || v->items[SLOT_OF(w)] != o)
+        if (rcyi_gcword_slot(w) >= v->len || v->items[rcyi_gcword_slot(w)] != o)
             rcyi_fatal(RCY_ECORRUPTED_HEAP, "gc: %s object %p not at its slot of generation %u",
                        o->type->name, rcyi_obj(o), g);
     } else {
         vc->frozen += g == RCYI_GC_GEN_FROZEN;
-        if (SLOT_OF(w) != RCYI_SLOT_NONE)
+        if (rcyi_gcword_slot(w) != RCYI_SLOT_NONE)
             rcyi_fatal(RCY_ECORRUPTED_HEAP, "gc: old %s object %p has a slot", o->type->name,
                        rcyi_obj(o));
     }
@@ -1265,7 +1279,8 @@ static void validate(rcy_heap *h, int full) {
                 continue;
             live++;
             uint32_t w = v->items[i]->gcword;
-            if (!(w & RCYI_GC_TRACKED) || GEN_OF(w) != g || SLOT_OF(w) != i || (w & (COLL | UNR)))
+            if (!(w & RCYI_GC_TRACKED) || rcyi_gcword_gen(w) != g || rcyi_gcword_slot(w) != i ||
+                (w & RCYI_GC_IN_U))
                 rcyi_fatal(RCY_ECORRUPTED_HEAP, "gc: generation %u entry %zu (%p) has gcword %#x",
                            g, i, rcyi_obj(v->items[i]), w);
         }
@@ -1298,7 +1313,7 @@ int rcyi_gc_init(rcy_heap *h) {
     gc->threshold[1] = 10;
     gc->threshold[2] = 10;
     gc->hard = rcyi_option_gc_hard();
-    update_trigger(gc);
+    rcyi_gc_update_trigger(gc);
     return 0;
 }
 
@@ -1313,11 +1328,11 @@ static void collect_generations(rcy_heap *h) {
              * whose big structures die young, like binary_trees, a full
              * collection per structure, and still bounds the unexamined
              * growth, cyclic garbage included, to 25%.) */
-            size_t old = old_count(gc);
+            size_t old = rcyi_gc_old_count(gc);
             if (g == 2 && (old <= gc->long_lived_total ||
                            old - gc->long_lived_total <= gc->long_lived_total / 4))
                 continue;
-            collect_main(h, (unsigned)g);
+            rcyi_gc_collect(h, (unsigned)g);
             break;
         }
     }
@@ -1325,13 +1340,13 @@ static void collect_generations(rcy_heap *h) {
 
 static __attribute__((noinline)) void on_new_slow(rcy_heap *h, rcy_head_ *obj) {
     rcyi_gc_state *gc = &h->gc;
-    if (gc->finished == GC_DONE) {
+    if (gc->stage == RCYI_GC_DONE) {
         gc->count[0]--;
         return;
     }
-    if (gc->enabled && !gc->collecting && gc->finished == GC_RUNNING) {
+    if (gc->enabled && !gc->collecting && gc->stage == RCYI_GC_RUNNING) {
         if (gc->hard)
-            collect_main(h, 2);
+            rcyi_gc_collect(h, 2);
         else if (gc->threshold[0] && gc->count[0] > gc->threshold[0])
             collect_generations(h);
     }
@@ -1339,7 +1354,7 @@ static __attribute__((noinline)) void on_new_slow(rcy_heap *h, rcy_head_ *obj) {
 }
 
 /* A new object is never tracked yet: one compare decides whether anything
- * but an append to generation 0 is due (see update_trigger).  This and
+ * but an append to generation 0 is due (see rcyi_gc_update_trigger).  This and
  * rcyi_gc_on_free spell out track_head / untrack_tracked on purpose:
  * calling those instead cost 29-30% more instructions in each (callgrind,
  * binary_trees 14 tracked: 1.049 G -> 1.100 G in all). */
@@ -1354,19 +1369,19 @@ void rcyi_gc_on_new(rcy_heap *h, rcy_head_ *obj) {
     v->items[i] = obj;
     v->live++;
     gc->ntracked++;
-    obj->gcword = (obj->gcword & KEEP_BITS) | RCYI_GC_TRACKED | MKSLOT(i);
+    obj->gcword = (obj->gcword & RCYI_GC_KEEP_BITS) | RCYI_GC_TRACKED | rcyi_slot_bits(i);
 }
 
 static __attribute__((noinline)) void on_free_slow(rcy_heap *h, rcy_head_ *obj) {
     rcyi_gc_state *gc = &h->gc;
-    if (gc->finished == GC_DONE)
+    if (gc->stage == RCYI_GC_DONE)
         return;
     uint32_t w = obj->gcword;
-    if (w & COLL) {
+    if (w & RCYI_GC_COLLECTING) {
         /* Only members of the final garbage can die while marked: the
          * collector held them until the release step. */
-        if (gc->release && (w & UNR)) {
-            gc->release[SLOT_OF(w)] = NULL;
+        if (gc->release && (w & RCYI_GC_UNREACHABLE)) {
+            gc->release[rcyi_gcword_slot(w)] = NULL;
             gc->released_freed++;
         } else {
             rcyi_fatal(RCY_EMISUSE,
@@ -1374,7 +1389,7 @@ static __attribute__((noinline)) void on_free_slow(rcy_heap *h, rcy_head_ *obj) 
                        obj->type->name, rcyi_obj(obj));
         }
         gc->ntracked--;
-        obj->gcword = UNTRACKED_WORD(w);
+        obj->gcword = rcyi_gc_untracked_word(w);
     } else if (w & RCYI_GC_TRACKED) {
         untrack_tracked(h, obj, w);
     } else {
@@ -1388,15 +1403,15 @@ static __attribute__((noinline)) void on_free_slow(rcy_heap *h, rcy_head_ *obj) 
 void rcyi_gc_on_free(rcy_heap *h, rcy_head_ *obj) {
     rcyi_gc_state *gc = &h->gc;
     uint32_t w = obj->gcword;
-    if (RCY_LIKELY((w & (RCYI_GC_TRACKED | COLL)) == RCYI_GC_TRACKED) &&
-        RCY_LIKELY(gc->finished != GC_DONE)) {
+    if (RCY_LIKELY((w & (RCYI_GC_TRACKED | RCYI_GC_COLLECTING)) == RCYI_GC_TRACKED) &&
+        RCY_LIKELY(gc->stage != RCYI_GC_DONE)) {
         gc->ntracked--;
-        obj->gcword = UNTRACKED_WORD(w);
+        obj->gcword = rcyi_gc_untracked_word(w);
         gc->count[0] -= gc->count[0] != 0;
-        unsigned g = GEN_OF(w);
+        unsigned g = rcyi_gcword_gen(w);
         if (g < 2) {
             rcyi_gc_vec *v = &gc->young[g];
-            uint32_t i = SLOT_OF(w);
+            uint32_t i = rcyi_gcword_slot(w);
             GC_ASSERT(i < v->len && v->items[i] == obj);
             v->items[i] = NULL;
             v->live--;
@@ -1412,13 +1427,13 @@ void rcyi_gc_on_free(rcy_heap *h, rcy_head_ *obj) {
 
 static void collect_until_nothing(rcy_heap *h) {
     for (int i = 0; i < 64; i++)
-        if (collect_main(h, 2) <= 0)
+        if (rcyi_gc_collect(h, 2) <= 0)
             break;
 }
 
 void rcyi_gc_fini(rcy_heap *h) {
     rcyi_gc_state *gc = &h->gc;
-    if (gc->finished != GC_RUNNING || gc->collecting)
+    if (gc->stage != RCYI_GC_RUNNING || gc->collecting)
         return;
     collect_until_nothing(h);
     rcyi_finalize_run_atexit(h);
@@ -1430,400 +1445,21 @@ void rcyi_gc_fini(rcy_heap *h) {
             for (size_t i = 0; i < n; i++)
                 debug_object("uncollectable", rcyi_head(rcy_list_get(gc->garbage, (ptrdiff_t)i)));
         }
-        set_finished(gc, GC_TEARDOWN); /* garbage is gone for good now */
+        set_stage(gc, RCYI_GC_TEARDOWN); /* garbage is gone for good now */
         rcy_list *g = gc->garbage;
         gc->garbage = NULL;
         rcy_decref(g);
         collect_until_nothing(h);
     }
-    set_finished(gc, GC_TEARDOWN);
+    set_stage(gc, RCYI_GC_TEARDOWN);
     rcyi_weakref_fini(h);
-    set_finished(gc, GC_DONE);
+    set_stage(gc, RCYI_GC_DONE);
     for (unsigned g = 0; g < 2; g++) {
         raw_free(h, gc->young[g].items);
         gc->young[g].items = NULL;
         gc->young[g].len = gc->young[g].cap = 0;
     }
-    raw_free(h, gc->cbs);
-    gc->cbs = NULL;
-    gc->ncbs = gc->cbcap = 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* Public API                                                          */
-/* ------------------------------------------------------------------ */
-
-void rcy_gc_enable(rcy_heap *heap) {
-    RCYI_REQUIRE(heap, );
-    heap->gc.enabled = 1;
-    update_trigger(&heap->gc);
-}
-void rcy_gc_disable(rcy_heap *heap) {
-    RCYI_REQUIRE(heap, );
-    heap->gc.enabled = 0;
-    update_trigger(&heap->gc);
-}
-bool rcy_gc_isenabled(rcy_heap *heap) {
-    RCYI_REQUIRE(heap, false);
-    return heap->gc.enabled != 0;
-}
-void rcy_gc_set_hard(rcy_heap *heap, bool on) {
-    RCYI_REQUIRE(heap, );
-    heap->gc.hard = on;
-    update_trigger(&heap->gc);
-}
-bool rcy_gc_get_hard(rcy_heap *heap) {
-    RCYI_REQUIRE(heap, false);
-    return heap->gc.hard != 0;
-}
-void rcy_gc_set_debug(rcy_heap *heap, unsigned flags) {
-    RCYI_REQUIRE(heap, );
-    heap->gc.debug = flags;
-}
-unsigned rcy_gc_get_debug(rcy_heap *heap) {
-    RCYI_REQUIRE(heap, 0);
-    return heap->gc.debug;
-}
-
-ssize_t rcy_gc_collect(rcy_heap *heap, int generation) {
-    RCYI_REQUIRE(heap, RCY_EINVAL);
-    if (generation < -1 || generation > 2)
-        return RCY_EINVAL;
-    if (heap->gc.collecting || heap->gc.finished != GC_RUNNING)
-        return 0;
-    return collect_main(heap, generation < 0 ? 2u : (unsigned)generation);
-}
-
-void rcy_gc_get_count(rcy_heap *heap, size_t count[RCY_GC_GENERATIONS]) {
-    RCYI_REQUIRE(heap, );
-    memcpy(count, heap->gc.count, sizeof heap->gc.count);
-}
-
-void rcy_gc_get_threshold(rcy_heap *heap, size_t threshold[RCY_GC_GENERATIONS]) {
-    RCYI_REQUIRE(heap, );
-    memcpy(threshold, heap->gc.threshold, sizeof heap->gc.threshold);
-}
-
-void rcy_gc_set_threshold(rcy_heap *heap, size_t t0, size_t t1, size_t t2) {
-    RCYI_REQUIRE(heap, );
-    heap->gc.threshold[0] = t0;
-    heap->gc.threshold[1] = t1;
-    heap->gc.threshold[2] = t2;
-    update_trigger(&heap->gc);
-}
-
-int rcy_gc_get_stats(rcy_heap *heap, rcy_gc_stats *stats) {
-    RCYI_REQUIRE(heap, RCY_EINVAL);
-    if (!stats || stats->size < offsetof(rcy_gc_stats, generations))
-        return RCY_EINVAL;
-    rcy_gc_stats full;
-    memset(&full, 0, sizeof full);
-    full.size = stats->size;
-    full.version = RCY_GC_STATS_VERSION;
-    memcpy(full.generations, heap->gc.stats, sizeof full.generations);
-    memcpy(stats, &full, stats->size < sizeof full ? stats->size : sizeof full);
-    return RCY_OK;
-}
-
-int rcy_gc_print_stats(rcy_heap *heap, FILE *out) {
-    RCYI_REQUIRE(heap, RCY_EINVAL);
-    rcyi_gc_state *gc = &heap->gc;
-    rcyi_put(out, "gc: generation %11s %10s %13s %11s %10s\n", "collections", "collected",
-             "uncollectable", "candidates", "duration");
-    for (int g = 0; g < 3; g++) {
-        const rcy_gc_gen_stats *st = &gc->stats[g];
-        rcyi_put(out, "gc: %10d %11zu %10zu %13zu %11zu %9.4fs\n", g, st->collections,
-                 st->collected, st->uncollectable, st->candidates, st->duration);
-    }
-    rcyi_put(out, "gc: objects in each generation: %zu %zu %zu\n", gc->young[0].live,
-             gc->young[1].live, old_count(gc));
-    rcyi_put(out, "gc: objects in permanent generation: %zu\n", gc->nfrozen);
-    rcyi_put(out, "gc: count %zu %zu %zu, threshold %zu %zu %zu, %s\n", gc->count[0], gc->count[1],
-             gc->count[2], gc->threshold[0], gc->threshold[1], gc->threshold[2],
-             gc->enabled ? "enabled" : "disabled");
-    return RCY_OK;
-}
-
-int rcy_gc_print_stats_json(rcy_heap *heap, FILE *out) {
-    RCYI_REQUIRE(heap, RCY_EINVAL);
-    rcyi_gc_state *gc = &heap->gc;
-    rcyi_put(out, "{\"version\": %d, \"generations\": [", RCY_GC_STATS_VERSION);
-    for (int g = 0; g < 3; g++) {
-        const rcy_gc_gen_stats *st = &gc->stats[g];
-        rcyi_put(out,
-                 "%s{\"collections\": %zu, \"collected\": %zu, \"uncollectable\": %zu, "
-                 "\"candidates\": %zu, \"duration\": %.6f}",
-                 g ? ", " : "", st->collections, st->collected, st->uncollectable, st->candidates,
-                 st->duration);
-    }
-    rcyi_put(out,
-             "], \"objects\": [%zu, %zu, %zu], \"frozen\": %zu, \"count\": [%zu, %zu, %zu], "
-             "\"threshold\": [%zu, %zu, %zu], \"enabled\": %s}\n",
-             gc->young[0].live, gc->young[1].live, old_count(gc), gc->nfrozen, gc->count[0],
-             gc->count[1], gc->count[2], gc->threshold[0], gc->threshold[1], gc->threshold[2],
-             gc->enabled ? "true" : "false");
-    return RCY_OK;
-}
-
-bool rcy_gc_is_tracked(const void *obj) {
-    return (rcyi_head(obj)->gcword & RCYI_GC_TRACKED) != 0;
-}
-
-bool rcy_gc_is_finalized(const void *obj) {
-    return (rcyi_head(obj)->gcword & RCYI_GC_FINALIZED) != 0;
-}
-
-int rcy_gc_track(void *obj) {
-    rcy_head_ *o = rcyi_head(obj);
-    if (!o->type->traverse)
-        return RCY_EINVAL;
-    rcy_heap *h = rcy_heap_of(obj);
-    if (h->gc.finished == GC_DONE)
-        return RCY_ESTATE;
-    track_head(h, o);
-    return RCY_OK;
-}
-
-void rcy_gc_untrack(void *obj) {
-    rcy_head_ *o = rcyi_head(obj);
-    if (!(o->gcword & RCYI_GC_TRACKED))
-        return;
-    rcyi_gc_untrack_head(rcy_heap_of(obj), o);
-}
-
-static void freeze_walk(rcy_head_ *o, void *arg) {
-    rcyi_gc_state *gc = arg;
-    uint32_t w = o->gcword;
-    if ((w & RCYI_GC_TRACKED) && !(w & COLL) && GEN_OF(w) != RCYI_GC_GEN_FROZEN) {
-        o->gcword = (w & KEEP_BITS) | GENBITS(RCYI_GC_GEN_FROZEN) | MKSLOT(RCYI_SLOT_NONE);
-        gc->nfrozen++;
-    }
-}
-
-void rcy_gc_freeze(rcy_heap *heap) {
-    RCYI_REQUIRE(heap, );
-    rcyi_gc_state *gc = &heap->gc;
-    rcyi_walk_objects(heap, freeze_walk, gc);
-    vec_reset(heap, &gc->young[0], 0);
-    vec_reset(heap, &gc->young[1], 0);
-    gc->count[0] = 0;
-}
-
-static void unfreeze_walk(rcy_head_ *o, void *arg) {
-    (void)arg;
-    uint32_t w = o->gcword;
-    if ((w & RCYI_GC_TRACKED) && GEN_OF(w) == RCYI_GC_GEN_FROZEN)
-        o->gcword = (w & ~(uint32_t)RCYI_GC_GEN_MASK) | GENBITS(2);
-}
-
-void rcy_gc_unfreeze(rcy_heap *heap) {
-    RCYI_REQUIRE(heap, );
-    rcyi_walk_objects(heap, unfreeze_walk, NULL);
-    heap->gc.nfrozen = 0;
-}
-
-size_t rcy_gc_get_freeze_count(rcy_heap *heap) {
-    RCYI_REQUIRE(heap, 0);
-    return heap->gc.nfrozen;
-}
-
-rcy_list *rcy_gc_garbage(rcy_heap *heap) {
-    RCYI_REQUIRE(heap, NULL);
-    if (heap->gc.finished != GC_RUNNING)
-        return NULL;
-    return garbage_list(heap);
-}
-
-int rcy_gc_callbacks_add(rcy_heap *heap, rcy_gc_callback *fn, void *arg) {
-    RCYI_REQUIRE(heap, RCY_EINVAL);
-    rcyi_gc_state *gc = &heap->gc;
-    if (!fn)
-        return RCY_EINVAL;
-    if (gc->ncbs == gc->cbcap) {
-        size_t ncap = gc->cbcap ? gc->cbcap * 2 : 4;
-        void *p = raw_grow(heap, gc->cbs, ncap * sizeof *gc->cbs);
-        if (!p)
-            return RCY_ENOMEM;
-        gc->cbs = p;
-        gc->cbcap = ncap;
-    }
-    gc->cbs[gc->ncbs].fn = fn;
-    gc->cbs[gc->ncbs].arg = arg;
-    gc->ncbs++;
-    return RCY_OK;
-}
-
-int rcy_gc_callbacks_remove(rcy_heap *heap, rcy_gc_callback *fn, void *arg) {
-    RCYI_REQUIRE(heap, RCY_EINVAL);
-    rcyi_gc_state *gc = &heap->gc;
-    for (size_t i = 0; i < gc->ncbs; i++) {
-        if (gc->cbs[i].fn == fn && gc->cbs[i].arg == arg) {
-            memmove(gc->cbs + i, gc->cbs + i + 1, (gc->ncbs - i - 1) * sizeof *gc->cbs);
-            if (--gc->ncbs == 0) {
-                raw_free(heap, gc->cbs);
-                gc->cbs = NULL;
-                gc->cbcap = 0;
-            }
-            return RCY_OK;
-        }
-    }
-    return RCY_ENOTFOUND;
-}
-
-/* ---- get_objects / get_referrers / get_referents ------------------- */
-
-/* Walks never allocate: the array is sized from ntracked first. */
-typedef struct gather {
-    rcy_head_ **a;
-    size_t n, cap;
-    int gen;               /* -1: every non-frozen generation */
-    const rcy_head_ *skip; /* the result list */
-    void *const *targets;  /* get_referrers */
-    size_t ntargets;
-    int hit;
-} gather;
-
-static void gather_walk(rcy_head_ *o, void *arg) {
-    gather *g = arg;
-    uint32_t w = o->gcword;
-    if (!(w & RCYI_GC_TRACKED) || (w & COLL) || o == g->skip || o->refcnt == 0)
-        return;
-    unsigned gen = GEN_OF(w);
-    if (gen == RCYI_GC_GEN_FROZEN || (g->gen >= 0 && gen != (unsigned)g->gen))
-        return;
-    if (g->n < g->cap)
-        g->a[g->n++] = o;
-}
-
-static rcy_list *list_of(rcy_heap *h, rcy_list *l, gather *g) {
-    for (size_t i = 0; i < g->n; i++) {
-        if (rcy_list_append(l, rcyi_obj(g->a[i])) < 0) {
-            raw_free(h, g->a);
-            rcy_decref(l);
-            return NULL;
-        }
-    }
-    raw_free(h, g->a);
-    return l;
-}
-
-static int gather_alloc(rcy_heap *h, gather *g, size_t cap) {
-    g->cap = cap;
-    g->a = cap ? rcyi_alloc(h, cap * sizeof *g->a, RCYI_KIND_RAW) : NULL;
-    return cap && !g->a ? RCY_ENOMEM : RCY_OK;
-}
-
-rcy_list *rcy_gc_get_objects(rcy_heap *heap, int generation) {
-    RCYI_REQUIRE(heap, NULL);
-    if (generation < -1 || generation > 2)
-        return NULL;
-    rcy_list *l = rcy_list_new(heap);
-    if (!l)
-        return NULL;
-    gather g;
-    memset(&g, 0, sizeof g);
-    g.gen = generation;
-    g.skip = rcyi_head(l);
-    if (gather_alloc(heap, &g, heap->gc.ntracked) < 0) {
-        rcy_decref(l);
-        return NULL;
-    }
-    if (generation == 0 || generation == 1) {
-        rcyi_gc_vec *v = &heap->gc.young[generation];
-        for (size_t i = 0; i < v->len; i++)
-            if (v->items[i])
-                gather_walk(v->items[i], &g);
-    } else {
-        rcyi_walk_objects(heap, gather_walk, &g);
-    }
-    return list_of(heap, l, &g);
-}
-
-static int visit_find_target(void *obj, void *arg) {
-    gather *g = arg;
-    for (size_t i = 0; i < g->ntargets; i++) {
-        if (g->targets[i] == obj) {
-            g->hit = 1;
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static void referrers_walk(rcy_head_ *o, void *arg) {
-    gather *g = arg;
-    uint32_t w = o->gcword;
-    if (!(w & RCYI_GC_TRACKED) || (w & COLL) || o == g->skip || o->refcnt == 0 ||
-        GEN_OF(w) == RCYI_GC_GEN_FROZEN)
-        return;
-    g->hit = 0;
-    o->type->traverse(rcyi_obj(o), visit_find_target, g);
-    if (g->hit && g->n < g->cap)
-        g->a[g->n++] = o;
-}
-
-rcy_list *rcy_gc_get_referrers(rcy_heap *heap, void *const *objs, size_t n) {
-    RCYI_REQUIRE(heap, NULL);
-    if (n && !objs)
-        return NULL;
-    rcy_list *l = rcy_list_new(heap);
-    if (!l)
-        return NULL;
-    gather g;
-    memset(&g, 0, sizeof g);
-    g.skip = rcyi_head(l);
-    g.targets = objs;
-    g.ntargets = n;
-    if (gather_alloc(heap, &g, heap->gc.ntracked) < 0) {
-        rcy_decref(l);
-        return NULL;
-    }
-    if (n)
-        rcyi_walk_objects(heap, referrers_walk, &g);
-    return list_of(heap, l, &g);
-}
-
-typedef struct referents {
-    rcy_heap *h;
-    rcy_head_ **a;
-    size_t n, cap;
-    int err;
-} referents;
-
-static int visit_referent(void *obj, void *arg) {
-    referents *r = arg;
-    if (r->n == r->cap) {
-        size_t ncap = r->cap ? r->cap * 2 : 16;
-        void *p = raw_grow(r->h, r->a, ncap * sizeof *r->a);
-        if (!p) {
-            r->err = 1;
-            return 1;
-        }
-        r->a = p;
-        r->cap = ncap;
-    }
-    r->a[r->n++] = rcyi_head(obj);
-    return 0;
-}
-
-rcy_list *rcy_gc_get_referents(rcy_heap *heap, void *const *objs, size_t n) {
-    RCYI_REQUIRE(heap, NULL);
-    if (n && !objs)
-        return NULL;
-    referents r = {heap, NULL, 0, 0, 0};
-    for (size_t i = 0; i < n && !r.err; i++) {
-        rcy_head_ *o = rcyi_head(objs[i]);
-        if (o->type->traverse)
-            o->type->traverse(objs[i], visit_referent, &r);
-    }
-    rcy_list *l = r.err ? NULL : rcy_list_new(heap);
-    if (!l) {
-        raw_free(heap, r.a);
-        return NULL;
-    }
-    gather g;
-    memset(&g, 0, sizeof g);
-    g.a = r.a;
-    g.n = r.n;
-    return list_of(heap, l, &g);
+    raw_free(h, gc->callbacks);
+    gc->callbacks = NULL;
+    gc->ncallbacks = gc->callbacks_cap = 0;
 }

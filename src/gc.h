@@ -1,6 +1,8 @@
-/* src/gc.h — the cycle collector's internal interface and invariants
- * (gc.c: generations, trial deletion, PEP 442 finalization; weakref.c:
- * weak references and finalize objects).
+/* src/gc.h — the cycle collector: its per-heap state, its invariants and
+ * its internal interface (gc.c: the engine — generations, trial deletion,
+ * PEP 442 finalization; gcmodule.c: the front end — Python's gc module
+ * API, statistics, introspection, freeze, callbacks).  Weak references
+ * have their own header, src/weakref.h.
  *
  * Tracked objects are never linked to each other: generations 0 and 1 are
  * vectors of headers (gc->young[g]) and an object's index in its vector is
@@ -20,13 +22,13 @@
  *   COLLECTING and UNREACHABLE are clear on every object
  *   ntracked == #TRACKED objects,  nfrozen == #(TRACKED && GEN == 3)
  *   trigger == the count[0] past which rcyi_gc_on_new must do more than
- *     append (update_trigger() after every change of what it depends on)
+ *     append (rcyi_gc_update_trigger() after every change of what it depends on)
  * A young vector that cannot grow, or an index past RCYI_SLOT_MAX, puts
  * the object straight into generation 2 (always safe: a full collection
  * still finds it; only its collection is later than it could be).
  *
  * During a collection of generations 0..G (the "set" = TRACKED objects
- * with GEN <= G and refcnt > 0; the work list c->a holds it, from the
+ * with GEN <= G and refcnt > 0; the work list c->set holds it, from the
  * young vectors, generation 1's before 0's as CPython merges them, or for
  * G = 2 from one walk of the pools; U keeps that order, which finalizers
  * and callbacks follow), phase by phase:
@@ -94,56 +96,137 @@
  * User code (finalizers, callbacks, clear, destroy) runs only in steps
  * 3b..5, when every object outside U obeys the "outside" invariants and
  * young[] holds no member of the set.  gc->collecting forbids nesting.
+ *
+ * Life of the collector (gc->stage): RUNNING from rcyi_gc_init; TEARDOWN
+ * while rcyi_gc_fini releases gc.garbage and weakref.c's tables (nowhere
+ * to keep new garbage: collections free or leave it); DONE afterwards:
+ * the hooks are no-ops and new objects are not tracked.
  */
 #ifndef RCY_SRC_GC_H
 #define RCY_SRC_GC_H
 
-#include "heap.h"
+#include <stddef.h>
+#include <sys/types.h>
 
-static inline int rcyi_gc_is_young_gen(uint32_t w) {
-    return ((w & RCYI_GC_GEN_MASK) >> RCYI_GC_GEN_SHIFT) < 2;
+#include "object.h"
+
+/* ---- the state (one per heap; a heap is used by one thread at a time,
+ * so nothing here is locked) ------------------------------------------ */
+
+/* A growable array of object headers (generations 0 and 1); an untracked
+ * object leaves a hole (NULL) behind, see above. */
+typedef struct rcyi_gc_vec {
+    rcy_head_ **items;
+    size_t len, cap;
+    size_t live; /* non-NULL entries */
+    size_t hint; /* capacity to start with after the vector emptied */
+} rcyi_gc_vec;
+
+/* One registered rcy_gc_callback (gcmodule.c). */
+typedef struct rcyi_gc_callback_entry {
+    rcy_gc_callback *fn;
+    void *arg;
+} rcyi_gc_callback_entry;
+
+/* gc->stage, in the order it moves through. */
+typedef enum rcyi_gc_stage {
+    RCYI_GC_RUNNING = 0,  /* collections and hooks work */
+    RCYI_GC_DONE = 1,     /* rcyi_gc_fini finished: hooks are no-ops */
+    RCYI_GC_TEARDOWN = 2, /* rcyi_gc_fini running: garbage is not kept */
+} rcyi_gc_stage;
+
+typedef struct rcyi_gc_state {
+    rcyi_gc_vec young[2];    /* generations 0 and 1 */
+    size_t count[3];         /* rcy_gc_get_count */
+    size_t trigger;          /* count[0] above which on_new needs its slow path */
+    size_t threshold[3];     /* rcy_gc_get_threshold */
+    size_t long_lived_total; /* generation 2's size after the last full collection */
+    size_t ntracked;         /* tracked objects, frozen included */
+    size_t nfrozen;          /* tracked objects in the permanent generation */
+    int enabled;             /* automatic collection on */
+    int collecting;          /* a collection is running (no nesting) */
+    int hard;                /* full collection at every tracked allocation */
+    rcyi_gc_stage stage;
+    unsigned debug; /* RCY_GC_DEBUG_* */
+    rcy_gc_gen_stats stats[3];
+    struct rcy_list *garbage;          /* rcy_gc_garbage, created on demand */
+    rcyi_gc_callback_entry *callbacks; /* rcy_gc_callbacks_add */
+    size_t ncallbacks, callbacks_cap;
+    /* Release phase of a collection: final garbage indexed by SLOT. */
+    rcy_head_ **release;
+    size_t released_freed;
+} rcyi_gc_state;
+
+/* ---- gcword values the collector writes ------------------------------ */
+
+/* Bits that survive every change of generation. */
+#define RCYI_GC_KEEP_BITS (RCYI_GC_TRACKED | RCYI_GC_FINALIZED | RCYI_GC_WEAKREFS | RCYI_GC_LARGE)
+/* A member of U during a collection. */
+#define RCYI_GC_IN_U (RCYI_GC_COLLECTING | RCYI_GC_UNREACHABLE)
+
+/* w as generation g outside any vector (g = 2, old, or 3, frozen). */
+static inline uint32_t rcyi_gc_unlisted_word(uint32_t w, unsigned g) {
+    return (w & RCYI_GC_KEEP_BITS) | rcyi_gen_bits(g) | rcyi_slot_bits(RCYI_SLOT_NONE);
+}
+/* w once its object is untracked. */
+static inline uint32_t rcyi_gc_untracked_word(uint32_t w) {
+    return (w & (RCYI_GC_FINALIZED | RCYI_GC_WEAKREFS | RCYI_GC_LARGE)) |
+           rcyi_slot_bits(RCYI_SLOT_NONE);
 }
 
-/* ---- gc.c --------------------------------------------------------- */
+/* Tracked objects in generation 2 (outside a collection). */
+static inline size_t rcyi_gc_old_count(const rcyi_gc_state *gc) {
+    return gc->ntracked - gc->nfrozen - gc->young[0].live - gc->young[1].live;
+}
 
-/* Remove a tracked object from its generation (untrack). */
-void rcyi_gc_untrack_head(rcy_heap *h, rcy_head_ *obj);
+/* ---- gc.c: the collector's hooks in the object life cycle ----------- */
+
+int rcyi_gc_init(rcy_heap *h);
+/* Collect until nothing more is found, run pending finalizers, report
+ * what remains per the debug flags.  Called by rcy_heap_free first. */
+void rcyi_gc_fini(rcy_heap *h);
+/* A new object whose type has traverse: make it tracked in generation 0
+ * (may run an automatic collection). */
+void rcyi_gc_on_new(rcy_heap *h, rcy_head_ *obj);
+/* A tracked object is being freed by refcount: drop it from its
+ * generation. */
+void rcyi_gc_on_free(rcy_heap *h, rcy_head_ *obj);
+/* Lazy tracking (dict.c): untrack a new object as if it had never been
+ * tracked (count[0] gives back what rcyi_gc_on_new added), and track it
+ * later, counting it as allocated then. */
+void rcyi_gc_untrack_new(rcy_heap *h, rcy_head_ *obj);
+void rcyi_gc_track_late(rcy_heap *h, rcy_head_ *obj);
+
+/* ---- gc.c: the engine, for the front end (gcmodule.c) ---------------- */
+
+/* One collection of generations 0..gen (the phases above); returns the
+ * number of unreachable objects found, or RCY_ENOMEM. */
+ssize_t rcyi_gc_collect(rcy_heap *h, unsigned gen);
+/* Recompute gc->trigger after a change of what it depends on. */
+void rcyi_gc_update_trigger(rcyi_gc_state *gc);
+/* Track obj (no-op when tracked) in generation 0, without counting it. */
+void rcyi_gc_track(rcy_heap *h, rcy_head_ *obj);
+/* Remove a tracked object from its generation (untrack); a member of the
+ * set being collected stays tracked until the collection ends. */
+void rcyi_gc_untrack(rcy_heap *h, rcy_head_ *obj);
+/* Empty a young vector (its entries are found elsewhere), keeping `hint`
+ * as the capacity of its next fill. */
+void rcyi_gc_vec_reset(rcy_heap *h, rcyi_gc_vec *v, size_t hint);
+/* gc->garbage, created on first use (NULL when out of memory). */
+struct rcy_list *rcyi_gc_garbage_list(rcy_heap *h);
+
+/* ---- gcmodule.c: the front end, for the engine ----------------------- */
+
+/* Call every registered callback with (phase, info), in registration
+ * order, over a copy of the registry (a callback may add or remove). */
+void rcyi_gc_run_callbacks(rcy_heap *h, rcy_gc_phase phase, const rcy_gc_info *info);
 
 /* ---- list.c ------------------------------------------------------- */
 
 /* A list's items (all non-NULL) and their number, read once: what
  * list_traverse visits, for the collector's loops that walk a list's
  * edges without an indirect call per edge (see gc.c, subtract_one and
- * drain_mark).  Valid until the list is next changed. */
+ * mark_edges).  Valid until the list is next changed. */
 void *const *rcyi_list_items(const rcy_list *l, size_t *n);
-
-/* ---- weakref.c ---------------------------------------------------- */
-
-extern const rcy_type rcyi_finalize_type;
-static inline int rcyi_is_weakref_type(const rcy_type *t) {
-    return t == &rcy_weakref_type || t == &rcyi_finalize_type;
-}
-
-/* Weak references whose callbacks are due, in the order they run. */
-typedef struct rcyi_wr_pending {
-    struct rcy_weakref *head, *tail;
-} rcyi_wr_pending;
-/* Clear every weak reference to obj (they now return NULL) and append
- * those whose callback must run to *pending, newest first (Python's
- * order), each held by one extra reference.  When `skip_unreachable`,
- * weak references that are themselves members of U get no callback. */
-void rcyi_weakref_detach_all(rcy_heap *h, rcy_head_ *obj, rcyi_wr_pending *pending,
-                             int skip_unreachable);
-/* Run the chained callbacks, then drop the references held on them.
- * Returns how many weak references that frees, counting a finalize object
- * that fired as one (what Python's collector adds to its count). */
-size_t rcyi_weakref_run_pending(rcy_heap *h, rcyi_wr_pending *pending);
-/* If obj is a weak reference, clear it without a callback. */
-void rcyi_weakref_kill_if_weakref(rcy_heap *h, rcy_head_ *obj);
-/* Run every alive finalize object with atexit on (newest first), then
- * release the registry. */
-void rcyi_finalize_run_atexit(rcy_heap *h);
-/* Free weakref.c's tables (after the last collection). */
-void rcyi_weakref_fini(rcy_heap *h);
 
 #endif

@@ -13,8 +13,7 @@
 #include <string.h>
 
 void rcy_config_init(rcy_config *cfg) {
-    if (!cfg)
-        return;
+    RCYI_REQUIRE(cfg, );
     memset(cfg, 0, sizeof *cfg);
     cfg->size = sizeof *cfg;
     cfg->version = RCY_CONFIG_VERSION;

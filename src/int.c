@@ -12,6 +12,7 @@ const rcy_type rcy_int_type = {
 };
 
 rcy_int *rcy_int_new_(rcy_heap *heap, long value, const char *file, int line, const char *func) {
+    RCYI_REQUIRE(heap, NULL);
     rcy_int *i = rcy_new_(heap, &rcy_int_type, file, line, func);
     if (i)
         i->value = value;
@@ -19,7 +20,6 @@ rcy_int *rcy_int_new_(rcy_heap *heap, long value, const char *file, int line, co
 }
 
 long rcy_int_value(const rcy_int *i) {
-    if (!i || RCY_HEAD_(i)->type != &rcy_int_type)
-        rcyi_fatal(RCY_EMISUSE, "rcy_int_value of %p: not an int object", (const void *)i);
+    RCYI_REQUIRE_TYPE(i, &rcy_int_type, 0);
     return i->value;
 }

@@ -65,11 +65,8 @@ const rcy_type rcy_list_type = {
     .clear = list_clear,
 };
 
-static bool is_list(const rcy_list *l) {
-    return l && RCY_HEAD_(l)->type == &rcy_list_type;
-}
-
 rcy_list *rcy_list_new_(rcy_heap *heap, const char *file, int line, const char *func) {
+    RCYI_REQUIRE(heap, NULL);
     rcy_list *l = rcy_new_(heap, &rcy_list_type, file, line, func);
     if (l)
         l->heap = heap;
@@ -77,7 +74,8 @@ rcy_list *rcy_list_new_(rcy_heap *heap, const char *file, int line, const char *
 }
 
 size_t rcy_list_len(const rcy_list *l) {
-    return is_list(l) ? l->len : 0;
+    RCYI_REQUIRE_TYPE(l, &rcy_list_type, 0);
+    return l->len;
 }
 
 /* Makes room for one more item (CPython's over-allocation: ~1/8 extra). */
@@ -116,13 +114,14 @@ static void shrink(rcy_list *l) {
 }
 
 int rcy_list_append_(rcy_list *l, void *item, const char *file, int line, const char *func) {
+    RCYI_REQUIRE_TYPE(l, &rcy_list_type, RCY_EINVAL);
     return rcy_list_insert_(l, PTRDIFF_MAX, item, file, line, func);
 }
 
 int rcy_list_insert_(rcy_list *l, ptrdiff_t index, void *item, const char *file, int line,
                      const char *func) {
-    if (!is_list(l) || !item)
-        return RCY_EINVAL;
+    RCYI_REQUIRE_TYPE(l, &rcy_list_type, RCY_EINVAL);
+    RCYI_REQUIRE(item, RCY_EINVAL);
     int rc = grow(l, file, line, func);
     if (rc != RCY_OK)
         return rc;
@@ -151,8 +150,8 @@ static ptrdiff_t resolve(const rcy_list *l, ptrdiff_t index) {
 }
 
 int rcy_list_set(rcy_list *l, ptrdiff_t index, void *item) {
-    if (!is_list(l) || !item)
-        return RCY_EINVAL;
+    RCYI_REQUIRE_TYPE(l, &rcy_list_type, RCY_EINVAL);
+    RCYI_REQUIRE(item, RCY_EINVAL);
     ptrdiff_t i = resolve(l, index);
     if (i < 0)
         return RCY_ERANGE;
@@ -164,15 +163,13 @@ int rcy_list_set(rcy_list *l, ptrdiff_t index, void *item) {
 }
 
 void *rcy_list_get(const rcy_list *l, ptrdiff_t index) {
-    if (!is_list(l))
-        return NULL;
+    RCYI_REQUIRE_TYPE(l, &rcy_list_type, NULL);
     ptrdiff_t i = resolve(l, index);
     return i < 0 ? NULL : l->items[i];
 }
 
 void *rcy_list_pop(rcy_list *l, ptrdiff_t index) {
-    if (!is_list(l))
-        return NULL;
+    RCYI_REQUIRE_TYPE(l, &rcy_list_type, NULL);
     ptrdiff_t i = resolve(l, index);
     if (i < 0)
         return NULL;
@@ -184,8 +181,8 @@ void *rcy_list_pop(rcy_list *l, ptrdiff_t index) {
 }
 
 int rcy_list_remove(rcy_list *l, const void *item) {
-    if (!is_list(l) || !item)
-        return RCY_EINVAL;
+    RCYI_REQUIRE_TYPE(l, &rcy_list_type, RCY_EINVAL);
+    RCYI_REQUIRE(item, RCY_EINVAL);
     for (size_t i = 0; i < l->len; i++) {
         if (l->items[i] == item) {
             void *old = rcy_list_pop(l, (ptrdiff_t)i);
@@ -197,13 +194,13 @@ int rcy_list_remove(rcy_list *l, const void *item) {
 }
 
 void rcy_list_clear(rcy_list *l) {
-    if (is_list(l))
-        list_clear(l);
+    RCYI_REQUIRE_TYPE(l, &rcy_list_type, );
+    list_clear(l);
 }
 
 bool rcy_list_contains(const rcy_list *l, const void *item) {
-    if (!is_list(l) || !item)
-        return false;
+    RCYI_REQUIRE_TYPE(l, &rcy_list_type, false);
+    RCYI_REQUIRE(item, false);
     for (size_t i = 0; i < l->len; i++)
         if (l->items[i] == item)
             return true;

@@ -82,8 +82,10 @@ static inline void zero_small(void *p, size_t n) {
 }
 
 static inline void *new_object(rcy_heap *h, const rcy_type *type, size_t extra) {
-    if (RCY_UNLIKELY(!h || !type))
+    if (RCY_UNLIKELY(!h || !type)) {
+        rcyi_misuse("rcy_new", !h ? "heap is NULL" : "type is NULL");
         return NULL;
+    }
     size_t size = type->size;
     if (RCY_UNLIKELY(size > SIZE_MAX / 2 || extra > SIZE_MAX / 2 - size - HEAD_SIZE))
         return NULL;
@@ -383,11 +385,13 @@ void rcyi_object_fini(rcy_heap *h) {
 /* ---- queries --------------------------------------------------------- */
 
 size_t rcy_getrefcount(const void *obj) {
+    RCYI_REQUIRE(obj, 0);
     checked_heap("rcy_getrefcount", obj);
     return RCY_HEAD_(obj)->refcnt;
 }
 
 const rcy_type *rcy_type_of(const void *obj) {
+    RCYI_REQUIRE(obj, NULL);
     checked_heap("rcy_type_of", obj);
     const rcy_head_ *hd = RCY_HEAD_(obj);
     if (RCY_UNLIKELY(hd->refcnt == 0 && hd->gcword == 0))
@@ -396,10 +400,12 @@ const rcy_type *rcy_type_of(const void *obj) {
 }
 
 rcy_heap *rcy_heap_of(const void *obj) {
+    RCYI_REQUIRE(obj, NULL);
     return checked_heap("rcy_heap_of", obj);
 }
 
 void rcy_immortalize(void *obj) {
+    RCYI_REQUIRE(obj, );
     checked_heap("rcy_immortalize", obj);
     rcy_head_ *hd = RCY_HEAD_(obj);
     if (RCY_UNLIKELY(hd->refcnt == 0))
@@ -408,6 +414,7 @@ void rcy_immortalize(void *obj) {
 }
 
 bool rcy_is_immortal(const void *obj) {
+    RCYI_REQUIRE(obj, false);
     checked_heap("rcy_is_immortal", obj);
     return RCY_HEAD_(obj)->refcnt == RCY_REFCNT_IMMORTAL;
 }

@@ -1,4 +1,5 @@
-/* src/object.h — the object header and its invariants.
+/* src/object.h — the object header and its invariants, and the object
+ * layer's per-heap state (object.c).
  *
  * Every object is laid out as [rcy_head_ (16 bytes)][user struct].  The
  * pointer users hold points just past the header.
@@ -30,6 +31,9 @@
 #ifndef RCY_SRC_OBJECT_H
 #define RCY_SRC_OBJECT_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "recycle.h"
 
 #define RCYI_GC_TRACKED     0x01u /* the collector sees this object            */
@@ -51,14 +55,50 @@ static inline rcy_head_ *rcyi_head(const void *obj) {
 static inline void *rcyi_obj(rcy_head_ *h) {
     return (void *)(h + 1);
 }
-static inline unsigned rcyi_gen(const rcy_head_ *h) {
-    return (h->gcword & RCYI_GC_GEN_MASK) >> RCYI_GC_GEN_SHIFT;
+/* The fields of a gcword, and gcword bits from field values (the
+ * collector builds and reads words with these, never with raw shifts). */
+#define RCYI_GC_FLAG_BITS 0xFFu /* every bit below SLOT */
+#define RCYI_GC_SLOT_ONE  (1u << RCYI_GC_SLOT_SHIFT)
+static inline unsigned rcyi_gcword_gen(uint32_t w) {
+    return (w & RCYI_GC_GEN_MASK) >> RCYI_GC_GEN_SHIFT;
+}
+static inline uint32_t rcyi_gcword_slot(uint32_t w) {
+    return w >> RCYI_GC_SLOT_SHIFT;
+}
+static inline uint32_t rcyi_gen_bits(unsigned g) {
+    return (uint32_t)g << RCYI_GC_GEN_SHIFT;
+}
+static inline uint32_t rcyi_slot_bits(uint32_t slot) {
+    return slot << RCYI_GC_SLOT_SHIFT;
+}
+/* w with its SLOT replaced by `slot`, every flag kept. */
+static inline uint32_t rcyi_gcword_with_slot(uint32_t w, uint32_t slot) {
+    return (w & RCYI_GC_FLAG_BITS) | rcyi_slot_bits(slot);
 }
 static inline uint32_t rcyi_slot(const rcy_head_ *h) {
-    return h->gcword >> RCYI_GC_SLOT_SHIFT;
+    return rcyi_gcword_slot(h->gcword);
 }
-static inline void rcyi_set_slot(rcy_head_ *h, uint32_t slot) {
-    h->gcword = (h->gcword & 0xFFu) | (slot << RCYI_GC_SLOT_SHIFT);
-}
+
+/* ---- object.c: the object layer's per-heap state --------------------- */
+
+/* Deallocation depth and the deferred-deallocation stack (the
+ * "trashcan").
+ *   O1  depth == the number of object deallocations in progress on this
+ *       heap's call stack; finalizing == the number of finalizers running
+ *   O2  an object whose deallocation starts at depth >=
+ *       RCYI_DEALLOC_MAX_DEPTH is pushed on `deferred` (refcnt 0,
+ *       untracked, finalized, type intact) and released by the outermost
+ *       deallocation (depth 1), so deferred_len == 0 whenever depth == 0
+ *   O3  deferred == NULL <=> deferred_cap == 0 (deep frees are rare: the
+ *       stack's memory goes back as soon as it empties) */
+typedef struct rcyi_object_state {
+    unsigned depth;
+    unsigned finalizing; /* finalizers running on this heap's call stack */
+    size_t deferred_len, deferred_cap;
+    rcy_head_ **deferred; /* from rcyi_alloc(RAW); freed by rcy_heap_free */
+} rcyi_object_state;
+
+/* Frees the object layer's per-heap bookkeeping (rcy_heap_free). */
+void rcyi_object_fini(rcy_heap *h);
 
 #endif

@@ -137,3 +137,9 @@ size_t rcyi_os_rss(void) {
     fclose(f);
     return n == 2 ? (size_t)resident * rcyi_os_page_size() : 0;
 }
+
+double rcyi_os_clock_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}

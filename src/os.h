@@ -40,5 +40,7 @@ bool rcyi_os_readable(const void *p, size_t n);
 uint64_t rcyi_os_now_ns(void);
 /* Resident set size of the process in bytes (0 when unknown). */
 size_t rcyi_os_rss(void);
+/* Monotonic clock in seconds (the collector's pause durations). */
+double rcyi_os_clock_seconds(void);
 
 #endif

@@ -1,19 +1,8 @@
 /* src/weakref.c — weak references and one-shot finalize objects.
  *
- * Each heap keeps an open-addressing table from a referent's header to the
- * newest weak reference to it; the weak references to one object form a
- * doubly linked list through the weakref objects themselves.  The
- * referent's WEAKREFS bit says whether it has an entry, so dealloc looks
- * only when needed.
- *
- * Invariants:
- *   wr->obj != NULL  <=>  wr is on the list of head(wr->obj)
- *   an object has a table entry  <=>  WEAKREFS is set  <=>  its list is
- *   non-empty
- *   a finalize object is in the registry (h->gc.fin_first) <=> alive, and
- *   the registry holds one reference to it.
- */
-#include "gc.h"
+ * The table, the registry and their invariants (W1..W4) are described in
+ * src/weakref.h. */
+#include "heap.h"
 
 #include <string.h>
 
@@ -57,12 +46,12 @@ static size_t hash_ptr(const void *p, size_t mask) {
     return (size_t)(x >> 32) & mask;
 }
 
-static rcyi_wr_slot *table_find(rcyi_gc_state *gc, const rcy_head_ *key) {
-    if (!gc->wr_cap)
+static rcyi_wr_slot *table_find(rcyi_weakref_state *wk, const rcy_head_ *key) {
+    if (!wk->cap)
         return NULL;
-    size_t mask = gc->wr_cap - 1;
+    size_t mask = wk->cap - 1;
     for (size_t i = hash_ptr(key, mask);; i = (i + 1) & mask) {
-        rcyi_wr_slot *s = &gc->wr_table[i];
+        rcyi_wr_slot *s = &wk->table[i];
         if (s->key == key)
             return s;
         if (!s->key)
@@ -71,14 +60,14 @@ static rcyi_wr_slot *table_find(rcyi_gc_state *gc, const rcy_head_ *key) {
 }
 
 static int table_grow(rcy_heap *h) {
-    rcyi_gc_state *gc = &h->gc;
-    size_t ncap = gc->wr_cap ? gc->wr_cap * 2 : 64;
+    rcyi_weakref_state *wk = &h->weak;
+    size_t ncap = wk->cap ? wk->cap * 2 : 64;
     rcyi_wr_slot *nt = rcyi_alloc(h, ncap * sizeof *nt, RCYI_KIND_RAW);
     if (!nt)
         return RCY_ENOMEM;
     memset(nt, 0, ncap * sizeof *nt);
-    for (size_t i = 0; i < gc->wr_cap; i++) {
-        rcyi_wr_slot *s = &gc->wr_table[i];
+    for (size_t i = 0; i < wk->cap; i++) {
+        rcyi_wr_slot *s = &wk->table[i];
         if (!s->key)
             continue;
         size_t j = hash_ptr(s->key, ncap - 1);
@@ -86,56 +75,56 @@ static int table_grow(rcy_heap *h) {
             j = (j + 1) & (ncap - 1);
         nt[j] = *s;
     }
-    if (gc->wr_table)
-        rcyi_free(h, gc->wr_table);
-    gc->wr_table = nt;
-    gc->wr_cap = ncap;
+    if (wk->table)
+        rcyi_free(h, wk->table);
+    wk->table = nt;
+    wk->cap = ncap;
     return RCY_OK;
 }
 
 static rcyi_wr_slot *table_insert(rcy_heap *h, rcy_head_ *key) {
-    rcyi_gc_state *gc = &h->gc;
-    if ((gc->wr_used + 1) * 2 > gc->wr_cap && table_grow(h) < 0)
+    rcyi_weakref_state *wk = &h->weak;
+    if ((wk->used + 1) * 2 > wk->cap && table_grow(h) < 0)
         return NULL;
-    size_t mask = gc->wr_cap - 1;
+    size_t mask = wk->cap - 1;
     size_t i = hash_ptr(key, mask);
-    while (gc->wr_table[i].key)
+    while (wk->table[i].key)
         i = (i + 1) & mask;
-    gc->wr_table[i].key = key;
-    gc->wr_table[i].head = NULL;
-    gc->wr_used++;
-    return &gc->wr_table[i];
+    wk->table[i].key = key;
+    wk->table[i].head = NULL;
+    wk->used++;
+    return &wk->table[i];
 }
 
 /* Backward-shift deletion keeps probe chains without tombstones. */
-static void table_remove(rcyi_gc_state *gc, rcyi_wr_slot *s) {
-    size_t mask = gc->wr_cap - 1;
-    size_t i = (size_t)(s - gc->wr_table);
+static void table_remove(rcyi_weakref_state *wk, rcyi_wr_slot *s) {
+    size_t mask = wk->cap - 1;
+    size_t i = (size_t)(s - wk->table);
     size_t j = i;
     for (;;) {
         j = (j + 1) & mask;
-        rcyi_wr_slot *t = &gc->wr_table[j];
+        rcyi_wr_slot *t = &wk->table[j];
         if (!t->key)
             break;
         size_t home = hash_ptr(t->key, mask);
         /* t may move to i if its home is not in (i, j] cyclically */
         if (((j - home) & mask) >= ((j - i) & mask)) {
-            gc->wr_table[i] = *t;
+            wk->table[i] = *t;
             i = j;
         }
     }
-    gc->wr_table[i].key = NULL;
-    gc->wr_table[i].head = NULL;
-    gc->wr_used--;
+    wk->table[i].key = NULL;
+    wk->table[i].head = NULL;
+    wk->used--;
 }
 
-/* An empty table holds no memory (see vec_reset in gc.c). */
+/* An empty table holds no memory (as the young vectors: rcyi_gc_vec_reset). */
 static void table_release_if_empty(rcy_heap *h) {
-    rcyi_gc_state *gc = &h->gc;
-    if (gc->wr_used == 0 && gc->wr_table) {
-        rcyi_free(h, gc->wr_table);
-        gc->wr_table = NULL;
-        gc->wr_cap = 0;
+    rcyi_weakref_state *wk = &h->weak;
+    if (wk->used == 0 && wk->table) {
+        rcyi_free(h, wk->table);
+        wk->table = NULL;
+        wk->cap = 0;
     }
 }
 
@@ -149,12 +138,12 @@ static void unlink_wr(rcy_weakref *wr) {
     if (wr->prev) {
         wr->prev->next = wr->next;
     } else {
-        rcyi_wr_slot *s = table_find(&h->gc, oh);
+        rcyi_wr_slot *s = table_find(&h->weak, oh);
         if (s) {
             if (wr->next) {
                 s->head = wr->next;
             } else {
-                table_remove(&h->gc, s);
+                table_remove(&h->weak, s);
                 table_release_if_empty(h);
                 oh->gcword &= ~(uint32_t)RCYI_GC_WEAKREFS;
             }
@@ -166,14 +155,14 @@ static void unlink_wr(rcy_weakref *wr) {
 
 static void wr_destroy(void *self) {
     rcy_weakref *wr = self;
-    if (wr->obj && wr->heap->gc.finished != 1)
+    if (wr->obj && wr->heap->gc.stage != RCYI_GC_DONE)
         unlink_wr(wr);
 }
 
 static int link_wr(rcy_weakref *wr, void *obj) {
     rcy_heap *h = wr->heap;
     rcy_head_ *oh = rcyi_head(obj);
-    rcyi_wr_slot *s = (oh->gcword & RCYI_GC_WEAKREFS) ? table_find(&h->gc, oh) : NULL;
+    rcyi_wr_slot *s = (oh->gcword & RCYI_GC_WEAKREFS) ? table_find(&h->weak, oh) : NULL;
     if (!s) {
         s = table_insert(h, oh);
         if (!s)
@@ -191,10 +180,8 @@ static int link_wr(rcy_weakref *wr, void *obj) {
 
 static rcy_weakref *new_wr(void *obj, const rcy_type *type, rcy_weakref_callback cb, void *arg,
                            const char *file, int line, const char *func) {
-    if (!obj)
-        return NULL;
     rcy_heap *h = rcy_heap_of(obj);
-    if (!h || h->gc.finished)
+    if (!h || h->gc.stage != RCYI_GC_RUNNING)
         return NULL;
     rcy_weakref *wr = rcy_new_(h, type, file, line, func);
     if (!wr)
@@ -213,13 +200,13 @@ static rcy_weakref *new_wr(void *obj, const rcy_type *type, rcy_weakref_callback
 
 void rcyi_weakref_detach_all(rcy_heap *h, rcy_head_ *obj, rcyi_wr_pending *pending,
                              int skip_unreachable) {
-    rcyi_gc_state *gc = &h->gc;
-    rcyi_wr_slot *s = table_find(gc, obj);
+    rcyi_weakref_state *wk = &h->weak;
+    rcyi_wr_slot *s = table_find(wk, obj);
     obj->gcword &= ~(uint32_t)RCYI_GC_WEAKREFS;
     if (!s)
         return;
     rcy_weakref *wr = s->head;
-    table_remove(gc, s);
+    table_remove(wk, s);
     table_release_if_empty(h);
     /* The list runs newest first, and so do the callbacks: each is
      * appended to the chain, which runs from its head. */
@@ -244,8 +231,7 @@ void rcyi_weakref_detach_all(rcy_heap *h, rcy_head_ *obj, rcyi_wr_pending *pendi
     }
 }
 
-size_t rcyi_weakref_run_pending(rcy_heap *h, rcyi_wr_pending *pending) {
-    (void)h;
+size_t rcyi_weakref_run_pending(rcyi_wr_pending *pending) {
     size_t freed = 0;
     /* Every weak reference on the chain is cleared before any callback
      * runs, and each is held, so a callback cannot free the next one. */
@@ -267,8 +253,7 @@ size_t rcyi_weakref_run_pending(rcy_heap *h, rcyi_wr_pending *pending) {
     return freed;
 }
 
-void rcyi_weakref_kill_if_weakref(rcy_heap *h, rcy_head_ *obj) {
-    (void)h;
+void rcyi_weakref_kill_if_weakref(rcy_head_ *obj) {
     if (rcyi_is_weakref_type(obj->type)) {
         rcy_weakref *wr = rcyi_obj(obj);
         if (wr->obj)
@@ -277,7 +262,7 @@ void rcyi_weakref_kill_if_weakref(rcy_heap *h, rcy_head_ *obj) {
 }
 
 void rcyi_weakref_clear_for(rcy_heap *h, rcy_head_ *obj) {
-    if (h->gc.finished == 1) {
+    if (h->gc.stage == RCYI_GC_DONE) {
         obj->gcword &= ~(uint32_t)RCYI_GC_WEAKREFS;
         return;
     }
@@ -288,15 +273,15 @@ void rcyi_weakref_clear_for(rcy_heap *h, rcy_head_ *obj) {
     rcyi_wr_pending pending = {NULL, NULL};
     rcyi_weakref_detach_all(h, obj, &pending, 0);
     if (pending.head)
-        (void)rcyi_weakref_run_pending(h, &pending);
+        (void)rcyi_weakref_run_pending(&pending);
 }
 
 void rcyi_weakref_fini(rcy_heap *h) {
-    rcyi_gc_state *gc = &h->gc;
+    rcyi_weakref_state *wk = &h->weak;
     /* Objects still alive keep their weak references valid-looking until
      * the heap's memory goes; clear them so nothing points into it. */
-    for (size_t i = 0; i < gc->wr_cap; i++) {
-        rcyi_wr_slot *s = &gc->wr_table[i];
+    for (size_t i = 0; i < wk->cap; i++) {
+        rcyi_wr_slot *s = &wk->table[i];
         if (!s->key)
             continue;
         for (rcy_weakref *wr = s->head; wr;) {
@@ -307,32 +292,39 @@ void rcyi_weakref_fini(rcy_heap *h) {
         }
         s->key->gcword &= ~(uint32_t)RCYI_GC_WEAKREFS;
     }
-    if (gc->wr_table)
-        rcyi_free(h, gc->wr_table);
-    gc->wr_table = NULL;
-    gc->wr_cap = gc->wr_used = 0;
+    if (wk->table)
+        rcyi_free(h, wk->table);
+    wk->table = NULL;
+    wk->cap = wk->used = 0;
 }
 
 /* ---- public weakref API ------------------------------------------------ */
 
 rcy_weakref *rcy_weakref_new_(void *obj, rcy_weakref_callback cb, void *arg, const char *file,
                               int line, const char *func) {
+    RCYI_REQUIRE(obj, NULL);
     return new_wr(obj, &rcy_weakref_type, cb, arg, file, line, func);
 }
 
 void *rcy_weakref_get(rcy_weakref *wr) {
-    if (!wr || !wr->obj)
+    RCYI_REQUIRE(wr, NULL);
+    if (RCY_UNLIKELY(!rcyi_is_weakref_type(rcyi_head(wr)->type))) {
+        rcyi_misuse_type(__func__, "wr", wr, &rcy_weakref_type);
+        return NULL;
+    }
+    if (!wr->obj)
         return NULL;
     rcy_incref(wr->obj);
     return wr->obj;
 }
 
 size_t rcy_weakref_getweakrefcount(const void *obj) {
+    RCYI_REQUIRE(obj, 0);
     const rcy_head_ *oh = rcyi_head(obj);
     if (!(oh->gcword & RCYI_GC_WEAKREFS))
         return 0;
     rcy_heap *h = rcy_heap_of(obj);
-    rcyi_wr_slot *s = table_find(&h->gc, oh);
+    rcyi_wr_slot *s = table_find(&h->weak, oh);
     size_t n = 0;
     for (rcy_weakref *wr = s ? s->head : NULL; wr; wr = wr->next)
         n++;
@@ -342,11 +334,11 @@ size_t rcy_weakref_getweakrefcount(const void *obj) {
 /* ---- finalize objects ---------------------------------------------- */
 
 static void registry_unlink(rcy_finalize *f) {
-    rcyi_gc_state *gc = &f->wr.heap->gc;
+    rcyi_weakref_state *wk = &f->wr.heap->weak;
     if (f->reg_prev)
         f->reg_prev->reg_next = f->reg_next;
     else
-        gc->fin_first = f->reg_next;
+        wk->fin_first = f->reg_next;
     if (f->reg_next)
         f->reg_next->reg_prev = f->reg_prev;
     f->reg_prev = f->reg_next = NULL;
@@ -362,7 +354,7 @@ static bool fire(rcy_finalize *f, bool run) {
     /* A dead finalize no longer points to its object (Python drops the
      * weak reference inside at once): getweakrefcount stops counting it
      * and no callback comes later. */
-    if (f->wr.obj && f->wr.heap->gc.finished != 1)
+    if (f->wr.obj && f->wr.heap->gc.stage != RCYI_GC_DONE)
         unlink_wr(&f->wr);
     if (run)
         f->fn(f->arg);
@@ -381,53 +373,57 @@ static void fin_destroy(void *self) {
 
 rcy_finalize *rcy_finalize_new_(void *obj, rcy_finalize_fn fn, void *arg, const char *file,
                                 int line, const char *func) {
-    if (!fn)
-        return NULL;
+    RCYI_REQUIRE(obj, NULL);
+    RCYI_REQUIRE(fn, NULL);
     rcy_finalize *f =
         (rcy_finalize *)new_wr(obj, &rcyi_finalize_type, fin_callback, NULL, file, line, func);
     if (!f)
         return NULL;
-    rcyi_gc_state *gc = &f->wr.heap->gc;
+    rcyi_weakref_state *wk = &f->wr.heap->weak;
     f->fn = fn;
     f->arg = arg;
     f->alive = true;
     f->atexit = true;
-    f->reg_next = gc->fin_first;
-    if (gc->fin_first)
-        gc->fin_first->reg_prev = f;
-    gc->fin_first = f;
+    f->reg_next = wk->fin_first;
+    if (wk->fin_first)
+        wk->fin_first->reg_prev = f;
+    wk->fin_first = f;
     rcy_incref(f); /* the registry's reference */
     return f;
 }
 
 bool rcy_finalize_call(rcy_finalize *f) {
-    return f && fire(f, true);
+    RCYI_REQUIRE_TYPE(f, &rcyi_finalize_type, false);
+    return fire(f, true);
 }
 bool rcy_finalize_detach(rcy_finalize *f) {
-    return f && fire(f, false);
+    RCYI_REQUIRE_TYPE(f, &rcyi_finalize_type, false);
+    return fire(f, false);
 }
 bool rcy_finalize_alive(const rcy_finalize *f) {
-    return f && f->alive;
+    RCYI_REQUIRE_TYPE(f, &rcyi_finalize_type, false);
+    return f->alive;
 }
 void rcy_finalize_set_atexit(rcy_finalize *f, bool atexit) {
-    if (f)
-        f->atexit = atexit;
+    RCYI_REQUIRE_TYPE(f, &rcyi_finalize_type, );
+    f->atexit = atexit;
 }
 bool rcy_finalize_get_atexit(const rcy_finalize *f) {
-    return f && f->atexit;
+    RCYI_REQUIRE_TYPE(f, &rcyi_finalize_type, false);
+    return f->atexit;
 }
 
 void rcyi_finalize_run_atexit(rcy_heap *h) {
-    rcyi_gc_state *gc = &h->gc;
+    rcyi_weakref_state *wk = &h->weak;
     /* fn may create or kill finalize objects: restart from the newest. */
     for (;;) {
-        rcy_finalize *f = gc->fin_first;
+        rcy_finalize *f = wk->fin_first;
         while (f && !f->atexit)
             f = f->reg_next;
         if (!f)
             break;
         fire(f, true);
     }
-    while (gc->fin_first)
-        fire(gc->fin_first, false);
+    while (wk->fin_first)
+        fire(wk->fin_first, false);
 }

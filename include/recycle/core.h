@@ -77,15 +77,21 @@ RCY_API void rcy_set_output(rcy_output_fn *fn, void *arg);
  * callback and calls abort().  If a user handler returns, recycle aborts
  * anyway: the heap is not in a state that can go on.
  *
- * One rule for NULL: a public function given a NULL heap, generator or
- * list where it needs one reports it through the same handler as
- * RCY_EMISUSE ("rcy_gc_get_count: heap is NULL"; the default prints it
- * through the output callback) and returns its neutral value: RCY_EINVAL
- * for an int result, NULL for a pointer, false or 0 for a bool or a count,
- * nothing for a void function (rcy_mem_free of a block with a NULL heap
- * leaves the block allocated).  Nothing is harmed, so this misuse is never
- * fatal, and rcy_mem_alloc with a NULL heap is misuse, not "out of
- * memory". */
+ * One rule for NULL and wrong-type arguments, kept by every public
+ * function: given a NULL heap, object, generator, container, weak
+ * reference, callback or output pointer where it needs one, or an object
+ * of the wrong type where it needs a list, dict, int or finalize object
+ * (rcy_list_len of a dict, rcy_int_value of a list), a function reports it
+ * through the same handler as RCY_EMISUSE ("rcy_gc_get_count: heap is
+ * NULL", "rcy_list_len: l has type dict, not list"; the default
+ * prints it through the output callback) and returns its neutral value:
+ * RCY_EINVAL for an int result, NULL for a pointer, false or 0 for a bool
+ * or a count, nothing for a void function (rcy_mem_free of a block with a
+ * NULL heap leaves the block allocated).  Nothing is harmed, so this
+ * misuse is never fatal, and rcy_mem_alloc with a NULL heap is misuse, not
+ * "out of memory".  (Optional arguments documented as such — rcy_xdecref's
+ * object, rcy_gc_print_stats's FILE, rcy_dict_next's key and value — are
+ * not misuse; rcy_incref and rcy_decref are inline and check nothing.) */
 typedef void rcy_error_fn(int err, const char *message, void *arg);
 RCY_API void rcy_set_error_handler(rcy_error_fn *fn, void *arg);
 
