@@ -235,28 +235,6 @@ static int finish_output(void) {
     return CLI_OK;
 }
 
-/* The traces at peak for top --peak and diff --peak, or NULL after saying
- * why there are none.  Without a copy at peak, a run that ended at its peak has them
- * all the same: the traces at exit. */
-static const rcy_snapshot *peak_traces(const rcy_snapshot *s, const char *file) {
-    const rcy_snapshot *p = rcy_snapshot_at_peak(s);
-    if (p)
-        return p;
-    const rcy_tracemalloc_counters *c = rcy_snapshot_counters(s);
-    if (c && c->current >= c->peak)
-        return s;
-    const char *tool = rcy_snapshot_get_info(s, "tool");
-    if (tool && strncmp(tool, "recycle run", 11) == 0)
-        cli_error("%s holds no traces at peak: recycle run copies them when traced memory drops "
-                  "after growing by more than 1/64, and it never did in this run",
-                  file);
-    else
-        cli_error("%s holds no traces at peak (recycle run writes them; rcy_snapshot_dump "
-                  "does when the tracer kept them, see rcy_tracemalloc_keep_peak)",
-                  file);
-    return NULL;
-}
-
 int cmd_top(int argc, char **argv) {
     report_opts o = {.key = RCY_KEY_LINENO, .limit = 10};
     int rc = parse_report_opts(argc, argv, top_usage, 1, "b:l:cph", &o);
@@ -267,7 +245,7 @@ int cmd_top(int argc, char **argv) {
         return CLI_EFILE;
     const rcy_snapshot *src = s;
     if (o.peak) {
-        src = peak_traces(s, o.files[0]);
+        src = cli_peak_traces(s, o.files[0]);
         if (!src) {
             rcy_snapshot_free(s);
             return CLI_EFILE;
@@ -306,8 +284,8 @@ int cmd_diff(int argc, char **argv) {
     }
     const rcy_snapshot *older = old, *newer = new;
     if (o.peak) {
-        older = peak_traces(old, o.files[0]);
-        newer = older ? peak_traces(new, o.files[1]) : NULL;
+        older = cli_peak_traces(old, o.files[0]);
+        newer = older ? cli_peak_traces(new, o.files[1]) : NULL;
         if (!newer) {
             rcy_snapshot_free(old);
             rcy_snapshot_free(new);
