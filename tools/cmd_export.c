@@ -315,7 +315,9 @@ static int64_t intern(pprof_builder *b, const char *s) {
     return (int64_t)id;
 }
 
-static uint64_t mapping_id(pprof_builder *b, const char *object) {
+/* The mapping of a module path; mi, when known, gives its build-id and
+ * where it was mapped. */
+static uint64_t mapping_id(pprof_builder *b, const char *object, const rcy_module_info *mi) {
     if (!object)
         return 0;
     bool fresh;
@@ -330,6 +332,11 @@ static uint64_t mapping_id(pprof_builder *b, const char *object) {
         *m = (RcyPprof__Mapping)RCY_PPROF__MAPPING__INIT;
         m->id = id;
         m->filename = intern(b, object);
+        if (mi) {
+            m->build_id = mi->build_id ? intern(b, mi->build_id) : 0;
+            m->memory_start = mi->start;
+            m->memory_limit = mi->limit;
+        }
         /* Frames are resolved already: readers must not symbolize again. */
         m->has_functions = m->has_filenames = m->has_line_numbers = true;
         m->has_inline_frames = true;
@@ -411,11 +418,30 @@ static uint64_t location_id(pprof_builder *b, const rcy_frame *f) {
     *loc = (RcyPprof__Location)RCY_PPROF__LOCATION__INIT;
     loc->id = id;
     loc->address = f->address;
-    loc->mapping_id = f->address ? mapping_id(b, f->object) : 0;
+    loc->mapping_id = f->address ? mapping_id(b, f->object, NULL) : 0;
     lines[0] = line;
     loc->line = lines;
     loc->n_line = 1;
     return id;
+}
+
+/* Every module of the file, the program itself first: pprof takes the
+ * first mapping as the main binary.  Without modules (a snapshot resolved
+ * where it was taken) frames still get a mapping per object path. */
+static void add_mappings(pprof_builder *b, const rcy_snapshot *s) {
+    const char *exe = rcy_snapshot_get_info(s, "executable");
+    rcy_module_info mi;
+    bool found = false;
+    for (size_t i = 0; exe && !found && rcy_snapshot_module(s, i, &mi); i++) {
+        if (strcmp(mi.path, exe) == 0) {
+            mapping_id(b, mi.path, &mi);
+            found = true;
+        }
+    }
+    if (exe && !found)
+        mapping_id(b, exe, NULL);
+    for (size_t i = 0; rcy_snapshot_module(s, i, &mi); i++)
+        mapping_id(b, mi.path, &mi);
 }
 
 static RcyPprof__ValueType *value_type(pprof_builder *b, const char *type, const char *unit) {
@@ -527,10 +553,7 @@ static int write_pprof(const rcy_snapshot *s, const rcy_stats *st, const char *f
         }
     }
     b.p.default_sample_type = intern(&b, "inuse_space");
-    /* The program itself first: pprof takes the first mapping as the main binary. */
-    const char *exe = rcy_snapshot_get_info(s, "executable");
-    if (exe)
-        mapping_id(&b, exe);
+    add_mappings(&b, s);
     for (size_t i = 0; i < st->len && !b.oom; i++)
         add_sample(&b, &st->items[i], &cap_sample);
 

@@ -84,6 +84,10 @@ if command -v go >/dev/null 2>&1 && go tool pprof -h >/dev/null 2>&1; then
     blocks=$(R stats count.rcy | awk '/^blocks at exit:/{print $4}')
     expect_match "go tool pprof: inuse_objects adds up to the blocks at exit ($blocks)" \
         "of $blocks total" "$(go tool pprof -top -sample_index=inuse_objects count.pb.gz 2>&1)"
+    bid=$(readelf -n "$CLI_TARGET" 2>/dev/null | awk '/Build ID:/{print $3; exit}')
+    maps=$(go tool pprof -raw count.pb.gz 2>&1 | sed -n '/^Mappings/,$p')
+    expect_match "go tool pprof -raw: the first mapping is the program, with its build-id ($bid)" \
+        "^1: 0x[0-9a-f]+/0x[0-9a-f]+/0x0 .*/cli_target ${bid:-no-build-id} " "$maps"
     expect_match "go tool pprof --peak: the total is stats' peak traced" "of ${peak}B total" \
         "$(go tool pprof -top -unit=B peak.pb.gz 2>&1)"
 else
