@@ -122,22 +122,24 @@ static const char *base_name(const char *path) {
     return slash && slash[1] ? slash + 1 : path;
 }
 
-static void put_sanitized(FILE *out, const char *s) {
+/* Text of a name: for collapsed stacks without ';' (the frame separator)
+ * and control characters (a '\n' would end the line); as it is for pprof,
+ * whose strings are length-prefixed. */
+static void put_name(FILE *out, const char *s, bool collapsed) {
     for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        fputc(*p == ';' ? ':' : (*p < 0x20 || *p == 0x7f) ? '?' : *p, out);
+        fputc(!collapsed ? *p : *p == ';' ? ':' : (*p < 0x20 || *p == 0x7f) ? '?' : *p, out);
 }
 
-/* One frame's name, made safe for the format: no ';' (the frame
- * separator) and no control character (a '\n' would end the line). */
-static void put_frame_name(FILE *out, const rcy_frame *f) {
+/* A frame's name: its function's, else file:line, else [object]. */
+static void put_frame_name(FILE *out, const rcy_frame *f, bool collapsed) {
     if (f->function && *f->function) {
-        put_sanitized(out, f->function);
+        put_name(out, f->function, collapsed);
     } else if (f->filename && strcmp(f->filename, "?") != 0) {
-        put_sanitized(out, f->filename);
+        put_name(out, f->filename, collapsed);
         fprintf(out, ":%u", f->lineno);
     } else if (f->object) {
         fputc('[', out);
-        put_sanitized(out, base_name(f->object));
+        put_name(out, base_name(f->object), collapsed);
         fputc(']', out);
     } else {
         fputs("[unknown]", out);
@@ -163,7 +165,7 @@ static char *collapse(const rcy_traceback *tb) {
     if (tb->total_nframe > tb->nframe)
         fputs("[truncated];", m);
     for (size_t k = tb->nframe; k-- > 0;) {
-        put_frame_name(m, &tb->frames[k]);
+        put_frame_name(m, &tb->frames[k], true);
         if (k)
             fputc(';', m);
     }
@@ -350,7 +352,7 @@ static char *frame_name(const rcy_frame *f) {
     FILE *m = open_memstream(&s, &len);
     if (!m)
         return NULL;
-    put_frame_name(m, f);
+    put_frame_name(m, f, false);
     if (fclose(m) != 0) {
         free(s);
         return NULL;

@@ -88,6 +88,9 @@ if command -v go >/dev/null 2>&1 && go tool pprof -h >/dev/null 2>&1; then
     maps=$(go tool pprof -raw count.pb.gz 2>&1 | sed -n '/^Mappings/,$p')
     expect_match "go tool pprof -raw: the first mapping is the program, with its build-id ($bid)" \
         "^1: 0x[0-9a-f]+/0x[0-9a-f]+/0x0 .*/cli_target ${bid:-no-build-id} " "$maps"
+    R export -f pprof -o odd.pb.gz odd.rcy
+    expect_match "go tool pprof reads a file whose names hold ';' and a newline, kept as they are" \
+        "777B +100% +100% +777B +100% +a;b\$" "$(go tool pprof -top -unit=B odd.pb.gz 2>&1)"
     expect_match "go tool pprof --peak: the total is stats' peak traced" "of ${peak}B total" \
         "$(go tool pprof -top -unit=B peak.pb.gz 2>&1)"
 else
