@@ -115,6 +115,59 @@ static int parse_export_opts(int argc, char **argv, export_opts *o) {
     return -1;
 }
 
+/* ---- the live blocks by call stack -------------------------------------- */
+
+/* Bytes and blocks of one traceback.  Grouped here rather than with
+ * rcy_snapshot_statistics, whose tracebacks do not keep total_nframe (a
+ * stack cut at the frame limit must stay marked as such). */
+typedef struct stack_total {
+    const rcy_traceback *tb; /* owned by the snapshot */
+    uint64_t bytes, blocks;
+    size_t first; /* index of its first trace: the output's order */
+} stack_total;
+
+static int cmp_stack_tb(const void *a, const void *b) {
+    const stack_total *x = a, *y = b;
+    if (x->tb != y->tb)
+        return (uintptr_t)x->tb < (uintptr_t)y->tb ? -1 : 1;
+    return x->first < y->first ? -1 : x->first > y->first;
+}
+
+static int cmp_stack_first(const void *a, const void *b) {
+    const stack_total *x = a, *y = b;
+    return x->first < y->first ? -1 : x->first > y->first;
+}
+
+static uint64_t sat_add(uint64_t a, uint64_t b) {
+    uint64_t r;
+    return __builtin_add_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
+/* The traces of s summed per traceback (malloc'd, *n set); NULL on out of
+ * memory. */
+static stack_total *group_by_stack(const rcy_snapshot *s, size_t *n) {
+    size_t nt = 0;
+    const rcy_trace *traces = rcy_snapshot_traces(s, &nt);
+    stack_total *g = malloc((nt ? nt : 1) * sizeof *g);
+    if (!g)
+        return NULL;
+    for (size_t i = 0; i < nt; i++)
+        g[i] = (stack_total){traces[i].traceback, traces[i].size, traces[i].count, i};
+    qsort(g, nt, sizeof *g, cmp_stack_tb);
+    size_t out = 0;
+    for (size_t i = 0; i < nt; i++) {
+        if (out > 0 && g[out - 1].tb == g[i].tb) {
+            g[out - 1].bytes = sat_add(g[out - 1].bytes, g[i].bytes);
+            g[out - 1].blocks = sat_add(g[out - 1].blocks, g[i].blocks);
+        } else {
+            g[out++] = g[i];
+        }
+    }
+    qsort(g, out, sizeof *g, cmp_stack_first); /* the same file, the same bytes out */
+    *n = out;
+    return g;
+}
+
 /* ---- collapsed stacks -------------------------------------------------- */
 
 static const char *base_name(const char *path) {
@@ -178,30 +231,29 @@ static char *collapse(const rcy_traceback *tb) {
 
 /* Distinct stacks (two tracebacks that differ only in line numbers give
  * the same text and one line), sorted, with their bytes. */
-static int write_collapsed(const rcy_stats *st, FILE *out) {
-    stack_line *lines = calloc(st->len ? st->len : 1, sizeof *lines);
+static int write_collapsed(const stack_total *st, size_t n, FILE *out) {
+    stack_line *lines = calloc(n ? n : 1, sizeof *lines);
     if (!lines)
         return -1;
     int rc = 0;
-    for (size_t i = 0; i < st->len; i++) {
-        lines[i].text = collapse(st->items[i].traceback);
-        lines[i].bytes = st->items[i].size;
+    for (size_t i = 0; i < n; i++) {
+        lines[i].text = collapse(st[i].tb);
+        lines[i].bytes = st[i].bytes;
         if (!lines[i].text)
             rc = -1;
     }
     if (rc == 0) {
-        qsort(lines, st->len, sizeof *lines, cmp_stack_line);
-        for (size_t i = 0; i < st->len;) {
+        qsort(lines, n, sizeof *lines, cmp_stack_line);
+        for (size_t i = 0; i < n;) {
             uint64_t bytes = 0;
             size_t j = i;
-            for (; j < st->len && strcmp(lines[j].text, lines[i].text) == 0; j++)
-                if (__builtin_add_overflow(bytes, lines[j].bytes, &bytes))
-                    bytes = UINT64_MAX;
+            for (; j < n && strcmp(lines[j].text, lines[i].text) == 0; j++)
+                bytes = sat_add(bytes, lines[j].bytes);
             fprintf(out, "%s %" PRIu64 "\n", lines[i].text, bytes);
             i = j;
         }
     }
-    for (size_t i = 0; i < st->len; i++)
+    for (size_t i = 0; i < n; i++)
         free(lines[i].text);
     free(lines);
     return rc;
@@ -458,8 +510,8 @@ static RcyPprof__ValueType *value_type(pprof_builder *b, const char *type, const
     return vt;
 }
 
-static void add_sample(pprof_builder *b, const rcy_statistic *st, size_t *cap) {
-    const rcy_traceback *tb = st->traceback;
+static void add_sample(pprof_builder *b, const stack_total *st, size_t *cap) {
+    const rcy_traceback *tb = st->tb;
     RcyPprof__Sample *smp = malloc(sizeof *smp);
     uint64_t *ids = malloc((tb->nframe ? tb->nframe : 1) * sizeof *ids);
     int64_t *values = malloc(2 * sizeof *values);
@@ -475,8 +527,8 @@ static void add_sample(pprof_builder *b, const rcy_statistic *st, size_t *cap) {
         ids[k] = location_id(b, &tb->frames[k]);
     smp->location_id = ids;
     smp->n_location_id = tb->nframe;
-    values[0] = st->size > INT64_MAX ? INT64_MAX : (int64_t)st->size;
-    values[1] = st->count > INT64_MAX ? INT64_MAX : (int64_t)st->count;
+    values[0] = st->bytes > INT64_MAX ? INT64_MAX : (int64_t)st->bytes;
+    values[1] = st->blocks > INT64_MAX ? INT64_MAX : (int64_t)st->blocks;
     smp->value = values;
     smp->n_value = 2;
 }
@@ -541,8 +593,8 @@ static int write_gzip(const uint8_t *data, size_t len, FILE *out) {
     return rc == 0 && zr == Z_STREAM_END ? 0 : -1;
 }
 
-static int write_pprof(const rcy_snapshot *s, const rcy_stats *st, const char *file, bool peak,
-                       FILE *out) {
+static int write_pprof(const rcy_snapshot *s, const stack_total *st, size_t n, const char *file,
+                       bool peak, FILE *out) {
     pprof_builder b = {.p = RCY_PPROF__PROFILE__INIT};
     size_t cap_sample = 0, cap_vt = 0;
     intern(&b, ""); /* index 0 is the empty string */
@@ -556,8 +608,8 @@ static int write_pprof(const rcy_snapshot *s, const rcy_stats *st, const char *f
     }
     b.p.default_sample_type = intern(&b, "inuse_space");
     add_mappings(&b, s);
-    for (size_t i = 0; i < st->len && !b.oom; i++)
-        add_sample(&b, &st->items[i], &cap_sample);
+    for (size_t i = 0; i < n && !b.oom; i++)
+        add_sample(&b, &st[i], &cap_sample);
 
     size_t ns = 0;
     const rcy_sample *tl = rcy_snapshot_timeline(s, &ns);
@@ -624,7 +676,8 @@ int cmd_export(int argc, char **argv) {
     if (!s)
         return CLI_EFILE;
     const rcy_snapshot *src = o.peak ? cli_peak_traces(s, o.file) : s;
-    rcy_stats *st = src ? rcy_snapshot_statistics(src, RCY_KEY_TRACEBACK, false) : NULL;
+    size_t n = 0;
+    stack_total *st = src ? group_by_stack(src, &n) : NULL;
     if (src && !st)
         cli_error("out of memory");
     rc = CLI_EFILE;
@@ -634,10 +687,10 @@ int cmd_export(int argc, char **argv) {
     if (m) {
         int wr;
 #ifdef RCY_HAVE_PPROF
-        wr = o.format == FORMAT_PPROF ? write_pprof(s, st, o.file, o.peak, m)
-                                      : write_collapsed(st, m);
+        wr = o.format == FORMAT_PPROF ? write_pprof(s, st, n, o.file, o.peak, m)
+                                      : write_collapsed(st, n, m);
 #else
-        wr = write_collapsed(st, m);
+        wr = write_collapsed(st, n, m);
 #endif
         if (fclose(m) == 0 && wr == 0)
             rc = emit(&o, data, len);
@@ -645,7 +698,7 @@ int cmd_export(int argc, char **argv) {
             cli_error("out of memory");
         free(data);
     }
-    rcy_stats_free(st);
+    free(st);
     rcy_snapshot_free(s);
     return rc;
 }

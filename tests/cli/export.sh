@@ -46,6 +46,9 @@ check "collapsed --peak: bytes add up to stats' peak traced, the 9 MiB live at p
     python3 "$here/collapsed_check.py" peak.folded "$peak" "main;mode_peak"
 python3 "$here/craft_snapshot.py" odd.rcy --function "$(printf 'a;b\nc')" --depth 2 --size 777
 expect_eq "a ';' in a name becomes ':' and a control character '?'" "f1;a:b?c 777" "$(R export odd.rcy)"
+python3 "$here/craft_snapshot.py" cut.rcy --depth 2 --total 9 --size 5
+expect_eq "a stack whose oldest frames were not kept starts with [truncated]" \
+    "[truncated];f1;make_thing 5" "$(R export cut.rcy)"
 R export --format svg count.rcy >/dev/null 2>fmt.err
 expect_eq "an unknown format is a usage error (2)" 2 "$?"
 expect_match "and says which formats there are" "expected collapsed or pprof, got 'svg'" "$(cat fmt.err)"
