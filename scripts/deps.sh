@@ -13,13 +13,13 @@ fi
 
 pkgs_for() {
     case "$1" in
-    build) echo "cmake make gcc pkg-config libdw-dev libunwind-dev libzstd-dev" ;;
-    test) echo "cmake make gcc clang pkg-config libcmocka-dev libdw-dev libunwind-dev libzstd-dev libclang-rt-14-dev python3 valgrind" ;;
+    build) echo "cmake make gcc pkg-config libdw-dev libunwind-dev libzstd-dev libprotobuf-c-dev protobuf-c-compiler zlib1g-dev" ;;
+    test) echo "cmake make gcc clang pkg-config libcmocka-dev libdw-dev libunwind-dev libzstd-dev libprotobuf-c-dev protobuf-c-compiler zlib1g-dev libclang-rt-14-dev python3 valgrind golang-go" ;;
     tools) echo "chromium heaptrack sqlite3 zstd git xz-utils openssl curl openssh-client" ;;
     html) echo "nodejs npm" ;; # only to rebuild tools/html/dist (committed)
     bench) echo "cmake make gcc pkg-config libmimalloc-dev libgc-dev python3 valgrind heaptrack" ;;
     docs) echo "doxygen" ;;
-    deb) echo "cmake make gcc pkg-config dpkg-dev file libdw-dev libunwind-dev libzstd-dev" ;;
+    deb) echo "cmake make gcc pkg-config dpkg-dev file libdw-dev libunwind-dev libzstd-dev libprotobuf-c-dev protobuf-c-compiler zlib1g-dev" ;;
     fuzz) echo "clang libclang-rt-14-dev" ;;
     *) echo "deps.sh: unknown group $1" >&2; exit 2 ;;
     esac

@@ -1157,3 +1157,11 @@ const char *rcy_snapshot_get_info(const rcy_snapshot *s, const char *key) {
 const rcy_snapshot *rcy_snapshot_at_peak(const rcy_snapshot *s) {
     return s ? s->peak : NULL;
 }
+
+bool rcy_snapshot_module(const rcy_snapshot *s, size_t i, rcy_module_info *out) {
+    if (!s || !out || !s->modules || i >= s->modules->n)
+        return false;
+    const rcyi_module *m = &s->modules->mods[i];
+    *out = (rcy_module_info){m->path, m->build_id, m->lo, m->hi};
+    return true;
+}

@@ -58,6 +58,10 @@ set_tests_properties(cli_run PROPERTIES TIMEOUT 300 ENVIRONMENT "${RCY_CLI_ENV}"
 add_test(NAME cli_hostile COMMAND bash ${RCY_CLI_DIR}/hostile.sh)
 set_tests_properties(cli_hostile PROPERTIES TIMEOUT 300 ENVIRONMENT "${RCY_CLI_ENV}")
 
+# The peak views and the exports (diff --peak, export collapsed and pprof).
+add_test(NAME cli_export COMMAND bash ${RCY_CLI_DIR}/export.sh)
+set_tests_properties(cli_export PROPERTIES TIMEOUT 300 ENVIRONMENT "${RCY_CLI_ENV}")
+
 # The peer comparison and the browser test run once, in the plain build.
 if(NOT RCY_SANITIZE)
   add_test(NAME cli_real_programs COMMAND bash ${RCY_CLI_DIR}/real_programs.sh)

@@ -31,7 +31,7 @@ import sys
 import tempfile
 
 OPT = re.compile(r"(?<![\w-])(--?[A-Za-z][\w-]*)")
-REPORTS = ["top", "diff", "leaks", "stats", "plot"]
+REPORTS = ["top", "diff", "leaks", "stats", "plot", "export"]
 VALUES = ["5", "lineno", "out.svg"]  # one of these suits every option's value
 
 problems = []

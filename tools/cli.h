@@ -52,6 +52,7 @@ int cmd_diff(int argc, char **argv);
 int cmd_leaks(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 /* ---- small helpers (recycle.c) ------------------------------------- */
 extern const char *cli_prog; /* "recycle" or "recycle top", for messages */
@@ -71,6 +72,10 @@ bool cli_is_help(const char *arg);
 void cli_put_text(FILE *out, const char *s, bool newlines);
 /* Load a snapshot file, printing one clear line on failure. */
 rcy_snapshot *cli_load(const char *path);
+/* The traces at s's peak of traced memory (top, diff and export --peak),
+ * or NULL after saying why `file` holds none.  Without a copy at peak, a
+ * run that ended at its peak has them all the same: the traces at exit. */
+const rcy_snapshot *cli_peak_traces(const rcy_snapshot *s, const char *file);
 
 /* ---- progress bar on a terminal (progress.c) ---------------------- */
 typedef struct cli_progress {

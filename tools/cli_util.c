@@ -125,3 +125,24 @@ void cli_put_text(FILE *out, const char *s, bool newlines) {
         }
     }
 }
+
+/* The message says why a file has no copy at peak: recycle run's rule, or
+ * the library's switch for other writers. */
+const rcy_snapshot *cli_peak_traces(const rcy_snapshot *s, const char *file) {
+    const rcy_snapshot *p = rcy_snapshot_at_peak(s);
+    if (p)
+        return p;
+    const rcy_tracemalloc_counters *c = rcy_snapshot_counters(s);
+    if (c && c->current >= c->peak)
+        return s;
+    const char *tool = rcy_snapshot_get_info(s, "tool");
+    if (tool && strncmp(tool, "recycle run", 11) == 0)
+        cli_error("%s holds no traces at peak: recycle run copies them when traced memory drops "
+                  "after growing by more than 1/64, and it never did in this run",
+                  file);
+    else
+        cli_error("%s holds no traces at peak (recycle run writes them; rcy_snapshot_dump "
+                  "does when the tracer kept them, see rcy_tracemalloc_keep_peak)",
+                  file);
+    return NULL;
+}

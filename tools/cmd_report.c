@@ -30,7 +30,7 @@ static const char top_usage[] =
 
 static const char diff_usage[] =
     "usage: recycle diff OLD NEW [--by lineno|filename|traceback] [--limit N]\n"
-    "                            [--cumulative]\n"
+    "                            [--cumulative] [--peak]\n"
     "\n"
     "What grew and shrank from the snapshot file OLD to NEW (tracemalloc's\n"
     "Snapshot.compare_to), biggest change first:\n"
@@ -39,6 +39,8 @@ static const char diff_usage[] =
     "  -b, --by KEY       group by lineno (default), filename or traceback\n"
     "  -l, --limit N      how many lines, 0 = all (default 10)\n"
     "  -c, --cumulative   count each block for every frame of its stack\n"
+    "  -p, --peak         compare the traces at each file's peak of traced\n"
+    "                     memory instead of those still allocated at exit\n"
     "  -h, --help         this help\n"
     "\n"
     "Exit status: 0 done, 1 a file is missing or corrupt, 2 bad usage.\n";
@@ -233,28 +235,6 @@ static int finish_output(void) {
     return CLI_OK;
 }
 
-/* The traces at peak for top --peak, or NULL after saying why there are
- * none.  Without a copy at peak, a run that ended at its peak has them
- * all the same: the traces at exit. */
-static const rcy_snapshot *peak_traces(const rcy_snapshot *s, const char *file) {
-    const rcy_snapshot *p = rcy_snapshot_at_peak(s);
-    if (p)
-        return p;
-    const rcy_tracemalloc_counters *c = rcy_snapshot_counters(s);
-    if (c && c->current >= c->peak)
-        return s;
-    const char *tool = rcy_snapshot_get_info(s, "tool");
-    if (tool && strncmp(tool, "recycle run", 11) == 0)
-        cli_error("%s holds no traces at peak: recycle run copies them when traced memory drops "
-                  "after growing by more than 1/64, and it never did in this run",
-                  file);
-    else
-        cli_error("%s holds no traces at peak (recycle run writes them; rcy_snapshot_dump "
-                  "does when the tracer kept them, see rcy_tracemalloc_keep_peak)",
-                  file);
-    return NULL;
-}
-
 int cmd_top(int argc, char **argv) {
     report_opts o = {.key = RCY_KEY_LINENO, .limit = 10};
     int rc = parse_report_opts(argc, argv, top_usage, 1, "b:l:cph", &o);
@@ -265,7 +245,7 @@ int cmd_top(int argc, char **argv) {
         return CLI_EFILE;
     const rcy_snapshot *src = s;
     if (o.peak) {
-        src = peak_traces(s, o.files[0]);
+        src = cli_peak_traces(s, o.files[0]);
         if (!src) {
             rcy_snapshot_free(s);
             return CLI_EFILE;
@@ -291,7 +271,7 @@ int cmd_top(int argc, char **argv) {
 
 int cmd_diff(int argc, char **argv) {
     report_opts o = {.key = RCY_KEY_LINENO, .limit = 10};
-    int rc = parse_report_opts(argc, argv, diff_usage, 2, "b:l:ch", &o);
+    int rc = parse_report_opts(argc, argv, diff_usage, 2, "b:l:cph", &o);
     if (rc >= 0)
         return rc;
     rcy_snapshot *old = cli_load(o.files[0]);
@@ -302,7 +282,17 @@ int cmd_diff(int argc, char **argv) {
         rcy_snapshot_free(old);
         return CLI_EFILE;
     }
-    rcy_stat_diffs *d = rcy_snapshot_compare_to(new, old, o.key, o.cumulative);
+    const rcy_snapshot *older = old, *newer = new;
+    if (o.peak) {
+        older = cli_peak_traces(old, o.files[0]);
+        newer = older ? cli_peak_traces(new, o.files[1]) : NULL;
+        if (!newer) {
+            rcy_snapshot_free(old);
+            rcy_snapshot_free(new);
+            return CLI_EFILE;
+        }
+    }
+    rcy_stat_diffs *d = rcy_snapshot_compare_to(newer, older, o.key, o.cumulative);
     if (!d) {
         cli_error("out of memory");
         rcy_snapshot_free(old);

@@ -18,6 +18,7 @@ static const char main_usage[] =
     "  leaks  blocks still allocated at exit, with their call stacks\n"
     "  stats  totals, allocation count, peak and a size histogram\n"
     "  plot   memory over time as SVG, or a full HTML report\n"
+    "  export call stacks for flamegraph.pl, speedscope or go tool pprof\n"
     "\n"
     "`recycle COMMAND --help` describes each one; `man recycle` too.\n"
     "Options: -h/--help, -V/--version.\n";
@@ -25,8 +26,9 @@ static const char main_usage[] =
 static const struct {
     const char *name;
     int (*fn)(int, char **);
-} commands[] = {{"run", cmd_run},     {"top", cmd_top},     {"diff", cmd_diff},
-                {"leaks", cmd_leaks}, {"stats", cmd_stats}, {"plot", cmd_plot}};
+} commands[] = {{"run", cmd_run},      {"top", cmd_top},     {"diff", cmd_diff},
+                {"leaks", cmd_leaks},  {"stats", cmd_stats}, {"plot", cmd_plot},
+                {"export", cmd_export}};
 
 int main(int argc, char **argv) {
     if (argc < 2) {

@@ -325,6 +325,19 @@ RCY_API const rcy_snapshot *rcy_snapshot_at_peak(const rcy_snapshot *s);
  * more); events pay nothing else for it.  reset_peak starts over. */
 RCY_API int rcy_tracemalloc_keep_peak(bool on);
 
+/* A module (executable or shared object) of the process a file of
+ * recycle run traced, as it was mapped there.  The rcy_frame.object of
+ * its native frames is `path`; their addresses lie in [start, limit). */
+typedef struct rcy_module_info {
+    const char *path;     /* owned by the snapshot                        */
+    const char *build_id; /* lower-case hex, or NULL when it had none     */
+    uint64_t start, limit;
+} rcy_module_info;
+/* The i-th module of s (and of its peak) into *out: true, or false past
+ * the last one.  Only a loaded file of recycle run (major version 2) has
+ * modules; a snapshot taken or resolved in this process has none. */
+RCY_API bool rcy_snapshot_module(const rcy_snapshot *s, size_t i, rcy_module_info *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -5,6 +5,7 @@ that need what no real run produces: absurd sizes, control characters in
 names, a compressed body that declares more than it may.
 
   craft_snapshot.py OUT [--size N] [--count N] [--function NAME] [--file NAME] [--depth N]
+                       [--total N]
   craft_snapshot.py OUT --bomb RAW ZSTD_FRAME   (compressed body, declared RAW)
 """
 import argparse
@@ -32,6 +33,7 @@ def main():
     ap.add_argument("--file", default="thing.c")
     ap.add_argument("--bomb", nargs=2, metavar=("RAW", "FRAME"))
     ap.add_argument("--depth", type=int, default=1, help="frames in the one call stack")
+    ap.add_argument("--total", type=int, help="frames the stack had (default: --depth)")
     a = ap.parse_args()
     if a.bomb:
         with open(a.bomb[1], "rb") as f:
@@ -44,7 +46,7 @@ def main():
                    b"".join(struct.pack("<I", len(s)) + s for s in strs))
     frames = [struct.pack("<IIIIQ", 0, 12 + i, 1 + i, 0xFFFFFFFF, 0) for i in range(a.depth)]
     body += section("FRMS", struct.pack("<I", a.depth) + b"".join(frames))
-    body += section("TBCK", struct.pack("<I", 1) + struct.pack("<II", a.depth, a.depth) +
+    body += section("TBCK", struct.pack("<I", 1) + struct.pack("<II", a.depth, a.total or a.depth) +
                     struct.pack("<%dI" % a.depth, *range(a.depth)))
     peak = min(a.size, 2**64 - 1)
     body += section("META", struct.pack("<iIQQQQ", 16, 0, a.count, 0, peak, peak))

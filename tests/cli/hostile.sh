@@ -212,7 +212,7 @@ mkdir follow nofollow
 expect_eq "children write files named after their program" 2 "$(ls follow | grep -c '^f\.cli_target\.[0-9]*\.rcy$')"
 (cd nofollow && R run -q --no-follow -o f.rcy -- sh -c "'$CLI_TARGET' count; '$CLI_TARGET' count" >/dev/null)
 expect_eq "--no-follow: only the first process writes" "f.rcy" "$(ls nofollow)"
-for bad in "diff --peak base.rcy base.rcy" "leaks --by filename base.rcy" "top --oldest-first base.rcy" \
+for bad in "stats --peak base.rcy" "leaks --by filename base.rcy" "top --oldest-first base.rcy" \
     "stats --limit 3 base.rcy" "diff --oldest-first base.rcy base.rcy" "leaks --cumulative base.rcy"; do
     # shellcheck disable=SC2086
     R $bad >/dev/null 2>opt.err
