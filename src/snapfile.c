@@ -844,12 +844,13 @@ done:
     return oom || w->oom ? RCY_ENOMEM : RCY_OK;
 }
 
-int rcyi_snapshot_encode(const rcy_snapshot *s, bool compress, unsigned char **out, size_t *len) {
+static int encode_to(const rcy_snapshot *s, bool compress, bool raw, unsigned char **out,
+                     size_t *len) {
     if (!s || !out || !len)
         return RCY_EINVAL;
     ENTER();
     wbuf w = {0};
-    int rc = encode(s, &w, compress, false);
+    int rc = encode(s, &w, compress, raw);
     if (rc) {
         free(w.p);
         w.p = NULL;
@@ -859,6 +860,14 @@ int rcyi_snapshot_encode(const rcy_snapshot *s, bool compress, unsigned char **o
     *len = w.len;
     LEAVE();
     return rc;
+}
+
+int rcyi_snapshot_encode(const rcy_snapshot *s, bool compress, unsigned char **out, size_t *len) {
+    return encode_to(s, compress, false, out, len);
+}
+
+int rcyi_snapshot_encode_raw(const rcy_snapshot *s, unsigned char **out, size_t *len) {
+    return encode_to(s, false, true, out, len);
 }
 
 static int dump(const rcy_snapshot *s, const char *path, bool raw) {

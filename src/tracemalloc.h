@@ -266,6 +266,8 @@ rcy_snapshot *rcyi_snapshot_parse(const unsigned char *data, size_t n, int *err)
  * rcy_snapshot_dump writes when compress is true (compressed when the
  * library has libzstd and that is smaller), always uncompressed otherwise. */
 int rcyi_snapshot_encode(const rcy_snapshot *s, bool compress, unsigned char **out, size_t *len);
+/* rcy_snapshot_dump_raw's image (major version 2), never compressed. */
+int rcyi_snapshot_encode_raw(const rcy_snapshot *s, unsigned char **out, size_t *len);
 /* Whether this build reads and writes zstd-compressed snapshot files. */
 bool rcyi_snapfile_have_zstd(void);
 
