@@ -48,6 +48,7 @@
  */
 #define _GNU_SOURCE /* getrandom, realpath */
 #include "tracemalloc.h"
+#include "hash.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -403,10 +404,7 @@ typedef struct strtab {
 } strtab;
 
 static uint64_t str_hash(const char *s) {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
+    return rcyi_hash_str(s);
 }
 
 static uint32_t strtab_id(strtab *t, const char *s, bool *oom) {

@@ -16,6 +16,7 @@
  * the memory it mallocs is never traced, even under the preload library.
  */
 #include "tracemalloc.h"
+#include "hash.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -275,13 +276,11 @@ static bool frame_eq(const rcy_frame *a, const rcy_frame *b, bool file_only) {
 }
 
 static uint64_t frame_hash(const rcy_frame *f, bool file_only) {
-    uint64_t h = 1469598103934665603ULL;
-    for (const unsigned char *p = (const unsigned char *)f->filename; *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
+    uint64_t h = rcyi_hash_str(f->filename);
     if (!file_only) {
-        h = (h ^ f->lineno) * 1099511628211ULL;
+        h = rcyi_hash_step(h, f->lineno);
         if (strcmp(f->filename, unknown_file) == 0)
-            h = (h ^ f->address) * 1099511628211ULL;
+            h = rcyi_hash_step(h, f->address);
     }
     return h;
 }
@@ -326,7 +325,7 @@ typedef struct key {
 static uint64_t key_hash(const rcy_frame *f, size_t n, bool file_only) {
     uint64_t h = n;
     for (size_t i = 0; i < n; i++)
-        h = (h * 0x9e3779b97f4a7c15ULL) ^ frame_hash(&f[i], file_only);
+        h = rcyi_hash_ptr(h) ^ frame_hash(&f[i], file_only);
     return h ? h : 1;
 }
 

@@ -38,6 +38,7 @@
  */
 #include "tracemalloc.h"
 #include "alloc.h"
+#include "hash.h"
 #include "options.h"
 
 #include <errno.h>
@@ -477,7 +478,7 @@ static shard shards[NSHARDS];
  * blocks allocated one after another touch the same cache line of the
  * table; the shard comes from the top bits, the group from the low. */
 static inline uint64_t addr_hash(uintptr_t ptr) {
-    uint64_t h = (uint64_t)(ptr >> 6) * 0x9e3779b97f4a7c15ULL;
+    uint64_t h = rcyi_hash_ptr(ptr >> 6);
     return h ^ (h >> 31);
 }
 
