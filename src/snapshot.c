@@ -15,7 +15,7 @@
  * Every public function here runs with the thread's tracer-busy flag set:
  * the memory it mallocs is never traced, even under the preload library.
  */
-#include "tracemalloc.h"
+#include "snapshot.h"
 #include "hash.h"
 
 #include <ctype.h>
@@ -40,6 +40,69 @@ rcy_snapshot *rcyi_snapshot_alloc(void) {
     return s;
 }
 
+/* ---- setters: the only writers of a snapshot's fields from outside ---------------------- */
+
+void rcyi_snapshot_set_meta(rcy_snapshot *s, int limit, const rcy_tracemalloc_counters *c) {
+    s->traceback_limit = limit;
+    s->counters = *c;
+}
+
+rcyi_snap_tb *rcyi_snapshot_new_tracebacks(rcy_snapshot *s, size_t n, size_t npcs,
+                                           uintptr_t **pcs) {
+    s->tbs = calloc(n ? n : 1, sizeof *s->tbs);
+    if (!s->tbs)
+        return NULL;
+    s->ntb = s->tbcap = n;
+    if (npcs) {
+        s->pcs_block = malloc(npcs * sizeof *s->pcs_block);
+        if (!s->pcs_block)
+            return NULL;
+    }
+    if (pcs)
+        *pcs = s->pcs_block;
+    return s->tbs;
+}
+
+void rcyi_snapshot_use_tracebacks(rcy_snapshot *s, size_t n) {
+    s->ntb = n;
+}
+
+rcy_trace *rcyi_snapshot_new_traces(rcy_snapshot *s, size_t n) {
+    s->traces = malloc((n ? n : 1) * sizeof *s->traces);
+    s->ntraces = s->traces ? n : 0;
+    return s->traces;
+}
+
+rcy_sample *rcyi_snapshot_new_timeline(rcy_snapshot *s, size_t n) {
+    s->timeline = calloc(n ? n : 1, sizeof *s->timeline);
+    s->ntimeline = s->timeline ? n : 0;
+    return s->timeline;
+}
+
+char *rcyi_snapshot_new_strings(rcy_snapshot *s, size_t size) {
+    s->strings = malloc(size ? size : 1);
+    return s->strings;
+}
+
+void rcyi_snapshot_set_modules(rcy_snapshot *s, rcyi_modset *m) {
+    s->modules = m;
+    s->modules_borrowed = false;
+}
+
+void rcyi_snapshot_set_resolved(rcy_snapshot *s, bool resolved) {
+    s->resolved = resolved;
+}
+
+void rcyi_snapshot_set_peak(rcy_snapshot *s, rcy_snapshot *peak) {
+    s->peak = peak;
+    if (peak && s->modules) {
+        peak->modules = s->modules;
+        peak->modules_borrowed = true;
+    }
+    if (peak)
+        peak->resolved = s->resolved;
+}
+
 rcy_snapshot *rcyi_snapshot_from_raw(int limit, const rcyi_raw_trace *traces, size_t ntraces,
                                      const rcyi_tb *const *tbs, size_t ntb) {
     rcy_snapshot *s = rcyi_snapshot_alloc();
@@ -49,16 +112,12 @@ rcy_snapshot *rcyi_snapshot_from_raw(int limit, const rcyi_raw_trace *traces, si
     size_t npcs = 0;
     for (size_t i = 0; i < ntb; i++)
         npcs += tbs[i]->npcs;
-    s->traces = malloc((ntraces ? ntraces : 1) * sizeof *s->traces);
-    s->tbs = calloc(ntb ? ntb : 1, sizeof *s->tbs);
-    uintptr_t *pcs = malloc((npcs ? npcs : 1) * sizeof *pcs);
-    if (!s->traces || !s->tbs || !pcs) {
-        free(pcs);
+    uintptr_t *pcs = NULL;
+    if (!rcyi_snapshot_new_traces(s, ntraces) ||
+        !rcyi_snapshot_new_tracebacks(s, ntb, npcs ? npcs : 1, &pcs)) {
         rcy_snapshot_free(s);
         return NULL;
     }
-    s->ntb = ntb;
-    s->pcs_block = pcs;
     for (size_t i = 0; i < ntb; i++) {
         rcyi_snap_tb *t = &s->tbs[i];
         t->site_file = tbs[i]->file;
@@ -70,7 +129,6 @@ rcy_snapshot *rcyi_snapshot_from_raw(int limit, const rcyi_raw_trace *traces, si
         memcpy(pcs, tbs[i]->pcs, t->npcs * sizeof *pcs);
         pcs += t->npcs;
     }
-    s->ntraces = ntraces;
     for (size_t i = 0; i < ntraces; i++) {
         s->traces[i].domain = traces[i].domain;
         s->traces[i].size = (size_t)traces[i].size;
@@ -84,7 +142,7 @@ void rcy_snapshot_free(rcy_snapshot *s) {
     if (!s)
         return;
     ENTER();
-    for (size_t i = 0; i < s->ntb; i++)
+    for (size_t i = 0; i < (s->tbcap > s->ntb ? s->tbcap : s->ntb); i++)
         free(s->tbs[i].frames);
     free(s->pcs_block);
     free(s->tbs);

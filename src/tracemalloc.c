@@ -37,6 +37,7 @@
  * Locks and invariants: see src/tracemalloc.h.
  */
 #include "tracemalloc.h"
+#include "snapshot.h"
 #include "alloc.h"
 #include "hash.h"
 #include "options.h"
@@ -1831,7 +1832,7 @@ rcy_snapshot *rcy_tracemalloc_take_snapshot(void) {
         peak_copy_locked(); /* now may be the peak */
     snap = rcyi_snapshot_from_raw(gs.limit, traces, k, tbs, ntb);
     if (snap)
-        snap->counters = counters;
+        rcyi_snapshot_set_meta(snap, gs.limit, &counters);
     if (snap && keep_peak && peak_copy_bytes) {
         /* The aggregates at peak, as traces with counts. */
         size_t np = 0;
@@ -1853,11 +1854,12 @@ rcy_snapshot *rcy_tracemalloc_take_snapshot(void) {
                 ptraces[m++] = (rcyi_raw_trace){t->domain, remap[id] - 1, peak_copy[id].size,
                                                 peak_copy[id].count};
             }
-            snap->peak = rcyi_snapshot_from_raw(gs.limit, ptraces, m, tbs, ntb);
-            if (snap->peak) {
-                snap->peak->counters = snap->counters;
-                snap->peak->counters.current = peak_copy_bytes;
-                snap->peak->counters.peak = snap->counters.peak;
+            rcy_snapshot *peak = rcyi_snapshot_from_raw(gs.limit, ptraces, m, tbs, ntb);
+            if (peak) {
+                rcy_tracemalloc_counters at_peak = counters;
+                at_peak.current = peak_copy_bytes;
+                rcyi_snapshot_set_meta(peak, gs.limit, &at_peak);
+                rcyi_snapshot_set_peak(snap, peak);
             }
         }
     }

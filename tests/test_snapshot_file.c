@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tracemalloc.h"
+#include "snapshot.h"
 
 #include "snapfile_golden.h"
 
