@@ -89,8 +89,10 @@ rcyi_snap_tb *rcyi_snapshot_new_tracebacks(rcy_snapshot *s, size_t n, size_t npc
 void rcyi_snapshot_use_tracebacks(rcy_snapshot *s, size_t n);
 rcy_trace *rcyi_snapshot_new_traces(rcy_snapshot *s, size_t n);
 rcy_sample *rcyi_snapshot_new_timeline(rcy_snapshot *s, size_t n);
-/* The one blob of size bytes that holds s's strings (S4). */
+/* The one blob of size bytes that holds s's strings (S4); or s owns the
+ * malloc'd blob `strings` from now on. */
 char *rcyi_snapshot_new_strings(rcy_snapshot *s, size_t size);
+void rcyi_snapshot_adopt_strings(rcy_snapshot *s, char *strings);
 /* s owns m from now on (S5). */
 void rcyi_snapshot_set_modules(rcy_snapshot *s, rcyi_modset *m);
 void rcyi_snapshot_set_resolved(rcy_snapshot *s, bool resolved);
@@ -109,6 +111,50 @@ rcy_frame *rcyi_resolve_frames(rcyi_modset *mods, const char *site_file, int sit
 static inline size_t rcyi_snapshot_tb_index(const rcy_snapshot *s, const rcy_trace *t) {
     return (size_t)((const rcyi_snap_tb *)(const void *)t->traceback - s->tbs);
 }
+
+/* The file name of a frame nothing is known about. */
+extern const char rcyi_unknown_file[];
+
+/* Sums of sizes and counts saturate: a crafted file can hold sizes near
+ * 2^64, and a wrapped total would print as a small or negative figure. */
+static inline size_t rcyi_sat_add(size_t a, size_t b) {
+    return a > SIZE_MAX - b ? SIZE_MAX : a + b;
+}
+
+/* a - b as a signed difference, clamped to int64_t. */
+static inline int64_t rcyi_sat_diff(uint64_t a, uint64_t b) {
+    if (a >= b)
+        return a - b > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)(a - b);
+    return b - a > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)(b - a);
+}
+
+/* ---- snapstats.c: results that own copies of their tracebacks --------- */
+
+/* A string blob builder: strings are copied once each. */
+typedef struct rcyi_blob {
+    char *buf;
+    size_t len, cap;
+} rcyi_blob;
+
+/* The offset of a copy of s in the blob; SIZE_MAX on out of memory. */
+size_t rcyi_blob_add(rcyi_blob *b, const char *s);
+
+/* A result's own tracebacks, frames and strings (one block each). */
+typedef struct rcyi_result {
+    rcy_traceback *tbs;
+    rcy_frame *frames;
+    char *strings;
+} rcyi_result;
+
+/* r.tbs[i]: a copy of tbs[i], its frames and their strings owned by r. */
+int rcyi_result_fill_tracebacks(rcyi_result *r, const rcy_traceback *const *tbs, size_t n);
+void rcyi_result_free(rcyi_result *r);
+
+/* ---- snapformat.c ----------------------------------------------------- */
+
+/* The frame a traceback is labelled by (its most recent), or an unknown
+ * frame for an empty one. */
+const rcy_frame *rcyi_label_frame(const rcy_traceback *tb);
 
 /* ---- snapfile.c: the file format -------------------------------------- */
 

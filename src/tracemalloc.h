@@ -1,7 +1,9 @@
-/* src/tracemalloc.h — the tracer's internals, shared by tracemalloc.c (the
- * engine), frames.c (native stacks), symbols.c (DWARF symbolization),
- * snapshot.c (grouping, sorting, filters, formatting) and snapfile.c
- * (dump/load); tools/preload.c, which compiles the sources again, uses the
+/* src/tracemalloc.h — the tracer's header: the hooks the allocator and
+ * object layer call on every traced event, and the engine's internals
+ * shared by tracemalloc.c (the engine), frames.c (native stacks),
+ * symbols.c (DWARF symbolization) and the snapshot files (snapshot.h:
+ * the snapshot object, statistics, filters, formats, the file format);
+ * tools/preload.c, which compiles the sources again, uses the
  * take/put-back pair for realloc.
  *
  * Events, stoppers and what protects each piece of state (the engine's
