@@ -41,6 +41,7 @@
 #include "alloc.h"
 #include "hash.h"
 #include "options.h"
+#include "os.h"
 
 #include <errno.h>
 #include <linux/membarrier.h>
@@ -48,7 +49,6 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -59,8 +59,8 @@
 static size_t tm_mapped; /* bytes mapped by the tracer (atomic) */
 
 void *rcyi_tm_map(size_t size) {
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
+    void *p = rcyi_os_map(size);
+    if (!p)
         return NULL;
     __atomic_add_fetch(&tm_mapped, size, __ATOMIC_RELAXED);
     return p;
@@ -69,12 +69,13 @@ void *rcyi_tm_map(size_t size) {
 void rcyi_tm_unmap(void *p, size_t size) {
     if (!p)
         return;
-    munmap(p, size);
+    rcyi_os_unmap(p, size);
     __atomic_sub_fetch(&tm_mapped, size, __ATOMIC_RELAXED);
 }
 
 static size_t page_round(size_t n) {
-    return (n + 4095) & ~(size_t)4095;
+    size_t ps = rcyi_os_page_size();
+    return (n + ps - 1) & ~(ps - 1);
 }
 
 /* ---- locks ---------------------------------------------------------------- */
