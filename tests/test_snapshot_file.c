@@ -5,7 +5,9 @@
  * damaged compressed payloads and absurd declared sizes.  A bad file must
  * give an error code, never a crash or a huge allocation.  Also built
  * without libzstd (tests/snapfile.cmake): compressed files are then
- * RCY_EUNSUPPORTED. */
+ * RCY_EUNSUPPORTED.  The bytes of the format are fixed by a golden image
+ * (snapfile_golden.h): the encoder must write it again, the reader must
+ * read it back to the same bytes. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -43,6 +45,18 @@ __attribute__((noinline)) static void native_site(const void *p, size_t n) {
     __asm__ volatile("" ::: "memory");
 }
 
+/* A snapshot of the traces now, with a timeline of three samples and two
+ * info entries. */
+static rcy_snapshot *snapshot_with_extras(const rcy_sample smp[3], const char *command,
+                                          const char *pid) {
+    rcy_snapshot *s = rcy_tracemalloc_take_snapshot();
+    assert_non_null(s);
+    assert_int_equal(rcy_snapshot_set_timeline(s, smp, 3), RCY_OK);
+    assert_int_equal(rcy_snapshot_set_info(s, "command", command), RCY_OK);
+    assert_int_equal(rcy_snapshot_set_info(s, "pid", pid), RCY_OK);
+    return s;
+}
+
 static rcy_snapshot *make_snapshot(void) {
     assert_int_equal(rcy_tracemalloc_start(6), RCY_OK);
     assert_int_equal(rcy_tracemalloc_keep_peak(true), RCY_OK);
@@ -53,13 +67,8 @@ static rcy_snapshot *make_snapshot(void) {
     rcyi_trace_free(0, ADDR(101));
     for (int i = 0; i < 10; i++)
         rcyi_trace_free(0, ADDR(i));
-    rcy_snapshot *s = rcy_tracemalloc_take_snapshot();
-    assert_non_null(s);
-    rcy_sample smp[3] = {{10, 5, 5, 4096}, {20, 8, 8, 8192}, {30, 2, 8, 0}};
-    assert_int_equal(rcy_snapshot_set_timeline(s, smp, 3), RCY_OK);
-    assert_int_equal(rcy_snapshot_set_info(s, "command", "./a.out -v"), RCY_OK);
-    assert_int_equal(rcy_snapshot_set_info(s, "pid", "1234"), RCY_OK);
-    return s;
+    const rcy_sample smp[3] = {{10, 5, 5, 4096}, {20, 8, 8, 8192}, {30, 2, 8, 0}};
+    return snapshot_with_extras(smp, "./a.out -v", "1234");
 }
 
 /* "[libfoo.so.1+0x58f8 obj]" -> "[+0x58f8 obj]": the process names a
@@ -635,13 +644,8 @@ static rcy_snapshot *golden_snapshot(void) {
     rcyi_trace_free(0, ADDR(4));
     rcyi_trace_free(0, ADDR(6));
     rcyi_trace_alloc(1, ADDR(20), 3, "h.c", 99, "late");
-    rcy_snapshot *s = rcy_tracemalloc_take_snapshot();
-    assert_non_null(s);
-    rcy_sample smp[3] = {{10, 5, 5, 4096}, {20, 8, 8, 0}, {30, 2, 8, 8192}};
-    assert_int_equal(rcy_snapshot_set_timeline(s, smp, 3), RCY_OK);
-    assert_int_equal(rcy_snapshot_set_info(s, "command", "./golden"), RCY_OK);
-    assert_int_equal(rcy_snapshot_set_info(s, "pid", "42"), RCY_OK);
-    return s;
+    const rcy_sample smp[3] = {{10, 5, 5, 4096}, {20, 8, 8, 0}, {30, 2, 8, 8192}};
+    return snapshot_with_extras(smp, "./golden", "42");
 }
 
 static void print_c_array(const char *name, const unsigned char *b, size_t n) {
