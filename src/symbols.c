@@ -454,7 +454,8 @@ rcyi_modset *rcyi_modules_capture(const uintptr_t *pcs, size_t n) {
         at += bl;
     }
     free(a.bids);
-    qsort(a.mods, a.n, sizeof *a.mods, cmp_mod);
+    if (a.n) /* a.mods is NULL when no address lies in a module */
+        qsort(a.mods, a.n, sizeof *a.mods, cmp_mod);
     m->n = a.n;
     m->mods = a.mods;
     m->strings = blob;
