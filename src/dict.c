@@ -20,6 +20,7 @@
  * that no longer hold such values; recycle does not).  A dict holding no
  * such value reaches no tracked object, so it can be in no cycle. */
 #include "internal.h"
+#include "hash.h"
 
 #include <string.h>
 
@@ -42,13 +43,7 @@ struct rcy_dict {
 };
 
 static size_t hash_key(const char *s) {
-    uint64_t h = 0xcbf29ce484222325u; /* FNV-1a, then a final avalanche */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001b3u;
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdu;
-    h ^= h >> 33;
-    return (size_t)h;
+    return (size_t)rcyi_hash_avalanche(rcyi_hash_str(s));
 }
 
 /* The slot naming `key`, or -1.  *free_slot (if given) receives the first

@@ -47,7 +47,8 @@
  * length, and a FIFO with no writer reads as empty instead of blocking.
  */
 #define _GNU_SOURCE /* getrandom, realpath */
-#include "tracemalloc.h"
+#include "snapshot.h"
+#include "hash.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -403,10 +404,7 @@ typedef struct strtab {
 } strtab;
 
 static uint64_t str_hash(const char *s) {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
+    return rcyi_hash_str(s);
 }
 
 static uint32_t strtab_id(strtab *t, const char *s, bool *oom) {
@@ -515,17 +513,13 @@ static void w_meta(wbuf *w, const rcy_snapshot *s) {
     w_u64(w, s->counters.peak);
 }
 
-static size_t tb_index(const rcy_snapshot *s, const rcy_trace *t) {
-    return (size_t)((const rcyi_snap_tb *)(const void *)t->traceback - s->tbs);
-}
-
 /* ids[i]: the file's id of traceback i of s, NONE when no trace uses it. */
 static void w_traces(wbuf *w, const rcy_snapshot *s, const uint32_t *ids) {
     w_u64(w, s->ntraces);
     for (size_t i = 0; i < s->ntraces; i++) {
         const rcy_trace *t = &s->traces[i];
         w_u32(w, t->domain);
-        w_u32(w, ids[tb_index(s, t)]);
+        w_u32(w, ids[rcyi_snapshot_tb_index(s, t)]);
         w_u64(w, t->size);
         w_u64(w, t->count);
     }
@@ -621,6 +615,271 @@ static bool has_raw(const rcy_snapshot *s) {
     return s->pcs_block != NULL || s->ntb == 0;
 }
 
+/* What the encoder collects before it writes: which tracebacks go out
+ * and under which ids, the string and frame tables, the modules. */
+typedef struct enc {
+    const rcy_snapshot *s;
+    const rcy_snapshot *parts[2]; /* s and its peak (or NULL) */
+    bool raw;                     /* major 2: addresses and modules */
+    rcyi_modset *mods;
+    bool own_mods;
+    strtab st;
+    frametab ft;
+    /* ids[p][i]: the file's id of traceback i of parts[p], NONE when no
+     * trace uses it */
+    uint32_t *ids[2];
+    uint32_t *fids; /* frame ids of the written tracebacks, in order */
+    size_t ntb_out, total_frames;
+    uint32_t nsec;
+    bool oom;
+} enc;
+
+#define FOR_PARTS(e, p) for (int p = 0; p < 2 && (e)->parts[p]; p++)
+/* Every traceback of part p that is written, in file order. */
+#define FOR_WRITTEN(e, p, i)                                                                       \
+    FOR_PARTS(e, p)                                                                                \
+    for (size_t i = 0; i < (e)->parts[p]->ntb; i++)                                                \
+        if ((e)->ids[p][i] != NONE)
+
+/* Only tracebacks some trace uses are written (a loaded snapshot holds its
+ * peak's too), so a loaded file dumps to the same bytes. */
+static void number_tracebacks(enc *e) {
+    FOR_PARTS(e, p) {
+        const rcy_snapshot *s = e->parts[p];
+        e->ids[p] = malloc((s->ntb ? s->ntb : 1) * sizeof *e->ids[p]);
+        if (!e->ids[p]) {
+            e->oom = true;
+            return;
+        }
+        for (size_t i = 0; i < s->ntb; i++)
+            e->ids[p][i] = NONE;
+        for (size_t i = 0; i < s->ntraces; i++)
+            e->ids[p][rcyi_snapshot_tb_index(s, &s->traces[i])] = 0;
+        for (size_t i = 0; i < s->ntb; i++) {
+            if (e->ids[p][i] == NONE)
+                continue;
+            e->ids[p][i] = (uint32_t)e->ntb_out++;
+            e->total_frames += e->raw ? s->tbs[i].npcs : s->tbs[i].pub.nframe;
+        }
+    }
+}
+
+/* Raw layout: the modules holding every written address, and the strings
+ * of modules and call sites. */
+static void collect_raw(enc *e) {
+    size_t k = 0;
+    uintptr_t *all = malloc((e->total_frames ? e->total_frames : 1) * sizeof *all);
+    if (!all) {
+        e->oom = true;
+        return;
+    }
+    FOR_WRITTEN(e, p, i)
+    for (size_t f = 0; f < e->parts[p]->tbs[i].npcs; f++)
+        all[k++] = e->parts[p]->tbs[i].pcs[f];
+    if (e->s->modules) {
+        e->mods = e->s->modules;
+    } else {
+        e->mods = rcyi_modules_capture(all, k);
+        e->own_mods = true;
+    }
+    free(all);
+    if (!e->mods) {
+        e->oom = true;
+        return;
+    }
+    for (size_t i = 0; i < e->mods->n; i++) {
+        strtab_id(&e->st, e->mods->mods[i].path, &e->oom);
+        strtab_id(&e->st, e->mods->mods[i].build_id, &e->oom);
+    }
+    FOR_WRITTEN(e, p, i) {
+        strtab_id(&e->st, e->parts[p]->tbs[i].site_file, &e->oom);
+        strtab_id(&e->st, e->parts[p]->tbs[i].site_func, &e->oom);
+    }
+}
+
+/* Resolved layout: every frame once in the frame table, its strings in
+ * the string table; fids lists the frames of each written traceback. */
+static void collect_frames(enc *e) {
+    size_t k = 0;
+    FOR_WRITTEN(e, p, i) {
+        const rcy_traceback *tb = &e->parts[p]->tbs[i].pub;
+        for (size_t f = 0; f < tb->nframe; f++) {
+            const rcy_frame *fr = &tb->frames[f];
+            frec r = {strtab_id(&e->st, fr->filename ? fr->filename : "?", &e->oom), fr->lineno,
+                      strtab_id(&e->st, fr->function, &e->oom),
+                      strtab_id(&e->st, fr->object, &e->oom), fr->address};
+            e->fids[k++] = frametab_id(&e->ft, &r, &e->oom);
+        }
+    }
+}
+
+static void collect(enc *e) {
+    number_tracebacks(e);
+    if (e->oom)
+        return;
+    e->fids = malloc((e->total_frames ? e->total_frames : 1) * sizeof *e->fids);
+    if (!e->fids) {
+        e->oom = true;
+        return;
+    }
+    if (e->raw)
+        collect_raw(e);
+    else
+        collect_frames(e);
+    if (e->oom)
+        return;
+    for (size_t i = 0; i < e->s->ninfo; i++) {
+        strtab_id(&e->st, e->s->info[i].key, &e->oom);
+        strtab_id(&e->st, e->s->info[i].value, &e->oom);
+    }
+}
+
+/* ---- one writer per section ---- */
+
+static void w_strs(enc *e, wbuf *w) {
+    w_u32(w, (uint32_t)e->st.n);
+    for (size_t i = 0; i < e->st.n; i++) {
+        size_t len = strlen(e->st.s[i]);
+        w_u32(w, (uint32_t)len);
+        w_bytes(w, e->st.s[i], len);
+    }
+}
+
+static void w_mods(enc *e, wbuf *w) {
+    w_u32(w, (uint32_t)e->mods->n);
+    for (size_t i = 0; i < e->mods->n; i++) {
+        const rcyi_module *m = &e->mods->mods[i];
+        w_u32(w, strtab_id(&e->st, m->path, &e->oom));
+        w_u32(w, strtab_id(&e->st, m->build_id, &e->oom));
+        w_u64(w, m->bias);
+        w_u64(w, m->lo);
+        w_u64(w, m->hi);
+    }
+}
+
+static void w_rtbk(enc *e, wbuf *w) {
+    w_u32(w, (uint32_t)e->ntb_out);
+    FOR_WRITTEN(e, p, i) {
+        const rcyi_snap_tb *t = &e->parts[p]->tbs[i];
+        w_u32(w, strtab_id(&e->st, t->site_file, &e->oom));
+        w_u32(w, t->site_line > 0 ? (uint32_t)t->site_line : 0);
+        w_u32(w, strtab_id(&e->st, t->site_func, &e->oom));
+        w_u32(w, t->npcs);
+        w_u32(w, t->total);
+        for (size_t f = 0; f < t->npcs; f++)
+            w_u64(w, t->pcs[f]);
+    }
+}
+
+static void w_frms(enc *e, wbuf *w) {
+    w_u32(w, (uint32_t)e->ft.n);
+    for (size_t i = 0; i < e->ft.n; i++) {
+        w_u32(w, e->ft.f[i].file);
+        w_u32(w, e->ft.f[i].line);
+        w_u32(w, e->ft.f[i].func);
+        w_u32(w, e->ft.f[i].obj);
+        w_u64(w, e->ft.f[i].addr);
+    }
+}
+
+static void w_tbck(enc *e, wbuf *w) {
+    w_u32(w, (uint32_t)e->ntb_out);
+    size_t k = 0;
+    FOR_WRITTEN(e, p, i) {
+        const rcy_traceback *tb = &e->parts[p]->tbs[i].pub;
+        w_u32(w, (uint32_t)tb->nframe);
+        w_u32(w, (uint32_t)tb->total_nframe);
+        for (size_t f = 0; f < tb->nframe; f++)
+            w_u32(w, e->fids[k++]);
+    }
+}
+
+static void w_meta_sec(enc *e, wbuf *w) {
+    w_meta(w, e->s);
+}
+
+static void w_trac(enc *e, wbuf *w) {
+    w_traces(w, e->s, e->ids[0]);
+}
+
+static void w_time(enc *e, wbuf *w) {
+    w_u64(w, e->s->ntimeline);
+    for (size_t i = 0; i < e->s->ntimeline; i++) {
+        w_u64(w, e->s->timeline[i].time_ns);
+        w_u64(w, e->s->timeline[i].current);
+        w_u64(w, e->s->timeline[i].peak);
+    }
+}
+
+static void w_trss(enc *e, wbuf *w) {
+    w_u64(w, e->s->ntimeline);
+    for (size_t i = 0; i < e->s->ntimeline; i++)
+        w_u64(w, e->s->timeline[i].rss);
+}
+
+static void w_info(enc *e, wbuf *w) {
+    w_u32(w, (uint32_t)e->s->ninfo);
+    for (size_t i = 0; i < e->s->ninfo; i++) {
+        w_u32(w, strtab_id(&e->st, e->s->info[i].key, &e->oom));
+        w_u32(w, strtab_id(&e->st, e->s->info[i].value, &e->oom));
+    }
+}
+
+static void w_peak(enc *e, wbuf *w) {
+    w_meta(w, e->s->peak);
+    w_traces(w, e->s->peak, e->ids[1]);
+}
+
+/* TRSS is written only when some sample has a resident set. */
+static bool has_rss(const rcy_snapshot *s) {
+    for (size_t i = 0; i < s->ntimeline; i++)
+        if (s->timeline[i].rss != 0)
+            return true;
+    return false;
+}
+
+static void put_section(enc *e, wbuf *w, uint32_t tag, void (*write)(enc *, wbuf *)) {
+    size_t at = w_section_begin(w, tag);
+    write(e, w);
+    w_section_end(w, at);
+    e->nsec++;
+}
+
+/* The sections in file order (each refers only to sections before it). */
+static void write_sections(enc *e, wbuf *w) {
+    const rcy_snapshot *s = e->s;
+    put_section(e, w, T_STRS, w_strs);
+    if (e->raw) {
+        put_section(e, w, T_MODS, w_mods);
+        put_section(e, w, T_RTBK, w_rtbk);
+    } else {
+        put_section(e, w, T_FRMS, w_frms);
+        put_section(e, w, T_TBCK, w_tbck);
+    }
+    put_section(e, w, T_META, w_meta_sec);
+    put_section(e, w, T_TRAC, w_trac);
+    if (s->ntimeline)
+        put_section(e, w, T_TIME, w_time);
+    if (s->ntimeline && has_rss(s))
+        put_section(e, w, T_TRSS, w_trss);
+    if (s->ninfo)
+        put_section(e, w, T_INFO, w_info);
+    if (s->peak)
+        put_section(e, w, T_PEAK, w_peak);
+}
+
+static void enc_free(enc *e) {
+    if (e->own_mods)
+        rcyi_modset_free(e->mods);
+    free(e->ids[0]);
+    free(e->ids[1]);
+    free(e->fids);
+    free(e->st.s);
+    free(e->st.idx);
+    free(e->ft.f);
+    free(e->ft.idx);
+}
+
 /* Serialize s into w (header and body); raw: addresses and modules
  * instead of resolved frames (major version 2). */
 static int encode(const rcy_snapshot *s, wbuf *w, bool compress, bool raw) {
@@ -633,223 +892,26 @@ static int encode(const rcy_snapshot *s, wbuf *w, bool compress, bool raw) {
     }
     if (rc)
         return rc;
-    rcyi_modset *mods = NULL;
-    bool own_mods = false;
-    strtab st = {0};
-    frametab ft = {0};
-    bool oom = false;
-    const rcy_snapshot *parts[2] = {s, s->peak};
-    /* Only tracebacks some trace uses are written (a loaded snapshot
-     * holds its peak's too), so a loaded file dumps to the same bytes. */
-    size_t total_frames = 0, ntb_out = 0;
-    uint32_t *ids[2] = {NULL, NULL};
-    uint32_t *fids = NULL;
-    for (int p = 0; p < 2 && parts[p]; p++) {
-        ids[p] = malloc((parts[p]->ntb ? parts[p]->ntb : 1) * sizeof *ids[p]);
-        if (!ids[p]) {
-            oom = true;
-            goto done;
-        }
-        for (size_t i = 0; i < parts[p]->ntb; i++)
-            ids[p][i] = NONE;
-        for (size_t i = 0; i < parts[p]->ntraces; i++)
-            ids[p][tb_index(parts[p], &parts[p]->traces[i])] = 0;
-        for (size_t i = 0; i < parts[p]->ntb; i++) {
-            if (ids[p][i] == NONE)
-                continue;
-            ids[p][i] = (uint32_t)ntb_out++;
-            total_frames += raw ? parts[p]->tbs[i].npcs : parts[p]->tbs[i].pub.nframe;
-        }
+    enc e = {.s = s, .parts = {s, s->peak}, .raw = raw};
+    collect(&e);
+    if (!e.oom) {
+        unsigned char hdr[HEADER] = {0};
+        w_bytes(w, hdr, HEADER);
+        write_sections(&e, w);
+        if (!w->oom)
+            w->oom = finish(w, e.nsec, compress, raw ? 2 : 1, raw ? 0 : MINOR) != RCY_OK;
     }
-    fids = malloc((total_frames ? total_frames : 1) * sizeof *fids);
-    if (!fids) {
-        oom = true;
-        goto done;
-    }
-    size_t k = 0;
-    if (raw) {
-        /* every address once, for the module lookup */
-        uintptr_t *all = malloc((total_frames ? total_frames : 1) * sizeof *all);
-        if (!all) {
-            oom = true;
-            goto done;
-        }
-        for (int p = 0; p < 2 && parts[p]; p++)
-            for (size_t i = 0; i < parts[p]->ntb; i++)
-                if (ids[p][i] != NONE)
-                    for (size_t f = 0; f < parts[p]->tbs[i].npcs; f++)
-                        all[k++] = parts[p]->tbs[i].pcs[f];
-        if (s->modules) {
-            mods = s->modules;
-        } else {
-            mods = rcyi_modules_capture(all, k);
-            own_mods = true;
-        }
-        free(all);
-        if (!mods) {
-            oom = true;
-            goto done;
-        }
-        for (size_t i = 0; i < mods->n; i++) {
-            strtab_id(&st, mods->mods[i].path, &oom);
-            strtab_id(&st, mods->mods[i].build_id, &oom);
-        }
-        for (int p = 0; p < 2 && parts[p]; p++)
-            for (size_t i = 0; i < parts[p]->ntb; i++)
-                if (ids[p][i] != NONE) {
-                    strtab_id(&st, parts[p]->tbs[i].site_file, &oom);
-                    strtab_id(&st, parts[p]->tbs[i].site_func, &oom);
-                }
-    }
-    for (int p = 0; p < 2 && parts[p] && !raw; p++) {
-        for (size_t i = 0; i < parts[p]->ntb; i++) {
-            if (ids[p][i] == NONE)
-                continue;
-            const rcy_traceback *tb = &parts[p]->tbs[i].pub;
-            for (size_t f = 0; f < tb->nframe; f++) {
-                const rcy_frame *fr = &tb->frames[f];
-                frec r = {strtab_id(&st, fr->filename ? fr->filename : "?", &oom), fr->lineno,
-                          strtab_id(&st, fr->function, &oom), strtab_id(&st, fr->object, &oom),
-                          fr->address};
-                fids[k++] = frametab_id(&ft, &r, &oom);
-            }
-        }
-    }
-    for (size_t i = 0; i < s->ninfo; i++) {
-        strtab_id(&st, s->info[i].key, &oom);
-        strtab_id(&st, s->info[i].value, &oom);
-    }
-    if (oom)
-        goto done;
-    unsigned char hdr[HEADER] = {0};
-    w_bytes(w, hdr, HEADER);
-    uint32_t nsec = 0;
-    size_t at = w_section_begin(w, T_STRS);
-    w_u32(w, (uint32_t)st.n);
-    for (size_t i = 0; i < st.n; i++) {
-        size_t len = strlen(st.s[i]);
-        w_u32(w, (uint32_t)len);
-        w_bytes(w, st.s[i], len);
-    }
-    w_section_end(w, at), nsec++;
-    if (raw) {
-        at = w_section_begin(w, T_MODS);
-        w_u32(w, (uint32_t)mods->n);
-        for (size_t i = 0; i < mods->n; i++) {
-            w_u32(w, strtab_id(&st, mods->mods[i].path, &oom));
-            w_u32(w, strtab_id(&st, mods->mods[i].build_id, &oom));
-            w_u64(w, mods->mods[i].bias);
-            w_u64(w, mods->mods[i].lo);
-            w_u64(w, mods->mods[i].hi);
-        }
-        w_section_end(w, at), nsec++;
-        at = w_section_begin(w, T_RTBK);
-        w_u32(w, (uint32_t)ntb_out);
-        for (int p = 0; p < 2 && parts[p]; p++) {
-            for (size_t i = 0; i < parts[p]->ntb; i++) {
-                if (ids[p][i] == NONE)
-                    continue;
-                const rcyi_snap_tb *t = &parts[p]->tbs[i];
-                w_u32(w, strtab_id(&st, t->site_file, &oom));
-                w_u32(w, t->site_line > 0 ? (uint32_t)t->site_line : 0);
-                w_u32(w, strtab_id(&st, t->site_func, &oom));
-                w_u32(w, t->npcs);
-                w_u32(w, t->total);
-                for (size_t f = 0; f < t->npcs; f++)
-                    w_u64(w, t->pcs[f]);
-            }
-        }
-        w_section_end(w, at), nsec++;
-        goto tail;
-    }
-    at = w_section_begin(w, T_FRMS);
-    w_u32(w, (uint32_t)ft.n);
-    for (size_t i = 0; i < ft.n; i++) {
-        w_u32(w, ft.f[i].file);
-        w_u32(w, ft.f[i].line);
-        w_u32(w, ft.f[i].func);
-        w_u32(w, ft.f[i].obj);
-        w_u64(w, ft.f[i].addr);
-    }
-    w_section_end(w, at), nsec++;
-    at = w_section_begin(w, T_TBCK);
-    w_u32(w, (uint32_t)ntb_out);
-    k = 0;
-    for (int p = 0; p < 2 && parts[p]; p++) {
-        for (size_t i = 0; i < parts[p]->ntb; i++) {
-            if (ids[p][i] == NONE)
-                continue;
-            const rcy_traceback *tb = &parts[p]->tbs[i].pub;
-            w_u32(w, (uint32_t)tb->nframe);
-            w_u32(w, (uint32_t)tb->total_nframe);
-            for (size_t f = 0; f < tb->nframe; f++)
-                w_u32(w, fids[k++]);
-        }
-    }
-    w_section_end(w, at), nsec++;
-tail:
-    at = w_section_begin(w, T_META);
-    w_meta(w, s);
-    w_section_end(w, at), nsec++;
-    at = w_section_begin(w, T_TRAC);
-    w_traces(w, s, ids[0]);
-    w_section_end(w, at), nsec++;
-    if (s->ntimeline) {
-        at = w_section_begin(w, T_TIME);
-        w_u64(w, s->ntimeline);
-        for (size_t i = 0; i < s->ntimeline; i++) {
-            w_u64(w, s->timeline[i].time_ns);
-            w_u64(w, s->timeline[i].current);
-            w_u64(w, s->timeline[i].peak);
-        }
-        w_section_end(w, at), nsec++;
-        bool rss = false;
-        for (size_t i = 0; i < s->ntimeline && !rss; i++)
-            rss = s->timeline[i].rss != 0;
-        if (rss) {
-            at = w_section_begin(w, T_TRSS);
-            w_u64(w, s->ntimeline);
-            for (size_t i = 0; i < s->ntimeline; i++)
-                w_u64(w, s->timeline[i].rss);
-            w_section_end(w, at), nsec++;
-        }
-    }
-    if (s->ninfo) {
-        at = w_section_begin(w, T_INFO);
-        w_u32(w, (uint32_t)s->ninfo);
-        for (size_t i = 0; i < s->ninfo; i++) {
-            w_u32(w, strtab_id(&st, s->info[i].key, &oom));
-            w_u32(w, strtab_id(&st, s->info[i].value, &oom));
-        }
-        w_section_end(w, at), nsec++;
-    }
-    if (s->peak) {
-        at = w_section_begin(w, T_PEAK);
-        w_meta(w, s->peak);
-        w_traces(w, s->peak, ids[1]);
-        w_section_end(w, at), nsec++;
-    }
-    if (!w->oom)
-        w->oom = finish(w, nsec, compress, raw ? 2 : 1, raw ? 0 : MINOR) != RCY_OK;
-done:
-    if (own_mods)
-        rcyi_modset_free(mods);
-    free(ids[0]);
-    free(ids[1]);
-    free(fids);
-    free(st.s);
-    free(st.idx);
-    free(ft.f);
-    free(ft.idx);
-    return oom || w->oom ? RCY_ENOMEM : RCY_OK;
+    enc_free(&e);
+    return e.oom || w->oom ? RCY_ENOMEM : RCY_OK;
 }
 
-int rcyi_snapshot_encode(const rcy_snapshot *s, bool compress, unsigned char **out, size_t *len) {
+static int encode_to(const rcy_snapshot *s, bool compress, bool raw, unsigned char **out,
+                     size_t *len) {
     if (!s || !out || !len)
         return RCY_EINVAL;
     ENTER();
     wbuf w = {0};
-    int rc = encode(s, &w, compress, false);
+    int rc = encode(s, &w, compress, raw);
     if (rc) {
         free(w.p);
         w.p = NULL;
@@ -859,6 +921,14 @@ int rcyi_snapshot_encode(const rcy_snapshot *s, bool compress, unsigned char **o
     *len = w.len;
     LEAVE();
     return rc;
+}
+
+int rcyi_snapshot_encode(const rcy_snapshot *s, bool compress, unsigned char **out, size_t *len) {
+    return encode_to(s, compress, false, out, len);
+}
+
+int rcyi_snapshot_encode_raw(const rcy_snapshot *s, unsigned char **out, size_t *len) {
+    return encode_to(s, false, true, out, len);
 }
 
 static int dump(const rcy_snapshot *s, const char *path, bool raw) {
@@ -912,15 +982,23 @@ static uint64_t r_u64(rd *r) {
     return lo | (uint64_t)r_u32(r) << 32;
 }
 
+/* What the reader has seen so far: each section may come once, and only
+ * after the sections it refers to. */
 typedef struct loadctx {
     rcy_snapshot *s;
-    /* string table: offsets into s->strings */
+    bool raw_layout; /* major version 2: MODS and RTBK instead of FRMS and TBCK */
+    /* string table: offsets into strings (the snapshot's blob) */
+    char *strings;
     size_t nstr;
     size_t *stroff;
     size_t nframes;
     rcy_frame *frames;
+    rcyi_snap_tb *tbs; /* the file's tracebacks (s's entries) */
     size_t ntb;
-    bool have_meta, have_trac, have_trss;
+    rcyi_modset *mods;
+    rcy_sample *timeline;
+    size_t ntimeline;
+    bool have_meta, have_trac, have_trss, have_info;
 } loadctx;
 
 static const char *str_at(loadctx *c, uint32_t id, bool allow_none, bool *bad) {
@@ -930,18 +1008,20 @@ static const char *str_at(loadctx *c, uint32_t id, bool allow_none, bool *bad) {
         *bad = true;
         return NULL;
     }
-    return c->s->strings + c->stroff[id];
+    return c->strings + c->stroff[id];
 }
 
 static int parse_strs(loadctx *c, rd *r) {
+    if (c->strings)
+        return RCY_EFORMAT;
     uint32_t n = r_u32(r);
     if (r->bad || n > rd_left(r) / 4)
         return RCY_EFORMAT;
     /* every string costs at least 4 bytes of file: n and the blob are
      * bounded by the section's size */
     c->stroff = malloc((n ? n : 1) * sizeof *c->stroff);
-    c->s->strings = malloc(rd_left(r) + 1);
-    if (!c->stroff || !c->s->strings)
+    c->strings = rcyi_snapshot_new_strings(c->s, rd_left(r) + 1);
+    if (!c->stroff || !c->strings)
         return RCY_ENOMEM;
     size_t at = 0;
     for (uint32_t i = 0; i < n; i++) {
@@ -951,9 +1031,9 @@ static int parse_strs(loadctx *c, rd *r) {
         if (memchr(r->p, 0, len))
             return RCY_EFORMAT;
         c->stroff[i] = at;
-        memcpy(c->s->strings + at, r->p, len);
+        memcpy(c->strings + at, r->p, len);
         at += len;
-        c->s->strings[at++] = 0;
+        c->strings[at++] = 0;
         r->p += len;
     }
     c->nstr = n;
@@ -961,6 +1041,8 @@ static int parse_strs(loadctx *c, rd *r) {
 }
 
 static int parse_frms(loadctx *c, rd *r) {
+    if (c->raw_layout || !c->strings || c->frames)
+        return RCY_EFORMAT;
     uint32_t n = r_u32(r);
     if (r->bad || n > rd_left(r) / 24 || rd_left(r) != (size_t)n * 24)
         return RCY_EFORMAT;
@@ -981,22 +1063,22 @@ static int parse_frms(loadctx *c, rd *r) {
 }
 
 static int parse_tbck(loadctx *c, rd *r) {
+    if (c->raw_layout || !c->frames || c->tbs)
+        return RCY_EFORMAT;
     uint32_t n = r_u32(r);
     if (r->bad || n > rd_left(r) / 8)
         return RCY_EFORMAT;
-    rcy_snapshot *s = c->s;
-    s->tbs = calloc(n ? n : 1, sizeof *s->tbs);
-    if (!s->tbs)
+    c->tbs = rcyi_snapshot_new_tracebacks(c->s, n, 0, NULL);
+    if (!c->tbs)
         return RCY_ENOMEM;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t nf = r_u32(r), total = r_u32(r);
         if (r->bad || nf == 0 || nf > rd_left(r) / 4 || total < nf)
             return RCY_EFORMAT;
-        rcyi_snap_tb *t = &s->tbs[i];
+        rcyi_snap_tb *t = &c->tbs[i];
         t->frames = malloc(nf * sizeof *t->frames);
         if (!t->frames)
             return RCY_ENOMEM;
-        s->ntb = i + 1;
         for (uint32_t f = 0; f < nf; f++) {
             uint32_t id = r_u32(r);
             if (id >= c->nframes)
@@ -1018,13 +1100,16 @@ static int cmp_module(const void *x, const void *y) {
 
 /* MODS: the modules of a raw file; strings stay in the snapshot's blob. */
 static int parse_mods(loadctx *c, rd *r) {
+    if (!c->raw_layout || !c->strings || c->mods)
+        return RCY_EFORMAT;
     uint32_t n = r_u32(r);
     if (r->bad || n > rd_left(r) / 32 || rd_left(r) != (size_t)n * 32)
         return RCY_EFORMAT;
     rcyi_modset *m = calloc(1, sizeof *m);
     if (!m)
         return RCY_ENOMEM;
-    c->s->modules = m;
+    rcyi_snapshot_set_modules(c->s, m);
+    c->mods = m;
     m->mods = malloc((n ? n : 1) * sizeof *m->mods);
     if (!m->mods)
         return RCY_ENOMEM;
@@ -1049,19 +1134,19 @@ static int parse_mods(loadctx *c, rd *r) {
 
 /* RTBK: raw tracebacks {site file, line, function, npcs, total, pcs}. */
 static int parse_rtbk(loadctx *c, rd *r) {
+    if (!c->raw_layout || !c->mods || c->tbs)
+        return RCY_EFORMAT;
     uint32_t n = r_u32(r);
     if (r->bad || n > rd_left(r) / 20)
         return RCY_EFORMAT;
-    rcy_snapshot *s = c->s;
-    s->tbs = calloc(n ? n : 1, sizeof *s->tbs);
     /* every address costs 8 bytes of the section */
-    s->pcs_block = malloc((rd_left(r) / 8 + 1) * sizeof *s->pcs_block);
-    if (!s->tbs || !s->pcs_block)
+    uintptr_t *pcs = NULL;
+    c->tbs = rcyi_snapshot_new_tracebacks(c->s, n, rd_left(r) / 8 + 1, &pcs);
+    if (!c->tbs)
         return RCY_ENOMEM;
-    uintptr_t *pcs = s->pcs_block;
     bool bad = false;
     for (uint32_t i = 0; i < n && !bad; i++) {
-        rcyi_snap_tb *t = &s->tbs[i];
+        rcyi_snap_tb *t = &c->tbs[i];
         t->site_file = str_at(c, r_u32(r), true, &bad);
         uint32_t line = r_u32(r);
         t->site_func = str_at(c, r_u32(r), true, &bad);
@@ -1075,37 +1160,47 @@ static int parse_rtbk(loadctx *c, rd *r) {
         t->pcs = pcs;
         for (uint32_t k = 0; k < np; k++)
             *pcs++ = (uintptr_t)r_u64(r);
-        s->ntb = i + 1;
     }
     c->ntb = n;
-    s->resolved = false;
+    rcyi_snapshot_set_resolved(c->s, false);
     return bad || r->bad || rd_left(r) ? RCY_EFORMAT : RCY_OK;
 }
 
-static int parse_meta(rcy_snapshot *s, rd *r) {
+/* META's payload (also the start of PEAK's) into s. */
+static int read_meta(rcy_snapshot *s, rd *r) {
+    rcy_tracemalloc_counters k = *rcy_snapshot_counters(s);
     uint32_t limit = r_u32(r);
     r_u32(r);
-    s->counters.allocs = r_u64(r);
-    s->counters.frees = r_u64(r);
-    s->counters.current = r_u64(r);
-    s->counters.peak = r_u64(r);
+    k.allocs = r_u64(r);
+    k.frees = r_u64(r);
+    k.current = r_u64(r);
+    k.peak = r_u64(r);
     if (r->bad || limit < 1 || limit > 65535)
         return RCY_EFORMAT;
-    s->traceback_limit = (int)limit;
+    rcyi_snapshot_set_meta(s, (int)limit, &k);
     return RCY_OK;
 }
 
-/* Traces of snapshot d referring to the tracebacks of the file (owned by
- * `owner`).  For the peak, d shares owner's tracebacks by copying them. */
-static int parse_traces(loadctx *c, rcy_snapshot *d, rd *r) {
+static int parse_meta(loadctx *c, rd *r) {
+    if (c->have_meta)
+        return RCY_EFORMAT;
+    c->have_meta = true;
+    int e = read_meta(c->s, r);
+    return e ? e : r->p != r->end ? RCY_EFORMAT : RCY_OK;
+}
+
+/* Traces of snapshot d referring to the tracebacks of the file (c->tbs):
+ * their traceback pointers hold the file's ids until own_tracebacks. */
+static int read_traces(loadctx *c, rcy_snapshot *d, rd *r, rcy_trace **out, size_t *nout) {
     uint64_t n = r_u64(r);
     if (r->bad || n > rd_left(r) / 24 || rd_left(r) != n * 24)
         return RCY_EFORMAT;
-    d->traces = malloc((n ? n : 1) * sizeof *d->traces);
-    if (!d->traces)
+    rcy_trace *traces = *out = rcyi_snapshot_new_traces(d, (size_t)n);
+    *nout = (size_t)n;
+    if (!traces)
         return RCY_ENOMEM;
     for (uint64_t i = 0; i < n; i++) {
-        rcy_trace *t = &d->traces[i];
+        rcy_trace *t = &traces[i];
         t->domain = r_u32(r);
         uint32_t tb = r_u32(r);
         t->size = (size_t)r_u64(r);
@@ -1114,32 +1209,28 @@ static int parse_traces(loadctx *c, rcy_snapshot *d, rd *r) {
             return RCY_EFORMAT;
         t->traceback = (const rcy_traceback *)(uintptr_t)tb; /* fixed up below */
     }
-    d->ntraces = (size_t)n;
     return RCY_OK;
 }
 
 /* Point d's traces at tracebacks of its own (copies of the file's). */
-static int own_tracebacks(loadctx *c, rcy_snapshot *d) {
+static int own_tracebacks(loadctx *c, rcy_snapshot *d, rcy_trace *traces, size_t ntraces) {
     if (d == c->s) {
-        for (size_t i = 0; i < d->ntraces; i++)
-            d->traces[i].traceback = &d->tbs[(uintptr_t)d->traces[i].traceback].pub;
+        for (size_t i = 0; i < ntraces; i++)
+            traces[i].traceback = &c->tbs[(uintptr_t)traces[i].traceback].pub;
         return RCY_OK;
     }
-    d->tbs = calloc(c->ntb ? c->ntb : 1, sizeof *d->tbs);
-    if (!d->tbs)
-        return RCY_ENOMEM;
+    rcyi_snap_tb *tbs = rcyi_snapshot_new_tracebacks(d, c->ntb, 0, NULL);
     size_t *used = calloc(c->ntb ? c->ntb : 1, sizeof *used);
-    if (!used)
-        return RCY_ENOMEM;
+    int rc = tbs && used ? RCY_OK : RCY_ENOMEM;
     size_t n = 0;
-    int rc = RCY_OK;
-    for (size_t i = 0; i < d->ntraces; i++) {
-        size_t tb = (uintptr_t)d->traces[i].traceback;
+    for (size_t i = 0; i < ntraces && !rc; i++) {
+        size_t tb = (uintptr_t)traces[i].traceback;
         if (!used[tb]) {
-            const rcyi_snap_tb *src = &c->s->tbs[tb];
-            rcyi_snap_tb *t = &d->tbs[n];
+            const rcyi_snap_tb *src = &c->tbs[tb];
+            rcyi_snap_tb *t = &tbs[n];
             *t = *src; /* a raw file's addresses stay in the parent's block */
             t->frames = NULL;
+            used[tb] = ++n;
             if (src->frames) {
                 t->frames = malloc(src->pub.nframe * sizeof *t->frames);
                 if (!t->frames) {
@@ -1149,14 +1240,93 @@ static int own_tracebacks(loadctx *c, rcy_snapshot *d) {
                 memcpy(t->frames, src->frames, src->pub.nframe * sizeof *t->frames);
                 t->pub.frames = t->frames;
             }
-            used[tb] = ++n;
-            d->ntb = n;
         }
-        d->traces[i].traceback = &d->tbs[used[tb] - 1].pub;
+        traces[i].traceback = &tbs[used[tb] - 1].pub;
     }
+    if (tbs)
+        rcyi_snapshot_use_tracebacks(d, n);
     free(used);
     return rc;
 }
+
+static int parse_trac(loadctx *c, rd *r) {
+    if (!c->tbs || c->have_trac)
+        return RCY_EFORMAT;
+    c->have_trac = true;
+    rcy_trace *traces;
+    size_t n;
+    int e = read_traces(c, c->s, r, &traces, &n);
+    return e ? e : own_tracebacks(c, c->s, traces, n);
+}
+
+static int parse_time(loadctx *c, rd *r) {
+    uint64_t m = r_u64(r);
+    if (r->bad || c->timeline || m > rd_left(r) / 24 || rd_left(r) != m * 24)
+        return RCY_EFORMAT;
+    c->timeline = rcyi_snapshot_new_timeline(c->s, (size_t)m);
+    if (!c->timeline)
+        return RCY_ENOMEM;
+    for (uint64_t k = 0; k < m; k++) {
+        c->timeline[k].time_ns = r_u64(r);
+        c->timeline[k].current = r_u64(r);
+        c->timeline[k].peak = r_u64(r);
+    }
+    c->ntimeline = (size_t)m;
+    return RCY_OK;
+}
+
+static int parse_trss(loadctx *c, rd *r) {
+    uint64_t m = r_u64(r);
+    if (r->bad || !c->timeline || c->have_trss || m != c->ntimeline || rd_left(r) / 8 != m ||
+        rd_left(r) % 8)
+        return RCY_EFORMAT;
+    for (uint64_t k = 0; k < m; k++)
+        c->timeline[k].rss = r_u64(r);
+    c->have_trss = true;
+    return RCY_OK;
+}
+
+static int parse_info(loadctx *c, rd *r) {
+    uint32_t m = r_u32(r);
+    if (r->bad || !c->strings || c->have_info || m > rd_left(r) / 8 || rd_left(r) != (size_t)m * 8)
+        return RCY_EFORMAT;
+    int e = RCY_OK;
+    for (uint32_t k = 0; k < m && !e; k++) {
+        bool bad = false;
+        const char *key = str_at(c, r_u32(r), false, &bad);
+        const char *val = str_at(c, r_u32(r), false, &bad);
+        e = bad ? RCY_EFORMAT : rcy_snapshot_set_info(c->s, key, val);
+    }
+    c->have_info = m > 0; /* an empty INFO leaves room for another */
+    return e;
+}
+
+static int parse_peak(loadctx *c, rd *r) {
+    if (!c->tbs || rcy_snapshot_at_peak(c->s))
+        return RCY_EFORMAT;
+    rcy_snapshot *peak = rcyi_snapshot_alloc();
+    if (!peak)
+        return RCY_ENOMEM;
+    rcyi_snapshot_set_peak(c->s, peak);
+    rd meta = {r->p, r->p + (rd_left(r) < 40 ? rd_left(r) : 40), false};
+    int e = read_meta(peak, &meta);
+    r->p = meta.p;
+    rcy_trace *traces;
+    size_t n;
+    e = e ? e : read_traces(c, peak, r, &traces, &n);
+    return e ? e : own_tracebacks(c, peak, traces, n);
+}
+
+/* One parser per section tag; a tag not here is a section of a newer
+ * minor version, skipped. */
+static const struct {
+    uint32_t tag;
+    int (*parse)(loadctx *c, rd *r);
+} section_parsers[] = {
+    {T_STRS, parse_strs}, {T_FRMS, parse_frms}, {T_TBCK, parse_tbck}, {T_MODS, parse_mods},
+    {T_RTBK, parse_rtbk}, {T_META, parse_meta}, {T_TRAC, parse_trac}, {T_TIME, parse_time},
+    {T_TRSS, parse_trss}, {T_INFO, parse_info}, {T_PEAK, parse_peak},
+};
 
 /* The sections of a compressed body {u64 length, zstd frame} into *out.
  * The declared length is checked against the frame and against the most
@@ -1190,162 +1360,71 @@ static int decompress(const unsigned char *body, size_t n, wbuf *out) {
 #endif
 }
 
-rcy_snapshot *rcyi_snapshot_parse(const unsigned char *data, size_t n, int *err) {
-    int e = RCY_OK;
-    loadctx c = {0};
-    wbuf raw = {0};
+/* The header of a file image: the error it shows, or RCY_OK with the
+ * version and the body's sections (decompressed into *raw if need be). */
+static int parse_header(const unsigned char *data, size_t n, loadctx *c, rd *body, uint32_t *nsec,
+                        wbuf *raw) {
     if (n < HEADER || memcmp(data, MAGIC, 8) != 0) {
-        e = n < HEADER && n >= 8 && memcmp(data, MAGIC, 8) == 0 ? RCY_ECORRUPT : RCY_EFORMAT;
+        int e = n < HEADER && n >= 8 && memcmp(data, MAGIC, 8) == 0 ? RCY_ECORRUPT : RCY_EFORMAT;
         if (n < 8 && n > 0 && memcmp(data, MAGIC, n) == 0)
             e = RCY_ECORRUPT;
-        goto out;
+        return e;
     }
     rd h = {data + 8, data + HEADER, false};
     uint32_t ver = r_u32(&h);
     uint32_t flags = r_u32(&h);
-    uint64_t body = r_u64(&h);
+    uint64_t len = r_u64(&h);
     uint32_t crc = r_u32(&h);
-    uint32_t nsec = r_u32(&h);
-    bool raw_layout = (ver & 0xFFFF) == MAJOR_RAW;
-    if ((ver & 0xFFFF) != MAJOR && !raw_layout) {
-        e = RCY_EVERSION;
-        goto out;
-    }
-    if (body != n - HEADER) {
-        e = RCY_ECORRUPT;
-        goto out;
-    }
-    if (rcyi_crc32(0, data + HEADER, n - HEADER) != crc) {
-        e = RCY_ECORRUPT;
-        goto out;
-    }
-    const unsigned char *sections = data + HEADER;
-    size_t nbytes = n - HEADER;
+    *nsec = r_u32(&h);
+    c->raw_layout = (ver & 0xFFFF) == MAJOR_RAW;
+    if ((ver & 0xFFFF) != MAJOR && !c->raw_layout)
+        return RCY_EVERSION;
+    if (len != n - HEADER)
+        return RCY_ECORRUPT;
+    if (rcyi_crc32(0, data + HEADER, n - HEADER) != crc)
+        return RCY_ECORRUPT;
+    *body = (rd){data + HEADER, data + n, false};
     if (flags & F_ZSTD) {
-        e = decompress(sections, nbytes, &raw);
+        int e = decompress(body->p, rd_left(body), raw);
         if (e)
-            goto out;
-        sections = raw.p;
-        nbytes = raw.len;
+            return e;
+        *body = (rd){raw->p, raw->p + raw->len, false};
     }
-    c.s = rcyi_snapshot_alloc();
-    if (!c.s) {
-        e = RCY_ENOMEM;
-        goto out;
-    }
-    c.s->resolved = true;
-    rd r = {sections, sections + nbytes, false};
+    return RCY_OK;
+}
+
+/* nsec sections {tag, flags, length, payload}, each by its parser. */
+static int parse_sections(loadctx *c, rd *r, uint32_t nsec) {
+    int e = RCY_OK;
     for (uint32_t i = 0; i < nsec && !e; i++) {
-        uint32_t tag = r_u32(&r);
-        r_u32(&r);
-        uint64_t len = r_u64(&r);
-        if (r.bad || len > rd_left(&r)) {
-            e = RCY_EFORMAT;
-            break;
-        }
-        rd sec = {r.p, r.p + len, false};
-        r.p += len;
-        bool have_strs = c.s->strings != NULL;
-        switch (tag) {
-        case T_STRS:
-            e = have_strs ? RCY_EFORMAT : parse_strs(&c, &sec);
-            break;
-        case T_FRMS:
-            e = raw_layout || !have_strs || c.frames ? RCY_EFORMAT : parse_frms(&c, &sec);
-            break;
-        case T_TBCK:
-            e = raw_layout || !c.frames || c.s->tbs ? RCY_EFORMAT : parse_tbck(&c, &sec);
-            break;
-        case T_MODS:
-            e = !raw_layout || !have_strs || c.s->modules ? RCY_EFORMAT : parse_mods(&c, &sec);
-            break;
-        case T_RTBK:
-            e = !raw_layout || !c.s->modules || c.s->tbs ? RCY_EFORMAT : parse_rtbk(&c, &sec);
-            break;
-        case T_META:
-            e = c.have_meta ? RCY_EFORMAT : parse_meta(c.s, &sec);
-            e = e ? e : (sec.p != sec.end ? RCY_EFORMAT : RCY_OK);
-            c.have_meta = true;
-            break;
-        case T_TRAC:
-            e = !c.s->tbs || c.have_trac ? RCY_EFORMAT : parse_traces(&c, c.s, &sec);
-            e = e ? e : own_tracebacks(&c, c.s);
-            c.have_trac = true;
-            break;
-        case T_TIME: {
-            uint64_t m = r_u64(&sec);
-            if (sec.bad || c.s->timeline || m > rd_left(&sec) / 24 || rd_left(&sec) != m * 24) {
-                e = RCY_EFORMAT;
-                break;
-            }
-            c.s->timeline = malloc((m ? m : 1) * sizeof *c.s->timeline);
-            if (!c.s->timeline) {
-                e = RCY_ENOMEM;
-                break;
-            }
-            for (uint64_t k = 0; k < m; k++) {
-                c.s->timeline[k].time_ns = r_u64(&sec);
-                c.s->timeline[k].current = r_u64(&sec);
-                c.s->timeline[k].peak = r_u64(&sec);
-                c.s->timeline[k].rss = 0;
-            }
-            c.s->ntimeline = (size_t)m;
-            break;
-        }
-        case T_TRSS: {
-            uint64_t m = r_u64(&sec);
-            if (sec.bad || !c.s->timeline || c.have_trss || m != c.s->ntimeline ||
-                rd_left(&sec) / 8 != m || rd_left(&sec) % 8) {
-                e = RCY_EFORMAT;
-                break;
-            }
-            for (uint64_t k = 0; k < m; k++)
-                c.s->timeline[k].rss = r_u64(&sec);
-            c.have_trss = true;
-            break;
-        }
-        case T_INFO: {
-            uint32_t m = r_u32(&sec);
-            if (sec.bad || !have_strs || c.s->info || m > rd_left(&sec) / 8 ||
-                rd_left(&sec) != (size_t)m * 8) {
-                e = RCY_EFORMAT;
-                break;
-            }
-            for (uint32_t k = 0; k < m && !e; k++) {
-                bool bad = false;
-                const char *key = str_at(&c, r_u32(&sec), false, &bad);
-                const char *val = str_at(&c, r_u32(&sec), false, &bad);
-                e = bad ? RCY_EFORMAT : rcy_snapshot_set_info(c.s, key, val);
-            }
-            break;
-        }
-        case T_PEAK: {
-            if (!c.s->tbs || c.s->peak) {
-                e = RCY_EFORMAT;
-                break;
-            }
-            c.s->peak = rcyi_snapshot_alloc();
-            if (!c.s->peak) {
-                e = RCY_ENOMEM;
-                break;
-            }
-            c.s->peak->resolved = c.s->resolved;
-            c.s->peak->modules = c.s->modules;
-            c.s->peak->modules_borrowed = true;
-            rd meta = {sec.p, sec.p + (rd_left(&sec) < 40 ? rd_left(&sec) : 40), false};
-            e = parse_meta(c.s->peak, &meta);
-            sec.p = meta.p;
-            e = e ? e : parse_traces(&c, c.s->peak, &sec);
-            e = e ? e : own_tracebacks(&c, c.s->peak);
-            break;
-        }
-        default:
-            break; /* a section of a newer minor version */
-        }
+        uint32_t tag = r_u32(r);
+        r_u32(r);
+        uint64_t len = r_u64(r);
+        if (r->bad || len > rd_left(r))
+            return RCY_EFORMAT;
+        rd sec = {r->p, r->p + len, false};
+        r->p += len;
+        for (size_t k = 0; k < sizeof section_parsers / sizeof *section_parsers; k++)
+            if (section_parsers[k].tag == tag)
+                e = section_parsers[k].parse(c, &sec);
     }
-    if (!e && (rd_left(&r) || !c.have_meta || !c.have_trac))
+    if (!e && (rd_left(r) || !c->have_meta || !c->have_trac))
         e = RCY_EFORMAT;
-out:
+    return e;
+}
+
+rcy_snapshot *rcyi_snapshot_parse(const unsigned char *data, size_t n, int *err) {
+    loadctx c = {0};
+    wbuf raw = {0};
+    rd body;
+    uint32_t nsec = 0;
+    int e = parse_header(data, n, &c, &body, &nsec, &raw);
+    if (!e && !(c.s = rcyi_snapshot_alloc()))
+        e = RCY_ENOMEM;
+    if (!e) {
+        rcyi_snapshot_set_resolved(c.s, true);
+        e = parse_sections(&c, &body, nsec);
+    }
     free(raw.p);
     free(c.stroff);
     free(c.frames);

@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include "tracemalloc.h"
+#include "hash.h"
 
 #include <dlfcn.h>
 #include <elf.h>
@@ -49,10 +50,7 @@ static str_ent **str_tab;
 static size_t str_cap, str_count;
 
 static uint64_t hash_str(const char *s) {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
+    return rcyi_hash_str(s);
 }
 
 static const char *intern_str_locked(const char *s) {
@@ -456,7 +454,8 @@ rcyi_modset *rcyi_modules_capture(const uintptr_t *pcs, size_t n) {
         at += bl;
     }
     free(a.bids);
-    qsort(a.mods, a.n, sizeof *a.mods, cmp_mod);
+    if (a.n) /* a.mods is NULL when no address lies in a module */
+        qsort(a.mods, a.n, sizeof *a.mods, cmp_mod);
     m->n = a.n;
     m->mods = a.mods;
     m->strings = blob;

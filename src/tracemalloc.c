@@ -37,8 +37,11 @@
  * Locks and invariants: see src/tracemalloc.h.
  */
 #include "tracemalloc.h"
+#include "snapshot.h"
 #include "alloc.h"
+#include "hash.h"
 #include "options.h"
+#include "os.h"
 
 #include <errno.h>
 #include <linux/membarrier.h>
@@ -46,7 +49,6 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -57,8 +59,8 @@
 static size_t tm_mapped; /* bytes mapped by the tracer (atomic) */
 
 void *rcyi_tm_map(size_t size) {
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
+    void *p = rcyi_os_map(size);
+    if (!p)
         return NULL;
     __atomic_add_fetch(&tm_mapped, size, __ATOMIC_RELAXED);
     return p;
@@ -67,12 +69,13 @@ void *rcyi_tm_map(size_t size) {
 void rcyi_tm_unmap(void *p, size_t size) {
     if (!p)
         return;
-    munmap(p, size);
+    rcyi_os_unmap(p, size);
     __atomic_sub_fetch(&tm_mapped, size, __ATOMIC_RELAXED);
 }
 
 static size_t page_round(size_t n) {
-    return (n + 4095) & ~(size_t)4095;
+    size_t ps = rcyi_os_page_size();
+    return (n + ps - 1) & ~(ps - 1);
 }
 
 /* ---- locks ---------------------------------------------------------------- */
@@ -239,6 +242,20 @@ static void world_resume(void) {
     spin_unlock(&thr_lock);
     __atomic_and_fetch(&gs.state, ~ST_STOPPED, __ATOMIC_RELEASE);
     spin_unlock(&world_lock);
+}
+
+/* A stopper's bracket: busy (so its own events are ignored and it never
+ * waits for itself), then the world stopped.  Returns the busy state that
+ * stopper_end restores. */
+static int stopper_begin(void) {
+    int prev = rcyi_tm_enter();
+    world_stop();
+    return prev;
+}
+
+static void stopper_end(int prev) {
+    world_resume();
+    rcyi_tm_exit(prev);
 }
 
 /* ---- thread registry ------------------------------------------------------- */
@@ -477,7 +494,7 @@ static shard shards[NSHARDS];
  * blocks allocated one after another touch the same cache line of the
  * table; the shard comes from the top bits, the group from the low. */
 static inline uint64_t addr_hash(uintptr_t ptr) {
-    uint64_t h = (uint64_t)(ptr >> 6) * 0x9e3779b97f4a7c15ULL;
+    uint64_t h = rcyi_hash_ptr(ptr >> 6);
     return h ^ (h >> 31);
 }
 
@@ -1287,6 +1304,29 @@ static void bt_clear_locked(void) {
 
 /* ---- events ------------------------------------------------------------------- */
 
+/* The event guard, around every traced allocation, free, track, untrack,
+ * take and put back: NULL when this thread already runs tracer code (its
+ * own mallocs are not traced) or has no record; otherwise the thread is
+ * busy and inside an event until event_end.  `lowers`: the event lowers
+ * the traced memory, so the picture at peak is taken first if one is due
+ * (peak_check). */
+static inline __attribute__((always_inline)) tm_thread *event_begin(bool lowers) {
+    if (tls_busy)
+        return NULL;
+    tls_busy = 1;
+    tm_thread *thr = ev_enter();
+    if (lowers && RCY_LIKELY(thr != NULL))
+        thr = peak_check(thr);
+    if (RCY_UNLIKELY(thr == NULL))
+        tls_busy = 0;
+    return thr;
+}
+
+static inline __attribute__((always_inline)) void event_end(tm_thread *thr) {
+    ev_leave(thr);
+    tls_busy = 0;
+}
+
 /* In an event: record (domain, ptr) -> size, id.  `hook`: ptr comes from
  * recycle's own allocation hooks (a live block of the caller's heap), so
  * it may go to the block table. */
@@ -1432,10 +1472,7 @@ __attribute__((noinline)) static void trace_alloc_frames(tm_thread *thr, uintptr
 
 __attribute__((noinline)) void rcyi_trace_alloc(unsigned domain, const void *ptr, size_t size,
                                                 const char *file, int line, const char *func) {
-    if (tls_busy)
-        return;
-    tls_busy = 1;
-    tm_thread *thr = ev_enter();
+    tm_thread *thr = event_begin(false);
     if (RCY_LIKELY(thr != NULL)) {
         int limit = __atomic_load_n(&gs.limit, __ATOMIC_RELAXED);
         if (RCY_LIKELY(limit == 1)) {
@@ -1446,32 +1483,24 @@ __attribute__((noinline)) void rcyi_trace_alloc(unsigned domain, const void *ptr
             trace_alloc_frames(thr, (uintptr_t)__builtin_frame_address(0), limit, domain, ptr, size,
                                file, line, func);
         }
-        ev_leave(thr);
+        event_end(thr);
     }
     /* keeps this frame alive across the calls (no tail call): the walk
      * starts from it */
     __asm__ volatile("" ::: "memory");
-    tls_busy = 0;
 }
 
 void rcyi_trace_free(unsigned domain, const void *ptr) {
-    if (tls_busy)
-        return;
-    tls_busy = 1;
-    tm_thread *thr = ev_enter();
-    if (RCY_LIKELY(thr != NULL) && (thr = peak_check(thr)) != NULL) {
+    tm_thread *thr = event_begin(true);
+    if (RCY_LIKELY(thr != NULL)) {
         remove_trace(thr, domain, (uintptr_t)ptr, true);
-        ev_leave(thr);
+        event_end(thr);
     }
-    tls_busy = 0;
 }
 
 void rcyi_trace_forget_arena(const void *base) {
-    if (tls_busy)
-        return;
-    tls_busy = 1;
-    tm_thread *thr = ev_enter();
-    if (thr && (thr = peak_check(thr)) != NULL) {
+    tm_thread *thr = event_begin(true);
+    if (thr) {
         bt_arena *a = bt_arena_of((uintptr_t)base);
         for (size_t k = 0; a && k < RCYI_POOLS_PER_ARENA; k++) {
             bt_pool *bp = &a->pools[k];
@@ -1487,9 +1516,8 @@ void rcyi_trace_forget_arena(const void *base) {
             bp->ent = NULL;
             bp->live = 0;
         }
-        ev_leave(thr);
+        event_end(thr);
     }
-    tls_busy = 0;
 }
 
 static inline __attribute__((always_inline)) int
@@ -1498,12 +1526,9 @@ track_common(uintptr_t fp, unsigned domain, uintptr_t ptr, size_t size, unsigned
         return RCY_ESTATE;
     if (tls_busy)
         return RCY_OK;
-    tls_busy = 1;
-    tm_thread *thr = ev_enter();
-    if (!thr) {
-        tls_busy = 0;
+    tm_thread *thr = event_begin(false);
+    if (!thr)
         return RCY_ESTATE;
-    }
     int limit = __atomic_load_n(&gs.limit, __ATOMIC_RELAXED);
     uintptr_t stackbuf[STACK_PCS];
     size_t mapped;
@@ -1515,8 +1540,7 @@ track_common(uintptr_t fp, unsigned domain, uintptr_t ptr, size_t size, unsigned
     bool ok = id && add_trace(thr, domain, ptr, size, id, false);
     if (mapped)
         rcyi_tm_unmap(pcs, mapped);
-    ev_leave(thr);
-    tls_busy = 0;
+    event_end(thr);
     return ok ? RCY_OK : RCY_ENOMEM;
 }
 
@@ -1532,25 +1556,20 @@ __attribute__((noinline)) int rcy_tracemalloc_track_from(unsigned domain, uintpt
 int rcy_tracemalloc_untrack(unsigned domain, uintptr_t ptr) {
     if (!(__atomic_load_n(&gs.state, __ATOMIC_RELAXED) & ST_TRACING))
         return RCY_ESTATE;
-    if (tls_busy)
-        return RCY_OK;
-    tls_busy = 1;
-    tm_thread *thr = ev_enter();
-    if (thr && (thr = peak_check(thr)) != NULL) {
+    tm_thread *thr = event_begin(true);
+    if (thr) {
         remove_trace(thr, domain, ptr, false);
-        ev_leave(thr);
+        event_end(thr);
     }
-    tls_busy = 0;
     return RCY_OK;
 }
 
 bool rcyi_tracemalloc_take(unsigned domain, uintptr_t ptr, rcyi_taken *out) {
     out->tb = 0;
-    if (!(__atomic_load_n(&gs.state, __ATOMIC_RELAXED) & ST_TRACING) || tls_busy)
+    if (!(__atomic_load_n(&gs.state, __ATOMIC_RELAXED) & ST_TRACING))
         return false;
-    tls_busy = 1;
-    tm_thread *thr = ev_enter();
-    if (thr && (thr = peak_check(thr)) != NULL) {
+    tm_thread *thr = event_begin(true);
+    if (thr) {
         uint64_t size;
         uint32_t id;
         if (shard_take(thr, domain, ptr, &size, &id)) {
@@ -1558,26 +1577,23 @@ bool rcyi_tracemalloc_take(unsigned domain, uintptr_t ptr, rcyi_taken *out) {
             *out =
                 (rcyi_taken){ptr, size, domain, id, __atomic_load_n(&trace_gen, __ATOMIC_RELAXED)};
         }
-        ev_leave(thr);
+        event_end(thr);
     }
-    tls_busy = 0;
     return out->tb != 0;
 }
 
 /* Enter an event for a taken trace: NULL when there is none, the thread is
  * busy, or the traces were cleared since it was taken (its id is gone).
- * Sets tls_busy when it returns a record. */
+ * In an event (event_begin) when it returns a record. */
 static tm_thread *taken_enter(const rcyi_taken *t) {
-    if (!t->tb || tls_busy)
+    if (!t->tb)
         return NULL;
-    tls_busy = 1;
-    tm_thread *thr = ev_enter();
-    if (thr && __atomic_load_n(&trace_gen, __ATOMIC_RELAXED) == t->gen)
-        return thr;
-    if (thr)
-        ev_leave(thr);
-    tls_busy = 0;
-    return NULL;
+    tm_thread *thr = event_begin(false);
+    if (thr && __atomic_load_n(&trace_gen, __ATOMIC_RELAXED) != t->gen) {
+        event_end(thr);
+        return NULL;
+    }
+    return thr;
 }
 
 void rcyi_tracemalloc_put_back(const rcyi_taken *t) {
@@ -1585,8 +1601,7 @@ void rcyi_tracemalloc_put_back(const rcyi_taken *t) {
     if (!thr)
         return;
     shard_add(thr, t->domain, t->ptr, t->size, t->tb, false);
-    ev_leave(thr);
-    tls_busy = 0;
+    event_end(thr);
 }
 
 void rcyi_tracemalloc_taken_freed(const rcyi_taken *t) {
@@ -1594,8 +1609,7 @@ void rcyi_tracemalloc_taken_freed(const rcyi_taken *t) {
     if (!thr)
         return;
     thr->frees++;
-    ev_leave(thr);
-    tls_busy = 0;
+    event_end(thr);
 }
 
 /* ---- control ------------------------------------------------------------------- */
@@ -1606,12 +1620,10 @@ void rcyi_tracemalloc_taken_freed(const rcyi_taken *t) {
  * does) and the other threads' records, minus the threads. */
 static int atfork_busy;
 static void atfork_prepare(void) {
-    atfork_busy = rcyi_tm_enter();
-    world_stop();
+    atfork_busy = stopper_begin();
 }
 static void atfork_parent(void) {
-    world_resume();
-    rcyi_tm_exit(atfork_busy);
+    stopper_end(atfork_busy);
 }
 static void atfork_child(void) {
     unsigned hi = __atomic_load_n(&thr_hi, __ATOMIC_ACQUIRE);
@@ -1633,8 +1645,7 @@ static void atfork_child(void) {
     __atomic_store_n(&gs.multi, 0, __ATOMIC_RELAXED);
     if (!(__atomic_load_n(&gs.state, __ATOMIC_RELAXED) & ST_FENCE))
         membarrier_register();
-    world_resume();
-    rcyi_tm_exit(atfork_busy);
+    stopper_end(atfork_busy);
 }
 
 static void tm_init_once(void) {
@@ -1659,14 +1670,14 @@ int rcy_tracemalloc_start(int nframe) {
         rcyi_walk_use_libunwind(true);
     if (!tls_thr)
         thr_register(); /* the registry's first memory is mapped now, not mid-trace */
-    world_stop();
+    int stopped = stopper_begin();
     if (!(gs.state & ST_TRACING)) {
         __atomic_store_n(&gs.limit, nframe, __ATOMIC_RELAXED);
         fold_counters_locked();
         g_allocs = g_frees = 0;
         __atomic_or_fetch(&gs.state, ST_TRACING, __ATOMIC_RELAXED);
     }
-    world_resume();
+    stopper_end(stopped);
     __atomic_store_n(&rcyi_tracing, 1, __ATOMIC_RELEASE);
     rcyi_tm_exit(prev);
     return RCY_OK;
@@ -1674,12 +1685,10 @@ int rcy_tracemalloc_start(int nframe) {
 
 void rcy_tracemalloc_stop(void) {
     __atomic_store_n(&rcyi_tracing, 0, __ATOMIC_RELEASE);
-    int prev = rcyi_tm_enter();
-    world_stop();
+    int prev = stopper_begin();
     __atomic_and_fetch(&gs.state, ~ST_TRACING, __ATOMIC_RELAXED);
     clear_locked();
-    world_resume();
-    rcyi_tm_exit(prev);
+    stopper_end(prev);
 }
 
 void rcyi_tracemalloc_on_heap_new(void) {
@@ -1696,23 +1705,19 @@ bool rcy_tracemalloc_is_tracing(void) {
 }
 
 void rcy_tracemalloc_clear_traces(void) {
-    int prev = rcyi_tm_enter();
-    world_stop();
+    int prev = stopper_begin();
     if (gs.state & ST_TRACING)
         clear_locked();
-    world_resume();
-    rcyi_tm_exit(prev);
+    stopper_end(prev);
 }
 
 /* Exact: the world is stopped and every thread's delta folded. */
 void rcy_tracemalloc_get_traced_memory(size_t *current, size_t *peak) {
-    int prev = rcyi_tm_enter();
-    world_stop();
+    int prev = stopper_begin();
     fold_counters_locked();
     size_t c = __atomic_load_n(&gs.cur, __ATOMIC_RELAXED);
     size_t p = __atomic_load_n(&gs.peak, __ATOMIC_RELAXED);
-    world_resume();
-    rcyi_tm_exit(prev);
+    stopper_end(prev);
     if (current)
         *current = c;
     if (peak)
@@ -1720,16 +1725,14 @@ void rcy_tracemalloc_get_traced_memory(size_t *current, size_t *peak) {
 }
 
 void rcy_tracemalloc_reset_peak(void) {
-    int prev = rcyi_tm_enter();
-    world_stop();
+    int prev = stopper_begin();
     if (gs.state & ST_TRACING) {
         fold_counters_locked();
         __atomic_store_n(&gs.peak, __atomic_load_n(&gs.cur, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
         peak_copy_bytes = 0;
         peak_dirty = keep_peak;
     }
-    world_resume();
-    rcyi_tm_exit(prev);
+    stopper_end(prev);
 }
 
 size_t rcy_tracemalloc_get_tracemalloc_memory(void) {
@@ -1755,45 +1758,45 @@ int rcy_tracemalloc_get_counters(rcy_tracemalloc_counters *out) {
     if (!out || out->size < offsetof(rcy_tracemalloc_counters, allocs))
         return RCY_EINVAL;
     rcy_tracemalloc_counters c;
-    int prev = rcyi_tm_enter();
-    world_stop();
+    int prev = stopper_begin();
     counters_locked(&c);
-    world_resume();
-    rcyi_tm_exit(prev);
+    stopper_end(prev);
     c.size = out->size < sizeof c ? out->size : sizeof c;
     memcpy(out, &c, c.size);
     return RCY_OK;
 }
 
 int rcy_tracemalloc_keep_peak(bool on) {
-    int prev = rcyi_tm_enter();
-    world_stop();
+    int prev = stopper_begin();
     __atomic_store_n(&keep_peak, on ? 1 : 0, __ATOMIC_RELAXED);
     peak_copy_bytes = 0;
     peak_dirty = on;
-    world_resume();
-    rcyi_tm_exit(prev);
+    stopper_end(prev);
     return RCY_OK;
 }
 
-rcy_snapshot *rcy_tracemalloc_take_snapshot(void) {
-    int prev = rcyi_tm_enter();
-    rcy_snapshot *snap = NULL;
-    rcyi_raw_trace *traces = NULL, *ptraces = NULL;
-    const rcyi_tb **tbs = NULL;
-    uint32_t *remap = NULL;
-    world_stop();
-    if (!(gs.state & ST_TRACING))
-        goto out;
-    size_t n = bt_count_locked();
-    for (int i = 0; i < NSHARDS; i++)
-        n += shards[i].count;
-    traces = malloc((n ? n : 1) * sizeof *traces);
-    remap = calloc((size_t)tb_count + 1, sizeof *remap);
-    tbs = malloc(((size_t)tb_count + 1) * sizeof *tbs);
-    if (!traces || !remap || !tbs)
-        goto out;
-    size_t k = 0, ntb = 0;
+/* Scratch of a snapshot: the engine's traces and tracebacks copied under
+ * the stop, renumbered densely (remap: engine id -> index + 1). */
+typedef struct snap_scratch {
+    rcyi_raw_trace *traces;
+    const rcyi_tb **tbs;
+    uint32_t *remap;
+    size_t ntb;
+} snap_scratch;
+
+/* The dense index of traceback id, recording it on first use. */
+static uint32_t scratch_tb(snap_scratch *x, uint32_t id) {
+    if (!x->remap[id]) {
+        x->tbs[x->ntb] = tb_get(id);
+        x->remap[id] = (uint32_t)++x->ntb;
+    }
+    return x->remap[id] - 1;
+}
+
+/* Every live trace (shards, then the block table) into x->traces; their
+ * number. */
+static size_t copy_traces_locked(snap_scratch *x) {
+    size_t k = 0;
     for (int i = 0; i < NSHARDS; i++) {
         shard *s = &shards[i];
         for (size_t j = 0; j < s->ngroups * GROUP; j++) {
@@ -1801,86 +1804,96 @@ rcy_snapshot *rcy_tracemalloc_take_snapshot(void) {
             if (!e->tb)
                 continue;
             const rcyi_tb *t = tb_get(e->tb);
-            if (!remap[e->tb]) {
-                tbs[ntb] = t;
-                remap[e->tb] = (uint32_t)++ntb;
-            }
-            traces[k].domain = t->domain;
-            traces[k].tb = remap[e->tb] - 1;
-            traces[k].size = slot_size_locked(s, e, t->domain);
-            traces[k].count = 1;
-            k++;
+            uint32_t tb = scratch_tb(x, e->tb);
+            x->traces[k++] = (rcyi_raw_trace){t->domain, tb, slot_size_locked(s, e, t->domain), 1};
         }
     }
     BT_FOREACH(bp, q, {
-        uint32_t id = (uint32_t)bp->ent[q];
-        if (!remap[id]) {
-            tbs[ntb] = tb_get(id);
-            remap[id] = (uint32_t)++ntb;
-        }
-        traces[k].domain = 0;
-        traces[k].tb = remap[id] - 1;
-        traces[k].size = bp->ent[q] >> 32;
-        traces[k].count = 1;
-        k++;
+        uint32_t tb = scratch_tb(x, (uint32_t)bp->ent[q]);
+        rcyi_raw_trace *r = &x->traces[k++];
+        r->domain = 0;
+        r->tb = tb;
+        r->size = bp->ent[q] >> 32;
+        r->count = 1;
     })
+    return k;
+}
+
+/* The picture at peak (keep_peak) as a snapshot whose traces are the
+ * aggregates per traceback, with counts; NULL when out of memory. */
+static rcy_snapshot *peak_snapshot_locked(snap_scratch *x, const rcy_tracemalloc_counters *c) {
+    size_t np = 0;
+    for (size_t id = 1; id < peak_copy_n && id <= tb_count; id++)
+        np += peak_copy[id].count != 0;
+    rcyi_raw_trace *ptraces = malloc((np ? np : 1) * sizeof *ptraces);
+    if (!ptraces)
+        return NULL;
+    memset(x->remap, 0, ((size_t)tb_count + 1) * sizeof *x->remap);
+    x->ntb = 0;
+    size_t m = 0;
+    for (uint32_t id = 1; id < peak_copy_n && id <= tb_count; id++) {
+        if (!peak_copy[id].count)
+            continue;
+        uint32_t tb = scratch_tb(x, id);
+        ptraces[m++] =
+            (rcyi_raw_trace){x->tbs[tb]->domain, tb, peak_copy[id].size, peak_copy[id].count};
+    }
+    rcy_snapshot *peak = rcyi_snapshot_from_raw(gs.limit, ptraces, m, x->tbs, x->ntb);
+    free(ptraces);
+    if (peak) {
+        rcy_tracemalloc_counters at_peak = *c;
+        at_peak.current = peak_copy_bytes;
+        rcyi_snapshot_set_meta(peak, gs.limit, &at_peak);
+    }
+    return peak;
+}
+
+rcy_snapshot *rcy_tracemalloc_take_snapshot(void) {
+    int prev = stopper_begin();
+    rcy_snapshot *snap = NULL;
+    snap_scratch x = {0};
+    if (!(gs.state & ST_TRACING))
+        goto out;
+    size_t n = bt_count_locked();
+    for (int i = 0; i < NSHARDS; i++)
+        n += shards[i].count;
+    x.traces = malloc((n ? n : 1) * sizeof *x.traces);
+    x.remap = calloc((size_t)tb_count + 1, sizeof *x.remap);
+    x.tbs = malloc(((size_t)tb_count + 1) * sizeof *x.tbs);
+    if (!x.traces || !x.remap || !x.tbs)
+        goto out;
+    size_t k = copy_traces_locked(&x);
     rcy_tracemalloc_counters counters;
     counters_locked(&counters);
     if (keep_peak && __atomic_exchange_n(&peak_dirty, 0, __ATOMIC_RELAXED))
         peak_copy_locked(); /* now may be the peak */
-    snap = rcyi_snapshot_from_raw(gs.limit, traces, k, tbs, ntb);
+    snap = rcyi_snapshot_from_raw(gs.limit, x.traces, k, x.tbs, x.ntb);
     if (snap)
-        snap->counters = counters;
+        rcyi_snapshot_set_meta(snap, gs.limit, &counters);
     if (snap && keep_peak && peak_copy_bytes) {
-        /* The aggregates at peak, as traces with counts. */
-        size_t np = 0;
-        for (size_t id = 1; id < peak_copy_n && id <= tb_count; id++)
-            np += peak_copy[id].count != 0;
-        ptraces = malloc((np ? np : 1) * sizeof *ptraces);
-        memset(remap, 0, ((size_t)tb_count + 1) * sizeof *remap);
-        ntb = 0;
-        if (ptraces) {
-            size_t m = 0;
-            for (uint32_t id = 1; id < peak_copy_n && id <= tb_count; id++) {
-                if (!peak_copy[id].count)
-                    continue;
-                const rcyi_tb *t = tb_get(id);
-                if (!remap[id]) {
-                    tbs[ntb] = t;
-                    remap[id] = (uint32_t)++ntb;
-                }
-                ptraces[m++] = (rcyi_raw_trace){t->domain, remap[id] - 1, peak_copy[id].size,
-                                                peak_copy[id].count};
-            }
-            snap->peak = rcyi_snapshot_from_raw(gs.limit, ptraces, m, tbs, ntb);
-            if (snap->peak) {
-                snap->peak->counters = snap->counters;
-                snap->peak->counters.current = peak_copy_bytes;
-                snap->peak->counters.peak = snap->counters.peak;
-            }
-        }
+        rcy_snapshot *peak = peak_snapshot_locked(&x, &counters);
+        if (peak)
+            rcyi_snapshot_set_peak(snap, peak);
     }
 out:
-    world_resume();
-    free(traces);
-    free(ptraces);
-    free(remap);
-    free(tbs);
-    rcyi_tm_exit(prev);
+    stopper_end(prev);
+    free(x.traces);
+    free(x.remap);
+    free(x.tbs);
     return snap;
 }
 
-rcy_traceback *rcy_tracemalloc_get_object_traceback(const void *obj) {
-    if (!obj || !rcy_tracemalloc_is_tracing())
-        return NULL;
-    int prev = rcyi_tm_enter();
-    const char *file = NULL, *func = NULL;
-    int line = 0, npcs = 0, total = 0;
+/* A copy of the traceback of obj's trace (call site and addresses), taken
+ * with the world stopped; false when obj has none (or out of memory for
+ * a deep stack: *big is then the malloc'd room of the addresses). */
+typedef struct tb_copy {
+    const char *file, *func;
+    int line, npcs, total, limit;
     uintptr_t pcs[STACK_PCS];
-    uintptr_t *big = NULL;
-    int limit = 0;
-    bool found = false;
-    world_stop();
+    uintptr_t *big; /* when npcs > STACK_PCS */
+} tb_copy;
+
+static bool object_traceback_locked(const void *obj, tb_copy *c) {
     uint32_t id = 0;
     bt_pool *bp = bt_pool_of((uintptr_t)obj);
     uint64_t *e = bp ? bt_entry(bp, (uintptr_t)obj) : NULL;
@@ -1893,27 +1906,37 @@ rcy_traceback *rcy_tracemalloc_get_object_traceback(const void *obj) {
         if (j != SIZE_MAX)
             id = s->slots[j].tb;
     }
-    if (id) {
-        const rcyi_tb *t = tb_get(id);
-        file = t->file;
-        func = t->func;
-        line = t->line;
-        npcs = t->npcs;
-        total = t->total;
-        limit = gs.limit;
-        if (npcs > STACK_PCS)
-            big = malloc((size_t)npcs * sizeof *big);
-        if (npcs <= STACK_PCS || big) {
-            memcpy(big ? big : pcs, t->pcs, (size_t)npcs * sizeof *pcs);
-            found = true;
-        }
-    }
-    world_resume();
+    if (!id)
+        return false;
+    const rcyi_tb *t = tb_get(id);
+    c->file = t->file;
+    c->func = t->func;
+    c->line = t->line;
+    c->npcs = t->npcs;
+    c->total = t->total;
+    c->limit = gs.limit;
+    if (c->npcs > STACK_PCS)
+        c->big = malloc((size_t)c->npcs * sizeof *c->big);
+    if (c->npcs > STACK_PCS && !c->big)
+        return false;
+    memcpy(c->big ? c->big : c->pcs, t->pcs, (size_t)c->npcs * sizeof *c->pcs);
+    return true;
+}
+
+rcy_traceback *rcy_tracemalloc_get_object_traceback(const void *obj) {
+    if (!obj || !rcy_tracemalloc_is_tracing())
+        return NULL;
+    int prev = rcyi_tm_enter();
+    tb_copy c = {0};
+    int stopped = stopper_begin();
+    bool found = object_traceback_locked(obj, &c);
+    stopper_end(stopped);
     rcy_traceback *tb = NULL;
     if (found) {
         size_t nf = 0, tot = 0;
-        rcy_frame *frames = rcyi_resolve_frames(NULL, file, line, func, big ? big : pcs,
-                                                (size_t)npcs, (size_t)total, limit, &nf, &tot);
+        rcy_frame *frames =
+            rcyi_resolve_frames(NULL, c.file, c.line, c.func, c.big ? c.big : c.pcs, (size_t)c.npcs,
+                                (size_t)c.total, c.limit, &nf, &tot);
         tb = frames ? malloc(sizeof *tb) : NULL;
         if (tb) {
             tb->nframe = nf;
@@ -1923,7 +1946,7 @@ rcy_traceback *rcy_tracemalloc_get_object_traceback(const void *obj) {
             free(frames);
         }
     }
-    free(big);
+    free(c.big);
     rcyi_tm_exit(prev);
     return tb;
 }

@@ -1,7 +1,9 @@
-/* src/tracemalloc.h — the tracer's internals, shared by tracemalloc.c (the
- * engine), frames.c (native stacks), symbols.c (DWARF symbolization),
- * snapshot.c (grouping, sorting, filters, formatting) and snapfile.c
- * (dump/load); tools/preload.c, which compiles the sources again, uses the
+/* src/tracemalloc.h — the tracer's header: the hooks the allocator and
+ * object layer call on every traced event, and the engine's internals
+ * shared by tracemalloc.c (the engine), frames.c (native stacks),
+ * symbols.c (DWARF symbolization) and the snapshot files (snapshot.h:
+ * the snapshot object, statistics, filters, formats, the file format);
+ * tools/preload.c, which compiles the sources again, uses the
  * take/put-back pair for realloc.
  *
  * Events, stoppers and what protects each piece of state (the engine's
@@ -70,7 +72,31 @@
 #ifndef RCY_SRC_TRACEMALLOC_H
 #define RCY_SRC_TRACEMALLOC_H
 
-#include "internal.h"
+#include "recycle.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- tracemalloc.c: hooks on every traced event --------------------- */
+
+/* Objects are traced in domain 0 under their USER pointer (the address
+ * rcy_new returned, header + 16) with the size of the whole block, header
+ * included; rcy_tracemalloc_get_object_traceback(obj) looks up that
+ * pointer. */
+
+/* Non-zero while tracing; read (relaxed) on every allocation and free. */
+/* Hidden: one RIP-relative load instead of a GOT load and a load. */
+extern int rcyi_tracing __attribute__((visibility("hidden")));
+void rcyi_trace_alloc(unsigned domain, const void *ptr, size_t size, const char *file, int line,
+                      const char *func);
+void rcyi_trace_free(unsigned domain, const void *ptr);
+/* An arena of base `base` goes back to the OS (alloc.c, before the unmap):
+ * the traces of its blocks go with it (rcy_heap_free with live blocks). */
+void rcyi_trace_forget_arena(const void *base);
+/* Called by rcy_heap_new: the first call starts tracing when
+ * RCY_TRACEMALLOC=N (N frames) is set, like PYTHONTRACEMALLOC. */
+void rcyi_tracemalloc_on_heap_new(void);
 
 /* ---- tracemalloc.c: raw memory and the per-thread busy flag ----------- */
 
@@ -205,68 +231,5 @@ void rcyi_modset_free(rcyi_modset *m);
  * differs gives function "NAME+0xOFFSET" (file offset in the module).
  * Strings live as long as the process.  Caches every answer in m. */
 void rcyi_symbolize_in(rcyi_modset *m, uintptr_t pc, rcyi_symbol *out);
-
-/* ---- snapshot.c: the snapshot object ---------------------------------- */
-
-typedef struct rcyi_snap_tb {
-    rcy_traceback pub; /* what users see (frames resolved)             */
-    rcy_frame *frames; /* pub.frames, owned                            */
-    /* raw, until resolved: */
-    const char *site_file, *site_func;
-    int site_line;
-    uint16_t npcs, total;
-    uintptr_t *pcs;
-} rcyi_snap_tb;
-
-typedef struct rcyi_info {
-    char *key, *value;
-} rcyi_info;
-
-struct rcy_snapshot {
-    int traceback_limit;
-    bool resolved; /* frames filled from the raw data               */
-    size_t ntraces;
-    rcy_trace *traces;
-    size_t ntb;
-    rcyi_snap_tb *tbs;
-    rcy_tracemalloc_counters counters;
-    size_t ntimeline;
-    rcy_sample *timeline;
-    size_t ninfo;
-    rcyi_info *info;
-    struct rcy_snapshot *peak; /* owned, or NULL */
-    char *strings;             /* loaded/filtered: one blob owning all strings */
-    uintptr_t *pcs_block;      /* raw native frames of all tbs (from_raw)  */
-    rcyi_modset *modules;      /* a loaded unresolved file's modules: frames are
-                                * resolved from them; NULL = this process's */
-    bool modules_borrowed;     /* the peak shares its parent's modules  */
-};
-
-/* A snapshot built from raw engine data: takes ownership of nothing;
- * copies what it needs.  NULL on out of memory. */
-rcy_snapshot *rcyi_snapshot_from_raw(int limit, const rcyi_raw_trace *traces, size_t ntraces,
-                                     const rcyi_tb *const *tbs, size_t ntb);
-/* Fill every traceback's frames (symbolizing native frames); idempotent.
- * 0 or RCY_ENOMEM. */
-int rcyi_snapshot_resolve(const rcy_snapshot *s);
-/* An empty snapshot (all arrays NULL). */
-rcy_snapshot *rcyi_snapshot_alloc(void);
-/* Fill frames of one raw traceback; returns a malloc'd array (*n set). */
-rcy_frame *rcyi_resolve_frames(rcyi_modset *mods, const char *site_file, int site_line,
-                               const char *site_func, const uintptr_t *pcs, size_t npcs,
-                               size_t total, int limit, size_t *n, size_t *total_out);
-
-/* ---- snapfile.c ------------------------------------------------------- */
-
-/* CRC-32 (IEEE) of a buffer, continuing from crc (0 to start). */
-uint32_t rcyi_crc32(uint32_t crc, const void *data, size_t n);
-/* Parse a snapshot file image from memory (also the fuzz entry point). */
-rcy_snapshot *rcyi_snapshot_parse(const unsigned char *data, size_t n, int *err);
-/* The file image of s in *out (malloc'd, *len bytes): what
- * rcy_snapshot_dump writes when compress is true (compressed when the
- * library has libzstd and that is smaller), always uncompressed otherwise. */
-int rcyi_snapshot_encode(const rcy_snapshot *s, bool compress, unsigned char **out, size_t *len);
-/* Whether this build reads and writes zstd-compressed snapshot files. */
-bool rcyi_snapfile_have_zstd(void);
 
 #endif

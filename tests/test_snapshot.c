@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tracemalloc.h"
+#include "snapshot.h"
 
 #define ADDR(i) ((const void *)(uintptr_t)(0x200000u + 16u * (uintptr_t)(i)))
 

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "tracemalloc.h"
+#include "snapshot.h"
 
 #define ADDR(i) ((const void *)(uintptr_t)(0x400000u + 16u * (uintptr_t)(i)))
 
