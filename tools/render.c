@@ -601,8 +601,12 @@ int cli_render_json(const cli_report *r, FILE *out) {
     if (!idx)
         return -1;
     size_t k = r->nsamples ? pick_samples(r->samples, r->nsamples, MAXPTS, idx) : 0;
-    static const char *const keys[] = {"t", "current", "peak"};
-    for (int key = 0; key < 3; key++) {
+    /* "rss" only when the file has the resident set (recycle run samples it) */
+    bool rss = false;
+    for (size_t i = 0; i < r->nsamples && !rss; i++)
+        rss = r->samples[i].rss != 0;
+    static const char *const keys[] = {"t", "current", "peak", "rss"};
+    for (int key = 0; key < (rss ? 4 : 3); key++) {
         fprintf(out, "%s\"%s\":[", key ? "," : "", keys[key]);
         for (size_t i = 0; i < k; i++) {
             const rcy_sample *s = &r->samples[idx[i]];
@@ -611,7 +615,7 @@ int cli_render_json(const cli_report *r, FILE *out) {
             if (key == 0)
                 fprintf(out, "%.6f", (double)s->time_ns / 1e9);
             else
-                fprintf(out, "%" PRIu64, key == 1 ? s->current : s->peak);
+                fprintf(out, "%" PRIu64, key == 1 ? s->current : key == 2 ? s->peak : s->rss);
         }
         fputc(']', out);
     }

@@ -200,6 +200,23 @@ static void json_has_every_part_of_the_report(void **state) {
     cli_report_clear(&r);
 }
 
+static void json_timeline_has_rss_beside_traced_memory(void **state) {
+    (void)state;
+    rcy_sample s[10];
+    cli_report r = sample_report(s, 10);
+    char *j = render(cli_render_json, &r);
+    assert_null(strstr(j, "\"rss\":")); /* a file without it: no series */
+    free(j);
+    for (size_t i = 0; i < 10; i++)
+        s[i].rss = s[i].current + 7;
+    j = render(cli_render_json, &r);
+    char want[64];
+    snprintf(want, sizeof want, ",\"rss\":[7,%llu,", 1024ull * 1024 + 7);
+    assert_non_null(strstr(j, want));
+    free(j);
+    cli_report_clear(&r);
+}
+
 static void json_downsamples_long_timelines_keeping_the_extremes(void **state) {
     (void)state;
     size_t n = 200000;
@@ -447,6 +464,7 @@ int main(void) {
         cmocka_unit_test(json_is_safe_inside_a_script_element),
         cmocka_unit_test(json_has_every_part_of_the_report),
         cmocka_unit_test(json_downsamples_long_timelines_keeping_the_extremes),
+        cmocka_unit_test(json_timeline_has_rss_beside_traced_memory),
         cmocka_unit_test(svg_draws_curve_peak_and_axes),
         cmocka_unit_test(svg_draws_rss_beside_traced_memory),
         cmocka_unit_test(svg_without_samples_says_so),
