@@ -407,6 +407,38 @@ static bool report_output(const run_opts *o, const char *path, const char *shown
     return written || !launched;
 }
 
+/* The run itself: fork, exec the program traced in the child, wait for
+ * it with the terminal's signals ignored and the others passed on.  Its
+ * pid and wait status; -1 to go on, else the exit code. */
+static int run_traced(const run_opts *o, const char *path, const char *preload, const char *tag,
+                      pid_t *pid, int *status) {
+    char start[32];
+    snprintf(start, sizeof start, "%llu", (unsigned long long)mono_ns());
+    fflush(NULL);
+    saved_signals old;
+    signals_take(&old);
+    child_pid = fork();
+    if (child_pid < 0) {
+        cli_error("fork: %s", strerror(errno));
+        signals_restore(&old);
+        return CLI_RUN_EFAIL;
+    }
+    if (child_pid == 0) {
+        signals_restore(&old);
+        exec_traced(o, path, preload, tag, start);
+    }
+    while (waitpid(child_pid, status, 0) < 0) {
+        if (errno != EINTR) {
+            cli_error("waitpid: %s", strerror(errno));
+            return CLI_RUN_EFAIL;
+        }
+    }
+    *pid = child_pid; /* names the default output file */
+    child_pid = 0;
+    signals_restore(&old);
+    return -1;
+}
+
 int cmd_run(int argc, char **argv) {
     run_opts o = {.frames = RCY_RUN_FRAMES_DEFAULT,
                   .interval = RCY_RUN_INTERVAL_MS_DEFAULT,
@@ -429,33 +461,13 @@ int cmd_run(int argc, char **argv) {
                   "will be traced",
                   final, secure);
 
-    char start[32];
-    snprintf(start, sizeof start, "%llu", (unsigned long long)mono_ns());
     /* a written file's mtime is at least this (whole seconds, floor) */
     time_t start_sec = time(NULL) - 1;
-    fflush(NULL);
-    saved_signals old;
-    signals_take(&old);
-    child_pid = fork();
-    if (child_pid < 0) {
-        cli_error("fork: %s", strerror(errno));
-        signals_restore(&old);
-        return CLI_RUN_EFAIL;
-    }
-    if (child_pid == 0) {
-        signals_restore(&old);
-        exec_traced(&o, path, preload, tag, start);
-    }
+    pid_t pid;
     int status;
-    while (waitpid(child_pid, &status, 0) < 0) {
-        if (errno != EINTR) {
-            cli_error("waitpid: %s", strerror(errno));
-            return CLI_RUN_EFAIL;
-        }
-    }
-    pid_t pid = child_pid; /* names the default output file */
-    child_pid = 0;
-    signals_restore(&old);
+    rc = run_traced(&o, path, preload, tag, &pid, &status);
+    if (rc >= 0)
+        return rc;
 
     char outabs[PATH_MAX + 64], shown[PATH_MAX + 64];
     if (!output_path(&o, tag, pid, outabs, sizeof outabs))
