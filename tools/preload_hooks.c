@@ -246,11 +246,6 @@ static char *const *fix_env(char *const *envp, void **map, size_t *maplen) {
     return out;
 }
 
-static void unmap_env(void *map, size_t len) {
-    if (map)
-        munmap(map, len);
-}
-
 static void ensure_resolved(void) {
     if (!preload_real.execve) {
         if (atomic_load(&preload_mode) == MODE_UNINIT)
@@ -260,27 +255,39 @@ static void ensure_resolved(void) {
     }
 }
 
-EXPORT int execve(const char *path, char *const argv[], char *const envp[]) {
-    ensure_resolved();
+/* An exec's environment with the library put back, and the memory it
+ * took (released after a failed exec, errno kept). */
+typedef struct fixed_env {
+    char *const *env;
     void *map;
-    size_t len = 0;
-    char *const *env = fix_env(envp, &map, &len);
-    int r = preload_real.execve(path, argv, env);
+    size_t len;
+} fixed_env;
+
+static fixed_env env_begin(char *const *envp) {
+    ensure_resolved();
+    fixed_env f = {NULL, NULL, 0};
+    f.env = fix_env(envp, &f.map, &f.len);
+    return f;
+}
+
+static void env_end(const fixed_env *f) {
     int e = errno;
-    unmap_env(map, len);
+    if (f->map)
+        munmap(f->map, f->len);
     errno = e;
+}
+
+EXPORT int execve(const char *path, char *const argv[], char *const envp[]) {
+    fixed_env f = env_begin(envp);
+    int r = preload_real.execve(path, argv, f.env);
+    env_end(&f);
     return r;
 }
 
 EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) {
-    ensure_resolved();
-    void *map;
-    size_t len = 0;
-    char *const *env = fix_env(envp, &map, &len);
-    int r = preload_real.execvpe(file, argv, env);
-    int e = errno;
-    unmap_env(map, len);
-    errno = e;
+    fixed_env f = env_begin(envp);
+    int r = preload_real.execvpe(file, argv, f.env);
+    env_end(&f);
     return r;
 }
 
@@ -293,35 +300,24 @@ EXPORT int execvp(const char *file, char *const argv[]) {
 }
 
 EXPORT int fexecve(int fd, char *const argv[], char *const envp[]) {
-    ensure_resolved();
-    void *map;
-    size_t len = 0;
-    char *const *env = fix_env(envp, &map, &len);
-    int r = preload_real.fexecve(fd, argv, env);
-    int e = errno;
-    unmap_env(map, len);
-    errno = e;
+    fixed_env f = env_begin(envp);
+    int r = preload_real.fexecve(fd, argv, f.env);
+    env_end(&f);
     return r;
 }
 
 EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
                        const posix_spawnattr_t *attr, char *const argv[], char *const envp[]) {
-    ensure_resolved();
-    void *map;
-    size_t len = 0;
-    char *const *env = fix_env(envp, &map, &len);
-    int r = preload_real.posix_spawn(pid, path, fa, attr, argv, env);
-    unmap_env(map, len);
+    fixed_env f = env_begin(envp);
+    int r = preload_real.posix_spawn(pid, path, fa, attr, argv, f.env);
+    env_end(&f);
     return r;
 }
 
 EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
                         const posix_spawnattr_t *attr, char *const argv[], char *const envp[]) {
-    ensure_resolved();
-    void *map;
-    size_t len = 0;
-    char *const *env = fix_env(envp, &map, &len);
-    int r = preload_real.posix_spawnp(pid, file, fa, attr, argv, env);
-    unmap_env(map, len);
+    fixed_env f = env_begin(envp);
+    int r = preload_real.posix_spawnp(pid, file, fa, attr, argv, f.env);
+    env_end(&f);
     return r;
 }

@@ -30,16 +30,10 @@ static int finish_signal; /* the signal that ended the process, or 0 */
  * never write a snapshot or change our state. */
 static pid_t self_pid;
 
+/* A RCY_RUN_* number, or dflt when unset, junk or out of range. */
 static long env_long(const char *name, long dflt, long lo, long hi) {
-    const char *s = getenv(name);
-    if (!s || !*s)
-        return dflt;
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || v < lo || v > hi)
-        return dflt;
-    return v;
+    long v;
+    return rcy_run_parse_long(getenv(name), lo, hi, &v) ? v : dflt;
 }
 
 /* ---- writing once per image ---------------------------------------- */

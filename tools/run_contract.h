@@ -14,9 +14,11 @@
 #ifndef RECYCLE_TOOLS_RUN_CONTRACT_H
 #define RECYCLE_TOOLS_RUN_CONTRACT_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- the variables ------------------------------------------------- */
@@ -54,6 +56,21 @@
 #define RCY_RUN_INTERVAL_MS_DEFAULT 10
 #define RCY_RUN_INTERVAL_MS_MAX     3600000
 #define RCY_RUN_FOLLOW_DEFAULT      1
+
+/* A decimal in [lo, hi] into *out; false on NULL, junk or out of range.
+ * How both sides read the numbers of the contract (the command its
+ * options, the library the variables). */
+static inline bool rcy_run_parse_long(const char *s, long lo, long hi, long *out) {
+    if (!s || !*s)
+        return false;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
 
 /* ---- file names ---------------------------------------------------- */
 
