@@ -73,6 +73,11 @@ if(NOT RCY_SANITIZE)
   add_test(NAME cli_html_chromium COMMAND bash ${RCY_CLI_DIR}/chromium.sh)
   set_tests_properties(cli_html_chromium PROPERTIES TIMEOUT 300 ENVIRONMENT "${RCY_CLI_ENV}"
     SKIP_RETURN_CODE 77)
+  # The HTML chart's rules (unit, note placement) under node, when installed.
+  find_program(RCY_NODE node)
+  if(RCY_NODE)
+    add_test(NAME cli_html_chart COMMAND ${RCY_NODE} ${RCY_CLI_DIR}/html_chart.mjs)
+  endif()
   add_test(NAME cli_html_bundle COMMAND bash ${RCY_CLI_DIR}/html_bundle.sh)
   set_tests_properties(cli_html_bundle PROPERTIES TIMEOUT 300 ENVIRONMENT "${RCY_CLI_ENV}"
     SKIP_RETURN_CODE 77)

@@ -6,6 +6,8 @@
 
 #include <recycle.h>
 
+#include "run_contract.h" /* cli_program_tag, shared with the preload library */
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,27 +25,6 @@ enum {
     CLI_RUN_ENOEXEC = 126,   /* the program exists but cannot be run            */
     CLI_RUN_ENOTFOUND = 127, /* the program was not found                      */
 };
-
-/* What names a snapshot file after its program (recycle.TAG.PID.rcy,
- * out.TAG.PID.rcy): the basename of `name`, at most len - 1 bytes, with
- * anything but [A-Za-z0-9._+-] made '_'.  Shared by the command and the
- * preload library, so both name files the same way. */
-static inline void cli_program_tag(const char *name, char *out, size_t len) {
-    const char *base = name ? name : "";
-    for (const char *p = base; *p; p++)
-        if (*p == '/' && p[1])
-            base = p + 1;
-    size_t n = 0;
-    for (; base[n] && base[n] != '/' && n + 1 < len; n++) {
-        char ch = base[n];
-        bool keep = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                    (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '+' || ch == '-';
-        out[n] = keep ? ch : '_';
-    }
-    if (n == 0 && len > 1)
-        out[n++] = '_';
-    out[n] = 0;
-}
 
 /* ---- subcommands (each returns the process exit code) ------------- */
 int cmd_run(int argc, char **argv);

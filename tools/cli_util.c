@@ -31,15 +31,7 @@ int cli_bad_option(char **argv) {
 }
 
 bool cli_parse_long(const char *s, long lo, long hi, long *out) {
-    if (!s || !*s)
-        return false;
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
+    return rcy_run_parse_long(s, lo, hi, out);
 }
 
 bool cli_is_help(const char *arg) {

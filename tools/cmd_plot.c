@@ -187,6 +187,34 @@ static bool ends_with(const char *s, const char *suffix) {
     return n >= m && strcasecmp(s + n - m, suffix) == 0;
 }
 
+/* Rendered in memory, then written by the library's one writer: a
+ * temporary renamed into place, or through a device or FIFO. */
+static int write_plot(const cli_report *r, const char *output, bool html) {
+    char *page = NULL;
+    size_t pagelen = 0;
+    FILE *out = open_memstream(&page, &pagelen);
+    if (!out) {
+        cli_error("out of memory");
+        return CLI_EFILE;
+    }
+    int rc = CLI_OK;
+    int w = html ? cli_render_html(r, out) : cli_render_svg(r, out);
+    if (fclose(out) != 0 || w != 0) {
+        cli_error("out of memory");
+        rc = CLI_EFILE;
+    } else {
+        errno = 0;
+        int e = rcy_file_write(output, page, pagelen);
+        if (e != RCY_OK) {
+            cli_error("%s: %s", output,
+                      e == RCY_EIO ? strerror(errno ? errno : EIO) : rcy_strerror(e));
+            rc = CLI_EFILE;
+        }
+    }
+    free(page);
+    return rc;
+}
+
 int cmd_plot(int argc, char **argv) {
     static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
                                          {"title", required_argument, NULL, 't'},
@@ -229,37 +257,13 @@ int cmd_plot(int argc, char **argv) {
     if (!s)
         return CLI_EFILE;
     cli_report r = {0};
-    int rc = CLI_OK;
+    int rc;
     if (build_report(&r, s, file, title) != 0) {
         cli_error("out of memory");
         rc = CLI_EFILE;
-        goto done;
-    }
-    /* Rendered in memory, then written by the library's one writer: a
-     * temporary renamed into place, or through a device or FIFO. */
-    char *page = NULL;
-    size_t pagelen = 0;
-    FILE *out = open_memstream(&page, &pagelen);
-    if (!out) {
-        cli_error("out of memory");
-        rc = CLI_EFILE;
-        goto done;
-    }
-    int w = html ? cli_render_html(&r, out) : cli_render_svg(&r, out);
-    if (fclose(out) != 0 || w != 0) {
-        cli_error("out of memory");
-        rc = CLI_EFILE;
     } else {
-        errno = 0;
-        int e = rcy_file_write(output, page, pagelen);
-        if (e != RCY_OK) {
-            cli_error("%s: %s", output,
-                      e == RCY_EIO ? strerror(errno ? errno : EIO) : rcy_strerror(e));
-            rc = CLI_EFILE;
-        }
+        rc = write_plot(&r, output, html);
     }
-    free(page);
-done:
     cli_report_clear(&r);
     rcy_snapshot_free(s);
     return rc;

@@ -361,6 +361,45 @@ static void print_info_line(const char *label, const char *value) {
     put_line(value);
 }
 
+/* `stats`'s power-of-two histogram of the blocks still allocated at exit. */
+static void print_size_histogram(const rcy_trace *traces, size_t nt) {
+    uint64_t count[65] = {0}, bytes[65] = {0};
+    int hi = 0, lo = 64;
+    for (size_t i = 0; i < nt; i++) {
+        /* A trace stands for `count` blocks of `size` bytes in all. */
+        size_t n = traces[i].count ? traces[i].count : 1;
+        size_t sz = traces[i].size / n;
+        int b = sz == 0 ? 0 : 64 - __builtin_clzll((unsigned long long)sz);
+        /* saturating: a crafted file's sizes can reach 2^64 */
+        if (__builtin_add_overflow(count[b], n, &count[b]))
+            count[b] = UINT64_MAX;
+        if (__builtin_add_overflow(bytes[b], traces[i].size, &bytes[b]))
+            bytes[b] = UINT64_MAX;
+        if (b > hi)
+            hi = b;
+        if (b < lo)
+            lo = b;
+    }
+    uint64_t maxc = 0;
+    for (int b = lo; b <= hi; b++)
+        if (count[b] > maxc)
+            maxc = count[b];
+    printf("\nsize histogram of the blocks still allocated at exit:\n");
+    for (int b = lo; b <= hi; b++) {
+        char from[32], to[32], sz[32];
+        uint64_t a = b == 0 ? 0 : (uint64_t)1 << (b - 1);
+        uint64_t z = b == 0 ? 0 : b == 64 ? UINT64_MAX : ((uint64_t)1 << b) - 1;
+        rcy_format_usize(a, from, sizeof from);
+        rcy_format_usize(z, to, sizeof to);
+        rcy_format_usize(bytes[b], sz, sizeof sz);
+        int bar = maxc ? (int)((double)count[b] * 40 / (double)maxc) : 0;
+        if (count[b] && bar == 0)
+            bar = 1;
+        printf("  %9s .. %-9s %9" PRIu64 " blocks %10s  %.*s\n", from, to, count[b], sz, bar,
+               "########################################");
+    }
+}
+
 int cmd_stats(int argc, char **argv) {
     report_opts o = {.key = RCY_KEY_LINENO};
     int rc = parse_report_opts(argc, argv, stats_usage, 1, "h", &o);
@@ -408,44 +447,8 @@ int cmd_stats(int argc, char **argv) {
     print_size_line("still allocated:", live);
     printf("%-18s %zu\n", "blocks at exit:", blocks);
 
-    /* Power-of-two histogram of the blocks still allocated at exit. */
-    if (nt > 0) {
-        uint64_t count[65] = {0}, bytes[65] = {0};
-        int hi = 0, lo = 64;
-        for (size_t i = 0; i < nt; i++) {
-            /* A trace stands for `count` blocks of `size` bytes in all. */
-            size_t n = traces[i].count ? traces[i].count : 1;
-            size_t sz = traces[i].size / n;
-            int b = sz == 0 ? 0 : 64 - __builtin_clzll((unsigned long long)sz);
-            /* saturating: a crafted file's sizes can reach 2^64 */
-            if (__builtin_add_overflow(count[b], n, &count[b]))
-                count[b] = UINT64_MAX;
-            if (__builtin_add_overflow(bytes[b], traces[i].size, &bytes[b]))
-                bytes[b] = UINT64_MAX;
-            if (b > hi)
-                hi = b;
-            if (b < lo)
-                lo = b;
-        }
-        uint64_t maxc = 0;
-        for (int b = lo; b <= hi; b++)
-            if (count[b] > maxc)
-                maxc = count[b];
-        printf("\nsize histogram of the blocks still allocated at exit:\n");
-        for (int b = lo; b <= hi; b++) {
-            char from[32], to[32], sz[32];
-            uint64_t a = b == 0 ? 0 : (uint64_t)1 << (b - 1);
-            uint64_t z = b == 0 ? 0 : b == 64 ? UINT64_MAX : ((uint64_t)1 << b) - 1;
-            rcy_format_usize(a, from, sizeof from);
-            rcy_format_usize(z, to, sizeof to);
-            rcy_format_usize(bytes[b], sz, sizeof sz);
-            int bar = maxc ? (int)((double)count[b] * 40 / (double)maxc) : 0;
-            if (count[b] && bar == 0)
-                bar = 1;
-            printf("  %9s .. %-9s %9" PRIu64 " blocks %10s  %.*s\n", from, to, count[b], sz, bar,
-                   "########################################");
-        }
-    }
+    if (nt > 0)
+        print_size_histogram(traces, nt);
     rcy_snapshot_free(s);
     return finish_output();
 }

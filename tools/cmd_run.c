@@ -2,7 +2,8 @@
  * PROGRAM ARGS...`: run an unmodified program with librecycle-preload.so.
  *
  * recycle forks, the child execs the program with LD_PRELOAD and the
- * RCY_RUN_* variables (tools/preload.c reads them), and the parent waits.
+ * RCY_RUN_* variables (tools/run_contract.h; the preload library reads
+ * them), and the parent waits.
  * The program keeps the terminal, stdin, stdout and stderr; recycle exits
  * with its status, or dies of the same signal.  While waiting, the parent
  * ignores SIGINT and SIGQUIT (the terminal sends them to the child too) and
@@ -174,7 +175,7 @@ static int parse_run_opts(int argc, char **argv, run_opts *o) {
     while ((c = getopt_long(argc, argv, "+n:o:i:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'n':
-            if (!cli_parse_long(optarg, 1, 65535, &o->frames)) {
+            if (!cli_parse_long(optarg, RCY_RUN_FRAMES_MIN, RCY_RUN_FRAMES_MAX, &o->frames)) {
                 cli_error("--frames: expected a number from 1 to 65535, got '%s'", optarg);
                 return CLI_EUSAGE;
             }
@@ -183,7 +184,7 @@ static int parse_run_opts(int argc, char **argv, run_opts *o) {
             o->output = optarg;
             break;
         case 'i':
-            if (!cli_parse_long(optarg, 0, 3600000, &o->interval)) {
+            if (!cli_parse_long(optarg, 0, RCY_RUN_INTERVAL_MS_MAX, &o->interval)) {
                 cli_error("--interval: expected milliseconds from 0 to 3600000, got '%s'", optarg);
                 return CLI_EUSAGE;
             }
@@ -254,22 +255,21 @@ static const char *secure_exec_reason(const char *exe) {
     return NULL;
 }
 
-/* The absolute output path (the program may chdir); for the default name,
- * the pid is filled in after the fork (pid > 0).  False on failure. */
+/* The absolute output path (the program may chdir): run_contract.h's
+ * name for the first process; for the default name, the pid is filled in
+ * after the fork (pid > 0).  False on failure. */
 static bool output_path(const run_opts *o, const char *tag, pid_t pid, char *out, size_t len) {
-    char cwd[PATH_MAX];
-    if ((!o->output || o->output[0] != '/') && !getcwd(cwd, sizeof cwd)) {
+    char name[PATH_MAX + 64], cwd[PATH_MAX];
+    rcy_run_output_name(name, sizeof name, o->output, tag, (long)pid, true);
+    if (name[0] == '/') {
+        snprintf(out, len, "%s", name);
+        return true;
+    }
+    if (!getcwd(cwd, sizeof cwd)) {
         cli_error("cannot get the current directory: %s", strerror(errno));
         return false;
     }
-    if (o->output && o->output[0] == '/')
-        snprintf(out, len, "%s", o->output);
-    else if (o->output)
-        snprintf(out, len, "%s/%s", cwd, o->output);
-    else if (pid > 0)
-        snprintf(out, len, "%s/recycle.%s.%ld.rcy", cwd, tag, (long)pid);
-    else
-        snprintf(out, len, "%s/recycle.%s.rcy", cwd, tag); /* where the file will go */
+    snprintf(out, len, "%s/%s", cwd, name);
     return true;
 }
 
@@ -312,18 +312,18 @@ static void exec_traced(const run_opts *o, const char *path, const char *preload
     else
         snprintf(buf, sizeof buf, "%s", preload);
     set_env_or_die("LD_PRELOAD", buf);
-    set_env_or_die("RCY_RUN_PRELOAD", preload);
+    set_env_or_die(RCY_RUN_PRELOAD, preload);
     if (!output_path(o, tag, getpid(), buf, sizeof buf))
         _exit(CLI_RUN_EFAIL);
-    set_env_or_die("RCY_RUN_OUTPUT", buf);
+    set_env_or_die(RCY_RUN_OUTPUT, buf);
     snprintf(num, sizeof num, "%ld", (long)getpid());
-    set_env_or_die("RCY_RUN_MAIN_PID", num);
+    set_env_or_die(RCY_RUN_MAIN_PID, num);
     snprintf(num, sizeof num, "%ld", o->frames);
-    set_env_or_die("RCY_RUN_FRAMES", num);
+    set_env_or_die(RCY_RUN_FRAMES, num);
     snprintf(num, sizeof num, "%ld", o->interval);
-    set_env_or_die("RCY_RUN_INTERVAL_MS", num);
-    set_env_or_die("RCY_RUN_START_NS", start);
-    set_env_or_die("RCY_RUN_FOLLOW", o->follow ? "1" : "0");
+    set_env_or_die(RCY_RUN_INTERVAL_MS, num);
+    set_env_or_die(RCY_RUN_START_NS, start);
+    set_env_or_die(RCY_RUN_FOLLOW, o->follow ? "1" : "0");
     if (o->python_malloc)
         set_env_or_die("PYTHONMALLOC", "malloc");
     execv(path, o->prog_argv);
@@ -407,8 +407,42 @@ static bool report_output(const run_opts *o, const char *path, const char *shown
     return written || !launched;
 }
 
+/* The run itself: fork, exec the program traced in the child, wait for
+ * it with the terminal's signals ignored and the others passed on.  Its
+ * pid and wait status; -1 to go on, else the exit code. */
+static int run_traced(const run_opts *o, const char *path, const char *preload, const char *tag,
+                      pid_t *pid, int *status) {
+    char start[32];
+    snprintf(start, sizeof start, "%llu", (unsigned long long)mono_ns());
+    fflush(NULL);
+    saved_signals old;
+    signals_take(&old);
+    child_pid = fork();
+    if (child_pid < 0) {
+        cli_error("fork: %s", strerror(errno));
+        signals_restore(&old);
+        return CLI_RUN_EFAIL;
+    }
+    if (child_pid == 0) {
+        signals_restore(&old);
+        exec_traced(o, path, preload, tag, start);
+    }
+    while (waitpid(child_pid, status, 0) < 0) {
+        if (errno != EINTR) {
+            cli_error("waitpid: %s", strerror(errno));
+            return CLI_RUN_EFAIL;
+        }
+    }
+    *pid = child_pid; /* names the default output file */
+    child_pid = 0;
+    signals_restore(&old);
+    return -1;
+}
+
 int cmd_run(int argc, char **argv) {
-    run_opts o = {.frames = 16, .interval = 10, .follow = true};
+    run_opts o = {.frames = RCY_RUN_FRAMES_DEFAULT,
+                  .interval = RCY_RUN_INTERVAL_MS_DEFAULT,
+                  .follow = RCY_RUN_FOLLOW_DEFAULT};
     int rc = parse_run_opts(argc, argv, &o);
     if (rc >= 0)
         return rc;
@@ -427,41 +461,18 @@ int cmd_run(int argc, char **argv) {
                   "will be traced",
                   final, secure);
 
-    char start[32];
-    snprintf(start, sizeof start, "%llu", (unsigned long long)mono_ns());
     /* a written file's mtime is at least this (whole seconds, floor) */
     time_t start_sec = time(NULL) - 1;
-    fflush(NULL);
-    saved_signals old;
-    signals_take(&old);
-    child_pid = fork();
-    if (child_pid < 0) {
-        cli_error("fork: %s", strerror(errno));
-        signals_restore(&old);
-        return CLI_RUN_EFAIL;
-    }
-    if (child_pid == 0) {
-        signals_restore(&old);
-        exec_traced(&o, path, preload, tag, start);
-    }
+    pid_t pid;
     int status;
-    while (waitpid(child_pid, &status, 0) < 0) {
-        if (errno != EINTR) {
-            cli_error("waitpid: %s", strerror(errno));
-            return CLI_RUN_EFAIL;
-        }
-    }
-    pid_t pid = child_pid; /* names the default output file */
-    child_pid = 0;
-    signals_restore(&old);
+    rc = run_traced(&o, path, preload, tag, &pid, &status);
+    if (rc >= 0)
+        return rc;
 
     char outabs[PATH_MAX + 64], shown[PATH_MAX + 64];
     if (!output_path(&o, tag, pid, outabs, sizeof outabs))
         return CLI_RUN_EFAIL;
-    if (o.output)
-        snprintf(shown, sizeof shown, "%s", o.output);
-    else
-        snprintf(shown, sizeof shown, "recycle.%s.%ld.rcy", tag, (long)pid);
+    rcy_run_output_name(shown, sizeof shown, o.output, tag, (long)pid, true);
     bool written = report_output(&o, outabs, shown, status, secure, start_sec);
     /* A run that saved nothing never looks like a success. */
     if (!written && WIFEXITED(status) && WEXITSTATUS(status) == 0)

@@ -196,140 +196,329 @@ static double nice_step(double range, int ticks) {
     return step * mag;
 }
 
-int cli_render_svg(const cli_report *r, FILE *out) {
-    enum { W = 960, H = 480, ML = 90, MR = 30, MT = 50, MB = 60 };
-    const double pw = W - ML - MR, ph = H - MT - MB;
+/* The page and the plot area inside it, in SVG user units (pixels). */
+enum { SVG_W = 960, SVG_H = 480, SVG_ML = 90, SVG_MR = 30, SVG_MT = 50, SVG_MB = 60 };
+#define SVG_PW ((double)(SVG_W - SVG_ML - SVG_MR))
+#define SVG_PH ((double)(SVG_H - SVG_MT - SVG_MB))
+/* Text sizes: a glyph of the sans-serif font is at most ~0.6 em wide on
+ * average, so a text of n characters at size s needs about 0.6 * s * n. */
+#define SVG_TITLE_SIZE  15
+#define SVG_LABEL_SIZE  12
+#define SVG_CHAR_WIDTH  0.6
+#define SVG_TITLE_CHARS ((int)((SVG_W - 20) / (SVG_CHAR_WIDTH * SVG_TITLE_SIZE)))
+
+/* The chart's scales, chosen once from the data: the axis, the curves and
+ * every note use the same unit. */
+typedef struct svg_chart {
+    double ttop, tstep; /* the x axis: 0 .. ttop seconds */
+    double ytop, ystep; /* the y axis: 0 .. ytop, in `unit` */
+    double scale;       /* bytes per `unit` */
+    const char *unit;   /* "B", "KiB", "MiB" or "GiB" */
+    bool rss;           /* the samples have the resident set */
+    size_t *idx, nidx;  /* the samples drawn (downsampled) */
+} svg_chart;
+
+static double svg_x(const svg_chart *c, double t) {
+    return SVG_ML + t / c->ttop * SVG_PW;
+}
+
+static double svg_y(const svg_chart *c, double bytes) {
+    return SVG_MT + SVG_PH - bytes / c->scale / c->ytop * SVG_PH;
+}
+
+/* Phase 1: ranges and unit (the largest value decides), and the samples
+ * to draw.  -1 on out of memory. */
+static int svg_scale(const cli_report *r, svg_chart *c) {
     double tmax = 0, ymax = 0;
-    bool rss = false; /* the file has the resident set beside traced memory */
+    c->rss = false;
     for (size_t i = 0; i < r->nsamples; i++) {
-        double t = (double)r->samples[i].time_ns / 1e9;
-        if (t > tmax)
-            tmax = t;
-        if ((double)r->samples[i].current > ymax)
-            ymax = (double)r->samples[i].current;
-        if ((double)r->samples[i].rss > ymax)
-            ymax = (double)r->samples[i].rss;
-        rss = rss || r->samples[i].rss;
+        const rcy_sample *s = &r->samples[i];
+        tmax = fmax(tmax, (double)s->time_ns / 1e9);
+        ymax = fmax(ymax, fmax((double)s->current, (double)s->rss));
+        c->rss = c->rss || s->rss;
     }
-    if (r->have_peak && (double)r->peak > ymax)
-        ymax = (double)r->peak;
-    if (r->have_peak && r->peak_t > tmax)
-        tmax = r->peak_t;
+    if (r->have_peak) {
+        ymax = fmax(ymax, (double)r->peak);
+        tmax = fmax(tmax, r->peak_t);
+    }
     if (tmax <= 0)
         tmax = 1;
-    /* The y axis is in the unit of the largest value, mprof-like. */
     static const char *const units[] = {"B", "KiB", "MiB", "GiB"};
     int u = 0;
-    double scale = 1;
-    while (u < 3 && ymax / scale >= 1024) {
-        scale *= 1024;
+    c->scale = 1;
+    while (u < 3 && ymax / c->scale >= 1024) {
+        c->scale *= 1024;
         u++;
     }
-    double ystep = nice_step(ymax / scale > 0 ? ymax / scale * 1.08 : 1, 6);
-    double ytop = ceil((ymax / scale * 1.08) / ystep) * ystep;
-    if (ytop <= 0)
-        ytop = ystep;
-    double tstep = nice_step(tmax, 8);
-    double ttop = ceil(tmax / tstep) * tstep;
-#define X(t) (ML + (t) / ttop * pw)
-#define Y(v) (MT + ph - (v) / scale / ytop * ph)
+    c->unit = units[u];
+    c->ystep = nice_step(ymax / c->scale > 0 ? ymax / c->scale * 1.08 : 1, 6);
+    c->ytop = ceil((ymax / c->scale * 1.08) / c->ystep) * c->ystep;
+    if (c->ytop <= 0)
+        c->ytop = c->ystep;
+    c->tstep = nice_step(tmax, 8);
+    c->ttop = ceil(tmax / c->tstep) * c->tstep;
+    c->idx = NULL;
+    c->nidx = 0;
+    if (r->nsamples) {
+        c->idx = malloc((r->nsamples < 4000 ? r->nsamples : 4000) * sizeof *c->idx + 16);
+        if (!c->idx)
+            return -1;
+        c->nidx = pick_samples(r->samples, r->nsamples, 4000, c->idx);
+    }
+    return 0;
+}
 
+/* A size in the chart's unit, the way the axis counts: "25.0 MiB". */
+static void svg_size(const svg_chart *c, uint64_t bytes, char *buf, size_t len) {
+    double v = (double)bytes / c->scale;
+    if (v >= 100 || c->scale == 1)
+        snprintf(buf, len, "%.0f %s", v, c->unit);
+    else if (v >= 1 || v == 0)
+        snprintf(buf, len, "%.1f %s", v, c->unit);
+    else
+        snprintf(buf, len, "%.2g %s", v, c->unit);
+}
+
+/* The title, shortened in the middle with an ellipsis when it would not
+ * fit the width (a long command line keeps its start and its end); the
+ * whole of it in the SVG's <title>.  Counts characters, not bytes. */
+static void svg_title(FILE *out, const char *title) {
+    size_t chars = 0, len = strlen(title);
+    for (size_t i = 0; i < len; i++)
+        chars += ((unsigned char)title[i] & 0xc0) != 0x80;
+    fputs("<title>", out);
+    xml_text(out, title);
+    fprintf(out,
+            "</title>\n<text class=\"title\" x=\"%d\" y=\"24\" text-anchor=\"middle\" "
+            "font-size=\"%d\">",
+            SVG_W / 2, SVG_TITLE_SIZE);
+    if (chars <= (size_t)SVG_TITLE_CHARS) {
+        xml_text(out, title);
+    } else {
+        /* keep `head` characters, "…", and the last `tail` */
+        size_t head = (size_t)SVG_TITLE_CHARS * 3 / 5, tail = (size_t)SVG_TITLE_CHARS - 1 - head;
+        size_t a = 0, n = 0;
+        for (; a < len && (n < head || ((unsigned char)title[a] & 0xc0) == 0x80); a++)
+            n += ((unsigned char)title[a] & 0xc0) != 0x80;
+        size_t b = len;
+        for (n = 0; b > a && n < tail;)
+            n += ((unsigned char)title[--b] & 0xc0) != 0x80;
+        char *cut = strndup(title, a);
+        if (cut) {
+            xml_text(out, cut);
+            fputs("\xe2\x80\xa6", out);
+            xml_text(out, title + b);
+            free(cut);
+        }
+    }
+    fputs("</text>\n", out);
+}
+
+/* Phase 2: the page, the title, the grid, the axes and their labels. */
+static void svg_axes(FILE *out, const cli_report *r, const svg_chart *c) {
     fprintf(out,
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-            "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n"
+            "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"%d\">\n"
             "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
-            W, H, W, H);
-    fputs("<text x=\"480\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">", out);
-    xml_text(out, r->title ? r->title : "recycle: traced memory");
-    fputs("</text>\n", out);
-    /* grid and axes */
+            SVG_W, SVG_H, SVG_W, SVG_H, SVG_LABEL_SIZE);
+    svg_title(out, r->title ? r->title : "recycle: traced memory");
     fputs("<g stroke=\"#e5e5e5\">\n", out);
-    for (double v = 0; v <= ytop + ystep / 2; v += ystep)
-        fprintf(out, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\"/>\n", ML, W - MR,
-                MT + ph - v / ytop * ph, MT + ph - v / ytop * ph);
-    for (double t = 0; t <= ttop + tstep / 2; t += tstep)
-        fprintf(out, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\"/>\n", X(t), X(t), MT,
-                H - MB);
+    for (double v = 0; v <= c->ytop + c->ystep / 2; v += c->ystep)
+        fprintf(out, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\"/>\n", SVG_ML,
+                SVG_W - SVG_MR, svg_y(c, v * c->scale), svg_y(c, v * c->scale));
+    for (double t = 0; t <= c->ttop + c->tstep / 2; t += c->tstep)
+        fprintf(out, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\"/>\n", svg_x(c, t),
+                svg_x(c, t), SVG_MT, SVG_H - SVG_MB);
     fputs("</g>\n<g fill=\"#333\">\n", out);
-    for (double v = 0; v <= ytop + ystep / 2; v += ystep)
-        fprintf(out, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n", ML - 8,
-                MT + ph - v / ytop * ph + 4, v);
-    for (double t = 0; t <= ttop + tstep / 2; t += tstep)
-        fprintf(out, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%g</text>\n", X(t),
-                H - MB + 18, t);
+    for (double v = 0; v <= c->ytop + c->ystep / 2; v += c->ystep)
+        fprintf(out, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n", SVG_ML - 8,
+                svg_y(c, v * c->scale) + 4, v);
+    for (double t = 0; t <= c->ttop + c->tstep / 2; t += c->tstep)
+        fprintf(out, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%g</text>\n", svg_x(c, t),
+                SVG_H - SVG_MB + 18, t);
     fprintf(out,
             "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">time (s)</text>\n"
-            "<text transform=\"translate(22 %d) rotate(-90)\" text-anchor=\"middle\">"
-            "%s (%s)</text>\n</g>\n",
-            ML + (int)pw / 2, H - 14, MT + (int)ph / 2, rss ? "memory" : "traced memory", units[u]);
+            "<text class=\"y-label\" transform=\"translate(22 %d) rotate(-90)\" "
+            "text-anchor=\"middle\">%s (%s)</text>\n</g>\n",
+            SVG_ML + (int)SVG_PW / 2, SVG_H - 14, SVG_MT + (int)SVG_PH / 2,
+            c->rss ? "memory" : "traced memory", c->unit);
     fprintf(out,
             "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#555\"/>\n",
-            ML, MT, (int)pw, (int)ph);
+            SVG_ML, SVG_MT, (int)SVG_PW, (int)SVG_PH);
+}
 
+static uint64_t sample_current(const rcy_sample *s) {
+    return s->current;
+}
+
+static uint64_t sample_rss(const rcy_sample *s) {
+    return s->rss;
+}
+
+static void svg_polyline(FILE *out, const cli_report *r, const svg_chart *c, const char *cls,
+                         const char *colour, uint64_t (*value)(const rcy_sample *)) {
+    fprintf(out,
+            "<polyline class=\"%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"",
+            cls, colour);
+    for (size_t i = 0; i < c->nidx; i++) {
+        const rcy_sample *s = &r->samples[c->idx[i]];
+        fprintf(out, "%s%.1f,%.1f", i ? " " : "", svg_x(c, (double)s->time_ns / 1e9),
+                svg_y(c, (double)value(s)));
+    }
+    fputs("\"/>\n", out);
+}
+
+/* Phase 3: the curves; RSS, the larger, first, under the traced line. */
+static void svg_curves(FILE *out, const cli_report *r, const svg_chart *c) {
     if (r->nsamples == 0) {
         fprintf(out,
                 "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" fill=\"#888\">no timeline samples "
                 "in this file</text>\n",
-                ML + (int)pw / 2, MT + (int)ph / 2);
-    } else {
-        size_t *idx = malloc((r->nsamples < 4000 ? r->nsamples : 4000) * sizeof *idx + 16);
-        if (!idx)
-            return -1;
-        size_t k = pick_samples(r->samples, r->nsamples, 4000, idx);
-        if (rss) {
-            /* under the traced line: RSS is the larger, drawn first */
-            fputs("<polyline class=\"rss\" fill=\"none\" stroke=\"#2ca02c\" "
-                  "stroke-width=\"1.5\" points=\"",
-                  out);
-            for (size_t i = 0; i < k; i++) {
-                const rcy_sample *s = &r->samples[idx[i]];
-                fprintf(out, "%s%.1f,%.1f", i ? " " : "", X((double)s->time_ns / 1e9),
-                        Y((double)s->rss));
-            }
-            fputs("\"/>\n", out);
-        }
-        fputs("<polyline class=\"current\" fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.5\" "
-              "points=\"",
-              out);
-        for (size_t i = 0; i < k; i++) {
-            const rcy_sample *s = &r->samples[idx[i]];
-            fprintf(out, "%s%.1f,%.1f", i ? " " : "", X((double)s->time_ns / 1e9),
-                    Y((double)s->current));
-        }
-        fputs("\"/>\n", out);
-        free(idx);
+                SVG_ML + (int)SVG_PW / 2, SVG_MT + (int)SVG_PH / 2);
+        return;
     }
-    if (r->have_peak) {
-        char sz[32];
-        rcy_format_usize(r->peak, sz, sizeof sz); /* as `recycle stats` says it */
-        double px = X(r->peak_t), py = Y((double)r->peak);
-        fprintf(
-            out,
+    if (c->rss)
+        svg_polyline(out, r, c, "rss", "#2ca02c", sample_rss);
+    svg_polyline(out, r, c, "current", "#1f77b4", sample_current);
+}
+
+typedef struct svg_box {
+    double x0, y0, x1, y1;
+} svg_box;
+
+/* Does the segment (x0,y0)-(x1,y1) touch the box?  (Liang-Barsky.) */
+static bool segment_hits_box(double x0, double y0, double x1, double y1, const svg_box *b) {
+    double t0 = 0, t1 = 1, dx = x1 - x0, dy = y1 - y0;
+    const double p[4] = {-dx, dx, -dy, dy};
+    const double q[4] = {x0 - b->x0, b->x1 - x0, y0 - b->y0, b->y1 - y0};
+    for (int i = 0; i < 4; i++) {
+        if (p[i] == 0) {
+            if (q[i] < 0)
+                return false;
+            continue;
+        }
+        double t = q[i] / p[i];
+        if (p[i] < 0)
+            t0 = fmax(t0, t);
+        else
+            t1 = fmin(t1, t);
+        if (t0 > t1)
+            return false;
+    }
+    return true;
+}
+
+/* How many segments of the drawn curves (and the peak's dashed line) the
+ * box touches. */
+static size_t box_collisions(const cli_report *r, const svg_chart *c, const svg_box *b,
+                             double peak_y) {
+    size_t hits = segment_hits_box(SVG_ML, peak_y, SVG_W - SVG_MR, peak_y, b);
+    for (int curve = 0; curve < (c->rss ? 2 : 1); curve++) {
+        uint64_t (*value)(const rcy_sample *) = curve ? sample_rss : sample_current;
+        for (size_t i = 0; i + 1 < c->nidx || (i == 0 && c->nidx == 1); i++) {
+            const rcy_sample *s = &r->samples[c->idx[i]];
+            const rcy_sample *e = &r->samples[c->idx[c->nidx > 1 ? i + 1 : i]];
+            hits +=
+                segment_hits_box(svg_x(c, (double)s->time_ns / 1e9), svg_y(c, (double)value(s)),
+                                 svg_x(c, (double)e->time_ns / 1e9), svg_y(c, (double)value(e)), b);
+        }
+    }
+    return hits;
+}
+
+/* Where the peak's note goes: beside the point on the side with room
+ * (above or below, right or left), else in a corner of the plot; the
+ * first place inside the plot that touches no curve, else the one that
+ * touches the fewest. */
+static void place_peak_label(const cli_report *r, const svg_chart *c, double px, double py,
+                             size_t chars, double *x, double *y, bool *end) {
+    double w = SVG_CHAR_WIDTH * SVG_LABEL_SIZE * (double)chars, pad = 3;
+    bool left_first = px > SVG_ML + SVG_PW * 0.7;
+    double top = SVG_MT + SVG_LABEL_SIZE + pad, bottom = SVG_MT + SVG_PH - pad - 3;
+    const struct {
+        double x, y;
+        bool end; /* x is the text's right end */
+    } cand[] = {
+        {left_first ? px - 8 : px + 8, py - 8, left_first},
+        {left_first ? px + 8 : px - 8, py - 8, !left_first},
+        {left_first ? px - 8 : px + 8, py + 8 + SVG_LABEL_SIZE, left_first},
+        {left_first ? px + 8 : px - 8, py + 8 + SVG_LABEL_SIZE, !left_first},
+        {SVG_ML + 8, top, false},
+        {SVG_W - SVG_MR - 8, top, true},
+        {SVG_ML + 8, bottom, false},
+        {SVG_W - SVG_MR - 8, bottom, true},
+    };
+    size_t best = SIZE_MAX;
+    for (size_t i = 0; i < sizeof cand / sizeof cand[0]; i++) {
+        svg_box b = {cand[i].end ? cand[i].x - w : cand[i].x, cand[i].y - SVG_LABEL_SIZE,
+                     cand[i].end ? cand[i].x : cand[i].x + w, cand[i].y + 3};
+        if (b.x0 < SVG_ML + 1 || b.x1 > SVG_W - SVG_MR - 1 || b.y0 < SVG_MT + 1 ||
+            b.y1 > SVG_MT + SVG_PH - 1)
+            continue; /* not inside the plot */
+        svg_box padded = {b.x0 - pad, b.y0 - pad, b.x1 + pad, b.y1 + pad};
+        size_t hits = box_collisions(r, c, &padded, py);
+        if (hits < best) {
+            best = hits;
+            *x = cand[i].x;
+            *y = cand[i].y;
+            *end = cand[i].end;
+        }
+        if (hits == 0)
+            return;
+    }
+    if (best == SIZE_MAX) { /* nothing fits (cannot happen at this width) */
+        *x = SVG_ML + 8;
+        *y = top;
+        *end = false;
+    }
+}
+
+/* Phase 4: the peak, its dashed level and its note, in the chart's unit. */
+static void svg_peak(FILE *out, const cli_report *r, const svg_chart *c) {
+    if (!r->have_peak)
+        return;
+    char sz[32], note[96];
+    svg_size(c, r->peak, sz, sizeof sz);
+    snprintf(note, sizeof note, "peak %s at %.3f s", sz, r->peak_t);
+    double px = svg_x(c, r->peak_t), py = svg_y(c, (double)r->peak), lx = 0, ly = 0;
+    bool end = false;
+    place_peak_label(r, c, px, py, strlen(note), &lx, &ly, &end);
+    fprintf(out,
             "<line class=\"peak\" x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#d62728\" "
             "stroke-dasharray=\"6 4\"/>\n"
             "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"#d62728\"/>\n"
-            "<text x=\"%.1f\" y=\"%.1f\" fill=\"#d62728\" text-anchor=\"%s\">peak %s at "
-            "%.3f s</text>\n",
-            ML, W - MR, py, py, px, py, px > ML + pw * 0.7 ? px - 8 : px + 8, py - 8,
-            px > ML + pw * 0.7 ? "end" : "start", sz, r->peak_t);
-    }
-    /* legend */
+            "<text class=\"peak-label\" x=\"%.1f\" y=\"%.1f\" fill=\"#d62728\" "
+            "text-anchor=\"%s\">%s</text>\n",
+            SVG_ML, SVG_W - SVG_MR, py, py, px, py, lx, ly, end ? "end" : "start", note);
+}
+
+/* Phase 5: the legend, above the plot on the right. */
+static void svg_legend(FILE *out, const svg_chart *c) {
+    const int x = SVG_W - SVG_MR, y = SVG_MT - 12;
     fprintf(out,
             "<g font-size=\"12\"><line x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\" stroke=\"#1f77b4\" "
             "stroke-width=\"2\"/><text x=\"%d\" y=\"%d\">current</text>"
             "<line x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\" stroke=\"#d62728\" "
             "stroke-dasharray=\"6 4\"/><text x=\"%d\" y=\"%d\">peak</text></g>\n",
-            W - MR - 170, W - MR - 150, MT - 12, MT - 12, W - MR - 145, MT - 8, W - MR - 80,
-            W - MR - 60, MT - 12, MT - 12, W - MR - 55, MT - 8);
-    if (rss)
+            x - 170, x - 150, y, y, x - 145, y + 4, x - 80, x - 60, y, y, x - 55, y + 4);
+    if (c->rss)
         fprintf(out,
                 "<g font-size=\"12\"><line x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\" "
                 "stroke=\"#2ca02c\" stroke-width=\"2\"/><text x=\"%d\" y=\"%d\">RSS</text></g>\n",
-                W - MR - 240, W - MR - 220, MT - 12, MT - 12, W - MR - 215, MT - 8);
+                x - 240, x - 220, y, y, x - 215, y + 4);
+}
+
+int cli_render_svg(const cli_report *r, FILE *out) {
+    svg_chart c;
+    if (svg_scale(r, &c) != 0)
+        return -1;
+    svg_axes(out, r, &c);
+    svg_curves(out, r, &c);
+    svg_peak(out, r, &c);
+    svg_legend(out, &c);
     fputs("</svg>\n", out);
-#undef X
-#undef Y
+    free(c.idx);
     return ferror(out) ? -1 : 0;
 }
 
@@ -412,8 +601,12 @@ int cli_render_json(const cli_report *r, FILE *out) {
     if (!idx)
         return -1;
     size_t k = r->nsamples ? pick_samples(r->samples, r->nsamples, MAXPTS, idx) : 0;
-    static const char *const keys[] = {"t", "current", "peak"};
-    for (int key = 0; key < 3; key++) {
+    /* "rss" only when the file has the resident set (recycle run samples it) */
+    bool rss = false;
+    for (size_t i = 0; i < r->nsamples && !rss; i++)
+        rss = r->samples[i].rss != 0;
+    static const char *const keys[] = {"t", "current", "peak", "rss"};
+    for (int key = 0; key < (rss ? 4 : 3); key++) {
         fprintf(out, "%s\"%s\":[", key ? "," : "", keys[key]);
         for (size_t i = 0; i < k; i++) {
             const rcy_sample *s = &r->samples[idx[i]];
@@ -422,7 +615,7 @@ int cli_render_json(const cli_report *r, FILE *out) {
             if (key == 0)
                 fprintf(out, "%.6f", (double)s->time_ns / 1e9);
             else
-                fprintf(out, "%" PRIu64, key == 1 ? s->current : s->peak);
+                fprintf(out, "%" PRIu64, key == 1 ? s->current : key == 2 ? s->peak : s->rss);
         }
         fputc(']', out);
     }

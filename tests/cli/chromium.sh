@@ -65,6 +65,8 @@ expect_match "the flame graph names the allocating frame" 'main \(cli_target.c:[
 # mode_peak is inlined into main: the row names the function that allocates
 expect_match "the top table is filled" '<td class="num">1</td><td>mode_peak \(cli_target.c:[0-9]+\)</td>' "$dom"
 expect_match "the summary shows the command" 'cli_target peak' "$dom"
+# the resident set beside traced memory (recycle run samples it)
+expect_match "the timeline has the RSS series beside traced memory" '<div class="u-label">RSS</div>' "$dom"
 
 # A report from a file without a timeline peak still loads without errors.
 "$RECYCLE" plot count.rcy -o count.html

@@ -144,7 +144,9 @@ svg=$(cat peak.svg 2>/dev/null)
 expect_match "the svg is an svg" "^<svg xmlns" "$(printf '%s\n' "$svg" | sed -n 2p)"
 expect_match "the svg has the memory curve" '<polyline class="current"' "$svg"
 expect_match "and the process's RSS beside it, sampled by recycle run" '<polyline class="rss"' "$svg"
-expect_match "the svg marks the peak, sized as stats sizes it" "peak 9216 KiB at" "$svg"
+# 9216 KiB as stats says it; the chart counts in one unit, its axis's
+expect_match "the svg marks the peak, in the axis's unit (9216 KiB = 9.0 MiB)" "peak 9.0 MiB at" "$svg"
+expect_match "whose axis counts in MiB" "memory \(MiB\)</text>" "$svg"
 if command -v python3 >/dev/null; then
     check "the svg is well-formed XML" python3 -c "import sys, xml.dom.minidom as m; m.parse(sys.argv[1])" peak.svg
 fi

@@ -200,6 +200,23 @@ static void json_has_every_part_of_the_report(void **state) {
     cli_report_clear(&r);
 }
 
+static void json_timeline_has_rss_beside_traced_memory(void **state) {
+    (void)state;
+    rcy_sample s[10];
+    cli_report r = sample_report(s, 10);
+    char *j = render(cli_render_json, &r);
+    assert_null(strstr(j, "\"rss\":")); /* a file without it: no series */
+    free(j);
+    for (size_t i = 0; i < 10; i++)
+        s[i].rss = s[i].current + 7;
+    j = render(cli_render_json, &r);
+    char want[64];
+    snprintf(want, sizeof want, ",\"rss\":[7,%llu,", 1024ull * 1024 + 7);
+    assert_non_null(strstr(j, want));
+    free(j);
+    cli_report_clear(&r);
+}
+
 static void json_downsamples_long_timelines_keeping_the_extremes(void **state) {
     (void)state;
     size_t n = 200000;
@@ -266,6 +283,143 @@ static void svg_without_samples_says_so(void **state) {
     free(svg);
 }
 
+/* The content of the first <text ...> element that holds `needle`. */
+static char *svg_text_holding(const char *svg, const char *needle) {
+    for (const char *open = strstr(svg, "<text"); open; open = strstr(open + 1, "<text")) {
+        const char *start = strchr(open, '>') + 1, *end = strstr(start, "</text>");
+        assert_non_null(end);
+        char *content = strndup(start, (size_t)(end - start));
+        if (strstr(content, needle))
+            return content;
+        free(content);
+    }
+    fail_msg("no <text> holds '%s'", needle);
+    return NULL;
+}
+
+static size_t utf8_chars(const char *s) {
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xc0) != 0x80;
+    return n;
+}
+
+static void svg_long_title_is_shortened_to_fit_the_width(void **state) {
+    (void)state;
+    rcy_sample s[10];
+    cli_report r = sample_report(s, 10);
+    free(r.title);
+    char title[700];
+    int n = snprintf(title, sizeof title, "recycle: /usr/bin/first-arg");
+    while (n < 600)
+        n += snprintf(title + n, sizeof title - (size_t)n, " --option-%d=value", n);
+    snprintf(title + n, sizeof title - (size_t)n, " last-arg.c");
+    r.title = strdup(title);
+    char *svg = render(cli_render_svg, &r);
+    char *shown = svg_text_holding(svg, "recycle: /usr/bin/first-arg");
+    /* 960 px wide at 15 px: at most ~104 characters of 0.6 em fit */
+    assert_true(utf8_chars(shown) <= 104);
+    assert_non_null(strstr(shown, "\xe2\x80\xa6")); /* an ellipsis marks the cut */
+    size_t len = strlen(shown);
+    assert_true(len > 11 && strcmp(shown + len - 11, " last-arg.c") == 0); /* the end is kept */
+    free(shown);
+    /* the whole title is still in the file, as the SVG's <title> */
+    assert_non_null(strstr(svg, title));
+    /* a title that fits is shown whole */
+    cli_report_clear(&r);
+    r = sample_report(s, 10);
+    free(svg);
+    svg = render(cli_render_svg, &r);
+    shown = svg_text_holding(svg, "recycle: ./prog");
+    assert_string_equal(shown, "recycle: ./prog &lt;/script&gt;&lt;b&gt;x&lt;/b&gt;");
+    free(shown);
+    free(svg);
+    cli_report_clear(&r);
+}
+
+/* Does the segment (x0,y0)-(x1,y1) pass through the box?  Sampled finely
+ * enough for a 12 px label. */
+static bool segment_crosses(double x0, double y0, double x1, double y1, const double box[4]) {
+    for (int k = 0; k <= 64; k++) {
+        double x = x0 + (x1 - x0) * k / 64, y = y0 + (y1 - y0) * k / 64;
+        if (x >= box[0] && x <= box[2] && y >= box[1] && y <= box[3])
+            return true;
+    }
+    return false;
+}
+
+static void svg_peak_label_stays_inside_the_plot_and_clear_of_the_curves(void **state) {
+    (void)state;
+    /* Traced memory rises to its peak at the right edge, RSS stays just
+     * above it: beside the peak there is no room on either side. */
+    rcy_sample s[50];
+    cli_report r = sample_report(s, 50);
+    for (size_t i = 0; i < 50; i++) {
+        s[i].current = s[i].peak = i * 1024 * 1024;
+        s[i].rss = 51u * 1024 * 1024;
+    }
+    r.peak = 49u * 1024 * 1024;
+    r.peak_t = 0.49;
+    char *svg = render(cli_render_svg, &r);
+    /* the note: the <text> element that says "peak ..." */
+    const char *label = strstr(svg, ">peak ");
+    assert_non_null(label);
+    while (label > svg && strncmp(label, "<text ", 6) != 0)
+        label--;
+    double x = 0, y = 0;
+    char anchor[8] = "";
+    assert_int_equal(sscanf(strstr(label, " x=\""), " x=\"%lf\"", &x), 1);
+    assert_int_equal(sscanf(strstr(label, " y=\""), " y=\"%lf\"", &y), 1);
+    assert_int_equal(sscanf(strstr(label, " text-anchor=\""), " text-anchor=\"%7[a-z]\"", anchor),
+                     1);
+    char *text = svg_text_holding(label, "peak ");
+    double w = 0.6 * 12 * (double)utf8_chars(text);
+    free(text);
+    double box[4] = {strcmp(anchor, "end") == 0 ? x - w : x, y - 12, 0, y + 3};
+    box[2] = box[0] + w;
+    /* inside the plot area (90..930 x 50..420), hence the view box */
+    assert_true(box[0] >= 90 && box[2] <= 930 && box[1] >= 50 && box[3] <= 420);
+    /* and no curve passes through it */
+    for (const char *pl = strstr(svg, "<polyline"); pl; pl = strstr(pl + 1, "<polyline")) {
+        const char *p = strstr(pl, "points=\"") + 8;
+        double px, py, qx, qy;
+        int used = 0;
+        assert_int_equal(sscanf(p, "%lf,%lf%n", &px, &py, &used), 2);
+        p += used;
+        while (sscanf(p, " %lf,%lf%n", &qx, &qy, &used) == 2) {
+            assert_false(segment_crosses(px, py, qx, qy, box));
+            px = qx, py = qy;
+            p += used;
+        }
+    }
+    free(svg);
+    cli_report_clear(&r);
+}
+
+static void svg_axis_and_peak_note_use_one_unit(void **state) {
+    (void)state;
+    /* A peak of 5000 KiB: the axis counts in MiB, so must the note. */
+    rcy_sample s[50];
+    cli_report r = sample_report(s, 50);
+    for (size_t i = 0; i < 50; i++)
+        s[i].current = s[i].peak = i * 5000u * 1024 / 49;
+    r.peak = 5000u * 1024;
+    r.peak_t = 0.49;
+    char *svg = render(cli_render_svg, &r);
+    char *axis = svg_text_holding(svg, "traced memory (");
+    char *note = svg_text_holding(svg, "peak ");
+    char unit[8] = "", note_unit[8] = "";
+    assert_int_equal(sscanf(axis, "traced memory (%7[A-Za-z])", unit), 1);
+    assert_int_equal(sscanf(note, "peak %*f %7[A-Za-z] at", note_unit), 1);
+    assert_string_equal(unit, "MiB");
+    assert_string_equal(note_unit, unit);
+    assert_string_equal(note, "peak 4.9 MiB at 0.490 s");
+    free(axis);
+    free(note);
+    free(svg);
+    cli_report_clear(&r);
+}
+
 static void html_is_the_template_with_the_data(void **state) {
     (void)state;
     assert_true(cli_report_template_len > 10000);
@@ -310,9 +464,13 @@ int main(void) {
         cmocka_unit_test(json_is_safe_inside_a_script_element),
         cmocka_unit_test(json_has_every_part_of_the_report),
         cmocka_unit_test(json_downsamples_long_timelines_keeping_the_extremes),
+        cmocka_unit_test(json_timeline_has_rss_beside_traced_memory),
         cmocka_unit_test(svg_draws_curve_peak_and_axes),
         cmocka_unit_test(svg_draws_rss_beside_traced_memory),
         cmocka_unit_test(svg_without_samples_says_so),
+        cmocka_unit_test(svg_long_title_is_shortened_to_fit_the_width),
+        cmocka_unit_test(svg_peak_label_stays_inside_the_plot_and_clear_of_the_curves),
+        cmocka_unit_test(svg_axis_and_peak_note_use_one_unit),
         cmocka_unit_test(html_is_the_template_with_the_data),
         cmocka_unit_test(parse_long_checks_range_and_junk),
     };

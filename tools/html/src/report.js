@@ -4,6 +4,7 @@
 import { select } from "d3-selection";
 import flamegraph from "d3-flame-graph";
 import uPlot from "uplot";
+import { chooseUnit, formatIn, placeLabel } from "./chart.mjs";
 
 const data = JSON.parse(document.getElementById("recycle-data").textContent);
 
@@ -34,6 +35,17 @@ function summary() {
   }
 }
 
+// The curves as drawn, in canvas pixels, for placing notes clear of them.
+function drawnCurves(u, series) {
+  const xs = u.data[0];
+  const step = Math.max(1, Math.floor(xs.length / 2000));
+  return series.map((k) => {
+    const pts = [];
+    for (let i = 0; i < xs.length; i += step) pts.push([u.valToPos(xs[i], "x", true), u.valToPos(u.data[k][i], "y", true)]);
+    return pts;
+  });
+}
+
 function timeline() {
   const el = document.getElementById("timeline");
   const t = data.timeline;
@@ -41,47 +53,60 @@ function timeline() {
     el.appendChild(text(document.createElement("p"), "No timeline samples in this file.")).className = "empty";
     return;
   }
-  const mib = (a) => a.map((b) => b / (1024 * 1024));
+  // One unit for the axis, the legend and the peak note, from the largest value.
+  const rss = Array.isArray(t.rss) && t.rss.some((v) => v > 0);
+  let max = data.peak ? data.peak.bytes : 0;
+  for (const a of [t.current, t.peak, rss ? t.rss : []]) for (const v of a) if (v > max) max = v;
+  const unit = chooseUnit(max);
+  const scaled = (a) => a.map((b) => b / unit.scale);
+  const value = (u, v) => (v == null ? "-" : formatIn(unit, v * unit.scale));
   const width = Math.max(400, el.clientWidth || 1100);
-  const peakIdx = data.peak ? [data.peak.t] : [];
+  const series = [
+    { label: "t (s)", value: (u, v) => (v == null ? "-" : v.toFixed(3)) },
+    { label: "current", stroke: "#1f77b4", width: 2, fill: "rgba(31,119,180,0.12)", value },
+    { label: "peak", stroke: "#d62728", width: 1, dash: [6, 4], value },
+  ];
+  const columns = [t.t, scaled(t.current), scaled(t.peak)];
+  if (rss) {
+    // the resident set beside traced memory: the gap is what tracing cannot see
+    series.push({ label: "RSS", stroke: "#2ca02c", width: 1.5, value });
+    columns.push(scaled(t.rss));
+  }
   const opts = {
     width: width,
     height: 320,
     scales: { x: { time: false } },
     axes: [
       { label: "time (s)" },
-      { label: "MiB", size: 70, values: (u, v) => v.map((x) => x.toFixed(x < 10 ? 2 : 1)) },
+      { label: (rss ? "memory" : "traced memory") + " (" + unit.name + ")", size: 70,
+        values: (u, v) => v.map((x) => x.toFixed(x < 10 ? 2 : 1)) },
     ],
-    series: [
-      { label: "t (s)", value: (u, v) => (v == null ? "-" : v.toFixed(3)) },
-      { label: "current", stroke: "#1f77b4", width: 2, fill: "rgba(31,119,180,0.12)",
-        value: (u, v) => (v == null ? "-" : formatSize(v * 1024 * 1024)) },
-      { label: "peak", stroke: "#d62728", width: 1, dash: [6, 4],
-        value: (u, v) => (v == null ? "-" : formatSize(v * 1024 * 1024)) },
-    ],
+    series,
     hooks: {
       draw: [
         (u) => {
           if (!data.peak) return;
           const ctx = u.ctx;
+          const dpr = devicePixelRatio;
           const x = u.valToPos(data.peak.t, "x", true);
-          const y = u.valToPos(data.peak.bytes / (1024 * 1024), "y", true);
+          const y = u.valToPos(data.peak.bytes / unit.scale, "y", true);
           ctx.save();
           ctx.fillStyle = "#d62728";
           ctx.beginPath();
-          ctx.arc(x, y, 5 * devicePixelRatio, 0, 2 * Math.PI);
+          ctx.arc(x, y, 5 * dpr, 0, 2 * Math.PI);
           ctx.fill();
-          ctx.font = 12 * devicePixelRatio + "px sans-serif";
-          ctx.textAlign = x > u.bbox.left + u.bbox.width * 0.7 ? "right" : "left";
-          const dx = ctx.textAlign === "right" ? -8 : 8;
-          ctx.fillText("peak " + formatSize(data.peak.bytes), x + dx * devicePixelRatio, y + 14 * devicePixelRatio);
+          ctx.font = 12 * dpr + "px sans-serif";
+          const note = "peak " + formatIn(unit, data.peak.bytes) + " at " + data.peak.t.toFixed(3) + " s";
+          const curves = drawnCurves(u, rss ? [1, 3] : [1]);
+          const at = placeLabel(x, y, ctx.measureText(note).width, 12 * dpr, u.bbox, curves, 8 * dpr);
+          ctx.textAlign = at.align;
+          ctx.fillText(note, at.x, at.y);
           ctx.restore();
         },
       ],
     },
   };
-  void peakIdx;
-  new uPlot(opts, [t.t, mib(t.current), mib(t.peak)], el);
+  new uPlot(opts, columns, el);
 }
 
 function flame() {
