@@ -1057,3 +1057,16 @@ EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_act
     unmap_env(map, len);
     return r;
 }
+
+/* The unwinder caches each return address's rule (src/frames.c): forget
+ * them when a module goes, before another can be loaded at its address. */
+EXPORT int dlclose(void *handle) {
+    static int (*next)(void *);
+    if (!next)
+        *(void **)&next = dlsym(RTLD_NEXT, "dlclose");
+    if (!next)
+        return -1;
+    int r = next(handle);
+    rcyi_walk_forget();
+    return r;
+}
