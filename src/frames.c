@@ -251,10 +251,18 @@ static bool cfi_get(uintptr_t pc, uint64_t *rule) {
     return false;
 }
 
-static void cfi_spin_lock(void) {
-    while (__atomic_exchange_n(&cfi_lock, 1, __ATOMIC_ACQUIRE))
-        while (__atomic_load_n(&cfi_lock, __ATOMIC_RELAXED))
-            __builtin_ia32_pause();
+/* The writers' lock, taken with a bounded spin: a child forked while
+ * another thread held it, or a signal handler that allocates while its
+ * own thread held it, would otherwise wait forever.  When it cannot be
+ * had, a rule is not cached, and a table that must be emptied makes the
+ * walk hand the stack to libunwind. */
+static bool cfi_try_lock(void) {
+    for (unsigned i = 0; i < (1u << 16); i++) {
+        if (!__atomic_exchange_n(&cfi_lock, 1, __ATOMIC_ACQUIRE))
+            return true;
+        __builtin_ia32_pause();
+    }
+    return false;
 }
 
 static void cfi_spin_unlock(void) {
@@ -269,7 +277,8 @@ static void cfi_clear_locked(void) {
 
 static void cfi_put(uintptr_t pc, uint64_t rule) {
     rule = (rule & 0xffffffffu) | (uint64_t)cfi_tag(pc) << 32;
-    cfi_spin_lock();
+    if (!cfi_try_lock())
+        return;
     size_t i = cfi_index(pc), at = i;
     for (unsigned k = 0; k < CFI_PROBE; k++, i = (i + 1) & (CFI_SLOTS - 1)) {
         uintptr_t key = __atomic_load_n(&cfi_table[i].key, __ATOMIC_RELAXED);
@@ -292,16 +301,19 @@ static int count_subs(struct dl_phdr_info *info, size_t size, void *arg) {
     return 1;
 }
 
-/* On a miss: empty the table if a module was unloaded since it was filled. */
-static void cfi_check_unloads(void) {
+/* On a miss: empty the table if a module was unloaded since it was
+ * filled; false when it had to be and could not. */
+static bool cfi_check_unloads(void) {
     unsigned long long subs = 0;
     dl_iterate_phdr(count_subs, &subs);
     if (subs != __atomic_load_n(&cfi_subs, __ATOMIC_RELAXED)) {
-        cfi_spin_lock();
+        if (!cfi_try_lock())
+            return false;
         cfi_clear_locked();
         __atomic_store_n(&cfi_subs, subs, __ATOMIC_RELAXED);
         cfi_spin_unlock();
     }
+    return true;
 }
 
 /* ---- reading .eh_frame ---- */
@@ -705,7 +717,8 @@ static int walk_cfi(uintptr_t fp, uintptr_t lo, uintptr_t hi, uintptr_t *out, in
             break;
         uint64_t rule;
         if (!cfi_get(pc, &rule)) {
-            cfi_check_unloads();
+            if (!cfi_check_unloads())
+                return -1;
             rule = compute_rule(pc);
             cfi_put(pc, rule);
         }
@@ -735,7 +748,10 @@ static int walk_cfi(uintptr_t fp, uintptr_t lo, uintptr_t hi, uintptr_t *out, in
 
 void rcyi_walk_forget(void) {
 #ifdef RCY_CFI_WALK
-    cfi_spin_lock();
+    if (!cfi_try_lock()) { /* its holder is gone: stop trusting the table */
+        __atomic_store_n(&use_cfi, 0, __ATOMIC_RELAXED);
+        return;
+    }
     cfi_clear_locked();
     cfi_spin_unlock();
 #endif
