@@ -1,32 +1,20 @@
-/* src/internal.h — declarations shared between the library's files,
- * grouped by the file that defines them.  Nothing here is exported:
- * every rcyi_ name has hidden visibility (the build sets
- * -fvisibility=hidden; only RCY_API names are exported). */
+/* src/internal.h — every internal header of the library, for the files
+ * that use several layers.  Each concept has one header, which holds its
+ * state, its invariants and its internal API (docs/internals.md maps
+ * them); open that header, not this one.  Nothing here is exported: every
+ * rcyi_ name has hidden visibility (the build sets -fvisibility=hidden;
+ * only RCY_API names are exported). */
 #ifndef RCY_SRC_INTERNAL_H
 #define RCY_SRC_INTERNAL_H
 
-#include "object.h"
 #include "recycle.h"
 
-/* ---- alloc.c: the small-object allocator (its API and invariants) --- */
-
-#include "alloc.h"
-
-/* ---- object.c: the object layer (see object.h) --------------------- */
-
-#include "object.h"
-
-/* ---- tracemalloc.c: hooks on every traced event (the tracer's header) */
-
-#include "tracemalloc.h"
-
-/* ---- gc.c, weakref.c: the collector's hooks in the object life cycle */
-
-#include "gc.h"
-#include "weakref.h"
-
-/* ---- error.c: the single error path and output ---------------------- */
-
-#include "error.h"
+#include "alloc.h"       /* the small-object allocator: arenas, pools, blocks */
+#include "error.h"       /* the error path, misuse reports, output */
+#include "gc.h"          /* the cycle collector: state, phases, hooks */
+#include "object.h"      /* object headers, refcounts, the object layer's state */
+#include "os.h"          /* mmap, pages, clocks, /proc */
+#include "tracemalloc.h" /* the tracer: hooks, tables, native stacks */
+#include "weakref.h"     /* weak references and finalize objects */
 
 #endif

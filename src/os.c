@@ -122,12 +122,6 @@ bool rcyi_os_readable(const void *p, size_t n) {
     return ok;
 }
 
-uint64_t rcyi_os_now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 size_t rcyi_os_rss(void) {
     FILE *f = fopen("/proc/self/statm", "r");
     if (!f)

@@ -36,8 +36,6 @@ void rcyi_os_decommit(void *p, size_t size);
 /* True when [p, p+n) is mapped, so reading it cannot fault (used only by
  * slow misuse checks). */
 bool rcyi_os_readable(const void *p, size_t n);
-/* Monotonic clock in nanoseconds. */
-uint64_t rcyi_os_now_ns(void);
 /* Resident set size of the process in bytes (0 when unknown). */
 size_t rcyi_os_rss(void);
 /* Monotonic clock in seconds (the collector's pause durations). */

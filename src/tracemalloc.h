@@ -180,6 +180,16 @@ int rcyi_walk_stack(uintptr_t fp, uintptr_t *out, int max, int skip, int *total)
 /* Force libunwind (RCY_TRACEMALLOC_UNWIND=libunwind); false when the build
  * has no libunwind. */
 bool rcyi_walk_use_libunwind(bool on);
+/* With libunwind forced: walk with cached DWARF CFA rules (the default),
+ * or (false) ask libunwind for every stack.  False when the build has no
+ * CFI walk. */
+bool rcyi_walk_use_cfi(bool on);
+/* Forget the cached rules (a module was unloaded: its addresses may be
+ * reused).  Unloads are also noticed on the next cache miss. */
+void rcyi_walk_forget(void);
+/* How many CFI walks met a frame their rules cannot follow and were handed
+ * to libunwind (tests check that the fast walk is the one taken). */
+unsigned long rcyi_walk_fallbacks(void);
 
 /* ---- symbols.c: addresses to file:line:function ----------------------- */
 

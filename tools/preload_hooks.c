@@ -9,6 +9,7 @@
 
 #include "tracemalloc.h" /* rcyi_tracemalloc_take: realloc's trace set aside */
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -319,5 +320,18 @@ EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_act
     fixed_env f = env_begin(envp);
     int r = preload_real.posix_spawnp(pid, file, fa, attr, argv, f.env);
     env_end(&f);
+    return r;
+}
+
+/* The unwinder caches each return address's rule (src/frames.c): forget
+ * them when a module goes, before another can be loaded at its address. */
+EXPORT int dlclose(void *handle) {
+    static int (*next)(void *);
+    if (!next)
+        *(void **)&next = dlsym(RTLD_NEXT, "dlclose");
+    if (!next)
+        return -1;
+    int r = next(handle);
+    rcyi_walk_forget();
     return r;
 }
