@@ -3,7 +3,7 @@
  * shared by tracemalloc.c (the engine), frames.c (native stacks),
  * symbols.c (DWARF symbolization) and the snapshot files (snapshot.h:
  * the snapshot object, statistics, filters, formats, the file format);
- * tools/preload.c, which compiles the sources again, uses the
+ * tools/preload_hooks.c, which compiles the sources again, uses the
  * take/put-back pair for realloc.
  *
  * Events, stoppers and what protects each piece of state (the engine's
