@@ -18,6 +18,7 @@
  *                    that fail (ENOMEM); prints "reallocfail done N"
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
@@ -150,7 +151,15 @@ static int mode_exec(const char *self) {
 }
 
 static int mode_loop(long n) {
+    /* CLI_TARGET_READY=PATH: create PATH once the loop runs (traced), so a
+     * test can signal the program mid-loop however slow its start-up. */
+    const char *ready = getenv("CLI_TARGET_READY");
     for (long i = 0; i < n; i++) {
+        if (ready && i == 1000) {
+            int fd = open(ready, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+            if (fd >= 0)
+                close(fd);
+        }
         void *q = malloc((size_t)(1 + (i * 7919) % 4096));
         sink = q;
         if (i % 3 == 0) {

@@ -125,10 +125,14 @@ fi
 
 # ---- 5. silent loss --------------------------------------------------------
 for i in 1 2 3 4 5; do
-    rm -f term.rcy
-    "$RECYCLE" run -q -o term.rcy -- "$CLI_TARGET" loop 1000000000 >/dev/null &
+    rm -f term.rcy term.ready
+    CLI_TARGET_READY=term.ready "$RECYCLE" run -q -o term.rcy -- "$CLI_TARGET" loop 1000000000 >/dev/null &
     pid=$!
-    sleep 0.4
+    # Signal it once its loop runs (a fixed sleep lost the race on a
+    # loaded machine: a SIGTERM before the preload's start-up is a plain
+    # death, with nothing to write).
+    t=0
+    while [ ! -e term.ready ] && [ $t -lt 300 ]; do sleep 0.1; t=$((t + 1)); done
     kill -TERM "$pid"
     wait "$pid"
     [ -s term.rcy ] && echo yes
