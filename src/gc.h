@@ -37,8 +37,17 @@
  *              a saturated count is never decremented, so the object
  *              counts as reachable from outside — always safe).  A member
  *              is initialised by whichever comes first: its own turn in
- *              the scan or a visit from another member.
- *   2. mark    gc_refs > 0 means referenced from outside the set.  Such
+ *              the scan or a visit from another member.  G < 2: the scan
+ *              runs newest first and sets a scratch GEN bit (gc.c's
+ *              SUBTRACTED; members are in GEN 0 or 1, so it is clear on
+ *              them before) on each member it has traversed, telling an
+ *              edge to an older member from one to a newer member or to
+ *              itself; edges all one way and no self-reference prove the
+ *              set acyclic.
+ *   2. mark    G < 2 with the set proved acyclic in step 1: every member
+ *              survives (exact reference counts), finished in set order,
+ *              nothing traversed.  Otherwise:
+ *              gc_refs > 0 means referenced from outside the set.  Such
  *              members, and every member they reach (explicit stack, never
  *              recursion), are "finished": COLLECTING cleared and the object
  *              placed in generation min(G+1, 2) as a survivor.  (G < 2:
