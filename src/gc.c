@@ -128,7 +128,7 @@ static inline uint32_t vec_push(rcy_heap *h, rcyi_gc_vec *v, rcy_head_ *o) {
 /* Untrack: the entry becomes a hole (no other object's header is
  * touched); holes at the end are popped, so a vector whose objects all
  * died is empty again. */
-static __attribute__((noinline)) void vec_pop_holes(rcy_heap *h, rcyi_gc_vec *v) {
+void rcyi_gc_vec_pop_holes(rcy_heap *h, rcyi_gc_vec *v) {
     size_t n = v->len - 1;
     while (n && !v->items[n - 1])
         n--;
@@ -142,7 +142,7 @@ static inline void vec_remove(rcy_heap *h, rcyi_gc_vec *v, uint32_t i) {
     v->items[i] = NULL;
     v->live--;
     if (i + 1 == v->len)
-        vec_pop_holes(h, v);
+        rcyi_gc_vec_pop_holes(h, v);
 }
 
 /* Put a tracked object (not COLLECTING) into generation g.  Out of line:
@@ -1403,7 +1403,7 @@ static void collect_generations(rcy_heap *h) {
     }
 }
 
-static __attribute__((noinline)) void on_new_slow(rcy_heap *h, rcy_head_ *obj) {
+void rcyi_gc_on_new_slow(rcy_heap *h, rcy_head_ *obj) {
     rcyi_gc_state *gc = &h->gc;
     if (gc->stage == RCYI_GC_DONE) {
         gc->count[0]--;
@@ -1418,26 +1418,11 @@ static __attribute__((noinline)) void on_new_slow(rcy_heap *h, rcy_head_ *obj) {
     track_head(h, obj);
 }
 
-/* A new object is never tracked yet: one compare decides whether anything
- * but an append to generation 0 is due (see rcyi_gc_update_trigger).  This and
- * rcyi_gc_on_free spell out track_head / untrack_tracked on purpose:
- * calling those instead cost 29-30% more instructions in each (callgrind,
- * binary_trees 14 tracked: 1.049 G -> 1.100 G in all). */
 void rcyi_gc_on_new(rcy_heap *h, rcy_head_ *obj) {
-    rcyi_gc_state *gc = &h->gc;
-    rcyi_gc_vec *v = &gc->young[0];
-    if (RCY_UNLIKELY(++gc->count[0] > gc->trigger) || RCY_UNLIKELY(v->len == v->cap)) {
-        on_new_slow(h, obj);
-        return;
-    }
-    size_t i = v->len++;
-    v->items[i] = obj;
-    v->live++;
-    gc->ntracked++;
-    obj->gcword = (obj->gcword & RCYI_GC_KEEP_BITS) | RCYI_GC_TRACKED | rcyi_slot_bits(i);
+    rcyi_gc_on_new_inline(h, &h->gc, obj);
 }
 
-static __attribute__((noinline)) void on_free_slow(rcy_heap *h, rcy_head_ *obj) {
+void rcyi_gc_on_free_slow(rcy_heap *h, rcy_head_ *obj) {
     rcyi_gc_state *gc = &h->gc;
     if (gc->stage == RCYI_GC_DONE)
         return;
@@ -1464,30 +1449,8 @@ static __attribute__((noinline)) void on_free_slow(rcy_heap *h, rcy_head_ *obj) 
         gc->count[0]--;
 }
 
-/* The common death: a young object, outside a collection's garbage. */
 void rcyi_gc_on_free(rcy_heap *h, rcy_head_ *obj) {
-    rcyi_gc_state *gc = &h->gc;
-    uint32_t w = obj->gcword;
-    if (RCY_LIKELY((w & (RCYI_GC_TRACKED | RCYI_GC_COLLECTING)) == RCYI_GC_TRACKED) &&
-        RCY_LIKELY(gc->stage != RCYI_GC_DONE)) {
-        gc->ntracked--;
-        obj->gcword = rcyi_gc_untracked_word(w);
-        gc->count[0] -= gc->count[0] != 0;
-        unsigned g = rcyi_gcword_gen(w);
-        if (g < 2) {
-            rcyi_gc_vec *v = &gc->young[g];
-            uint32_t i = rcyi_gcword_slot(w);
-            GC_ASSERT(i < v->len && v->items[i] == obj);
-            v->items[i] = NULL;
-            v->live--;
-            if (RCY_UNLIKELY(i + 1 == v->len))
-                vec_pop_holes(h, v);
-        } else if (g == RCYI_GC_GEN_FROZEN) {
-            gc->nfrozen--;
-        }
-        return;
-    }
-    on_free_slow(h, obj);
+    rcyi_gc_on_free_inline(h, &h->gc, obj);
 }
 
 static void collect_until_nothing(rcy_heap *h) {
