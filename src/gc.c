@@ -263,6 +263,8 @@ typedef struct collection {
     size_t reached;
     size_t revived;                    /* members the scan put in U tentatively, reached later */
     int any_legacy, any_weak, any_fin; /* U has work for those steps */
+    const rcy_type *u_type;            /* the type note_u_type saw last */
+    uint32_t u_words;                  /* the gcwords of U's members, or-ed */
     size_t uncollectable;              /* objects moved to garbage */
     uint32_t dead_bits;  /* refcount_dead: the (COLLECTING|UNREACHABLE) bits of its set */
     unsigned dir;        /* young phase 1: EDGE_* bits of the edges met (see SUBTRACTED) */
@@ -551,6 +553,16 @@ static void drain(collection *c, int (*visit)(void *, void *)) {
     }
 }
 
+/* What U's members of type t need from steps 3a-3c, noted once per run
+ * of members of one type (any_fin also for members finalized already:
+ * run_finalizers skips them). */
+static void note_u_type(collection *c, const rcy_type *t) {
+    c->u_type = t;
+    c->any_legacy |= (t->flags & RCY_TYPE_LEGACY_FINALIZER) != 0;
+    c->any_weak |= rcyi_is_weakref_type(t);
+    c->any_fin |= t->finalize != NULL;
+}
+
 /* o (gcword w, gc_refs 0 after subtraction) goes tentatively into U:
  * marked UNREACHABLE and held by one extra reference, and what the later
  * phases will need to do for it noted. */
@@ -558,9 +570,9 @@ static inline void hold_unreachable(collection *c, rcy_head_ *o, uint32_t w) {
     const rcy_type *t = o->type;
     o->gcword = w | RCYI_GC_UNREACHABLE;
     o->refcnt++;
-    c->any_legacy |= (t->flags & RCY_TYPE_LEGACY_FINALIZER) != 0;
-    c->any_weak |= (w & RCYI_GC_WEAKREFS) || rcyi_is_weakref_type(t);
-    c->any_fin |= t->finalize && !(w & RCYI_GC_FINALIZED);
+    c->u_words |= w;
+    if (RCY_UNLIKELY(t != c->u_type))
+        note_u_type(c, t);
 }
 
 /* Visit o's edges for marking.  A list's items are walked inline, and a
@@ -1223,7 +1235,7 @@ static size_t collect_unreachable(collection *c, rcy_head_ **u, size_t nu) {
     if (gc->debug & RCY_GC_DEBUG_COLLECTABLE)
         for (size_t i = 0; i < nu; i++)
             debug_object("collectable", u[i]);
-    if (c->any_weak) /* 3b */
+    if (c->any_weak || (c->u_words & RCYI_GC_WEAKREFS)) /* 3b */
         collected += clear_weakrefs_of(h, u, nu, 1);
     /* What a finalizer left to die by refcounting is not counted:
      * CPython frees it during finalization, outside its count. */
@@ -1422,7 +1434,7 @@ void rcyi_gc_on_new(rcy_heap *h, rcy_head_ *obj) {
     rcyi_gc_on_new_inline(h, &h->gc, obj);
 }
 
-void rcyi_gc_on_free_slow(rcy_heap *h, rcy_head_ *obj) {
+static __attribute__((noinline)) void on_free_other(rcy_heap *h, rcy_head_ *obj) {
     rcyi_gc_state *gc = &h->gc;
     if (gc->stage == RCYI_GC_DONE)
         return;
@@ -1430,16 +1442,9 @@ void rcyi_gc_on_free_slow(rcy_heap *h, rcy_head_ *obj) {
     if (w & RCYI_GC_COLLECTING) {
         /* Only members of the final garbage can die while marked: the
          * collector held them until the release step. */
-        if (gc->release && (w & RCYI_GC_UNREACHABLE)) {
-            gc->release[rcyi_gcword_slot(w)] = NULL;
-            gc->released_freed++;
-        } else {
-            rcyi_fatal(RCY_EMISUSE,
-                       "gc: %s object %p freed during a collection while the collector held it",
-                       obj->type->name, rcyi_obj(obj));
-        }
-        gc->ntracked--;
-        obj->gcword = rcyi_gc_untracked_word(w);
+        rcyi_fatal(RCY_EMISUSE,
+                   "gc: %s object %p freed during a collection while the collector held it",
+                   obj->type->name, rcyi_obj(obj));
     } else if (w & RCYI_GC_TRACKED) {
         untrack_tracked(h, obj, w);
     } else {
@@ -1447,6 +1452,23 @@ void rcyi_gc_on_free_slow(rcy_heap *h, rcy_head_ *obj) {
     }
     if (gc->count[0] > 0)
         gc->count[0]--;
+}
+
+/* The common slow death: a member of the final garbage in the release
+ * step (a leaf: the rest, out of line, kept it from being one). */
+void rcyi_gc_on_free_slow(rcy_heap *h, rcy_head_ *obj) {
+    rcyi_gc_state *gc = &h->gc;
+    uint32_t w = obj->gcword;
+    if (RCY_LIKELY((w & RCYI_GC_IN_U) == RCYI_GC_IN_U) && RCY_LIKELY(gc->release != NULL) &&
+        RCY_LIKELY(gc->stage != RCYI_GC_DONE)) {
+        gc->release[rcyi_gcword_slot(w)] = NULL;
+        gc->released_freed++;
+        gc->ntracked--;
+        obj->gcword = rcyi_gc_untracked_word(w);
+        gc->count[0] -= gc->count[0] != 0;
+        return;
+    }
+    on_free_other(h, obj);
 }
 
 void rcyi_gc_on_free(rcy_heap *h, rcy_head_ *obj) {
