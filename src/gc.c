@@ -1128,7 +1128,7 @@ static int gather_young(collection *c, unsigned gen) {
         a[--k] = o; /* k >= i: never an entry still to visit */
         subtract_one(c, o, 1);
     }
-    c->set = a + k;
+    c->set = a ? a + k : NULL; /* no vector at all: no set */
     c->nset = n - k;
     return RCY_OK;
 }
