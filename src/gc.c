@@ -128,7 +128,7 @@ static inline uint32_t vec_push(rcy_heap *h, rcyi_gc_vec *v, rcy_head_ *o) {
 /* Untrack: the entry becomes a hole (no other object's header is
  * touched); holes at the end are popped, so a vector whose objects all
  * died is empty again. */
-static __attribute__((noinline)) void vec_pop_holes(rcy_heap *h, rcyi_gc_vec *v) {
+void rcyi_gc_vec_pop_holes(rcy_heap *h, rcyi_gc_vec *v) {
     size_t n = v->len - 1;
     while (n && !v->items[n - 1])
         n--;
@@ -142,7 +142,7 @@ static inline void vec_remove(rcy_heap *h, rcyi_gc_vec *v, uint32_t i) {
     v->items[i] = NULL;
     v->live--;
     if (i + 1 == v->len)
-        vec_pop_holes(h, v);
+        rcyi_gc_vec_pop_holes(h, v);
 }
 
 /* Put a tracked object (not COLLECTING) into generation g.  Out of line:
@@ -263,9 +263,14 @@ typedef struct collection {
     size_t reached;
     size_t revived;                    /* members the scan put in U tentatively, reached later */
     int any_legacy, any_weak, any_fin; /* U has work for those steps */
+    const rcy_type *u_type;            /* the type note_u_type saw last */
+    uint32_t u_words;                  /* the gcwords of U's members, or-ed */
     size_t uncollectable;              /* objects moved to garbage */
-    uint32_t dead_bits; /* refcount_dead: the (COLLECTING|UNREACHABLE) bits of its set */
-    int overcounted;    /* the walk found more objects than ntracked says */
+    uint32_t dead_bits;  /* refcount_dead: the (COLLECTING|UNREACHABLE) bits of its set */
+    unsigned dir;        /* young phase 1: EDGE_* bits of the edges met (see SUBTRACTED) */
+    rcy_head_ *cur;      /* young phase 1: the member whose edges are being visited */
+    rcy_head_ **set_mem; /* the block c->set lies in (freed at the end) */
+    int overcounted;     /* the walk found more objects than ntracked says */
     /* Young collections: survivors are appended to queue[qlen++] (room
      * for every member reserved) and traversed from queue[qhead]. */
     rcy_head_ **queue;
@@ -327,16 +332,42 @@ static inline uint32_t initial_refs(uint32_t rc) {
     return rc >= RCYI_SLOT_MAX ? RCYI_SLOT_MAX : rc;
 }
 
+/* Young collections' phase 1 runs over the set newest first and marks
+ * each member whose own edges it has subtracted (SUBTRACTED, a GEN bit:
+ * members of a young collection are in generation 0 or 1, so it is never
+ * set on one, and once COLLECTING nothing reads their GEN).  Each edge
+ * between members is noted in c->dir: to a member not subtracted yet, an
+ * older one (EDGE_BACK); to one subtracted already, a newer one
+ * (EDGE_FORWARD), or the member itself (EDGE_SELF).  When all edges point
+ * one way (all back, as in objects made from their parts, or all
+ * forward, as in trees built from the root) and none is a self-reference,
+ * the set holds no cycle, and with exact reference counts every member is
+ * reachable from outside (following referrers from any member ends, the
+ * index moving one way, at a member only outside references keep): phase
+ * 2 has nothing to find and survive_all places the set without
+ * traversing it again. */
+#define SUBTRACTED   rcyi_gen_bits(2)
+#define EDGE_BACK    1u
+#define EDGE_FORWARD 2u
+#define EDGE_SELF    4u
+
+/* Phase 1 of a young collection proved the set acyclic (see SUBTRACTED). */
+static inline int set_acyclic(const collection *c) {
+    return c->dir != (EDGE_BACK | EDGE_FORWARD) && !(c->dir & EDGE_SELF);
+}
+
 /* Phase 1: references from set members are subtracted from gc_refs; a
- * member met first as a child is initialised here. */
-static int visit_subtract(void *obj, void *arg) {
-    collection *c = arg;
+ * member met first as a child is initialised here.  `young`: a young
+ * collection's pass, noting edges to members already subtracted. */
+static inline void subtract_edge(collection *c, void *obj, int young) {
     rcy_head_ *o = rcyi_head(obj);
     uint32_t w = o->gcword;
     if (w & RCYI_GC_COLLECTING) {
+        if (young)
+            c->dir |= !(w & SUBTRACTED) ? EDGE_BACK : o != c->cur ? EDGE_FORWARD : EDGE_SELF;
         if (rcyi_gcword_slot(w) - 1u < RCYI_SLOT_MAX - 1u)
             o->gcword = w - RCYI_GC_SLOT_ONE;
-        return 0;
+        return;
     }
     uint32_t rc = o->refcnt;
     if (is_member(c, w) && rc != 0) {
@@ -345,13 +376,24 @@ static int visit_subtract(void *obj, void *arg) {
         if (RCY_UNLIKELY(r >= RCYI_SLOT_MAX - 1))
             r = RCYI_SLOT_MAX;
         o->gcword = rcyi_gcword_with_slot(w, r) | RCYI_GC_COLLECTING;
+        if (young)
+            c->dir |= EDGE_BACK;
     }
+}
+
+static int visit_subtract(void *obj, void *arg) {
+    subtract_edge(arg, obj, 0);
     return 0;
 }
 
-/* `run` references to obj at once: visit_subtract run times. */
-static inline void subtract_run(collection *c, void *obj, uint32_t run) {
-    (void)visit_subtract(obj, c);
+static int visit_subtract_young(void *obj, void *arg) {
+    subtract_edge(arg, obj, 1);
+    return 0;
+}
+
+/* `run` references to obj at once: subtract_edge run times. */
+static inline void subtract_run(collection *c, void *obj, uint32_t run, int young) {
+    subtract_edge(c, obj, young);
     if (run == 1)
         return;
     rcy_head_ *o = rcyi_head(obj);
@@ -364,7 +406,7 @@ static inline void subtract_run(collection *c, void *obj, uint32_t run) {
  * per edge (lists are most of the edges of container-heavy heaps).  Runs
  * of equal items are subtracted at once: one read-modify-write of the
  * target instead of a chain of them, each waiting for the last. */
-static void subtract_list(collection *c, rcy_head_ *o) {
+static inline void subtract_list(collection *c, rcy_head_ *o, int young) {
     size_t n;
     void *const *items = rcyi_list_items(rcyi_obj(o), &n);
     if (!n)
@@ -377,22 +419,28 @@ static void subtract_list(collection *c, rcy_head_ *o) {
             run++;
             continue;
         }
-        subtract_run(c, prev, run);
+        subtract_run(c, prev, run, young);
         prev = p;
         run = 1;
     }
-    subtract_run(c, prev, run);
+    subtract_run(c, prev, run, young);
 }
 
-static inline void subtract_one(collection *c, rcy_head_ *o) {
+static inline void subtract_one(collection *c, rcy_head_ *o, int young) {
     uint32_t w = o->gcword;
-    if (!(w & RCYI_GC_COLLECTING))
+    if (young) {
+        if (!(w & RCYI_GC_COLLECTING))
+            w = rcyi_gcword_with_slot(w, initial_refs(o->refcnt)) | RCYI_GC_COLLECTING;
+        o->gcword = w | SUBTRACTED;
+        c->cur = o;
+    } else if (!(w & RCYI_GC_COLLECTING)) {
         o->gcword = rcyi_gcword_with_slot(w, initial_refs(o->refcnt)) | RCYI_GC_COLLECTING;
+    }
     if (o->type == &rcy_list_type) {
-        subtract_list(c, o);
+        subtract_list(c, o, young);
         return;
     }
-    o->type->traverse(rcyi_obj(o), visit_subtract, c);
+    o->type->traverse(rcyi_obj(o), young ? visit_subtract_young : visit_subtract, c);
 }
 
 /* c->seg is sized before the walk (nothing is allocated or freed during
@@ -409,7 +457,7 @@ static void new_segment(collection *c, uintptr_t key) {
 static __attribute__((noinline)) void walk_collect_new_run(collection *c, rcy_head_ *o) {
     new_segment(c, (uintptr_t)o >> 20);
     c->set[c->nset++] = o;
-    subtract_one(c, o);
+    subtract_one(c, o, 0);
 }
 
 /* How far ahead the full collection's two passes prefetch.  Both are
@@ -441,7 +489,7 @@ static void walk_collect(rcy_head_ *o, void *arg) {
         return;
     }
     c->set[c->nset++] = o;
-    subtract_one(c, o);
+    subtract_one(c, o, 0);
 }
 
 /* Phase 2: reachability from the members referenced from outside. */
@@ -505,6 +553,16 @@ static void drain(collection *c, int (*visit)(void *, void *)) {
     }
 }
 
+/* What U's members of type t need from steps 3a-3c, noted once per run
+ * of members of one type (any_fin also for members finalized already:
+ * run_finalizers skips them). */
+static void note_u_type(collection *c, const rcy_type *t) {
+    c->u_type = t;
+    c->any_legacy |= (t->flags & RCY_TYPE_LEGACY_FINALIZER) != 0;
+    c->any_weak |= rcyi_is_weakref_type(t);
+    c->any_fin |= t->finalize != NULL;
+}
+
 /* o (gcword w, gc_refs 0 after subtraction) goes tentatively into U:
  * marked UNREACHABLE and held by one extra reference, and what the later
  * phases will need to do for it noted. */
@@ -512,9 +570,9 @@ static inline void hold_unreachable(collection *c, rcy_head_ *o, uint32_t w) {
     const rcy_type *t = o->type;
     o->gcword = w | RCYI_GC_UNREACHABLE;
     o->refcnt++;
-    c->any_legacy |= (t->flags & RCY_TYPE_LEGACY_FINALIZER) != 0;
-    c->any_weak |= (w & RCYI_GC_WEAKREFS) || rcyi_is_weakref_type(t);
-    c->any_fin |= t->finalize && !(w & RCYI_GC_FINALIZED);
+    c->u_words |= w;
+    if (RCY_UNLIKELY(t != c->u_type))
+        note_u_type(c, t);
 }
 
 /* Visit o's edges for marking.  A list's items are walked inline, and a
@@ -595,8 +653,9 @@ static void mark_reachable(collection *c, rcy_head_ ***u, size_t *nu) {
             }
         } else {
             /* Tentatively in U: marked and held now, which saves a pass
-             * when it stays there (garbage usually does). */
-            hold_unreachable(c, o, w);
+             * when it stays there (garbage usually does).  Its GEN back
+             * as it was: SUBTRACTED was phase 1's. */
+            hold_unreachable(c, o, w & ~(uint32_t)SUBTRACTED);
             /* never overwrites an unscanned entry: k <= done */
             a[k] = o;
             k++;
@@ -1004,7 +1063,7 @@ static int gather_full(collection *c) {
     rcyi_gc_state *gc = &h->gc;
     c->set_cap = gc->ntracked - gc->nfrozen;
     if (c->set_cap) {
-        c->set = rcyi_alloc(h, c->set_cap * sizeof *c->set, RCYI_KIND_RAW);
+        c->set = c->set_mem = rcyi_alloc(h, c->set_cap * sizeof *c->set, RCYI_KIND_RAW);
         if (!c->set)
             return RCY_ENOMEM;
     }
@@ -1044,20 +1103,21 @@ static int merge_young(rcy_heap *h) {
 }
 
 /* Phase 1 of a young collection: the young vectors become c->set (holes
- * and dying objects dropped) and subtraction runs over it. */
+ * and dying objects dropped, packed at the end of the block) and
+ * subtraction runs over it newest first (see SUBTRACTED). */
 static int gather_young(collection *c, unsigned gen) {
     rcy_heap *h = c->h;
     rcyi_gc_vec *v0 = &h->gc.young[0];
     if (gen == 1 && h->gc.young[1].len && merge_young(h) < 0)
         return RCY_ENOMEM;
-    c->set = v0->items;
-    c->nset = v0->len;
+    rcy_head_ **a = v0->items;
+    size_t n = v0->len, k = n;
+    c->set_mem = a;
     c->set_cap = v0->cap;
     v0->items = NULL;
     rcyi_gc_vec_reset(h, v0, v0->live); /* refill without regrowing from 8 */
-    size_t k = 0;
-    for (size_t i = 0; i < c->nset; i++) {
-        rcy_head_ *o = c->set[i];
+    for (size_t i = n; i-- > 0;) {
+        rcy_head_ *o = a[i];
         if (!o) /* a hole left by an untrack */
             continue;
         if (o->refcnt == 0) { /* dying: not a candidate */
@@ -1065,11 +1125,23 @@ static int gather_young(collection *c, unsigned gen) {
             leave_set(h, o, c->target);
             continue;
         }
-        c->set[k++] = o;
-        subtract_one(c, o);
+        a[--k] = o; /* k >= i: never an entry still to visit */
+        subtract_one(c, o, 1);
     }
-    c->nset = k;
+    c->set = a ? a + k : NULL; /* no vector at all: no set */
+    c->nset = n - k;
     return RCY_OK;
+}
+
+/* Phase 2 of a young collection whose phase 1 met no forward edge: every
+ * member survives, placed in the set's order (allocation order, in which
+ * the next collection of generation 1 can pass the same test). */
+static void survive_all(collection *c) {
+    for (size_t i = 0; i < c->nset; i++) {
+        rcy_head_ *o = c->set[i];
+        put_survivor(c, o, o->gcword);
+    }
+    c->reached = c->nset;
 }
 
 /* Phase 2: mark what is reachable from outside; survivors placed.  Young
@@ -1093,10 +1165,15 @@ static void mark_phase(collection *c, unsigned gen, rcy_head_ ***u, size_t *nu) 
         gc->count[gen + 1]++;
     for (unsigned g = 0; g <= gen; g++)
         gc->count[g] = 0;
-    if (gen == 2)
+    if (gen == 2) {
         mark_full(c, u, nu);
-    else
+    } else if (set_acyclic(c)) {
+        survive_all(c);
+        *u = c->set;
+        *nu = 0;
+    } else {
         mark_reachable(c, u, nu);
+    }
     if (c->queue && gen == 0) {
         v1->live += c->qlen - v1->len;
         v1->len = c->qlen;
@@ -1158,7 +1235,7 @@ static size_t collect_unreachable(collection *c, rcy_head_ **u, size_t nu) {
     if (gc->debug & RCY_GC_DEBUG_COLLECTABLE)
         for (size_t i = 0; i < nu; i++)
             debug_object("collectable", u[i]);
-    if (c->any_weak) /* 3b */
+    if (c->any_weak || (c->u_words & RCYI_GC_WEAKREFS)) /* 3b */
         collected += clear_weakrefs_of(h, u, nu, 1);
     /* What a finalizer left to die by refcounting is not counted:
      * CPython frees it during finalization, outside its count. */
@@ -1185,7 +1262,7 @@ static ssize_t end_collection(collection *c, unsigned gen, size_t collected, siz
                               double t0, rcy_gc_info *info) {
     rcy_heap *h = c->h;
     rcyi_gc_state *gc = &h->gc;
-    raw_free(h, c->set);
+    raw_free(h, c->set_mem);
     raw_free(h, c->stack);
     raw_free(h, c->seg);
     if (gen == 2)
@@ -1338,7 +1415,7 @@ static void collect_generations(rcy_heap *h) {
     }
 }
 
-static __attribute__((noinline)) void on_new_slow(rcy_heap *h, rcy_head_ *obj) {
+void rcyi_gc_on_new_slow(rcy_heap *h, rcy_head_ *obj) {
     rcyi_gc_state *gc = &h->gc;
     if (gc->stage == RCYI_GC_DONE) {
         gc->count[0]--;
@@ -1353,26 +1430,11 @@ static __attribute__((noinline)) void on_new_slow(rcy_heap *h, rcy_head_ *obj) {
     track_head(h, obj);
 }
 
-/* A new object is never tracked yet: one compare decides whether anything
- * but an append to generation 0 is due (see rcyi_gc_update_trigger).  This and
- * rcyi_gc_on_free spell out track_head / untrack_tracked on purpose:
- * calling those instead cost 29-30% more instructions in each (callgrind,
- * binary_trees 14 tracked: 1.049 G -> 1.100 G in all). */
 void rcyi_gc_on_new(rcy_heap *h, rcy_head_ *obj) {
-    rcyi_gc_state *gc = &h->gc;
-    rcyi_gc_vec *v = &gc->young[0];
-    if (RCY_UNLIKELY(++gc->count[0] > gc->trigger) || RCY_UNLIKELY(v->len == v->cap)) {
-        on_new_slow(h, obj);
-        return;
-    }
-    size_t i = v->len++;
-    v->items[i] = obj;
-    v->live++;
-    gc->ntracked++;
-    obj->gcword = (obj->gcword & RCYI_GC_KEEP_BITS) | RCYI_GC_TRACKED | rcyi_slot_bits(i);
+    rcyi_gc_on_new_inline(h, &h->gc, obj);
 }
 
-static __attribute__((noinline)) void on_free_slow(rcy_heap *h, rcy_head_ *obj) {
+static __attribute__((noinline)) void on_free_other(rcy_heap *h, rcy_head_ *obj) {
     rcyi_gc_state *gc = &h->gc;
     if (gc->stage == RCYI_GC_DONE)
         return;
@@ -1380,16 +1442,9 @@ static __attribute__((noinline)) void on_free_slow(rcy_heap *h, rcy_head_ *obj) 
     if (w & RCYI_GC_COLLECTING) {
         /* Only members of the final garbage can die while marked: the
          * collector held them until the release step. */
-        if (gc->release && (w & RCYI_GC_UNREACHABLE)) {
-            gc->release[rcyi_gcword_slot(w)] = NULL;
-            gc->released_freed++;
-        } else {
-            rcyi_fatal(RCY_EMISUSE,
-                       "gc: %s object %p freed during a collection while the collector held it",
-                       obj->type->name, rcyi_obj(obj));
-        }
-        gc->ntracked--;
-        obj->gcword = rcyi_gc_untracked_word(w);
+        rcyi_fatal(RCY_EMISUSE,
+                   "gc: %s object %p freed during a collection while the collector held it",
+                   obj->type->name, rcyi_obj(obj));
     } else if (w & RCYI_GC_TRACKED) {
         untrack_tracked(h, obj, w);
     } else {
@@ -1399,30 +1454,25 @@ static __attribute__((noinline)) void on_free_slow(rcy_heap *h, rcy_head_ *obj) 
         gc->count[0]--;
 }
 
-/* The common death: a young object, outside a collection's garbage. */
-void rcyi_gc_on_free(rcy_heap *h, rcy_head_ *obj) {
+/* The common slow death: a member of the final garbage in the release
+ * step (a leaf: the rest, out of line, kept it from being one). */
+void rcyi_gc_on_free_slow(rcy_heap *h, rcy_head_ *obj) {
     rcyi_gc_state *gc = &h->gc;
     uint32_t w = obj->gcword;
-    if (RCY_LIKELY((w & (RCYI_GC_TRACKED | RCYI_GC_COLLECTING)) == RCYI_GC_TRACKED) &&
+    if (RCY_LIKELY((w & RCYI_GC_IN_U) == RCYI_GC_IN_U) && RCY_LIKELY(gc->release != NULL) &&
         RCY_LIKELY(gc->stage != RCYI_GC_DONE)) {
+        gc->release[rcyi_gcword_slot(w)] = NULL;
+        gc->released_freed++;
         gc->ntracked--;
         obj->gcword = rcyi_gc_untracked_word(w);
         gc->count[0] -= gc->count[0] != 0;
-        unsigned g = rcyi_gcword_gen(w);
-        if (g < 2) {
-            rcyi_gc_vec *v = &gc->young[g];
-            uint32_t i = rcyi_gcword_slot(w);
-            GC_ASSERT(i < v->len && v->items[i] == obj);
-            v->items[i] = NULL;
-            v->live--;
-            if (RCY_UNLIKELY(i + 1 == v->len))
-                vec_pop_holes(h, v);
-        } else if (g == RCYI_GC_GEN_FROZEN) {
-            gc->nfrozen--;
-        }
         return;
     }
-    on_free_slow(h, obj);
+    on_free_other(h, obj);
+}
+
+void rcyi_gc_on_free(rcy_heap *h, rcy_head_ *obj) {
+    rcyi_gc_on_free_inline(h, &h->gc, obj);
 }
 
 static void collect_until_nothing(rcy_heap *h) {

@@ -122,7 +122,7 @@ __attribute__((noinline)) static void *new_other(rcy_heap *h, const rcy_type *ty
 }
 
 __attribute__((noinline)) static void *new_tracked(rcy_heap *h, rcy_head_ *o) {
-    rcyi_gc_on_new(h, o);
+    rcyi_gc_on_new_inline(h, &h->gc, o);
     return o + 1;
 }
 
@@ -345,7 +345,7 @@ void rcy_decref_slow_(void *obj) {
                            !__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED))) {
                 hd->refcnt = 0;
                 if (hd->gcword & RCYI_GC_TRACKED)
-                    rcyi_gc_on_free(h, hd);
+                    rcyi_gc_on_free_inline(h, &h->gc, hd);
                 t = hd->type; /* reloaded: not kept in a register across the call */
                 h->obj.depth++;
                 if (t->destroy)

@@ -243,6 +243,67 @@ static void survivors_move_to_older_generations(void **state) {
     rcy_decref(n);
 }
 
+/* A young collection whose edges all point one way (all to older objects,
+ * or all to newer ones) proves its set acyclic in one pass and skips
+ * marking (src/gc.c, SUBTRACTED); a self-reference is the one cycle such
+ * edges can close, and must still be found. */
+static void self_cycles_among_one_way_edges_are_collected(void **state) {
+    rcy_heap *h = *state;
+    rcy_gc_disable(h);
+    for (int forward = 0; forward < 2; forward++) {
+        reset_tallies();
+        node *keep = mk(h, &node_type, 0);
+        node *s = mk(h, &node_type, 1);
+        link_a(s, s);
+        rcy_decref(s); /* only itself keeps it */
+        node *t = mk(h, &node_type, 2);
+        if (forward)
+            link_a(keep, t); /* older -> newer */
+        else
+            link_a(t, keep);           /* newer -> older */
+        rcy_list *l = rcy_list_new(h); /* a list holding itself, also garbage */
+        assert_int_equal(rcy_list_append(l, l), RCY_OK);
+        rcy_decref(l);
+        assert_int_equal(rcy_gc_collect(h, 0), 2);
+        assert_int_equal(destroyed[1], 1);
+        assert_int_equal(destroyed[0] + destroyed[2], 0);
+        rcy_decref(t);
+        rcy_decref(keep);
+        assert_int_equal(total_destroyed, 3);
+    }
+}
+
+/* Survivors of a young collection without cycles go to generation 1 in
+ * allocation order, as CPython's do (not in the order marking reached
+ * them: a tree built from its root, depth first). */
+static void young_survivors_keep_allocation_order(void **state) {
+    rcy_heap *h = *state;
+    rcy_gc_disable(h);
+    node *r = mk(h, &node_type, 0), *c1 = mk(h, &node_type, 1);
+    link_a(r, c1);
+    node *g1 = mk(h, &node_type, 2);
+    link_a(c1, g1);
+    node *c2 = mk(h, &node_type, 3);
+    link_b(r, c2);
+    node *g2 = mk(h, &node_type, 4);
+    link_a(c2, g2);
+    node *all[] = {r, c1, g1, c2, g2};
+    for (int i = 1; i < 5; i++)
+        rcy_decref(all[i]);
+    assert_int_equal(rcy_gc_collect(h, 0), 0);
+    rcy_list *objs = rcy_gc_get_objects(h, 1);
+    assert_non_null(objs);
+    assert_int_equal(rcy_list_len(objs), 5);
+    for (int i = 0; i < 5; i++)
+        assert_ptr_equal(rcy_list_get(objs, i), all[i]);
+    rcy_decref(objs);
+    assert_int_equal(rcy_gc_collect(h, 1), 0);
+    assert_true(in_generation(h, 2, g2));
+    assert_int_equal(total_destroyed, 0);
+    rcy_decref(r);
+    assert_int_equal(total_destroyed, 5);
+}
+
 static void young_collection_leaves_old_cycles(void **state) {
     rcy_heap *h = *state;
     rcy_gc_disable(h);
@@ -983,6 +1044,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(many_two_cycles_are_collected, setup, teardown),
         cmocka_unit_test_setup_teardown(long_chain_needs_no_deep_recursion, setup, teardown),
         cmocka_unit_test_setup_teardown(survivors_move_to_older_generations, setup, teardown),
+        cmocka_unit_test_setup_teardown(self_cycles_among_one_way_edges_are_collected, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(young_survivors_keep_allocation_order, setup, teardown),
         cmocka_unit_test_setup_teardown(young_collection_leaves_old_cycles, setup, teardown),
         cmocka_unit_test_setup_teardown(old_references_keep_young_objects_alive, setup, teardown),
         cmocka_unit_test_setup_teardown(get_count_counts_net_tracked_allocations, setup, teardown),
