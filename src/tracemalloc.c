@@ -1480,18 +1480,16 @@ static tm_thread *script_frames(tm_thread *thr, const rcyi_fsource *src, int lim
     return thr;
 }
 
-/* Above one frame, or with a frame source: the script frames, then (with
- * none, or in RCY_FRAMES_NATIVE mode) the call site and the native stack
- * from the hook's own frame `fp`.  Ends the event. */
-__attribute__((noinline)) static void trace_alloc_frames(tm_thread *thr, uintptr_t fp,
-                                                         unsigned domain, const void *ptr,
-                                                         size_t size, const char *file, int line,
-                                                         const char *func) {
+/* With a frame source: the script frames, then (with none, or in
+ * RCY_FRAMES_NATIVE mode) the call site and the native stack from the
+ * hook's own frame `fp`.  Ends the event. */
+__attribute__((noinline)) static void
+trace_alloc_script(tm_thread *thr, const rcyi_fsource *src, uintptr_t fp, unsigned domain,
+                   const void *ptr, size_t size, const char *file, int line, const char *func) {
     int limit = __atomic_load_n(&gs.limit, __ATOMIC_RELAXED);
-    const rcyi_fsource *src = __atomic_load_n(&gs.source, __ATOMIC_ACQUIRE);
     uintptr_t stackbuf[STACK_PCS];
     int nscript, stotal, total = 0;
-    int want = (src ? limit : 0) + limit - 1 + RCYI_TM_SLACK;
+    int want = limit + limit - 1 + RCYI_TM_SLACK;
     size_t mapped;
     uintptr_t *pcs = stack_room(stackbuf, &want, &mapped);
     if (want < limit)
@@ -1513,6 +1511,32 @@ __attribute__((noinline)) static void trace_alloc_frames(tm_thread *thr, uintptr
         add_trace(thr, domain, (uintptr_t)ptr, size, id, true);
     event_end(thr);
 out:
+    if (mapped)
+        rcyi_tm_unmap(pcs, mapped);
+}
+
+/* Above one frame, or with a frame source: the native stack from the
+ * hook's own frame `fp` (or trace_alloc_script).  Ends the event. */
+__attribute__((noinline)) static void trace_alloc_frames(tm_thread *thr, uintptr_t fp,
+                                                         unsigned domain, const void *ptr,
+                                                         size_t size, const char *file, int line,
+                                                         const char *func) {
+    const rcyi_fsource *src = __atomic_load_n(&gs.source, __ATOMIC_ACQUIRE);
+    if (RCY_UNLIKELY(src != NULL)) {
+        trace_alloc_script(thr, src, fp, domain, ptr, size, file, line, func);
+        return;
+    }
+    int limit = __atomic_load_n(&gs.limit, __ATOMIC_RELAXED);
+    uintptr_t stackbuf[STACK_PCS];
+    int total = 0;
+    int want = limit - 1 + RCYI_TM_SLACK;
+    size_t mapped;
+    uintptr_t *pcs = stack_room(stackbuf, &want, &mapped);
+    int npcs = rcyi_walk_stack(fp, pcs, want, 0, &total);
+    uint32_t id = tb_lookup(thr, domain, file, line, func, pcs, npcs, total);
+    if (id)
+        add_trace(thr, domain, (uintptr_t)ptr, size, id, true);
+    event_end(thr);
     if (mapped)
         rcyi_tm_unmap(pcs, mapped);
 }
