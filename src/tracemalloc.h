@@ -1,6 +1,7 @@
 /* src/tracemalloc.h — the tracer's header: the hooks the allocator and
  * object layer call on every traced event, and the engine's internals
- * shared by tracemalloc.c (the engine), frames.c (native stacks),
+ * shared by tracemalloc.c (the engine), framesource.c (an interpreter's
+ * script frames), frames.c (native stacks),
  * symbols.c (DWARF symbolization) and the snapshot files (snapshot.h:
  * the snapshot object, statistics, filters, formats, the file format);
  * tools/preload.c, which compiles the sources again, uses the
