@@ -12,8 +12,18 @@
  * symbol for a name without keeping unused symbols alive, and each weak
  * reference's callback removes the entry of a symbol that died.
  *
+ * Under tracemalloc it is the frame source (rcy_tracemalloc_set_frame_source):
+ * every evaluation frame knows the line of the expression it evaluates,
+ * so snapshots and `recycle top` name the Lisp lines that allocated
+ * ("fib.lisp:4"), the way Python's tracemalloc names Python lines.
+ *
  *   lisp                 run the built-in demonstration
  *   lisp '(+ 1 2)' ...   evaluate each argument and print the result
+ *   lisp -f FILE         evaluate the file's expressions
+ *   lisp --snapshot OUT [--native] -f FILE
+ *                        the same with tracemalloc on (16 frames), then
+ *                        dump a snapshot of what is still allocated to OUT
+ *                        (--native: Lisp frames above the C ones)
  *
  * Special forms: quote ' if define lambda let set! begin.
  * Builtins: + - * < = cons car cdr list null? display.
@@ -32,6 +42,7 @@ typedef struct lisp lisp;
 
 typedef struct cons {
     void *car, *cdr; /* strong references; the empty list is lisp.nil */
+    unsigned line;   /* where the reader found this list; 0 = made at run time */
 } cons;
 
 typedef struct symbol {
@@ -48,6 +59,7 @@ typedef struct closure {
     void *params; /* a list of symbols */
     void *body;   /* a list of expressions */
     env *env;     /* where the lambda was evaluated */
+    void *name;   /* the symbol a define gave it, or NULL (a lambda) */
 } closure;
 
 typedef void *(*builtin_fn)(lisp *L, void *args);
@@ -87,6 +99,7 @@ static int closure_traverse(void *self, rcy_visitproc visit, void *arg) {
     RCY_VISIT(c->params, visit, arg);
     RCY_VISIT(c->body, visit, arg);
     RCY_VISIT(c->env, visit, arg);
+    RCY_VISIT(c->name, visit, arg);
     return 0;
 }
 static void closure_clear(void *self) {
@@ -94,6 +107,7 @@ static void closure_clear(void *self) {
     RCY_CLEAR(c->params);
     RCY_CLEAR(c->body);
     RCY_CLEAR(c->env);
+    RCY_CLEAR(c->name);
 }
 
 static const rcy_type cons_type = {
@@ -110,12 +124,23 @@ static const rcy_type nil_type = {.name = "nil", .size = sizeof(nil_obj)};
 
 /* ---- the interpreter --------------------------------------------------- */
 
+/* An evaluation frame: the function being run and the line of the
+ * expression it is evaluating, what the frame source reports. */
+typedef struct frame {
+    const char *function; /* a closure's name (its symbol is alive meanwhile) */
+    unsigned line;
+} frame;
+
 struct lisp {
     rcy_heap *heap;
     void *nil, *t;     /* immortal */
     rcy_dict *symbols; /* name -> weak reference to the symbol */
     env *global;
     void *s_quote, *s_if, *s_define, *s_lambda, *s_let, *s_set, *s_begin;
+    const char *file;  /* the source being run */
+    unsigned line;     /* the reader's line */
+    frame *frames;     /* the evaluation stack, oldest first (malloc) */
+    size_t depth, cap; /* frames in use; room */
     char error[160];
 };
 
@@ -199,14 +224,45 @@ static const char *sym_name(const void *s) {
     return ((const symbol *)s)->name;
 }
 
+/* ---- evaluation frames ----------------------------------------------------- */
+
+static bool push_frame(lisp *L, const char *function) {
+    if (L->depth == L->cap) {
+        size_t cap = L->cap ? 2 * L->cap : 64;
+        frame *f = realloc(L->frames, cap * sizeof *f);
+        if (!f)
+            return fail(L, "out of memory"), false;
+        L->frames = f;
+        L->cap = cap;
+    }
+    unsigned line = L->depth ? L->frames[L->depth - 1].line : 0; /* the call's line */
+    L->frames[L->depth++] = (frame){function, line};
+    return true;
+}
+
+static void pop_frame(lisp *L) {
+    L->depth--;
+}
+
+/* The frame source: the Lisp stack, most recent first.  Strings are the
+ * interpreter's (file name, symbol names): the tracer copies them. */
+static size_t lisp_frames(rcy_source_frame *out, size_t max, void *arg) {
+    lisp *L = arg;
+    for (size_t i = 0; i < L->depth && i < max; i++) {
+        const frame *f = &L->frames[L->depth - 1 - i];
+        out[i] = (rcy_source_frame){L->file, f->line, f->function};
+    }
+    return L->depth;
+}
+
 /* ---- reader ------------------------------------------------------------ */
 
 static void *read_expr(lisp *L, const char **p);
 
-static void skip_space(const char **p) {
+static void skip_space(lisp *L, const char **p) {
     for (;;) {
-        while (isspace((unsigned char)**p))
-            (*p)++;
+        for (; isspace((unsigned char)**p); (*p)++)
+            L->line += **p == '\n';
         if (**p != ';')
             return;
         while (**p && **p != '\n')
@@ -215,7 +271,7 @@ static void skip_space(const char **p) {
 }
 
 static void *read_list(lisp *L, const char **p) {
-    skip_space(p);
+    skip_space(L, p);
     if (**p == ')') {
         (*p)++;
         rcy_incref(L->nil);
@@ -226,14 +282,18 @@ static void *read_list(lisp *L, const char **p) {
     rcy_auto void *head = read_expr(L, p);
     if (!head)
         return NULL;
+    unsigned line = L->line;
     rcy_auto void *tail = read_list(L, p);
     if (!tail)
         return NULL;
-    return new_cons(L, head, tail);
+    cons *c = new_cons(L, head, tail);
+    if (c)
+        c->line = line;
+    return c;
 }
 
 static void *read_expr(lisp *L, const char **p) {
-    skip_space(p);
+    skip_space(L, p);
     const char *s = *p;
     if (!*s)
         return fail(L, "unexpected end of input");
@@ -377,26 +437,44 @@ static void *apply(lisp *L, void *fn, void *args) {
     if (!is(fn, &closure_type))
         return fail(L, "not a function");
     closure *c = fn;
-    rcy_auto env *frame = new_env(L, c->env);
-    if (!frame)
+    rcy_auto env *vars = new_env(L, c->env);
+    if (!vars)
         return NULL;
     void *p = c->params, *a = args;
     for (; is(p, &cons_type); p = CDR(p), a = CDR(a)) {
         if (!is(a, &cons_type))
             return fail(L, "too few arguments");
-        if (bind(L, frame, CAR(p), CAR(a)) < 0)
+        if (bind(L, vars, CAR(p), CAR(a)) < 0)
             return NULL;
     }
     if (a != L->nil)
         return fail(L, "too many arguments");
-    return eval_body(L, c->body, frame);
+    if (!push_frame(L, c->name ? sym_name(c->name) : "lambda"))
+        return NULL;
+    void *v = eval_body(L, c->body, vars);
+    pop_frame(L);
+    return v;
 }
 
 static void *second(lisp *L, void *x) {
     return is(CDR(x), &cons_type) ? CAR(CDR(x)) : fail(L, "malformed form");
 }
 
+static void *eval_form(lisp *L, void *x, env *e);
+
+/* The current frame is at x's line while x is evaluated. */
 static void *eval(lisp *L, void *x, env *e) {
+    if (!is(x, &cons_type) || !((cons *)x)->line || !L->depth)
+        return eval_form(L, x, e);
+    frame *f = &L->frames[L->depth - 1];
+    unsigned saved = f->line;
+    f->line = ((cons *)x)->line;
+    void *v = eval_form(L, x, e);
+    L->frames[L->depth - 1].line = saved; /* frames may have moved */
+    return v;
+}
+
+static void *eval_form(lisp *L, void *x, env *e) {
     if (is(x, &symbol_type)) {
         env *where = find_env(e, x);
         if (!where)
@@ -438,6 +516,10 @@ static void *eval(lisp *L, void *x, env *e) {
             /* (define (name params...) body...) */
             value = make_closure(L, CDR(target), CDR(CDR(x)), e);
             target = CAR(target);
+            if (value && is(target, &symbol_type)) {
+                rcy_incref(target);
+                ((closure *)value)->name = target;
+            }
         } else if (is(CDR(CDR(x)), &cons_type)) {
             value = eval(L, CAR(CDR(CDR(x))), e);
         } else {
@@ -619,22 +701,30 @@ static int lisp_init(lisp *L) {
 }
 
 static void lisp_free(lisp *L) {
+    if (rcy_tracemalloc_get_frame_source(NULL, NULL) == lisp_frames)
+        rcy_tracemalloc_set_frame_source(NULL, NULL);
     RCY_CLEAR(L->global);
     RCY_CLEAR(L->symbols);
     if (L->heap)
         rcy_heap_free(L->heap); /* frees the immortal objects too */
+    free(L->frames);
 }
 
 /* Read and evaluate every expression of src; print the last value (or the
  * error). */
-static int run(lisp *L, const char *src, bool echo) {
+static int run(lisp *L, const char *file, const char *src, bool echo) {
     const char *p = src;
     int status = 0;
+    L->file = file;
+    L->line = 1;
+    if (!push_frame(L, "<toplevel>"))
+        return 1;
     for (;;) {
-        skip_space(&p);
+        skip_space(L, &p);
         if (!*p)
             break;
         L->error[0] = 0;
+        L->frames[0].line = L->line; /* what the reader allocates */
         rcy_auto void *expr = read_expr(L, &p);
         rcy_auto void *value = expr ? eval(L, expr, L->global) : NULL;
         if (!value) {
@@ -647,6 +737,7 @@ static int run(lisp *L, const char *src, bool echo) {
             putchar('\n');
         }
     }
+    L->depth = 0;
     return status;
 }
 
@@ -687,7 +778,7 @@ static const char *const cycles =
 static int demo(lisp *L) {
     for (size_t i = 0; i < sizeof program / sizeof program[0]; i++) {
         printf("> %s\n", program[i]);
-        if (run(L, program[i], true))
+        if (run(L, "<demo>", program[i], true))
             return 1;
     }
 
@@ -697,7 +788,7 @@ static int demo(lisp *L) {
     rcy_gc_collect(L->heap, -1);
     size_t before = tracked_objects(L);
     printf("> %s\n", cycles);
-    if (run(L, cycles, true))
+    if (run(L, "<demo>", cycles, true))
         return 1;
     size_t after = tracked_objects(L);
     printf("tracked objects: %zu before, %zu after 1000 calls that returned\n", before, after);
@@ -721,16 +812,84 @@ static int demo(lisp *L) {
     return 0;
 }
 
+/* The whole file at path, NUL-terminated (malloc), or NULL. */
+static char *read_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t len = 0, cap = 0, n;
+    do {
+        if (cap - len < 4096) {
+            char *b = realloc(buf, cap = cap * 2 + 4096);
+            if (!b)
+                break;
+            buf = b;
+        }
+        n = fread(buf + len, 1, cap - len - 1, f);
+        len += n;
+    } while (n > 0);
+    fclose(f);
+    if (buf)
+        buf[len] = 0;
+    return buf;
+}
+
+/* lisp [--snapshot OUT [--native]] -f FILE: run a file, under tracemalloc
+ * with a snapshot of what it left allocated when OUT is given. */
+static int run_file(lisp *L, const char *path, const char *out, bool native) {
+    char *src = read_file(path);
+    if (!src) {
+        fprintf(stderr, "lisp: cannot read %s\n", path);
+        return 1;
+    }
+    if (out) {
+        rcy_tracemalloc_set_frame_source_flags(lisp_frames, L, native ? RCY_FRAMES_NATIVE : 0);
+        rcy_tracemalloc_start(16);
+    }
+    int status = run(L, path, src, false);
+    free(src);
+    if (out) {
+        rcy_snapshot *s = rcy_tracemalloc_take_snapshot();
+        int rc = s ? rcy_snapshot_dump(s, out) : RCY_ENOMEM;
+        rcy_snapshot_free(s);
+        rcy_tracemalloc_stop();
+        if (rc != RCY_OK) {
+            fprintf(stderr, "lisp: cannot write %s: %s\n", out, rcy_strerror(rc));
+            status = 1;
+        }
+    }
+    return status;
+}
+
 int main(int argc, char **argv) {
     lisp L;
     int status = 1;
+    const char *file = NULL, *out = NULL;
+    bool native = false;
+    int i = 1;
+    for (; i < argc; i++) {
+        if (strcmp(argv[i], "-f") == 0 && i + 1 < argc)
+            file = argv[++i];
+        else if (strcmp(argv[i], "--snapshot") == 0 && i + 1 < argc)
+            out = argv[++i];
+        else if (strcmp(argv[i], "--native") == 0)
+            native = true;
+        else
+            break;
+    }
     if (lisp_init(&L) < 0) {
         fprintf(stderr, "lisp: cannot start: %s\n", L.error[0] ? L.error : "out of memory");
+    } else if (file) {
+        status = run_file(&L, file, out, native);
     } else if (argc > 1) {
+        /* Under RCY_TRACEMALLOC, allocations name the Lisp lines too. */
+        rcy_tracemalloc_set_frame_source(lisp_frames, &L);
         status = 0;
-        for (int i = 1; i < argc && status == 0; i++)
-            status = run(&L, argv[i], true);
+        for (; i < argc && status == 0; i++)
+            status = run(&L, "<arg>", argv[i], true);
     } else {
+        rcy_tracemalloc_set_frame_source(lisp_frames, &L);
         status = demo(&L);
     }
     lisp_free(&L);

@@ -615,6 +615,17 @@ static bool has_raw(const rcy_snapshot *s) {
     return s->pcs_block != NULL || s->ntb == 0;
 }
 
+/* Whether s (a snapshot of this process) holds script frames, which only
+ * this process can name: such a snapshot is written resolved. */
+static bool has_script_frames(const rcy_snapshot *s) {
+    for (const rcy_snapshot *p = s; p && !s->modules; p = p == s ? s->peak : NULL)
+        for (size_t i = 0; i < p->ntb; i++)
+            for (size_t f = 0; f < p->tbs[i].npcs && p->tbs[i].pcs; f++)
+                if (rcyi_sframe_of(p->tbs[i].pcs[f]))
+                    return true;
+    return false;
+}
+
 /* What the encoder collects before it writes: which tracebacks go out
  * and under which ids, the string and frame tables, the modules. */
 typedef struct enc {
@@ -883,7 +894,7 @@ static void enc_free(enc *e) {
 /* Serialize s into w (header and body); raw: addresses and modules
  * instead of resolved frames (major version 2). */
 static int encode(const rcy_snapshot *s, wbuf *w, bool compress, bool raw) {
-    raw = raw && has_raw(s);
+    raw = raw && has_raw(s) && !has_script_frames(s);
     int rc = RCY_OK;
     if (!raw) {
         rc = rcyi_snapshot_resolve(s);

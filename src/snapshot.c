@@ -181,9 +181,16 @@ rcy_frame *rcyi_resolve_frames(rcyi_modset *mods, const char *site_file, int sit
     if (!f)
         return NULL;
     size_t k = 0, drop = 0;
+    /* Script frames an interpreter supplied come first (only this
+     * process's snapshots have them: a loaded file's words are addresses). */
+    const rcyi_sframe *sf;
+    for (; npcs && !mods && (sf = rcyi_sframe_of(pcs[0])) != NULL; pcs++, npcs--)
+        if (k < cap)
+            f[k++] =
+                (rcy_frame){sf->file ? sf->file : rcyi_unknown_file, sf->line, sf->func, 0, NULL};
     rcyi_symbol sym[RCYI_TM_SLACK + 2];
     size_t nsym = 0;
-    if (site_file) {
+    if (site_file && k < cap) {
         f[k++] =
             (rcy_frame){site_file, site_line > 0 ? (unsigned)site_line : 0, site_func, 0, NULL};
         /* Drop the library's frames and the user's own function (named
@@ -222,6 +229,7 @@ rcy_frame *rcyi_resolve_frames(rcyi_modset *mods, const char *site_file, int sit
                 f[k++] = (rcy_frame){in->file, in->line, in->function, pcs[i], in->object};
         }
     }
+    /* total counts the script's frames and the native ones. */
     size_t tot = (site_file ? 1 : 0) + (total > drop ? total - drop : 0) + extra;
     if (k == 0) {
         f[k++] = (rcy_frame){rcyi_unknown_file, 0, NULL, 0, NULL};

@@ -130,6 +130,9 @@ typedef struct tm_thread {
     void *spare[BT_BUCKETS]; /* one empty block-table array per size */
     cs_ent cs[CS_CACHE];
     tb_cache_ent tbc[TB_CACHE];
+    /* Script frames (framesource.c): process-lifetime records, so a clear
+     * leaves it, and the owner writes it outside events. */
+    rcyi_sf_cache sfc;
 } __attribute__((aligned(64))) tm_thread;
 
 #define THR_PER_CHUNK 32u
@@ -170,9 +173,14 @@ static struct {
     uint32_t state; /* ST_* (atomic)                                */
     int limit;      /* traceback limit                              */
     int multi;      /* more than one thread registered: lock shards */
-    size_t cur;     /* folded traced bytes (atomic)                 */
-    size_t peak;    /* highest folded total since start/reset       */
-} __attribute__((aligned(64))) gs = {0, 1, 0, 0, 0};
+    /* limit == 1 and no frame source: the call site is the traceback, the
+     * events' fast path (one load, as the limit was).  Written under
+     * world_lock with the limit or the source. */
+    int site_only;
+    const rcyi_fsource *source; /* the frame source, or NULL (atomic)  */
+    size_t cur;                 /* folded traced bytes (atomic)                 */
+    size_t peak;                /* highest folded total since start/reset       */
+} __attribute__((aligned(64))) gs = {.limit = 1, .site_only = 1};
 
 static int world_lock;
 static uint64_t g_allocs, g_frees; /* folded event counters (atomic) */
@@ -184,6 +192,7 @@ static uint64_t g_allocs, g_frees; /* folded event counters (atomic) */
 
 static void peak_raise(size_t c);
 static void fold_counters_locked(void);
+static void site_only_update_locked(void);
 
 /* ---- stopping the world ------------------------------------------------------ */
 
@@ -1452,11 +1461,72 @@ static uintptr_t *stack_room(uintptr_t *stackbuf, int *want, size_t *mapped) {
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
-/* Above one frame: the native stack from the hook's own frame `fp`. */
-__attribute__((noinline)) static void trace_alloc_frames(tm_thread *thr, uintptr_t fp, int limit,
+/* The script frames of the frame source, if one is set, into pcs (room
+ * for `limit`), called out of the event (the thread stays busy): a source
+ * that blocks, or calls the tracer, never holds up a stopper.  Returns how
+ * many (*stotal: the script's depth) and the thread's record in an event
+ * again, or NULL when tracing stopped meanwhile (the thread is then no
+ * longer busy). */
+static tm_thread *script_frames(tm_thread *thr, const rcyi_fsource *src, int limit, uintptr_t *pcs,
+                                int *n, int *stotal) {
+    *n = *stotal = 0;
+    if (!src)
+        return thr;
+    ev_leave(thr);
+    *n = rcyi_fsource_capture(src, &thr->sfc, limit, pcs, stotal);
+    thr = ev_enter();
+    if (!thr)
+        tls_busy = 0;
+    return thr;
+}
+
+/* With a frame source: the script frames, then (with none, or in
+ * RCY_FRAMES_NATIVE mode) the call site and the native stack from the
+ * hook's own frame `fp`.  Ends the event. */
+__attribute__((noinline)) static void
+trace_alloc_script(tm_thread *thr, const rcyi_fsource *src, uintptr_t fp, unsigned domain,
+                   const void *ptr, size_t size, const char *file, int line, const char *func) {
+    int limit = __atomic_load_n(&gs.limit, __ATOMIC_RELAXED);
+    uintptr_t stackbuf[STACK_PCS];
+    int nscript, stotal, total = 0;
+    int want = limit + limit - 1 + RCYI_TM_SLACK;
+    size_t mapped;
+    uintptr_t *pcs = stack_room(stackbuf, &want, &mapped);
+    if (want < limit)
+        limit = want;
+    if (!(thr = script_frames(thr, src, limit, pcs, &nscript, &stotal)))
+        goto out;
+    uint32_t id;
+    if (nscript && !(src->flags & RCY_FRAMES_NATIVE)) {
+        id = tb_lookup(thr, domain, NULL, 0, NULL, pcs, nscript, stotal);
+    } else if (limit == 1 && !nscript) {
+        id = cs_lookup(thr, domain, file, line, func);
+    } else {
+        int npcs = rcyi_walk_stack(fp, pcs + nscript, want - nscript, 0, &total);
+        total += stotal;
+        id = tb_lookup(thr, domain, file, line, func, pcs, nscript + npcs,
+                       total > 65535 ? 65535 : total);
+    }
+    if (id)
+        add_trace(thr, domain, (uintptr_t)ptr, size, id, true);
+    event_end(thr);
+out:
+    if (mapped)
+        rcyi_tm_unmap(pcs, mapped);
+}
+
+/* Above one frame, or with a frame source: the native stack from the
+ * hook's own frame `fp` (or trace_alloc_script).  Ends the event. */
+__attribute__((noinline)) static void trace_alloc_frames(tm_thread *thr, uintptr_t fp,
                                                          unsigned domain, const void *ptr,
                                                          size_t size, const char *file, int line,
                                                          const char *func) {
+    const rcyi_fsource *src = __atomic_load_n(&gs.source, __ATOMIC_ACQUIRE);
+    if (RCY_UNLIKELY(src != NULL)) {
+        trace_alloc_script(thr, src, fp, domain, ptr, size, file, line, func);
+        return;
+    }
+    int limit = __atomic_load_n(&gs.limit, __ATOMIC_RELAXED);
     uintptr_t stackbuf[STACK_PCS];
     int total = 0;
     int want = limit - 1 + RCYI_TM_SLACK;
@@ -1466,6 +1536,7 @@ __attribute__((noinline)) static void trace_alloc_frames(tm_thread *thr, uintptr
     uint32_t id = tb_lookup(thr, domain, file, line, func, pcs, npcs, total);
     if (id)
         add_trace(thr, domain, (uintptr_t)ptr, size, id, true);
+    event_end(thr);
     if (mapped)
         rcyi_tm_unmap(pcs, mapped);
 }
@@ -1474,16 +1545,15 @@ __attribute__((noinline)) void rcyi_trace_alloc(unsigned domain, const void *ptr
                                                 const char *file, int line, const char *func) {
     tm_thread *thr = event_begin(false);
     if (RCY_LIKELY(thr != NULL)) {
-        int limit = __atomic_load_n(&gs.limit, __ATOMIC_RELAXED);
-        if (RCY_LIKELY(limit == 1)) {
+        if (RCY_LIKELY(__atomic_load_n(&gs.site_only, __ATOMIC_RELAXED))) {
             uint32_t id = cs_lookup(thr, domain, file, line, func);
             if (RCY_LIKELY(id != 0))
                 add_trace(thr, domain, (uintptr_t)ptr, size, id, true);
+            event_end(thr);
         } else {
-            trace_alloc_frames(thr, (uintptr_t)__builtin_frame_address(0), limit, domain, ptr, size,
-                               file, line, func);
+            trace_alloc_frames(thr, (uintptr_t)__builtin_frame_address(0), domain, ptr, size, file,
+                               line, func);
         }
-        event_end(thr);
     }
     /* keeps this frame alive across the calls (no tail call): the walk
      * starts from it */
@@ -1530,18 +1600,27 @@ track_common(uintptr_t fp, unsigned domain, uintptr_t ptr, size_t size, unsigned
     if (!thr)
         return RCY_ESTATE;
     int limit = __atomic_load_n(&gs.limit, __ATOMIC_RELAXED);
+    const rcyi_fsource *src = __atomic_load_n(&gs.source, __ATOMIC_ACQUIRE);
     uintptr_t stackbuf[STACK_PCS];
     size_t mapped;
-    int want = limit;
+    int want = src ? 2 * limit : limit;
     uintptr_t *pcs = stack_room(stackbuf, &want, &mapped);
-    int total = 0;
-    int npcs = rcyi_walk_stack(fp, pcs, want, (int)(skip > 65535 ? 65535 : skip), &total);
-    uint32_t id = tb_lookup(thr, domain, NULL, 0, NULL, pcs, npcs, total);
-    bool ok = id && add_trace(thr, domain, ptr, size, id, false);
+    int nscript, stotal, total = 0, rc = RCY_ESTATE;
+    if (!(thr = script_frames(thr, src, want < limit ? want : limit, pcs, &nscript, &stotal)))
+        goto out;
+    int npcs = 0;
+    if (!nscript || (src->flags & RCY_FRAMES_NATIVE))
+        npcs = rcyi_walk_stack(fp, pcs + nscript, want - nscript,
+                               (int)(skip > 65535 ? 65535 : skip), &total);
+    total += stotal;
+    uint32_t id =
+        tb_lookup(thr, domain, NULL, 0, NULL, pcs, nscript + npcs, total > 65535 ? 65535 : total);
+    rc = id && add_trace(thr, domain, ptr, size, id, false) ? RCY_OK : RCY_ENOMEM;
+    event_end(thr);
+out:
     if (mapped)
         rcyi_tm_unmap(pcs, mapped);
-    event_end(thr);
-    return ok ? RCY_OK : RCY_ENOMEM;
+    return rc;
 }
 
 __attribute__((noinline)) int rcy_tracemalloc_track(unsigned domain, uintptr_t ptr, size_t size) {
@@ -1673,6 +1752,7 @@ int rcy_tracemalloc_start(int nframe) {
     int stopped = stopper_begin();
     if (!(gs.state & ST_TRACING)) {
         __atomic_store_n(&gs.limit, nframe, __ATOMIC_RELAXED);
+        site_only_update_locked();
         fold_counters_locked();
         g_allocs = g_frees = 0;
         __atomic_or_fetch(&gs.state, ST_TRACING, __ATOMIC_RELAXED);
@@ -1737,6 +1817,43 @@ void rcy_tracemalloc_reset_peak(void) {
 
 size_t rcy_tracemalloc_get_tracemalloc_memory(void) {
     return __atomic_load_n(&tm_mapped, __ATOMIC_RELAXED);
+}
+
+/* world_lock held: the fast path's flag from the limit and the source. */
+static void site_only_update_locked(void) {
+    int on = __atomic_load_n(&gs.limit, __ATOMIC_RELAXED) == 1 &&
+             !__atomic_load_n(&gs.source, __ATOMIC_RELAXED);
+    __atomic_store_n(&gs.site_only, on, __ATOMIC_RELAXED);
+}
+
+int rcy_tracemalloc_set_frame_source_flags(rcy_frame_source_fn *fn, void *arg, unsigned flags) {
+    if (flags & ~(unsigned)RCY_FRAMES_NATIVE)
+        return RCY_EINVAL;
+    int prev = rcyi_tm_enter();
+    const rcyi_fsource *src = fn ? rcyi_fsource_make(fn, arg, flags) : NULL;
+    if (fn && !src) {
+        rcyi_tm_exit(prev);
+        return RCY_ENOMEM;
+    }
+    spin_lock(&world_lock);
+    __atomic_store_n(&gs.source, src, __ATOMIC_RELEASE);
+    site_only_update_locked();
+    spin_unlock(&world_lock);
+    rcyi_tm_exit(prev);
+    return RCY_OK;
+}
+
+int rcy_tracemalloc_set_frame_source(rcy_frame_source_fn *fn, void *arg) {
+    return rcy_tracemalloc_set_frame_source_flags(fn, arg, 0);
+}
+
+rcy_frame_source_fn *rcy_tracemalloc_get_frame_source(void **arg, unsigned *flags) {
+    const rcyi_fsource *src = __atomic_load_n(&gs.source, __ATOMIC_ACQUIRE);
+    if (arg)
+        *arg = src ? src->arg : NULL;
+    if (flags)
+        *flags = src ? src->flags : 0;
+    return src ? src->fn : NULL;
 }
 
 int rcy_tracemalloc_get_traceback_limit(void) {

@@ -1,6 +1,7 @@
 /* src/tracemalloc.h — the tracer's header: the hooks the allocator and
  * object layer call on every traced event, and the engine's internals
- * shared by tracemalloc.c (the engine), frames.c (native stacks),
+ * shared by tracemalloc.c (the engine), framesource.c (an interpreter's
+ * script frames), frames.c (native stacks),
  * symbols.c (DWARF symbolization) and the snapshot files (snapshot.h:
  * the snapshot object, statistics, filters, formats, the file format);
  * tools/preload_hooks.c, which compiles the sources again, uses the
@@ -40,6 +41,13 @@
  *    event (lock order: shard < intern; the bt lock nests inside neither).
  *    Tracebacks are immutable once published and freed only by a stopper,
  *    so any event may read any traceback.
+ *  - frame source (framesource.c): the installed source (gs.source) is an
+ *    immutable record, replaced under world_lock; an event that reads it
+ *    LEAVES the event (in_event = 0, still busy) to call it and to intern
+ *    its frames under the script-frame lock, then enters again: a source
+ *    may block or call a stopper, and what it allocates is not traced.
+ *    Script-frame records are never freed, so tracebacks and snapshots
+ *    may point to their strings.
  *  - symbol lock (symbols.c): the address -> symbol cache, the libdw
  *    session, the demangler, and each module set's resolver state (its
  *    cache, offline libdw session and sorted symbols).  Never taken on
@@ -167,6 +175,56 @@ typedef struct rcyi_raw_trace {
     uint64_t size;
     uint64_t count; /* 1, or the number of blocks of a peak aggregate */
 } rcyi_raw_trace;
+
+/* ---- framesource.c: script frames an interpreter supplies ------------- */
+
+/* A script frame in a traceback's pcs: RCYI_SFRAME_TAG | the index of its
+ * record.  No return address of user space has bit 63 set.  Only this
+ * process's snapshots decode these words (a loaded file's addresses are
+ * never taken for script frames). */
+#define RCYI_SFRAME_TAG ((uintptr_t)1 << 63)
+
+typedef struct rcyi_sframe {
+    const char *file; /* owned copies, for the life of the process; NULL = unknown */
+    const char *func;
+    unsigned line;
+    uint32_t hash;
+    uint32_t next; /* hash chain (framesource.c's lock) */
+} rcyi_sframe;
+
+/* The record a word names, or NULL when w is a native address (or names no
+ * record). */
+const rcyi_sframe *rcyi_sframe_of(uintptr_t w);
+
+/* An installed frame source; immutable and never freed, so an event may
+ * use the one it read while another is installed. */
+typedef struct rcyi_fsource {
+    rcy_frame_source_fn *fn;
+    void *arg;
+    unsigned flags; /* RCY_FRAMES_* */
+    struct rcyi_fsource *next;
+} rcyi_fsource;
+
+/* The record of (fn, arg, flags); NULL on out of memory. */
+const rcyi_fsource *rcyi_fsource_make(rcy_frame_source_fn *fn, void *arg, unsigned flags);
+
+/* A thread's cache of script frames (in its tracer record). */
+#define RCYI_SF_CACHE 32
+typedef struct rcyi_sf_cache_ent {
+    const char *file, *func; /* the source's pointers: a hint, checked by content */
+    unsigned line;
+    uint32_t id;
+} rcyi_sf_cache_ent;
+typedef struct rcyi_sf_cache {
+    rcyi_sf_cache_ent ent[RCYI_SF_CACHE];
+} rcyi_sf_cache;
+
+/* Call src for at most max frames and store them in out[] as tagged words,
+ * newest first; returns how many (0: the source had none).  *total: the
+ * depth the source reported (capped at 65535).  The caller is busy
+ * (rcyi_tm_enter) and outside any event; cache may be NULL. */
+int rcyi_fsource_capture(const rcyi_fsource *src, rcyi_sf_cache *cache, int max, uintptr_t *out,
+                         int *total);
 
 /* ---- frames.c: native stacks ------------------------------------------ */
 

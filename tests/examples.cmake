@@ -74,3 +74,14 @@ if(RCY_BUILD_TOOLS AND EXISTS ${CMAKE_SOURCE_DIR}/tools/CMakeLists.txt)
             -P ${CMAKE_CURRENT_SOURCE_DIR}/leaky_check.cmake)
   set_tests_properties(example_leaky_leaks PROPERTIES TIMEOUT 120)
 endif()
+
+# The Lisp as tracemalloc's frame source: `recycle top` on a snapshot of
+# examples/fib.lisp names the Lisp line that allocated the kept list.
+if(RCY_BUILD_TOOLS AND EXISTS ${CMAKE_SOURCE_DIR}/tools/CMakeLists.txt)
+  add_test(NAME example_lisp_frames
+    COMMAND ${CMAKE_COMMAND} -DRECYCLE=$<TARGET_FILE:recycle-cli>
+            -DPROG=$<TARGET_FILE:lisp> -DSRC=${CMAKE_SOURCE_DIR}/examples/fib.lisp
+            -DWORK=${CMAKE_CURRENT_BINARY_DIR}
+            -P ${CMAKE_CURRENT_SOURCE_DIR}/lisp_frames_check.cmake)
+  set_tests_properties(example_lisp_frames PROPERTIES TIMEOUT 120)
+endif()

@@ -12,7 +12,9 @@
  * (libunwind where they fail, or always with RCY_TRACEMALLOC_UNWIND=
  * libunwind), and named file:line:function with libdw when a snapshot is
  * first read or dumped, never while allocating.  Traces made by
- * rcy_tracemalloc_track / track_from have native frames only.
+ * rcy_tracemalloc_track / track_from have native frames only.  An
+ * interpreter may supply the frames of the script it runs instead of, or
+ * above, those (rcy_tracemalloc_set_frame_source).
  *
  * Snapshots and the results computed from them are plain values: use each
  * from one thread at a time (the engine itself may be used from any
@@ -63,6 +65,49 @@ typedef struct rcy_traceback {
     size_t total_nframe; /* frames the stack had before truncation        */
     const rcy_frame *frames;
 } rcy_traceback;
+
+/* ---- frames an interpreter supplies -------------------------------- */
+
+/* A frame of the interpreted program (CPython's tracemalloc shows Python
+ * lines the same way): "fib.lisp", 12, "fib". */
+typedef struct rcy_source_frame {
+    const char *filename; /* NULL when unknown                    */
+    unsigned lineno;      /* 0 when unknown                       */
+    const char *function; /* NULL when unknown                    */
+} rcy_source_frame;
+
+/* Fill frames[0..max) with the script's current frames, most recent
+ * first, and return the depth of the script's stack (which may exceed max:
+ * only max are stored, the depth becomes total_nframe).  0: no script is
+ * running; the allocation gets its native traceback.  The strings need
+ * live only until the function returns: the tracer copies them (once per
+ * distinct frame, kept for the life of the process). */
+typedef size_t rcy_frame_source_fn(rcy_source_frame *frames, size_t max, void *arg);
+
+/* Script frames above the native traceback (call site and stack), as
+ * memray shows Python and native frames; without it a traced allocation
+ * made while the script runs has script frames only. */
+#define RCY_FRAMES_NATIVE 1u
+
+/* Install fn (NULL removes it) as the source of script frames for every
+ * traced allocation and rcy_tracemalloc_track call, with at most the
+ * traceback limit of script frames; with RCY_FRAMES_NATIVE the native
+ * frames follow them, the limit still counting all.  Snapshots, dumped
+ * files, statistics and every recycle report show the script frames like
+ * any other (a statistic by line names the script's line).  May be set
+ * while tracing or not; process-wide.
+ * C: fn runs on the allocating thread with the tracer "busy" (what it
+ * allocates is not traced, so it cannot recurse into the tracer) but
+ * outside the tracer's locks, so it may allocate, block or even take a
+ * snapshot.  Each distinct (fn, arg, flags) installed keeps a few bytes
+ * for the life of the process.  rcy_snapshot_dump_raw writes a snapshot
+ * holding script frames as rcy_snapshot_dump does (resolved).
+ * RCY_EINVAL for unknown flags, RCY_ENOMEM. */
+RCY_API int rcy_tracemalloc_set_frame_source(rcy_frame_source_fn *fn, void *arg);
+RCY_API int rcy_tracemalloc_set_frame_source_flags(rcy_frame_source_fn *fn, void *arg,
+                                                   unsigned flags);
+/* The installed source (NULL when none), its arg and flags. */
+RCY_API rcy_frame_source_fn *rcy_tracemalloc_get_frame_source(void **arg, unsigned *flags);
 
 /* ---- the engine --------------------------------------------------- */
 
