@@ -127,6 +127,11 @@ typedef struct tm_thread {
     uint32_t last_id; /* the thread's last traceback (0 = none) */
     int locking;      /* this event takes the shard locks (gs.multi at ev_enter) */
     uint64_t allocs, frees;
+    /* The thread's last traced allocation, until its free or the next
+     * allocation: a free of it counts one temporary (count_free). */
+    uintptr_t tmp_ptr;
+    rcyi_tb *tmp_tb; /* NULL = none */
+    unsigned tmp_domain;
     void *spare[BT_BUCKETS]; /* one empty block-table array per size */
     cs_ent cs[CS_CACHE];
     tb_cache_ent tbc[TB_CACHE];
@@ -417,6 +422,7 @@ static void thr_forget_caches(tm_thread *t) {
     memset(t->cs, 0, sizeof t->cs);
     memset(t->tbc, 0, sizeof t->tbc);
     t->last_id = 0;
+    t->tmp_tb = NULL;
 }
 
 /* The world is stopped: fold every thread's delta and counters. */
@@ -1337,10 +1343,51 @@ static inline bool add_trace(tm_thread *thr, unsigned domain, uintptr_t ptr, siz
     return shard_add(thr, domain, ptr, size, id, true);
 }
 
-static inline void remove_trace(tm_thread *thr, unsigned domain, uintptr_t ptr, bool hook) {
-    if (RCY_LIKELY(hook && domain == 0) && bt_remove(thr, ptr))
+/* In an event, after an allocation traced with traceback id: its call
+ * site's counters, and it becomes the thread's last allocation.  Plain
+ * adds while one thread traces (no other event runs meanwhile: see
+ * gs.multi), atomic ones after. */
+static inline __attribute__((always_inline)) void
+count_alloc(tm_thread *thr, unsigned domain, uintptr_t ptr, size_t size, uint32_t id) {
+    rcyi_tb *t = tb_get(id);
+    if (RCY_LIKELY(!thr->locking)) {
+        t->allocs++;
+        t->allocated += size;
+    } else {
+        __atomic_add_fetch(&t->allocs, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&t->allocated, size, __ATOMIC_RELAXED);
+    }
+    thr->tmp_ptr = ptr;
+    thr->tmp_tb = t;
+    thr->tmp_domain = domain;
+}
+
+/* In an event, the trace of (domain, ptr) just went: one temporary
+ * allocation when it was the thread's last allocation (heaptrack's
+ * definition: freed before the thread allocated anything else). */
+static inline void count_free(tm_thread *thr, unsigned domain, uintptr_t ptr) {
+    rcyi_tb *t = thr->tmp_tb;
+    if (RCY_LIKELY(!t || thr->tmp_ptr != ptr || thr->tmp_domain != domain))
         return;
-    shard_remove(thr, domain, ptr);
+    thr->tmp_tb = NULL;
+    if (RCY_LIKELY(!thr->locking))
+        t->temporary++;
+    else
+        __atomic_add_fetch(&t->temporary, 1, __ATOMIC_RELAXED);
+}
+
+/* add_trace, counted. */
+static inline bool add_counted(tm_thread *thr, unsigned domain, uintptr_t ptr, size_t size,
+                               uint32_t id, bool hook) {
+    if (!add_trace(thr, domain, ptr, size, id, hook))
+        return false;
+    count_alloc(thr, domain, ptr, size, id);
+    return true;
+}
+
+static inline void remove_trace(tm_thread *thr, unsigned domain, uintptr_t ptr, bool hook) {
+    if ((RCY_LIKELY(hook && domain == 0) && bt_remove(thr, ptr)) || shard_remove(thr, domain, ptr))
+        count_free(thr, domain, ptr);
 }
 
 /* ---- with the world stopped -------------------------------------------------------- */
@@ -1465,7 +1512,7 @@ __attribute__((noinline)) static void trace_alloc_frames(tm_thread *thr, uintptr
     int npcs = rcyi_walk_stack(fp, pcs, want, 0, &total);
     uint32_t id = tb_lookup(thr, domain, file, line, func, pcs, npcs, total);
     if (id)
-        add_trace(thr, domain, (uintptr_t)ptr, size, id, true);
+        add_counted(thr, domain, (uintptr_t)ptr, size, id, true);
     if (mapped)
         rcyi_tm_unmap(pcs, mapped);
 }
@@ -1478,7 +1525,7 @@ __attribute__((noinline)) void rcyi_trace_alloc(unsigned domain, const void *ptr
         if (RCY_LIKELY(limit == 1)) {
             uint32_t id = cs_lookup(thr, domain, file, line, func);
             if (RCY_LIKELY(id != 0))
-                add_trace(thr, domain, (uintptr_t)ptr, size, id, true);
+                add_counted(thr, domain, (uintptr_t)ptr, size, id, true);
         } else {
             trace_alloc_frames(thr, (uintptr_t)__builtin_frame_address(0), limit, domain, ptr, size,
                                file, line, func);
@@ -1537,7 +1584,7 @@ track_common(uintptr_t fp, unsigned domain, uintptr_t ptr, size_t size, unsigned
     int total = 0;
     int npcs = rcyi_walk_stack(fp, pcs, want, (int)(skip > 65535 ? 65535 : skip), &total);
     uint32_t id = tb_lookup(thr, domain, NULL, 0, NULL, pcs, npcs, total);
-    bool ok = id && add_trace(thr, domain, ptr, size, id, false);
+    bool ok = id && add_counted(thr, domain, ptr, size, id, false);
     if (mapped)
         rcyi_tm_unmap(pcs, mapped);
     event_end(thr);
@@ -1609,6 +1656,7 @@ void rcyi_tracemalloc_taken_freed(const rcyi_taken *t) {
     if (!thr)
         return;
     thr->frees++;
+    count_free(thr, t->domain, t->ptr);
     event_end(thr);
 }
 
@@ -1863,13 +1911,19 @@ rcy_snapshot *rcy_tracemalloc_take_snapshot(void) {
     if (!x.traces || !x.remap || !x.tbs)
         goto out;
     size_t k = copy_traces_locked(&x);
+    /* Call sites with no live block still have counters (S7). */
+    for (uint32_t id = 1; id <= tb_count; id++)
+        if (tb_get(id)->allocs)
+            scratch_tb(&x, id);
     rcy_tracemalloc_counters counters;
     counters_locked(&counters);
     if (keep_peak && __atomic_exchange_n(&peak_dirty, 0, __ATOMIC_RELAXED))
         peak_copy_locked(); /* now may be the peak */
     snap = rcyi_snapshot_from_raw(gs.limit, x.traces, k, x.tbs, x.ntb);
-    if (snap)
+    if (snap) {
         rcyi_snapshot_set_meta(snap, gs.limit, &counters);
+        rcyi_snapshot_set_site_counters(snap, true);
+    }
     if (snap && keep_peak && peak_copy_bytes) {
         rcy_snapshot *peak = peak_snapshot_locked(&x, &counters);
         if (peak)

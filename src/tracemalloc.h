@@ -38,8 +38,11 @@
  *  - intern lock: the traceback intern table, the traceback arena and the
  *    id -> traceback directory, taken on a thread-cache miss inside an
  *    event (lock order: shard < intern; the bt lock nests inside neither).
- *    Tracebacks are immutable once published and freed only by a stopper,
- *    so any event may read any traceback.
+ *    Tracebacks are immutable once published, but for their counters
+ *    (allocs, allocated, temporary: see rcyi_tb), and freed only by a
+ *    stopper, so any event may read any traceback.
+ *  - a thread's last allocation (tm_thread.tmp_*): written by its owner
+ *    in events, to count temporary allocations; forgotten by a clear.
  *  - symbol lock (symbols.c): the address -> symbol cache, the libdw
  *    session, the demangler, and each module set's resolver state (its
  *    cache, offline libdw session and sorted symbols).  Never taken on
@@ -156,7 +159,13 @@ typedef struct rcyi_tb {
     const char *func; /* call-site function                          */
     uint32_t next;    /* hint: the traceback that followed this one in
                        * some thread's last event after it (atomic; 0) */
-    uintptr_t pcs[];  /* newest first                                */
+    /* Per call site counters (tracemalloc.c: count_alloc, count_free),
+     * the only mutable part of a published traceback: plain adds while
+     * one thread traces, atomic adds once several do (gs.multi). */
+    uint64_t allocs;    /* allocations traced with this traceback     */
+    uint64_t allocated; /* their bytes, summed                        */
+    uint64_t temporary; /* freed before the thread's next allocation  */
+    uintptr_t pcs[];    /* newest first                                */
 } rcyi_tb;
 
 /* A copy of the engine's traces taken under all locks (tracemalloc.c
