@@ -159,12 +159,15 @@ typedef struct rcyi_tb {
     const char *func; /* call-site function                          */
     uint32_t next;    /* hint: the traceback that followed this one in
                        * some thread's last event after it (atomic; 0) */
+    uint32_t id;      /* its own id (tracemalloc.c's directory)       */
     /* Per call site counters (tracemalloc.c: count_alloc, count_free),
      * the only mutable part of a published traceback: plain adds while
      * one thread traces, atomic adds once several do (gs.multi). */
+    /* (temporary sits between the two that every allocation adds to, so
+     * the compiler makes two adds of them, not six vector instructions) */
     uint64_t allocs;    /* allocations traced with this traceback     */
-    uint64_t allocated; /* their bytes, summed                        */
     uint64_t temporary; /* freed before the thread's next allocation  */
+    uint64_t allocated; /* their bytes, summed                        */
     uintptr_t pcs[];    /* newest first                                */
 } rcyi_tb;
 
