@@ -223,6 +223,11 @@ RCY_API void rcy_stat_diffs_free(rcy_stat_diffs *diffs);
  * returns the length the full text needs. */
 RCY_API int rcy_statistic_format(const rcy_statistic *st, char *buf, size_t len);
 RCY_API int rcy_statistic_diff_format(const rcy_statistic_diff *d, char *buf, size_t len);
+/* C: a statistic with its per call site counters, e.g. "parse.c:120:
+ * allocations=900, allocated=45.0 KiB, temporary=800, size=4096 B,
+ * count=100" (size and count: what is still live); labelled as
+ * rcy_statistic_format labels it. */
+RCY_API int rcy_statistic_format_counters(const rcy_statistic *st, char *buf, size_t len);
 /* Python's tracemalloc._format_size(size, sign). */
 RCY_API int rcy_format_size(int64_t size, bool sign, char *buf, size_t len);
 /* The same for an unsigned size (up to 2^64 - 1, which the int64_t of
