@@ -25,11 +25,17 @@
  *          written when one is not 0; n equals TIME's (missing: all 0)
  *     INFO u32 n, n x {u32 key, u32 value}                       optional
  *     PEAK like META then TRAC, for rcy_snapshot_at_peak         optional
+ *     TCNT u64 n, n x {u32 traceback id, u64 allocations, u64 bytes
+ *          allocated, u64 temporary}: per call site counters (S7 of
+ *          snapshot.h), optional; its tracebacks are written even when
+ *          no trace uses them; one with no entry counted nothing
  *   A section refers only to sections before it; unknown tags are skipped
  *   (a newer minor version may add some).
  *
  * Version history: 1.0 had no compression (flags always 0); 1.1 adds flag
- * bit 0.  1.0 files load unchanged.  Built with libzstd (RCY_HAVE_ZSTD),
+ * bit 0; 1.2 (and 2.1) add TCNT, and are written only for a snapshot with
+ * per call site counters (one without is still written as 1.1 or 2.0).
+ * 1.0 and 1.1 files load unchanged, with the counters unknown.  Built with libzstd (RCY_HAVE_ZSTD),
  * dump compresses; built with libc alone it writes uncompressed bodies and
  * a compressed file loads as RCY_EUNSUPPORTED.
  *
@@ -68,12 +74,14 @@
 #define ENTER() int busy_prev_ = rcyi_tm_enter()
 #define LEAVE() rcyi_tm_exit(busy_prev_)
 
-#define MAGIC     "RCYTRACE"
-#define MAJOR     1
-#define MAJOR_RAW 2 /* addresses and modules (rcy_snapshot_dump_raw) */
-#define MINOR     1
-#define HEADER    32
-#define NONE      UINT32_MAX
+#define MAGIC         "RCYTRACE"
+#define MAJOR         1
+#define MAJOR_RAW     2 /* addresses and modules (rcy_snapshot_dump_raw) */
+#define MINOR         1
+#define MINOR_CNT     2 /* 1.2: with TCNT                         */
+#define MINOR_RAW_CNT 1 /* 2.1: with TCNT                     */
+#define HEADER        32
+#define NONE          UINT32_MAX
 
 #define F_ZSTD 1u /* header flag: the body is compressed */
 /* The most a compressed body may expand: what a file makes the reader
@@ -99,6 +107,7 @@
 #define T_PEAK TAG('P', 'E', 'A', 'K')
 #define T_MODS TAG('M', 'O', 'D', 'S')
 #define T_RTBK TAG('R', 'T', 'B', 'K')
+#define T_TCNT TAG('T', 'C', 'N', 'T')
 
 /* ---- CRC-32 ------------------------------------------------------------------- */
 
@@ -653,7 +662,12 @@ typedef struct enc {
         if ((e)->ids[p][i] != NONE)
 
 /* Only tracebacks some trace uses are written (a loaded snapshot holds its
- * peak's too), so a loaded file dumps to the same bytes. */
+ * peak's too), and those of s's call sites with counters (S7), so a
+ * loaded file dumps to the same bytes. */
+static bool has_site_counts(const rcy_snapshot *s, size_t i) {
+    return s->site_counters && (s->tbs[i].allocs || s->tbs[i].allocated || s->tbs[i].temporary);
+}
+
 static void number_tracebacks(enc *e) {
     FOR_PARTS(e, p) {
         const rcy_snapshot *s = e->parts[p];
@@ -666,6 +680,9 @@ static void number_tracebacks(enc *e) {
             e->ids[p][i] = NONE;
         for (size_t i = 0; i < s->ntraces; i++)
             e->ids[p][rcyi_snapshot_tb_index(s, &s->traces[i])] = 0;
+        for (size_t i = 0; p == 0 && i < s->ntb; i++)
+            if (has_site_counts(s, i))
+                e->ids[p][i] = 0;
         for (size_t i = 0; i < s->ntb; i++) {
             if (e->ids[p][i] == NONE)
                 continue;
@@ -841,6 +858,22 @@ static void w_peak(enc *e, wbuf *w) {
     w_traces(w, e->s->peak, e->ids[1]);
 }
 
+static void w_tcnt(enc *e, wbuf *w) {
+    const rcy_snapshot *s = e->s;
+    uint64_t n = 0;
+    for (size_t i = 0; i < s->ntb; i++)
+        n += e->ids[0][i] != NONE && has_site_counts(s, i);
+    w_u64(w, n);
+    for (size_t i = 0; i < s->ntb; i++) {
+        if (e->ids[0][i] == NONE || !has_site_counts(s, i))
+            continue;
+        w_u32(w, e->ids[0][i]);
+        w_u64(w, s->tbs[i].allocs);
+        w_u64(w, s->tbs[i].allocated);
+        w_u64(w, s->tbs[i].temporary);
+    }
+}
+
 /* TRSS is written only when some sample has a resident set. */
 static bool has_rss(const rcy_snapshot *s) {
     for (size_t i = 0; i < s->ntimeline; i++)
@@ -877,6 +910,8 @@ static void write_sections(enc *e, wbuf *w) {
         put_section(e, w, T_INFO, w_info);
     if (s->peak)
         put_section(e, w, T_PEAK, w_peak);
+    if (s->site_counters)
+        put_section(e, w, T_TCNT, w_tcnt);
 }
 
 static void enc_free(enc *e) {
@@ -910,7 +945,9 @@ static int encode(const rcy_snapshot *s, wbuf *w, bool compress, bool raw) {
         w_bytes(w, hdr, HEADER);
         write_sections(&e, w);
         if (!w->oom)
-            w->oom = finish(w, e.nsec, compress, raw ? 2 : 1, raw ? 0 : MINOR) != RCY_OK;
+            w->oom = finish(w, e.nsec, compress, raw ? 2 : 1,
+                            s->site_counters ? (raw ? MINOR_RAW_CNT : MINOR_CNT)
+                                             : (raw ? 0 : MINOR)) != RCY_OK;
     }
     enc_free(&e);
     return e.oom || w->oom ? RCY_ENOMEM : RCY_OK;
@@ -1009,7 +1046,7 @@ typedef struct loadctx {
     rcyi_modset *mods;
     rcy_sample *timeline;
     size_t ntimeline;
-    bool have_meta, have_trac, have_trss, have_info;
+    bool have_meta, have_trac, have_trss, have_info, have_tcnt;
 } loadctx;
 
 static const char *str_at(loadctx *c, uint32_t id, bool allow_none, bool *bad) {
@@ -1328,6 +1365,25 @@ static int parse_peak(loadctx *c, rd *r) {
     return e ? e : own_tracebacks(c, peak, traces, n);
 }
 
+static int parse_tcnt(loadctx *c, rd *r) {
+    if (!c->have_trac || c->have_tcnt)
+        return RCY_EFORMAT;
+    c->have_tcnt = true;
+    uint64_t n = r_u64(r);
+    if (r->bad || n > rd_left(r) / 28 || rd_left(r) != n * 28)
+        return RCY_EFORMAT;
+    for (uint64_t k = 0; k < n; k++) {
+        uint32_t tb = r_u32(r);
+        if (tb >= c->ntb)
+            return RCY_EFORMAT;
+        c->tbs[tb].allocs = r_u64(r);
+        c->tbs[tb].allocated = r_u64(r);
+        c->tbs[tb].temporary = r_u64(r);
+    }
+    rcyi_snapshot_set_site_counters(c->s, true);
+    return RCY_OK;
+}
+
 /* One parser per section tag; a tag not here is a section of a newer
  * minor version, skipped. */
 static const struct {
@@ -1336,7 +1392,7 @@ static const struct {
 } section_parsers[] = {
     {T_STRS, parse_strs}, {T_FRMS, parse_frms}, {T_TBCK, parse_tbck}, {T_MODS, parse_mods},
     {T_RTBK, parse_rtbk}, {T_META, parse_meta}, {T_TRAC, parse_trac}, {T_TIME, parse_time},
-    {T_TRSS, parse_trss}, {T_INFO, parse_info}, {T_PEAK, parse_peak},
+    {T_TRSS, parse_trss}, {T_INFO, parse_info}, {T_PEAK, parse_peak}, {T_TCNT, parse_tcnt},
 };
 
 /* The sections of a compressed body {u64 length, zstd frame} into *out.

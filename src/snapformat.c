@@ -5,6 +5,7 @@
 #include "snapshot.h"
 
 #include <ctype.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +68,20 @@ int rcy_statistic_format(const rcy_statistic *st, char *buf, size_t len) {
         return snprintf(buf, len, "%s: size=%s, count=%zu", lab, sz, st->count);
     format_size_d((double)st->size / (double)st->count, false, avg, sizeof avg);
     return snprintf(buf, len, "%s: size=%s, count=%zu, average=%s", lab, sz, st->count, avg);
+}
+
+int rcy_statistic_format_counters(const rcy_statistic *st, char *buf, size_t len) {
+    if (!st)
+        return -1;
+    char lab[600];
+    frame_label(rcyi_label_frame(st->traceback), lab, sizeof lab);
+    char al[64], sz[64];
+    format_size_d((double)st->allocated, false, al, sizeof al);
+    format_size_d((double)st->size, false, sz, sizeof sz);
+    return snprintf(buf, len,
+                    "%s: allocations=%" PRIu64 ", allocated=%s, temporary=%" PRIu64
+                    ", size=%s, count=%zu",
+                    lab, st->allocations, al, st->temporary, sz, st->count);
 }
 
 int rcy_statistic_diff_format(const rcy_statistic_diff *d, char *buf, size_t len) {

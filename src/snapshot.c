@@ -92,6 +92,10 @@ void rcyi_snapshot_set_resolved(rcy_snapshot *s, bool resolved) {
     s->resolved = resolved;
 }
 
+void rcyi_snapshot_set_site_counters(rcy_snapshot *s, bool known) {
+    s->site_counters = known;
+}
+
 void rcyi_snapshot_set_peak(rcy_snapshot *s, rcy_snapshot *peak) {
     s->peak = peak;
     if (peak && s->modules) {
@@ -124,6 +128,9 @@ rcy_snapshot *rcyi_snapshot_from_raw(int limit, const rcyi_raw_trace *traces, si
         t->site_line = tbs[i]->line;
         t->npcs = tbs[i]->npcs;
         t->total = tbs[i]->total;
+        t->allocs = tbs[i]->allocs;
+        t->allocated = tbs[i]->allocated;
+        t->temporary = tbs[i]->temporary;
         t->pcs = pcs;
         memcpy(pcs, tbs[i]->pcs, t->npcs * sizeof *pcs);
         pcs += t->npcs;

@@ -23,6 +23,12 @@
  *      s->modules is NULL for a snapshot of this process.
  *  S6  counters.current == the sum of the traces' sizes for a snapshot the
  *      engine took (a file may say anything: it is shown, never trusted).
+ *  S7  site_counters: every traceback's allocs/allocated/temporary are
+ *      known (the engine's, or a file's TCNT section); then every
+ *      traceback with allocs > 0 is kept and written even when no trace
+ *      uses it (its blocks were all freed).  Without them (a file of
+ *      before 1.2, a peak, a filtered snapshot) they mean nothing and
+ *      are never shown or written.
  *
  * Strings of the info table and the timeline are copies owned by s.  All
  * functions here run with the thread's tracer-busy flag set (rcyi_tm_enter)
@@ -43,6 +49,8 @@ typedef struct rcyi_snap_tb {
     int site_line;
     uint16_t npcs, total;
     uintptr_t *pcs;
+    /* per call site counters (S7) */
+    uint64_t allocs, allocated, temporary;
 } rcyi_snap_tb;
 
 typedef struct rcyi_info {
@@ -51,7 +59,8 @@ typedef struct rcyi_info {
 
 struct rcy_snapshot {
     int traceback_limit;
-    bool resolved; /* frames filled from the raw data (S2)          */
+    bool resolved;      /* frames filled from the raw data (S2)          */
+    bool site_counters; /* tbs[].allocs etc. are known (S7)              */
     size_t ntraces;
     rcy_trace *traces;
     size_t ntb;   /* tracebacks in use (S1)                        */
@@ -96,6 +105,8 @@ void rcyi_snapshot_adopt_strings(rcy_snapshot *s, char *strings);
 /* s owns m from now on (S5). */
 void rcyi_snapshot_set_modules(rcy_snapshot *s, rcyi_modset *m);
 void rcyi_snapshot_set_resolved(rcy_snapshot *s, bool resolved);
+/* Whether the tracebacks' per call site counters are known (S7). */
+void rcyi_snapshot_set_site_counters(rcy_snapshot *s, bool known);
 /* s owns peak from now on; peak shares s's modules and resolution state
  * (S5). */
 void rcyi_snapshot_set_peak(rcy_snapshot *s, rcy_snapshot *peak);

@@ -94,6 +94,7 @@ static bool key_eq(const gkey *a, const gkey *b) {
 typedef struct group {
     gkey k;
     size_t size[2], count[2];
+    uint64_t allocs, allocated, temporary; /* column 0's call site counters */
 } group;
 
 typedef struct group_tab {
@@ -205,6 +206,15 @@ static int group_snapshot(group_tab *t, const rcy_snapshot *s, rcy_key_type kt, 
             group *g = &t->g[(size_t)(uintptr_t)lists[d]];
             g->size[col] = rcyi_sat_add(g->size[col], s->traces[i].size);
             g->count[col] = rcyi_sat_add(g->count[col], s->traces[i].count);
+        }
+    }
+    for (size_t i = 0; col == 0 && s->site_counters && i < s->ntb; i++) {
+        const rcyi_snap_tb *tb = &s->tbs[i];
+        for (size_t d = first[i]; d < first[i + 1]; d++) {
+            group *g = &t->g[(size_t)(uintptr_t)lists[d]];
+            g->allocs = rcyi_sat_add(g->allocs, tb->allocs);
+            g->allocated = rcyi_sat_add(g->allocated, tb->allocated);
+            g->temporary = rcyi_sat_add(g->temporary, tb->temporary);
         }
     }
     free(first);
@@ -338,8 +348,32 @@ static int stat_cmp(const void *pa, const void *pb) {
     return -tb_cmp(a->traceback, b->traceback);
 }
 
+/* One counter first, then Python's order. */
+#define COUNTER_CMP(name, field)                                                                   \
+    static int name(const void *pa, const void *pb) {                                              \
+        const rcy_statistic *a = pa, *b = pb;                                                      \
+        if (a->field != b->field)                                                                  \
+            return a->field > b->field ? -1 : 1;                                                   \
+        return stat_cmp(pa, pb);                                                                   \
+    }
+COUNTER_CMP(allocs_cmp, allocations)
+COUNTER_CMP(allocated_cmp, allocated)
+COUNTER_CMP(temporary_cmp, temporary)
+
+bool rcy_snapshot_has_site_counters(const rcy_snapshot *s) {
+    return s && s->site_counters;
+}
+
 rcy_stats *rcy_snapshot_statistics(const rcy_snapshot *s, rcy_key_type key, bool cumulative) {
-    if (!s || (unsigned)key > RCY_KEY_TRACEBACK || (cumulative && key == RCY_KEY_TRACEBACK))
+    return rcy_snapshot_statistics_by(s, key, cumulative, RCY_ORDER_SIZE);
+}
+
+rcy_stats *rcy_snapshot_statistics_by(const rcy_snapshot *s, rcy_key_type key, bool cumulative,
+                                      rcy_stat_order order) {
+    static int (*const cmps[])(const void *, const void *) = {stat_cmp, allocs_cmp, allocated_cmp,
+                                                              temporary_cmp};
+    if (!s || (unsigned)key > RCY_KEY_TRACEBACK || (cumulative && key == RCY_KEY_TRACEBACK) ||
+        (unsigned)order > RCY_ORDER_TEMPORARY || (order != RCY_ORDER_SIZE && !s->site_counters))
         return NULL;
     ENTER();
     group_tab t = {0};
@@ -353,7 +387,7 @@ rcy_stats *rcy_snapshot_statistics(const rcy_snapshot *s, rcy_key_type key, bool
     if (!gs || !st)
         goto fail;
     for (size_t i = 0; i < t.n; i++)
-        if (t.g[i].count[0])
+        if (t.g[i].count[0] || (order != RCY_ORDER_SIZE && t.g[i].allocs))
             gs[n++] = &t.g[i];
     rcy_statistic *items = calloc(n ? n : 1, sizeof *items);
     if (!items || result_fill(&st->r, gs, n)) {
@@ -361,8 +395,9 @@ rcy_stats *rcy_snapshot_statistics(const rcy_snapshot *s, rcy_key_type key, bool
         goto fail;
     }
     for (size_t i = 0; i < n; i++)
-        items[i] = (rcy_statistic){&st->r.tbs[i], gs[i]->size[0], gs[i]->count[0]};
-    qsort(items, n, sizeof *items, stat_cmp);
+        items[i] = (rcy_statistic){&st->r.tbs[i], gs[i]->size[0],   gs[i]->count[0],
+                                   gs[i]->allocs, gs[i]->allocated, gs[i]->temporary};
+    qsort(items, n, sizeof *items, cmps[order]);
     st->pub.items = items;
     st->pub.len = n;
     goto out;

@@ -110,7 +110,7 @@ typedef struct cs_ent {
     const char *file, *func;
     int line;
     unsigned domain;
-    uint32_t id;
+    rcyi_tb *tb; /* NULL = empty */
 } cs_ent;
 
 typedef struct tb_cache_ent {
@@ -127,6 +127,10 @@ typedef struct tm_thread {
     uint32_t last_id; /* the thread's last traceback (0 = none) */
     int locking;      /* this event takes the shard locks (gs.multi at ev_enter) */
     uint64_t allocs, frees;
+    /* The thread's last traced allocation, until its free or the next
+     * allocation: a free of it counts one temporary (count_free). */
+    uintptr_t tmp_ptr;
+    uint32_t tmp_id;         /* its traceback (which names the domain); 0 = none */
     void *spare[BT_BUCKETS]; /* one empty block-table array per size */
     cs_ent cs[CS_CACHE];
     tb_cache_ent tbc[TB_CACHE];
@@ -426,6 +430,7 @@ static void thr_forget_caches(tm_thread *t) {
     memset(t->cs, 0, sizeof t->cs);
     memset(t->tbc, 0, sizeof t->tbc);
     t->last_id = 0;
+    t->tmp_id = 0;
 }
 
 /* The world is stopped: fold every thread's delta and counters. */
@@ -635,6 +640,7 @@ static uint32_t intern_locked(uint32_t hash, unsigned domain, const char *file, 
     t->line = line;
     t->func = func;
     t->next = 0;
+    t->id = id;
     if (npcs)
         memcpy(t->pcs, pcs, (size_t)npcs * sizeof *pcs);
     tb_dir[id / DIR_CHUNK][id % DIR_CHUNK] = t;
@@ -724,20 +730,22 @@ cache:
 
 /* The call-site cache: one frame, keyed by the site's file pointer and
  * line, so a hit costs four compares and no hashing. */
-__attribute__((noinline)) static uint32_t cs_miss(tm_thread *thr, cs_ent *e, unsigned domain,
+__attribute__((noinline)) static rcyi_tb *cs_miss(tm_thread *thr, cs_ent *e, unsigned domain,
                                                   const char *file, int line, const char *func) {
     uint32_t id = tb_lookup(thr, domain, file, line, func, NULL, 0, 0);
-    if (id)
-        *e = (cs_ent){file, func, line, domain, id};
-    return id;
+    if (!id)
+        return NULL;
+    *e = (cs_ent){file, func, line, domain, tb_get(id)};
+    return e->tb;
 }
 
-static inline uint32_t cs_lookup(tm_thread *thr, unsigned domain, const char *file, int line,
+/* The traceback of a one-frame call site; NULL on out of memory. */
+static inline rcyi_tb *cs_lookup(tm_thread *thr, unsigned domain, const char *file, int line,
                                  const char *func) {
     cs_ent *e = &thr->cs[(((uintptr_t)file >> 4) + (unsigned)line * 7u) & (CS_CACHE - 1)];
     if (RCY_LIKELY(e->file == file && e->line == line && e->func == func && e->domain == domain &&
-                   e->id))
-        return e->id;
+                   e->tb))
+        return e->tb;
     return cs_miss(thr, e, domain, file, line, func);
 }
 
@@ -1035,13 +1043,14 @@ out:
     return found;
 }
 
-static bool shard_remove(tm_thread *thr, unsigned domain, uintptr_t ptr) {
+/* The removed trace's traceback id, 0 when there was none. */
+static uint32_t shard_remove(tm_thread *thr, unsigned domain, uintptr_t ptr) {
     uint64_t size;
     uint32_t id;
     if (!shard_take(thr, domain, ptr, &size, &id))
-        return false;
+        return 0;
     acct_free(thr, size);
-    return true;
+    return id;
 }
 
 /* ---- the block table ----------------------------------------------------------- */
@@ -1251,13 +1260,13 @@ static inline bool bt_add(tm_thread *thr, uintptr_t p, size_t size, uint32_t id)
     return true;
 }
 
-/* In an event: untrace p from the block table; false when it has no entry
- * there. */
-static inline bool bt_remove(tm_thread *thr, uintptr_t p) {
+/* In an event: untrace p from the block table; the traceback id its entry
+ * had, 0 when it has none there. */
+static inline uint32_t bt_remove(tm_thread *thr, uintptr_t p) {
     bt_pool *bp = bt_pool_of(p);
     uint64_t *e = bp ? bt_entry(bp, p) : NULL;
     if (!e || !*e)
-        return false;
+        return 0;
     uint64_t v = *e;
     *e = 0;
     if (--bp->live == 0) {
@@ -1265,7 +1274,7 @@ static inline bool bt_remove(tm_thread *thr, uintptr_t p) {
         bp->ent = NULL;
     }
     acct_free(thr, v >> 32);
-    return true;
+    return (uint32_t)v;
 }
 
 /* Calls f(pool, entry index) for every traced block; world stopped. */
@@ -1346,10 +1355,61 @@ static inline bool add_trace(tm_thread *thr, unsigned domain, uintptr_t ptr, siz
     return shard_add(thr, domain, ptr, size, id, true);
 }
 
+/* In an event, after an allocation traced with traceback t: its call
+ * site's counters, and it becomes the thread's last allocation.  Plain
+ * adds while one thread traces (no other event runs meanwhile: see
+ * gs.multi), atomic ones after. */
+static inline __attribute__((always_inline)) void
+count_alloc(tm_thread *thr, uintptr_t ptr, size_t size, rcyi_tb *t, uint32_t id) {
+    if (RCY_LIKELY(!thr->locking)) {
+        t->allocs++;
+        t->allocated += size;
+    } else {
+        __atomic_add_fetch(&t->allocs, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&t->allocated, size, __ATOMIC_RELAXED);
+    }
+    thr->tmp_ptr = ptr;
+    thr->tmp_id = id;
+}
+
+/* The thread's last allocation was just freed: one temporary for its
+ * traceback. */
+__attribute__((noinline)) static void count_temporary(tm_thread *thr) {
+    rcyi_tb *t = tb_get(thr->tmp_id);
+    thr->tmp_id = 0;
+    if (RCY_LIKELY(!thr->locking))
+        t->temporary++;
+    else
+        __atomic_add_fetch(&t->temporary, 1, __ATOMIC_RELAXED);
+}
+
+/* In an event, the trace of ptr with traceback id (0: none) just went: a
+ * temporary allocation when it was the thread's last allocation
+ * (heaptrack's definition: freed before the thread allocated anything
+ * else).  The id names the domain too. */
+static inline __attribute__((always_inline)) void count_free(tm_thread *thr, uintptr_t ptr,
+                                                             uint32_t id) {
+    if (RCY_UNLIKELY(thr->tmp_ptr == ptr) && thr->tmp_id == id && id)
+        count_temporary(thr);
+}
+
+/* add_trace, counted (t: the traceback, its id). */
+static inline bool add_counted(tm_thread *thr, unsigned domain, uintptr_t ptr, size_t size,
+                               rcyi_tb *t, bool hook) {
+    uint32_t id = t->id; /* read once: the trace's stores may alias it */
+    if (!add_trace(thr, domain, ptr, size, id, hook))
+        return false;
+    count_alloc(thr, ptr, size, t, id);
+    return true;
+}
+
 static inline void remove_trace(tm_thread *thr, unsigned domain, uintptr_t ptr, bool hook) {
-    if (RCY_LIKELY(hook && domain == 0) && bt_remove(thr, ptr))
-        return;
-    shard_remove(thr, domain, ptr);
+    uint32_t id = 0;
+    if (RCY_LIKELY(hook && domain == 0))
+        id = bt_remove(thr, ptr);
+    if (!id)
+        id = shard_remove(thr, domain, ptr);
+    count_free(thr, ptr, id);
 }
 
 /* ---- with the world stopped -------------------------------------------------------- */
@@ -1500,7 +1560,8 @@ trace_alloc_script(tm_thread *thr, const rcyi_fsource *src, uintptr_t fp, unsign
     if (nscript && !(src->flags & RCY_FRAMES_NATIVE)) {
         id = tb_lookup(thr, domain, NULL, 0, NULL, pcs, nscript, stotal);
     } else if (limit == 1 && !nscript) {
-        id = cs_lookup(thr, domain, file, line, func);
+        rcyi_tb *t = cs_lookup(thr, domain, file, line, func);
+        id = t ? t->id : 0;
     } else {
         int npcs = rcyi_walk_stack(fp, pcs + nscript, want - nscript, 0, &total);
         total += stotal;
@@ -1508,7 +1569,7 @@ trace_alloc_script(tm_thread *thr, const rcyi_fsource *src, uintptr_t fp, unsign
                        total > 65535 ? 65535 : total);
     }
     if (id)
-        add_trace(thr, domain, (uintptr_t)ptr, size, id, true);
+        add_counted(thr, domain, (uintptr_t)ptr, size, tb_get(id), true);
     event_end(thr);
 out:
     if (mapped)
@@ -1535,7 +1596,7 @@ __attribute__((noinline)) static void trace_alloc_frames(tm_thread *thr, uintptr
     int npcs = rcyi_walk_stack(fp, pcs, want, 0, &total);
     uint32_t id = tb_lookup(thr, domain, file, line, func, pcs, npcs, total);
     if (id)
-        add_trace(thr, domain, (uintptr_t)ptr, size, id, true);
+        add_counted(thr, domain, (uintptr_t)ptr, size, tb_get(id), true);
     event_end(thr);
     if (mapped)
         rcyi_tm_unmap(pcs, mapped);
@@ -1546,9 +1607,9 @@ __attribute__((noinline)) void rcyi_trace_alloc(unsigned domain, const void *ptr
     tm_thread *thr = event_begin(false);
     if (RCY_LIKELY(thr != NULL)) {
         if (RCY_LIKELY(__atomic_load_n(&gs.site_only, __ATOMIC_RELAXED))) {
-            uint32_t id = cs_lookup(thr, domain, file, line, func);
-            if (RCY_LIKELY(id != 0))
-                add_trace(thr, domain, (uintptr_t)ptr, size, id, true);
+            rcyi_tb *t = cs_lookup(thr, domain, file, line, func);
+            if (RCY_LIKELY(t != NULL))
+                add_counted(thr, domain, (uintptr_t)ptr, size, t, true);
             event_end(thr);
         } else {
             trace_alloc_frames(thr, (uintptr_t)__builtin_frame_address(0), domain, ptr, size, file,
@@ -1615,7 +1676,7 @@ track_common(uintptr_t fp, unsigned domain, uintptr_t ptr, size_t size, unsigned
     total += stotal;
     uint32_t id =
         tb_lookup(thr, domain, NULL, 0, NULL, pcs, nscript + npcs, total > 65535 ? 65535 : total);
-    rc = id && add_trace(thr, domain, ptr, size, id, false) ? RCY_OK : RCY_ENOMEM;
+    rc = id && add_counted(thr, domain, ptr, size, tb_get(id), false) ? RCY_OK : RCY_ENOMEM;
     event_end(thr);
 out:
     if (mapped)
@@ -1688,6 +1749,7 @@ void rcyi_tracemalloc_taken_freed(const rcyi_taken *t) {
     if (!thr)
         return;
     thr->frees++;
+    count_free(thr, t->ptr, t->tb);
     event_end(thr);
 }
 
@@ -1980,13 +2042,19 @@ rcy_snapshot *rcy_tracemalloc_take_snapshot(void) {
     if (!x.traces || !x.remap || !x.tbs)
         goto out;
     size_t k = copy_traces_locked(&x);
+    /* Call sites with no live block still have counters (S7). */
+    for (uint32_t id = 1; id <= tb_count; id++)
+        if (tb_get(id)->allocs)
+            scratch_tb(&x, id);
     rcy_tracemalloc_counters counters;
     counters_locked(&counters);
     if (keep_peak && __atomic_exchange_n(&peak_dirty, 0, __ATOMIC_RELAXED))
         peak_copy_locked(); /* now may be the peak */
     snap = rcyi_snapshot_from_raw(gs.limit, x.traces, k, x.tbs, x.ntb);
-    if (snap)
+    if (snap) {
         rcyi_snapshot_set_meta(snap, gs.limit, &counters);
+        rcyi_snapshot_set_site_counters(snap, true);
+    }
     if (snap && keep_peak && peak_copy_bytes) {
         rcy_snapshot *peak = peak_snapshot_locked(&x, &counters);
         if (peak)

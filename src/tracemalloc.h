@@ -39,8 +39,11 @@
  *  - intern lock: the traceback intern table, the traceback arena and the
  *    id -> traceback directory, taken on a thread-cache miss inside an
  *    event (lock order: shard < intern; the bt lock nests inside neither).
- *    Tracebacks are immutable once published and freed only by a stopper,
- *    so any event may read any traceback.
+ *    Tracebacks are immutable once published, but for their counters
+ *    (allocs, allocated, temporary: see rcyi_tb), and freed only by a
+ *    stopper, so any event may read any traceback.
+ *  - a thread's last allocation (tm_thread.tmp_*): written by its owner
+ *    in events, to count temporary allocations; forgotten by a clear.
  *  - frame source (framesource.c): the installed source (gs.source) is an
  *    immutable record, replaced under world_lock; an event that reads it
  *    LEAVES the event (in_event = 0, still busy) to call it and to intern
@@ -164,7 +167,16 @@ typedef struct rcyi_tb {
     const char *func; /* call-site function                          */
     uint32_t next;    /* hint: the traceback that followed this one in
                        * some thread's last event after it (atomic; 0) */
-    uintptr_t pcs[];  /* newest first                                */
+    uint32_t id;      /* its own id (tracemalloc.c's directory)       */
+    /* Per call site counters (tracemalloc.c: count_alloc, count_free),
+     * the only mutable part of a published traceback: plain adds while
+     * one thread traces, atomic adds once several do (gs.multi). */
+    /* (temporary sits between the two that every allocation adds to, so
+     * the compiler makes two adds of them, not six vector instructions) */
+    uint64_t allocs;    /* allocations traced with this traceback     */
+    uint64_t temporary; /* freed before the thread's next allocation  */
+    uint64_t allocated; /* their bytes, summed                        */
+    uintptr_t pcs[];    /* newest first                                */
 } rcyi_tb;
 
 /* A copy of the engine's traces taken under all locks (tracemalloc.c

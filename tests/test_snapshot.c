@@ -1,7 +1,8 @@
 /* tests/test_snapshot.c — snapshots: statistics grouped and sorted as
  * Python does, compare_to, filters, the text formats (checked against
  * python3's own tracemalloc when python3 is present), traceback_format,
- * and the extra sections (timeline, info, counters). */
+ * and the extra sections (timeline, info, counters), per call site
+ * counters (allocations, bytes, temporaries) and their file section. */
 #include "testutil.h"
 
 #include <pthread.h>
@@ -359,7 +360,7 @@ static void format_matches_python(void **state) {
         for (int c = 0; c < 4; c++) {
             assert_non_null(fgets(want, sizeof want, p));
             want[strcspn(want, "\n")] = 0;
-            rcy_statistic st = {NULL, (size_t)sizes[i], (size_t)counts[c]};
+            rcy_statistic st = {.size = (size_t)sizes[i], .count = (size_t)counts[c]};
             rcy_statistic_format(&st, got, sizeof got);
             /* our line is "?:0: size=..., count=..., average=X" */
             const char *avg = strstr(got, "average=");
@@ -370,7 +371,7 @@ static void format_matches_python(void **state) {
     }
     rcy_frame fr = {"x.c", 42, NULL, 0, NULL};
     rcy_traceback tb = {1, 1, &fr};
-    rcy_statistic st = {&tb, 3519488, 76685};
+    rcy_statistic st = {.traceback = &tb, .size = 3519488, .count = 76685};
     rcy_statistic_diff d = {&tb, 3519488, -1000, 76685, -3};
     rcy_statistic_diff d0 = {&tb, 0, -1000, 0, -3};
     assert_non_null(fgets(want, sizeof want, p));
@@ -518,6 +519,137 @@ static void keep_peak_with_threads_is_consistent(void **state) {
     assert_int_equal(rcy_tracemalloc_keep_peak(false), RCY_OK);
 }
 
+/* ---- per call site counters ------------------------------------------------ */
+
+/* The statistic of file:line in st, or NULL. */
+static const rcy_statistic *stat_of(const rcy_stats *st, const char *file, unsigned line) {
+    for (size_t i = 0; i < st->len; i++) {
+        const rcy_frame *f = &st->items[i].traceback->frames[0];
+        if (strcmp(f->filename, file) == 0 && f->lineno == line)
+            return &st->items[i];
+    }
+    return NULL;
+}
+
+static void expect_site(const rcy_stats *st, const char *file, unsigned line, uint64_t allocs,
+                        uint64_t bytes, uint64_t temps) {
+    const rcy_statistic *x = stat_of(st, file, line);
+    assert_non_null(x);
+    assert_int_equal(x->allocations, allocs);
+    assert_int_equal(x->allocated, bytes);
+    assert_int_equal(x->temporary, temps);
+}
+
+#define COUNTER_THREAD_ALLOCS 5000
+
+static void *counted_churn(void *arg) {
+    uintptr_t base = (uintptr_t)arg;
+    for (int i = 0; i < COUNTER_THREAD_ALLOCS; i++) {
+        rcyi_trace_alloc(0, (const void *)(base + 16u * (uintptr_t)i), 3, "thr.c", 1, "fn");
+        rcyi_trace_free(0, (const void *)(base + 16u * (uintptr_t)i));
+    }
+    return NULL;
+}
+
+static void site_counters_count_allocations_bytes_and_temporaries(void **state) {
+    (void)state;
+    assert_int_equal(rcy_tracemalloc_start(1), RCY_OK);
+    /* 10 temporaries: each freed before the next allocation */
+    for (int i = 0; i < 10; i++) {
+        at(0, i, 8, "a.c", 1);
+        rcyi_trace_free(0, ADDR(i));
+    }
+    /* 5 kept, then 3 of them freed after later allocations: no temporary */
+    for (int i = 0; i < 5; i++)
+        at(0, 100 + i, 100, "b.c", 2);
+    at(0, 200, 1, "c.c", 3); /* freed after another allocation: not temporary */
+    at(0, 201, 2, "c.c", 4);
+    rcyi_trace_free(0, ADDR(200));
+    /* a free of another block in between does not matter, only allocations */
+    at(0, 300, 7, "d.c", 5);
+    for (int i = 0; i < 3; i++)
+        rcyi_trace_free(0, ADDR(100 + i));
+    rcyi_trace_free(0, ADDR(300));
+    /* another domain, same address: not the last allocation's block */
+    at(1, 400, 9, "e.c", 6);
+    rcyi_trace_free(0, ADDR(400));
+    rcyi_trace_free(1, ADDR(400));
+    /* threads: every increment lands (atomic once several threads trace) */
+    pthread_t th[2];
+    for (int t = 0; t < 2; t++)
+        pthread_create(&th[t], NULL, counted_churn, (void *)((uintptr_t)(t + 1) << 36));
+    for (int t = 0; t < 2; t++)
+        pthread_join(th[t], NULL);
+
+    rcy_snapshot *s = rcy_tracemalloc_take_snapshot();
+    assert_non_null(s);
+    assert_true(rcy_snapshot_has_site_counters(s));
+    rcy_stats *st = rcy_snapshot_statistics_by(s, RCY_KEY_LINENO, false, RCY_ORDER_ALLOCATIONS);
+    assert_non_null(st);
+    assert_int_equal(st->len, 7);
+    expect_site(st, "thr.c", 1, 2 * COUNTER_THREAD_ALLOCS, 6 * COUNTER_THREAD_ALLOCS,
+                2 * COUNTER_THREAD_ALLOCS);
+    expect_site(st, "a.c", 1, 10, 80, 10);
+    expect_site(st, "b.c", 2, 5, 500, 0);
+    expect_site(st, "c.c", 3, 1, 1, 0);
+    expect_site(st, "c.c", 4, 1, 2, 0);
+    expect_site(st, "d.c", 5, 1, 7, 1);
+    expect_site(st, "e.c", 6, 1, 9, 1);
+    /* sorted by allocations, biggest first */
+    assert_string_equal(st->items[0].traceback->frames[0].filename, "thr.c");
+    assert_string_equal(st->items[1].traceback->frames[0].filename, "a.c");
+    assert_string_equal(st->items[2].traceback->frames[0].filename, "b.c");
+    /* the live blocks are still there */
+    assert_int_equal(stat_of(st, "b.c", 2)->size, 200);
+    assert_int_equal(stat_of(st, "b.c", 2)->count, 2);
+    rcy_stats_free(st);
+    st = rcy_snapshot_statistics_by(s, RCY_KEY_LINENO, false, RCY_ORDER_TEMPORARY);
+    assert_string_equal(st->items[1].traceback->frames[0].filename, "a.c");
+    rcy_stats_free(st);
+    st = rcy_snapshot_statistics_by(s, RCY_KEY_FILENAME, false, RCY_ORDER_ALLOCATED);
+    expect_site(st, "c.c", 0, 2, 3, 0);
+    rcy_stats_free(st);
+    /* Python's order lists only what is live, with the counters beside */
+    st = rcy_snapshot_statistics(s, RCY_KEY_LINENO, false);
+    assert_int_equal(st->len, 2);
+    expect_site(st, "b.c", 2, 5, 500, 0);
+    rcy_stats_free(st);
+
+    /* the counters survive a file, and a filtered snapshot has none */
+    char path[] = "/tmp/rcy_countersXXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(rcy_snapshot_dump(s, path), RCY_OK);
+    int err = -1;
+    rcy_snapshot *l = rcy_snapshot_load(path, &err);
+    unlink(path);
+    assert_non_null(l);
+    assert_true(rcy_snapshot_has_site_counters(l));
+    st = rcy_snapshot_statistics_by(l, RCY_KEY_LINENO, false, RCY_ORDER_ALLOCATIONS);
+    assert_int_equal(st->len, 7);
+    expect_site(st, "a.c", 1, 10, 80, 10);
+    expect_site(st, "e.c", 6, 1, 9, 1);
+    rcy_stats_free(st);
+    rcy_snapshot_free(l);
+    rcy_filter f = {.inclusive = true, .filename_pattern = "b.c", .domain = -1};
+    rcy_snapshot *fs = rcy_snapshot_filter_traces(s, &f, 1);
+    assert_false(rcy_snapshot_has_site_counters(fs));
+    assert_null(rcy_snapshot_statistics_by(fs, RCY_KEY_LINENO, false, RCY_ORDER_ALLOCATIONS));
+    rcy_snapshot_free(fs);
+    rcy_snapshot_free(s);
+
+    /* clear_traces starts the counters over */
+    rcy_tracemalloc_clear_traces();
+    at(0, 500, 4, "a.c", 1);
+    s = rcy_tracemalloc_take_snapshot();
+    st = rcy_snapshot_statistics_by(s, RCY_KEY_LINENO, false, RCY_ORDER_ALLOCATIONS);
+    assert_int_equal(st->len, 1);
+    expect_site(st, "a.c", 1, 1, 4, 0);
+    rcy_stats_free(st);
+    rcy_snapshot_free(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(statistics_by_line_are_exact_and_sorted, stop_tracing),
@@ -532,6 +664,8 @@ int main(void) {
         cmocka_unit_test_teardown(info_timeline_and_counters, stop_tracing),
         cmocka_unit_test_teardown(keep_peak_keeps_the_picture_at_peak, stop_tracing),
         cmocka_unit_test_teardown(keep_peak_with_threads_is_consistent, stop_tracing),
+        cmocka_unit_test_teardown(site_counters_count_allocations_bytes_and_temporaries,
+                                  stop_tracing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

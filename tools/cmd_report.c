@@ -13,13 +13,20 @@
 static const char top_usage[] =
     "usage: recycle top FILE [--by lineno|filename|traceback] [--limit N]\n"
     "                        [--cumulative] [--peak]\n"
+    "       recycle top FILE --by count|allocated|temporary [--limit N]\n"
+    "                        [--cumulative]\n"
     "\n"
     "The places holding the most memory in a snapshot file, biggest first,\n"
     "one line each in tracemalloc's format:\n"
     "  file.c:12: size=3437 KiB, count=76685, average=46 B\n"
     "\n"
     "  -b, --by KEY       group by lineno (default), filename or traceback\n"
-    "                     (traceback prints each call stack under its line)\n"
+    "                     (traceback prints each call stack under its line);\n"
+    "                     or, per line over the whole run, the most\n"
+    "                     allocations (count), bytes allocated (allocated) or\n"
+    "                     temporary allocations (temporary: freed before the\n"
+    "                     thread's next allocation), e.g.\n"
+    "  file.c:12: allocations=900, allocated=45.0 KiB, temporary=800, size=4096 B, count=100\n"
     "  -l, --limit N      how many lines, 0 = all (default 10)\n"
     "  -c, --cumulative   count each block for every frame of its stack\n"
     "  -p, --peak         the traces at the moment of peak traced memory\n"
@@ -68,7 +75,17 @@ static const char stats_usage[] =
     "\n"
     "Exit status: 0 done, 1 the file is missing or corrupt, 2 bad usage.\n";
 
-static bool parse_key(const char *s, rcy_key_type *key) {
+/* A grouping key, or (top only) a per call site counter to sort lines by. */
+static bool parse_key(const char *s, rcy_key_type *key, rcy_stat_order *order) {
+    static const char *const orders[] = {"count", "allocated", "temporary"};
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(s, orders[i]) == 0) {
+            *key = RCY_KEY_LINENO;
+            *order = (rcy_stat_order)(RCY_ORDER_ALLOCATIONS + i);
+            return true;
+        }
+    }
+    *order = RCY_ORDER_SIZE;
     if (strcmp(s, "lineno") == 0)
         *key = RCY_KEY_LINENO;
     else if (strcmp(s, "filename") == 0)
@@ -85,6 +102,7 @@ static bool parse_key(const char *s, rcy_key_type *key) {
  * command silently ignored by another. */
 typedef struct report_opts {
     rcy_key_type key;
+    rcy_stat_order order; /* top --by count|allocated|temporary */
     long limit;
     bool cumulative, peak, oldest_first;
     char *files[2];
@@ -95,6 +113,12 @@ static const struct option report_long_opts[] = {
     {"cumulative", no_argument, NULL, 'c'},   {"peak", no_argument, NULL, 'p'},
     {"oldest-first", no_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'}};
 #define NREPORT_OPTS (sizeof report_long_opts / sizeof report_long_opts[0])
+
+static const char *optarg_order_name(rcy_stat_order order) {
+    return order == RCY_ORDER_ALLOCATIONS ? "count"
+           : order == RCY_ORDER_ALLOCATED ? "allocated"
+                                          : "temporary";
+}
 
 /* Returns -1 to go on, else the exit code. */
 static int parse_report_opts(int argc, char **argv, const char *usage, int nfiles,
@@ -111,8 +135,10 @@ static int parse_report_opts(int argc, char **argv, const char *usage, int nfile
     while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
         switch (c) {
         case 'b':
-            if (!parse_key(optarg, &o->key)) {
-                cli_error("--by: expected lineno, filename or traceback, got '%s'", optarg);
+            if (!parse_key(optarg, &o->key, &o->order)) {
+                cli_error("--by: expected lineno, filename, traceback, count, allocated or "
+                          "temporary, got '%s'",
+                          optarg);
                 return CLI_EUSAGE;
             }
             break;
@@ -141,6 +167,13 @@ static int parse_report_opts(int argc, char **argv, const char *usage, int nfile
     if (o->cumulative && o->key == RCY_KEY_TRACEBACK) {
         /* as Python's statistics('traceback', cumulative=True) refuses */
         cli_error("--cumulative cannot be used with --by traceback");
+        return CLI_EUSAGE;
+    }
+    if (o->order != RCY_ORDER_SIZE && (nfiles != 1 || o->peak)) {
+        /* the counters cover the whole run: no peak picture has them, and
+         * a diff of two runs' counters is not what diff compares */
+        cli_error("--by %s cannot be used with %s", optarg_order_name(o->order),
+                  nfiles != 1 ? "diff" : "--peak");
         return CLI_EUSAGE;
     }
     if (argc - optind != nfiles) {
@@ -216,15 +249,20 @@ static void print_stack(const rcy_traceback *tb, bool oldest_first) {
 }
 
 /* Grouping a big snapshot is one library call: say so on a terminal. */
-static rcy_stats *statistics(const rcy_snapshot *s, rcy_key_type key, bool cumulative) {
+static rcy_stats *statistics_by(const rcy_snapshot *s, rcy_key_type key, bool cumulative,
+                                rcy_stat_order order) {
     size_t n = 0;
     rcy_snapshot_traces(s, &n);
     cli_progress prog;
     cli_progress_begin(&prog, "grouping", n);
     cli_progress_note(&prog, 200000);
-    rcy_stats *st = rcy_snapshot_statistics(s, key, cumulative);
+    rcy_stats *st = rcy_snapshot_statistics_by(s, key, cumulative, order);
     cli_progress_end(&prog);
     return st;
+}
+
+static rcy_stats *statistics(const rcy_snapshot *s, rcy_key_type key, bool cumulative) {
+    return statistics_by(s, key, cumulative, RCY_ORDER_SIZE);
 }
 
 static int finish_output(void) {
@@ -251,15 +289,32 @@ int cmd_top(int argc, char **argv) {
             return CLI_EFILE;
         }
     }
-    rcy_stats *st = statistics(src, o.key, o.cumulative);
+    if (o.order != RCY_ORDER_SIZE && !rcy_snapshot_has_site_counters(src)) {
+        cli_error("--by %s: %s has no per call site counters (written by a recycle before "
+                  "format 1.2)",
+                  optarg_order_name(o.order), o.files[0]);
+        rcy_snapshot_free(s);
+        return CLI_EFILE;
+    }
+    rcy_stats *st = statistics_by(src, o.key, o.cumulative, o.order);
     if (!st) {
         cli_error("out of memory");
         rcy_snapshot_free(s);
         return CLI_EFILE;
     }
-    printf("[ Top %ld ]\n", o.limit ? o.limit : (long)st->len);
+    if (o.order == RCY_ORDER_SIZE)
+        printf("[ Top %ld ]\n", o.limit ? o.limit : (long)st->len);
+    else
+        printf("[ Top %ld by %s ]\n", o.limit ? o.limit : (long)st->len,
+               o.order == RCY_ORDER_ALLOCATIONS ? "allocations"
+               : o.order == RCY_ORDER_ALLOCATED ? "bytes allocated"
+                                                : "temporary allocations");
     size_t n = o.limit && (size_t)o.limit < st->len ? (size_t)o.limit : st->len;
     for (size_t i = 0; i < n; i++) {
+        if (o.order != RCY_ORDER_SIZE) {
+            PRINT_FORMATTED(rcy_statistic_format_counters, &st->items[i]);
+            continue;
+        }
         PRINT_FORMATTED(rcy_statistic_format, &st->items[i]);
         if (o.key == RCY_KEY_TRACEBACK)
             print_traceback(st->items[i].traceback, false);

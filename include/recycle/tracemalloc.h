@@ -198,6 +198,16 @@ typedef struct rcy_statistic {
     const rcy_traceback *traceback;
     size_t size;
     size_t count;
+    /* C: per call site counters over the whole traced run (Python has
+     * none; heaptrack's "calls", "allocated" and "temporary"), when the
+     * snapshot has them (rcy_snapshot_has_site_counters), else 0:
+     * allocations traced with the key's tracebacks, their bytes summed,
+     * and how many of them were temporary: freed before the allocating
+     * thread traced another allocation (a realloc that moves the block
+     * counts as a free and an allocation). */
+    uint64_t allocations;
+    uint64_t allocated;
+    uint64_t temporary;
 } rcy_statistic;
 
 typedef struct rcy_statistic_diff {
@@ -227,6 +237,24 @@ typedef struct rcy_stat_diffs {
 RCY_API rcy_stats *rcy_snapshot_statistics(const rcy_snapshot *s, rcy_key_type key,
                                            bool cumulative);
 RCY_API void rcy_stats_free(rcy_stats *stats);
+
+/* C: what statistics are sorted by.  RCY_ORDER_SIZE is Python's order
+ * (rcy_snapshot_statistics).  The others sort by a per call site counter
+ * of rcy_statistic, biggest first (ties: size, count, traceback), and also
+ * list the keys no live block holds any more; they need a snapshot with
+ * counters (else NULL). */
+typedef enum rcy_stat_order {
+    RCY_ORDER_SIZE = 0,
+    RCY_ORDER_ALLOCATIONS = 1,
+    RCY_ORDER_ALLOCATED = 2,
+    RCY_ORDER_TEMPORARY = 3
+} rcy_stat_order;
+RCY_API rcy_stats *rcy_snapshot_statistics_by(const rcy_snapshot *s, rcy_key_type key,
+                                              bool cumulative, rcy_stat_order order);
+/* C: whether s has per call site counters: a snapshot the engine took, or
+ * a file of format 1.2 / 2.1 or later.  Not a peak, a filtered snapshot
+ * or an older file (their counters are unknown). */
+RCY_API bool rcy_snapshot_has_site_counters(const rcy_snapshot *s);
 /* Statistics of newer with size_diff and count_diff against older (keys
  * only in older appear with size 0), sorted as Python sorts them: by
  * (|size_diff|, size, |count_diff|, count, traceback), biggest first. */
@@ -240,6 +268,11 @@ RCY_API void rcy_stat_diffs_free(rcy_stat_diffs *diffs);
  * returns the length the full text needs. */
 RCY_API int rcy_statistic_format(const rcy_statistic *st, char *buf, size_t len);
 RCY_API int rcy_statistic_diff_format(const rcy_statistic_diff *d, char *buf, size_t len);
+/* C: a statistic with its per call site counters, e.g. "parse.c:120:
+ * allocations=900, allocated=45.0 KiB, temporary=800, size=4096 B,
+ * count=100" (size and count: what is still live); labelled as
+ * rcy_statistic_format labels it. */
+RCY_API int rcy_statistic_format_counters(const rcy_statistic *st, char *buf, size_t len);
 /* Python's tracemalloc._format_size(size, sign). */
 RCY_API int rcy_format_size(int64_t size, bool sign, char *buf, size_t len);
 /* The same for an unsigned size (up to 2^64 - 1, which the int64_t of

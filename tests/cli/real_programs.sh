@@ -59,6 +59,10 @@ same_count() {
     local want got
     want=$(awk '{s += $2} END {print s + 0}' "$work/count.txt" 2>/dev/null)
     got=$("$RECYCLE" stats "$name.rcy" | awk '/^allocations:/{print $2}')
+    # the per call site counters add up to the same total
+    sites=$("$RECYCLE" top --by count --limit 0 "$name.rcy" |
+        sed -n 's/.*: allocations=\([0-9]*\), allocated=.*/\1/p' | awk '{s += $1} END {print s + 0}')
+    expect_eq "$name: per call site allocation counts add up to the file's total ($sites)" "$got" "$sites"
     # within 0.1%: python3 differs by one allocation between the two runs
     if awk -v a="${got:-0}" -v b="${want:-0}" 'BEGIN { d = a - b; if (d < 0) d = -d;
         exit !(b > 0 && d <= b / 1000) }'; then

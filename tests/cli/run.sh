@@ -50,6 +50,27 @@ expect_match "leaks: the three 12345-byte blocks, grouped" "size=36.2 KiB, count
 expect_match "leaks: the stack names the allocating function" "leak_here" "$leaks"
 expect_match "leaks: the stack reaches main" "mode_count|main" "$leaks"
 top=$(R top count.rcy)
+# per call site counters over the whole run (heaptrack's calls, allocated,
+# temporary): the 1000 malloc(100) freed at once, the 10 growing reallocs
+# (64 + 128 + ... + 640 bytes; the last one is moved by reallocarray before
+# anything else is allocated: one temporary)
+bycount=$(R top --by count count.rcy)
+expect_eq "top --by count header" "[ Top 10 by allocations ]" "$(printf '%s\n' "$bycount" | head -1)"
+expect_match "top --by count: 1000 allocations at the malloc line, all temporary" \
+    "cli_target\.c:44: allocations=1000, allocated=97\.7 KiB, temporary=1000, size=0 B, count=0" \
+    "$(printf '%s\n' "$bycount" | sed -n 2p)"
+expect_match "top --by count: the realloc line, realloc counted as an allocation" \
+    "cli_target\.c:52: allocations=10, allocated=3520 B, temporary=1," "$bycount"
+expect_match "top --by allocated: the biggest total first" \
+    "cli_target\.c:44: allocations=1000, allocated=97\.7 KiB" \
+    "$(R top --by allocated --limit 1 count.rcy | sed -n 2p)"
+expect_match "top --by temporary lists the 10 calloc/free pairs second" \
+    "cli_target\.c:50: allocations=10, allocated=1000 B, temporary=10," \
+    "$(R top --by temporary count.rcy | sed -n 3p)"
+R top --by count --peak count.rcy >/dev/null 2>bypeak.err
+expect_eq "top --by count --peak is refused (usage)" 2 "$?"
+R diff --by temporary count.rcy count.rcy >/dev/null 2>/dev/null
+expect_eq "diff --by temporary is refused (usage)" 2 "$?"
 expect_eq "top prints the [ Top 10 ] header" "[ Top 10 ]" "$(printf '%s\n' "$top" | head -1)"
 expect_match "top lines are in tracemalloc's format" \
     '^[^ ]+:[0-9]+: size=[0-9.]+ (B|KiB|MiB), count=[0-9]+, average=[0-9.]+ (B|KiB|MiB)$' \
