@@ -25,11 +25,15 @@
  *          written when one is not 0; n equals TIME's (missing: all 0)
  *     INFO u32 n, n x {u32 key, u32 value}                       optional
  *     PEAK like META then TRAC, for rcy_snapshot_at_peak         optional
+ *     LEAK u64 n, n x u8: the rcy_leak_class of each TRAC trace, optional
+ *          (1.2/2.1); n equals TRAC's; written when one is not UNKNOWN
  *   A section refers only to sections before it; unknown tags are skipped
  *   (a newer minor version may add some).
  *
  * Version history: 1.0 had no compression (flags always 0); 1.1 adds flag
- * bit 0.  1.0 files load unchanged.  Built with libzstd (RCY_HAVE_ZSTD),
+ * bit 0; 1.2 (and 2.1) add the LEAK section, and a file is marked 1.2
+ * (2.1) only when it has one.  1.0 and 1.1 files load unchanged, their
+ * traces of class RCY_LEAK_UNKNOWN.  Built with libzstd (RCY_HAVE_ZSTD),
  * dump compresses; built with libc alone it writes uncompressed bodies and
  * a compressed file loads as RCY_EUNSUPPORTED.
  *
@@ -72,8 +76,11 @@
 #define MAJOR     1
 #define MAJOR_RAW 2 /* addresses and modules (rcy_snapshot_dump_raw) */
 #define MINOR     1
-#define HEADER    32
-#define NONE      UINT32_MAX
+/* The minor versions of a file with a LEAK section (1.2, 2.1). */
+#define MINOR_LEAK     2
+#define MINOR_RAW_LEAK 1
+#define HEADER         32
+#define NONE           UINT32_MAX
 
 #define F_ZSTD 1u /* header flag: the body is compressed */
 /* The most a compressed body may expand: what a file makes the reader
@@ -99,6 +106,7 @@
 #define T_PEAK TAG('P', 'E', 'A', 'K')
 #define T_MODS TAG('M', 'O', 'D', 'S')
 #define T_RTBK TAG('R', 'T', 'B', 'K')
+#define T_LEAK TAG('L', 'E', 'A', 'K')
 
 /* ---- CRC-32 ------------------------------------------------------------------- */
 
@@ -830,6 +838,22 @@ static void w_peak(enc *e, wbuf *w) {
     w_traces(w, e->s->peak, e->ids[1]);
 }
 
+static void w_leak(enc *e, wbuf *w) {
+    w_u64(w, e->s->ntraces);
+    for (size_t i = 0; i < e->s->ntraces; i++) {
+        unsigned char c = (unsigned char)e->s->traces[i].leak;
+        w_bytes(w, &c, 1);
+    }
+}
+
+/* LEAK is written only when some trace has a known class. */
+static bool has_leak_classes(const rcy_snapshot *s) {
+    for (size_t i = 0; i < s->ntraces; i++)
+        if (s->traces[i].leak != RCY_LEAK_UNKNOWN)
+            return true;
+    return false;
+}
+
 /* TRSS is written only when some sample has a resident set. */
 static bool has_rss(const rcy_snapshot *s) {
     for (size_t i = 0; i < s->ntimeline; i++)
@@ -866,6 +890,14 @@ static void write_sections(enc *e, wbuf *w) {
         put_section(e, w, T_INFO, w_info);
     if (s->peak)
         put_section(e, w, T_PEAK, w_peak);
+    if (has_leak_classes(s))
+        put_section(e, w, T_LEAK, w_leak);
+}
+
+/* The oldest minor version that holds what s has. */
+static int minor_of(const rcy_snapshot *s, bool raw) {
+    bool leaks = has_leak_classes(s);
+    return raw ? (leaks ? MINOR_RAW_LEAK : 0) : leaks ? MINOR_LEAK : MINOR;
 }
 
 static void enc_free(enc *e) {
@@ -899,7 +931,7 @@ static int encode(const rcy_snapshot *s, wbuf *w, bool compress, bool raw) {
         w_bytes(w, hdr, HEADER);
         write_sections(&e, w);
         if (!w->oom)
-            w->oom = finish(w, e.nsec, compress, raw ? 2 : 1, raw ? 0 : MINOR) != RCY_OK;
+            w->oom = finish(w, e.nsec, compress, raw ? 2 : 1, minor_of(s, raw)) != RCY_OK;
     }
     enc_free(&e);
     return e.oom || w->oom ? RCY_ENOMEM : RCY_OK;
@@ -998,7 +1030,7 @@ typedef struct loadctx {
     rcyi_modset *mods;
     rcy_sample *timeline;
     size_t ntimeline;
-    bool have_meta, have_trac, have_trss, have_info;
+    bool have_meta, have_trac, have_trss, have_info, have_leak;
 } loadctx;
 
 static const char *str_at(loadctx *c, uint32_t id, bool allow_none, bool *bad) {
@@ -1317,6 +1349,20 @@ static int parse_peak(loadctx *c, rd *r) {
     return e ? e : own_tracebacks(c, peak, traces, n);
 }
 
+static int parse_leak(loadctx *c, rd *r) {
+    uint64_t m = r_u64(r);
+    if (r->bad || !c->have_trac || c->have_leak || m != c->s->ntraces || rd_left(r) != m)
+        return RCY_EFORMAT;
+    c->have_leak = true;
+    for (uint64_t k = 0; k < m; k++) {
+        if (r->p[k] > RCY_LEAK_REACHABLE)
+            return RCY_EFORMAT;
+    }
+    rcyi_snapshot_set_leak_classes(c->s, r->p, (size_t)m);
+    r->p += m;
+    return RCY_OK;
+}
+
 /* One parser per section tag; a tag not here is a section of a newer
  * minor version, skipped. */
 static const struct {
@@ -1325,7 +1371,7 @@ static const struct {
 } section_parsers[] = {
     {T_STRS, parse_strs}, {T_FRMS, parse_frms}, {T_TBCK, parse_tbck}, {T_MODS, parse_mods},
     {T_RTBK, parse_rtbk}, {T_META, parse_meta}, {T_TRAC, parse_trac}, {T_TIME, parse_time},
-    {T_TRSS, parse_trss}, {T_INFO, parse_info}, {T_PEAK, parse_peak},
+    {T_TRSS, parse_trss}, {T_INFO, parse_info}, {T_PEAK, parse_peak}, {T_LEAK, parse_leak},
 };
 
 /* The sections of a compressed body {u64 length, zstd frame} into *out.
