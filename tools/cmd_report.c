@@ -611,7 +611,8 @@ int cmd_stats(int argc, char **argv) {
                                           {"executable", "executable:"},
                                           {"pid", "pid:"},
                                           {"exit_status", "exit status:"},
-                                          {"frames", "frames kept:"}};
+                                          {"frames", "frames kept:"},
+                                          {"leak_scan", "leak scan:"}};
     for (size_t i = 0; i < sizeof info / sizeof info[0]; i++) {
         const char *v = rcy_snapshot_get_info(s, info[i][0]);
         if (v)

@@ -46,6 +46,9 @@ ended=$(R leaks --show all joined.rcy)
 expect_eq "once its thread has ended, the thread's block is definitely lost" \
     "5555 4444 2222 " "$(sizes "$(section "$ended" "Definitely lost")")"
 
+expect_match "stats says how long the scan took" "^leak scan: +[0-9]+\.[0-9]{3} ms \(CPU [0-9]+\.[0-9]{3} ms\)" \
+    "$(R stats live.rcy)"
+
 dflt=$(R leaks live.rcy)
 expect_match "by default reachable blocks are counted, not listed" \
     "^Still reachable: 6666 B in 2 blocks from 2 call stacks \(--show reachable lists them\)" "$dflt"
