@@ -24,7 +24,6 @@ typedef struct node {
 
 void *volatile global_keep; /* external and volatile: the stores stay */
 static sem_t ready;
-static volatile int thread_done;
 
 __attribute__((noinline)) static void *reachable_from_global(void) {
     return malloc(1111);
