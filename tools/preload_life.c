@@ -132,6 +132,7 @@ EXPORT int __libc_start_main(main_fn *main, int argc, char **argv, void (*init)(
 /* Programs that end with _exit (dash does, so do fork children and
  * Python's os._exit) skip the destructors: write the file here. */
 EXPORT void _exit(int status) {
+    preload_exit_called(); /* main may still be running: its frame is live */
     if (self_pid != 0 && getpid() == self_pid) {
         exit_status = status;
         exit_known = 1;

@@ -8,6 +8,8 @@
  *   cycle_a / cycle_b      4444 B  two lost blocks pointing at each other
  *   held_by_thread         5555 B  only a blocked thread's stack points to it
  * `leak_target joined` lets the thread end first: its block is then lost.
+ * `leak_target exit` and `leak_target _exit` end inside main, whose frame
+ * holds held_by_main's block (6666 B): it is reachable.
  * `leak_target heap N` holds about N MiB in 4 KiB blocks, linked from a
  * global, for the scan-time figure. */
 #include <pthread.h>
@@ -73,6 +75,10 @@ static void *thread_main(void *arg) {
     return (void *)mine;
 }
 
+__attribute__((noinline)) static void *held_by_main(void) {
+    return malloc(6666);
+}
+
 __attribute__((noinline)) static void hold_heap(long mib) {
     node *head = NULL;
     for (long i = 0; i < mib * 256; i++) {
@@ -90,6 +96,14 @@ int main(int argc, char **argv) {
         wipe_stack();
         puts("held");
         return 0;
+    }
+    if (argc == 2 && (strcmp(argv[1], "exit") == 0 || strcmp(argv[1], "_exit") == 0)) {
+        void *volatile mine = held_by_main();
+        wipe_stack();
+        fflush(stdout);
+        if (argv[1][0] == '_')
+            _exit(mine != NULL ? 0 : 1);
+        exit(mine != NULL ? 0 : 1);
     }
     int joined = argc > 1 && strcmp(argv[1], "joined") == 0;
     global_keep = reachable_from_global();

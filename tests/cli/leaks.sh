@@ -49,6 +49,12 @@ expect_eq "once its thread has ended, the thread's block is definitely lost" \
 expect_match "stats says how long the scan took" "^leak scan: +[0-9]+\.[0-9]{3} ms \(CPU [0-9]+\.[0-9]{3} ms\)" \
     "$(R stats live.rcy)"
 
+for how in exit _exit; do
+    R run -q -o "$how.rcy" -- "$LEAK_TARGET" "$how" >/dev/null
+    expect_eq "ended by $how inside main: the block main's frame holds is reachable" \
+        "6666 " "$(sizes "$(section "$(R leaks --show all "$how.rcy")" "Still reachable")")"
+done
+
 dflt=$(R leaks live.rcy)
 expect_match "by default reachable blocks are counted, not listed" \
     "^Still reachable: 6666 B in 2 blocks from 2 call stacks \(--show reachable lists them\)" "$dflt"
