@@ -224,7 +224,13 @@ void preload_write_snapshot(int finish_signal, bool exit_known, int exit_status)
         return;
     }
     uint64_t t0 = preload_now_ns(), c0 = thread_cpu_ns();
-    preload_leak_classes(s, addrs);
+    /* After a terminating signal the program's threads go on allocating
+     * and freeing while the file is written (the interrupted one may be
+     * inside malloc): a block freed under the scan, or a heap trimmed by
+     * brk, could fault it.  No classes then (the report lists every block
+     * as still allocated). */
+    if (!finish_signal)
+        preload_leak_classes(s, addrs);
     uint64_t scan_us = (preload_now_ns() - t0) / 1000, cpu_us = (thread_cpu_ns() - c0) / 1000;
     free(addrs);
     pthread_mutex_lock(&samples.lock);

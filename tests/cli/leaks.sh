@@ -88,7 +88,7 @@ check "which is not listed by default" test -z "$(printf '%s\n' "$builtin" | gre
 expect_match "--no-builtin-suppressions lists it" "_IO_file_doallocate  " "$nob"
 
 # ---- examples/leaky ------------------------------------------------------
-leaky=$(dirname "$RECYCLE")/../leaky
+leaky=$(dirname "$RECYCLE")/../tests/leaky_traced # never sanitized
 if [ -x "$leaky" ]; then
     line=$(grep -n 'the leak:' "$RCY_SOURCE_DIR/examples/leaky.c" | cut -d: -f1)
     R run -q -o leaky.rcy -- "$leaky" >/dev/null
