@@ -29,13 +29,18 @@
  *          allocated, u64 temporary}: per call site counters (S7 of
  *          snapshot.h), optional; its tracebacks are written even when
  *          no trace uses them; one with no entry counted nothing
+ *     LEAK u64 n, n x u8: the rcy_leak_class of each TRAC trace, optional
+ *          (1.3/2.2); n equals TRAC's; written when one is not UNKNOWN
  *   A section refers only to sections before it; unknown tags are skipped
  *   (a newer minor version may add some).
  *
  * Version history: 1.0 had no compression (flags always 0); 1.1 adds flag
- * bit 0; 1.2 (and 2.1) add TCNT, and are written only for a snapshot with
- * per call site counters (one without is still written as 1.1 or 2.0).
- * 1.0 and 1.1 files load unchanged, with the counters unknown.  Built with libzstd (RCY_HAVE_ZSTD),
+ * bit 0; 1.2 (and 2.1) add TCNT, written only for a snapshot with per
+ * call site counters; 1.3 (and 2.2) add LEAK, written only when a trace
+ * has a known leak class.  A file is marked with the oldest minor
+ * version that holds its sections (one with neither is still 1.1 or
+ * 2.0).  1.0 and 1.1 files load unchanged, with the counters unknown and
+ * their traces of class RCY_LEAK_UNKNOWN.  Built with libzstd (RCY_HAVE_ZSTD),
  * dump compresses; built with libc alone it writes uncompressed bodies and
  * a compressed file loads as RCY_EUNSUPPORTED.
  *
@@ -74,14 +79,18 @@
 #define ENTER() int busy_prev_ = rcyi_tm_enter()
 #define LEAVE() rcyi_tm_exit(busy_prev_)
 
-#define MAGIC         "RCYTRACE"
-#define MAJOR         1
-#define MAJOR_RAW     2 /* addresses and modules (rcy_snapshot_dump_raw) */
-#define MINOR         1
-#define MINOR_CNT     2 /* 1.2: with TCNT                         */
-#define MINOR_RAW_CNT 1 /* 2.1: with TCNT                     */
-#define HEADER        32
-#define NONE          UINT32_MAX
+#define MAGIC     "RCYTRACE"
+#define MAJOR     1
+#define MAJOR_RAW 2 /* addresses and modules (rcy_snapshot_dump_raw) */
+#define MINOR     1
+/* The minor versions of a file with a TCNT section (1.2, 2.1), and with
+ * a LEAK section (1.3, 2.2). */
+#define MINOR_CNT      2
+#define MINOR_RAW_CNT  1
+#define MINOR_LEAK     3
+#define MINOR_RAW_LEAK 2
+#define HEADER         32
+#define NONE           UINT32_MAX
 
 #define F_ZSTD 1u /* header flag: the body is compressed */
 /* The most a compressed body may expand: what a file makes the reader
@@ -108,6 +117,7 @@
 #define T_MODS TAG('M', 'O', 'D', 'S')
 #define T_RTBK TAG('R', 'T', 'B', 'K')
 #define T_TCNT TAG('T', 'C', 'N', 'T')
+#define T_LEAK TAG('L', 'E', 'A', 'K')
 
 /* ---- CRC-32 ------------------------------------------------------------------- */
 
@@ -874,6 +884,22 @@ static void w_tcnt(enc *e, wbuf *w) {
     }
 }
 
+static void w_leak(enc *e, wbuf *w) {
+    w_u64(w, e->s->ntraces);
+    for (size_t i = 0; i < e->s->ntraces; i++) {
+        unsigned char c = (unsigned char)e->s->traces[i].leak;
+        w_bytes(w, &c, 1);
+    }
+}
+
+/* LEAK is written only when some trace has a known class. */
+static bool has_leak_classes(const rcy_snapshot *s) {
+    for (size_t i = 0; i < s->ntraces; i++)
+        if (s->traces[i].leak != RCY_LEAK_UNKNOWN)
+            return true;
+    return false;
+}
+
 /* TRSS is written only when some sample has a resident set. */
 static bool has_rss(const rcy_snapshot *s) {
     for (size_t i = 0; i < s->ntimeline; i++)
@@ -912,6 +938,17 @@ static void write_sections(enc *e, wbuf *w) {
         put_section(e, w, T_PEAK, w_peak);
     if (s->site_counters)
         put_section(e, w, T_TCNT, w_tcnt);
+    if (has_leak_classes(s))
+        put_section(e, w, T_LEAK, w_leak);
+}
+
+/* The oldest minor version that holds what s has. */
+static int minor_of(const rcy_snapshot *s, bool raw) {
+    if (has_leak_classes(s))
+        return raw ? MINOR_RAW_LEAK : MINOR_LEAK;
+    if (s->site_counters)
+        return raw ? MINOR_RAW_CNT : MINOR_CNT;
+    return raw ? 0 : MINOR;
 }
 
 static void enc_free(enc *e) {
@@ -945,9 +982,7 @@ static int encode(const rcy_snapshot *s, wbuf *w, bool compress, bool raw) {
         w_bytes(w, hdr, HEADER);
         write_sections(&e, w);
         if (!w->oom)
-            w->oom = finish(w, e.nsec, compress, raw ? 2 : 1,
-                            s->site_counters ? (raw ? MINOR_RAW_CNT : MINOR_CNT)
-                                             : (raw ? 0 : MINOR)) != RCY_OK;
+            w->oom = finish(w, e.nsec, compress, raw ? 2 : 1, minor_of(s, raw)) != RCY_OK;
     }
     enc_free(&e);
     return e.oom || w->oom ? RCY_ENOMEM : RCY_OK;
@@ -1046,7 +1081,7 @@ typedef struct loadctx {
     rcyi_modset *mods;
     rcy_sample *timeline;
     size_t ntimeline;
-    bool have_meta, have_trac, have_trss, have_info, have_tcnt;
+    bool have_meta, have_trac, have_trss, have_info, have_tcnt, have_leak;
 } loadctx;
 
 static const char *str_at(loadctx *c, uint32_t id, bool allow_none, bool *bad) {
@@ -1384,6 +1419,20 @@ static int parse_tcnt(loadctx *c, rd *r) {
     return RCY_OK;
 }
 
+static int parse_leak(loadctx *c, rd *r) {
+    uint64_t m = r_u64(r);
+    if (r->bad || !c->have_trac || c->have_leak || m != c->s->ntraces || rd_left(r) != m)
+        return RCY_EFORMAT;
+    c->have_leak = true;
+    for (uint64_t k = 0; k < m; k++) {
+        if (r->p[k] > RCY_LEAK_REACHABLE)
+            return RCY_EFORMAT;
+    }
+    rcyi_snapshot_set_leak_classes(c->s, r->p, (size_t)m);
+    r->p += m;
+    return RCY_OK;
+}
+
 /* One parser per section tag; a tag not here is a section of a newer
  * minor version, skipped. */
 static const struct {
@@ -1393,6 +1442,7 @@ static const struct {
     {T_STRS, parse_strs}, {T_FRMS, parse_frms}, {T_TBCK, parse_tbck}, {T_MODS, parse_mods},
     {T_RTBK, parse_rtbk}, {T_META, parse_meta}, {T_TRAC, parse_trac}, {T_TIME, parse_time},
     {T_TRSS, parse_trss}, {T_INFO, parse_info}, {T_PEAK, parse_peak}, {T_TCNT, parse_tcnt},
+    {T_LEAK, parse_leak},
 };
 
 /* The sections of a compressed body {u64 length, zstd frame} into *out.

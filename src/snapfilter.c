@@ -1,7 +1,7 @@
 /* src/snapfilter.c — filters on snapshots (Python's Filter and
  * DomainFilter, with fnmatch on file names): rcy_snapshot_filter_traces
- * gives a new snapshot holding the kept traces, with copies of their
- * tracebacks and strings.
+ * and rcy_snapshot_select (any predicate) give a new snapshot holding the
+ * kept traces, with copies of their tracebacks and strings.
  */
 #include "snapshot.h"
 
@@ -204,6 +204,27 @@ rcy_snapshot *rcy_snapshot_filter_traces(const rcy_snapshot *s, const rcy_filter
         goto out;
     for (size_t i = 0; i < s->ntraces; i++)
         keep[i] = keep_trace(filters, n, &s->traces[i]);
+    d = copy_subset(s, keep);
+out:
+    free(keep);
+    LEAVE();
+    return d;
+}
+
+rcy_snapshot *rcy_snapshot_select(const rcy_snapshot *s,
+                                  bool (*keep_fn)(const rcy_trace *t, void *arg), void *arg) {
+    if (!s || !keep_fn)
+        return NULL;
+    ENTER();
+    rcy_snapshot *d = NULL;
+    bool *keep = NULL;
+    if (rcyi_snapshot_resolve(s))
+        goto out;
+    keep = malloc((s->ntraces ? s->ntraces : 1) * sizeof *keep);
+    if (!keep)
+        goto out;
+    for (size_t i = 0; i < s->ntraces; i++)
+        keep[i] = keep_fn(&s->traces[i], arg);
     d = copy_subset(s, keep);
 out:
     free(keep);

@@ -58,12 +58,17 @@ rcyi_snap_tb *rcyi_snapshot_new_tracebacks(rcy_snapshot *s, size_t n, size_t npc
     return s->tbs;
 }
 
+void rcyi_snapshot_set_leak_classes(rcy_snapshot *s, const unsigned char *classes, size_t n) {
+    for (size_t i = 0; i < n && i < s->ntraces; i++)
+        s->traces[i].leak = classes[i] <= RCY_LEAK_REACHABLE ? classes[i] : RCY_LEAK_UNKNOWN;
+}
+
 void rcyi_snapshot_use_tracebacks(rcy_snapshot *s, size_t n) {
     s->ntb = n;
 }
 
 rcy_trace *rcyi_snapshot_new_traces(rcy_snapshot *s, size_t n) {
-    s->traces = malloc((n ? n : 1) * sizeof *s->traces);
+    s->traces = calloc(n ? n : 1, sizeof *s->traces); /* leak: RCY_LEAK_UNKNOWN */
     s->ntraces = s->traces ? n : 0;
     return s->traces;
 }

@@ -107,6 +107,9 @@ void rcyi_snapshot_set_modules(rcy_snapshot *s, rcyi_modset *m);
 void rcyi_snapshot_set_resolved(rcy_snapshot *s, bool resolved);
 /* Whether the tracebacks' per call site counters are known (S7). */
 void rcyi_snapshot_set_site_counters(rcy_snapshot *s, bool known);
+/* The leak class (rcy_leak_class) of traces[0..n) from classes[i]; a value
+ * out of range stands for RCY_LEAK_UNKNOWN.  New traces are UNKNOWN. */
+void rcyi_snapshot_set_leak_classes(rcy_snapshot *s, const unsigned char *classes, size_t n);
 /* s owns peak from now on; peak shares s's modules and resolution state
  * (S5). */
 void rcyi_snapshot_set_peak(rcy_snapshot *s, rcy_snapshot *peak);

@@ -1958,6 +1958,7 @@ int rcy_tracemalloc_keep_peak(bool on) {
  * the stop, renumbered densely (remap: engine id -> index + 1). */
 typedef struct snap_scratch {
     rcyi_raw_trace *traces;
+    uintptr_t *addrs; /* when not NULL: each trace's block address (0 in the block table) */
     const rcyi_tb **tbs;
     uint32_t *remap;
     size_t ntb;
@@ -1984,11 +1985,15 @@ static size_t copy_traces_locked(snap_scratch *x) {
                 continue;
             const rcyi_tb *t = tb_get(e->tb);
             uint32_t tb = scratch_tb(x, e->tb);
+            if (x->addrs)
+                x->addrs[k] = e->ptr;
             x->traces[k++] = (rcyi_raw_trace){t->domain, tb, slot_size_locked(s, e, t->domain), 1};
         }
     }
     BT_FOREACH(bp, q, {
         uint32_t tb = scratch_tb(x, (uint32_t)bp->ent[q]);
+        if (x->addrs)
+            x->addrs[k] = 0;
         rcyi_raw_trace *r = &x->traces[k++];
         r->domain = 0;
         r->tb = tb;
@@ -2027,7 +2032,7 @@ static rcy_snapshot *peak_snapshot_locked(snap_scratch *x, const rcy_tracemalloc
     return peak;
 }
 
-rcy_snapshot *rcy_tracemalloc_take_snapshot(void) {
+static rcy_snapshot *take_snapshot(uintptr_t **addrs) {
     int prev = stopper_begin();
     rcy_snapshot *snap = NULL;
     snap_scratch x = {0};
@@ -2039,7 +2044,9 @@ rcy_snapshot *rcy_tracemalloc_take_snapshot(void) {
     x.traces = malloc((n ? n : 1) * sizeof *x.traces);
     x.remap = calloc((size_t)tb_count + 1, sizeof *x.remap);
     x.tbs = malloc(((size_t)tb_count + 1) * sizeof *x.tbs);
-    if (!x.traces || !x.remap || !x.tbs)
+    if (addrs)
+        x.addrs = *addrs = malloc((n ? n : 1) * sizeof *x.addrs);
+    if (!x.traces || !x.remap || !x.tbs || (addrs && !x.addrs))
         goto out;
     size_t k = copy_traces_locked(&x);
     /* Call sites with no live block still have counters (S7). */
@@ -2065,7 +2072,22 @@ out:
     free(x.traces);
     free(x.remap);
     free(x.tbs);
+    if (addrs && !snap) {
+        free(*addrs);
+        *addrs = NULL;
+    }
     return snap;
+}
+
+rcy_snapshot *rcy_tracemalloc_take_snapshot(void) {
+    return take_snapshot(NULL);
+}
+
+rcy_snapshot *rcyi_tracemalloc_take_snapshot_addrs(uintptr_t **addrs) {
+    int prev = rcyi_tm_enter();
+    rcy_snapshot *s = take_snapshot(addrs);
+    rcyi_tm_exit(prev);
+    return s;
 }
 
 /* A copy of the traceback of obj's trace (call site and addresses), taken

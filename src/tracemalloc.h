@@ -149,6 +149,14 @@ void rcyi_tracemalloc_put_back(const rcyi_taken *t);
 /* The block is gone: count the free that take did not. */
 void rcyi_tracemalloc_taken_freed(const rcyi_taken *t);
 
+/* ---- tracemalloc.c: a snapshot with its blocks' addresses (leak scan) --- */
+
+/* rcy_tracemalloc_take_snapshot, and in *addrs (malloc'd, untraced) the
+ * address of the block of each of its traces, in the snapshot's order (0
+ * for blocks of recycle's own pools, which the preload library never
+ * has).  NULL (and *addrs NULL) when not tracing or out of memory. */
+rcy_snapshot *rcyi_tracemalloc_take_snapshot_addrs(uintptr_t **addrs);
+
 /* ---- tracemalloc.c: raw tracebacks as the engine keeps them ----------- */
 
 /* Native frames captured beyond the limit for call-site traces, so the

@@ -14,6 +14,12 @@ target_compile_options(cli_target PRIVATE ${RCY_WARNINGS} -O1 -g -fno-omit-frame
 set_target_properties(cli_target PROPERTIES LINK_OPTIONS "")
 target_link_libraries(cli_target PRIVATE Threads::Threads)
 
+# Blocks of every leak class at exit (tests/cli/leaks.sh).
+add_executable(cli_leak_target ${RCY_CLI_DIR}/leak_target.c)
+target_compile_options(cli_leak_target PRIVATE ${RCY_WARNINGS} -O1 -g -fno-omit-frame-pointer -fno-builtin)
+set_target_properties(cli_leak_target PROPERTIES LINK_OPTIONS "")
+target_link_libraries(cli_leak_target PRIVATE Threads::Threads)
+
 add_executable(cli_static_prog ${RCY_CLI_DIR}/static_prog.c)
 target_compile_options(cli_static_prog PRIVATE ${RCY_WARNINGS})
 set_target_properties(cli_static_prog PROPERTIES LINK_OPTIONS "-static")
@@ -31,6 +37,7 @@ set(RCY_CLI_ENV
   "RECYCLE=$<TARGET_FILE:recycle-cli>"
   "CLI_TARGET=$<TARGET_FILE:cli_target>"
   "CLI_STATIC=$<TARGET_FILE:cli_static_prog>"
+  "LEAK_TARGET=$<TARGET_FILE:cli_leak_target>"
   "RCY_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
 
 if(NOT RCY_SANITIZE)
@@ -57,6 +64,10 @@ set_tests_properties(cli_run PROPERTIES TIMEOUT 300 ENVIRONMENT "${RCY_CLI_ENV}"
 # planted temporaries, special files, signals, crafted files, options).
 add_test(NAME cli_hostile COMMAND bash ${RCY_CLI_DIR}/hostile.sh)
 set_tests_properties(cli_hostile PROPERTIES TIMEOUT 300 ENVIRONMENT "${RCY_CLI_ENV}")
+
+# Leak classes at exit, suppressions (tests/cli/leak_target.c).
+add_test(NAME cli_leaks COMMAND bash ${RCY_CLI_DIR}/leaks.sh)
+set_tests_properties(cli_leaks PROPERTIES TIMEOUT 300 ENVIRONMENT "${RCY_CLI_ENV}")
 
 # The peak views and the exports (diff --peak, export collapsed and pprof).
 add_test(NAME cli_export COMMAND bash ${RCY_CLI_DIR}/export.sh)

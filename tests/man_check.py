@@ -32,7 +32,7 @@ import tempfile
 
 OPT = re.compile(r"(?<![\w-])(--?[A-Za-z][\w-]*)")
 REPORTS = ["top", "diff", "leaks", "stats", "plot", "export"]
-VALUES = ["5", "lineno", "out.svg"]  # one of these suits every option's value
+VALUES = ["5", "lineno", "out.svg", "all"]  # one of these suits every option's value
 
 problems = []
 

@@ -739,6 +739,71 @@ static void files_keep_their_recorded_bytes(void **state) {
     }
 }
 
+static bool is_definite(const rcy_trace *t, void *arg) {
+    (void)arg;
+    return t->leak == RCY_LEAK_DEFINITE;
+}
+
+/* The leak class of every trace goes through both kinds of file (which
+ * then say 1.2 and 2.1) and through rcy_snapshot_select; files of the
+ * recorded formats, which have no LEAK section, load with every class
+ * UNKNOWN. */
+static void leak_classes_survive_files_and_old_files_have_none(void **state) {
+    (void)state;
+    rcy_snapshot *s = make_snapshot();
+    size_t nt = 0;
+    const rcy_trace *t = rcy_snapshot_traces(s, &nt);
+    assert_true(nt > 4);
+    unsigned char cls[64];
+    size_t ndef = 0;
+    for (size_t i = 0; i < nt && i < sizeof cls; i++) {
+        cls[i] = (unsigned char)(1 + i % 3);
+        ndef += cls[i] == RCY_LEAK_DEFINITE;
+    }
+    rcyi_snapshot_set_leak_classes(s, cls, nt);
+    for (int raw = 0; raw < 2; raw++) {
+        unsigned char *b = NULL;
+        size_t n = 0;
+        assert_int_equal(raw ? rcyi_snapshot_encode_raw(s, &b, &n)
+                             : rcyi_snapshot_encode(s, false, &b, &n),
+                         RCY_OK);
+        assert_int_equal(b[8], raw ? 2 : 1);
+        assert_int_equal(b[10], raw ? 1 : 2);
+        int err = -1;
+        rcy_snapshot *l = rcyi_snapshot_parse(b, n, &err);
+        assert_non_null(l);
+        size_t nl = 0;
+        const rcy_trace *lt = rcy_snapshot_traces(l, &nl);
+        assert_int_equal(nl, nt);
+        for (size_t i = 0; i < nt; i++) {
+            assert_int_equal(lt[i].leak, t[i].leak);
+            assert_int_equal(lt[i].size, t[i].size);
+        }
+        rcy_snapshot *d = rcy_snapshot_select(l, is_definite, NULL);
+        assert_non_null(d);
+        size_t nd = 0;
+        rcy_snapshot_traces(d, &nd);
+        assert_int_equal(nd, ndef);
+        rcy_snapshot_free(d);
+        rcy_snapshot_free(l);
+        free(b);
+    }
+    rcy_snapshot_free(s);
+    const unsigned char *images[2] = {golden_v1, golden_v2};
+    size_t sizes[2] = {sizeof golden_v1, sizeof golden_v2};
+    for (int v = 0; v < 2; v++) {
+        int err = -1;
+        rcy_snapshot *l = rcyi_snapshot_parse(images[v], sizes[v], &err);
+        assert_non_null(l);
+        size_t nl = 0;
+        const rcy_trace *lt = rcy_snapshot_traces(l, &nl);
+        assert_true(nl > 0);
+        for (size_t i = 0; i < nl; i++)
+            assert_int_equal(lt[i].leak, RCY_LEAK_UNKNOWN);
+        rcy_snapshot_free(l);
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc == 2 && strcmp(argv[1], "--print-golden") == 0) {
         print_golden();
@@ -760,6 +825,8 @@ int main(int argc, char **argv) {
                                         teardown),
         cmocka_unit_test_setup_teardown(absurd_declared_sizes_are_refused, setup_path, teardown),
         cmocka_unit_test_setup_teardown(files_keep_their_recorded_bytes, setup_path, teardown),
+        cmocka_unit_test_setup_teardown(leak_classes_survive_files_and_old_files_have_none,
+                                        setup_path, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

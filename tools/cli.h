@@ -141,4 +141,30 @@ void cli_json_string(FILE *out, const char *s);
 extern const unsigned char cli_report_template[];
 extern const size_t cli_report_template_len;
 
+/* ---- leak suppressions (suppress.c) --------------------------------- */
+
+typedef struct cli_suppression {
+    char *pattern;
+    bool builtin;
+    size_t traces, blocks, bytes; /* what it hid (the caller counts) */
+} cli_suppression;
+
+typedef struct cli_suppressions {
+    cli_suppression *v;
+    size_t n, cap;
+} cli_suppressions;
+
+/* LeakSanitizer's match of one name: '*' any run, '^' and '$' anchor,
+ * otherwise anywhere in the name.  A NULL or empty name never matches. */
+bool cli_pattern_match(const char *pat, const char *name);
+/* The `leak:PATTERN` lines of a file ('#' comments, blank lines); CLI_OK,
+ * CLI_EFILE (unreadable) or CLI_EUSAGE (another kind of line). */
+int cli_suppressions_load(cli_suppressions *sp, const char *path);
+/* The C library's one-time buffers (stdio, locale, time zone, loader). */
+int cli_suppressions_add_builtin(cli_suppressions *sp);
+/* The first suppression matching a frame of tb (function, file or module),
+ * or NULL. */
+cli_suppression *cli_suppressed(cli_suppressions *sp, const rcy_traceback *tb);
+void cli_suppressions_free(cli_suppressions *sp);
+
 #endif /* RECYCLE_TOOLS_CLI_H */

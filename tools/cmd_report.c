@@ -53,16 +53,27 @@ static const char diff_usage[] =
     "Exit status: 0 done, 1 a file is missing or corrupt, 2 bad usage.\n";
 
 static const char leaks_usage[] =
-    "usage: recycle leaks FILE [--limit N] [--oldest-first]\n"
+    "usage: recycle leaks FILE [--show KINDS] [--suppressions FILE]...\n"
+    "                          [--no-builtin-suppressions] [--limit N] [--oldest-first]\n"
     "\n"
-    "Blocks still allocated when the program exited, grouped by call stack,\n"
-    "largest first, each with its full stack (allocating frame first).\n"
+    "Blocks still allocated when the program exited, by leak class: definitely\n"
+    "lost (nothing pointed to them), then indirectly lost (only lost blocks\n"
+    "pointed to them), each grouped by call stack, largest first, with its full\n"
+    "stack (allocating frame first).  Still reachable blocks are counted, and\n"
+    "listed with --show reachable.  A file without leak classes (not written by\n"
+    "recycle run, or older) lists every block still allocated.\n"
     "\n"
-    "  -l, --limit N       how many call stacks, 0 = all (default 0)\n"
+    "  -s, --show KINDS    the classes to list, comma-separated: definite,\n"
+    "                      indirect, reachable, or all (default definite,indirect)\n"
+    "  -S, --suppressions FILE  hide the stacks a `leak:PATTERN` line of FILE\n"
+    "                      matches (LeakSanitizer's syntax; may be repeated)\n"
+    "  -B, --no-builtin-suppressions  also list the C library's one-time buffers\n"
+    "                      (stdio, locale, time zone, the dynamic loader)\n"
+    "  -l, --limit N       how many call stacks per class, 0 = all (default 0)\n"
     "  -o, --oldest-first  print each stack from main() down instead\n"
     "  -h, --help          this help\n"
     "\n"
-    "Exit status: 0 done, 1 the file is missing or corrupt, 2 bad usage.\n";
+    "Exit status: 0 done, 1 a file is missing or corrupt, 2 bad usage.\n";
 
 static const char stats_usage[] =
     "usage: recycle stats FILE\n"
@@ -106,18 +117,56 @@ typedef struct report_opts {
     long limit;
     bool cumulative, peak, oldest_first;
     char *files[2];
+    /* leaks */
+    unsigned show; /* bit (1 << rcy_leak_class) per class listed */
+    bool no_builtin;
+    size_t nsupp;
+    const char *supp[16];
 } report_opts;
 
 static const struct option report_long_opts[] = {
-    {"by", required_argument, NULL, 'b'},     {"limit", required_argument, NULL, 'l'},
-    {"cumulative", no_argument, NULL, 'c'},   {"peak", no_argument, NULL, 'p'},
-    {"oldest-first", no_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'}};
+    {"by", required_argument, NULL, 'b'},
+    {"limit", required_argument, NULL, 'l'},
+    {"cumulative", no_argument, NULL, 'c'},
+    {"peak", no_argument, NULL, 'p'},
+    {"oldest-first", no_argument, NULL, 'o'},
+    {"help", no_argument, NULL, 'h'},
+    {"show", required_argument, NULL, 's'},
+    {"suppressions", required_argument, NULL, 'S'},
+    {"no-builtin-suppressions", no_argument, NULL, 'B'}};
 #define NREPORT_OPTS (sizeof report_long_opts / sizeof report_long_opts[0])
 
 static const char *optarg_order_name(rcy_stat_order order) {
     return order == RCY_ORDER_ALLOCATIONS ? "count"
            : order == RCY_ORDER_ALLOCATED ? "allocated"
                                           : "temporary";
+}
+
+/* "definite,indirect,reachable" or "all" into a mask of classes. */
+static bool parse_show(const char *arg, unsigned *mask) {
+    static const struct {
+        const char *name;
+        unsigned bits;
+    } kinds[] = {
+        {"definite", 1u << RCY_LEAK_DEFINITE},
+        {"indirect", 1u << RCY_LEAK_INDIRECT},
+        {"reachable", 1u << RCY_LEAK_REACHABLE},
+        {"all", 1u << RCY_LEAK_DEFINITE | 1u << RCY_LEAK_INDIRECT | 1u << RCY_LEAK_REACHABLE}};
+    unsigned m = 0;
+    for (const char *p = arg; *p;) {
+        size_t len = strcspn(p, ",");
+        bool found = false;
+        for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
+            if (strlen(kinds[k].name) == len && strncmp(p, kinds[k].name, len) == 0) {
+                m |= kinds[k].bits;
+                found = true;
+            }
+        if (!found)
+            return false;
+        p += len + (p[len] == ',');
+    }
+    *mask = m;
+    return m != 0;
 }
 
 /* Returns -1 to go on, else the exit code. */
@@ -156,6 +205,23 @@ static int parse_report_opts(int argc, char **argv, const char *usage, int nfile
             break;
         case 'o':
             o->oldest_first = true;
+            break;
+        case 's':
+            if (!parse_show(optarg, &o->show)) {
+                cli_error("--show: expected definite, indirect, reachable or all, got '%s'",
+                          optarg);
+                return CLI_EUSAGE;
+            }
+            break;
+        case 'S':
+            if (o->nsupp == sizeof o->supp / sizeof o->supp[0]) {
+                cli_error("--suppressions: at most %zu files", o->nsupp);
+                return CLI_EUSAGE;
+            }
+            o->supp[o->nsupp++] = optarg;
+            break;
+        case 'B':
+            o->no_builtin = true;
             break;
         case 'h':
             fputs(usage, stdout);
@@ -367,42 +433,174 @@ int cmd_diff(int argc, char **argv) {
     return finish_output();
 }
 
-int cmd_leaks(int argc, char **argv) {
-    report_opts o = {.key = RCY_KEY_TRACEBACK, .limit = 0};
-    int rc = parse_report_opts(argc, argv, leaks_usage, 1, "l:oh", &o);
-    if (rc >= 0)
-        return rc;
-    rcy_snapshot *s = cli_load(o.files[0]);
-    if (!s)
-        return CLI_EFILE;
-    rcy_stats *st = statistics(s, RCY_KEY_TRACEBACK, false);
+/* ---- recycle leaks --------------------------------------------------- */
+
+/* What `recycle leaks` keeps of a file: the traces of one class (or any)
+ * that no suppression matches; the decision is cached per traceback. */
+typedef struct leak_pick {
+    unsigned cls; /* an rcy_leak_class, or ANY_CLASS */
+    cli_suppressions *sp;
+    const rcy_traceback **key; /* open addressing, cap a power of two */
+    cli_suppression **val;     /* NULL: not suppressed */
+    size_t cap;
+    size_t hidden_blocks, hidden_bytes;
+} leak_pick;
+#define ANY_CLASS 99u
+
+static cli_suppression *pick_suppressed(leak_pick *p, const rcy_traceback *tb) {
+    if (!p->cap)
+        return cli_suppressed(p->sp, tb);
+    size_t h = ((uintptr_t)tb >> 4) * 0x9E3779B97F4A7C15u & (p->cap - 1);
+    while (p->key[h] && p->key[h] != tb)
+        h = (h + 1) & (p->cap - 1);
+    if (!p->key[h]) {
+        p->key[h] = tb;
+        p->val[h] = cli_suppressed(p->sp, tb);
+    }
+    return p->val[h];
+}
+
+static bool pick_keep(const rcy_trace *t, void *arg) {
+    leak_pick *p = arg;
+    if (p->cls != ANY_CLASS && t->leak != p->cls)
+        return false;
+    cli_suppression *hit = pick_suppressed(p, t->traceback);
+    if (!hit)
+        return true;
+    hit->traces++;
+    hit->blocks += t->count;
+    hit->bytes += t->size;
+    p->hidden_blocks += t->count;
+    p->hidden_bytes += t->size;
+    return false;
+}
+
+static const char *const class_title[] = {"Still allocated at exit", "Definitely lost",
+                                          "Indirectly lost", "Still reachable"};
+
+/* One class's section: its totals, then (when listed) its call stacks,
+ * numbered from *num on. */
+static int print_class(const rcy_snapshot *s, leak_pick *p, const report_opts *o, bool list,
+                       size_t *num) {
+    rcy_snapshot *sel = rcy_snapshot_select(s, pick_keep, p);
+    rcy_stats *st = sel ? statistics(sel, RCY_KEY_TRACEBACK, false) : NULL;
     if (!st) {
+        rcy_snapshot_free(sel);
         cli_error("out of memory");
-        rcy_snapshot_free(s);
         return CLI_EFILE;
     }
     size_t total, blocks;
-    rcy_snapshot_totals(s, &total, &blocks);
-    if (st->len == 0) {
-        puts("No blocks still allocated at exit.");
-    } else {
-        char sz[64];
-        rcy_format_usize(total, sz, sizeof sz);
-        printf("Still allocated at exit: %s in %zu block%s from %zu call stack%s\n", sz, blocks,
-               blocks == 1 ? "" : "s", st->len, st->len == 1 ? "" : "s");
-        size_t n = o.limit && (size_t)o.limit < st->len ? (size_t)o.limit : st->len;
-        for (size_t i = 0; i < n; i++) {
-            printf("\n#%zu: ", i + 1);
-            PRINT_FORMATTED(rcy_statistic_format, &st->items[i]);
-            print_stack(st->items[i].traceback, o.oldest_first);
-        }
-        if (n < st->len)
-            printf("\n... and %zu more call stack%s (use --limit 0 for all)\n", st->len - n,
-                   st->len - n == 1 ? "" : "s");
+    rcy_snapshot_totals(sel, &total, &blocks);
+    const char *title = class_title[p->cls == ANY_CLASS ? 0 : p->cls];
+    char sz[64];
+    rcy_format_usize(total, sz, sizeof sz);
+    if (st->len == 0)
+        printf("%s: none\n", title);
+    else
+        printf("%s: %s in %zu block%s from %zu call stack%s%s\n", title, sz, blocks,
+               blocks == 1 ? "" : "s", st->len, st->len == 1 ? "" : "s",
+               list ? "" : " (--show reachable lists them)");
+    size_t n = !list ? 0 : o->limit && (size_t)o->limit < st->len ? (size_t)o->limit : st->len;
+    for (size_t i = 0; i < n; i++) {
+        printf("\n#%zu: ", ++*num);
+        PRINT_FORMATTED(rcy_statistic_format, &st->items[i]);
+        print_stack(st->items[i].traceback, o->oldest_first);
     }
+    if (list && n < st->len)
+        printf("\n... and %zu more call stack%s (use --limit 0 for all)\n", st->len - n,
+               st->len - n == 1 ? "" : "s");
     rcy_stats_free(st);
+    rcy_snapshot_free(sel);
+    return CLI_OK;
+}
+
+/* The suppressions' line: how much they hid, and by which patterns. */
+static void print_suppressed(const leak_pick *p) {
+    if (!p->hidden_blocks)
+        return;
+    char sz[64];
+    rcy_format_usize(p->hidden_bytes, sz, sizeof sz);
+    printf("\nSuppressed: %s in %zu block%s:", sz, p->hidden_blocks,
+           p->hidden_blocks == 1 ? "" : "s");
+    bool any_builtin = false;
+    for (size_t i = 0; i < p->sp->n; i++) {
+        const cli_suppression *c = &p->sp->v[i];
+        if (!c->blocks)
+            continue;
+        any_builtin |= c->builtin;
+        rcy_format_usize(c->bytes, sz, sizeof sz);
+        printf(" %sleak:", c->builtin ? "built-in " : "");
+        cli_put_text(stdout, c->pattern, false);
+        printf(" (%s),", sz);
+    }
+    printf("%s\n", any_builtin ? " --no-builtin-suppressions lists them" : "");
+}
+
+static bool has_leak_classes(const rcy_snapshot *s) {
+    size_t nt = 0;
+    const rcy_trace *t = rcy_snapshot_traces(s, &nt);
+    for (size_t i = 0; i < nt; i++)
+        if (t[i].leak != RCY_LEAK_UNKNOWN)
+            return true;
+    return false;
+}
+
+static int leaks_report(const rcy_snapshot *s, const report_opts *o, cli_suppressions *sp) {
+    size_t nt = 0;
+    rcy_snapshot_traces(s, &nt);
+    leak_pick p = {.sp = sp};
+    for (p.cap = 16; p.cap < 2 * nt; p.cap *= 2)
+        ;
+    p.key = calloc(p.cap, sizeof *p.key);
+    p.val = calloc(p.cap, sizeof *p.val);
+    if (!p.key || !p.val)
+        p.cap = 0; /* uncached */
+    int rc = CLI_OK;
+    size_t num = 0;
+    if (!has_leak_classes(s)) {
+        p.cls = ANY_CLASS;
+        rc = print_class(s, &p, o, true, &num);
+    } else {
+        static const unsigned order[] = {RCY_LEAK_DEFINITE, RCY_LEAK_INDIRECT, RCY_LEAK_REACHABLE};
+        for (size_t k = 0; k < 3 && rc == CLI_OK; k++) {
+            p.cls = order[k];
+            bool list = o->show & (1u << order[k]);
+            if (k)
+                putchar('\n');
+            rc = print_class(s, &p, o, list, &num);
+        }
+    }
+    if (rc == CLI_OK)
+        print_suppressed(&p);
+    free(p.key);
+    free(p.val);
+    return rc;
+}
+
+int cmd_leaks(int argc, char **argv) {
+    report_opts o = {.key = RCY_KEY_TRACEBACK,
+                     .limit = 0,
+                     .show = 1u << RCY_LEAK_DEFINITE | 1u << RCY_LEAK_INDIRECT};
+    int rc = parse_report_opts(argc, argv, leaks_usage, 1, "s:S:Bl:oh", &o);
+    if (rc >= 0)
+        return rc;
+    cli_suppressions sp = {0};
+    rc = o.no_builtin ? CLI_OK : cli_suppressions_add_builtin(&sp);
+    for (size_t i = 0; i < o.nsupp && rc == CLI_OK; i++)
+        rc = cli_suppressions_load(&sp, o.supp[i]);
+    if (rc != CLI_OK) {
+        cli_suppressions_free(&sp);
+        return rc;
+    }
+    rcy_snapshot *s = cli_load(o.files[0]);
+    if (!s) {
+        cli_suppressions_free(&sp);
+        return CLI_EFILE;
+    }
+    rc = leaks_report(s, &o, &sp);
+    cli_suppressions_free(&sp);
     rcy_snapshot_free(s);
-    return finish_output();
+    return rc == CLI_OK ? finish_output() : rc;
 }
 
 static void print_size_line(const char *label, uint64_t bytes) {
@@ -468,7 +666,8 @@ int cmd_stats(int argc, char **argv) {
                                           {"executable", "executable:"},
                                           {"pid", "pid:"},
                                           {"exit_status", "exit status:"},
-                                          {"frames", "frames kept:"}};
+                                          {"frames", "frames kept:"},
+                                          {"leak_scan", "leak scan:"}};
     for (size_t i = 0; i < sizeof info / sizeof info[0]; i++) {
         const char *v = rcy_snapshot_get_info(s, info[i][0]);
         if (v)

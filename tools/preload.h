@@ -10,6 +10,8 @@
  *                    from tools/run_contract.h), fork, exit, terminating
  *                    signals, and "write once per process image"
  *   preload_dump.c   the sampler thread (the timeline) and the snapshot file
+ *   preload_leakscan.c  the leak classes (a conservative scan at exit) and
+ *                    the registry of the program's threads it scans
  *
  * Invariants:
  *  - preload_tls.depth > 0 on a thread means "inside recycle": every
@@ -42,6 +44,7 @@
 #include <recycle.h>
 
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <semaphore.h>
 #include <spawn.h>
@@ -86,6 +89,7 @@ typedef struct preload_real_fns {
     spawn_fn *posix_spawnp;
     sigaction_fn *sigaction;
     signal_fn *signal;
+    int (*pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
     void (*exit_now)(int); /* _exit */
 } preload_real_fns;
 extern preload_real_fns preload_real;
@@ -152,6 +156,25 @@ void preload_sampler_after_fork(void);
 /* The snapshot file of this process; `signal` is the one that ended it
  * (or 0), `exit_status` is known when exit_known. */
 void preload_write_snapshot(int signal, bool exit_known, int exit_status);
+
+/* ---- leak classes (preload_leakscan.c) ---------------------------- */
+
+/* Record the calling thread's stack in the registry the scan reads; the
+ * slot, or -1 when full or unknown.  A thread other than the main one is
+ * unregistered when it ends (a thread-specific key's destructor). */
+int preload_thread_register(void);
+void preload_thread_unregister(int slot);
+/* main's frame starts at `frame` (set before main runs).  Unless the
+ * program calls exit itself (preload_exit_called), the process ends by
+ * main's return: the main thread's stack below `frame` (main's dead
+ * locals, printf's leftovers) and its registers are then no roots. */
+void preload_main_frame(uintptr_t frame);
+void preload_exit_called(void);
+/* In a fork child: only the calling thread is left. */
+void preload_threads_after_fork(void);
+/* Classify the traces of s (addrs[i]: trace i's block, 0 = none) by a
+ * conservative scan of this process; see the file's banner. */
+void preload_leak_classes(rcy_snapshot *s, const uintptr_t *addrs);
 
 static inline uint64_t preload_now_ns(void) {
     struct timespec ts;

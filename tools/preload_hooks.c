@@ -335,3 +335,46 @@ EXPORT int dlclose(void *handle) {
     rcyi_walk_forget();
     return r;
 }
+
+/* ---- threads: the stacks the leak scan reads ----------------------- */
+
+typedef struct thread_start_arg {
+    void *(*fn)(void *);
+    void *arg;
+} thread_start_arg;
+
+/* The program's thread, registered for as long as it runs: the key's
+ * destructor, which a return and pthread_exit alike run, unregisters it.
+ * The start routine is a tail call, so no frame of ours stands between
+ * start_thread and the program's in the stacks it records. */
+static void *thread_start(void *p) {
+    thread_start_arg a = *(thread_start_arg *)p;
+    preload_tls.depth++;
+    preload_real.free(p);
+    preload_thread_register();
+    preload_tls.depth--;
+    return a.fn(a.arg);
+}
+
+EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *),
+                          void *arg) {
+    if (!preload_real.pthread_create)
+        *(void **)&preload_real.pthread_create = dlsym(RTLD_NEXT, "pthread_create");
+    if (!preload_real.pthread_create)
+        return EAGAIN;
+    /* recycle's own threads (the sampler) and those of an untraced
+     * process are not the program's */
+    if (preload_tls.depth || atomic_load(&preload_mode) != MODE_TRACING || !preload_real.malloc)
+        return preload_real.pthread_create(th, attr, fn, arg);
+    preload_tls.depth++;
+    thread_start_arg *a = preload_real.malloc(sizeof *a);
+    preload_tls.depth--;
+    if (!a)
+        return preload_real.pthread_create(th, attr, fn, arg);
+    a->fn = fn;
+    a->arg = arg;
+    int rc = preload_real.pthread_create(th, attr, thread_start, a);
+    if (rc != 0)
+        preload_real.free(a);
+    return rc;
+}

@@ -100,7 +100,23 @@ static int main_wrapper(int argc, char **argv, char **envp) {
     preload_tls.depth++;
     on_exit(on_exit_status, NULL);
     preload_tls.depth--;
-    return program_main(argc, argv, envp);
+    /* Where main's frame begins: once main has returned, the exit that
+     * __libc_start_call_main makes runs its frames from here down. */
+    preload_main_frame((uintptr_t)__builtin_frame_address(0));
+    return program_main(argc, argv, envp); /* a tail call: no frame of ours in stacks */
+}
+
+/* The program's own calls to exit (libc's, after main returns, does not
+ * come through here): main may still be running then, and its frame is
+ * live. */
+EXPORT __attribute__((noreturn)) void exit(int status) {
+    static void (*real_exit)(int) __attribute__((noreturn));
+    preload_exit_called();
+    if (!real_exit)
+        *(void **)&real_exit = dlsym(RTLD_NEXT, "exit");
+    if (real_exit)
+        real_exit(status);
+    _exit(status);
 }
 
 EXPORT int __libc_start_main(main_fn *main, int argc, char **argv, void (*init)(void),
@@ -116,6 +132,7 @@ EXPORT int __libc_start_main(main_fn *main, int argc, char **argv, void (*init)(
 /* Programs that end with _exit (dash does, so do fork children and
  * Python's os._exit) skip the destructors: write the file here. */
 EXPORT void _exit(int status) {
+    preload_exit_called(); /* main may still be running: its frame is live */
     if (self_pid != 0 && getpid() == self_pid) {
         exit_status = status;
         exit_known = 1;
@@ -249,6 +266,7 @@ static void atfork_child(void) {
     atomic_compare_exchange_strong(&preload_mode, &expect,
                                    preload_cfg.follow ? MODE_CHILD : MODE_OFF);
     preload_sampler_after_fork();
+    preload_threads_after_fork();
     sem_init(&preload_writer.wake, 0, 0);
     atomic_store(&preload_writer.alive, false); /* threads do not survive fork */
     preload_writer.signal = 0;
@@ -274,6 +292,7 @@ void preload_resolve(void) {
         RESOLVE(sigaction);
     if (!preload_real.signal)
         RESOLVE(signal);
+    RESOLVE(pthread_create);
     *(void **)&preload_real.exit_now = dlsym(RTLD_NEXT, "_exit");
     /* malloc last: it is what the hooks test to leave the bootstrap path. */
     RESOLVE(malloc);
@@ -352,6 +371,9 @@ __attribute__((constructor)) static void preload_ctor(void) {
     if (atomic_load(&preload_mode) != MODE_TRACING)
         return;
     warn_pymalloc();
+    preload_tls.depth++;
+    preload_thread_register(); /* the main thread, for the leak scan */
+    preload_tls.depth--;
     preload_take_sample();
     install_signal_handlers();
     preload_start_sampler();

@@ -172,8 +172,22 @@ RCY_API int rcy_tracemalloc_get_counters(rcy_tracemalloc_counters *out);
 
 typedef struct rcy_snapshot rcy_snapshot;
 
+/* What a conservative scan at the program's exit found of a block (recycle
+ * run; LeakSanitizer's and memcheck's classes): no pointer to it anywhere
+ * (DEFINITE), pointers to it only from lost blocks (INDIRECT), reachable
+ * from the roots (REACHABLE: globals, thread stacks and registers, and the
+ * blocks they reach).  UNKNOWN when nothing was scanned (any snapshot not
+ * written by recycle run, files of format 1.1 and older). */
+typedef enum rcy_leak_class {
+    RCY_LEAK_UNKNOWN = 0,
+    RCY_LEAK_DEFINITE = 1,
+    RCY_LEAK_INDIRECT = 2,
+    RCY_LEAK_REACHABLE = 3
+} rcy_leak_class;
+
 typedef struct rcy_trace {
     unsigned domain;
+    unsigned leak; /* an rcy_leak_class (in what was padding: no offset moved) */
     size_t size;
     const rcy_traceback *traceback; /* owned by the snapshot */
     /* Blocks this trace stands for: 1, except in a snapshot returned by
@@ -306,6 +320,11 @@ typedef struct rcy_filter {
  * combines them (all inclusive filters: any must match; exclusive: none). */
 RCY_API rcy_snapshot *rcy_snapshot_filter_traces(const rcy_snapshot *s, const rcy_filter *filters,
                                                  size_t n);
+/* A new snapshot with the traces for which keep(trace, arg) is true (a
+ * trace's traceback is resolved when keep sees it); NULL when keep is NULL
+ * or out of memory. */
+RCY_API rcy_snapshot *rcy_snapshot_select(const rcy_snapshot *s,
+                                          bool (*keep)(const rcy_trace *t, void *arg), void *arg);
 /* Total size and count of the snapshot's traces (counts of aggregates
  * included). */
 RCY_API void rcy_snapshot_totals(const rcy_snapshot *s, size_t *size, size_t *count);

@@ -77,7 +77,7 @@ if command -v go >/dev/null 2>&1 && go tool pprof -h >/dev/null 2>&1; then
     printf '%s\n' "$top" | sed 's/^/    pprof: /' | head -12
     expect_match "go tool pprof: inuse_space is the default type" "^Type: inuse_space" "$top"
     expect_match "go tool pprof: the total is stats' still allocated" "of ${live}B total" "$top"
-    leak_fn=$(R leaks --limit 1 count.rcy | awk '/^#1:/{getline; print $1; exit}')
+    leak_fn=$(R leaks --show all --limit 1 count.rcy | awk '/^#1:/{getline; print $1; exit}')
     first=$(printf '%s\n' "$top" | awk '/flat%/{getline; print $NF; exit}')
     expect_eq "go tool pprof: the top function is recycle leaks' first" "$leak_fn" "$first"
     line_of_top=$(R top --limit 1 count.rcy | sed -n '2s/^.*\/\([^/]*:[0-9]*\): size=.*/\1/p')

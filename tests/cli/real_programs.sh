@@ -83,11 +83,11 @@ named_top() {
 real() { command -v "$1" >/dev/null 2>&1; }
 
 # leaked_functions FILE.rcy : "FUNCTION BYTES" per function, biggest first,
-# from recycle leaks: each block counts for the innermost frame of its
+# from recycle leaks (every class, nothing suppressed): each block counts for the innermost frame of its
 # stack that has a name (not "??" or "module+0xOFFSET"), symbol versions
 # dropped -- as heaptrack_summary.py --top-leaked counts heaptrack's.
 leaked_functions() {
-    "$RECYCLE" leaks "$1" | awk '
+    "$RECYCLE" leaks --show all --no-builtin-suppressions "$1" | awk '
         function bytes(v, u) {
             return v * (u == "KiB" ? 1024 : u == "MiB" ? 1048576 : u == "GiB" ? 1073741824 : 1)
         }

@@ -24,12 +24,12 @@ R run -q -o kill.rcy -- "$CLI_TARGET" kill 15 >/dev/null 2>&1
 expect_eq "death by SIGTERM passes through (128+15)" 143 "$?"
 check "snapshot written when killed by SIGTERM" test -s kill.rcy
 expect_match "the killing signal is recorded" "exit status: +signal 15" "$(R stats kill.rcy)"
-expect_match "leak before the signal is in the file" "4242 B" "$(R leaks kill.rcy)"
+expect_match "leak before the signal is in the file" "4242 B" "$(R leaks --show all kill.rcy)"
 
 R run -q -o uexit.rcy -- "$CLI_TARGET" _exit 6 >/dev/null 2>&1
 expect_eq "_exit status passes through" 6 "$?"
 expect_match "a program ending with _exit writes its file" "exit status: +6" "$(R stats uexit.rcy 2>&1)"
-expect_match "with what it still held" "5555 B" "$(R leaks uexit.rcy 2>&1)"
+expect_match "with what it still held" "5555 B" "$(R leaks --show all uexit.rcy 2>&1)"
 R run -q -o sh.rcy -- sh -c 'exit 4' >/dev/null 2>&1
 expect_eq "sh -c: status passes through" 4 "$?"
 check "sh (dash ends with _exit) writes its file" test -s sh.rcy
@@ -45,7 +45,7 @@ stats=$(R stats count.rcy)
 # aligned_alloc + memalign + valloc + pvalloc + 3 leaks = 1029 at least
 allocs=$(printf '%s\n' "$stats" | awk '/^allocations:/{print $2}')
 check "at least the program's 1029 allocation calls are counted ($allocs)" test "${allocs:-0}" -ge 1029
-leaks=$(R leaks count.rcy)
+leaks=$(R leaks --show all count.rcy)
 expect_match "leaks: the three 12345-byte blocks, grouped" "size=36.2 KiB, count=3, average=12.1 KiB" "$leaks"
 expect_match "leaks: the stack names the allocating function" "leak_here" "$leaks"
 expect_match "leaks: the stack reaches main" "mode_count|main" "$leaks"
@@ -118,8 +118,8 @@ expect_eq "fork mode exits 0" 0 "$?"
 child=$(awk '/^child/{print $2}' fork.out)
 check "the parent's file is written" test -s fork.rcy
 check "the child's file has its program and pid in the name (fork.cli_target.$child.rcy)" test -s "fork.cli_target.$child.rcy"
-expect_match "the child's leak is in the child's file" "777 B" "$(R leaks "fork.cli_target.$child.rcy")"
-if R leaks fork.rcy | grep -q "777 B"; then fail "the parent's file does not hold the child's leak"; else ok "the parent's file does not hold the child's leak"; fi
+expect_match "the child's leak is in the child's file" "777 B" "$(R leaks --show all "fork.cli_target.$child.rcy")"
+if R leaks --show all fork.rcy | grep -q "777 B"; then fail "the parent's file does not hold the child's leak"; else ok "the parent's file does not hold the child's leak"; fi
 
 # ---- fork while other threads allocate: no child hangs --------------------
 mkdir -p ft
@@ -132,7 +132,7 @@ expect_eq "each child wrote its own file" 12 "$(ls ft/ft.cli_target.*.rcy 2>/dev
 R run -q -o exec.rcy -- "$CLI_TARGET" exec >exec.out
 expect_eq "exec'd image ran" "count done" "$(cat exec.out)"
 expect_match "the exec'd image wrote the file" "command: +.*cli_target count" "$(R stats exec.rcy)"
-expect_match "and its leaks are there" "size=36.2 KiB, count=3" "$(R leaks exec.rcy)"
+expect_match "and its leaks are there" "size=36.2 KiB, count=3" "$(R leaks --show all exec.rcy)"
 
 # ---- --python-malloc: CPython allocates every object with malloc ---------
 got=$(env -u PYTHONMALLOC "$RECYCLE" run -q --python-malloc -o pm.rcy -- sh -c 'echo "[$PYTHONMALLOC]"')
@@ -213,7 +213,7 @@ expect_eq "with one line" 1 "$(wc -l <trunc.err)"
 cp count.rcy flip.rcy
 size=$(stat -c %s flip.rcy)
 printf '\x55' | dd of=flip.rcy bs=1 seek=$((size / 2)) conv=notrunc status=none
-R leaks flip.rcy >/dev/null 2>flip.err
+R leaks --show all flip.rcy >/dev/null 2>flip.err
 expect_eq "a corrupted file exits 1" 1 "$?"
 expect_eq "with one line" 1 "$(wc -l <flip.err)"
 echo "not a snapshot" >text.rcy
