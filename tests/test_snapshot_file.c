@@ -768,7 +768,7 @@ static void leak_classes_survive_files_and_old_files_have_none(void **state) {
                              : rcyi_snapshot_encode(s, false, &b, &n),
                          RCY_OK);
         assert_int_equal(b[8], raw ? 2 : 1);
-        assert_int_equal(b[10], raw ? 1 : 2);
+        assert_int_equal(b[10], raw ? 2 : 3);
         int err = -1;
         rcy_snapshot *l = rcyi_snapshot_parse(b, n, &err);
         assert_non_null(l);
