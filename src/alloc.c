@@ -826,9 +826,24 @@ static inline void trace_alloc(void *p, size_t size, const char *file, int line,
         rcyi_trace_alloc(0, p, size, file, line, func);
 }
 
+/* A failed allocation's second chance: one emergency collection (gc.h),
+ * then the request again. */
+__attribute__((noinline)) static void *alloc_retry(rcy_heap *heap, size_t size) {
+    return rcyi_gc_emergency(heap) ? rcyi_alloc(heap, size, RCYI_KIND_RAW) : NULL;
+}
+
+void *rcyi_mem_try_alloc_at(rcy_heap *heap, size_t size, RCY_SITE_PARAMS) {
+    void *p = rcyi_alloc_inline(heap, &heap->alloc, size, RCYI_KIND_RAW);
+    if (RCY_LIKELY(p != NULL))
+        trace_alloc(p, size, file, line, func);
+    return p;
+}
+
 void *rcy_mem_try_alloc_(rcy_heap *heap, size_t size, RCY_SITE_PARAMS) {
     RCYI_REQUIRE(heap, NULL);
     void *p = rcyi_alloc_inline(heap, &heap->alloc, size, RCYI_KIND_RAW);
+    if (RCY_UNLIKELY(p == NULL))
+        p = alloc_retry(heap, size);
     if (RCY_LIKELY(p != NULL))
         trace_alloc(p, size, file, line, func);
     return p;
@@ -840,6 +855,8 @@ void *rcy_mem_try_calloc_(rcy_heap *heap, size_t nelem, size_t elsize, RCY_SITE_
         return NULL;
     size_t size = nelem * elsize;
     void *p = rcyi_alloc(heap, size, RCYI_KIND_RAW);
+    if (!p)
+        p = alloc_retry(heap, size);
     if (p) {
         memset(p, 0, size);
         trace_alloc(p, size, file, line, func);
@@ -873,6 +890,8 @@ __attribute__((noinline)) static void *mem_alloc_other(rcy_heap *heap, size_t si
     }
     if (!p)
         p = rcyi_alloc_slow(heap, size, RCYI_KIND_RAW);
+    if (RCY_UNLIKELY(!p))
+        p = alloc_retry(heap, size);
     if (RCY_UNLIKELY(!p))
         out_of_memory("rcy_mem_alloc", size, file, line, func);
     trace_alloc(p, size, file, line, func);

@@ -98,6 +98,10 @@ enum { RCYI_KIND_RAW = 0, RCYI_KIND_OBJECT = 1 };
 void *rcyi_alloc(rcy_heap *h, size_t size, int kind);
 void *rcyi_realloc(rcy_heap *h, void *p, size_t size); /* RAW kind only */
 void rcyi_free(rcy_heap *h, void *p);
+/* rcy_mem_try_alloc_ without its emergency collection (gc.h,
+ * rcyi_gc_emergency): for library code that holds pointers into its own
+ * state across the call (list.c, dict.c). */
+void *rcyi_mem_try_alloc_at(rcy_heap *h, size_t size, RCY_SITE_PARAMS);
 /* Visit every live object (small and large) of the heap. */
 typedef void (*rcyi_obj_visitor)(rcy_head_ *obj, void *arg);
 void rcyi_walk_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg);

@@ -123,7 +123,10 @@ int rcy_list_insert_(rcy_list *l, ptrdiff_t index, void *item, const char *file,
     RCYI_REQUIRE_TYPE(l, &rcy_list_type, RCY_EINVAL);
     RCYI_REQUIRE(item, RCY_EINVAL);
     int rc = grow(l, file, line, func);
-    if (rc != RCY_OK)
+    /* grow allocates without an emergency collection (gc.h): here, with
+     * nothing changed yet, is where one may run, then grow reads the
+     * list afresh. */
+    if (rc != RCY_OK && (!rcyi_gc_emergency(l->heap) || (rc = grow(l, file, line, func)) != RCY_OK))
         return rc;
     size_t n = l->len, at;
     if (index < 0) {
