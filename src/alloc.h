@@ -56,7 +56,9 @@
  *      (`decommitted`) unless it only ever carved two pools; an arena
  *      kept within the bound keeps its pages.
  *  A3  The map bit of arena.base is set for every mapped arena (and
- *      arena.base == arena).
+ *      arena.base == arena, a multiple of ARENA_SIZE, whether it came
+ *      from the OS or from the heap's arena allocator, which goes back to
+ *      the one it came from).
  *  P1  A carved pool is live (owner == h | flags, kind RAW or OBJECT) or
  *      sits on its arena's freepools list (owner == 0); never both.  In a
  *      live pool's owner, OBJECT is set iff kind == OBJECT, DEBUG iff the
@@ -192,7 +194,8 @@ typedef struct rcyi_alloc_state {
     size_t footprint;    /* bytes taken from the OS and the raw allocator */
     size_t memory_limit; /* 0 = none */
     rcy_raw_allocator raw;
-    unsigned long fail_nth; /* rcy_heap_fail_nth countdown; 0 = off */
+    rcy_arena_allocator arena; /* rcy_config.arena; alloc == NULL: arenas from the OS */
+    unsigned long fail_nth;    /* rcy_heap_fail_nth countdown; 0 = off */
 } rcyi_alloc_state;
 
 /* Bytes at the start of an arena taken by its record. */

@@ -41,7 +41,19 @@ static int resolve_config(const rcy_config *user, rcy_config *out) {
     const rcy_raw_allocator *raw = out->raw;
     if (raw && (!raw->malloc || !raw->calloc || !raw->realloc || !raw->free))
         return RCY_EINVAL;
+    if (out->arena && (!out->arena->alloc || !out->arena->free))
+        return RCY_EINVAL;
     return RCY_OK;
+}
+
+void rcy_heap_set_userdata(rcy_heap *heap, void *userdata) {
+    RCYI_REQUIRE(heap, );
+    heap->userdata = userdata;
+}
+
+void *rcy_heap_get_userdata(rcy_heap *heap) {
+    RCYI_REQUIRE(heap, NULL);
+    return heap->userdata;
 }
 
 rcy_heap *rcy_heap_new(const rcy_config *cfg) {

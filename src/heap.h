@@ -18,6 +18,7 @@ struct rcy_heap {
     rcyi_object_state obj;   /* object.c (object.h) */
     int debug;               /* heap.c: guard bytes and fill patterns on */
     bool freeing;            /* heap.c: rcy_heap_free is running */
+    void *userdata;          /* heap.c: rcy_heap_set_userdata, never read by recycle */
 };
 
 #endif

@@ -101,7 +101,7 @@ RCY_API void rcy_set_error_handler(rcy_error_fn *fn, void *arg);
 
 /* The raw allocator serves requests larger than the small-object limit and
  * the library's own bookkeeping (like PyMem_SetAllocator's RAW domain).
- * Arenas come from the OS (mmap), not from here. */
+ * Arenas come from the arena allocator below, not from here. */
 typedef struct rcy_raw_allocator {
     void *ctx;
     void *(*malloc)(void *ctx, size_t size);
@@ -110,7 +110,28 @@ typedef struct rcy_raw_allocator {
     void (*free)(void *ctx, void *ptr);
 } rcy_raw_allocator;
 
-#define RCY_CONFIG_VERSION 1
+/* The arena allocator supplies the small-object allocator's arenas
+ * (CPython's PyObjectArenaAllocator); without one they are mapped from
+ * the OS.  alloc(ctx, size, align) returns `size` bytes aligned to
+ * `align`, or NULL; both are RCY_ARENA_SIZE (1 MiB) today, and the
+ * alignment is required, not a hint: a block's arena record is found by
+ * masking its address.  The memory need not be zeroed.  A block that is
+ * not aligned is reported as misuse (RCY_EMISUSE through the error
+ * handler, not fatal), handed back to free at once, and the allocation
+ * that needed it fails as out of memory.  free(ctx, ptr, size) gets back
+ * each block alloc gave, with the same size: when the arena empties and
+ * the arena cache does not keep it (RCY_ARENA_CACHE), or at rcy_heap_free.
+ * Kept arenas stay resident (recycle gives back the pages of a cached
+ * arena to the OS only when it mapped the arena itself).  Both functions
+ * are called from the thread using the heap.  The memory_limit counts
+ * arenas from here as from the OS. */
+typedef struct rcy_arena_allocator {
+    void *ctx;
+    void *(*alloc)(void *ctx, size_t size, size_t align);
+    void (*free)(void *ctx, void *ptr, size_t size);
+} rcy_arena_allocator;
+
+#define RCY_CONFIG_VERSION 2
 
 typedef struct rcy_config {
     size_t size;                  /* sizeof(rcy_config), set by rcy_config_init      */
@@ -118,6 +139,8 @@ typedef struct rcy_config {
     int debug;                    /* guard bytes + fill patterns; -1 = from RCY_DEBUG */
     const rcy_raw_allocator *raw; /* NULL = libc malloc family           */
     size_t memory_limit;          /* bytes; 0 = none (from RCY_MEMORY_LIMIT) */
+    /* Version 2: */
+    const rcy_arena_allocator *arena; /* NULL = mapped from the OS (mmap) */
 } rcy_config;
 
 typedef struct rcy_heap rcy_heap;
@@ -138,6 +161,11 @@ RCY_API rcy_heap *rcy_heap_new(const rcy_config *cfg);
  * crash in the frames that still use the heap.  (Objects of other heaps
  * that still point into a freed heap are not detected.) */
 RCY_API void rcy_heap_free(rcy_heap *heap);
+
+/* One pointer per heap for the embedder (QuickJS's runtime opaque, Lua's
+ * ud): recycle never reads it.  NULL until set. */
+RCY_API void rcy_heap_set_userdata(rcy_heap *heap, void *userdata);
+RCY_API void *rcy_heap_get_userdata(rcy_heap *heap);
 
 /* Fault injection (tests): make the n-th raw request from now fail (arena
  * mmap, large block, or bookkeeping), n >= 1; 0 turns it off.  Every API
