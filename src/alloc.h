@@ -350,6 +350,15 @@ static inline rcy_heap *rcyi_heap_of_block_inline(const void *p) {
     return rcyi_heap_of_other_block(p);
 }
 
+/* The heap of live object o (by its header), cheap enough for the
+ * containers' stores and the collector's cross-heap check: the owner of
+ * its pool, or the prefix of its large block (debug mode included). */
+static inline rcy_heap *rcyi_heap_of_head(const rcy_head_ *o) {
+    if (RCY_LIKELY(rcyi_in_arena(o)))
+        return rcyi_owner_heap(__atomic_load_n(&rcyi_pool_at(o)->owner, __ATOMIC_RELAXED));
+    return rcyi_heap_of_other_block(o);
+}
+
 /* rcyi_heap_of_block for object blocks only: NULL as well for a block
  * handed out by rcy_mem_* (RAW kind). */
 rcy_heap *rcyi_heap_of_object_block(const void *p);

@@ -204,6 +204,7 @@ int rcy_dict_set_(rcy_dict *d, const char *key, void *value, const char *file, i
     RCYI_REQUIRE_TYPE(d, &rcy_dict_type, RCY_EINVAL);
     RCYI_REQUIRE(key, RCY_EINVAL);
     RCYI_REQUIRE(value, RCY_EINVAL);
+    RCYI_REQUIRE_HEAP(value, d->heap, RCY_EINVAL);
     int rc = dict_set(d, key, value, file, line, func);
     /* The emergency collection may change d (finalizers): the store is
      * redone from the start. */

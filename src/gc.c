@@ -252,11 +252,12 @@ _Static_assert(MEMBER_KEY_BITS == 0xFu, "membership keys index a 16-bit mask");
 /* One collection in progress (on the collector's C stack). */
 typedef struct collection {
     rcy_heap *h;
-    uint32_t member_mask; /* bit k set <=> a gcword whose MEMBER_KEY_BITS are
-                           * k is in the set: TRACKED with GEN <= the
-                           * generation collected */
-    unsigned target;      /* generation survivors go to */
-    rcy_head_ **set;      /* the set, then U in its prefix */
+    const rcy_head_ *parent; /* phase 1: the member being traversed (reports) */
+    uint32_t member_mask;    /* bit k set <=> a gcword whose MEMBER_KEY_BITS are
+                              * k is in the set: TRACKED with GEN <= the
+                              * generation collected */
+    unsigned target;         /* generation survivors go to */
+    rcy_head_ **set;         /* the set, then U in its prefix */
     size_t nset, set_cap;
     size_t sp;    /* work stack depth */
     int overflow; /* the stack could not grow: rescan needed */
@@ -282,6 +283,19 @@ typedef struct collection {
     size_t nseg, segcap;
     uintptr_t segkey; /* arena of the last object walked */
 } collection;
+
+/* A member-looking child of another heap: its gcword is not this
+ * collection's to change, and the heaps' collectors would free what the
+ * other still uses (E2: fatal). */
+static RCY_NORETURN __attribute__((noinline)) void foreign_child(const collection *c,
+                                                                 rcy_head_ *o) {
+    const rcy_head_ *p = c->parent;
+    rcyi_fatal(RCY_EMISUSE,
+               "gc: object of type %s (%p) in heap %p refers to object of type %s (%p) in heap "
+               "%p: an object may refer only to objects of its own heap",
+               p ? p->type->name : "?", p ? rcyi_obj((rcy_head_ *)p) : NULL, (void *)c->h,
+               o->type->name, rcyi_obj(o), (void *)rcyi_heap_of_head(o));
+}
 
 static inline int is_member(const collection *c, uint32_t w) {
     return (c->member_mask >> (w & MEMBER_KEY_BITS)) & 1;
@@ -340,6 +354,8 @@ static int visit_subtract(void *obj, void *arg) {
     }
     uint32_t rc = o->refcnt;
     if (is_member(c, w) && rc != 0) {
+        if (RCY_UNLIKELY(rcyi_heap_of_head(o) != c->h))
+            foreign_child(c, o);
         /* initial_refs(rc), minus this reference unless saturated */
         uint32_t r = rc - 1;
         if (RCY_UNLIKELY(r >= RCYI_SLOT_MAX - 1))
@@ -385,6 +401,7 @@ static void subtract_list(collection *c, rcy_head_ *o) {
 }
 
 static inline void subtract_one(collection *c, rcy_head_ *o) {
+    c->parent = o;
     uint32_t w = o->gcword;
     if (!(w & RCYI_GC_COLLECTING))
         o->gcword = rcyi_gcword_with_slot(w, initial_refs(o->refcnt)) | RCYI_GC_COLLECTING;

@@ -87,11 +87,18 @@ RCY_API void rcy_set_output(rcy_output_fn *fn, void *arg);
  * prints it through the output callback) and returns its neutral value:
  * RCY_EINVAL for an int result, NULL for a pointer, false or 0 for a bool
  * or a count, nothing for a void function (rcy_mem_free of a block with a
- * NULL heap leaves the block allocated).  Nothing is harmed, so this
- * misuse is never fatal, and rcy_mem_alloc with a NULL heap is misuse, not
- * "out of memory".  (Optional arguments documented as such — rcy_xdecref's
- * object, rcy_gc_print_stats's FILE, rcy_dict_next's key and value — are
- * not misuse; rcy_incref and rcy_decref are inline and check nothing.) */
+ * NULL heap leaves the block allocated).  Storing an object of one heap
+ * in a list or dict of another is misuse of the same kind
+ * ("rcy_list_insert_: item is an object of type int in heap 0x..., not
+ * heap 0x..."): nothing is stored and the store returns RCY_EINVAL.  An
+ * object may refer only to objects of its own heap; a reference across
+ * heaps that a type's traverse shows the collector is fatal ("gc: object
+ * of type node (0x...) in heap 0x... refers to object of type node
+ * (0x...) in heap 0x..."), as it would free objects the other heap uses.  Nothing is harmed, so
+ * this misuse is never fatal, and rcy_mem_alloc with a NULL heap is misuse, not "out of memory".
+ * (Optional arguments documented as such — rcy_xdecref's object, rcy_gc_print_stats's FILE,
+ * rcy_dict_next's key and value — are not misuse; rcy_incref and rcy_decref are inline and check
+ * nothing.) */
 typedef void rcy_error_fn(int err, const char *message, void *arg);
 RCY_API void rcy_set_error_handler(rcy_error_fn *fn, void *arg);
 
