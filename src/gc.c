@@ -252,7 +252,8 @@ _Static_assert(MEMBER_KEY_BITS == 0xFu, "membership keys index a 16-bit mask");
 /* One collection in progress (on the collector's C stack). */
 typedef struct collection {
     rcy_heap *h;
-    const rcy_head_ *parent; /* phase 1: the member being traversed (reports) */
+    bool checked;            /* phase 1 checks children's heaps (subtract_child) */
+    const rcy_head_ *parent; /* phase 1, checked: the member being traversed */
     uint32_t member_mask;    /* bit k set <=> a gcword whose MEMBER_KEY_BITS are
                               * k is in the set: TRACKED with GEN <= the
                               * generation collected */
@@ -342,19 +343,23 @@ static inline uint32_t initial_refs(uint32_t rc) {
 }
 
 /* Phase 1: references from set members are subtracted from gc_refs; a
- * member met first as a child is initialised here. */
-static int visit_subtract(void *obj, void *arg) {
-    collection *c = arg;
+ * member met first as a child is initialised here.  `checked` (a
+ * constant in each caller: the phase is compiled twice) is on when more
+ * than one heap exists: a child that looks like a member may then belong
+ * to another heap (foreign_child).  With one heap the check costs
+ * nothing. */
+static inline __attribute__((always_inline)) void subtract_child(collection *c, void *obj,
+                                                                 bool checked) {
     rcy_head_ *o = rcyi_head(obj);
     uint32_t w = o->gcword;
     if (w & RCYI_GC_COLLECTING) {
         if (rcyi_gcword_slot(w) - 1u < RCYI_SLOT_MAX - 1u)
             o->gcword = w - RCYI_GC_SLOT_ONE;
-        return 0;
+        return;
     }
     uint32_t rc = o->refcnt;
     if (is_member(c, w) && rc != 0) {
-        if (RCY_UNLIKELY(rcyi_heap_of_head(o) != c->h))
+        if (checked && RCY_UNLIKELY(rcyi_heap_of_head(o) != c->h))
             foreign_child(c, o);
         /* initial_refs(rc), minus this reference unless saturated */
         uint32_t r = rc - 1;
@@ -362,12 +367,21 @@ static int visit_subtract(void *obj, void *arg) {
             r = RCYI_SLOT_MAX;
         o->gcword = rcyi_gcword_with_slot(w, r) | RCYI_GC_COLLECTING;
     }
+}
+
+static int visit_subtract(void *obj, void *arg) {
+    subtract_child(arg, obj, false);
+    return 0;
+}
+static int visit_subtract_checked(void *obj, void *arg) {
+    subtract_child(arg, obj, true);
     return 0;
 }
 
-/* `run` references to obj at once: visit_subtract run times. */
-static inline void subtract_run(collection *c, void *obj, uint32_t run) {
-    (void)visit_subtract(obj, c);
+/* `run` references to obj at once: subtract_child run times. */
+static inline __attribute__((always_inline)) void subtract_run(collection *c, void *obj,
+                                                               uint32_t run, bool checked) {
+    subtract_child(c, obj, checked);
     if (run == 1)
         return;
     rcy_head_ *o = rcyi_head(obj);
@@ -380,7 +394,8 @@ static inline void subtract_run(collection *c, void *obj, uint32_t run) {
  * per edge (lists are most of the edges of container-heavy heaps).  Runs
  * of equal items are subtracted at once: one read-modify-write of the
  * target instead of a chain of them, each waiting for the last. */
-static void subtract_list(collection *c, rcy_head_ *o) {
+static inline __attribute__((always_inline)) void subtract_list_(collection *c, rcy_head_ *o,
+                                                                 bool checked) {
     size_t n;
     void *const *items = rcyi_list_items(rcyi_obj(o), &n);
     if (!n)
@@ -393,23 +408,34 @@ static void subtract_list(collection *c, rcy_head_ *o) {
             run++;
             continue;
         }
-        subtract_run(c, prev, run);
+        subtract_run(c, prev, run, checked);
         prev = p;
         run = 1;
     }
-    subtract_run(c, prev, run);
+    subtract_run(c, prev, run, checked);
+}
+static void subtract_list(collection *c, rcy_head_ *o) {
+    subtract_list_(c, o, false);
+}
+static void subtract_list_checked(collection *c, rcy_head_ *o) {
+    subtract_list_(c, o, true);
 }
 
-static inline void subtract_one(collection *c, rcy_head_ *o) {
-    c->parent = o;
+static inline __attribute__((always_inline)) void subtract_one(collection *c, rcy_head_ *o,
+                                                               bool checked) {
+    if (checked)
+        c->parent = o;
     uint32_t w = o->gcword;
     if (!(w & RCYI_GC_COLLECTING))
         o->gcword = rcyi_gcword_with_slot(w, initial_refs(o->refcnt)) | RCYI_GC_COLLECTING;
     if (o->type == &rcy_list_type) {
-        subtract_list(c, o);
+        if (checked)
+            subtract_list_checked(c, o);
+        else
+            subtract_list(c, o);
         return;
     }
-    o->type->traverse(rcyi_obj(o), visit_subtract, c);
+    o->type->traverse(rcyi_obj(o), checked ? visit_subtract_checked : visit_subtract, c);
 }
 
 /* c->seg is sized before the walk (nothing is allocated or freed during
@@ -423,10 +449,11 @@ static void new_segment(collection *c, uintptr_t key) {
 
 /* The first member walked in an arena starts a run; out of line, so that
  * walk_collect stays a leaf. */
-static __attribute__((noinline)) void walk_collect_new_run(collection *c, rcy_head_ *o) {
+static __attribute__((noinline)) void walk_collect_new_run(collection *c, rcy_head_ *o,
+                                                           bool checked) {
     new_segment(c, (uintptr_t)o >> 20);
     c->set[c->nset++] = o;
-    subtract_one(c, o);
+    subtract_one(c, o, checked);
 }
 
 /* How far ahead the full collection's two passes prefetch.  Both are
@@ -437,7 +464,8 @@ static __attribute__((noinline)) void walk_collect_new_run(collection *c, rcy_he
 #define WALK_PREFETCH 2048 /* bytes past the block being walked */
 #define SCAN_PREFETCH 64   /* entries of c->set past the one being scanned */
 
-static void walk_collect(rcy_head_ *o, void *arg) {
+static inline __attribute__((always_inline)) void walk_collect_(rcy_head_ *o, void *arg,
+                                                                bool checked) {
     collection *c = arg;
     /* prefetching a block past the end of the arena is harmless: a
      * prefetch never faults */
@@ -454,11 +482,17 @@ static void walk_collect(rcy_head_ *o, void *arg) {
         return;
     }
     if (RCY_UNLIKELY((uintptr_t)o >> 20 != c->segkey)) {
-        walk_collect_new_run(c, o);
+        walk_collect_new_run(c, o, checked);
         return;
     }
     c->set[c->nset++] = o;
-    subtract_one(c, o);
+    subtract_one(c, o, checked);
+}
+static void walk_collect(rcy_head_ *o, void *arg) {
+    walk_collect_(o, arg, false);
+}
+static void walk_collect_checked(rcy_head_ *o, void *arg) {
+    walk_collect_(o, arg, true);
 }
 
 /* Phase 2: reachability from the members referenced from outside. */
@@ -995,6 +1029,7 @@ static double begin_collection(collection *c, rcy_heap *h, unsigned gen, rcy_gc_
     rcyi_gc_state *gc = &h->gc;
     memset(c, 0, sizeof *c);
     c->h = h;
+    c->checked = __atomic_load_n(&rcyi_heaps_alive, __ATOMIC_RELAXED) > 1;
     for (uint32_t k = 0; k <= MEMBER_KEY_BITS; k++)
         if ((k & RCYI_GC_TRACKED) && rcyi_gcword_gen(k) <= gen)
             c->member_mask |= 1u << k;
@@ -1032,7 +1067,7 @@ static int gather_full(collection *c) {
     c->seg = rcyi_alloc(h, c->segcap * sizeof *c->seg, RCYI_KIND_RAW);
     if (!c->seg)
         c->segcap = 0; /* one run */
-    rcyi_walk_objects(h, walk_collect, c);
+    rcyi_walk_objects(h, c->checked ? walk_collect_checked : walk_collect, c);
     if (c->overcounted)
         rcyi_fatal(RCY_ECORRUPTED_HEAP,
                    "gc: more tracked objects in the heap than the collector counted (%zu)",
@@ -1060,6 +1095,24 @@ static int merge_young(rcy_heap *h) {
     return RCY_OK;
 }
 
+/* gather_young's loop over c->set, compiled twice (subtract_child). */
+static inline __attribute__((always_inline)) void subtract_young(collection *c, bool checked) {
+    size_t k = 0;
+    for (size_t i = 0; i < c->nset; i++) {
+        rcy_head_ *o = c->set[i];
+        if (!o) /* a hole left by an untrack */
+            continue;
+        if (o->refcnt == 0) { /* dying: not a candidate */
+            o->gcword &= ~(uint32_t)RCYI_GC_COLLECTING;
+            leave_set(c->h, o, c->target);
+            continue;
+        }
+        c->set[k++] = o;
+        subtract_one(c, o, checked);
+    }
+    c->nset = k;
+}
+
 /* Phase 1 of a young collection: the young vectors become c->set (holes
  * and dying objects dropped) and subtraction runs over it. */
 static int gather_young(collection *c, unsigned gen) {
@@ -1072,20 +1125,10 @@ static int gather_young(collection *c, unsigned gen) {
     c->set_cap = v0->cap;
     v0->items = NULL;
     rcyi_gc_vec_reset(h, v0, v0->live); /* refill without regrowing from 8 */
-    size_t k = 0;
-    for (size_t i = 0; i < c->nset; i++) {
-        rcy_head_ *o = c->set[i];
-        if (!o) /* a hole left by an untrack */
-            continue;
-        if (o->refcnt == 0) { /* dying: not a candidate */
-            o->gcword &= ~(uint32_t)RCYI_GC_COLLECTING;
-            leave_set(h, o, c->target);
-            continue;
-        }
-        c->set[k++] = o;
-        subtract_one(c, o);
-    }
-    c->nset = k;
+    if (c->checked)
+        subtract_young(c, true);
+    else
+        subtract_young(c, false);
     return RCY_OK;
 }
 

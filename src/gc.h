@@ -37,7 +37,10 @@
  *              a saturated count is never decremented, so the object
  *              counts as reachable from outside — always safe).  A member
  *              is initialised by whichever comes first: its own turn in
- *              the scan or a visit from another member.
+ *              the scan or a visit from another member.  With two or more
+ *              heaps alive, a child that looks like a member but belongs
+ *              to another heap is fatal misuse naming both objects and
+ *              heaps (an object may refer only to its own heap's).
  *   2. mark    gc_refs > 0 means referenced from outside the set.  Such
  *              members, and every member they reach (explicit stack, never
  *              recursion), are "finished": COLLECTING cleared and the object

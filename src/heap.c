@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+size_t rcyi_heaps_alive;
+
 void rcy_config_init(rcy_config *cfg) {
     RCYI_REQUIRE(cfg, );
     memset(cfg, 0, sizeof *cfg);
@@ -69,6 +71,7 @@ rcy_heap *rcy_heap_new(const rcy_config *cfg) {
         goto fail_struct;
     if (rcyi_gc_init(h) != 0)
         goto fail_alloc;
+    __atomic_fetch_add(&rcyi_heaps_alive, 1, __ATOMIC_RELAXED);
     return h;
 fail_alloc:
     rcyi_alloc_fini(h);
@@ -128,6 +131,7 @@ void rcy_heap_free(rcy_heap *h) {
                    (void *)h);
     h->freeing = true;
     rcyi_gc_fini(h);
+    __atomic_fetch_sub(&rcyi_heaps_alive, 1, __ATOMIC_RELAXED);
     if (h->debug)
         report_alive(h);
     rcyi_object_fini(h);

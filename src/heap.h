@@ -21,4 +21,9 @@ struct rcy_heap {
     void *userdata;          /* heap.c: rcy_heap_set_userdata, never read by recycle */
 };
 
+/* heap.c: heaps created and not yet freed, process-wide (atomic).  The
+ * collector checks for references across heaps only when there are two
+ * or more. */
+extern size_t rcyi_heaps_alive __attribute__((visibility("hidden")));
+
 #endif
