@@ -14,6 +14,7 @@
 #include "options.h"
 #include "os.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -213,12 +214,36 @@ static void cache_trim(rcyi_alloc_state *st) {
     }
     rcyi_arena *a = st->cache;
     if (st->ncache > keep && !a->decommitted) {
-        if (a->ncarved > 2) {
+        if (a->ncarved > 2 && !st->arena.alloc) { /* an embedder's memory is left alone */
             size_t rec = rcyi_os_page_round(RCYI_ARENA_META); /* the record stays */
             rcyi_os_decommit(a->base + rec, ARENA_SIZE - rec);
         }
         a->decommitted = 1;
     }
+}
+
+/* An arena from the embedder's allocator (rcy_config.arena), which must
+ * be ARENA_SIZE-aligned (A3). */
+static char *hook_arena(rcyi_alloc_state *st) {
+    char *base = st->arena.alloc(st->arena.ctx, ARENA_SIZE, ARENA_SIZE);
+    if (base && ((uintptr_t)base & (ARENA_SIZE - 1)) != 0) {
+        char what[128];
+        snprintf(what, sizeof what,
+                 "alloc returned %p, not aligned to %zu bytes (the block is given back)",
+                 (void *)base, ARENA_SIZE);
+        rcyi_misuse("rcy_config.arena", what);
+        st->arena.free(st->arena.ctx, base, ARENA_SIZE);
+        return NULL;
+    }
+    return base;
+}
+
+/* An arena's memory back to where it came from. */
+static void give_back(rcyi_alloc_state *st, char *base) {
+    if (st->arena.alloc)
+        st->arena.free(st->arena.ctx, base, ARENA_SIZE);
+    else
+        rcyi_os_unmap(base, ARENA_SIZE);
 }
 
 static rcyi_arena *arena_new(rcy_heap *h, rcyi_alloc_state *st) {
@@ -232,14 +257,16 @@ static rcyi_arena *arena_new(rcy_heap *h, rcyi_alloc_state *st) {
     } else {
         char *base = NULL;
         if (raw_request_ok(st, ARENA_SIZE))
-            base = rcyi_os_map_arena(ARENA_SIZE, st->arenas >= HUGE_AFTER);
+            base = st->arena.alloc ? hook_arena(st)
+                                   : rcyi_os_map_arena(ARENA_SIZE, st->arenas >= HUGE_AFTER);
         if (!base)
             return NULL;
         a = (rcyi_arena *)(void *)base; /* the record heads its own arena */
         a->base = base;
         a->heap = h;
+        a->decommitted = 0;
         if (map_set(base, true) != 0) {
-            rcyi_os_unmap(base, ARENA_SIZE);
+            give_back(st, base);
             return NULL;
         }
         st->footprint += ARENA_SIZE;
@@ -264,7 +291,7 @@ static void arena_unmap(rcyi_alloc_state *st, rcyi_arena *a) {
     map_set(base, false);
     st->footprint -= ARENA_SIZE;
     st->arenas--;
-    rcyi_os_unmap(base, ARENA_SIZE); /* the record goes with it */
+    give_back(st, base); /* the record goes with it */
 }
 
 /* The arena has no pool in use: into the cache, within C1's bound. */
@@ -780,6 +807,12 @@ int rcyi_alloc_init(rcy_heap *h, const rcy_config *cfg) {
         }
         if (have >= offsetof(rcy_config, memory_limit) + sizeof cfg->memory_limit)
             st->memory_limit = cfg->memory_limit;
+        if (have >= offsetof(rcy_config, arena) + sizeof cfg->arena && cfg->arena) {
+            const rcy_arena_allocator *r = cfg->arena;
+            if (!r->alloc || !r->free)
+                return RCY_EINVAL;
+            st->arena = *r;
+        }
     }
     return RCY_OK;
 }
@@ -826,9 +859,24 @@ static inline void trace_alloc(void *p, size_t size, const char *file, int line,
         rcyi_trace_alloc(0, p, size, file, line, func);
 }
 
+/* A failed allocation's second chance: one emergency collection (gc.h),
+ * then the request again. */
+__attribute__((noinline)) static void *alloc_retry(rcy_heap *heap, size_t size) {
+    return rcyi_gc_emergency(heap) ? rcyi_alloc(heap, size, RCYI_KIND_RAW) : NULL;
+}
+
+void *rcyi_mem_try_alloc_at(rcy_heap *heap, size_t size, RCY_SITE_PARAMS) {
+    void *p = rcyi_alloc_inline(heap, &heap->alloc, size, RCYI_KIND_RAW);
+    if (RCY_LIKELY(p != NULL))
+        trace_alloc(p, size, file, line, func);
+    return p;
+}
+
 void *rcy_mem_try_alloc_(rcy_heap *heap, size_t size, RCY_SITE_PARAMS) {
     RCYI_REQUIRE(heap, NULL);
     void *p = rcyi_alloc_inline(heap, &heap->alloc, size, RCYI_KIND_RAW);
+    if (RCY_UNLIKELY(p == NULL))
+        p = alloc_retry(heap, size);
     if (RCY_LIKELY(p != NULL))
         trace_alloc(p, size, file, line, func);
     return p;
@@ -840,6 +888,8 @@ void *rcy_mem_try_calloc_(rcy_heap *heap, size_t nelem, size_t elsize, RCY_SITE_
         return NULL;
     size_t size = nelem * elsize;
     void *p = rcyi_alloc(heap, size, RCYI_KIND_RAW);
+    if (!p)
+        p = alloc_retry(heap, size);
     if (p) {
         memset(p, 0, size);
         trace_alloc(p, size, file, line, func);
@@ -873,6 +923,8 @@ __attribute__((noinline)) static void *mem_alloc_other(rcy_heap *heap, size_t si
     }
     if (!p)
         p = rcyi_alloc_slow(heap, size, RCYI_KIND_RAW);
+    if (RCY_UNLIKELY(!p))
+        p = alloc_retry(heap, size);
     if (RCY_UNLIKELY(!p))
         out_of_memory("rcy_mem_alloc", size, file, line, func);
     trace_alloc(p, size, file, line, func);

@@ -56,7 +56,9 @@
  *      (`decommitted`) unless it only ever carved two pools; an arena
  *      kept within the bound keeps its pages.
  *  A3  The map bit of arena.base is set for every mapped arena (and
- *      arena.base == arena).
+ *      arena.base == arena, a multiple of ARENA_SIZE, whether it came
+ *      from the OS or from the heap's arena allocator, which goes back to
+ *      the one it came from).
  *  P1  A carved pool is live (owner == h | flags, kind RAW or OBJECT) or
  *      sits on its arena's freepools list (owner == 0); never both.  In a
  *      live pool's owner, OBJECT is set iff kind == OBJECT, DEBUG iff the
@@ -98,6 +100,10 @@ enum { RCYI_KIND_RAW = 0, RCYI_KIND_OBJECT = 1 };
 void *rcyi_alloc(rcy_heap *h, size_t size, int kind);
 void *rcyi_realloc(rcy_heap *h, void *p, size_t size); /* RAW kind only */
 void rcyi_free(rcy_heap *h, void *p);
+/* rcy_mem_try_alloc_ without its emergency collection (gc.h,
+ * rcyi_gc_emergency): for library code that holds pointers into its own
+ * state across the call (list.c, dict.c). */
+void *rcyi_mem_try_alloc_at(rcy_heap *h, size_t size, RCY_SITE_PARAMS);
 /* Visit every live object (small and large) of the heap. */
 typedef void (*rcyi_obj_visitor)(rcy_head_ *obj, void *arg);
 void rcyi_walk_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg);
@@ -188,7 +194,8 @@ typedef struct rcyi_alloc_state {
     size_t footprint;    /* bytes taken from the OS and the raw allocator */
     size_t memory_limit; /* 0 = none */
     rcy_raw_allocator raw;
-    unsigned long fail_nth; /* rcy_heap_fail_nth countdown; 0 = off */
+    rcy_arena_allocator arena; /* rcy_config.arena; alloc == NULL: arenas from the OS */
+    unsigned long fail_nth;    /* rcy_heap_fail_nth countdown; 0 = off */
 } rcyi_alloc_state;
 
 /* Bytes at the start of an arena taken by its record. */
@@ -341,6 +348,15 @@ static inline rcy_heap *rcyi_heap_of_block_inline(const void *p) {
         return rcyi_owner_heap(owner);
     }
     return rcyi_heap_of_other_block(p);
+}
+
+/* The heap of live object o (by its header), cheap enough for the
+ * containers' stores and the collector's cross-heap check: the owner of
+ * its pool, or the prefix of its large block (debug mode included). */
+static inline rcy_heap *rcyi_heap_of_head(const rcy_head_ *o) {
+    if (RCY_LIKELY(rcyi_in_arena(o)))
+        return rcyi_owner_heap(__atomic_load_n(&rcyi_pool_at(o)->owner, __ATOMIC_RELAXED));
+    return rcyi_heap_of_other_block(o);
 }
 
 /* rcyi_heap_of_block for object blocks only: NULL as well for a block

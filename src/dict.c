@@ -82,7 +82,7 @@ static int resize(rcy_dict *d, size_t need, const char *file, int line, const ch
         tsize <<= 1;
     size_t usable = tsize * 2 / 3;
     size_t bytes = tsize * sizeof(uint32_t) + usable * sizeof(entry);
-    uint32_t *index = rcy_mem_try_alloc_(d->heap, bytes, file, line, func);
+    uint32_t *index = rcyi_mem_try_alloc_at(d->heap, bytes, file, line, func);
     if (!index)
         return RCY_ENOMEM;
     memset(index, 0xFF, tsize * sizeof(uint32_t)); /* SLOT_EMPTY */
@@ -161,11 +161,10 @@ size_t rcy_dict_len(const rcy_dict *d) {
     return d->len;
 }
 
-int rcy_dict_set_(rcy_dict *d, const char *key, void *value, const char *file, int line,
-                  const char *func) {
-    RCYI_REQUIRE_TYPE(d, &rcy_dict_type, RCY_EINVAL);
-    RCYI_REQUIRE(key, RCY_EINVAL);
-    RCYI_REQUIRE(value, RCY_EINVAL);
+/* rcy_dict_set_ once its arguments are checked; allocates without an
+ * emergency collection (gc.h), so a failure leaves d consistent. */
+static int dict_set(rcy_dict *d, const char *key, void *value, const char *file, int line,
+                    const char *func) {
     /* CPython's MAINTAIN_TRACKING: a value that may be tracked (its type
      * has traverse, tracked now or not) may put the dict in a cycle. */
     rcy_head_ *dh = rcyi_head(d);
@@ -187,7 +186,7 @@ int rcy_dict_set_(rcy_dict *d, const char *key, void *value, const char *file, i
             return rc;
     }
     size_t n = strlen(key) + 1;
-    char *copy = rcy_mem_try_alloc_(d->heap, n, file, line, func);
+    char *copy = rcyi_mem_try_alloc_at(d->heap, n, file, line, func);
     if (!copy)
         return RCY_ENOMEM;
     memcpy(copy, key, n);
@@ -198,6 +197,20 @@ int rcy_dict_set_(rcy_dict *d, const char *key, void *value, const char *file, i
     d->entries[d->used++] = (entry){hash, copy, value};
     d->len++;
     return RCY_OK;
+}
+
+int rcy_dict_set_(rcy_dict *d, const char *key, void *value, const char *file, int line,
+                  const char *func) {
+    RCYI_REQUIRE_TYPE(d, &rcy_dict_type, RCY_EINVAL);
+    RCYI_REQUIRE(key, RCY_EINVAL);
+    RCYI_REQUIRE(value, RCY_EINVAL);
+    RCYI_REQUIRE_HEAP(value, d->heap, RCY_EINVAL);
+    int rc = dict_set(d, key, value, file, line, func);
+    /* The emergency collection may change d (finalizers): the store is
+     * redone from the start. */
+    if (rc == RCY_ENOMEM && rcyi_gc_emergency(d->heap))
+        rc = dict_set(d, key, value, file, line, func);
+    return rc;
 }
 
 void *rcy_dict_get(const rcy_dict *d, const char *key) {

@@ -146,3 +146,13 @@ void rcyi_misuse_type(const char *func, const char *arg, const void *obj, const 
                  want->name);
     rcyi_misuse(func, what);
 }
+
+void rcyi_misuse_heap(const char *func, const char *arg, const void *obj, const rcy_heap *h) {
+    char what[320];
+    snprintf(what, sizeof what,
+             "%s is an object of type %s in heap %p, not heap %p (an object may refer only to "
+             "objects of its own heap)",
+             arg, RCY_HEAD_(obj)->type->name, (void *)rcyi_heap_of_head(RCY_HEAD_(obj)),
+             (const void *)h);
+    rcyi_misuse(func, what);
+}

@@ -7,9 +7,10 @@
  *   E2  misuse that would corrupt a heap (and detected corruption) goes
  *       through rcyi_fatal: the error handler, then abort()
  *   E3  misuse that harms nothing (a NULL or wrong-type argument to a public
- *       function) goes through rcyi_misuse: reported as RCY_EMISUSE, never
- *       fatal, and the function returns its neutral value (the rule is
- *       stated for users in include/recycle/core.h) */
+ *       function, an object of another heap given to a container's store)
+ *       goes through rcyi_misuse: reported as RCY_EMISUSE, never fatal, and
+ *       the function returns its neutral value (the rule is stated for
+ *       users in include/recycle/core.h) */
 #ifndef RCY_SRC_ERROR_H
 #define RCY_SRC_ERROR_H
 
@@ -45,6 +46,19 @@ void rcyi_misuse(const char *func, const char *what);
 /* The report of RCYI_REQUIRE_TYPE: "f: l is NULL" or "f: l has type dict,
  * not list". */
 void rcyi_misuse_type(const char *func, const char *arg, const void *obj, const rcy_type *want);
+/* The store check of a container on heap h (`RCYI_REQUIRE_HEAP(item,
+ * l->heap, RCY_EINVAL);`): an object of another heap is misuse (E3), as a
+ * reference across heaps would be followed by h's collector. */
+#define RCYI_REQUIRE_HEAP(arg, h, ret)                                                             \
+    do {                                                                                           \
+        if (RCY_UNLIKELY(rcyi_heap_of_head(RCY_HEAD_(arg)) != (h))) {                              \
+            rcyi_misuse_heap(__func__, #arg, (arg), (h));                                          \
+            return ret;                                                                            \
+        }                                                                                          \
+    } while (0)
+/* The report of RCYI_REQUIRE_HEAP: "f: item is an object of type T in
+ * heap B, not heap A (...)". */
+void rcyi_misuse_heap(const char *func, const char *arg, const void *obj, const rcy_heap *h);
 /* Print a line of a report to `out`, or through the output callback when
  * out is NULL (the statistics printers' convention). */
 void rcyi_put(FILE *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -252,11 +252,13 @@ _Static_assert(MEMBER_KEY_BITS == 0xFu, "membership keys index a 16-bit mask");
 /* One collection in progress (on the collector's C stack). */
 typedef struct collection {
     rcy_heap *h;
-    uint32_t member_mask; /* bit k set <=> a gcword whose MEMBER_KEY_BITS are
-                           * k is in the set: TRACKED with GEN <= the
-                           * generation collected */
-    unsigned target;      /* generation survivors go to */
-    rcy_head_ **set;      /* the set, then U in its prefix */
+    bool checked;            /* phase 1 checks children's heaps (subtract_edge) */
+    const rcy_head_ *parent; /* phase 1, checked: the member being traversed */
+    uint32_t member_mask;    /* bit k set <=> a gcword whose MEMBER_KEY_BITS are
+                              * k is in the set: TRACKED with GEN <= the
+                              * generation collected */
+    unsigned target;         /* generation survivors go to */
+    rcy_head_ **set;         /* the set, then U in its prefix */
     size_t nset, set_cap;
     size_t sp;    /* work stack depth */
     int overflow; /* the stack could not grow: rescan needed */
@@ -287,6 +289,19 @@ typedef struct collection {
     size_t nseg, segcap;
     uintptr_t segkey; /* arena of the last object walked */
 } collection;
+
+/* A member-looking child of another heap: its gcword is not this
+ * collection's to change, and the heaps' collectors would free what the
+ * other still uses (E2: fatal). */
+static RCY_NORETURN __attribute__((noinline)) void foreign_child(const collection *c,
+                                                                 rcy_head_ *o) {
+    const rcy_head_ *p = c->parent;
+    rcyi_fatal(RCY_EMISUSE,
+               "gc: object of type %s (%p) in heap %p refers to object of type %s (%p) in heap "
+               "%p: an object may refer only to objects of its own heap",
+               p ? p->type->name : "?", p ? rcyi_obj((rcy_head_ *)p) : NULL, (void *)c->h,
+               o->type->name, rcyi_obj(o), (void *)rcyi_heap_of_head(o));
+}
 
 static inline int is_member(const collection *c, uint32_t w) {
     return (c->member_mask >> (w & MEMBER_KEY_BITS)) & 1;
@@ -371,6 +386,8 @@ static inline void subtract_edge(collection *c, void *obj, int young) {
     }
     uint32_t rc = o->refcnt;
     if (is_member(c, w) && rc != 0) {
+        if (RCY_UNLIKELY(c->checked) && rcyi_heap_of_head(o) != c->h)
+            foreign_child(c, o);
         /* initial_refs(rc), minus this reference unless saturated */
         uint32_t r = rc - 1;
         if (RCY_UNLIKELY(r >= RCYI_SLOT_MAX - 1))
@@ -427,6 +444,8 @@ static inline void subtract_list(collection *c, rcy_head_ *o, int young) {
 }
 
 static inline void subtract_one(collection *c, rcy_head_ *o, int young) {
+    if (RCY_UNLIKELY(c->checked))
+        c->parent = o;
     uint32_t w = o->gcword;
     if (young) {
         if (!(w & RCYI_GC_COLLECTING))
@@ -1037,6 +1056,7 @@ static double begin_collection(collection *c, rcy_heap *h, unsigned gen, rcy_gc_
     rcyi_gc_state *gc = &h->gc;
     memset(c, 0, sizeof *c);
     c->h = h;
+    c->checked = __atomic_load_n(&rcyi_heaps_alive, __ATOMIC_RELAXED) > 1;
     for (uint32_t k = 0; k <= MEMBER_KEY_BITS; k++)
         if ((k & RCYI_GC_TRACKED) && rcyi_gcword_gen(k) <= gen)
             c->member_mask |= 1u << k;
@@ -1390,6 +1410,7 @@ int rcyi_gc_init(rcy_heap *h) {
     gc->threshold[1] = 10;
     gc->threshold[2] = 10;
     gc->hard = rcyi_option_gc_hard();
+    gc->emergency = 1;
     rcyi_gc_update_trigger(gc);
     return 0;
 }

@@ -43,7 +43,10 @@
  *              them before) on each member it has traversed, telling an
  *              edge to an older member from one to a newer member or to
  *              itself; edges all one way and no self-reference prove the
- *              set acyclic.
+ *              set acyclic.  With two or more heaps alive, a child that
+ *              looks like a member but belongs to another heap is fatal
+ *              misuse naming both objects and heaps (an object may refer
+ *              only to its own heap's).
  *   2. mark    G < 2 with the set proved acyclic in step 1: every member
  *              survives (exact reference counts), finished in set order,
  *              nothing traversed.  Otherwise:
@@ -155,6 +158,8 @@ typedef struct rcyi_gc_state {
     int enabled;             /* automatic collection on */
     int collecting;          /* a collection is running (no nesting) */
     int hard;                /* full collection at every tracked allocation */
+    int emergency;           /* rcy_gc_set_emergency: collect when an allocation fails */
+    size_t emergencies;      /* emergency collections run (rcy_gc_stats) */
     rcyi_gc_stage stage;
     unsigned debug; /* RCY_GC_DEBUG_* */
     rcy_gc_gen_stats stats[3];
@@ -277,6 +282,20 @@ struct rcy_list *rcyi_gc_garbage_list(rcy_heap *h);
 /* Call every registered callback with (phase, info), in registration
  * order, over a copy of the registry (a callback may add or remove). */
 void rcyi_gc_run_callbacks(rcy_heap *h, rcy_gc_phase phase, const rcy_gc_info *info);
+
+/* ---- gcmodule.c: emergency collection, for the allocator, object.c and
+ * the containers ------------------------------------------------------- */
+
+/* An allocation of h failed (memory_limit, the raw allocator or an arena
+ * mapping): run one full collection when allowed — emergency collection
+ * on, automatic collection enabled, and none of a collection, a
+ * finalizer, a deallocation or rcy_heap_free running on the heap — and
+ * return true, so the caller retries once; false (nothing ran) otherwise.
+ * User code runs inside (finalizers, callbacks): a caller must hold no
+ * pointer into state a finalizer could change, which is why list.c and
+ * dict.c allocate without it (rcyi_mem_try_alloc_at) and call this at the
+ * start of the operation they then redo. */
+bool rcyi_gc_emergency(rcy_heap *h);
 
 /* ---- list.c ------------------------------------------------------- */
 

@@ -39,6 +39,25 @@ bool rcy_gc_get_hard(rcy_heap *heap) {
     RCYI_REQUIRE(heap, false);
     return heap->gc.hard != 0;
 }
+void rcy_gc_set_emergency(rcy_heap *heap, bool on) {
+    RCYI_REQUIRE(heap, );
+    heap->gc.emergency = on;
+}
+bool rcy_gc_get_emergency(rcy_heap *heap) {
+    RCYI_REQUIRE(heap, false);
+    return heap->gc.emergency != 0;
+}
+
+bool rcyi_gc_emergency(rcy_heap *h) {
+    rcyi_gc_state *gc = &h->gc;
+    if (!gc->emergency || !gc->enabled || gc->collecting || gc->stage != RCYI_GC_RUNNING ||
+        h->obj.finalizing || h->obj.depth || h->freeing || h->alloc.walking)
+        return false;
+    gc->emergencies++;
+    (void)rcyi_gc_collect(h, 2); /* RCY_ENOMEM: nothing changed, the retry fails too */
+    return true;
+}
+
 void rcy_gc_set_debug(rcy_heap *heap, unsigned flags) {
     RCYI_REQUIRE(heap, );
     heap->gc.debug = flags;
@@ -89,6 +108,7 @@ int rcy_gc_get_stats(rcy_heap *heap, rcy_gc_stats *stats) {
     full.size = stats->size;
     full.version = RCY_GC_STATS_VERSION;
     memcpy(full.generations, heap->gc.stats, sizeof full.generations);
+    full.emergency_collections = heap->gc.emergencies;
     memcpy(stats, &full, stats->size < sizeof full ? stats->size : sizeof full);
     return RCY_OK;
 }
@@ -109,6 +129,8 @@ int rcy_gc_print_stats(rcy_heap *heap, FILE *out) {
     rcyi_put(out, "gc: count %zu %zu %zu, threshold %zu %zu %zu, %s\n", gc->count[0], gc->count[1],
              gc->count[2], gc->threshold[0], gc->threshold[1], gc->threshold[2],
              gc->enabled ? "enabled" : "disabled");
+    rcyi_put(out, "gc: emergency collections: %zu (%s)\n", gc->emergencies,
+             gc->emergency ? "on" : "off");
     return RCY_OK;
 }
 
@@ -126,10 +148,11 @@ int rcy_gc_print_stats_json(rcy_heap *heap, FILE *out) {
     }
     rcyi_put(out,
              "], \"objects\": [%zu, %zu, %zu], \"frozen\": %zu, \"count\": [%zu, %zu, %zu], "
-             "\"threshold\": [%zu, %zu, %zu], \"enabled\": %s}\n",
+             "\"threshold\": [%zu, %zu, %zu], \"enabled\": %s, "
+             "\"emergency_collections\": %zu}\n",
              gc->young[0].live, gc->young[1].live, rcyi_gc_old_count(gc), gc->nfrozen, gc->count[0],
              gc->count[1], gc->count[2], gc->threshold[0], gc->threshold[1], gc->threshold[2],
-             gc->enabled ? "true" : "false");
+             gc->enabled ? "true" : "false", gc->emergencies);
     return RCY_OK;
 }
 

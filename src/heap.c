@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+size_t rcyi_heaps_alive;
+
 void rcy_config_init(rcy_config *cfg) {
     RCYI_REQUIRE(cfg, );
     memset(cfg, 0, sizeof *cfg);
@@ -41,7 +43,19 @@ static int resolve_config(const rcy_config *user, rcy_config *out) {
     const rcy_raw_allocator *raw = out->raw;
     if (raw && (!raw->malloc || !raw->calloc || !raw->realloc || !raw->free))
         return RCY_EINVAL;
+    if (out->arena && (!out->arena->alloc || !out->arena->free))
+        return RCY_EINVAL;
     return RCY_OK;
+}
+
+void rcy_heap_set_userdata(rcy_heap *heap, void *userdata) {
+    RCYI_REQUIRE(heap, );
+    heap->userdata = userdata;
+}
+
+void *rcy_heap_get_userdata(rcy_heap *heap) {
+    RCYI_REQUIRE(heap, NULL);
+    return heap->userdata;
 }
 
 rcy_heap *rcy_heap_new(const rcy_config *cfg) {
@@ -57,6 +71,7 @@ rcy_heap *rcy_heap_new(const rcy_config *cfg) {
         goto fail_struct;
     if (rcyi_gc_init(h) != 0)
         goto fail_alloc;
+    __atomic_fetch_add(&rcyi_heaps_alive, 1, __ATOMIC_RELAXED);
     return h;
 fail_alloc:
     rcyi_alloc_fini(h);
@@ -116,6 +131,7 @@ void rcy_heap_free(rcy_heap *h) {
                    (void *)h);
     h->freeing = true;
     rcyi_gc_fini(h);
+    __atomic_fetch_sub(&rcyi_heaps_alive, 1, __ATOMIC_RELAXED);
     if (h->debug)
         report_alive(h);
     rcyi_object_fini(h);

@@ -18,6 +18,12 @@ struct rcy_heap {
     rcyi_object_state obj;   /* object.c (object.h) */
     int debug;               /* heap.c: guard bytes and fill patterns on */
     bool freeing;            /* heap.c: rcy_heap_free is running */
+    void *userdata;          /* heap.c: rcy_heap_set_userdata, never read by recycle */
 };
+
+/* heap.c: heaps created and not yet freed, process-wide (atomic).  The
+ * collector checks for references across heaps only when there are two
+ * or more. */
+extern size_t rcyi_heaps_alive __attribute__((visibility("hidden")));
 
 #endif

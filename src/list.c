@@ -122,8 +122,12 @@ int rcy_list_insert_(rcy_list *l, ptrdiff_t index, void *item, const char *file,
                      const char *func) {
     RCYI_REQUIRE_TYPE(l, &rcy_list_type, RCY_EINVAL);
     RCYI_REQUIRE(item, RCY_EINVAL);
+    RCYI_REQUIRE_HEAP(item, l->heap, RCY_EINVAL);
     int rc = grow(l, file, line, func);
-    if (rc != RCY_OK)
+    /* grow allocates without an emergency collection (gc.h): here, with
+     * nothing changed yet, is where one may run, then grow reads the
+     * list afresh. */
+    if (rc != RCY_OK && (!rcyi_gc_emergency(l->heap) || (rc = grow(l, file, line, func)) != RCY_OK))
         return rc;
     size_t n = l->len, at;
     if (index < 0) {
@@ -152,6 +156,7 @@ static ptrdiff_t resolve(const rcy_list *l, ptrdiff_t index) {
 int rcy_list_set(rcy_list *l, ptrdiff_t index, void *item) {
     RCYI_REQUIRE_TYPE(l, &rcy_list_type, RCY_EINVAL);
     RCYI_REQUIRE(item, RCY_EINVAL);
+    RCYI_REQUIRE_HEAP(item, l->heap, RCY_EINVAL);
     ptrdiff_t i = resolve(l, index);
     if (i < 0)
         return RCY_ERANGE;

@@ -81,6 +81,12 @@ static inline void zero_small(void *p, size_t n) {
     }
 }
 
+/* A failed object allocation's second chance: one emergency collection
+ * (gc.h), then the request again. */
+__attribute__((noinline)) static rcy_head_ *alloc_retry(rcy_heap *h, size_t size) {
+    return rcyi_gc_emergency(h) ? rcyi_alloc(h, size, RCYI_KIND_OBJECT) : NULL;
+}
+
 static inline void *new_object(rcy_heap *h, const rcy_type *type, size_t extra) {
     if (RCY_UNLIKELY(!h || !type)) {
         rcyi_misuse("rcy_new", !h ? "heap is NULL" : "type is NULL");
@@ -91,7 +97,7 @@ static inline void *new_object(rcy_heap *h, const rcy_type *type, size_t extra) 
         return NULL;
     size += extra + HEAD_SIZE;
     rcy_head_ *o = rcyi_alloc_inline(h, &h->alloc, size, RCYI_KIND_OBJECT);
-    if (RCY_UNLIKELY(!o))
+    if (RCY_UNLIKELY(!o) && !(o = alloc_retry(h, size)))
         return NULL;
     zero_fill(o + 1, size - HEAD_SIZE);
     o->refcnt = 1;

@@ -15,6 +15,9 @@ static rcy_heap *heap_with(int debug, size_t limit) {
     cfg.memory_limit = limit;
     rcy_heap *h = rcy_heap_new(&cfg);
     assert_non_null(h);
+    /* These tests check the failure paths themselves: no emergency
+     * collection retries the request (emergency_collection_* below do). */
+    rcy_gc_set_emergency(h, false);
     return h;
 }
 

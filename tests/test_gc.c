@@ -527,13 +527,15 @@ static void print_stats_as_text_and_json(void **state) {
     assert_non_null(strstr(out, "gc:          0           1          1             0"));
     assert_non_null(strstr(out, "gc: objects in each generation: 1 0 0\n"));
     assert_non_null(strstr(out, "gc: count 1 1 0, threshold 2000 10 10, disabled\n"));
+    assert_non_null(strstr(out, "gc: emergency collections: 0 (on)\n"));
     rcy_test_reset_output();
     assert_int_equal(rcy_gc_print_stats_json(h, NULL), RCY_OK);
     out = rcy_test_output();
-    assert_non_null(strstr(out, "{\"version\": 1, \"generations\": [{\"collections\": 1, "
+    assert_non_null(strstr(out, "{\"version\": 2, \"generations\": [{\"collections\": 1, "
                                 "\"collected\": 1, \"uncollectable\": 0, \"candidates\": 1, "));
     assert_non_null(strstr(out, "\"objects\": [1, 0, 0], \"frozen\": 0, \"count\": [1, 1, 0], "
-                                "\"threshold\": [2000, 10, 10], \"enabled\": false}\n"));
+                                "\"threshold\": [2000, 10, 10], \"enabled\": false, "
+                                "\"emergency_collections\": 0}\n"));
     rcy_set_output(NULL, NULL);
     assert_int_equal(rcy_gc_print_stats(NULL, NULL), RCY_EINVAL);
     assert_int_equal(rcy_gc_print_stats_json(NULL, NULL), RCY_EINVAL);

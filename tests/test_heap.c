@@ -106,6 +106,198 @@ static void custom_raw_allocator_serves_large_blocks_and_gets_all_back(void **st
     assert_int_equal(c.live, 0);
 }
 
+/* ---- a counting arena allocator ---- */
+
+#define MAX_ARENAS 256
+
+typedef struct arena_hook {
+    long allocs, frees, bad_frees;
+    size_t misalign; /* 0: aligned blocks; else the offset given out */
+    void *live[MAX_ARENAS];
+    void *raw[MAX_ARENAS]; /* what malloc returned, for the misaligned case */
+} arena_hook;
+
+static void *h_alloc(void *ctx, size_t size, size_t align) {
+    arena_hook *c = ctx;
+    assert_int_equal(size, RCY_ARENA_SIZE);
+    assert_int_equal(align, RCY_ARENA_SIZE);
+    for (int i = 0; i < MAX_ARENAS; i++) {
+        if (c->live[i])
+            continue;
+        void *p = NULL;
+        if (posix_memalign(&p, align, size + c->misalign) != 0)
+            return NULL;
+        c->raw[i] = p;
+        c->live[i] = (char *)p + c->misalign;
+        c->allocs++;
+        return c->live[i];
+    }
+    return NULL;
+}
+static void h_free(void *ctx, void *p, size_t size) {
+    arena_hook *c = ctx;
+    assert_int_equal(size, RCY_ARENA_SIZE);
+    for (int i = 0; i < MAX_ARENAS; i++) {
+        if (c->live[i] == p) {
+            free(c->raw[i]);
+            c->live[i] = NULL;
+            c->frees++;
+            return;
+        }
+    }
+    c->bad_frees++;
+}
+static bool from_hook(const arena_hook *c, const void *p) {
+    uintptr_t base = (uintptr_t)p & ~(uintptr_t)(RCY_ARENA_SIZE - 1);
+    for (int i = 0; i < MAX_ARENAS; i++)
+        if ((uintptr_t)c->live[i] == base)
+            return true;
+    return false;
+}
+
+static rcy_heap *heap_with_arena_hook(arena_hook *c) {
+    static rcy_arena_allocator hook = {NULL, h_alloc, h_free};
+    hook.ctx = c;
+    rcy_config cfg;
+    rcy_config_init(&cfg);
+    cfg.debug = 0;
+    cfg.arena = &hook;
+    rcy_heap *h = rcy_heap_new(&cfg);
+    assert_non_null(h);
+    return h;
+}
+
+static void arenas_come_from_the_arena_allocator_and_go_back_to_it(void **state) {
+    (void)state;
+    arena_hook c = {0};
+    rcy_heap *h = heap_with_arena_hook(&c);
+    assert_int_equal(c.allocs, 0);
+    enum { N = 8 * 2048 }; /* 512-byte blocks: ~8 arenas, past the huge-page pairs */
+    void **v = malloc(N * sizeof *v);
+    rcy_int *obj = rcy_int_new(h, 1);
+    assert_true(from_hook(&c, obj));
+    for (size_t i = 0; i < N; i++) {
+        v[i] = rcy_mem_alloc(h, 512);
+        assert_true(from_hook(&c, v[i]));
+    }
+    rcy_mem_stats st = {.size = sizeof st};
+    rcy_mem_get_stats(h, &st);
+    assert_true(st.arenas >= 8);
+    assert_int_equal(c.allocs, (long)st.arenas_allocated);
+    for (size_t i = 0; i < N; i++)
+        rcy_mem_free(h, v[i]);
+    rcy_mem_get_stats(h, &st);
+    /* Arenas the cache did not keep went back to the hook, the others
+     * are still out. */
+    assert_true(c.frees > 0);
+    assert_int_equal(c.frees, (long)st.arenas_reclaimed);
+    assert_int_equal(c.allocs - c.frees, (long)st.arenas);
+    rcy_decref(obj);
+    rcy_heap_free(h);
+    assert_int_equal(c.allocs, c.frees);
+    assert_int_equal(c.bad_frees, 0);
+    free(v);
+}
+
+/* Arenas kept in the cache are the hook's: a rebuild takes them again
+ * instead of asking for new ones; without the cache it asks each time,
+ * and every one goes back. */
+static long hook_allocs_for_rebuilds(long long cache_pct) {
+    rcyi_option_set(RCYI_OPTION_ARENA_CACHE, cache_pct);
+    arena_hook c = {0};
+    rcy_heap *h = heap_with_arena_hook(&c);
+    enum { BASE = 16 * 2048, BURST = 4 * 2048 };
+    void **base = malloc(BASE * sizeof *base), **burst = malloc(BURST * sizeof *burst);
+    for (size_t i = 0; i < BASE; i++)
+        base[i] = rcy_mem_alloc(h, 512);
+    long first = 0;
+    for (int round = 0; round < 4; round++) {
+        for (size_t i = 0; i < BURST; i++)
+            burst[i] = rcy_mem_alloc(h, 512);
+        for (size_t i = 0; i < BURST; i++)
+            rcy_mem_free(h, burst[i]);
+        if (round == 0)
+            first = c.allocs;
+    }
+    rcy_mem_stats st = {.size = sizeof st};
+    rcy_mem_get_stats(h, &st);
+    assert_int_equal(c.allocs - c.frees, (long)st.arenas); /* cached ones included */
+    for (size_t i = 0; i < BASE; i++)
+        rcy_mem_free(h, base[i]);
+    rcy_heap_free(h);
+    assert_int_equal(c.allocs, c.frees);
+    assert_int_equal(c.bad_frees, 0);
+    free(base);
+    free(burst);
+    rcyi_option_reset(RCYI_OPTION_ARENA_CACHE);
+    return c.allocs - first;
+}
+
+static void the_arena_cache_keeps_the_hooks_arenas(void **state) {
+    (void)state;
+    assert_int_equal(hook_allocs_for_rebuilds(25), 0);
+    assert_true(hook_allocs_for_rebuilds(0) >= 3 * 3);
+}
+
+static void a_misaligned_arena_is_refused_and_given_back(void **state) {
+    (void)state;
+    arena_hook c = {0};
+    c.misalign = 64;
+    rcy_heap *h = heap_with_arena_hook(&c);
+    rcy_gc_set_emergency(h, false);
+    rcy_test_capture_output();
+    assert_null(rcy_int_new(h, 1));
+    assert_non_null(strstr(rcy_test_output(), "not aligned to 1048576 bytes"));
+    rcy_set_output(NULL, NULL);
+    assert_int_equal(c.allocs, 1);
+    assert_int_equal(c.frees, 1);
+    rcy_heap_free(h);
+    assert_int_equal(c.bad_frees, 0);
+}
+
+static void a_config_with_an_incomplete_arena_allocator_is_rejected(void **state) {
+    (void)state;
+    rcy_arena_allocator half = {NULL, h_alloc, NULL};
+    rcy_config cfg;
+    rcy_config_init(&cfg);
+    assert_null(cfg.arena);
+    cfg.arena = &half;
+    assert_null(rcy_heap_new(&cfg));
+    /* A version-1 config (no arena field) still works: mmap'd arenas. */
+    cfg.size = offsetof(rcy_config, arena);
+    cfg.version = 1;
+    rcy_heap *h = rcy_heap_new(&cfg);
+    assert_non_null(h);
+    rcy_int *i = rcy_int_new(h, 3);
+    assert_non_null(i);
+    rcy_decref(i);
+    rcy_heap_free(h);
+}
+
+/* ---- user data ---- */
+
+static void each_heap_keeps_its_own_userdata(void **state) {
+    (void)state;
+    rcy_heap *a = rcy_heap_new(NULL), *b = rcy_heap_new(NULL);
+    int x, y;
+    assert_null(rcy_heap_get_userdata(a));
+    rcy_heap_set_userdata(a, &x);
+    rcy_heap_set_userdata(b, &y);
+    assert_ptr_equal(rcy_heap_get_userdata(a), &x);
+    assert_ptr_equal(rcy_heap_get_userdata(b), &y);
+    rcy_gc_collect(a, 2); /* recycle never touches it */
+    assert_ptr_equal(rcy_heap_get_userdata(a), &x);
+    rcy_heap_set_userdata(a, NULL);
+    assert_null(rcy_heap_get_userdata(a));
+    rcy_test_capture_output();
+    rcy_heap_set_userdata(NULL, &x);
+    assert_null(rcy_heap_get_userdata(NULL));
+    assert_non_null(strstr(rcy_test_output(), "heap is NULL"));
+    rcy_set_output(NULL, NULL);
+    rcy_heap_free(a);
+    rcy_heap_free(b);
+}
+
 /* ---- debug report at teardown ---- */
 
 static const rcy_type thing_type = {.name = "Thing", .size = 24};
@@ -394,6 +586,11 @@ int main(void) {
         cmocka_unit_test(heap_new_with_null_config_works),
         cmocka_unit_test(heap_new_rejects_bad_configs),
         cmocka_unit_test(custom_raw_allocator_serves_large_blocks_and_gets_all_back),
+        cmocka_unit_test(arenas_come_from_the_arena_allocator_and_go_back_to_it),
+        cmocka_unit_test(the_arena_cache_keeps_the_hooks_arenas),
+        cmocka_unit_test(a_misaligned_arena_is_refused_and_given_back),
+        cmocka_unit_test(a_config_with_an_incomplete_arena_allocator_is_rejected),
+        cmocka_unit_test(each_heap_keeps_its_own_userdata),
         cmocka_unit_test(debug_heap_free_lists_live_objects),
         cmocka_unit_test(quiet_heap_free_says_nothing),
         cmocka_unit_test(many_live_objects_are_summarised),

@@ -87,11 +87,18 @@ RCY_API void rcy_set_output(rcy_output_fn *fn, void *arg);
  * prints it through the output callback) and returns its neutral value:
  * RCY_EINVAL for an int result, NULL for a pointer, false or 0 for a bool
  * or a count, nothing for a void function (rcy_mem_free of a block with a
- * NULL heap leaves the block allocated).  Nothing is harmed, so this
- * misuse is never fatal, and rcy_mem_alloc with a NULL heap is misuse, not
- * "out of memory".  (Optional arguments documented as such — rcy_xdecref's
- * object, rcy_gc_print_stats's FILE, rcy_dict_next's key and value — are
- * not misuse; rcy_incref and rcy_decref are inline and check nothing.) */
+ * NULL heap leaves the block allocated).  Storing an object of one heap
+ * in a list or dict of another is misuse of the same kind
+ * ("rcy_list_insert_: item is an object of type int in heap 0x..., not
+ * heap 0x..."): nothing is stored and the store returns RCY_EINVAL.  An
+ * object may refer only to objects of its own heap; a reference across
+ * heaps that a type's traverse shows the collector is fatal ("gc: object
+ * of type node (0x...) in heap 0x... refers to object of type node
+ * (0x...) in heap 0x..."), as it would free objects the other heap uses.  Nothing is harmed, so
+ * this misuse is never fatal, and rcy_mem_alloc with a NULL heap is misuse, not "out of memory".
+ * (Optional arguments documented as such — rcy_xdecref's object, rcy_gc_print_stats's FILE,
+ * rcy_dict_next's key and value — are not misuse; rcy_incref and rcy_decref are inline and check
+ * nothing.) */
 typedef void rcy_error_fn(int err, const char *message, void *arg);
 RCY_API void rcy_set_error_handler(rcy_error_fn *fn, void *arg);
 
@@ -101,7 +108,7 @@ RCY_API void rcy_set_error_handler(rcy_error_fn *fn, void *arg);
 
 /* The raw allocator serves requests larger than the small-object limit and
  * the library's own bookkeeping (like PyMem_SetAllocator's RAW domain).
- * Arenas come from the OS (mmap), not from here. */
+ * Arenas come from the arena allocator below, not from here. */
 typedef struct rcy_raw_allocator {
     void *ctx;
     void *(*malloc)(void *ctx, size_t size);
@@ -110,7 +117,28 @@ typedef struct rcy_raw_allocator {
     void (*free)(void *ctx, void *ptr);
 } rcy_raw_allocator;
 
-#define RCY_CONFIG_VERSION 1
+/* The arena allocator supplies the small-object allocator's arenas
+ * (CPython's PyObjectArenaAllocator); without one they are mapped from
+ * the OS.  alloc(ctx, size, align) returns `size` bytes aligned to
+ * `align`, or NULL; both are RCY_ARENA_SIZE (1 MiB) today, and the
+ * alignment is required, not a hint: a block's arena record is found by
+ * masking its address.  The memory need not be zeroed.  A block that is
+ * not aligned is reported as misuse (RCY_EMISUSE through the error
+ * handler, not fatal), handed back to free at once, and the allocation
+ * that needed it fails as out of memory.  free(ctx, ptr, size) gets back
+ * each block alloc gave, with the same size: when the arena empties and
+ * the arena cache does not keep it (RCY_ARENA_CACHE), or at rcy_heap_free.
+ * Kept arenas stay resident (recycle gives back the pages of a cached
+ * arena to the OS only when it mapped the arena itself).  Both functions
+ * are called from the thread using the heap.  The memory_limit counts
+ * arenas from here as from the OS. */
+typedef struct rcy_arena_allocator {
+    void *ctx;
+    void *(*alloc)(void *ctx, size_t size, size_t align);
+    void (*free)(void *ctx, void *ptr, size_t size);
+} rcy_arena_allocator;
+
+#define RCY_CONFIG_VERSION 2
 
 typedef struct rcy_config {
     size_t size;                  /* sizeof(rcy_config), set by rcy_config_init      */
@@ -118,6 +146,8 @@ typedef struct rcy_config {
     int debug;                    /* guard bytes + fill patterns; -1 = from RCY_DEBUG */
     const rcy_raw_allocator *raw; /* NULL = libc malloc family           */
     size_t memory_limit;          /* bytes; 0 = none (from RCY_MEMORY_LIMIT) */
+    /* Version 2: */
+    const rcy_arena_allocator *arena; /* NULL = mapped from the OS (mmap) */
 } rcy_config;
 
 typedef struct rcy_heap rcy_heap;
@@ -138,6 +168,11 @@ RCY_API rcy_heap *rcy_heap_new(const rcy_config *cfg);
  * crash in the frames that still use the heap.  (Objects of other heaps
  * that still point into a freed heap are not detected.) */
 RCY_API void rcy_heap_free(rcy_heap *heap);
+
+/* One pointer per heap for the embedder (QuickJS's runtime opaque, Lua's
+ * ud): recycle never reads it.  NULL until set. */
+RCY_API void rcy_heap_set_userdata(rcy_heap *heap, void *userdata);
+RCY_API void *rcy_heap_get_userdata(rcy_heap *heap);
 
 /* Fault injection (tests): make the n-th raw request from now fail (arena
  * mmap, large block, or bookkeeping), n >= 1; 0 turns it off.  Every API

@@ -75,7 +75,7 @@ RCY_API void rcy_gc_set_threshold(rcy_heap *heap, size_t threshold0, size_t thre
 
 /* ---- statistics -------------------------------------------------------- */
 
-#define RCY_GC_STATS_VERSION 1
+#define RCY_GC_STATS_VERSION 2
 
 typedef struct rcy_gc_gen_stats {
     size_t collections;   /* collections of this generation             */
@@ -89,6 +89,10 @@ typedef struct rcy_gc_stats {
     size_t size;      /* caller sets sizeof(rcy_gc_stats)               */
     uint32_t version; /* filled: RCY_GC_STATS_VERSION                   */
     rcy_gc_gen_stats generations[RCY_GC_GENERATIONS];
+    /* C only (version 2): emergency collections run, each one full
+     * collection when an allocation failed (rcy_gc_set_emergency); they
+     * are counted in generations[2] as well. */
+    size_t emergency_collections;
 } rcy_gc_stats;
 
 /* C: Python returns a list of dicts; here one struct.  stats->size must be
@@ -184,6 +188,22 @@ RCY_API unsigned rcy_gc_get_debug(rcy_heap *heap);
  * heap creation. */
 RCY_API void rcy_gc_set_hard(rcy_heap *heap, bool on);
 RCY_API bool rcy_gc_get_hard(rcy_heap *heap);
+
+/* C only (Lua's emergency collection): when an allocation fails because
+ * it would pass the heap's memory_limit or because the raw allocator (or
+ * an arena mapping) failed, rcy_new, rcy_mem_alloc, rcy_mem_calloc, their
+ * try flavours and the stores of lists and dicts run one full collection
+ * and retry once before they fail.  Skipped while automatic collection is
+ * disabled (rcy_gc_disable), during a collection (its finalizers, weak
+ * reference callbacks and gc callbacks), while a finalizer or a
+ * deallocation runs on the heap, and during rcy_heap_free.  An allocation
+ * may so run finalizers and callbacks, as an allocation of a tracked
+ * object may through automatic collection.  rcy_mem_realloc never does
+ * (a finalizer could free the block it was given): on its failure, call
+ * rcy_gc_collect and retry.  On by default; rcy_gc_stats counts them
+ * (emergency_collections). */
+RCY_API void rcy_gc_set_emergency(rcy_heap *heap, bool on);
+RCY_API bool rcy_gc_get_emergency(rcy_heap *heap);
 
 /* ---- weak references ------------------------------------------------- */
 
