@@ -252,7 +252,7 @@ _Static_assert(MEMBER_KEY_BITS == 0xFu, "membership keys index a 16-bit mask");
 /* One collection in progress (on the collector's C stack). */
 typedef struct collection {
     rcy_heap *h;
-    bool checked;            /* phase 1 checks children's heaps (subtract_edge) */
+    bool checked;            /* phase 1 checks children's heaps (check_child) */
     const rcy_head_ *parent; /* phase 1, checked: the member being traversed */
     uint32_t member_mask;    /* bit k set <=> a gcword whose MEMBER_KEY_BITS are
                               * k is in the set: TRACKED with GEN <= the
@@ -386,8 +386,6 @@ static inline void subtract_edge(collection *c, void *obj, int young) {
     }
     uint32_t rc = o->refcnt;
     if (is_member(c, w) && rc != 0) {
-        if (RCY_UNLIKELY(c->checked) && rcyi_heap_of_head(o) != c->h)
-            foreign_child(c, o);
         /* initial_refs(rc), minus this reference unless saturated */
         uint32_t r = rc - 1;
         if (RCY_UNLIKELY(r >= RCYI_SLOT_MAX - 1))
@@ -404,6 +402,31 @@ static int visit_subtract(void *obj, void *arg) {
 }
 
 static int visit_subtract_young(void *obj, void *arg) {
+    subtract_edge(arg, obj, 1);
+    return 0;
+}
+
+/* With two or more heaps alive (c->checked), a child that looks like a
+ * member on its first visit must be of the collected heap: an object of
+ * another heap (stored by a user type, or a container that skipped the
+ * check) stops the program naming both.  The checked visitors run only
+ * then, so a one-heap program's edges pay nothing for it. */
+static inline void check_child(collection *c, void *obj) {
+    rcy_head_ *o = rcyi_head(obj);
+    uint32_t w = o->gcword;
+    if (!(w & RCYI_GC_COLLECTING) && is_member(c, w) && o->refcnt != 0 &&
+        rcyi_heap_of_head(o) != c->h)
+        foreign_child(c, o);
+}
+
+static int visit_subtract_checked(void *obj, void *arg) {
+    check_child(arg, obj);
+    subtract_edge(arg, obj, 0);
+    return 0;
+}
+
+static int visit_subtract_young_checked(void *obj, void *arg) {
+    check_child(arg, obj);
     subtract_edge(arg, obj, 1);
     return 0;
 }
@@ -443,9 +466,21 @@ static inline void subtract_list(collection *c, rcy_head_ *o, int young) {
     subtract_run(c, prev, run, young);
 }
 
+static __attribute__((noinline)) void subtract_checked(collection *c, rcy_head_ *o, int young) {
+    c->parent = o;
+    if (o->type == &rcy_list_type) {
+        size_t n;
+        void *const *items = rcyi_list_items(rcyi_obj(o), &n);
+        for (size_t i = 0; i < n; i++)
+            check_child(c, items[i]);
+        subtract_list(c, o, young);
+        return;
+    }
+    o->type->traverse(rcyi_obj(o), young ? visit_subtract_young_checked : visit_subtract_checked,
+                      c);
+}
+
 static inline void subtract_one(collection *c, rcy_head_ *o, int young) {
-    if (RCY_UNLIKELY(c->checked))
-        c->parent = o;
     uint32_t w = o->gcword;
     if (young) {
         if (!(w & RCYI_GC_COLLECTING))
@@ -454,6 +489,10 @@ static inline void subtract_one(collection *c, rcy_head_ *o, int young) {
         c->cur = o;
     } else if (!(w & RCYI_GC_COLLECTING)) {
         o->gcword = rcyi_gcword_with_slot(w, initial_refs(o->refcnt)) | RCYI_GC_COLLECTING;
+    }
+    if (RCY_UNLIKELY(c->checked)) {
+        subtract_checked(c, o, young);
+        return;
     }
     if (o->type == &rcy_list_type) {
         subtract_list(c, o, young);
