@@ -34,43 +34,43 @@ static void on_finalize(void *arg) {
     X(config_init_null, "rcy_config_init: cfg is NULL", (rcy_config_init(NULL), true))             \
     X(int_new_null, "rcy_int_new_: heap is NULL", rcy_int_new(NULL, 1) == NULL)                    \
     X(int_value_null, "rcy_int_value: i is NULL", rcy_int_value(NULL) == 0)                        \
-    X(int_value_list, "rcy_int_value: i has type list, not int",                              \
+    X(int_value_list, "rcy_int_value: i has type list, not int",                                   \
       rcy_int_value((rcy_int *)f->l) == 0)                                                         \
     X(list_new_null, "rcy_list_new_: heap is NULL", rcy_list_new(NULL) == NULL)                    \
     X(list_len_null, "rcy_list_len: l is NULL", rcy_list_len(NULL) == 0)                           \
-    X(list_len_dict, "rcy_list_len: l has type dict, not list",                               \
+    X(list_len_dict, "rcy_list_len: l has type dict, not list",                                    \
       rcy_list_len((rcy_list *)f->d) == 0)                                                         \
-    X(list_append_dict, "rcy_list_append_: l has type dict, not list",                        \
+    X(list_append_dict, "rcy_list_append_: l has type dict, not list",                             \
       rcy_list_append((rcy_list *)f->d, f->i) == RCY_EINVAL)                                       \
     X(list_append_null_item, "rcy_list_insert_: item is NULL",                                     \
       rcy_list_append(f->l, NULL) == RCY_EINVAL)                                                   \
-    X(list_insert_int, "rcy_list_insert_: l has type int, not list",                          \
+    X(list_insert_int, "rcy_list_insert_: l has type int, not list",                               \
       rcy_list_insert((rcy_list *)f->i, 0, f->i) == RCY_EINVAL)                                    \
     X(list_set_null, "rcy_list_set: l is NULL", rcy_list_set(NULL, 0, f->i) == RCY_EINVAL)         \
-    X(list_get_dict, "rcy_list_get: l has type dict, not list",                               \
+    X(list_get_dict, "rcy_list_get: l has type dict, not list",                                    \
       rcy_list_get((rcy_list *)f->d, 0) == NULL)                                                   \
     X(list_pop_null, "rcy_list_pop: l is NULL", rcy_list_pop(NULL, -1) == NULL)                    \
     X(list_remove_null_item, "rcy_list_remove: item is NULL",                                      \
       rcy_list_remove(f->l, NULL) == RCY_EINVAL)                                                   \
-    X(list_clear_dict, "rcy_list_clear: l has type dict, not list",                           \
+    X(list_clear_dict, "rcy_list_clear: l has type dict, not list",                                \
       (rcy_list_clear((rcy_list *)f->d), rcy_dict_len(f->d) == 1))                                 \
     X(list_contains_null, "rcy_list_contains: l is NULL", !rcy_list_contains(NULL, f->i))          \
     X(dict_new_null, "rcy_dict_new_: heap is NULL", rcy_dict_new(NULL) == NULL)                    \
-    X(dict_len_list, "rcy_dict_len: d has type list, not dict",                               \
+    X(dict_len_list, "rcy_dict_len: d has type list, not dict",                                    \
       rcy_dict_len((rcy_dict *)f->l) == 0)                                                         \
     X(dict_set_null_key, "rcy_dict_set_: key is NULL",                                             \
       rcy_dict_set(f->d, NULL, f->i) == RCY_EINVAL)                                                \
-    X(dict_set_list, "rcy_dict_set_: d has type list, not dict",                              \
+    X(dict_set_list, "rcy_dict_set_: d has type list, not dict",                                   \
       rcy_dict_set((rcy_dict *)f->l, "k", f->i) == RCY_EINVAL)                                     \
     X(dict_get_null, "rcy_dict_get: d is NULL", rcy_dict_get(NULL, "k") == NULL)                   \
     X(dict_del_null_key, "rcy_dict_del: key is NULL", rcy_dict_del(f->d, NULL) == RCY_EINVAL)      \
-    X(dict_clear_list, "rcy_dict_clear: d has type list, not dict",                           \
+    X(dict_clear_list, "rcy_dict_clear: d has type list, not dict",                                \
       (rcy_dict_clear((rcy_dict *)f->l), rcy_list_len(f->l) == 1))                                 \
     X(dict_next_null_pos, "rcy_dict_next: pos is NULL", !rcy_dict_next(f->d, NULL, NULL, NULL))    \
     X(weakref_new_null, "rcy_weakref_new_: obj is NULL",                                           \
       rcy_weakref_new(NULL, NULL, NULL) == NULL)                                                   \
     X(weakref_get_null, "rcy_weakref_get: wr is NULL", rcy_weakref_get(NULL) == NULL)              \
-    X(weakref_get_list, "rcy_weakref_get: wr has type list, not weakref",                     \
+    X(weakref_get_list, "rcy_weakref_get: wr has type list, not weakref",                          \
       rcy_weakref_get((rcy_weakref *)f->l) == NULL)                                                \
     X(getweakrefcount_null, "rcy_weakref_getweakrefcount: obj is NULL",                            \
       rcy_weakref_getweakrefcount(NULL) == 0)                                                      \
@@ -78,7 +78,7 @@ static void on_finalize(void *arg) {
       rcy_finalize_new(NULL, on_finalize, NULL) == NULL)                                           \
     X(finalize_new_null_fn, "rcy_finalize_new_: fn is NULL",                                       \
       rcy_finalize_new(f->l, NULL, NULL) == NULL)                                                  \
-    X(finalize_call_list, "rcy_finalize_call: f has type list, not finalize",                 \
+    X(finalize_call_list, "rcy_finalize_call: f has type list, not finalize",                      \
       !rcy_finalize_call((rcy_finalize *)f->l))                                                    \
     X(finalize_detach_null, "rcy_finalize_detach: f is NULL", !rcy_finalize_detach(NULL))          \
     X(finalize_alive_null, "rcy_finalize_alive: f is NULL", !rcy_finalize_alive(NULL))             \
