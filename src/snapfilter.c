@@ -190,25 +190,22 @@ fail:
     return NULL;
 }
 
+typedef struct filter_set {
+    const rcy_filter *filters;
+    size_t n;
+} filter_set;
+
+static bool keep_filtered(const rcy_trace *t, void *arg) {
+    const filter_set *f = arg;
+    return keep_trace(f->filters, f->n, t);
+}
+
 rcy_snapshot *rcy_snapshot_filter_traces(const rcy_snapshot *s, const rcy_filter *filters,
                                          size_t n) {
-    if (!s || (n && !filters))
+    if (n && !filters)
         return NULL;
-    ENTER();
-    rcy_snapshot *d = NULL;
-    bool *keep = NULL;
-    if (rcyi_snapshot_resolve(s))
-        goto out;
-    keep = malloc((s->ntraces ? s->ntraces : 1) * sizeof *keep);
-    if (!keep)
-        goto out;
-    for (size_t i = 0; i < s->ntraces; i++)
-        keep[i] = keep_trace(filters, n, &s->traces[i]);
-    d = copy_subset(s, keep);
-out:
-    free(keep);
-    LEAVE();
-    return d;
+    filter_set f = {filters, n};
+    return rcy_snapshot_select(s, keep_filtered, &f);
 }
 
 rcy_snapshot *rcy_snapshot_select(const rcy_snapshot *s,
