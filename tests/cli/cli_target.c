@@ -22,6 +22,7 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,9 +68,24 @@ static int mode_count(void) {
     return 0;
 }
 
+/* CLI_TARGET_READY=PATH: create PATH once an allocating loop runs (traced),
+ * so a test can signal the program mid-loop however slow its start-up.
+ * Only the first caller creates it. */
+static void mark_ready(void) {
+    static atomic_int done;
+    const char *ready = getenv("CLI_TARGET_READY");
+    if (!ready || atomic_exchange(&done, 1))
+        return;
+    int fd = open(ready, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd >= 0)
+        close(fd);
+}
+
 static void *thread_main(void *arg) {
     long m = (long)arg;
     for (long i = 0; i < m; i++) {
+        if (i == 1000)
+            mark_ready();
         void *q = malloc((size_t)(16 + i % 512));
         sink = q;
         free(q);
@@ -151,15 +167,9 @@ static int mode_exec(const char *self) {
 }
 
 static int mode_loop(long n) {
-    /* CLI_TARGET_READY=PATH: create PATH once the loop runs (traced), so a
-     * test can signal the program mid-loop however slow its start-up. */
-    const char *ready = getenv("CLI_TARGET_READY");
     for (long i = 0; i < n; i++) {
-        if (ready && i == 1000) {
-            int fd = open(ready, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-            if (fd >= 0)
-                close(fd);
-        }
+        if (i == 1000)
+            mark_ready();
         void *q = malloc((size_t)(1 + (i * 7919) % 4096));
         sink = q;
         if (i % 3 == 0) {

@@ -124,6 +124,12 @@ else
 fi
 
 # ---- 5. silent loss --------------------------------------------------------
+# wait_ready FILE: wait (up to 30 s) for the target to create FILE once its
+# loop runs (CLI_TARGET_READY).
+wait_ready() {
+    t=0
+    while [ ! -e "$1" ] && [ $t -lt 300 ]; do sleep 0.1; t=$((t + 1)); done
+}
 for i in 1 2 3 4 5; do
     rm -f term.rcy term.ready
     CLI_TARGET_READY=term.ready "$RECYCLE" run -q -o term.rcy -- "$CLI_TARGET" loop 1000000000 >/dev/null &
@@ -131,18 +137,17 @@ for i in 1 2 3 4 5; do
     # Signal it once its loop runs (a fixed sleep lost the race on a
     # loaded machine: a SIGTERM before the preload's start-up is a plain
     # death, with nothing to write).
-    t=0
-    while [ ! -e term.ready ] && [ $t -lt 300 ]; do sleep 0.1; t=$((t + 1)); done
+    wait_ready term.ready
     kill -TERM "$pid"
     wait "$pid"
     [ -s term.rcy ] && echo yes
 done >term.count 2>/dev/null
 expect_eq "SIGTERM during a malloc loop still writes the file (5 of 5)" 5 "$(grep -c yes term.count)"
 expect_match "recording the signal" "exit status: +signal 15" "$(R stats term.rcy 2>&1)"
-rm -f thr.rcy
-"$RECYCLE" run -q -o thr.rcy -- "$CLI_TARGET" threads 4 4000000 >/dev/null &
+rm -f thr.rcy thr.ready
+CLI_TARGET_READY=thr.ready "$RECYCLE" run -q -o thr.rcy -- "$CLI_TARGET" threads 4 20000000 >/dev/null &
 pid=$!
-sleep 0.5
+wait_ready thr.ready
 kill -HUP "$pid" # forwarded to the program
 wait "$pid"
 expect_eq "SIGHUP into 4 allocating threads kills the program (128 + 1)" 129 "$?"
