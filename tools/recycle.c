@@ -15,7 +15,7 @@ static const char main_usage[] =
     "  run    run a program with malloc traced, write a snapshot file\n"
     "  top    the lines (files, call stacks) holding the most memory\n"
     "  diff   what grew or shrank between two snapshot files\n"
-    "  leaks  blocks still allocated at exit, with their call stacks\n"
+    "  leaks  blocks lost at exit (definitely, then indirectly), by call stack\n"
     "  stats  totals, allocation count, peak and a size histogram\n"
     "  plot   memory over time as SVG, or a full HTML report\n"
     "  export call stacks for flamegraph.pl, speedscope or go tool pprof\n"
