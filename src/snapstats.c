@@ -66,12 +66,10 @@ static int tb_cmp(const rcy_traceback *a, const rcy_traceback *b) {
 }
 
 /* A grouping key: frames[0..n) of some traceback (file_only: one frame
- * with line 0).  total_nframe is not part of the key: a traceback group
- * keeps the largest of its members', so a stack cut at the frame limit
- * stays marked as cut. */
+ * with line 0). */
 typedef struct key {
     const rcy_frame *frames;
-    size_t n, total_nframe;
+    size_t n;
     bool file_only;
     uint64_t hash;
 } gkey;
@@ -176,17 +174,14 @@ static int group_snapshot(group_tab *t, const rcy_snapshot *s, rcy_key_type kt, 
             if (kt == RCY_KEY_TRACEBACK) {
                 k.frames = tb->frames;
                 k.n = tb->nframe;
-                k.total_nframe = tb->total_nframe > tb->nframe ? tb->total_nframe : tb->nframe;
             } else {
                 k.frames = &tb->frames[f];
-                k.n = k.total_nframe = 1;
+                k.n = 1;
             }
             k.hash = key_hash(k.frames, k.n, file_only);
             group *g = gt_get(t, &k);
             if (!g)
                 goto oom;
-            if (k.total_nframe > g->k.total_nframe)
-                g->k.total_nframe = k.total_nframe;
             /* groups may move on growth: store indexes */
             size_t gi = (size_t)(g - t->g);
             bool dup = false;
@@ -280,7 +275,7 @@ static int result_fill(result *r, group *const *gs, size_t n) {
         const gkey *ky = &gs[i]->k;
         r->tbs[i].frames = &r->frames[k];
         r->tbs[i].nframe = ky->n;
-        r->tbs[i].total_nframe = ky->total_nframe;
+        r->tbs[i].total_nframe = ky->n;
         for (size_t f = 0; f < ky->n; f++, k++) {
             const rcy_frame *src = &ky->frames[f];
             r->frames[k] = *src;

@@ -65,9 +65,6 @@ typedef struct rcy_traceback {
     size_t total_nframe; /* frames the stack had before truncation        */
     const rcy_frame *frames;
 } rcy_traceback;
-/* C: in statistics grouped by traceback, total_nframe is the largest of the
- * group's stacks' (Python's statistics leave it None); grouped by line or
- * file, it equals nframe. */
 
 /* ---- frames an interpreter supplies -------------------------------- */
 

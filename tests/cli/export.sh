@@ -49,8 +49,6 @@ expect_eq "a ';' in a name becomes ':' and a control character '?'" "f1;a:b?c 77
 python3 "$here/craft_snapshot.py" cut.rcy --depth 2 --total 9 --size 5
 expect_eq "a stack whose oldest frames were not kept starts with [truncated]" \
     "[truncated];f1;make_thing 5" "$(R export cut.rcy)"
-expect_match "leaks says how many older frames the stack lost" \
-    "7 older frames not kept" "$(R leaks cut.rcy)"
 R export --format svg count.rcy >/dev/null 2>fmt.err
 expect_eq "an unknown format is a usage error (2)" 2 "$?"
 expect_match "and says which formats there are" "expected collapsed or pprof, got 'svg'" "$(cat fmt.err)"
