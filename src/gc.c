@@ -1160,21 +1160,27 @@ static int gather_full(collection *c) {
 
 /* young[1]'s entries moved to the front of young[0]'s (generation 1
  * first, as CPython merges generation 0 after it: the order finalizers
- * and callbacks run in); young[1] emptied. */
+ * and callbacks run in); young[1] emptied.  young[0]'s entries are
+ * appended to young[1]'s block, which then becomes young[0]'s: young[1]
+ * holds up to ten times as many (callgrind, binary_trees 14: moving both
+ * vectors' entries cost 0.7% of all instructions). */
 static int merge_young(rcy_heap *h) {
     rcyi_gc_vec *v0 = &h->gc.young[0], *v1 = &h->gc.young[1];
     size_t need = v0->len + v1->len;
-    if (need > v0->cap) {
-        void *p = rcyi_realloc(h, v0->items, need * sizeof *v0->items);
+    if (need > v1->cap) {
+        void *p = rcyi_realloc(h, v1->items, need * sizeof *v1->items);
         if (!p)
             return RCY_ENOMEM;
-        v0->items = p;
-        v0->cap = need;
+        v1->items = p;
+        v1->cap = need;
     }
-    memmove(v0->items + v1->len, v0->items, v0->len * sizeof *v0->items);
-    memcpy(v0->items, v1->items, v1->len * sizeof *v1->items);
-    v0->len = need;
+    if (v0->len)
+        memcpy(v1->items + v1->len, v0->items, v0->len * sizeof *v0->items);
+    rcyi_gc_vec merged = {v1->items, need, v1->cap, v0->live + v1->live, v0->hint};
+    v1->items = NULL;
     rcyi_gc_vec_reset(h, v1, v1->live);
+    rcyi_gc_vec_reset(h, v0, v0->hint);
+    *v0 = merged;
     return RCY_OK;
 }
 

@@ -293,6 +293,41 @@ static void self_cycles_among_one_way_edges_are_collected(void **state) {
     }
 }
 
+/* A collection of generation 1 takes generation 1's objects first, then
+ * generation 0's, as CPython merges them: the order finalizers, callbacks
+ * and gc.garbage (DEBUG_SAVEALL) see them in. */
+static void generation_1_collection_orders_older_generation_first(void **state) {
+    rcy_heap *h = *state;
+    rcy_gc_disable(h);
+    node *n[6];
+    for (int i = 0; i < 6; i++)
+        n[i] = mk(h, &node_type, i);
+    for (int i = 0; i < 6; i += 2) { /* three 2-cycles */
+        link_a(n[i], n[i + 1]);
+        link_a(n[i + 1], n[i]);
+    }
+    rcy_gc_collect(h, 0); /* all six to generation 1 */
+    node *m[4];
+    for (int i = 0; i < 4; i++)
+        m[i] = mk(h, &node_type, 6 + i);
+    link_a(m[0], m[1]);
+    link_a(m[1], m[0]);
+    link_a(m[2], m[3]);
+    link_a(m[3], m[2]);
+    for (int i = 0; i < 6; i++)
+        rcy_decref(n[i]);
+    for (int i = 0; i < 4; i++)
+        rcy_decref(m[i]);
+    rcy_gc_set_debug(h, RCY_GC_DEBUG_SAVEALL);
+    assert_int_equal(rcy_gc_collect(h, 1), 10);
+    rcy_list *g = rcy_gc_garbage(h);
+    assert_int_equal(rcy_list_len(g), 10);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(((node *)rcy_list_get(g, i))->id, i);
+    rcy_gc_set_debug(h, 0);
+    rcy_list_clear(g);
+}
+
 /* Survivors of a young collection without cycles go to generation 1 in
  * allocation order, as CPython's do (not in the order marking reached
  * them: a tree built from its root, depth first). */
@@ -1068,6 +1103,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(survivors_move_to_older_generations, setup, teardown),
         cmocka_unit_test_setup_teardown(self_cycles_among_one_way_edges_are_collected, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(generation_1_collection_orders_older_generation_first,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(young_survivors_keep_allocation_order, setup, teardown),
         cmocka_unit_test_setup_teardown(young_collection_leaves_old_cycles, setup, teardown),
         cmocka_unit_test_setup_teardown(old_references_keep_young_objects_alive, setup, teardown),
