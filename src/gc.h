@@ -41,9 +41,10 @@
  *              runs newest first and sets a scratch GEN bit (gc.c's
  *              SUBTRACTED; members are in GEN 0 or 1, so it is clear on
  *              them before) on each member it has traversed, telling an
- *              edge to an older member from one to a newer member or to
- *              itself; edges all one way and no self-reference prove the
- *              set acyclic.  With two or more heaps alive, a child that
+ *              edge to an older member from one to a newer member (a
+ *              self-reference shows as the member's own count changing
+ *              during its traversal); edges all one way and no self-reference prove
+ *              the set acyclic.  With two or more heaps alive, a child that
  *              looks like a member but belongs to another heap is fatal
  *              misuse naming both objects and heaps (an object may refer
  *              only to its own heap's).

@@ -246,31 +246,86 @@ static void survivors_move_to_older_generations(void **state) {
 /* A young collection whose edges all point one way (all to older objects,
  * or all to newer ones) proves its set acyclic in one pass and skips
  * marking (src/gc.c, SUBTRACTED); a self-reference is the one cycle such
- * edges can close, and must still be found. */
+ * edges can close, and must still be found: alone in the set (a node, a
+ * list, each also referred to by a newer object first) or both at once. */
 static void self_cycles_among_one_way_edges_are_collected(void **state) {
     rcy_heap *h = *state;
     rcy_gc_disable(h);
     for (int forward = 0; forward < 2; forward++) {
-        reset_tallies();
-        node *keep = mk(h, &node_type, 0);
-        node *s = mk(h, &node_type, 1);
-        link_a(s, s);
-        rcy_decref(s); /* only itself keeps it */
-        node *t = mk(h, &node_type, 2);
-        if (forward)
-            link_a(keep, t); /* older -> newer */
-        else
-            link_a(t, keep);           /* newer -> older */
-        rcy_list *l = rcy_list_new(h); /* a list holding itself, also garbage */
-        assert_int_equal(rcy_list_append(l, l), RCY_OK);
-        rcy_decref(l);
-        assert_int_equal(rcy_gc_collect(h, 0), 2);
-        assert_int_equal(destroyed[1], 1);
-        assert_int_equal(destroyed[0] + destroyed[2], 0);
-        rcy_decref(t);
-        rcy_decref(keep);
-        assert_int_equal(total_destroyed, 3);
+        for (int which = 1; which <= 3; which++) { /* bit 0: a node, bit 1: a list */
+            reset_tallies();
+            node *keep = mk(h, &node_type, 0);
+            node *s = NULL;
+            rcy_list *l = NULL;
+            if (which & 1) {
+                s = mk(h, &node_type, 1);
+                link_a(s, s);
+            }
+            if (which & 2) { /* a list holding itself */
+                l = rcy_list_new(h);
+                assert_int_equal(rcy_list_append(l, l), RCY_OK);
+            }
+            node *t = mk(h, &node_type, 2);
+            if (forward) {
+                link_a(keep, t); /* older -> newer */
+            } else {
+                link_a(t, keep); /* newer -> older */
+                if (s)           /* and one more to the cycle, met before its own turn */
+                    link_b(t, s);
+            }
+            if (s)
+                rcy_decref(s); /* only itself keeps it (and t, going back) */
+            if (l)
+                rcy_decref(l);
+            if (!forward && s) {
+                assert_int_equal(rcy_gc_collect(h, 0), which == 3 ? 1 : 0);
+                assert_int_equal(destroyed[1], 0); /* t keeps it */
+                RCY_CLEAR(t->b);
+            }
+            int expect = (s != NULL) + (l != NULL) - (!forward && s && l);
+            assert_int_equal(rcy_gc_collect(h, forward || !s ? 0 : 1), expect);
+            assert_int_equal(destroyed[1], s ? 1 : 0);
+            assert_int_equal(destroyed[0] + destroyed[2], 0);
+            rcy_decref(t);
+            rcy_decref(keep);
+            assert_int_equal(total_destroyed, 2 + (s != NULL));
+        }
     }
+}
+
+/* A collection of generation 1 takes generation 1's objects first, then
+ * generation 0's, as CPython merges them: the order finalizers, callbacks
+ * and gc.garbage (DEBUG_SAVEALL) see them in. */
+static void generation_1_collection_orders_older_generation_first(void **state) {
+    rcy_heap *h = *state;
+    rcy_gc_disable(h);
+    node *n[6];
+    for (int i = 0; i < 6; i++)
+        n[i] = mk(h, &node_type, i);
+    for (int i = 0; i < 6; i += 2) { /* three 2-cycles */
+        link_a(n[i], n[i + 1]);
+        link_a(n[i + 1], n[i]);
+    }
+    rcy_gc_collect(h, 0); /* all six to generation 1 */
+    node *m[4];
+    for (int i = 0; i < 4; i++)
+        m[i] = mk(h, &node_type, 6 + i);
+    link_a(m[0], m[1]);
+    link_a(m[1], m[0]);
+    link_a(m[2], m[3]);
+    link_a(m[3], m[2]);
+    for (int i = 0; i < 6; i++)
+        rcy_decref(n[i]);
+    for (int i = 0; i < 4; i++)
+        rcy_decref(m[i]);
+    rcy_gc_set_debug(h, RCY_GC_DEBUG_SAVEALL);
+    assert_int_equal(rcy_gc_collect(h, 1), 10);
+    rcy_list *g = rcy_gc_garbage(h);
+    assert_int_equal(rcy_list_len(g), 10);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(((node *)rcy_list_get(g, i))->id, i);
+    rcy_gc_set_debug(h, 0);
+    rcy_list_clear(g);
 }
 
 /* Survivors of a young collection without cycles go to generation 1 in
@@ -1048,6 +1103,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(survivors_move_to_older_generations, setup, teardown),
         cmocka_unit_test_setup_teardown(self_cycles_among_one_way_edges_are_collected, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(generation_1_collection_orders_older_generation_first,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(young_survivors_keep_allocation_order, setup, teardown),
         cmocka_unit_test_setup_teardown(young_collection_leaves_old_cycles, setup, teardown),
         cmocka_unit_test_setup_teardown(old_references_keep_young_objects_alive, setup, teardown),
