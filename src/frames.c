@@ -21,7 +21,7 @@
  * half the instructions per stack.  Nothing here allocates.
  */
 #define _GNU_SOURCE 1 /* _dl_find_object, dl_iterate_phdr */
-#include "tracemalloc.h"
+#include "frames.h"
 
 #include <dlfcn.h>
 #include <fcntl.h>

@@ -20,6 +20,7 @@
  * protected by sf_lock, never taken inside an event: the capture runs
  * with the thread busy (its mallocs, and the source's, are not traced)
  * but outside any event, so a source may block or call the tracer. */
+#include "frames.h"
 #include "tracemalloc.h"
 
 #include <pthread.h>

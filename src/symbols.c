@@ -11,6 +11,7 @@
  * tracer's busy flag set: libdw's own mallocs are not traced.
  */
 #define _GNU_SOURCE
+#include "symbols.h"
 #include "tracemalloc.h"
 #include "hash.h"
 

@@ -37,6 +37,7 @@
  * Locks and invariants: see src/tracemalloc.h.
  */
 #include "tracemalloc.h"
+#include "frames.h"
 #include "snapshot.h"
 #include "alloc.h"
 #include "hash.h"

@@ -1,11 +1,9 @@
 /* src/tracemalloc.h — the tracer's header: the hooks the allocator and
- * object layer call on every traced event, and the engine's internals
- * shared by tracemalloc.c (the engine), framesource.c (an interpreter's
- * script frames), frames.c (native stacks),
- * symbols.c (DWARF symbolization) and the snapshot files (snapshot.h:
- * the snapshot object, statistics, filters, formats, the file format);
- * tools/preload_hooks.c, which compiles the sources again, uses the
- * take/put-back pair for realloc.
+ * object layer call on every traced event, the raw memory and busy flag
+ * that framesource.c and symbols.c use too, and the raw tracebacks the
+ * snapshot files (snapshot.h) copy.  tools/preload_hooks.c, which
+ * compiles the sources again, uses the take/put-back pair for realloc.
+ * Native stacks and script frames: frames.h; symbols: symbols.h.
  *
  * Events, stoppers and what protects each piece of state (the engine's
  * state lives in tracemalloc.c):
@@ -51,10 +49,6 @@
  *    may block or call a stopper, and what it allocates is not traced.
  *    Script-frame records are never freed, so tracebacks and snapshots
  *    may point to their strings.
- *  - symbol lock (symbols.c): the address -> symbol cache, the libdw
- *    session, the demangler, and each module set's resolver state (its
- *    cache, offline libdw session and sorted symbols).  Never taken on
- *    the allocation path.
  *
  * Invariant: with the world stopped, current == cur + sum of every
  * thread's delta == sum of the sizes of all traces (block table and
@@ -195,129 +189,5 @@ typedef struct rcyi_raw_trace {
     uint64_t size;
     uint64_t count; /* 1, or the number of blocks of a peak aggregate */
 } rcyi_raw_trace;
-
-/* ---- framesource.c: script frames an interpreter supplies ------------- */
-
-/* A script frame in a traceback's pcs: RCYI_SFRAME_TAG | the index of its
- * record.  No return address of user space has bit 63 set.  Only this
- * process's snapshots decode these words (a loaded file's addresses are
- * never taken for script frames). */
-#define RCYI_SFRAME_TAG ((uintptr_t)1 << 63)
-
-typedef struct rcyi_sframe {
-    const char *file; /* owned copies, for the life of the process; NULL = unknown */
-    const char *func;
-    unsigned line;
-    uint32_t hash;
-    uint32_t next; /* hash chain (framesource.c's lock) */
-} rcyi_sframe;
-
-/* The record a word names, or NULL when w is a native address (or names no
- * record). */
-const rcyi_sframe *rcyi_sframe_of(uintptr_t w);
-
-/* An installed frame source; immutable and never freed, so an event may
- * use the one it read while another is installed. */
-typedef struct rcyi_fsource {
-    rcy_frame_source_fn *fn;
-    void *arg;
-    unsigned flags; /* RCY_FRAMES_* */
-    struct rcyi_fsource *next;
-} rcyi_fsource;
-
-/* The record of (fn, arg, flags); NULL on out of memory. */
-const rcyi_fsource *rcyi_fsource_make(rcy_frame_source_fn *fn, void *arg, unsigned flags);
-
-/* A thread's cache of script frames (in its tracer record). */
-#define RCYI_SF_CACHE 32
-typedef struct rcyi_sf_cache_ent {
-    const char *file, *func; /* the source's pointers: a hint, checked by content */
-    unsigned line;
-    uint32_t id;
-} rcyi_sf_cache_ent;
-typedef struct rcyi_sf_cache {
-    rcyi_sf_cache_ent ent[RCYI_SF_CACHE];
-} rcyi_sf_cache;
-
-/* Call src for at most max frames and store them in out[] as tagged words,
- * newest first; returns how many (0: the source had none).  *total: the
- * depth the source reported (capped at 65535).  The caller is busy
- * (rcyi_tm_enter) and outside any event; cache may be NULL. */
-int rcyi_fsource_capture(const rcyi_fsource *src, rcyi_sf_cache *cache, int max, uintptr_t *out,
-                         int *total);
-
-/* ---- frames.c: native stacks ------------------------------------------ */
-
-/* Walk the native stack from frame address `fp` (a frame of the caller's
- * own code, compiled with frame pointers): store the return addresses of
- * at most `max` frames after skipping `skip`, newest first.  Sets *total to
- * the frames the stack had after the skip (counting on past max, bounded).
- * Never faults: every frame pointer is checked against the thread's stack.
- * Falls back to libunwind when the frame pointers are unusable. */
-int rcyi_walk_stack(uintptr_t fp, uintptr_t *out, int max, int skip, int *total);
-/* Force libunwind (RCY_TRACEMALLOC_UNWIND=libunwind); false when the build
- * has no libunwind. */
-bool rcyi_walk_use_libunwind(bool on);
-/* With libunwind forced: walk with cached DWARF CFA rules (the default),
- * or (false) ask libunwind for every stack.  False when the build has no
- * CFI walk. */
-bool rcyi_walk_use_cfi(bool on);
-/* Forget the cached rules (a module was unloaded: its addresses may be
- * reused).  Unloads are also noticed on the next cache miss. */
-void rcyi_walk_forget(void);
-/* How many CFI walks met a frame their rules cannot follow and were handed
- * to libunwind (tests check that the fast walk is the one taken). */
-unsigned long rcyi_walk_fallbacks(void);
-
-/* ---- symbols.c: addresses to file:line:function ----------------------- */
-
-typedef struct rcyi_symbol {
-    const char *file;     /* "?" when unknown */
-    unsigned line;        /* 0 when unknown   */
-    const char *function; /* NULL when unknown */
-    const char *object;   /* shared object path, or NULL */
-    /* When the address is in code inlined into another function: that
-     * function, at the line of the inlined call (a chain up to the real
-     * function; owned by the module set that resolved it).  NULL
-     * otherwise. */
-    const struct rcyi_symbol *inlined_into;
-} rcyi_symbol;
-
-/* Names that start with "_Z" go through this when set (C++ demangling
- * lives in the caller, so the library needs nothing beyond libc). */
-extern rcy_demangle_fn *rcyi_demangler;
-
-/* Resolve a return address (looks up pc - 1, the call).  Strings are kept
- * for the life of the process.  Thread-safe; caches every answer. */
-void rcyi_symbolize(uintptr_t pc, rcyi_symbol *out);
-
-/* The modules (executable, shared objects) a set of addresses of a process
- * lies in, recorded so the addresses can be resolved later by another
- * process: runtime address = address in the file + bias. */
-typedef struct rcyi_module {
-    const char *path;     /* the file; the program itself as /proc/self/exe names it */
-    const char *build_id; /* lower-case hex, or NULL */
-    uint64_t bias;        /* load bias (0 for a non-PIE executable) */
-    uint64_t lo, hi;      /* [lo, hi): its PT_LOAD segments at run time */
-} rcyi_module;
-
-typedef struct rcyi_modset {
-    size_t n;
-    rcyi_module *mods;         /* sorted by lo, disjoint */
-    char *strings;             /* owned strings of a captured set, or NULL */
-    struct rcyi_symstate *sym; /* the resolver's state (symbols.c), lazily */
-} rcyi_modset;
-
-/* The modules of this process that hold some of pcs[0..n) (dl_iterate_phdr:
- * reads the loader's tables and the mapped notes, resolves nothing).
- * malloc'd; NULL on out of memory. */
-rcyi_modset *rcyi_modules_capture(const uintptr_t *pcs, size_t n);
-void rcyi_modset_free(rcyi_modset *m);
-/* Resolve a return address of the process that m describes from the module
- * files (their symbol tables and DWARF, with libdw), never from this
- * process's memory.  A module whose file is missing or whose build-id
- * differs gives function "NAME+0xOFFSET" (file offset in the module).
- * Strings live as long as the process.  Caches every answer in m. */
-void rcyi_symbolize_in(rcyi_modset *m, uintptr_t pc, rcyi_symbol *out);
 
 #endif
