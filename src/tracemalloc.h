@@ -5,74 +5,12 @@
  * compiles the sources again, uses the take/put-back pair for realloc.
  * Native stacks and script frames: frames.h; symbols: symbols.h.
  *
- * Events, stoppers and what protects each piece of state (the engine's
- * state lives in tracemalloc.c):
- *
- *  - An EVENT (a traced allocation or free, track, untrack, take, put
- *    back) runs between ev_enter and ev_leave, which set the thread's
- *    record's in_event flag.
- *    A STOPPER (snapshot, clear, stop, start, get_traced_memory,
- *    reset_peak, get_counters, keep_peak, get_object_traceback, fork)
- *    takes the world lock, sets ST_STOPPED, runs membarrier(2) (or, where
- *    the kernel has none, every event fences after setting in_event), then
- *    waits until no other thread is in an event.  Until it resumes, no
- *    event runs: the stopper may read and reset everything below.
- *  - block table entries (one per block of recycle's own pools): written
- *    only in events of the thread whose heap owns the pool (a heap is used
- *    by one thread at a time), so no lock.  The directory levels are
- *    installed with compare-and-swap; arrays and arena records come from
- *    the bt lock's free lists (or the thread's spare array, lock-free).
- *  - shard lock (one per shard, 64 shards chosen by a hash of the
- *    address): the shard's trace table and its list of traces of 4 GiB or
- *    more, between events.  Taken only while more than one thread is
- *    registered (gs.multi, read once per event at ev_enter): the second
- *    thread's registration sets multi and stops the world once, so no event
- *    that skipped the locks is still running when locking starts.
- *  - peak picture (keep_peak): the first free after a new peak (grown by
- *    1/64 since the last picture) leaves its event, stops the world and
- *    totals the live traces per traceback; nothing is kept per event.
- *  - a thread's record: its delta of traced bytes, its event counters and
- *    caches are written by its owner in events; stoppers fold and reset
- *    them.  Registration and release take the registry lock (thr_lock).
- *  - intern lock: the traceback intern table, the traceback arena and the
- *    id -> traceback directory, taken on a thread-cache miss inside an
- *    event (lock order: shard < intern; the bt lock nests inside neither).
- *    Tracebacks are immutable once published, but for their counters
- *    (allocs, allocated, temporary: see rcyi_tb), and freed only by a
- *    stopper, so any event may read any traceback.
- *  - a thread's last allocation (tm_thread.tmp_*): written by its owner
- *    in events, to count temporary allocations; forgotten by a clear.
- *  - frame source (framesource.c): the installed source (gs.source) is an
- *    immutable record, replaced under world_lock; an event that reads it
- *    LEAVES the event (in_event = 0, still busy) to call it and to intern
- *    its frames under the script-frame lock, then enters again: a source
- *    may block or call a stopper, and what it allocates is not traced.
- *    Script-frame records are never freed, so tracebacks and snapshots
- *    may point to their strings.
- *
- * Invariant: with the world stopped, current == cur + sum of every
- * thread's delta == sum of the sizes of all traces (block table and
- * shards); a stopper folds the deltas, so get_traced_memory is exact.
- * Peak: a thread folds its delta when the folded total plus its own delta
- * would pass the peak, so the peak is exact when one thread traces at a
- * time; with threads tracing concurrently it may miss up to DELTA_MAX
- * (64 KiB) per other thread's unfolded delta.
- * Invariant: a block-table array is non-NULL exactly when its pool has a
- * live trace; its geometry is changed only then, so a traced address maps
- * to the same entry from its allocation to its free.  When an arena goes
- * back to the OS (alloc.c calls rcyi_trace_forget_arena first) its
- * records are emptied, so no record outlives its arena with live entries:
- * a record is only ever touched by the thread of the heap that owns its
- * arena (a raw block later mapped in the same range finds no entry).
- * Invariant: every trace's traceback id is non-zero and names a traceback
- * of the same domain as the trace.
- * Invariant: the tracer never calls malloc on the event path: its memory
- * comes from mmap (rcyi_tm_map).  (A thread's first event registers it
- * with pthread_setspecific, which glibc serves from the thread descriptor
- * for the first 32 keys.)  Code that may call malloc (snapshots, libdw)
- * runs with the thread's busy flag set, so events it causes are not traced
- * and never re-enter the engine; every stopper is busy too, so it never
- * waits for itself.
+ * The engine is four files (tracemalloc.c: events and control API;
+ * tracemalloc_threads.c: thread registry and stop-the-world;
+ * tracemalloc_traces.c: trace tables; tracemalloc_tracebacks.c:
+ * traceback interning); what they share, what protects each piece of
+ * state and the engine's invariants are in their private header,
+ * tracemalloc_engine.h, which nothing else includes.
  */
 #ifndef RCY_SRC_TRACEMALLOC_H
 #define RCY_SRC_TRACEMALLOC_H
@@ -103,7 +41,7 @@ void rcyi_trace_forget_arena(const void *base);
  * RCY_TRACEMALLOC=N (N frames) is set, like PYTHONTRACEMALLOC. */
 void rcyi_tracemalloc_on_heap_new(void);
 
-/* ---- tracemalloc.c: raw memory and the per-thread busy flag ----------- */
+/* ---- raw memory (tracemalloc.c) and the busy flag (tracemalloc_threads.c) */
 
 /* Fresh zeroed pages from mmap, counted in get_tracemalloc_memory.  NULL on
  * failure. */
@@ -151,7 +89,7 @@ void rcyi_tracemalloc_taken_freed(const rcyi_taken *t);
  * has).  NULL (and *addrs NULL) when not tracing or out of memory. */
 rcy_snapshot *rcyi_tracemalloc_take_snapshot_addrs(uintptr_t **addrs);
 
-/* ---- tracemalloc.c: raw tracebacks as the engine keeps them ----------- */
+/* ---- tracemalloc_tracebacks.c: raw tracebacks as the engine keeps them */
 
 /* Native frames captured beyond the limit for call-site traces, so the
  * report can drop the library's own frames and the user's function (which
@@ -169,7 +107,7 @@ typedef struct rcyi_tb {
     const char *func; /* call-site function                          */
     uint32_t next;    /* hint: the traceback that followed this one in
                        * some thread's last event after it (atomic; 0) */
-    uint32_t id;      /* its own id (tracemalloc.c's directory)       */
+    uint32_t id;      /* its own id (tracemalloc_tracebacks.c's directory) */
     /* Per call site counters (tracemalloc.c: count_alloc, count_free),
      * the only mutable part of a published traceback: plain adds while
      * one thread traces, atomic adds once several do (gs.multi). */
