@@ -19,6 +19,8 @@
  * hands the whole stack to unw_backtrace when a frame is beyond its
  * rules: the frames are libunwind's either way (tests/frames), at about
  * half the instructions per stack.  Nothing here allocates.
+ *
+ * API and invariants: src/frames.h.
  */
 #define _GNU_SOURCE 1 /* _dl_find_object, dl_iterate_phdr */
 #include "frames.h"
