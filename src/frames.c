@@ -4,7 +4,7 @@
  *
  * The frame-pointer walk never faults: every frame pointer must lie between the walker's
  * own frame and the top of the thread's stack (the end of the mapping that
- * holds the stack, found by reading /proc/self/maps with raw system calls:
+ * holds the stack, found by os.c's rcyi_os_mapping_of: raw system calls,
  * no malloc, so no hook is re-entered), be 8-byte aligned, leave room for
  * the two words it reads below the top (compared as hi - fp, which cannot
  * wrap: a garbage fp such as 0xfffffffffffffff0 from code without frame
@@ -19,12 +19,14 @@
  * hands the whole stack to unw_backtrace when a frame is beyond its
  * rules: the frames are libunwind's either way (tests/frames), at about
  * half the instructions per stack.  Nothing here allocates.
+ *
+ * API and invariants: src/frames.h.
  */
 #define _GNU_SOURCE 1 /* _dl_find_object, dl_iterate_phdr */
-#include "tracemalloc.h"
+#include "frames.h"
+#include "os.h"
 
 #include <dlfcn.h>
-#include <fcntl.h>
 #include <link.h>
 #include <string.h>
 #include <unistd.h>
@@ -70,71 +72,6 @@ bool rcyi_walk_use_cfi(bool on) {
     (void)on;
     return false;
 #endif
-}
-
-static int hexval(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
-/* Parse "start-end ..." at the beginning of a maps line. */
-static bool parse_range(const char *l, const char *end, uintptr_t *lo, uintptr_t *hi) {
-    uintptr_t a = 0, b = 0;
-    int d;
-    const char *p = l;
-    if (p >= end || hexval(*p) < 0)
-        return false;
-    while (p < end && (d = hexval(*p)) >= 0)
-        a = a * 16 + (uintptr_t)d, p++;
-    if (p >= end || *p != '-')
-        return false;
-    p++;
-    while (p < end && (d = hexval(*p)) >= 0)
-        b = b * 16 + (uintptr_t)d, p++;
-    *lo = a;
-    *hi = b;
-    return true;
-}
-
-/* The end of the mapping that contains sp (its start in *map_lo), or 1 when
- * it cannot be found. */
-static uintptr_t find_stack_hi(uintptr_t sp, uintptr_t *map_lo) {
-    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 1;
-    char buf[4096];
-    size_t have = 0;
-    uintptr_t found = 1;
-    for (;;) {
-        ssize_t r = read(fd, buf + have, sizeof buf - have);
-        if (r <= 0)
-            break;
-        have += (size_t)r;
-        size_t start = 0;
-        for (size_t i = 0; i < have; i++) {
-            if (buf[i] != '\n')
-                continue;
-            uintptr_t lo, hi;
-            if (parse_range(buf + start, buf + i, &lo, &hi) && lo <= sp && sp < hi) {
-                found = hi;
-                *map_lo = lo;
-                goto done;
-            }
-            start = i + 1;
-        }
-        if (start == 0 && have == sizeof buf)
-            have = 0; /* an absurdly long line: drop it */
-        else {
-            memmove(buf, buf + start, have - start);
-            have -= start;
-        }
-    }
-done:
-    close(fd);
-    return found;
 }
 
 static int walk_fp(uintptr_t fp, uintptr_t lo, uintptr_t hi, uintptr_t *out, int max, int skip,
@@ -765,8 +702,8 @@ static bool stack_bounds(uintptr_t sp, uintptr_t *lo, uintptr_t *hi) {
         /* First use, the main thread's stack grew below the mapping seen,
          * or another stack (sigaltstack): look again; keep the answer
          * only for the thread's own stack. */
-        uintptr_t map_lo = 0;
-        h = find_stack_hi(sp, &map_lo);
+        uintptr_t map_lo = 0, map_hi;
+        h = rcyi_os_mapping_of(sp, &map_lo, &map_hi) ? map_hi : 1;
         if (tls_stack_hi == 0 || h == tls_stack_hi) {
             tls_stack_lo = map_lo;
             tls_stack_hi = h;

@@ -19,7 +19,10 @@
  * The table (buckets, chains) and the list of source records are
  * protected by sf_lock, never taken inside an event: the capture runs
  * with the thread busy (its mallocs, and the source's, are not traced)
- * but outside any event, so a source may block or call the tracer. */
+ * but outside any event, so a source may block or call the tracer.
+ *
+ * API: src/frames.h; the busy flag and raw memory: src/tracemalloc.h. */
+#include "frames.h"
 #include "tracemalloc.h"
 
 #include <pthread.h>

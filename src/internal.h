@@ -11,10 +11,12 @@
 
 #include "alloc.h"       /* the small-object allocator: arenas, pools, blocks */
 #include "error.h"       /* the error path, misuse reports, output */
+#include "frames.h"      /* native stacks and script frames */
 #include "gc.h"          /* the cycle collector: state, phases, hooks */
 #include "object.h"      /* object headers, refcounts, the object layer's state */
 #include "os.h"          /* mmap, pages, clocks, /proc */
-#include "tracemalloc.h" /* the tracer: hooks, tables, native stacks */
+#include "symbols.h"     /* return addresses to file:line:function */
+#include "tracemalloc.h" /* the tracer: hooks, events, raw tracebacks */
 #include "weakref.h"     /* weak references and finalize objects */
 
 #endif

@@ -1,11 +1,14 @@
 /* src/os.c — the only file that talks to the operating system about memory
- * and time (POSIX: mmap, munmap, madvise, mincore, sysconf, clock_gettime).
+ * and time (POSIX: mmap, munmap, madvise, mincore, sysconf, clock_gettime)
+ * and reads /proc (the mapping of an address, the resident set).
  * Everything here is thread-safe and keeps no state but the cached page
  * size. */
 #define _GNU_SOURCE /* process_vm_readv */
 #include "os.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <string.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
@@ -120,6 +123,70 @@ bool rcyi_os_readable(const void *p, size_t n) {
         ok = byte_readable((const void *)(a < (uintptr_t)p ? (uintptr_t)p : a));
     errno = saved;
     return ok;
+}
+
+static int hexval(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* Parse "start-end ..." at the beginning of a maps line. */
+static bool parse_range(const char *l, const char *end, uintptr_t *lo, uintptr_t *hi) {
+    uintptr_t a = 0, b = 0;
+    int d;
+    const char *p = l;
+    if (p >= end || hexval(*p) < 0)
+        return false;
+    while (p < end && (d = hexval(*p)) >= 0)
+        a = a * 16 + (uintptr_t)d, p++;
+    if (p >= end || *p != '-')
+        return false;
+    p++;
+    while (p < end && (d = hexval(*p)) >= 0)
+        b = b * 16 + (uintptr_t)d, p++;
+    *lo = a;
+    *hi = b;
+    return true;
+}
+
+bool rcyi_os_mapping_of(uintptr_t addr, uintptr_t *lo, uintptr_t *hi) {
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    char buf[4096];
+    size_t have = 0;
+    bool found = false;
+    for (;;) {
+        ssize_t r = read(fd, buf + have, sizeof buf - have);
+        if (r <= 0)
+            break;
+        have += (size_t)r;
+        size_t start = 0;
+        for (size_t i = 0; i < have; i++) {
+            if (buf[i] != '\n')
+                continue;
+            uintptr_t l, h;
+            if (parse_range(buf + start, buf + i, &l, &h) && l <= addr && addr < h) {
+                found = true;
+                *lo = l;
+                *hi = h;
+                goto done;
+            }
+            start = i + 1;
+        }
+        if (start == 0 && have == sizeof buf)
+            have = 0; /* an absurdly long line: drop it */
+        else {
+            memmove(buf, buf + start, have - start);
+            have -= start;
+        }
+    }
+done:
+    close(fd);
+    return found;
 }
 
 size_t rcyi_os_rss(void) {

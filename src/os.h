@@ -1,6 +1,6 @@
 /* src/os.h — the operating-system layer: every mmap/munmap/madvise, page
- * size and clock call of the library lives in os.c, so the rest reads as
- * plain C and a port touches one file. */
+ * size, clock and /proc call of the library lives in os.c, so the rest
+ * reads as plain C and a port touches one file. */
 #ifndef RCY_SRC_OS_H
 #define RCY_SRC_OS_H
 
@@ -36,6 +36,10 @@ void rcyi_os_decommit(void *p, size_t size);
 /* True when [p, p+n) is mapped, so reading it cannot fault (used only by
  * slow misuse checks). */
 bool rcyi_os_readable(const void *p, size_t n);
+/* The mapping [*lo, *hi) that holds addr, from /proc/self/maps; false
+ * when it cannot be found (outputs untouched).  Raw system calls and a
+ * stack buffer only: no malloc, so a malloc hook may call it. */
+bool rcyi_os_mapping_of(uintptr_t addr, uintptr_t *lo, uintptr_t *hi);
 /* Resident set size of the process in bytes (0 when unknown). */
 size_t rcyi_os_rss(void);
 /* Monotonic clock in seconds (the collector's pause durations). */

@@ -59,6 +59,7 @@
  */
 #define _GNU_SOURCE /* getrandom, realpath */
 #include "snapshot.h"
+#include "frames.h"
 #include "hash.h"
 
 #include <errno.h>

@@ -14,6 +14,7 @@
  * the memory it mallocs is never traced, even under the preload library.
  */
 #include "snapshot.h"
+#include "frames.h"
 
 #include <stdlib.h>
 #include <string.h>

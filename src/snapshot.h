@@ -37,6 +37,7 @@
 #ifndef RCY_SRC_SNAPSHOT_H
 #define RCY_SRC_SNAPSHOT_H
 
+#include "symbols.h"
 #include "tracemalloc.h"
 
 /* ---- snapshot.c: the snapshot object ---------------------------------- */

@@ -9,8 +9,11 @@
  * (strings included), so the strings handed out stay valid.  The cache and
  * the libdw session are protected by the symbol lock.  Callers run with the
  * tracer's busy flag set: libdw's own mallocs are not traced.
+ *
+ * API: src/symbols.h.
  */
 #define _GNU_SOURCE
+#include "symbols.h"
 #include "tracemalloc.h"
 #include "hash.h"
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "tracemalloc.h"
+#include "frames.h"
 
 /* Fake addresses: the tracer never dereferences traced pointers. */
 #define ADDR(i) ((const void *)(uintptr_t)(0x100000u + 16u * (uintptr_t)(i)))

@@ -8,6 +8,7 @@
 #include "preload.h"
 
 #include "tracemalloc.h" /* rcyi_tracemalloc_take: realloc's trace set aside */
+#include "frames.h"      /* rcyi_walk_forget on dlclose */
 
 #include <dlfcn.h>
 #include <errno.h>

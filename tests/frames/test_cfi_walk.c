@@ -3,7 +3,7 @@
  * an rbp-based CFA (alloca), from a cold and a warm cache, and from
  * several threads at once. */
 #include "testutil.h"
-#include "tracemalloc.h"
+#include "frames.h"
 
 #include <pthread.h>
 #include <string.h>
