@@ -1514,6 +1514,7 @@ int rcyi_gc_init(rcy_heap *h) {
     gc->threshold[1] = 10;
     gc->threshold[2] = 10;
     gc->hard = rcyi_option_gc_hard();
+    gc->incremental = rcyi_option_gc_incremental();
     gc->emergency = 1;
     rcyi_gc_update_trigger(gc);
     return 0;

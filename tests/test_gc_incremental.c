@@ -7,6 +7,9 @@
  * random-graph oracle runs on incremental heaps in test_gc_stress.c. */
 #include "testutil.h"
 
+#include "options.h"
+
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct node {
@@ -70,6 +73,20 @@ static void incremental_mode_is_off_by_default_and_per_heap(void **state) {
     assert_false(rcy_gc_get_incremental(a));
     rcy_heap_free(a);
     rcy_heap_free(b);
+}
+
+static void rcy_gc_incremental_1_makes_new_heaps_incremental(void **state) {
+    (void)state;
+    setenv("RCY_GC_INCREMENTAL", "1", 1);
+    rcyi_option_reset(RCYI_OPTION_GC_INCREMENTAL);
+    rcy_heap *h = rcy_heap_new(NULL);
+    assert_true(rcy_gc_get_incremental(h));
+    rcy_heap_free(h);
+    unsetenv("RCY_GC_INCREMENTAL");
+    rcyi_option_reset(RCYI_OPTION_GC_INCREMENTAL);
+    h = rcy_heap_new(NULL);
+    assert_false(rcy_gc_get_incremental(h));
+    rcy_heap_free(h);
 }
 
 /* Biggest number of objects one automatic collection examined, by
@@ -249,6 +266,7 @@ static void a_step_inside_a_collection_does_nothing(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(incremental_mode_is_off_by_default_and_per_heap),
+        cmocka_unit_test(rcy_gc_incremental_1_makes_new_heaps_incremental),
         cmocka_unit_test(automatic_collections_of_an_incremental_heap_are_bounded_increments),
         cmocka_unit_test(an_increment_takes_a_whole_old_cycle_whatever_its_budget),
         cmocka_unit_test(a_scan_frees_old_garbage_and_keeps_live_objects),

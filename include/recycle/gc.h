@@ -235,7 +235,8 @@ RCY_API bool rcy_gc_get_emergency(rcy_heap *heap);
  *  - threshold0 triggers increments, threshold1 sets the scan rate (as in
  *    CPython 3.14: larger is slower, smaller pauses), threshold2 is not
  *    used (no automatic full collection).
- * Switching takes effect at the next automatic collection. */
+ * Switching takes effect at the next automatic collection.  New heaps
+ * start incremental when the environment has RCY_GC_INCREMENTAL=1. */
 RCY_API void rcy_gc_set_incremental(rcy_heap *heap, bool on);
 RCY_API bool rcy_gc_get_incremental(rcy_heap *heap);
 
