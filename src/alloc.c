@@ -789,24 +789,28 @@ size_t rcyi_arena_bases(rcy_heap *h, uintptr_t *out, size_t cap) {
     return n;
 }
 
-int rcyi_walk_pool(rcy_heap *h, uintptr_t base, unsigned i, rcyi_obj_visitor fn, void *arg) {
+int rcyi_walk_pool(rcy_heap *h, uintptr_t base, unsigned i, uint32_t *block, rcyi_obj_stopper fn,
+                   void *arg) {
     rcyi_arena *a = rcyi_arena_lookup_checked((const void *)base);
     if (!a || a->heap != h)
         return -1; /* released since: another heap's, or no arena at all */
-    if (i >= a->ncarved)
-        return 0;
     rcyi_pool *p = &a->pools[i];
-    if (rcyi_pool_heap(p) != h || p->kind != RCYI_KIND_OBJECT)
+    if (i >= a->ncarved || rcyi_pool_heap(p) != h || p->kind != RCYI_KIND_OBJECT) {
+        *block = 0;
         return 0;
+    }
     size_t front = h->alloc.debug ? RCYI_DBG_FRONT : 0;
     uint32_t end = p->virgin, bs = p->bsize;
-    for (uint32_t off = 0; off < end; off += bs) {
+    for (uint32_t off = *block * bs; off < end; off += bs) {
         char *b = p->mem + off;
         rcy_head_ *o = (rcy_head_ *)(void *)(b + front);
-        if (o->refcnt != 0 && !(front && (rcyi_dbg_load_size(b) & RCYI_DBG_FREED)))
-            fn(o, arg);
+        if (o->refcnt != 0 && !(front && (rcyi_dbg_load_size(b) & RCYI_DBG_FREED)) && fn(o, arg)) {
+            *block = off / bs + 1;
+            return 1;
+        }
     }
-    return (int)(end / bs);
+    *block = 0;
+    return 0;
 }
 
 void rcyi_walk_large_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg) {

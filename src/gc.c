@@ -1522,7 +1522,7 @@ int rcyi_gc_init(rcy_heap *h) {
 
 static void collect_generations(rcy_heap *h) {
     rcyi_gc_state *gc = &h->gc;
-    if (gc->incremental) {
+    if (gc->incremental && gc->scan.arenas) { /* a scan runs: increments only */
         rcyi_gc_incr_auto(h);
         return;
     }
@@ -1539,6 +1539,8 @@ static void collect_generations(rcy_heap *h) {
             if (g == 2 && (old <= gc->long_lived_total ||
                            old - gc->long_lived_total <= gc->long_lived_total / 4))
                 continue;
+            if (g == 2 && gc->incremental) /* a scan, in increments, instead */
+                g = rcyi_gc_incr_begin(h);
             rcyi_gc_collect(h, (unsigned)g);
             break;
         }

@@ -148,7 +148,7 @@ typedef struct rcyi_gc_callback_entry {
  * `epoch` (0 or 1), PENDING otherwise (RCYI_SLOT_NONE, or the other
  * epoch's stamp left by the scan before).  A scan walks the arenas that
  * existed when it started, in address order, pool by pool (`arena`,
- * `pool`: the next pool to walk); when it ends `epoch` flips, so every
+ * `pool`, `block`: where the walk resumes); when it ends `epoch` flips, so every
  * visited object becomes pending at once.
  *   V1  at a flip no live old object has SLOT == the new epoch: a scan
  *       meets every object alive when it started (objects do not move),
@@ -163,10 +163,11 @@ typedef struct rcyi_gc_scan {
     size_t narenas;
     size_t arena;         /* cursor: next arena index */
     unsigned pool;        /* cursor: next pool of that arena */
+    uint32_t block;       /* cursor: next block of that pool */
     uint32_t epoch;       /* the SLOT of a visited old object */
     int ended;            /* the cursor passed the last pool: flip after this increment */
     size_t increments;    /* increments of this scan */
-    size_t scans;         /* scans ended (count[2] in incremental mode) */
+    size_t scans;         /* scans ended */
     size_t examined;      /* the last gather's: objects walked and old members taken */
     rcy_head_ **members;  /* the increment being gathered */
     size_t nmembers, cap; /* (freed when the increment ends) */
@@ -326,9 +327,15 @@ struct rcy_list *rcyi_gc_garbage_list(rcy_heap *h);
  * (the cursor's walked objects and the old members).  RCY_ENOMEM (nothing
  * marked) or RCY_OK. */
 int rcyi_gc_incr_gather(rcy_heap *h, size_t budget);
-/* The automatic collection of an incremental heap (count[0] past
- * threshold[0]): one increment, sized by the scan's credit. */
+/* An automatic collection of an incremental heap while a scan runs, or
+ * when a full collection is due (which starts a scan): one increment of
+ * the automatic size; also rcy_gc_collect(heap, 1) on such a heap. */
 ssize_t rcyi_gc_incr_auto(rcy_heap *h);
+/* A full collection is due on an incremental heap: a scan starts (the
+ * automatic collections after this one are increments); returns the
+ * generation to collect now: 1, or 2 when out of memory for the scan
+ * (the full collection then). */
+int rcyi_gc_incr_begin(rcy_heap *h);
 /* rcy_gc_step: increments until `budget` objects were examined; 1 when a
  * scan ended during the step, 0 if not, RCY_ENOMEM. */
 int rcyi_gc_incr_step(rcy_heap *h, size_t budget);

@@ -3,8 +3,13 @@
  * incremental heap (rcy_gc_set_incremental) is one INCREMENT, the young
  * generations plus a slice of the old one, collected as one set by gc.c's
  * phases (rcyi_gc_collect_increment); rcy_gc_step runs increments at a
- * host's own safe points.  The state, and the invariants V1 and V2 that
- * make it safe without a write barrier, are in src/gc.h (rcyi_gc_scan).
+ * host's own safe points.  Where CPython 3.13's rules would run a full
+ * collection, an incremental heap starts a SCAN of the old generation
+ * instead, and every automatic collection is an increment until it ends;
+ * in between, young collections run as by default (a scan costs every
+ * increment the old objects it examines: run all the time, as CPython
+ * 3.14 does, it cost binary_trees 16 tracked 84% more instructions).  The state, and the invariants
+ * V1 and V2 that make it safe without a write barrier, are in src/gc.h (rcyi_gc_scan).
  *
  * The slice is taken with its transitive closure: an old PENDING object
  * the scan's cursor meets is taken with every pending old object it
@@ -24,12 +29,12 @@
  * The old generation has no list here (gc.h): the cursor walks the
  * allocator's pools, arena by arena in address order, over the arenas the
  * scan saw when it started (rcyi_walk_pool checks each is still the
- * heap's).  The cost of one increment is the young generation, plus the
- * pools walked until `budget` objects were examined (each object the
- * cursor passes, and each old member the closure adds), plus at most one
- * pool's overshoot.  The closure is not bounded: one connected structure
- * reached from a pending object is taken whole (the worst case, measured
- * in docs/benchmarks.md). */
+ * heap's), stopping inside a pool once `budget` objects were examined
+ * (each object the cursor passes, and each old member the closure adds).
+ * The cost of one increment is the young generation plus that budget,
+ * plus the closure of the last object taken.  The closure is not
+ * bounded: one connected structure reached from a pending object is taken
+ * whole (the worst case, measured in docs/benchmarks.md). */
 #include "heap.h"
 
 #include <stdlib.h>
@@ -59,6 +64,7 @@ static int start_scan(rcy_heap *h) {
     sc->arenas = a;
     sc->arena = 0;
     sc->pool = 0;
+    sc->block = 0;
     sc->increments = 0;
     sc->ended = 0;
     return RCY_OK;
@@ -86,6 +92,10 @@ static void end_scan(rcy_heap *h) {
     sc->ended = 0;
     sc->epoch ^= 1; /* V1: every visited object is pending again */
     sc->scans++;
+    /* what a full collection would have done: the long-lived rule starts
+     * the next scan when the old generation grew by 25% again */
+    h->gc.long_lived_total = rcyi_gc_old_count(&h->gc);
+    h->gc.count[2] = 0;
 }
 
 static int reserve(rcy_heap *h, rcyi_gc_scan *sc, size_t more) {
@@ -109,6 +119,7 @@ typedef struct picker {
     bool checked;    /* two or more heaps alive: children may be foreign */
     size_t next;     /* closure: the next member to traverse */
     size_t examined; /* objects the cursor passed, and old members taken */
+    size_t budget;   /* the walk stops once examined reaches it */
     int oom;
 } picker;
 
@@ -155,13 +166,19 @@ static void expand(picker *p) {
     }
 }
 
-static void walk_pick(rcy_head_ *o, void *arg) {
+/* The cursor meets o; stops the walk once the budget is spent. */
+static int walk_pick(rcy_head_ *o, void *arg) {
     picker *p = arg;
     p->examined++;
-    if (p->oom || !pending_old(p->sc, o))
-        return;
-    take(p, o);
-    expand(p);
+    if (!p->oom && pending_old(p->sc, o)) {
+        take(p, o);
+        expand(p);
+    }
+    return p->oom || p->examined >= p->budget;
+}
+
+static void walk_pick_large(rcy_head_ *o, void *arg) {
+    (void)walk_pick(o, arg);
 }
 
 /* The young generations, generation 1 first (CPython's merge order). */
@@ -187,23 +204,34 @@ int rcyi_gc_incr_gather(rcy_heap *h, size_t budget) {
         return RCY_ENOMEM;
     size_t arena0 = sc->arena;
     unsigned pool0 = sc->pool;
-    picker p = {h, sc, __atomic_load_n(&rcyi_heaps_alive, __ATOMIC_RELAXED) > 1, sc->nmembers,
-                0, 0};
+    uint32_t block0 = sc->block;
+    picker p = {h,
+                sc,
+                __atomic_load_n(&rcyi_heaps_alive, __ATOMIC_RELAXED) > 1,
+                sc->nmembers,
+                0,
+                budget ? budget : 1,
+                0};
     do {
         if (sc->arena < sc->narenas) {
-            int r = rcyi_walk_pool(h, sc->arenas[sc->arena], sc->pool, walk_pick, &p);
-            if (r < 0 || ++sc->pool == RCYI_POOLS_PER_ARENA) {
+            int r = rcyi_walk_pool(h, sc->arenas[sc->arena], sc->pool, &sc->block, walk_pick, &p);
+            if (r < 0) {
+                sc->arena++;
+                sc->pool = 0;
+                sc->block = 0;
+            } else if (r == 0 && ++sc->pool == RCYI_POOLS_PER_ARENA) {
                 sc->arena++;
                 sc->pool = 0;
             }
         } else {
-            rcyi_walk_large_objects(h, walk_pick, &p);
+            rcyi_walk_large_objects(h, walk_pick_large, &p);
             sc->ended = 1;
         }
-    } while (p.examined < budget && !sc->ended && !p.oom);
+    } while (p.examined < p.budget && !sc->ended && !p.oom);
     if (p.oom) { /* undone, and the cursor back: V1 needs every pool walked */
         sc->arena = arena0;
         sc->pool = pool0;
+        sc->block = block0;
         sc->ended = 0;
         rcyi_gc_incr_release(h, 1);
         return RCY_ENOMEM;
@@ -227,17 +255,14 @@ void rcyi_gc_incr_release(rcy_heap *h, int unmark) {
     sc->nmembers = sc->cap = 0;
 }
 
-/* After an increment: counts (gc.h), and the flip when the scan ended.
- * Returns whether it did. */
+/* After an increment: the flip when the scan ended; returns whether it
+ * did. */
 static int after_increment(rcy_heap *h) {
-    rcyi_gc_state *gc = &h->gc;
-    rcyi_gc_scan *sc = &gc->scan;
+    rcyi_gc_scan *sc = &h->gc.scan;
     sc->increments++;
     int ended = sc->ended;
     if (ended)
         end_scan(h);
-    gc->count[1] = ended ? 0 : sc->increments;
-    gc->count[2] = sc->scans;
     return ended;
 }
 
@@ -247,6 +272,12 @@ static size_t auto_budget(const rcyi_gc_state *gc) {
     size_t t1 = gc->threshold[1] ? gc->threshold[1] : 1;
     size_t b = young * 20 / t1;
     return b > INCR_MIN_OLD ? b : INCR_MIN_OLD;
+}
+
+int rcyi_gc_incr_begin(rcy_heap *h) {
+    /* Generation 1 is collected first, as by default, so that increments
+     * take the young generation of one threshold0, not ten. */
+    return h->gc.scan.arenas || start_scan(h) == RCY_OK ? 1 : 2;
 }
 
 ssize_t rcyi_gc_incr_auto(rcy_heap *h) {

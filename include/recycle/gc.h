@@ -207,34 +207,31 @@ RCY_API bool rcy_gc_get_emergency(rcy_heap *heap);
 
 /* ---- incremental collection (CPython 3.14's) ------------------------- */
 
-/* C only: choose, per heap, what an automatic collection is.  Off (the
- * default): CPython 3.13's generations, as described above.  On: CPython
- * 3.14's incremental collector, which bounds pauses: every automatic
- * collection (count[0] past threshold0) is one INCREMENT, the young
- * generations plus a slice of the old one taken with its transitive
- * closure (every old object it reaches that this scan has not examined),
- * collected as one set, so that a cycle is never cut by an increment's
- * edge and no write barrier is needed.  Successive increments SCAN the
- * old generation; survivors are marked examined until the scan ends.
+/* C only: choose, per heap, how the old generation is collected.  Off
+ * (the default): CPython 3.13's generations, as described above.  On:
+ * bounded pauses, with CPython 3.14's incremental collection of the old
+ * generation.  Young collections run as by default; where a full
+ * collection would run (threshold2 and the long-lived rule), a SCAN of
+ * the old generation starts instead, and until it ends every automatic
+ * collection is one INCREMENT: the young generations plus a slice of the
+ * old one, taken with its transitive closure (every old object it
+ * reaches that the scan has not examined yet), collected as one set, so
+ * that a cycle is never cut by an increment's edge and no write barrier
+ * is needed.  An increment examines the young generation and about
+ * 2 * 10 / threshold1 times as many old objects (at least 512), plus the
+ * closure of the last object it takes: one connected structure of N
+ * objects is taken whole (docs/benchmarks.md measures that worst case).
  * Each scan frees at least the top of the garbage there was when it
  * started (the cycles no other garbage refers to); garbage that other
  * garbage kept alive when the scan took it waits for a later scan (one
  * per level, as in CPython 3.14), so a whole scan that frees nothing
  * proves nothing unreachable was left; rcy_gc_collect(heap, 2) frees
- * everything at once.  An increment examines the young generation and
- * about 2 * 10 / threshold1 times as many old objects (at least 512);
- * its pause grows with that, plus the closure: one connected structure
- * of N objects is taken whole (docs/benchmarks.md measures the worst
- * case).  In incremental mode:
- *  - rcy_gc_collect(heap, 1) runs one increment, rcy_gc_collect(heap, 2)
- *    (or -1) a full collection of everything, 0 a young collection;
- *  - increments count as collections of generation 1 in rcy_gc_get_stats
- *    (candidates: the members of each) and in the callbacks' info;
- *  - rcy_gc_get_count: count[0] as always, count[1] the increments of the
- *    scan in progress, count[2] the scans ended;
- *  - threshold0 triggers increments, threshold1 sets the scan rate (as in
- *    CPython 3.14: larger is slower, smaller pauses), threshold2 is not
- *    used (no automatic full collection).
+ * everything at once.  In incremental mode rcy_gc_collect(heap, 1) runs
+ * one increment (0 and 2 as by default); increments count as collections
+ * of generation 1 in rcy_gc_get_stats (candidates: their members) and in
+ * the callbacks' info; counts and thresholds keep their meaning, and the
+ * end of a scan does to them what a full collection does (count[2] = 0,
+ * the old generation's size remembered for the long-lived rule).
  * Switching takes effect at the next automatic collection.  New heaps
  * start incremental when the environment has RCY_GC_INCREMENTAL=1. */
 RCY_API void rcy_gc_set_incremental(rcy_heap *heap, bool on);
