@@ -777,6 +777,49 @@ void rcyi_walk_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg) {
     }
 }
 
+/* The pieces of rcyi_walk_objects, for a walk spread over time (the
+ * collector's incremental scan, gcincr.c): the visitor must not free. */
+size_t rcyi_arena_bases(rcy_heap *h, uintptr_t *out, size_t cap) {
+    size_t n = 0;
+    for (rcyi_arena *a = h->alloc.all; a; a = a->all_next) {
+        if (n < cap)
+            out[n] = (uintptr_t)a->base;
+        n++;
+    }
+    return n;
+}
+
+int rcyi_walk_pool(rcy_heap *h, uintptr_t base, unsigned i, uint32_t *block, rcyi_obj_stopper fn,
+                   void *arg) {
+    rcyi_arena *a = rcyi_arena_lookup_checked((const void *)base);
+    if (!a || a->heap != h)
+        return -1; /* released since: another heap's, or no arena at all */
+    rcyi_pool *p = &a->pools[i];
+    if (i >= a->ncarved || rcyi_pool_heap(p) != h || p->kind != RCYI_KIND_OBJECT) {
+        *block = 0;
+        return 0;
+    }
+    size_t front = h->alloc.debug ? RCYI_DBG_FRONT : 0;
+    uint32_t end = p->virgin, bs = p->bsize;
+    for (uint32_t off = *block * bs; off < end; off += bs) {
+        char *b = p->mem + off;
+        rcy_head_ *o = (rcy_head_ *)(void *)(b + front);
+        if (o->refcnt != 0 && !(front && (rcyi_dbg_load_size(b) & RCYI_DBG_FREED)) && fn(o, arg)) {
+            *block = off / bs + 1;
+            return 1;
+        }
+    }
+    *block = 0;
+    return 0;
+}
+
+void rcyi_walk_large_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg) {
+    size_t front = h->alloc.debug ? RCYI_DBG_FRONT : 0;
+    for (rcyi_large *l = h->alloc.large[RCYI_KIND_OBJECT]; l; l = l->next)
+        if (l->magic != RCYI_LARGE_DEFERRED)
+            fn((rcy_head_ *)(void *)((char *)(l + 1) + front), arg);
+}
+
 /* ---- heap life cycle ------------------------------------------------ */
 
 int rcyi_alloc_init(rcy_heap *h, const rcy_config *cfg) {

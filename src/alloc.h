@@ -107,6 +107,18 @@ void *rcyi_mem_try_alloc_at(rcy_heap *h, size_t size, RCY_SITE_PARAMS);
 /* Visit every live object (small and large) of the heap. */
 typedef void (*rcyi_obj_visitor)(rcy_head_ *obj, void *arg);
 void rcyi_walk_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg);
+/* The same walk in pieces, whose visitors must not free (gcincr.c):
+ * the bases of the heap's arenas (their number; at most cap written);
+ * the live objects of pool i of the arena at base from block *block on,
+ * until fn returns nonzero (returns 1, *block = the block to resume at;
+ * a pool carved anew since may so skip or repeat blocks), or the pool
+ * ends (returns 0, *block = 0), or -1 when that arena is no longer the
+ * heap's; and the large objects. */
+typedef int (*rcyi_obj_stopper)(rcy_head_ *obj, void *arg);
+size_t rcyi_arena_bases(rcy_heap *h, uintptr_t *out, size_t cap);
+int rcyi_walk_pool(rcy_heap *h, uintptr_t base, unsigned i, uint32_t *block, rcyi_obj_stopper fn,
+                   void *arg);
+void rcyi_walk_large_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg);
 /* The heap a block belongs to, or NULL when recycle never handed it out
  * (used to report misuse). */
 rcy_heap *rcyi_heap_of_block(const void *p);

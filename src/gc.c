@@ -1388,6 +1388,71 @@ ssize_t rcyi_gc_collect(rcy_heap *h, unsigned gen) {
     return end_collection(&c, gen, collected, candidates, t0, &info);
 }
 
+/* Phase 1 of an increment: gcincr.c's members (old ones marked already)
+ * become c->set, a copy (marking reorders c->set, and the stamp needs
+ * the members afterwards), and are subtracted; the young vectors, whose
+ * objects are all members, are emptied. */
+static int gather_increment(collection *c) {
+    rcy_heap *h = c->h;
+    rcyi_gc_scan *sc = &h->gc.scan;
+    size_t n = sc->nmembers;
+    if (n) {
+        c->set = c->set_mem = rcyi_alloc(h, n * sizeof *c->set, RCYI_KIND_RAW);
+        if (!c->set)
+            return RCY_ENOMEM;
+    }
+    c->set_cap = n;
+    rcyi_gc_vec_reset(h, &h->gc.young[0], h->gc.young[0].live);
+    rcyi_gc_vec_reset(h, &h->gc.young[1], h->gc.young[1].live);
+    for (size_t i = 0; i < n; i++) {
+        rcy_head_ *o = sc->members[i];
+        if (o->refcnt == 0) { /* dying: not a candidate */
+            o->gcword &= ~(uint32_t)RCYI_GC_COLLECTING;
+            leave_set(h, o, 2);
+            continue;
+        }
+        c->set[c->nset++] = o;
+        subtract_one(c, o, 0);
+    }
+    /* Old members carry no SUBTRACTED (it is a GEN bit they have set):
+     * no acyclic proof, marking always runs. */
+    c->dir = EDGE_BACK | EDGE_FORWARD;
+    return RCY_OK;
+}
+
+/* Survivors (old now, COLLECTING clear) are stamped visited, before any
+ * user code runs: every member is alive until phase 3. */
+static void stamp_survivors(rcy_heap *h) {
+    rcyi_gc_scan *sc = &h->gc.scan;
+    const uint32_t mask = RCYI_GC_TRACKED | RCYI_GC_COLLECTING | RCYI_GC_GEN_MASK;
+    for (size_t i = 0; i < sc->nmembers; i++) {
+        rcy_head_ *o = sc->members[i];
+        uint32_t w = o->gcword;
+        if ((w & mask) == (RCYI_GC_TRACKED | rcyi_gen_bits(2)))
+            o->gcword = rcyi_gcword_with_slot(w, sc->epoch);
+    }
+}
+
+ssize_t rcyi_gc_collect_increment(rcy_heap *h, size_t budget) {
+    collection c;
+    rcy_gc_info info = {1, 0, 0, 0.0};
+    double t0 = begin_collection(&c, h, 1, &info);
+    if (rcyi_gc_incr_gather(h, budget) < 0 || gather_increment(&c) < 0) { /* 1 */
+        rcyi_gc_incr_release(h, 1);
+        set_collecting(&h->gc, 0);
+        return RCY_ENOMEM;
+    }
+    size_t candidates = c.nset;
+    rcy_head_ **u;
+    size_t nu;
+    mark_phase(&c, 1, &u, &nu); /* 2 */
+    nu = drop_revived(&c, u, nu);
+    stamp_survivors(h);
+    rcyi_gc_incr_release(h, 0);
+    size_t collected = nu ? collect_unreachable(&c, u, nu) : 0; /* 3-5 */
+    return end_collection(&c, 1, collected, candidates, t0, &info);
+}
+
 /* ------------------------------------------------------------------ */
 /* Validator (RCY_DEBUG builds): the invariants of src/gc.h            */
 /* ------------------------------------------------------------------ */
@@ -1422,7 +1487,7 @@ static void validate_walk(rcy_head_ *o, void *arg) {
                        o->type->name, rcyi_obj(o), g);
     } else {
         vc->frozen += g == RCYI_GC_GEN_FROZEN;
-        if (rcyi_gcword_slot(w) != RCYI_SLOT_NONE)
+        if (rcyi_gcword_slot(w) != RCYI_SLOT_NONE && (g != 2 || rcyi_gcword_slot(w) > 1))
             rcyi_fatal(RCY_ECORRUPTED_HEAP, "gc: old %s object %p has a slot", o->type->name,
                        rcyi_obj(o));
     }
@@ -1473,6 +1538,7 @@ int rcyi_gc_init(rcy_heap *h) {
     gc->threshold[1] = 10;
     gc->threshold[2] = 10;
     gc->hard = rcyi_option_gc_hard();
+    gc->incremental = rcyi_option_gc_incremental();
     gc->emergency = 1;
     rcyi_gc_update_trigger(gc);
     return 0;
@@ -1480,6 +1546,10 @@ int rcyi_gc_init(rcy_heap *h) {
 
 static void collect_generations(rcy_heap *h) {
     rcyi_gc_state *gc = &h->gc;
+    if (gc->incremental && gc->scan.arenas) { /* a scan runs: increments only */
+        rcyi_gc_incr_auto(h);
+        return;
+    }
     for (int g = 2; g >= 0; g--) {
         if (gc->count[g] > gc->threshold[g]) {
             /* Python's long-lived rule, counted net: a full collection only
@@ -1493,6 +1563,8 @@ static void collect_generations(rcy_heap *h) {
             if (g == 2 && (old <= gc->long_lived_total ||
                            old - gc->long_lived_total <= gc->long_lived_total / 4))
                 continue;
+            if (g == 2 && gc->incremental) /* a scan, in increments, instead */
+                g = rcyi_gc_incr_begin(h);
             rcyi_gc_collect(h, (unsigned)g);
             break;
         }
@@ -1588,6 +1660,7 @@ void rcyi_gc_fini(rcy_heap *h) {
     set_stage(gc, RCYI_GC_TEARDOWN);
     rcyi_weakref_fini(h);
     set_stage(gc, RCYI_GC_DONE);
+    rcyi_gc_incr_fini(h);
     for (unsigned g = 0; g < 2; g++) {
         raw_free(h, gc->young[g].items);
         gc->young[g].items = NULL;

@@ -17,7 +17,10 @@
  *     squeezed out when the vector would grow with half its entries holes
  *     (amortised O(1)), and trailing ones are popped at once, so
  *     len == 0 || items[len-1] != NULL, and live == #non-NULL entries
- *   TRACKED && GEN in {2,3}  =>  SLOT == RCYI_SLOT_NONE
+ *   TRACKED && GEN == 3      =>  SLOT == RCYI_SLOT_NONE
+ *   TRACKED && GEN == 2      =>  SLOT in {RCYI_SLOT_NONE, 0, 1}: 0 and 1
+ *     are the incremental scan's stamps (rcyi_gc_scan below); everything
+ *     else writes NONE, which a scan reads as "pending"
  *   !TRACKED                 =>  GEN == 0 && SLOT == RCYI_SLOT_NONE
  *   COLLECTING and UNREACHABLE are clear on every object
  *   ntracked == #TRACKED objects,  nfrozen == #(TRACKED && GEN == 3)
@@ -141,6 +144,36 @@ typedef struct rcyi_gc_callback_entry {
     void *arg;
 } rcyi_gc_callback_entry;
 
+/* The incremental collector's scan of the old generation (gcincr.c).
+ * An old object is VISITED in the current scan when its SLOT equals
+ * `epoch` (0 or 1), PENDING otherwise (RCYI_SLOT_NONE, or the other
+ * epoch's stamp left by the scan before).  A scan walks the arenas that
+ * existed when it started, in address order, pool by pool (`arena`,
+ * `pool`, `block`: where the walk resumes); when it ends `epoch` flips, so every
+ * visited object becomes pending at once.
+ *   V1  at a flip no live old object has SLOT == the new epoch: a scan
+ *       meets every object alive when it started (objects do not move),
+ *       and stamps only with its own epoch, so the stamps of the scan
+ *       before were all replaced or died.
+ *   V2  visited-ness never decides an object's fate, only whether a scan
+ *       takes it again: any subset of the tracked objects is a safe set
+ *       for trial deletion (refcounts are exact), so no write barrier is
+ *       needed; it matters for completeness only (see gcincr.c). */
+typedef struct rcyi_gc_scan {
+    uintptr_t *arenas; /* bases, ascending; NULL: no scan started */
+    size_t narenas;
+    size_t arena;         /* cursor: next arena index */
+    unsigned pool;        /* cursor: next pool of that arena */
+    uint32_t block;       /* cursor: next block of that pool */
+    uint32_t epoch;       /* the SLOT of a visited old object */
+    int ended;            /* the cursor passed the last pool: flip after this increment */
+    size_t increments;    /* increments of this scan */
+    size_t scans;         /* scans ended */
+    size_t examined;      /* the last gather's: objects walked and old members taken */
+    rcy_head_ **members;  /* the increment being gathered */
+    size_t nmembers, cap; /* (freed when the increment ends) */
+} rcyi_gc_scan;
+
 /* gc->stage, in the order it moves through. */
 typedef enum rcyi_gc_stage {
     RCYI_GC_RUNNING = 0,  /* collections and hooks work */
@@ -160,6 +193,8 @@ typedef struct rcyi_gc_state {
     int collecting;          /* a collection is running (no nesting) */
     int hard;                /* full collection at every tracked allocation */
     int emergency;           /* rcy_gc_set_emergency: collect when an allocation fails */
+    int incremental;         /* rcy_gc_set_incremental: automatic collections are increments */
+    rcyi_gc_scan scan;       /* gcincr.c */
     size_t emergencies;      /* emergency collections run (rcy_gc_stats) */
     rcyi_gc_stage stage;
     unsigned debug; /* RCY_GC_DEBUG_* */
@@ -265,6 +300,12 @@ void rcyi_gc_track_late(rcy_heap *h, rcy_head_ *obj);
 /* One collection of generations 0..gen (the phases above); returns the
  * number of unreachable objects found, or RCY_ENOMEM. */
 ssize_t rcyi_gc_collect(rcy_heap *h, unsigned gen);
+/* One increment (gcincr.c, CPython 3.14's incremental collection): the
+ * young generations and the old objects rcyi_gc_incr_gather picks, with
+ * their transitive closure, collected as one set (phases 1 to 5, counted
+ * as a collection of generation 1); survivors become old and are stamped
+ * visited.  Returns as rcyi_gc_collect. */
+ssize_t rcyi_gc_collect_increment(rcy_heap *h, size_t budget);
 /* Recompute gc->trigger after a change of what it depends on. */
 void rcyi_gc_update_trigger(rcyi_gc_state *gc);
 /* Track obj (no-op when tracked) in generation 0, without counting it. */
@@ -277,6 +318,33 @@ void rcyi_gc_untrack(rcy_heap *h, rcy_head_ *obj);
 void rcyi_gc_vec_reset(rcy_heap *h, rcyi_gc_vec *v, size_t hint);
 /* gc->garbage, created on first use (NULL when out of memory). */
 struct rcy_list *rcyi_gc_garbage_list(rcy_heap *h);
+
+/* ---- gcincr.c: the incremental scan, for the engine and the front end */
+
+/* Inside rcyi_gc_collect_increment, after the START callbacks: the
+ * members of the increment into gc->scan.members (young ones first, in
+ * CPython's order, then old ones), old ones marked COLLECTING with their
+ * initial gc_refs; up to `budget` objects examined beyond the young ones
+ * (the cursor's walked objects and the old members).  RCY_ENOMEM (nothing
+ * marked) or RCY_OK. */
+int rcyi_gc_incr_gather(rcy_heap *h, size_t budget);
+/* An automatic collection of an incremental heap while a scan runs, or
+ * when a full collection is due (which starts a scan): one increment of
+ * the automatic size; also rcy_gc_collect(heap, 1) on such a heap. */
+ssize_t rcyi_gc_incr_auto(rcy_heap *h);
+/* A full collection is due on an incremental heap: a scan starts (the
+ * automatic collections after this one are increments); returns the
+ * generation to collect now: 1, or 2 when out of memory for the scan
+ * (the full collection then). */
+int rcyi_gc_incr_begin(rcy_heap *h);
+/* rcy_gc_step: increments until `budget` objects were examined; 1 when a
+ * scan ended during the step, 0 if not, RCY_ENOMEM. */
+int rcyi_gc_incr_step(rcy_heap *h, size_t budget);
+/* The members array freed; `unmark`: its old members' marks undone first
+ * (the increment did not run). */
+void rcyi_gc_incr_release(rcy_heap *h, int unmark);
+/* The scan's memory (rcyi_gc_fini, and when incremental mode goes off). */
+void rcyi_gc_incr_fini(rcy_heap *h);
 
 /* ---- gcmodule.c: the front end, for the engine ----------------------- */
 

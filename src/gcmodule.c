@@ -48,6 +48,22 @@ bool rcy_gc_get_emergency(rcy_heap *heap) {
     return heap->gc.emergency != 0;
 }
 
+void rcy_gc_set_incremental(rcy_heap *heap, bool on) {
+    RCYI_REQUIRE(heap, );
+    heap->gc.incremental = on;
+}
+bool rcy_gc_get_incremental(rcy_heap *heap) {
+    RCYI_REQUIRE(heap, false);
+    return heap->gc.incremental != 0;
+}
+
+int rcy_gc_step(rcy_heap *heap, size_t budget) {
+    RCYI_REQUIRE(heap, RCY_EINVAL);
+    if (heap->gc.collecting || heap->gc.stage != RCYI_GC_RUNNING)
+        return 0;
+    return rcyi_gc_incr_step(heap, budget);
+}
+
 bool rcyi_gc_emergency(rcy_heap *h) {
     rcyi_gc_state *gc = &h->gc;
     if (!gc->emergency || !gc->enabled || gc->collecting || gc->stage != RCYI_GC_RUNNING ||
@@ -73,6 +89,8 @@ ssize_t rcy_gc_collect(rcy_heap *heap, int generation) {
         return RCY_EINVAL;
     if (heap->gc.collecting || heap->gc.stage != RCYI_GC_RUNNING)
         return 0;
+    if (generation == 1 && heap->gc.incremental)
+        return rcyi_gc_incr_auto(heap);
     return rcyi_gc_collect(heap, generation < 0 ? 2u : (unsigned)generation);
 }
 

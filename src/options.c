@@ -134,6 +134,7 @@ static const option_row table[RCYI_OPTION_COUNT] = {
                                         "fp or libunwind"},
     [RCYI_OPTION_ARENA_CACHE] = {"RCY_ARENA_CACHE", 25, parse_percent,
                                  "a percentage of the peak arena count, 0 to 100"},
+    [RCYI_OPTION_GC_INCREMENTAL] = {"RCY_GC_INCREMENTAL", 0, parse_bool, BOOL_EXPECTED},
 };
 
 /* state: 0 = not read yet, 1 = value valid.  Written with release after

@@ -16,6 +16,7 @@ typedef enum rcyi_option {
     RCYI_OPTION_GC_HARD,            /* RCY_GC_HARD: full collection at every tracked allocation */
     RCYI_OPTION_TRACEMALLOC_UNWIND, /* RCY_TRACEMALLOC_UNWIND: "fp" (0) or "libunwind" (1) */
     RCYI_OPTION_ARENA_CACHE,        /* RCY_ARENA_CACHE: % of a heap's peak arenas kept empty */
+    RCYI_OPTION_GC_INCREMENTAL,     /* RCY_GC_INCREMENTAL: new heaps collect incrementally */
     RCYI_OPTION_COUNT
 } rcyi_option;
 
@@ -44,6 +45,9 @@ static inline int rcyi_option_tracemalloc_libunwind(void) {
 
 static inline int rcyi_option_gc_hard(void) {
     return rcyi_option_get(RCYI_OPTION_GC_HARD) != 0;
+}
+static inline int rcyi_option_gc_incremental(void) {
+    return rcyi_option_get(RCYI_OPTION_GC_INCREMENTAL) != 0;
 }
 
 #endif

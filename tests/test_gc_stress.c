@@ -7,8 +7,12 @@
  * finalizer runs twice; some finalizers resurrect their object (PEP 442),
  * which must then survive intact with all it reaches; a weak reference is
  * cleared when its referent is freed, and never while it is alive unless
- * the collector found it garbage first (resurrection).  RCY_GC_STRESS_SEEDS / RCY_GC_STRESS_OPS
- * make it longer. */
+ * the collector found it garbage first (resurrection).  The same runs
+ * again on incremental heaps (rcy_gc_set_incremental), with rcy_gc_step
+ * at random points, and "nothing unreachable is left" checked once whole
+ * scans of the old generation ran until one found nothing, instead of
+ * after a full collection.  RCY_GC_STRESS_SEEDS / RCY_GC_STRESS_OPS make
+ * it longer. */
 #include "testutil.h"
 
 #include <stdlib.h>
@@ -188,7 +192,54 @@ static void check(world *w, int after_full) {
     assert_int_equal(bad_finalizer_view, 0);
 }
 
-static void run_seed(unsigned seed, int ops) {
+static size_t collected_so_far(rcy_heap *h) {
+    rcy_gc_stats st = {.size = sizeof st};
+    assert_int_equal(rcy_gc_get_stats(h, &st), RCY_OK);
+    return st.generations[0].collected + st.generations[1].collected + st.generations[2].collected;
+}
+
+/* Incremental heaps: steps of random size until a whole scan (one that
+ * started after another ended: no allocation runs meanwhile, so with no
+ * young object) freed and resurrected nothing.  A scan frees the top of
+ * the garbage at least (cycles no other garbage refers to: the first of
+ * their members it takes brings all of them), so such a scan proves that
+ * nothing unreachable was left when it started. */
+static void scans_until_clean(world *w) {
+    for (int scans = 0;; scans++) {
+        assert_true(scans < 1000);
+        size_t before = collected_so_far(w->h);
+        int resurrected = npending;
+        int r;
+        while ((r = rcy_gc_step(w->h, 1 + rnd(w) % 200)) == 0)
+            ;
+        assert_int_equal(r, 1);
+        if (scans > 0 && collected_so_far(w->h) == before && npending == resurrected)
+            return;
+    }
+}
+
+/* What the run's collect operation does on an incremental heap: a step of
+ * random size mostly, sometimes the API's collections; returns whether
+ * everything unreachable must be gone now. */
+static int collect_incremental(world *w) {
+    unsigned k = rnd(w) % 10;
+    if (k < 6) {
+        assert_true(rcy_gc_step(w->h, rnd(w) % 300) >= 0);
+        return 0;
+    }
+    if (k < 8) {
+        assert_true(rcy_gc_collect(w->h, (int)(k - 6)) >= 0);
+        return 0;
+    }
+    if (k == 8) {
+        scans_until_clean(w);
+        return 1;
+    }
+    assert_true(rcy_gc_collect(w->h, 2) >= 0);
+    return 1;
+}
+
+static void run_seed(unsigned seed, int ops, int incremental) {
     world w;
     memset(&w, 0, sizeof w);
     memset(dead, 0, sizeof dead);
@@ -201,6 +252,7 @@ static void run_seed(unsigned seed, int ops) {
     w.h = rcy_heap_new(NULL);
     assert_non_null(w.h);
     rcy_gc_set_threshold(w.h, 5 + seed % 20, 1 + seed % 4, 1 + seed % 3);
+    rcy_gc_set_incremental(w.h, incremental);
     for (int op = 0; op < ops; op++) {
         unsigned r = rnd(&w) % 100;
         if (r < 25 && nobj < MAXOBJ && w.nroots < MAXROOTS) { /* new object, a root */
@@ -241,6 +293,9 @@ static void run_seed(unsigned seed, int ops) {
                 w.roots[i] = w.roots[--w.nroots];
                 rcy_decref(ptr[id]);
             }
+        } else if (incremental) {
+            check(&w, collect_incremental(&w));
+            continue;
         } else { /* collect */
             int g = (int)(rnd(&w) % 3);
             assert_true(rcy_gc_collect(w.h, g) >= 0);
@@ -259,7 +314,17 @@ static void run_seed(unsigned seed, int ops) {
             rcy_decref(ptr[w.held[--w.nheld]]);
         adopt_resurrected(&w);
     }
-    assert_true(rcy_gc_collect(w.h, 2) >= 0);
+    if (incremental) {
+        scans_until_clean(&w);
+        while (npending > 0) { /* resurrected by the last increments */
+            adopt_resurrected(&w);
+            while (w.nheld > 0)
+                rcy_decref(ptr[w.held[--w.nheld]]);
+            scans_until_clean(&w);
+        }
+    } else {
+        assert_true(rcy_gc_collect(w.h, 2) >= 0);
+    }
     check(&w, 1);
     rcy_gc_stats st = {.size = sizeof st};
     rcy_gc_get_stats(w.h, &st);
@@ -282,7 +347,20 @@ static void random_graphs_match_the_oracle(void **state) {
     int seeds = env_int("RCY_GC_STRESS_SEEDS", hard ? 10 : 40);
     int ops = env_int("RCY_GC_STRESS_OPS", 3000);
     for (int s = 1; s <= seeds; s++)
-        run_seed((unsigned)s * 7919u, ops);
+        run_seed((unsigned)s * 7919u, ops, 0);
+    assert_true(total_collected > (size_t)seeds * 10);
+    assert_true(total_resurrected > (size_t)seeds);
+}
+
+static void incremental_random_graphs_match_the_oracle(void **state) {
+    (void)state;
+    int hard = getenv("RCY_GC_HARD") && strcmp(getenv("RCY_GC_HARD"), "0") != 0;
+    int seeds = env_int("RCY_GC_STRESS_SEEDS", hard ? 10 : 40);
+    int ops = env_int("RCY_GC_STRESS_OPS", 3000);
+    total_collected = 0;
+    total_resurrected = 0;
+    for (int s = 1; s <= seeds; s++)
+        run_seed((unsigned)s * 7919u + 1u, ops, 1);
     assert_true(total_collected > (size_t)seeds * 10);
     assert_true(total_resurrected > (size_t)seeds);
 }
@@ -290,6 +368,7 @@ static void random_graphs_match_the_oracle(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(random_graphs_match_the_oracle),
+        cmocka_unit_test(incremental_random_graphs_match_the_oracle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -108,7 +108,12 @@ static void on_finalize(void *arg) {
       rcy_gc_get_referrers(f->h, NULL, 1) == NULL)                                                 \
     X(gc_get_referents_null, "rcy_gc_get_referents: objs is NULL",                                 \
       rcy_gc_get_referents(f->h, NULL, 1) == NULL)                                                 \
-    X(gc_collect_null, "rcy_gc_collect: heap is NULL", rcy_gc_collect(NULL, 0) == RCY_EINVAL)
+    X(gc_collect_null, "rcy_gc_collect: heap is NULL", rcy_gc_collect(NULL, 0) == RCY_EINVAL)      \
+    X(gc_step_null, "rcy_gc_step: heap is NULL", rcy_gc_step(NULL, 100) == RCY_EINVAL)             \
+    X(gc_set_incremental_null, "rcy_gc_set_incremental: heap is NULL",                             \
+      (rcy_gc_set_incremental(NULL, true), true))                                                  \
+    X(gc_get_incremental_null, "rcy_gc_get_incremental: heap is NULL",                             \
+      !rcy_gc_get_incremental(NULL))
 
 #define DEFINE_CASE(name, report, neutral)                                                         \
     static bool name(fixture *f) {                                                                 \

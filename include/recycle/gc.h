@@ -205,6 +205,55 @@ RCY_API bool rcy_gc_get_hard(rcy_heap *heap);
 RCY_API void rcy_gc_set_emergency(rcy_heap *heap, bool on);
 RCY_API bool rcy_gc_get_emergency(rcy_heap *heap);
 
+/* ---- incremental collection (CPython 3.14's) ------------------------- */
+
+/* C only: choose, per heap, how the old generation is collected.  Off
+ * (the default): CPython 3.13's generations, as described above.  On:
+ * bounded pauses, with CPython 3.14's incremental collection of the old
+ * generation.  Young collections run as by default; where a full
+ * collection would run (threshold2 and the long-lived rule), a SCAN of
+ * the old generation starts instead, and until it ends every automatic
+ * collection is one INCREMENT: the young generations plus a slice of the
+ * old one, taken with its transitive closure (every old object it
+ * reaches that the scan has not examined yet), collected as one set, so
+ * that a cycle is never cut by an increment's edge and no write barrier
+ * is needed.  An increment examines the young generation and about
+ * 2 * 10 / threshold1 times as many old objects (at least 512), plus the
+ * closure of the last object it takes: one connected structure of N
+ * objects is taken whole (docs/benchmarks.md measures that worst case).
+ * Each scan frees at least the top of the garbage there was when it
+ * started (the cycles no other garbage refers to); garbage that other
+ * garbage kept alive when the scan took it waits for a later scan (one
+ * per level, as in CPython 3.14), so a whole scan that frees nothing
+ * proves nothing unreachable was left; rcy_gc_collect(heap, 2) frees
+ * everything at once.  In incremental mode rcy_gc_collect(heap, 1) runs
+ * one increment (0 and 2 as by default); increments count as collections
+ * of generation 1 in rcy_gc_get_stats (candidates: their members) and in
+ * the callbacks' info; counts and thresholds keep their meaning, and the
+ * end of a scan does to them what a full collection does (count[2] = 0,
+ * the old generation's size remembered for the long-lived rule).
+ * Switching takes effect at the next automatic collection.  New heaps
+ * start incremental when the environment has RCY_GC_INCREMENTAL=1. */
+RCY_API void rcy_gc_set_incremental(rcy_heap *heap, bool on);
+RCY_API bool rcy_gc_get_incremental(rcy_heap *heap);
+
+/* C only (Lua's LUA_GCSTEP): run collection work now, at a safe point of
+ * the host's choosing, whether or not the heap is incremental and
+ * whether or not automatic collection is enabled (a host may disable it
+ * and collect only here).  Runs increments (see rcy_gc_set_incremental)
+ * until `budget` objects were examined: each young object, each object
+ * the scan's cursor passed in the old generation, and each old object an
+ * increment took; every increment examines the whole young generation
+ * and at least one pool's worth of the old one, so a step may exceed its
+ * budget by that much.  budget 0: one increment of the automatic size.
+ * Returns 1 when the step ended a scan of the old generation (every
+ * object was examined since the scan started: Lua's "cycle finished"),
+ * 0 when it did not, 0 at once when called during a collection (from a
+ * finalizer or callback), RCY_ENOMEM when the collector could not get
+ * memory for an increment (nothing changed), RCY_EINVAL for a NULL heap
+ * (reported as misuse, RCY_EMISUSE). */
+RCY_API int rcy_gc_step(rcy_heap *heap, size_t budget);
+
 /* ---- weak references ------------------------------------------------- */
 
 /* A weak reference is itself an object (drop it with rcy_decref).  It is
