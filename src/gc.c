@@ -1416,7 +1416,7 @@ static int gather_increment(collection *c) {
     }
     /* Old members carry no SUBTRACTED (it is a GEN bit they have set):
      * no acyclic proof, marking always runs. */
-    c->dir = EDGE_BACK | EDGE_FORWARD;
+    c->self_edge = 1;
     return RCY_OK;
 }
 
