@@ -15,7 +15,7 @@ pkgs_for() {
     case "$1" in
     build) echo "cmake make gcc pkg-config libdw-dev libunwind-dev libzstd-dev libprotobuf-c-dev protobuf-c-compiler zlib1g-dev" ;;
     test) echo "cmake make gcc clang pkg-config libcmocka-dev libdw-dev libunwind-dev libzstd-dev libprotobuf-c-dev protobuf-c-compiler zlib1g-dev libclang-rt-14-dev python3 valgrind golang-go" ;;
-    tools) echo "chromium heaptrack sqlite3 zstd git xz-utils openssl curl openssh-client" ;;
+    tools) echo "chromium nodejs heaptrack sqlite3 zstd git xz-utils openssl curl openssh-client" ;; # nodejs: the browser test drives chromium
     html) echo "nodejs npm" ;; # only to rebuild tools/html/dist (committed)
     bench) echo "cmake make gcc pkg-config libmimalloc-dev libgc-dev python3 valgrind heaptrack" ;;
     docs) echo "doxygen" ;;

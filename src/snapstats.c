@@ -66,10 +66,11 @@ static int tb_cmp(const rcy_traceback *a, const rcy_traceback *b) {
 }
 
 /* A grouping key: frames[0..n) of some traceback (file_only: one frame
- * with line 0). */
+ * with line 0).  total is not part of the key: for a whole traceback, the
+ * most frames any of its stacks had (> n: older frames were not kept). */
 typedef struct key {
     const rcy_frame *frames;
-    size_t n;
+    size_t n, total;
     bool file_only;
     uint64_t hash;
 } gkey;
@@ -127,9 +128,14 @@ static group *gt_get(group_tab *t, const gkey *k) {
         t->icap = ncap;
     }
     size_t j = k->hash & (t->icap - 1);
-    for (; t->idx[j]; j = (j + 1) & (t->icap - 1))
-        if (key_eq(&t->g[t->idx[j] - 1].k, k))
-            return &t->g[t->idx[j] - 1];
+    for (; t->idx[j]; j = (j + 1) & (t->icap - 1)) {
+        group *g = &t->g[t->idx[j] - 1];
+        if (key_eq(&g->k, k)) {
+            if (k->total > g->k.total)
+                g->k.total = k->total;
+            return g;
+        }
+    }
     if (t->n == t->cap) {
         size_t ncap = t->cap ? t->cap * 2 : 64;
         group *ng = realloc(t->g, ncap * sizeof *ng);
@@ -174,9 +180,10 @@ static int group_snapshot(group_tab *t, const rcy_snapshot *s, rcy_key_type kt, 
             if (kt == RCY_KEY_TRACEBACK) {
                 k.frames = tb->frames;
                 k.n = tb->nframe;
+                k.total = tb->total_nframe;
             } else {
                 k.frames = &tb->frames[f];
-                k.n = 1;
+                k.n = k.total = 1;
             }
             k.hash = key_hash(k.frames, k.n, file_only);
             group *g = gt_get(t, &k);
@@ -275,7 +282,7 @@ static int result_fill(result *r, group *const *gs, size_t n) {
         const gkey *ky = &gs[i]->k;
         r->tbs[i].frames = &r->frames[k];
         r->tbs[i].nframe = ky->n;
-        r->tbs[i].total_nframe = ky->n;
+        r->tbs[i].total_nframe = ky->total > ky->n ? ky->total : ky->n;
         for (size_t f = 0; f < ky->n; f++, k++) {
             const rcy_frame *src = &ky->frames[f];
             r->frames[k] = *src;

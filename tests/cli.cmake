@@ -81,13 +81,17 @@ if(NOT RCY_SANITIZE)
   add_test(NAME cli_heaptrack COMMAND bash ${RCY_CLI_DIR}/heaptrack.sh)
   set_tests_properties(cli_heaptrack PROPERTIES TIMEOUT 600 ENVIRONMENT "${RCY_CLI_ENV}"
     SKIP_RETURN_CODE 77)
+  # The report in headless Chromium; its views (tabs, search, bottom-up)
+  # driven through the DevTools protocol on examples/leaky's report.
   add_test(NAME cli_html_chromium COMMAND bash ${RCY_CLI_DIR}/chromium.sh)
-  set_tests_properties(cli_html_chromium PROPERTIES TIMEOUT 300 ENVIRONMENT "${RCY_CLI_ENV}"
-    SKIP_RETURN_CODE 77)
-  # The HTML chart's rules (unit, note placement) under node, when installed.
+  set_tests_properties(cli_html_chromium PROPERTIES TIMEOUT 600
+    ENVIRONMENT "${RCY_CLI_ENV};LEAKY=$<TARGET_FILE:leaky_traced>" SKIP_RETURN_CODE 77)
+  # The HTML chart's rules (unit, note placement) and the call tree's views
+  # (flame graphs, search total, bottom-up) under node, when installed.
   find_program(RCY_NODE node)
   if(RCY_NODE)
     add_test(NAME cli_html_chart COMMAND ${RCY_NODE} ${RCY_CLI_DIR}/html_chart.mjs)
+    add_test(NAME cli_html_stacks COMMAND ${RCY_NODE} ${RCY_CLI_DIR}/html_stacks.mjs)
   endif()
   add_test(NAME cli_html_bundle COMMAND bash ${RCY_CLI_DIR}/html_bundle.sh)
   set_tests_properties(cli_html_bundle PROPERTIES TIMEOUT 300 ENVIRONMENT "${RCY_CLI_ENV}"

@@ -54,8 +54,9 @@ void cli_put_text(FILE *out, const char *s, bool newlines);
 /* Load a snapshot file, printing one clear line on failure. */
 rcy_snapshot *cli_load(const char *path);
 /* The traces at s's peak of traced memory (top, diff and export --peak),
- * or NULL after saying why `file` holds none.  Without a copy at peak, a
- * run that ended at its peak has them all the same: the traces at exit. */
+ * or NULL after saying why `file` holds none (nothing said when file is
+ * NULL).  Without a copy at peak, a run that ended at its peak has them
+ * all the same: the traces at exit. */
 const rcy_snapshot *cli_peak_traces(const rcy_snapshot *s, const char *file);
 
 /* ---- progress bar on a terminal (progress.c) ---------------------- */
@@ -91,10 +92,43 @@ bool cli_find_program(const char *file, char *out, size_t len, int *err);
 
 /* ---- the report model and its renderers (render.c) ---------------- */
 
-/* One node of the flame graph: a frame name, the bytes under it. */
+/* The values the report keeps per call stack: one flame graph (and
+ * bottom-up table) each in the HTML page.  The JSON names them (metric
+ * names below, in this order). */
+typedef enum cli_metric {
+    CLI_M_PEAK_BYTES,  /* live at the peak of traced memory */
+    CLI_M_PEAK_BLOCKS, /* (the per traceback aggregates' counts) */
+    CLI_M_ALLOCS,      /* per call site counters, over the whole run */
+    CLI_M_ALLOCATED,
+    CLI_M_TEMPORARY,
+    CLI_M_EXIT_BYTES, /* still allocated at exit */
+    CLI_M_EXIT_BLOCKS,
+    CLI_M_LOST_BYTES, /* definitely lost at exit, minus the built-in suppressions */
+    CLI_M_LOST_BLOCKS,
+    CLI_NMETRICS
+} cli_metric;
+extern const char *const cli_metric_names[CLI_NMETRICS];
+
+/* The distinct frames of a report, each once: its label in the flame
+ * graph ("parse (conf.c:12)") and its function, which the bottom-up table
+ * groups by (the label when the function is unknown). */
+typedef struct cli_frames {
+    char **label, **func;
+    size_t n, cap;
+    uint32_t *slot; /* open addressing on label: index + 1, 0 = empty */
+    size_t nslot;
+} cli_frames;
+
+/* The frame id of label (added when new), or UINT32_MAX on out of memory. */
+uint32_t cli_frame_id(cli_frames *f, const char *label, const char *func);
+
+/* One node of the call tree: a frame, and each value summed over the
+ * stacks through it.  A node's value never exceeds its parent's (per
+ * metric): the JSON prunes whole subtrees by that. */
 typedef struct cli_flame {
-    char *name;
-    uint64_t value;
+    uint32_t frame; /* a cli_frames id; UINT32_MAX for the root ("all") */
+    uint64_t v[CLI_NMETRICS];
+    struct cli_flame *parent;
     struct cli_flame *children; /* first child  */
     struct cli_flame *next;     /* next sibling */
 } cli_flame;
@@ -103,7 +137,17 @@ typedef struct cli_row {
     char *where; /* "file.c:12" */
     char *text;  /* tracemalloc's line, e.g. "file.c:12: size=..., count=..., ..." */
     uint64_t size, count;
+    uint64_t allocations, allocated, temporary; /* a counters table's */
 } cli_row;
+
+/* One table of top lines in the page. */
+typedef struct cli_table {
+    const char *id, *title; /* static strings */
+    bool counters;          /* rows show the per call site counters */
+    const char *empty;      /* static: what an empty table says */
+    cli_row *rows;
+    size_t nrows;
+} cli_table;
 
 typedef struct cli_report {
     char *title;
@@ -113,17 +157,23 @@ typedef struct cli_report {
     const rcy_sample *samples; /* borrowed */
     size_t nsamples;
     bool have_peak;
-    double peak_t;    /* seconds */
-    uint64_t peak;    /* bytes */
-    cli_flame *flame; /* root, or NULL */
-    cli_row *top_peak, *top_exit;
-    size_t ntop_peak, ntop_exit;
+    double peak_t; /* seconds */
+    uint64_t peak; /* bytes */
+    /* which metrics the file has: the traces at peak, the per call site
+     * counters, the leak classes */
+    bool have_peak_traces, have_counters, have_leaks;
+    cli_frames frames;
+    cli_flame *flame; /* the call tree's root, or NULL */
+    cli_table tables[8];
+    size_t ntables;
 } cli_report;
 
-/* Add a child named `name` under parent (merging with an existing one) and
- * add value to it; returns the child or NULL on out of memory. */
-cli_flame *cli_flame_add(cli_flame *parent, const char *name, uint64_t value);
-cli_flame *cli_flame_new(const char *name);
+/* The child of parent for frame (created when new); NULL on out of
+ * memory.  Values are added with cli_flame_add_value. */
+cli_flame *cli_flame_child(cli_flame *parent, uint32_t frame);
+/* Add value to metric m of node and of every ancestor (saturating). */
+void cli_flame_add_value(cli_flame *node, cli_metric m, uint64_t value);
+cli_flame *cli_flame_new(uint32_t frame);
 void cli_flame_free(cli_flame *f);
 void cli_report_clear(cli_report *r);
 

@@ -128,6 +128,8 @@ const rcy_snapshot *cli_peak_traces(const rcy_snapshot *s, const char *file) {
     if (c && c->current >= c->peak)
         return s;
     const char *tool = rcy_snapshot_get_info(s, "tool");
+    if (!file)
+        return NULL;
     if (tool && strncmp(tool, "recycle run", 11) == 0)
         cli_error("%s holds no traces at peak: recycle run copies them when traced memory drops "
                   "after growing by more than 1/64, and it never did in this run",

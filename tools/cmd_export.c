@@ -9,8 +9,15 @@
  *             it (frames on ';', the count after the last space).  A stack
  *             whose oldest frames were not kept starts with "[truncated]".
  *  pprof      pprof's profile.proto (tools/pprof.proto), gzip-compressed,
- *             sample types inuse_space/bytes and inuse_objects/count.  It
+ *             sample types inuse_space/bytes and inuse_objects/count, and
+ *             from the per call site counters (a file that has them, not
+ *             --peak) alloc_space/bytes, alloc_objects/count and
+ *             temporary_objects/count; one sample per distinct stack.  It
  *             needs protobuf-c and zlib at build time (RCY_HAVE_PPROF).
+ *
+ * --sample picks the value: the collapsed lines' number, pprof's default
+ * sample type.  The counters cover the whole run; the live blocks are
+ * those at exit (or at the peak).
  *
  * Both are built in memory and written at once: to -o OUT through
  * rcy_file_write (never half a file), else to stdout. */
@@ -31,51 +38,74 @@
 
 static const char export_usage[] =
     "usage: recycle export FILE [--format collapsed|pprof] [--output OUT]\n"
-    "                           [--peak]\n"
+    "                           [--sample TYPE] [--peak]\n"
     "\n"
-    "The blocks still allocated at exit (or live at the peak), by call\n"
-    "stack, in a format other tools read:\n"
-    "  collapsed  outer;...;inner BYTES lines for flamegraph.pl, speedscope\n"
+    "The blocks still allocated at exit (or live at the peak), and the\n"
+    "allocations counted over the whole run, by call stack, in a format\n"
+    "other tools read:\n"
+    "  collapsed  outer;...;inner VALUE lines for flamegraph.pl, speedscope\n"
     "             and inferno (the default)\n"
-    "  pprof      gzipped profile.proto for go tool pprof (inuse_space and\n"
-    "             inuse_objects)\n"
+    "  pprof      gzipped profile.proto for go tool pprof, with every sample\n"
+    "             type the file has\n"
     "\n"
     "  -f, --format FMT   collapsed (default) or pprof\n"
     "  -o, --output OUT   write OUT instead of standard output\n"
+    "  -s, --sample TYPE  the value: inuse_space (bytes live, the default),\n"
+    "                     inuse_objects (blocks live), alloc_space (bytes\n"
+    "                     allocated over the run), alloc_objects (allocations)\n"
+    "                     or temporary_objects (temporary allocations); for\n"
+    "                     pprof, its default sample type\n"
     "  -p, --peak         the traces at the moment of peak traced memory\n"
-    "                     instead of those still allocated at exit\n"
+    "                     instead of those still allocated at exit (inuse_*\n"
+    "                     samples only)\n"
     "  -h, --help         this help\n"
     "\n"
-    "Exit status: 0 done, 1 the file is missing or corrupt or OUT cannot be\n"
-    "written, 2 bad usage (or pprof in a build without protobuf-c).\n";
+    "Exit status: 0 done, 1 the file is missing or corrupt, has no per call\n"
+    "site counters for an alloc_* or temporary_objects sample, or OUT cannot\n"
+    "be written, 2 bad usage (or pprof in a build without protobuf-c).\n";
 
 typedef enum { FORMAT_COLLAPSED, FORMAT_PPROF } export_format;
+
+/* The values a stack carries, in pprof's order of sample types.  The first
+ * two are the live blocks; the others, the per call site counters. */
+enum { V_INUSE_SPACE, V_INUSE_OBJECTS, V_ALLOC_SPACE, V_ALLOC_OBJECTS, V_TEMPORARY, NVALUES };
+#define NLIVE_VALUES 2
+static const struct {
+    const char *name, *unit;
+} sample_types[NVALUES] = {{"inuse_space", "bytes"},
+                           {"inuse_objects", "count"},
+                           {"alloc_space", "bytes"},
+                           {"alloc_objects", "count"},
+                           {"temporary_objects", "count"}};
 
 typedef struct export_opts {
     export_format format;
     const char *output, *file;
+    int sample; /* a V_ index */
     bool peak;
 } export_opts;
 
 /* Returns -1 to go on, else the exit code.  The format is checked after
  * the loop, so `--format X --help` prints the usage as for every option. */
 static int parse_export_opts(int argc, char **argv, export_opts *o) {
-    static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
-                                         {"output", required_argument, NULL, 'o'},
-                                         {"peak", no_argument, NULL, 'p'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *format = "collapsed";
+    static const struct option opts[] = {
+        {"format", required_argument, NULL, 'f'}, {"output", required_argument, NULL, 'o'},
+        {"sample", required_argument, NULL, 's'}, {"peak", no_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    const char *format = "collapsed", *sample = sample_types[V_INUSE_SPACE].name;
     int c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "f:o:ph", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "f:o:s:ph", opts, NULL)) != -1) {
         switch (c) {
         case 'f':
             format = optarg;
             break;
         case 'o':
             o->output = optarg;
+            break;
+        case 's':
+            sample = optarg;
             break;
         case 'p':
             o->peak = true;
@@ -93,6 +123,20 @@ static int parse_export_opts(int argc, char **argv, export_opts *o) {
         o->format = FORMAT_PPROF;
     } else {
         cli_error("--format: expected collapsed or pprof, got '%s'", format);
+        return CLI_EUSAGE;
+    }
+    for (o->sample = 0; o->sample < NVALUES; o->sample++)
+        if (strcmp(sample, sample_types[o->sample].name) == 0)
+            break;
+    if (o->sample == NVALUES) {
+        cli_error("--sample: expected inuse_space, inuse_objects, alloc_space, alloc_objects or "
+                  "temporary_objects, got '%s'",
+                  sample);
+        return CLI_EUSAGE;
+    }
+    if (o->peak && o->sample >= NLIVE_VALUES) {
+        /* the counters cover the whole run, not the moment of the peak */
+        cli_error("--sample %s cannot be used with --peak", sample);
         return CLI_EUSAGE;
     }
     if (argc - optind != 1) {
@@ -117,12 +161,11 @@ static int parse_export_opts(int argc, char **argv, export_opts *o) {
 
 /* ---- the live blocks by call stack -------------------------------------- */
 
-/* Bytes and blocks of one traceback.  Grouped here rather than with
- * rcy_snapshot_statistics, whose tracebacks do not keep total_nframe (a
- * stack cut at the frame limit must stay marked as such). */
+/* The values of one traceback: its live blocks' bytes and count, or its
+ * per call site counters (one entry each; the writers merge equal stacks). */
 typedef struct stack_total {
-    const rcy_traceback *tb; /* owned by the snapshot */
-    uint64_t bytes, blocks;
+    const rcy_traceback *tb; /* owned by the snapshot or the counters' stats */
+    uint64_t v[NVALUES];
     size_t first; /* index of its first trace: the output's order */
 } stack_total;
 
@@ -143,27 +186,38 @@ static uint64_t sat_add(uint64_t a, uint64_t b) {
     return __builtin_add_overflow(a, b, &r) ? UINT64_MAX : r;
 }
 
-/* The traces of s summed per traceback (malloc'd, *n set); NULL on out of
- * memory. */
-static stack_total *group_by_stack(const rcy_snapshot *s, size_t *n) {
-    size_t nt = 0;
+/* The traces of s summed per traceback, then (when counters is not NULL)
+ * one entry per call stack of the counters with allocations (malloc'd, *n
+ * set); NULL on out of memory. */
+static stack_total *group_by_stack(const rcy_snapshot *s, const rcy_stats *counters, size_t *n) {
+    size_t nt = 0, nc = counters ? counters->len : 0;
     const rcy_trace *traces = rcy_snapshot_traces(s, &nt);
-    stack_total *g = malloc((nt ? nt : 1) * sizeof *g);
+    stack_total *g = calloc(nt + nc ? nt + nc : 1, sizeof *g);
     if (!g)
         return NULL;
     for (size_t i = 0; i < nt; i++)
-        g[i] = (stack_total){traces[i].traceback, traces[i].size, traces[i].count, i};
+        g[i] = (stack_total){
+            .tb = traces[i].traceback, .v = {traces[i].size, traces[i].count}, .first = i};
     qsort(g, nt, sizeof *g, cmp_stack_tb);
     size_t out = 0;
     for (size_t i = 0; i < nt; i++) {
         if (out > 0 && g[out - 1].tb == g[i].tb) {
-            g[out - 1].bytes = sat_add(g[out - 1].bytes, g[i].bytes);
-            g[out - 1].blocks = sat_add(g[out - 1].blocks, g[i].blocks);
+            for (int k = 0; k < NLIVE_VALUES; k++)
+                g[out - 1].v[k] = sat_add(g[out - 1].v[k], g[i].v[k]);
         } else {
             g[out++] = g[i];
         }
     }
     qsort(g, out, sizeof *g, cmp_stack_first); /* the same file, the same bytes out */
+    for (size_t i = 0; i < nc; i++) {
+        const rcy_statistic *it = &counters->items[i];
+        if (it->allocations)
+            g[out++] = (stack_total){
+                .tb = it->traceback,
+                .v = {0, 0, it->allocated, it->allocations, it->temporary},
+                .first = nt + i,
+            };
+    }
     *n = out;
     return g;
 }
@@ -201,7 +255,8 @@ static void put_frame_name(FILE *out, const rcy_frame *f, bool collapsed) {
 
 typedef struct stack_line {
     char *text; /* "outer;...;inner" */
-    uint64_t bytes;
+    uint64_t value;
+    bool shown; /* a line even with value 0: a live stack of 0-byte blocks */
 } stack_line;
 
 static int cmp_stack_line(const void *a, const void *b) {
@@ -230,26 +285,31 @@ static char *collapse(const rcy_traceback *tb) {
 }
 
 /* Distinct stacks (two tracebacks that differ only in line numbers give
- * the same text and one line), sorted, with their bytes. */
-static int write_collapsed(const stack_total *st, size_t n, FILE *out) {
+ * the same text and one line), sorted, with their value of the sample. */
+static int write_collapsed(const stack_total *st, size_t n, int sample, FILE *out) {
     stack_line *lines = calloc(n ? n : 1, sizeof *lines);
     if (!lines)
         return -1;
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         lines[i].text = collapse(st[i].tb);
-        lines[i].bytes = st[i].bytes;
+        lines[i].value = st[i].v[sample];
+        lines[i].shown = st[i].v[sample] || (sample < NLIVE_VALUES && st[i].v[V_INUSE_OBJECTS]);
         if (!lines[i].text)
             rc = -1;
     }
     if (rc == 0) {
         qsort(lines, n, sizeof *lines, cmp_stack_line);
         for (size_t i = 0; i < n;) {
-            uint64_t bytes = 0;
+            uint64_t value = 0;
+            bool shown = false;
             size_t j = i;
-            for (; j < n && strcmp(lines[j].text, lines[i].text) == 0; j++)
-                bytes = sat_add(bytes, lines[j].bytes);
-            fprintf(out, "%s %" PRIu64 "\n", lines[i].text, bytes);
+            for (; j < n && strcmp(lines[j].text, lines[i].text) == 0; j++) {
+                value = sat_add(value, lines[j].value);
+                shown |= lines[j].shown;
+            }
+            if (shown)
+                fprintf(out, "%s %" PRIu64 "\n", lines[i].text, value);
             i = j;
         }
     }
@@ -317,7 +377,9 @@ static bool id_map_grow(id_map *m) {
 typedef struct pprof_builder {
     RcyPprof__Profile p;
     id_map strings, functions, locations, mappings;
-    size_t cap_str, cap_fn, cap_loc, cap_map;
+    id_map samples; /* a stack's location ids ("1,2,3") to its sample's index + 1 */
+    size_t cap_str, cap_fn, cap_loc, cap_map, cap_sample;
+    size_t nvalues; /* sample types written: 2, or NVALUES with the counters */
     bool oom;
 } pprof_builder;
 
@@ -510,27 +572,54 @@ static RcyPprof__ValueType *value_type(pprof_builder *b, const char *type, const
     return vt;
 }
 
-static void add_sample(pprof_builder *b, const stack_total *st, size_t *cap) {
+/* The sample of st's stack (one per distinct list of locations: a live
+ * stack and its counters are one sample), with st's values added. */
+static void add_sample(pprof_builder *b, const stack_total *st) {
     const rcy_traceback *tb = st->tb;
-    RcyPprof__Sample *smp = malloc(sizeof *smp);
     uint64_t *ids = malloc((tb->nframe ? tb->nframe : 1) * sizeof *ids);
-    int64_t *values = malloc(2 * sizeof *values);
-    if (!smp || !ids || !values || !push((void ***)&b->p.sample, &b->p.n_sample, cap, smp)) {
-        free(smp);
+    char *key = NULL;
+    size_t keylen = 0;
+    FILE *m = ids ? open_memstream(&key, &keylen) : NULL;
+    if (!m) {
         free(ids);
-        free(values);
         b->oom = true;
         return;
     }
-    *smp = (RcyPprof__Sample)RCY_PPROF__SAMPLE__INIT;
-    for (size_t k = 0; k < tb->nframe; k++) /* innermost first, as pprof wants */
+    for (size_t k = 0; k < tb->nframe; k++) { /* innermost first, as pprof wants */
         ids[k] = location_id(b, &tb->frames[k]);
-    smp->location_id = ids;
-    smp->n_location_id = tb->nframe;
-    values[0] = st->bytes > INT64_MAX ? INT64_MAX : (int64_t)st->bytes;
-    values[1] = st->blocks > INT64_MAX ? INT64_MAX : (int64_t)st->blocks;
-    smp->value = values;
-    smp->n_value = 2;
+        fprintf(m, "%" PRIu64 ",", ids[k]);
+    }
+    bool fresh = false;
+    uint64_t at = fclose(m) == 0 ? lookup(b, &b->samples, key, b->p.n_sample + 1, &fresh) : 0;
+    free(key);
+    if (at == 0) {
+        free(ids);
+        b->oom = true;
+        return;
+    }
+    RcyPprof__Sample *smp = fresh ? malloc(sizeof *smp) : b->p.sample[at - 1];
+    int64_t *values = fresh ? calloc(b->nvalues, sizeof *values) : NULL;
+    if (fresh &&
+        (!smp || !values || !push((void ***)&b->p.sample, &b->p.n_sample, &b->cap_sample, smp))) {
+        free(smp);
+        free(values);
+        free(ids);
+        b->oom = true;
+        return;
+    }
+    if (fresh) {
+        *smp = (RcyPprof__Sample)RCY_PPROF__SAMPLE__INIT;
+        smp->location_id = ids;
+        smp->n_location_id = tb->nframe;
+        smp->value = values;
+        smp->n_value = b->nvalues;
+    } else {
+        free(ids);
+    }
+    for (size_t k = 0; k < b->nvalues; k++) {
+        uint64_t v = sat_add((uint64_t)smp->value[k], st->v[k]);
+        smp->value[k] = v > INT64_MAX ? INT64_MAX : (int64_t)v;
+    }
 }
 
 static void builder_free(pprof_builder *b) {
@@ -564,6 +653,7 @@ static void builder_free(pprof_builder *b) {
     id_map_free(&b->functions);
     id_map_free(&b->locations);
     id_map_free(&b->mappings);
+    id_map_free(&b->samples);
 }
 
 /* gzip (deflate with a gzip header: windowBits 15 + 16) to out. */
@@ -593,23 +683,24 @@ static int write_gzip(const uint8_t *data, size_t len, FILE *out) {
     return rc == 0 && zr == Z_STREAM_END ? 0 : -1;
 }
 
-static int write_pprof(const rcy_snapshot *s, const stack_total *st, size_t n, const char *file,
-                       bool peak, FILE *out) {
-    pprof_builder b = {.p = RCY_PPROF__PROFILE__INIT};
-    size_t cap_sample = 0, cap_vt = 0;
+static int write_pprof(const rcy_snapshot *s, const stack_total *st, size_t n, const export_opts *o,
+                       bool counters, FILE *out) {
+    pprof_builder b = {.p = RCY_PPROF__PROFILE__INIT, .nvalues = counters ? NVALUES : NLIVE_VALUES};
+    size_t cap_vt = 0;
+    bool peak = o->peak;
+    const char *file = o->file;
     intern(&b, ""); /* index 0 is the empty string */
-    RcyPprof__ValueType *types[2] = {value_type(&b, "inuse_space", "bytes"),
-                                     value_type(&b, "inuse_objects", "count")};
-    for (size_t i = 0; i < 2; i++) {
-        if (!types[i] || !push((void ***)&b.p.sample_type, &b.p.n_sample_type, &cap_vt, types[i])) {
-            free(types[i]);
+    for (size_t i = 0; i < b.nvalues; i++) {
+        RcyPprof__ValueType *t = value_type(&b, sample_types[i].name, sample_types[i].unit);
+        if (!t || !push((void ***)&b.p.sample_type, &b.p.n_sample_type, &cap_vt, t)) {
+            free(t);
             b.oom = true;
         }
     }
-    b.p.default_sample_type = intern(&b, "inuse_space");
+    b.p.default_sample_type = intern(&b, sample_types[o->sample].name);
     add_mappings(&b, s);
     for (size_t i = 0; i < n && !b.oom; i++)
-        add_sample(&b, &st[i], &cap_sample);
+        add_sample(&b, &st[i]);
 
     size_t ns = 0;
     const rcy_sample *tl = rcy_snapshot_timeline(s, &ns);
@@ -617,8 +708,9 @@ static int write_pprof(const rcy_snapshot *s, const stack_total *st, size_t n, c
         b.p.duration_nanos = (int64_t)tl[ns - 1].time_ns;
     char *note = NULL;
     const char *cmd = rcy_snapshot_get_info(s, "command");
-    if (asprintf(&note, "recycle export of %s: %s", file,
-                 peak ? "live at the peak of traced memory" : "still allocated at exit") >= 0) {
+    if (asprintf(&note, "recycle export of %s: inuse_* %s%s", file,
+                 peak ? "live at the peak of traced memory" : "still allocated at exit",
+                 counters ? "; alloc_*, temporary_objects over the whole run" : "") >= 0) {
         int64_t *c = malloc(2 * sizeof *c);
         if (c) {
             c[b.p.n_comment++] = intern(&b, note);
@@ -675,9 +767,22 @@ int cmd_export(int argc, char **argv) {
     rcy_snapshot *s = cli_load(o.file);
     if (!s)
         return CLI_EFILE;
+    if (o.sample >= NLIVE_VALUES && !rcy_snapshot_has_site_counters(s)) {
+        cli_error("--sample %s: %s has no per call site counters (written by a recycle before "
+                  "format 1.2)",
+                  sample_types[o.sample].name, o.file);
+        rcy_snapshot_free(s);
+        return CLI_EFILE;
+    }
+    /* pprof gets every sample type the file has; collapsed only the one */
+    bool counters = !o.peak && rcy_snapshot_has_site_counters(s) &&
+                    (o.format == FORMAT_PPROF || o.sample >= NLIVE_VALUES);
+    rcy_stats *cs =
+        counters ? rcy_snapshot_statistics_by(s, RCY_KEY_TRACEBACK, false, RCY_ORDER_ALLOCATIONS)
+                 : NULL;
     const rcy_snapshot *src = o.peak ? cli_peak_traces(s, o.file) : s;
     size_t n = 0;
-    stack_total *st = src ? group_by_stack(src, &n) : NULL;
+    stack_total *st = src && (cs || !counters) ? group_by_stack(src, cs, &n) : NULL;
     if (src && !st)
         cli_error("out of memory");
     rc = CLI_EFILE;
@@ -687,10 +792,10 @@ int cmd_export(int argc, char **argv) {
     if (m) {
         int wr;
 #ifdef RCY_HAVE_PPROF
-        wr = o.format == FORMAT_PPROF ? write_pprof(s, st, n, o.file, o.peak, m)
-                                      : write_collapsed(st, n, m);
+        wr = o.format == FORMAT_PPROF ? write_pprof(s, st, n, &o, counters, m)
+                                      : write_collapsed(st, n, o.sample, m);
 #else
-        wr = write_collapsed(st, n, m);
+        wr = write_collapsed(st, n, o.sample, m);
 #endif
         if (fclose(m) == 0 && wr == 0)
             rc = emit(&o, data, len);
@@ -699,6 +804,7 @@ int cmd_export(int argc, char **argv) {
         free(data);
     }
     free(st);
+    rcy_stats_free(cs);
     rcy_snapshot_free(s);
     return rc;
 }

@@ -14,37 +14,106 @@
 
 /* ---- the model ---------------------------------------------------- */
 
-cli_flame *cli_flame_new(const char *name) {
-    cli_flame *f = calloc(1, sizeof *f);
-    if (!f)
-        return NULL;
-    f->name = strdup(name);
-    if (!f->name) {
-        free(f);
-        return NULL;
+const char *const cli_metric_names[CLI_NMETRICS] = {"peak_bytes",  "peak_blocks", "allocations",
+                                                    "allocated",   "temporary",   "exit_bytes",
+                                                    "exit_blocks", "lost_bytes",  "lost_blocks"};
+
+static uint64_t hash_str(const char *s) {
+    uint64_t h = 1469598103934665603u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+static bool frames_grow(cli_frames *f) {
+    size_t nslot = f->nslot ? f->nslot * 2 : 256;
+    uint32_t *slot = calloc(nslot, sizeof *slot);
+    if (!slot)
+        return false;
+    for (size_t i = 0; i < f->n; i++) {
+        size_t j = (size_t)hash_str(f->label[i]) & (nslot - 1);
+        while (slot[j])
+            j = (j + 1) & (nslot - 1);
+        slot[j] = (uint32_t)i + 1;
     }
+    free(f->slot);
+    f->slot = slot;
+    f->nslot = nslot;
+    return true;
+}
+
+uint32_t cli_frame_id(cli_frames *f, const char *label, const char *func) {
+    if ((f->n + 1) * 2 > f->nslot && (f->n >= UINT32_MAX - 1 || !frames_grow(f)))
+        return UINT32_MAX;
+    size_t j = (size_t)hash_str(label) & (f->nslot - 1);
+    for (; f->slot[j]; j = (j + 1) & (f->nslot - 1))
+        if (strcmp(f->label[f->slot[j] - 1], label) == 0)
+            return f->slot[j] - 1;
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 256;
+        char **l = realloc(f->label, cap * sizeof *l);
+        if (!l)
+            return UINT32_MAX;
+        f->label = l;
+        char **fn = realloc(f->func, cap * sizeof *fn);
+        if (!fn)
+            return UINT32_MAX;
+        f->func = fn;
+        f->cap = cap;
+    }
+    char *lc = strdup(label), *fc = strdup(func ? func : label);
+    if (!lc || !fc) {
+        free(lc);
+        free(fc);
+        return UINT32_MAX;
+    }
+    f->label[f->n] = lc;
+    f->func[f->n] = fc;
+    f->slot[j] = (uint32_t)f->n + 1;
+    return (uint32_t)f->n++;
+}
+
+static void frames_free(cli_frames *f) {
+    for (size_t i = 0; i < f->n; i++) {
+        free(f->label[i]);
+        free(f->func[i]);
+    }
+    free(f->label);
+    free(f->func);
+    free(f->slot);
+}
+
+cli_flame *cli_flame_new(uint32_t frame) {
+    cli_flame *f = calloc(1, sizeof *f);
+    if (f)
+        f->frame = frame;
     return f;
 }
 
-cli_flame *cli_flame_add(cli_flame *parent, const char *name, uint64_t value) {
+cli_flame *cli_flame_child(cli_flame *parent, uint32_t frame) {
     cli_flame **link = &parent->children;
     for (cli_flame *c = parent->children; c; link = &c->next, c = c->next) {
-        if (strcmp(c->name, name) == 0) {
+        if (c->frame == frame) {
             /* Move to the front: stacks sharing a prefix come in runs. */
             *link = c->next;
             c->next = parent->children;
             parent->children = c;
-            c->value += value;
             return c;
         }
     }
-    cli_flame *c = cli_flame_new(name);
+    cli_flame *c = cli_flame_new(frame);
     if (!c)
         return NULL;
-    c->value = value;
+    c->parent = parent;
     c->next = parent->children;
     parent->children = c;
     return c;
+}
+
+void cli_flame_add_value(cli_flame *node, cli_metric m, uint64_t value) {
+    for (; node; node = node->parent)
+        if (__builtin_add_overflow(node->v[m], value, &node->v[m]))
+            node->v[m] = UINT64_MAX;
 }
 
 void cli_flame_free(cli_flame *f) {
@@ -60,7 +129,6 @@ void cli_flame_free(cli_flame *f) {
             continue;
         }
         cli_flame *next = f->next;
-        free(f->name);
         free(f);
         f = next;
     }
@@ -81,8 +149,9 @@ void cli_report_clear(cli_report *r) {
         free(r->summary[i][1]);
     }
     cli_flame_free(r->flame);
-    rows_free(r->top_peak, r->ntop_peak);
-    rows_free(r->top_exit, r->ntop_exit);
+    frames_free(&r->frames);
+    for (size_t i = 0; i < r->ntables; i++)
+        rows_free(r->tables[i].rows, r->tables[i].nrows);
     memset(r, 0, sizeof *r);
 }
 
@@ -524,38 +593,52 @@ int cli_render_svg(const cli_report *r, FILE *out) {
 
 /* ---- JSON --------------------------------------------------------- */
 
-static void json_flame_open(FILE *out, const cli_flame *f) {
-    fputs("{\"name\":", out);
-    cli_json_string(out, f->name);
-    fprintf(out, ",\"value\":%" PRIu64, f->value);
+/* A node is drawn when one of its values is at least 1/20000 of the
+ * whole (thinner ones stay in their parent's width).  Children never
+ * exceed their parent, so a node left out takes its subtree with it. */
+static bool node_shown(const cli_flame *n, const uint64_t *min) {
+    for (int m = 0; m < CLI_NMETRICS; m++)
+        if (n->v[m] && n->v[m] >= min[m])
+            return true;
+    return false;
 }
 
-/* Depth first with a stack of our own, not the C stack: a real stack of
- * 65,535 frames (or a crafted one of a million) is that many levels. */
-static int json_flame(FILE *out, const cli_flame *root, uint64_t min) {
+static void json_node(FILE *out, size_t i, long parent, const cli_flame *n) {
+    fprintf(out, "%s[%ld,%ld", i ? "," : "", parent, n->frame == UINT32_MAX ? -1L : (long)n->frame);
+    for (int m = 0; m < CLI_NMETRICS; m++)
+        fprintf(out, ",%" PRIu64, n->v[m]);
+    fputc(']', out);
+}
+
+/* The call tree as rows [parent, frame, values...] in preorder (a parent
+ * before its children, the root first with parent and frame -1), so the
+ * page rebuilds it without recursion: a real stack of 65,535 frames (or a
+ * crafted one of a million) is that many levels. */
+static int json_tree(FILE *out, const cli_flame *root) {
     typedef struct level {
         const cli_flame *next; /* the next child to write */
-        bool opened;           /* ",\"children\":[" written */
+        size_t index;          /* the parent's row */
     } level;
-    size_t cap = 256, n = 0;
+    uint64_t min[CLI_NMETRICS];
+    for (int m = 0; m < CLI_NMETRICS; m++)
+        min[m] = root->v[m] / 20000 ? root->v[m] / 20000 : 1;
+    size_t cap = 256, n = 0, rows = 0;
     level *st = malloc(cap * sizeof *st);
     if (!st)
         return -1;
-    json_flame_open(out, root);
-    st[n++] = (level){root->children, false};
+    fputc('[', out);
+    json_node(out, rows++, -1, root);
+    st[n++] = (level){root->children, 0};
     while (n) {
         level *t = &st[n - 1];
         const cli_flame *c = t->next;
-        while (c && c->value < min)
-            c = c->next; /* too thin to see: stays in the parent's width */
+        while (c && !node_shown(c, min))
+            c = c->next;
         if (!c) {
-            fputs(t->opened ? "]}" : "}", out);
             n--;
             continue;
         }
         t->next = c->next;
-        fputs(t->opened ? "," : ",\"children\":[", out);
-        t->opened = true;
         if (n == cap) {
             level *ns = realloc(st, 2 * cap * sizeof *st);
             if (!ns) {
@@ -565,9 +648,11 @@ static int json_flame(FILE *out, const cli_flame *root, uint64_t min) {
             st = ns;
             cap *= 2;
         }
-        json_flame_open(out, c);
-        st[n++] = (level){c->children, false};
+        size_t me = rows++;
+        json_node(out, me, (long)st[n - 1].index, c);
+        st[n++] = (level){c->children, me};
     }
+    fputc(']', out);
     free(st);
     return 0;
 }
@@ -579,7 +664,46 @@ static void json_rows(FILE *out, const cli_row *rows, size_t n) {
         cli_json_string(out, rows[i].where);
         fputs(",\"text\":", out);
         cli_json_string(out, rows[i].text);
-        fprintf(out, ",\"size\":%" PRIu64 ",\"count\":%" PRIu64 "}", rows[i].size, rows[i].count);
+        fprintf(out,
+                ",\"size\":%" PRIu64 ",\"count\":%" PRIu64 ",\"allocations\":%" PRIu64
+                ",\"allocated\":%" PRIu64 ",\"temporary\":%" PRIu64 "}",
+                rows[i].size, rows[i].count, rows[i].allocations, rows[i].allocated,
+                rows[i].temporary);
+    }
+    fputc(']', out);
+}
+
+static void json_tables(FILE *out, const cli_report *r) {
+    fputc('[', out);
+    for (size_t i = 0; i < r->ntables; i++) {
+        const cli_table *t = &r->tables[i];
+        fputs(i ? ",{\"id\":" : "{\"id\":", out);
+        cli_json_string(out, t->id);
+        fputs(",\"title\":", out);
+        cli_json_string(out, t->title);
+        fputs(",\"empty\":", out);
+        cli_json_string(out, t->empty ? t->empty : "Nothing.");
+        fprintf(out, ",\"counters\":%s,\"rows\":", t->counters ? "true" : "false");
+        json_rows(out, t->rows, t->nrows);
+        fputc('}', out);
+    }
+    fputc(']', out);
+}
+
+/* The frame table: "frames" (labels) and, in the same order, "funcs"
+ * (each label's function). */
+static void json_frames(FILE *out, const cli_frames *f) {
+    fputs("\"frames\":[", out);
+    for (size_t i = 0; i < f->n; i++) {
+        if (i)
+            fputc(',', out);
+        cli_json_string(out, f->label[i]);
+    }
+    fputs("],\"funcs\":[", out);
+    for (size_t i = 0; i < f->n; i++) {
+        if (i)
+            fputc(',', out);
+        cli_json_string(out, f->func[i]);
     }
     fputc(']', out);
 }
@@ -625,16 +749,24 @@ int cli_render_json(const cli_report *r, FILE *out) {
         fprintf(out, "{\"t\":%.6f,\"bytes\":%" PRIu64 "}", r->peak_t, r->peak);
     else
         fputs("null", out);
-    fputs(",\"flame\":", out);
+    fputs(",\"metrics\":[", out);
+    for (int m = 0; m < CLI_NMETRICS; m++) {
+        if (m)
+            fputc(',', out);
+        cli_json_string(out, cli_metric_names[m]);
+    }
+    fprintf(out, "],\"have\":{\"peak\":%s,\"counters\":%s,\"leaks\":%s},",
+            r->have_peak_traces ? "true" : "false", r->have_counters ? "true" : "false",
+            r->have_leaks ? "true" : "false");
+    json_frames(out, &r->frames);
+    fputs(",\"tree\":", out);
     int rc = 0;
     if (r->flame)
-        rc = json_flame(out, r->flame, r->flame->value / 20000);
+        rc = json_tree(out, r->flame);
     else
-        fputs("null", out);
-    fputs(",\"top_peak\":", out);
-    json_rows(out, r->top_peak, r->ntop_peak);
-    fputs(",\"top_exit\":", out);
-    json_rows(out, r->top_exit, r->ntop_exit);
+        fputs("[]", out);
+    fputs(",\"tables\":", out);
+    json_tables(out, r);
     fputs("}", out);
     return rc != 0 || ferror(out) ? -1 : 0;
 }

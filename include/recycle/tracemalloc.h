@@ -244,7 +244,9 @@ typedef struct rcy_stat_diffs {
 
 /* Grouped by the traceback's most recent frame (LINENO), its file
  * (FILENAME: line 0) or the whole traceback, and sorted as Python sorts
- * them: by (size, count, traceback), biggest first.  cumulative (LINENO and
+ * them: by (size, count, traceback), biggest first.  A TRACEBACK item's
+ * total_nframe is the most frames any of its stacks had (more than nframe:
+ * older frames were not kept).  cumulative (LINENO and
  * FILENAME only; NULL for TRACEBACK, as Python refuses it) counts a trace
  * under every key among its frames, once per key.  NULL also on out of
  * memory. */

@@ -2,9 +2,12 @@
 # tests/cli/chromium.sh — the HTML report of `recycle plot` in headless
 # Chromium: no console errors, the timeline (uPlot canvas) and the flame
 # graph (d3-flame-graph SVG) are rendered, the top tables are filled, and a
-# screenshot is taken and is not blank.  Skipped (exit 77) when chromium is
-# missing and cannot be installed.  RCY_CLI_SCREENSHOT=PATH keeps the
-# screenshot.
+# screenshot is taken and is not blank.  Then, driven through the DevTools
+# protocol (tests/cli/html_views.mjs, with node), examples/leaky's report:
+# each flame graph tab, the search box's highlight and total, the bottom-up
+# table's callers and the counter tables, against `recycle top` and
+# `recycle leaks`.  Skipped (exit 77) when chromium is missing and cannot
+# be installed.  RCY_CLI_SCREENSHOT=PATH keeps the screenshot.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -72,6 +75,69 @@ expect_match "the timeline has the RSS series beside traced memory" '<div class=
 "$RECYCLE" plot count.rcy -o count.html
 browse dom2.html dom2.err --dump-dom "file://$work/count.html"
 if grep -q 'CONSOLE' dom2.err; then fail "second report: no console errors" "$(grep CONSOLE dom2.err | head -5)"; else ok "second report: no console errors"; fi
+
+# ---- the views, driven in the browser (tests/cli/html_views.mjs) ----------
+# examples/leaky: every tab's flame graph, the search box, the bottom-up
+# table and the counter tables, against recycle top's and leaks' figures.
+if ! command -v node >/dev/null; then
+    skip "the report's views in the browser: needs node (scripts/deps.sh html)"
+elif [ -z "${LEAKY:-}" ]; then
+    skip "the report's views in the browser: LEAKY (examples/leaky built) is not set"
+else
+    "$RECYCLE" run -q -o leaky.rcy -- "$LEAKY" >/dev/null
+    "$RECYCLE" plot leaky.rcy -o leaky.html
+    echo "    examples/leaky's report: $(wc -c <leaky.html) bytes"
+    # the leak as recycle leaks gives it: the #1 line, its function, the caller
+    leaks=$("$RECYCLE" leaks --limit 1 leaky.rcy)
+    site=$(printf '%s\n' "$leaks" | sed -n 's/^#1: .*\/\([^/]*:[0-9]*\): size=.*/\1/p')
+    lost=$(printf '%s\n' "$leaks" | sed -n 's/^#1: .*: size=\([0-9]*\) B, .*/\1/p')
+    fn=$(printf '%s\n' "$leaks" | awk '/^#1:/{getline; print $1; exit}')
+    caller=$(printf '%s\n' "$leaks" | awk '/^#1:/{getline; getline; print $1; exit}')
+    caller_site=$(printf '%s\n' "$leaks" | awk '/^#1:/{getline; getline; print $2; exit}' | sed 's/.*\///')
+    # that line's figures in recycle top --by count and recycle top
+    counted=$("$RECYCLE" top --by count --limit 0 leaky.rcy | grep "/$site: ")
+    allocs=$(printf '%s\n' "$counted" | sed -n 's/.*allocations=\([0-9]*\),.*/\1/p')
+    allocated=$(printf '%s\n' "$counted" | sed -n 's/.*allocated=\([0-9]*\) B,.*/\1/p')
+    at_exit=$("$RECYCLE" top --limit 0 leaky.rcy | grep "/$site: " | sed -n 's/.*size=\([0-9]*\) B,.*/\1/p')
+    top_count_site=$("$RECYCLE" top --by count --limit 1 leaky.rcy | sed -n '2s/^.*\/\([^/]*:[0-9]*\): .*/\1/p')
+    top_alloc_site=$("$RECYCLE" top --by allocated --limit 1 leaky.rcy | sed -n '2s/^.*\/\([^/]*:[0-9]*\): .*/\1/p')
+    top_exit_site=$("$RECYCLE" top --limit 1 leaky.rcy | sed -n '2s/^.*\/\([^/]*:[0-9]*\): .*/\1/p')
+    check "the figures to check against: $fn at $site ($lost B lost, $allocs allocations of $allocated B, $at_exit B at exit), called by $caller" \
+        test -n "$site" -a -n "$lost" -a -n "$fn" -a -n "$caller" -a -n "$allocs" -a -n "$allocated" -a -n "$at_exit"
+    cat >leaky.expect <<EOF
+{"tabs": {"peak": ["$fn ($site)", "$caller ($caller_site)"],
+          "allocations": ["$fn ($site)", "$caller ($caller_site)"],
+          "allocated": ["$fn ($site)"],
+          "leaked": ["$fn ($site)", "$caller ($caller_site)"],
+          "exit": ["$fn ($site)"]},
+ "empty": {"temporary": "No temporary allocations"},
+ "search": [{"view": "allocations", "term": "$fn", "total": $allocs},
+            {"view": "allocated", "term": "$fn", "total": $allocated},
+            {"view": "exit", "term": "$fn", "total": $at_exit},
+            {"view": "leaked", "term": "$fn", "total": $lost}],
+ "bottom_up": [{"view": "leaked", "func": "$fn", "caller": "$caller", "total": "$lost B"},
+               {"view": "allocations", "func": "$fn", "caller": "$caller"}],
+ "tables": {"count": "($top_count_site)", "allocated": "($top_alloc_site)", "exit": "($top_exit_site)"}}
+EOF
+    out=$(node "$here/html_views.mjs" leaky.html leaky.expect 2>&1)
+    rc=$?
+    printf '%s\n' "$out" | sed 's/^/    /'
+    expect_eq "examples/leaky's report: every view checks out in the browser" 0 "$rc"
+
+    # a file of format 1.1: no counters, no leak classes (their tabs are
+    # disabled, saying why), the traces at exit drawn
+    python3 "$here/craft_snapshot.py" old.rcy --depth 3 --size 4242
+    "$RECYCLE" plot old.rcy -o old.html
+    cat >old.expect <<EOF
+{"tabs": {"exit": ["make_thing (thing.c:12)", "f1 (thing.c:13)"]},
+ "disabled": ["allocations", "allocated", "temporary", "leaked"],
+ "search": [{"view": "exit", "term": "make_thing", "total": 4242}]}
+EOF
+    out=$(node "$here/html_views.mjs" old.html old.expect 2>&1)
+    rc=$?
+    printf '%s\n' "$out" | sed 's/^/    /'
+    expect_eq "an old file's report: the tabs it cannot fill are disabled" 0 "$rc"
+fi
 
 shot=${RCY_CLI_SCREENSHOT:-$work/shot.png}
 browse shot.out shot.err --screenshot="$shot" "file://$work/report.html"

@@ -49,6 +49,33 @@ expect_eq "a ';' in a name becomes ':' and a control character '?'" "f1;a:b?c 77
 python3 "$here/craft_snapshot.py" cut.rcy --depth 2 --total 9 --size 5
 expect_eq "a stack whose oldest frames were not kept starts with [truncated]" \
     "[truncated];f1;make_thing 5" "$(R export cut.rcy)"
+R export -s alloc_objects odd.rcy >/dev/null 2>old.err
+expect_eq "--sample alloc_objects of a file without counters (format 1.1) exits 1" 1 "$?"
+expect_match "and says it has no counters" "has no per call site counters" "$(cat old.err)"
+# ---- collapsed stacks of the per call site counters (--sample) -------------
+allocs=$(R stats count.rcy | awk '/^allocations:/{print $2}')
+R export --sample alloc_objects count.rcy >allocs.folded
+check "collapsed --sample alloc_objects: the counts add up to stats' allocations ($allocs), freed blocks' stacks included" \
+    python3 "$here/collapsed_check.py" allocs.folded "$allocs" "main;mode_count"
+temps=$(R top --by temporary --limit 0 count.rcy | sed -n 's/.*, temporary=\([0-9]*\),.*/\1/p' | awk '{s+=$1} END{print s+0}')
+R export -s temporary_objects count.rcy >temps.folded
+check "collapsed --sample temporary_objects: the counts add up to top --by temporary's ($temps)" \
+    python3 "$here/collapsed_check.py" temps.folded "$temps"
+check "there are temporaries to count ($temps >= 1000)" test "$temps" -ge 1000
+R export -s inuse_objects count.rcy >objects.folded
+blocks_at_exit=$(R stats count.rcy | awk '/^blocks at exit:/{print $4}')
+check "collapsed --sample inuse_objects: the counts add up to stats' blocks at exit ($blocks_at_exit)" \
+    python3 "$here/collapsed_check.py" objects.folded "$blocks_at_exit"
+R run -q -n 2 -o cut2.rcy -- "$CLI_TARGET" count >/dev/null
+expect_match "collapsed --sample alloc_objects marks stacks cut at -n 2 as [truncated]" \
+    '^\[truncated\];main;mode_count [0-9]+$' "$(R export -s alloc_objects cut2.rcy)"
+R export --sample alloc_space --peak peak.rcy >/dev/null 2>peak.err
+expect_eq "--sample alloc_space with --peak is a usage error (2)" 2 "$?"
+expect_match "and says why" "cannot be used with --peak" "$(cat peak.err)"
+R export --sample bytes count.rcy >/dev/null 2>smp.err
+expect_eq "an unknown --sample is a usage error (2)" 2 "$?"
+expect_match "and lists the sample types" "expected inuse_space, inuse_objects, alloc_space, alloc_objects or temporary_objects, got 'bytes'" "$(cat smp.err)"
+
 R export --format svg count.rcy >/dev/null 2>fmt.err
 expect_eq "an unknown format is a usage error (2)" 2 "$?"
 expect_match "and says which formats there are" "expected collapsed or pprof, got 'svg'" "$(cat fmt.err)"
@@ -91,6 +118,36 @@ if command -v go >/dev/null 2>&1 && go tool pprof -h >/dev/null 2>&1; then
     maps=$(go tool pprof -raw count.pb.gz 2>&1 | sed -n '/^Mappings/,$p')
     expect_match "go tool pprof -raw: the first mapping is the program, with its build-id ($bid)" \
         "^1: 0x[0-9a-f]+/0x[0-9a-f]+/0x0 .*/cli_target ${bid:-no-build-id} " "$maps"
+    raw=$(go tool pprof -raw count.pb.gz 2>&1)
+    expect_match "go tool pprof -raw: five sample types, inuse_space the default" \
+        "^inuse_space/bytes\[dflt\] inuse_objects/count alloc_space/bytes alloc_objects/count temporary_objects/count\$" "$raw"
+    expect_match "go tool pprof: alloc_objects adds up to stats' allocations ($allocs)" \
+        "of $allocs total" "$(go tool pprof -top -sample_index=alloc_objects count.pb.gz 2>&1)"
+    # the top line by each counter is recycle top --by's first line, with its figure
+    top_count=$(R top --by count --limit 1 count.rcy | sed -n '2p')
+    want_line=$(printf '%s\n' "$top_count" | sed -n 's/^.*\/\([^/]*:[0-9]*\): allocations=.*/\1/p')
+    want_n=$(printf '%s\n' "$top_count" | sed -n 's/.*allocations=\([0-9]*\),.*/\1/p')
+    first_of() { go tool pprof -top -lines -sample_index="$1" ${2:+-unit=$2} count.pb.gz 2>&1 | awk '/flat%/{getline; print; exit}'; }
+    expect_match "go tool pprof -sample_index=alloc_objects -lines: the top line is top --by count's ($want_line, $want_n)" \
+        "^ +$want_n +[0-9.]+% .*/$want_line\$" "$(first_of alloc_objects)"
+    top_alloc=$(R top --by allocated --limit 1 count.rcy | sed -n '2p')
+    want_line=$(printf '%s\n' "$top_alloc" | sed -n 's/^.*\/\([^/]*:[0-9]*\): allocations=.*/\1/p')
+    want_sz=$(printf '%s\n' "$top_alloc" | sed -n 's/.*allocated=\([^,]*\),.*/\1/p')
+    got=$(first_of alloc_space B)
+    got_sz=$(python3 -c 'import sys, tracemalloc; print(tracemalloc._format_size(int(sys.argv[1].rstrip("B")), False))' "$(printf '%s\n' "$got" | awk '{print $1}')")
+    expect_match "go tool pprof -sample_index=alloc_space -lines: the top line is top --by allocated's ($want_line)" \
+        "/$want_line\$" "$got"
+    expect_eq "and its bytes are top --by allocated's allocated=" "$want_sz" "$got_sz"
+    top_temp=$(R top --by temporary --limit 1 count.rcy | sed -n '2p')
+    want_line=$(printf '%s\n' "$top_temp" | sed -n 's/^.*\/\([^/]*:[0-9]*\): allocations=.*/\1/p')
+    want_n=$(printf '%s\n' "$top_temp" | sed -n 's/.*temporary=\([0-9]*\),.*/\1/p')
+    expect_match "go tool pprof -sample_index=temporary_objects -lines: the top line is top --by temporary's ($want_line, $want_n)" \
+        "^ +$want_n +[0-9.]+% .*/$want_line\$" "$(first_of temporary_objects)"
+    R export -f pprof -s alloc_space -o alloc.pb.gz count.rcy
+    expect_match "export -f pprof --sample alloc_space makes it the default type" "^Type: alloc_space" \
+        "$(go tool pprof -top alloc.pb.gz 2>&1)"
+    expect_match "go tool pprof --peak: only the inuse sample types (the counters are not the peak's)" \
+        "^inuse_space/bytes\[dflt\] inuse_objects/count\$" "$(go tool pprof -raw peak.pb.gz 2>&1)"
     R export -f pprof -o odd.pb.gz odd.rcy
     expect_match "go tool pprof reads a file whose names hold ';' and a newline, kept as they are" \
         "777B +100% +100% +777B +100% +a;b\$" "$(go tool pprof -top -unit=B odd.pb.gz 2>&1)"

@@ -184,7 +184,8 @@ expect_match "and shows the (clamped) drop" "size=0 B \(-8388608 TiB\)" "$d"
 craft deep.rcy --depth 200000 --size 4096
 (ulimit -s 1024 && "$RECYCLE" plot deep.rcy -o deep.html) 2>deep.err
 expect_eq "plot -o x.html of a 200000-frame stack under a 1 MiB stack exits 0" 0 "$?"
-check "and the page holds the deepest frame" grep -q '"name":"f199999 (thing.c:200011)"' deep.html
+check "and the page holds the outermost frame" grep -q '"f199999 (thing.c:200011)"' deep.html
+check "and the whole stack: the call tree's last row is 200000 levels down" grep -q '\[199999,[0-9]*,4096,1,' deep.html
 (ulimit -s 1024 && "$RECYCLE" leaks deep.rcy >/dev/null) 2>>deep.err
 expect_eq "leaks of the same file under a 1 MiB stack exits 0" 0 "$?"
 

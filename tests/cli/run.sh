@@ -177,7 +177,7 @@ if command -v python3 >/dev/null; then
 fi
 R plot peak.rcy -o peak.html
 expect_eq "plot -o html exits 0" 0 "$?"
-check "the html report has its data filled in" grep -q '"flame":{"name":"all"' peak.html
+check "the html report has its data filled in" grep -q '"tree":\[\[-1,-1,' peak.html
 if grep -q 'RECYCLE_DATA' peak.html; then fail "no data slot left in the html"; else ok "no data slot left in the html"; fi
 if grep -Eiq '(src|href)="(https?:)?//' peak.html; then fail "the html fetches nothing"; else ok "the html fetches nothing"; fi
 if command -v python3 >/dev/null; then
@@ -188,7 +188,38 @@ m = re.search(r'<script type=\"application/json\" id=\"recycle-data\">(.*?)</scr
 d = json.loads(m.group(1))
 assert d['peak']['bytes'] >= 9 * 1024 * 1024, d['peak']
 assert len(d['timeline']['t']) >= 20
-assert d['flame']['value'] >= 9 * 1024 * 1024
+m = d['metrics']
+root = d['tree'][0]
+assert root[:2] == [-1, -1], root[:2]
+assert root[2 + m.index('peak_bytes')] >= 9 * 1024 * 1024, root
+assert root[2 + m.index('allocations')] >= 2, root
+assert d['have'] == {'peak': True, 'counters': True, 'leaks': True}, d['have']
+assert len(d['funcs']) == len(d['frames'])
+for i, row in enumerate(d['tree'][1:], 1):
+    assert len(row) == 2 + len(m) and 0 <= row[0] < i and 0 <= row[1] < len(d['frames']), (i, row)
+    parent = d['tree'][row[0]]
+    assert all(row[k] <= parent[k] for k in range(2, len(row))), (i, row, parent)
+assert [t['id'] for t in d['tables']] == ['peak', 'exit', 'count', 'allocated', 'temporary']
+assert d['tables'][2]['rows'][0]['allocations'] >= 1
+" peak.html
+    check "the html is well-formed: every element it opens is closed, in order" python3 -c "
+import sys
+from html.parser import HTMLParser
+VOID = {'meta', 'link', 'br', 'img', 'input', 'hr'}
+class P(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.open = []
+    def handle_starttag(self, tag, attrs):
+        if tag not in VOID:
+            self.open.append(tag)
+    def handle_endtag(self, tag):
+        assert self.open and self.open[-1] == tag, (tag, self.open[-3:], self.getpos())
+        self.open.pop()
+p = P()
+p.feed(open(sys.argv[1], encoding='utf-8').read())
+p.close()
+assert p.open == [], p.open
 " peak.html
 fi
 

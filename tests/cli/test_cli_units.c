@@ -142,34 +142,59 @@ static cli_report sample_report(rcy_sample *s, size_t n) {
     r.have_peak = true;
     r.peak = (uint64_t)(n / 2) * 1024 * 1024;
     r.peak_t = (double)(n / 2) * 0.01;
-    r.flame = cli_flame_new("all");
-    cli_flame *m = cli_flame_add(r.flame, "main (prog.c:10)", 300);
-    cli_flame_add(m, "make (prog.c:3)", 200);
-    cli_flame_add(m, "make (prog.c:3)", 50); /* merged */
-    cli_flame_add(m, "other (prog.c:7)", 50);
-    r.flame->value = 300;
-    r.top_exit = calloc(1, sizeof *r.top_exit);
-    r.top_exit[0] = (cli_row){strdup("prog.c:3"), strdup("prog.c:3: size=250 B, count=2"), 250, 2};
-    r.ntop_exit = 1;
+    /* main -> make (twice: merged) and main -> other, at exit */
+    r.flame = cli_flame_new(UINT32_MAX);
+    uint32_t main_id = cli_frame_id(&r.frames, "main (prog.c:10)", "main");
+    uint32_t make_id = cli_frame_id(&r.frames, "make (prog.c:3)", "make");
+    uint32_t other_id = cli_frame_id(&r.frames, "other (prog.c:7)", "other");
+    cli_flame *m = cli_flame_child(r.flame, main_id);
+    cli_flame_add_value(cli_flame_child(m, make_id), CLI_M_EXIT_BYTES, 200);
+    cli_flame_add_value(cli_flame_child(m, make_id), CLI_M_EXIT_BYTES, 50);
+    cli_flame_add_value(cli_flame_child(m, other_id), CLI_M_EXIT_BYTES, 50);
+    cli_flame_add_value(cli_flame_child(m, other_id), CLI_M_ALLOCS, 7);
+    cli_table *t = &r.tables[r.ntables++];
+    *t = (cli_table){.id = "exit", .title = "Top lines still allocated at exit"};
+    t->rows = calloc(1, sizeof *t->rows);
+    t->rows[0] = (cli_row){.where = strdup("prog.c:3"),
+                           .text = strdup("prog.c:3: size=250 B, count=2"),
+                           .size = 250,
+                           .count = 2};
+    t->nrows = 1;
+    r.tables[r.ntables++] =
+        (cli_table){.id = "peak", .title = "Top lines at peak", .empty = "no copy at peak"};
     return r;
 }
 
-static void flame_nodes_merge_by_name(void **state) {
+static void flame_nodes_merge_by_frame_and_sum_up_the_tree(void **state) {
     (void)state;
     rcy_sample s[4];
     cli_report r = sample_report(s, 4);
+    /* a label is interned once, with its function */
+    assert_int_equal(r.frames.n, 3);
+    assert_int_equal(cli_frame_id(&r.frames, "make (prog.c:3)", "make"), 1);
+    assert_int_equal(r.frames.n, 3);
+    assert_string_equal(r.frames.func[1], "make");
+    assert_string_equal(r.frames.func[cli_frame_id(&r.frames, "0x1234", NULL)], "0x1234");
     cli_flame *m = r.flame->children;
-    assert_string_equal(m->name, "main (prog.c:10)");
+    assert_int_equal(m->frame, 0);
     assert_null(m->next);
     size_t kids = 0;
     uint64_t make = 0;
     for (cli_flame *c = m->children; c; c = c->next) {
         kids++;
-        if (strcmp(c->name, "make (prog.c:3)") == 0)
-            make = c->value;
+        if (c->frame == 1)
+            make = c->v[CLI_M_EXIT_BYTES];
+        assert_ptr_equal(c->parent, m);
     }
     assert_int_equal(kids, 2);
     assert_int_equal(make, 250);
+    /* every value reaches every ancestor */
+    assert_int_equal(m->v[CLI_M_EXIT_BYTES], 300);
+    assert_int_equal(r.flame->v[CLI_M_EXIT_BYTES], 300);
+    assert_int_equal(r.flame->v[CLI_M_ALLOCS], 7);
+    cli_flame_add_value(m, CLI_M_ALLOCATED, UINT64_MAX);
+    cli_flame_add_value(m, CLI_M_ALLOCATED, 5);
+    assert_true(r.flame->v[CLI_M_ALLOCATED] == UINT64_MAX); /* saturates */
     cli_report_clear(&r);
 }
 
@@ -192,12 +217,68 @@ static void json_has_every_part_of_the_report(void **state) {
     assert_null(strstr(j, "</"));
     assert_non_null(strstr(j, "\"timeline\":{\"t\":[0.000000,0.010000,"));
     assert_non_null(strstr(j, "\"peak\":{\"t\":0.500000,\"bytes\":52428800}"));
-    assert_non_null(strstr(j, "\"flame\":{\"name\":\"all\",\"value\":300,\"children\":["));
-    assert_non_null(strstr(j, "\"top_exit\":[{\"where\":\"prog.c:3\""));
-    assert_non_null(strstr(j, "\"top_peak\":[]"));
+    assert_non_null(strstr(j, "\"metrics\":[\"peak_bytes\",\"peak_blocks\",\"allocations\","
+                              "\"allocated\",\"temporary\",\"exit_bytes\",\"exit_blocks\","
+                              "\"lost_bytes\",\"lost_blocks\"]"));
+    assert_non_null(strstr(j, "\"frames\":[\"main (prog.c:10)\",\"make (prog.c:3)\","
+                              "\"other (prog.c:7)\"],\"funcs\":[\"main\",\"make\",\"other\"]"));
+    /* the tree in preorder: [parent, frame, 9 values]; the root first */
+    assert_non_null(strstr(j, "\"tree\":[[-1,-1,0,0,7,0,0,300,0,0,0],[0,0,0,0,7,0,0,300,0,0,0],"));
+    assert_non_null(strstr(j, "[1,1,0,0,0,0,0,250,0,0,0]"));
+    assert_non_null(strstr(j, "[1,2,0,0,7,0,0,50,0,0,0]"));
+    assert_non_null(strstr(j,
+                           "\"tables\":[{\"id\":\"exit\",\"title\":\"Top lines still allocated at "
+                           "exit\",\"empty\":\"Nothing.\",\"counters\":false,\"rows\":[{\"where\":"
+                           "\"prog.c:3\""));
+    assert_non_null(strstr(j,
+                           "{\"id\":\"peak\",\"title\":\"Top lines at peak\",\"empty\":\"no copy "
+                           "at peak\",\"counters\":false,\"rows\":[]}"));
     assert_non_null(strstr(j, "\\ufffd"));
     free(j);
     cli_report_clear(&r);
+}
+
+static void json_tree_leaves_out_frames_too_thin_to_see_with_their_subtree(void **state) {
+    (void)state;
+    rcy_sample s[4];
+    cli_report r = sample_report(s, 4);
+    /* 300 B at exit: a 1 B stack of two frames is under 1/20000 of 40 MB */
+    cli_flame_add_value(r.flame, CLI_M_EXIT_BYTES, 40000000);
+    uint32_t thin = cli_frame_id(&r.frames, "thin (prog.c:20)", "thin");
+    uint32_t deep = cli_frame_id(&r.frames, "deep (prog.c:21)", "deep");
+    cli_flame_add_value(cli_flame_child(cli_flame_child(r.flame, thin), deep), CLI_M_EXIT_BYTES, 1);
+    /* ... but a stack thin in bytes and thick in another metric stays */
+    uint32_t busy = cli_frame_id(&r.frames, "busy (prog.c:30)", "busy");
+    cli_flame *b = cli_flame_child(r.flame, busy);
+    cli_flame_add_value(b, CLI_M_EXIT_BYTES, 1);
+    cli_flame_add_value(b, CLI_M_TEMPORARY, 1000);
+    char *j = render(cli_render_json, &r);
+    char want[64];
+    snprintf(want, sizeof want, "[0,%u,", thin);
+    assert_null(strstr(j, want));
+    snprintf(want, sizeof want, ",%u,0,0,0,0,0,1,", deep);
+    assert_null(strstr(j, want));
+    snprintf(want, sizeof want, "[0,%u,0,0,0,0,1000,1,0,0,0]", busy);
+    assert_non_null(strstr(j, want));
+    /* the root keeps the whole */
+    assert_non_null(strstr(j, "\"tree\":[[-1,-1,0,0,7,0,1000,40000302,"));
+    free(j);
+    cli_report_clear(&r);
+}
+
+static void json_tree_of_a_deep_stack_needs_no_recursion(void **state) {
+    (void)state;
+    cli_report r = {0};
+    r.flame = cli_flame_new(UINT32_MAX);
+    uint32_t id = cli_frame_id(&r.frames, "f (deep.c:1)", "f");
+    cli_flame *n = r.flame;
+    for (int i = 0; i < 300000; i++) /* ~30 MB of C stack, were it recursive */
+        n = cli_flame_child(n, id);
+    cli_flame_add_value(n, CLI_M_EXIT_BYTES, 64);
+    char *j = render(cli_render_json, &r);
+    assert_non_null(strstr(j, "[299999,0,0,0,0,0,0,64,0,0,0]]"));
+    free(j);
+    cli_report_clear(&r); /* the free is not recursive either */
 }
 
 static void json_timeline_has_rss_beside_traced_memory(void **state) {
@@ -460,9 +541,11 @@ int main(void) {
         cmocka_unit_test(elf_script_follows_its_interpreter),
         cmocka_unit_test(elf_rejects_junk_without_crashing),
         cmocka_unit_test(path_search_is_execvp_s),
-        cmocka_unit_test(flame_nodes_merge_by_name),
+        cmocka_unit_test(flame_nodes_merge_by_frame_and_sum_up_the_tree),
         cmocka_unit_test(json_is_safe_inside_a_script_element),
         cmocka_unit_test(json_has_every_part_of_the_report),
+        cmocka_unit_test(json_tree_leaves_out_frames_too_thin_to_see_with_their_subtree),
+        cmocka_unit_test(json_tree_of_a_deep_stack_needs_no_recursion),
         cmocka_unit_test(json_downsamples_long_timelines_keeping_the_extremes),
         cmocka_unit_test(json_timeline_has_rss_beside_traced_memory),
         cmocka_unit_test(svg_draws_curve_peak_and_axes),

@@ -5,6 +5,7 @@ import { select } from "d3-selection";
 import flamegraph from "d3-flame-graph";
 import uPlot from "uplot";
 import { chooseUnit, formatIn, placeLabel } from "./chart.mjs";
+import { bottomUp, callTree, callers, flameData, matcher, metricIndex, searchTotal, total } from "./stacks.mjs";
 
 const data = JSON.parse(document.getElementById("recycle-data").textContent);
 
@@ -109,16 +110,100 @@ function timeline() {
   new uPlot(opts, columns, el);
 }
 
+// ---- call stacks: one flame graph per metric, search, bottom-up -------
+
+const tree = callTree(data);
+const have = data.have || {};
+
+// The views of the call tree.  pair: the value shown beside (bytes beside
+// counts and the other way round).
+const VIEWS = [
+  { id: "peak", label: "Memory at peak", metric: "peak_bytes", pair: "peak_blocks", needs: "peak",
+    missing: "This file holds no copy of the traces at the peak.",
+    none: "Nothing was live at the peak.",
+    hint: "Width: bytes allocated and still live at the moment of peak traced memory." },
+  { id: "allocations", label: "Allocations", metric: "allocations", pair: "allocated", needs: "counters",
+    none: "No allocations were counted.",
+    hint: "Width: number of allocations over the whole run, freed or not (heaptrack's calls)." },
+  { id: "allocated", label: "Bytes allocated", metric: "allocated", pair: "allocations", needs: "counters",
+    none: "No allocations were counted.",
+    hint: "Width: bytes allocated over the whole run, freed or not." },
+  { id: "temporary", label: "Temporary", metric: "temporary", pair: "allocations", needs: "counters",
+    none: "No temporary allocations: no block was freed before its thread's next allocation.",
+    hint: "Width: temporary allocations, freed before the allocating thread allocated anything else (heaptrack's definition)." },
+  { id: "leaked", label: "Leaked", metric: "lost_bytes", pair: "lost_blocks", needs: "leaks",
+    missing: "This file has no leak classes (not written by recycle run, or older).",
+    none: "No block was definitely lost.",
+    hint: "Width: bytes definitely lost at exit (no pointer to them anywhere), the C library's one-time buffers left out as recycle leaks does." },
+  { id: "exit", label: "At exit", metric: "exit_bytes", pair: "exit_blocks",
+    none: "Nothing was still allocated at exit.",
+    hint: "Width: bytes still allocated when the program exited, reachable or not." },
+];
+const NO_COUNTERS = "This file has no per call site counters (written by a recycle before format 1.2).";
+const BYTES = new Set(["peak_bytes", "allocated", "lost_bytes", "exit_bytes"]);
+const NAMES = {
+  peak_bytes: "bytes", peak_blocks: "blocks", allocations: "allocations", allocated: "bytes allocated",
+  temporary: "temporary", lost_bytes: "bytes", lost_blocks: "blocks", exit_bytes: "bytes", exit_blocks: "blocks",
+};
+
+function formatValue(metric, v) {
+  return BYTES.has(metric) ? formatSize(v) : String(v);
+}
+
+let view = null;
+let chart = null;
+
+function available(v) {
+  return !v.needs || have[v.needs];
+}
+
+function tabs() {
+  const bar = document.getElementById("views");
+  for (const v of VIEWS) {
+    const b = text(document.createElement("button"), v.label);
+    b.type = "button";
+    b.className = "tab";
+    b.dataset.view = v.id;
+    b.setAttribute("role", "tab");
+    if (!available(v)) {
+      b.disabled = true;
+      b.title = v.missing || NO_COUNTERS;
+    }
+    b.addEventListener("click", () => show(v));
+    bar.appendChild(b);
+  }
+  const first = VIEWS.find((v) => v.id === "peak" && available(v)) || VIEWS.find((v) => v.id === "exit");
+  show(first);
+}
+
+function show(v) {
+  view = v;
+  for (const b of document.querySelectorAll("#views .tab")) {
+    const on = b.dataset.view === v.id;
+    b.classList.toggle("active", on);
+    b.setAttribute("aria-selected", on ? "true" : "false");
+  }
+  text(document.getElementById("view-hint"), v.hint + " Click a frame to zoom, click the bottom bar to zoom out.");
+  flame();
+  search();
+}
+
 function flame() {
   const el = document.getElementById("flame");
-  if (!data.flame || !data.flame.value) {
-    el.appendChild(text(document.createElement("p"), "No allocations were live at peak.")).className = "empty";
+  el.textContent = "";
+  chart = null;
+  const m = metricIndex(tree, view.metric);
+  const root = flameData(tree, m);
+  if (!root) {
+    el.appendChild(text(document.createElement("p"), view.none)).className = "empty";
     return;
   }
   const details = document.getElementById("flame-details");
+  details.textContent = "";
   const width = Math.max(400, el.clientWidth || 1100);
-  const total = data.flame.value;
-  const chart = flamegraph()
+  const whole = root.value;
+  const metric = view.metric;
+  chart = flamegraph()
     .width(width)
     .cellHeight(18)
     .minFrameSize(1)
@@ -126,38 +211,170 @@ function flame() {
     .sort(true)
     .title("")
     .setDetailsElement(details)
-    .label((d) => d.data.name + " — " + formatSize(d.value) + " (" + ((100 * d.value) / total).toFixed(1) + "%)");
-  select(el).datum(data.flame).call(chart);
+    .setSearchMatch((d, term) => {
+      const match = matcher(term);
+      return match !== null && match(d.data.name);
+    })
+    .setSearchHandler(() => {})
+    .label((d) => d.data.name + " — " + formatValue(metric, d.value) + " (" + ((100 * d.value) / whole).toFixed(1) + "%)");
+  select(el).datum(root).call(chart);
 }
 
-function table(id, rows, what) {
-  const el = document.getElementById(id);
-  if (!rows || rows.length === 0) {
-    const tr = el.insertRow();
-    const td = text(tr.insertCell(), "Nothing " + what + ".");
-    td.className = "empty";
+// Highlight the frames that match, say their total, and narrow the
+// bottom-up table to the matching functions.
+function search() {
+  const term = document.getElementById("search").value;
+  const out = document.getElementById("search-result");
+  const match = matcher(term);
+  if (chart) {
+    if (match) chart.search(term);
+    else chart.clear();
+  }
+  if (!match) {
+    out.textContent = "";
+    delete out.dataset.value;
+  } else {
+    const m = metricIndex(tree, view.metric);
+    const found = searchTotal(tree, m, match);
+    const whole = total(tree, m);
+    out.dataset.value = String(found.sum);
+    text(out, found.frames + " frame" + (found.frames === 1 ? "" : "s") + " match: " +
+      formatValue(view.metric, found.sum) + " " + NAMES[view.metric] + " of " + formatValue(view.metric, whole) +
+      " (" + (whole ? ((100 * found.sum) / whole).toFixed(1) : "0.0") + "%)");
+  }
+  bottomUpTable(match);
+}
+
+const BOTTOM_UP_ROWS = 200;
+
+function cell(tr, s, cls) {
+  const td = text(tr.insertCell(), s);
+  if (cls) td.className = cls;
+  return td;
+}
+
+function bottomUpTable(match) {
+  const el = document.getElementById("bottom-up");
+  el.textContent = "";
+  if (!available(view)) {
+    cell(el.insertRow(), view.missing || NO_COUNTERS, "empty");
+    return;
+  }
+  const m = metricIndex(tree, view.metric);
+  const pm = metricIndex(tree, view.pair);
+  let rows = bottomUp(tree, m, pm);
+  if (match) rows = rows.filter((r) => match(r.func));
+  if (rows.length === 0) {
+    cell(el.insertRow(), match ? "No function matches the search." : view.none, "empty");
     return;
   }
   const head = el.createTHead().insertRow();
-  for (const [h, cls] of [["#", "num"], ["where", ""], ["size", "num"], ["count", "num"], ["average", "num"]]) {
+  const what = NAMES[view.metric];
+  const pair = NAMES[view.pair];
+  for (const [h, cls] of [["", ""], ["function (and its callers)", ""], ["self " + what, "num"], ["total " + what, "num"],
+    ["self " + pair, "num"], ["total " + pair, "num"]]) {
     const th = text(document.createElement("th"), h);
     if (cls) th.className = cls;
     head.appendChild(th);
   }
   const body = el.createTBody();
-  rows.forEach((r, i) => {
+  for (const r of rows.slice(0, BOTTOM_UP_ROWS)) {
     const tr = body.insertRow();
-    const cells = [String(i + 1), r.where, formatSize(r.size), String(r.count), formatSize(r.count ? r.size / r.count : 0)];
-    cells.forEach((c, j) => {
-      const td = text(tr.insertCell(), c);
-      if (j !== 1) td.className = "num";
-    });
+    tr.className = "fn";
+    tr.dataset.func = r.func;
+    tr.dataset.depth = "0";
+    toggle(tr, r.entries);
+    cell(tr, r.func, "name");
+    cell(tr, formatValue(view.metric, r.self), "num");
+    cell(tr, formatValue(view.metric, r.total), "num");
+    cell(tr, formatValue(view.pair, r.pself), "num");
+    cell(tr, formatValue(view.pair, r.ptotal), "num");
+  }
+  if (rows.length > BOTTOM_UP_ROWS) {
+    const td = cell(body.insertRow(), "… and " + (rows.length - BOTTOM_UP_ROWS) + " more functions: narrow them with the search box.", "empty");
+    td.colSpan = 6;
+  }
+}
+
+// The expander of a row: its callers, one level each click, indented.
+function toggle(tr, entries) {
+  const td = tr.insertCell();
+  const b = text(document.createElement("button"), "▸");
+  b.type = "button";
+  b.className = "toggle";
+  b.title = "callers";
+  const up = callers(tree, entries);
+  if (up.length === 0) {
+    b.disabled = true;
+    b.title = "no caller: the outermost frame";
+  }
+  b.addEventListener("click", () => {
+    const depth = Number(tr.dataset.depth);
+    if (b.textContent === "▾") {
+      while (tr.nextSibling && Number(tr.nextSibling.dataset.depth) > depth) tr.nextSibling.remove();
+      b.textContent = "▸";
+      return;
+    }
+    b.textContent = "▾";
+    let after = tr;
+    for (const c of up) {
+      const row = document.createElement("tr");
+      row.className = "caller";
+      row.dataset.func = c.func;
+      row.dataset.depth = String(depth + 1);
+      after.after(row);
+      after = row;
+      toggle(row, c.entries);
+      const name = cell(row, c.func, "name");
+      name.style.paddingLeft = 8 + 16 * (depth + 1) + "px";
+      cell(row, "", "num");
+      cell(row, formatValue(view.metric, c.v), "num");
+      cell(row, "", "num");
+      cell(row, formatValue(view.pair, c.pv), "num");
+    }
+  });
+  td.appendChild(b);
+}
+
+// ---- tables of top lines ----------------------------------------------
+
+function table(t) {
+  const section = document.createElement("section");
+  const h = text(document.createElement("h2"), t.title);
+  h.id = "top-" + t.id + "-title";
+  section.appendChild(h);
+  const el = document.createElement("table");
+  el.id = "top-" + t.id;
+  el.className = "top";
+  section.appendChild(el);
+  document.getElementById("tables").appendChild(section);
+  if (!t.rows || t.rows.length === 0) {
+    cell(el.insertRow(), t.empty, "empty");
+    return;
+  }
+  const cols = t.counters
+    ? [["allocations", (r) => String(r.allocations)], ["allocated", (r) => formatSize(r.allocated)],
+      ["temporary", (r) => String(r.temporary)], ["size at exit", (r) => formatSize(r.size)], ["count at exit", (r) => String(r.count)]]
+    : [["size", (r) => formatSize(r.size)], ["count", (r) => String(r.count)],
+      ["average", (r) => formatSize(r.count ? r.size / r.count : 0)]];
+  const head = el.createTHead().insertRow();
+  for (const [h2, cls] of [["#", "num"], ["where", ""], ...cols.map(([c]) => [c, "num"])]) {
+    const th = text(document.createElement("th"), h2);
+    if (cls) th.className = cls;
+    head.appendChild(th);
+  }
+  const body = el.createTBody();
+  t.rows.forEach((r, i) => {
+    const tr = body.insertRow();
+    cell(tr, String(i + 1), "num");
+    cell(tr, r.where);
+    for (const [, f] of cols) cell(tr, f(r), "num");
     tr.title = r.text;
   });
 }
 
 summary();
 timeline();
-flame();
-table("top-peak", data.top_peak, "was live at peak");
-table("top-exit", data.top_exit, "was still allocated at exit");
+tabs();
+document.getElementById("search").addEventListener("input", search);
+for (const t of data.tables || []) table(t);
