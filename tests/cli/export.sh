@@ -49,6 +49,8 @@ expect_eq "a ';' in a name becomes ':' and a control character '?'" "f1;a:b?c 77
 python3 "$here/craft_snapshot.py" cut.rcy --depth 2 --total 9 --size 5
 expect_eq "a stack whose oldest frames were not kept starts with [truncated]" \
     "[truncated];f1;make_thing 5" "$(R export cut.rcy)"
+expect_match "leaks says how many older frames the stack lost" \
+    "7 older frames not kept" "$(R leaks cut.rcy)"
 R export -s alloc_objects odd.rcy >/dev/null 2>old.err
 expect_eq "--sample alloc_objects of a file without counters (format 1.1) exits 1" 1 "$?"
 expect_match "and says it has no counters" "has no per call site counters" "$(cat old.err)"
