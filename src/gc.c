@@ -1565,6 +1565,10 @@ static void collect_generations(rcy_heap *h) {
                 continue;
             if (g == 2 && gc->incremental) /* a scan, in increments, instead */
                 g = rcyi_gc_incr_begin(h);
+            else if (g == 0 && gc->incremental)
+                g = 1; /* young survivors go straight to the old generation
+                        * (CPython 3.14): generation 1 stays empty, so no
+                        * young collection examines ten thresholds' worth */
             rcyi_gc_collect(h, (unsigned)g);
             break;
         }

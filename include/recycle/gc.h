@@ -210,7 +210,10 @@ RCY_API bool rcy_gc_get_emergency(rcy_heap *heap);
 /* C only: choose, per heap, how the old generation is collected.  Off
  * (the default): CPython 3.13's generations, as described above.  On:
  * bounded pauses, with CPython 3.14's incremental collection of the old
- * generation.  Young collections run as by default; where a full
+ * generation.  Young collections run at threshold0 as by default, but
+ * their survivors go straight to the old generation, as in CPython 3.14
+ * (generation 1 stays empty; they count as collections of generation 1,
+ * so count[1] stays 0 and count[2] counts them); where a full
  * collection would run (threshold2 and the long-lived rule), a SCAN of
  * the old generation starts instead, and until it ends every automatic
  * collection is one INCREMENT: the young generations plus a slice of the
