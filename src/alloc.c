@@ -604,8 +604,10 @@ void rcyi_free_large(rcy_heap *h, rcyi_alloc_state *st, void *p, size_t front) {
 /* ---- the internal API ----------------------------------------------- */
 
 static void *alloc_other(rcy_heap *h, rcyi_alloc_state *st, size_t size, unsigned kind) {
-    if (st->debug)
+    if (st->debug) {
+        rcyi_thread_check(h, "allocation");
         return rcyi_debug_alloc(h, st, size, kind);
+    }
     if (size == 0)
         return rcyi_small_alloc(h, st, kind, 0);
     return rcyi_large_alloc(h, st, size, kind);
@@ -638,10 +640,12 @@ void rcyi_free_slow(rcy_heap *h, void *p) {
     }
     if (!p)
         return;
-    if (st->debug)
+    if (st->debug) {
+        rcyi_thread_check(h, "free");
         rcyi_debug_free(h, st, p);
-    else
+    } else {
         rcyi_free_large(h, st, p, 0);
+    }
 }
 
 void rcyi_free(rcy_heap *h, void *p) {

@@ -1428,6 +1428,7 @@ static void validate(rcy_heap *h, int full) {
     }
     if (!full)
         return;
+    rcyi_share_validate(h); /* the sharing invariant, object.h */
     vcount vc = {0, 0};
     rcyi_walk_objects(h, validate_walk, &vc);
     if (vc.tracked != gc->ntracked || vc.frozen != gc->nfrozen)

@@ -14,6 +14,7 @@
 #include "gc.h"          /* the cycle collector: state, phases, hooks */
 #include "object.h"      /* object headers, refcounts, the object layer's state */
 #include "os.h"          /* mmap, pages, clocks, /proc */
+#include "thread.h"      /* which thread a heap is attached to */
 #include "tracemalloc.h" /* the tracer: hooks, tables, native stacks */
 #include "weakref.h"     /* weak references and finalize objects */
 
