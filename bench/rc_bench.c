@@ -6,12 +6,16 @@
  * (an iterator's pattern).  Only the public API, so the same file builds
  * against an older recycle for a side-by-side run
  * (bench/run.d/70-threads.sh).
- * usage: rc_bench [tight|chase] [iterations (tight) | passes (chase)] */
+ * Also the cost of a SHARED object's incref/decref pair, uncontended
+ * (one atomic add each), beside a raw `lock xadd` pair on a plain word:
+ * `shared` and `xadd` print ns per pair.
+ * usage: rc_bench [tight|chase|shared|xadd] [iterations | passes (chase)] */
 #include <recycle.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct link {
     struct link *next;
@@ -72,6 +76,37 @@ static unsigned long chase(rcy_heap *h, unsigned long passes) {
     return steps;
 }
 
+static double now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static unsigned long shared_pairs(rcy_heap *h, unsigned long n) {
+    link *o = rcy_new(h, &link_type);
+    rcy_share(o);
+    double t0 = now_ns();
+    for (unsigned long i = 0; i < n; i++) {
+        rcy_incref(o);
+        rcy_decref(o);
+    }
+    printf("shared incref+decref: %.2f ns per pair\n", (now_ns() - t0) / (double)n);
+    unsigned long rc = (unsigned long)rcy_getrefcount(o);
+    rcy_decref(o);
+    return rc;
+}
+
+static unsigned long xadd_pairs(unsigned long n) {
+    static uint32_t word = 1;
+    double t0 = now_ns();
+    for (unsigned long i = 0; i < n; i++) {
+        __atomic_fetch_add(&word, 1, __ATOMIC_RELAXED);
+        __atomic_fetch_sub(&word, 1, __ATOMIC_RELEASE);
+    }
+    printf("raw lock xadd pair: %.2f ns per pair\n", (now_ns() - t0) / (double)n);
+    return word;
+}
+
 int main(int argc, char **argv) {
     const char *what = argc > 1 ? argv[1] : "tight";
     unsigned long n = argc > 2 ? strtoul(argv[2], NULL, 10) : 0;
@@ -81,6 +116,10 @@ int main(int argc, char **argv) {
     unsigned long r;
     if (!strcmp(what, "chase"))
         r = chase(h, n ? n : 10);
+    else if (!strcmp(what, "shared"))
+        r = shared_pairs(h, n ? n : 100000000ul);
+    else if (!strcmp(what, "xadd"))
+        r = xadd_pairs(n ? n : 100000000ul);
     else
         r = tight(h, n ? n : 100000000ul);
     printf("%s %lu\n", what, r);
