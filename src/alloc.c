@@ -758,7 +758,8 @@ void rcyi_walk_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg) {
             for (uint32_t off = 0; off < end; off += bs) {
                 char *b = p->mem + off;
                 rcy_head_ *o = (rcy_head_ *)(void *)(b + front);
-                if (o->refcnt != 0 && !(front && (rcyi_dbg_load_size(b) & RCYI_DBG_FREED)))
+                if (rcyi_refcnt_load(o) != 0 &&
+                    !(front && (rcyi_dbg_load_size(b) & RCYI_DBG_FREED)))
                     fn(o, arg);
             }
         }
