@@ -5,6 +5,8 @@
 # cmake would.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
+THREAD_TESTS := $(patsubst tests/%.c,%,$(wildcard tests/test_thread*.c))
 BENCH_BUILD?= build-bench
 DEB_BUILD  ?= build-deb
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
@@ -14,7 +16,7 @@ CTEST      := ctest --output-on-failure -j $(JOBS)
 BUILD_TYPES ?= Debug Release RelWithDebInfo MinSizeRel
 TYPES_BUILD ?= build-types
 
-.PHONY: all build demo test test-release test-asan bench build-types fuzz install deb deb-check clean format deps docs
+.PHONY: all build demo test test-release test-asan test-tsan bench build-types fuzz install deb deb-check clean format deps docs
 
 all: build
 
@@ -35,8 +37,10 @@ demo: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS) --target tour
 	@./$(BUILD)/tour
 
-# The suite runs twice: a normal gcc build, then ASan + UBSan with clang.
-test: test-release test-asan
+# The suite runs twice: a normal gcc build, then ASan + UBSan with clang;
+# then the threaded tests (ctest label `thread`) once more under
+# ThreadSanitizer, when clang can build with it.
+test: test-release test-asan test-tsan
 
 test-release: $(BUILD)/CMakeCache.txt
 	cmake -S . -B $(BUILD) -DRCY_WERROR=ON >/dev/null
@@ -47,6 +51,13 @@ $(ASAN_BUILD)/CMakeCache.txt:
 	@scripts/deps.sh build test
 	@scripts/deps.sh --optional tools docs
 	CC=clang cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DRCY_SANITIZE=ON -DRCY_DEBUG=ON -DRCY_WERROR=ON $(CMAKE_ARGS)
+
+test-tsan:
+	@if echo 'int main(void){return 0;}' | clang -fsanitize=thread -x c - -o /dev/null 2>/dev/null; then \
+	  CC=clang cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRCY_TSAN=ON -DRCY_WERROR=ON $(CMAKE_ARGS) >/dev/null && \
+	  cmake --build $(TSAN_BUILD) -j $(JOBS) $(addprefix --target ,$(THREAD_TESTS)) && \
+	  cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 $(CTEST) -L thread; \
+	else echo "test-tsan: skipped, clang cannot build with -fsanitize=thread"; fi
 
 test-asan: $(ASAN_BUILD)/CMakeCache.txt
 	cmake --build $(ASAN_BUILD) -j $(JOBS)

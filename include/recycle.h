@@ -7,6 +7,7 @@
  *   gc.h           the cycle collector (Python's gc module) and weak refs
  *   gen.h          generators
  *   tracemalloc.h  allocation tracing, snapshots, statistics
+ *   thread.h       objects shared between threads
  */
 #ifndef RECYCLE_H
 #define RECYCLE_H
@@ -16,5 +17,6 @@
 #include "recycle/gc.h"
 #include "recycle/gen.h"
 #include "recycle/tracemalloc.h"
+#include "recycle/thread.h"
 
 #endif /* RECYCLE_H */

@@ -604,8 +604,10 @@ void rcyi_free_large(rcy_heap *h, rcyi_alloc_state *st, void *p, size_t front) {
 /* ---- the internal API ----------------------------------------------- */
 
 static void *alloc_other(rcy_heap *h, rcyi_alloc_state *st, size_t size, unsigned kind) {
-    if (st->debug)
+    if (st->debug) {
+        rcyi_thread_check(h, "allocation");
         return rcyi_debug_alloc(h, st, size, kind);
+    }
     if (size == 0)
         return rcyi_small_alloc(h, st, kind, 0);
     return rcyi_large_alloc(h, st, size, kind);
@@ -638,10 +640,12 @@ void rcyi_free_slow(rcy_heap *h, void *p) {
     }
     if (!p)
         return;
-    if (st->debug)
+    if (st->debug) {
+        rcyi_thread_check(h, "free");
         rcyi_debug_free(h, st, p);
-    else
+    } else {
         rcyi_free_large(h, st, p, 0);
+    }
 }
 
 void rcyi_free(rcy_heap *h, void *p) {
@@ -754,7 +758,8 @@ void rcyi_walk_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg) {
             for (uint32_t off = 0; off < end; off += bs) {
                 char *b = p->mem + off;
                 rcy_head_ *o = (rcy_head_ *)(void *)(b + front);
-                if (o->refcnt != 0 && !(front && (rcyi_dbg_load_size(b) & RCYI_DBG_FREED)))
+                if (rcyi_refcnt_load(o) != 0 &&
+                    !(front && (rcyi_dbg_load_size(b) & RCYI_DBG_FREED)))
                     fn(o, arg);
             }
         }

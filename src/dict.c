@@ -168,7 +168,8 @@ static int dict_set(rcy_dict *d, const char *key, void *value, const char *file,
     /* CPython's MAINTAIN_TRACKING: a value that may be tracked (its type
      * has traverse, tracked now or not) may put the dict in a cycle. */
     rcy_head_ *dh = rcyi_head(d);
-    if (!(dh->gcword & RCYI_GC_TRACKED) && rcyi_head(value)->type->traverse)
+    if (!(dh->gcword & RCYI_GC_TRACKED) && rcyi_head(value)->type->traverse &&
+        rcyi_rc_is_private(rcyi_refcnt_load(dh))) /* shared => untracked (object.h) */
         rcyi_gc_track_late(d->heap, dh);
     size_t hash = hash_key(key);
     ptrdiff_t slot = find(d, key, hash, NULL);
@@ -204,8 +205,11 @@ int rcy_dict_set_(rcy_dict *d, const char *key, void *value, const char *file, i
     RCYI_REQUIRE_TYPE(d, &rcy_dict_type, RCY_EINVAL);
     RCYI_REQUIRE(key, RCY_EINVAL);
     RCYI_REQUIRE(value, RCY_EINVAL);
+    int rc = rcyi_share_store(d, value);
+    if (rc != RCY_OK)
+        return rc;
     RCYI_REQUIRE_HEAP(value, d->heap, RCY_EINVAL);
-    int rc = dict_set(d, key, value, file, line, func);
+    rc = dict_set(d, key, value, file, line, func);
     /* The emergency collection may change d (finalizers): the store is
      * redone from the start. */
     if (rc == RCY_ENOMEM && rcyi_gc_emergency(d->heap))

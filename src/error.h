@@ -48,10 +48,13 @@ void rcyi_misuse(const char *func, const char *what);
 void rcyi_misuse_type(const char *func, const char *arg, const void *obj, const rcy_type *want);
 /* The store check of a container on heap h (`RCYI_REQUIRE_HEAP(item,
  * l->heap, RCY_EINVAL);`): an object of another heap is misuse (E3), as a
- * reference across heaps would be followed by h's collector. */
+ * reference across heaps would be followed by h's collector.  A shared
+ * object (object.h) may be stored anywhere: no heap's collector follows
+ * it. */
 #define RCYI_REQUIRE_HEAP(arg, h, ret)                                                             \
     do {                                                                                           \
-        if (RCY_UNLIKELY(rcyi_heap_of_head(RCY_HEAD_(arg)) != (h))) {                              \
+        if (RCY_UNLIKELY(rcyi_heap_of_head(RCY_HEAD_(arg)) != (h)) &&                              \
+            !rcyi_rc_in_shared_graph(rcyi_refcnt_load(RCY_HEAD_(arg)))) {                          \
             rcyi_misuse_heap(__func__, #arg, (arg), (h));                                          \
             return ret;                                                                            \
         }                                                                                          \

@@ -394,7 +394,7 @@ static inline void subtract_edge(collection *c, void *obj, int young) {
             o->gcword = w - RCYI_GC_SLOT_ONE;
         return;
     }
-    uint32_t rc = o->refcnt;
+    uint32_t rc = rcyi_refcnt_load(o); /* a shared child's word may be changing */
     if (is_member(c, w) && rc != 0) {
         /* initial_refs(rc), minus this reference unless saturated */
         uint32_t r = rc - 1;
@@ -424,7 +424,7 @@ static int visit_subtract_young(void *obj, void *arg) {
 static inline void check_child(collection *c, void *obj) {
     rcy_head_ *o = rcyi_head(obj);
     uint32_t w = o->gcword;
-    if (!(w & RCYI_GC_COLLECTING) && is_member(c, w) && o->refcnt != 0 &&
+    if (!(w & RCYI_GC_COLLECTING) && is_member(c, w) && rcyi_refcnt_load(o) != 0 &&
         rcyi_heap_of_head(o) != c->h)
         foreign_child(c, o);
 }
@@ -1517,6 +1517,7 @@ static void validate(rcy_heap *h, int full) {
     }
     if (!full)
         return;
+    rcyi_share_validate(h); /* the sharing invariant, object.h */
     vcount vc = {0, 0};
     rcyi_walk_objects(h, validate_walk, &vc);
     if (vc.tracked != gc->ntracked || vc.frozen != gc->nfrozen)

@@ -189,8 +189,8 @@ bool rcy_gc_is_finalized(const void *obj) {
 int rcy_gc_track(void *obj) {
     RCYI_REQUIRE(obj, RCY_EINVAL);
     rcy_head_ *o = rcyi_head(obj);
-    if (!o->type->traverse)
-        return RCY_EINVAL;
+    if (!o->type->traverse || rcyi_rc_in_shared_graph(rcyi_refcnt_load(o)))
+        return RCY_EINVAL; /* shared => untracked (object.h) */
     rcy_heap *h = rcy_heap_of(obj);
     if (h->gc.stage == RCYI_GC_DONE)
         return RCY_ESTATE;

@@ -94,9 +94,10 @@ typedef struct alive_report {
 
 static void report_one(rcy_head_ *o, void *arg) {
     alive_report *r = arg;
-    if (o->refcnt == 0)
+    uint32_t rc = rcyi_refcnt_load(o);
+    if (rc == 0)
         return;
-    if (o->refcnt == RCY_REFCNT_IMMORTAL) {
+    if (rcyi_rc_is_immortal(rc)) {
         r->immortal++;
         return;
     }
@@ -104,7 +105,7 @@ static void report_one(rcy_head_ *o, void *arg) {
         rcyi_output("recycle: heap %p freed with objects still alive:\n", (void *)r->heap);
     if (r->count < REPORT_MAX_LINES)
         rcyi_output("  <%s object at %p> refcount=%lu\n", o->type->name, (void *)(o + 1),
-                    (unsigned long)o->refcnt);
+                    (unsigned long)rcyi_rc_count(rc));
     r->count++;
 }
 
@@ -130,6 +131,8 @@ void rcy_heap_free(rcy_heap *h) {
                    "rcy_heap_free itself); free it after that call returns",
                    (void *)h);
     h->freeing = true;
+    if (h->debug)
+        rcyi_share_validate(h); /* the sharing invariant, object.h */
     rcyi_gc_fini(h);
     __atomic_fetch_sub(&rcyi_heaps_alive, 1, __ATOMIC_RELAXED);
     if (h->debug)

@@ -9,6 +9,7 @@
 #include "gc.h"
 #include "internal.h"
 #include "object.h"
+#include "thread.h"
 #include "weakref.h"
 
 struct rcy_heap {
@@ -19,6 +20,7 @@ struct rcy_heap {
     int debug;               /* heap.c: guard bytes and fill patterns on */
     bool freeing;            /* heap.c: rcy_heap_free is running */
     void *userdata;          /* heap.c: rcy_heap_set_userdata, never read by recycle */
+    uintptr_t thread;        /* thread.c (thread.h T1): attached thread token */
 };
 
 /* heap.c: heaps created and not yet freed, process-wide (atomic).  The

@@ -16,6 +16,7 @@
 #include "object.h"      /* object headers, refcounts, the object layer's state */
 #include "os.h"          /* mmap, pages, clocks, /proc */
 #include "symbols.h"     /* return addresses to file:line:function */
+#include "thread.h"      /* which thread a heap is attached to */
 #include "tracemalloc.h" /* the tracer: hooks, events, raw tracebacks */
 #include "weakref.h"     /* weak references and finalize objects */
 

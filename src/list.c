@@ -122,8 +122,11 @@ int rcy_list_insert_(rcy_list *l, ptrdiff_t index, void *item, const char *file,
                      const char *func) {
     RCYI_REQUIRE_TYPE(l, &rcy_list_type, RCY_EINVAL);
     RCYI_REQUIRE(item, RCY_EINVAL);
+    int rc = rcyi_share_store(l, item);
+    if (rc != RCY_OK)
+        return rc;
     RCYI_REQUIRE_HEAP(item, l->heap, RCY_EINVAL);
-    int rc = grow(l, file, line, func);
+    rc = grow(l, file, line, func);
     /* grow allocates without an emergency collection (gc.h): here, with
      * nothing changed yet, is where one may run, then grow reads the
      * list afresh. */
@@ -156,6 +159,9 @@ static ptrdiff_t resolve(const rcy_list *l, ptrdiff_t index) {
 int rcy_list_set(rcy_list *l, ptrdiff_t index, void *item) {
     RCYI_REQUIRE_TYPE(l, &rcy_list_type, RCY_EINVAL);
     RCYI_REQUIRE(item, RCY_EINVAL);
+    int rc = rcyi_share_store(l, item);
+    if (rc != RCY_OK)
+        return rc;
     RCYI_REQUIRE_HEAP(item, l->heap, RCY_EINVAL);
     ptrdiff_t i = resolve(l, index);
     if (i < 0)

@@ -36,7 +36,11 @@
 #define HEAD_SIZE sizeof(rcy_head_)
 
 _Static_assert(sizeof(rcy_head_) == 16, "the object header is 16 bytes");
-_Static_assert(RCY_REFCNT_IMMORTAL == UINT32_MAX, "immortal is the saturated count");
+_Static_assert(RCY_REFCNT_IMMORTAL == UINT32_MAX, "immortal is reported as the saturated count");
+#define IMMORTAL_BITS (RCYI_RC_HIGH | RCYI_RC_IMMORTAL_BIT)
+_Static_assert((RCYI_RC_IMMORTAL_PRIVATE & IMMORTAL_BITS) == IMMORTAL_BITS &&
+                   (RCYI_RC_IMMORTAL_SHARED & IMMORTAL_BITS) == IMMORTAL_BITS,
+               "both immortal words are in the immortal range");
 
 /* ---- creation -------------------------------------------------------- */
 
@@ -256,19 +260,26 @@ static int defer(rcy_heap *h, rcy_head_ *hd) {
 static int prepare(rcy_heap *h, rcy_head_ *hd) {
     const rcy_type *t = hd->type;
     if (t->finalize && !(hd->gcword & RCYI_GC_FINALIZED)) {
+        /* A shared object stays shared while its finalizer runs: count 0
+         * is RCYI_RC_HIGH, and the temporary reference is counted on it. */
+        uint32_t zero = rcyi_refcnt_load(hd) & RCYI_RC_HIGH;
         hd->gcword |= RCYI_GC_FINALIZED;
-        hd->refcnt = 1; /* the finalizer may incref and decref self */
+        hd->refcnt = zero | 1; /* the finalizer may incref and decref self */
         h->obj.finalizing++;
         t->finalize(hd + 1);
         h->obj.finalizing--;
-        if (hd->refcnt != 1) {
+        uint32_t rc = rcyi_refcnt_load(hd);
+        if (rc != (zero | 1)) {
             /* Resurrected: drop the temporary reference.  If the finalizer
              * made it immortal, leave it so. */
-            if (hd->refcnt != RCY_REFCNT_IMMORTAL)
+            if (!zero && !rcyi_rc_is_immortal(rc))
                 hd->refcnt--;
+            else if (zero && !rcyi_rc_is_immortal(rc) &&
+                     __atomic_fetch_sub(&hd->refcnt, 1, __ATOMIC_ACQ_REL) == (zero | 1))
+                return 1; /* another thread dropped its references meanwhile */
             return 0;
         }
-        hd->refcnt = 0;
+        hd->refcnt = zero;
     }
     if (hd->gcword & RCYI_GC_WEAKREFS)
         rcyi_weakref_clear_for(h, hd);
@@ -302,12 +313,51 @@ static void dealloc(rcy_heap *h, rcy_head_ *hd) {
     st->depth--;
 }
 
+static void decref_other(void *obj);
+
+/* A shared object: one atomic subtract, release order so that this
+ * thread's writes to the object happen before its destruction on whichever
+ * thread drops the last reference, which then fences (acquire) as Rust's
+ * Arc does.  The object is deallocated on its heap (object.h, share.c). */
+__attribute__((noinline)) static void decref_shared(void *obj) {
+    rcy_head_ *hd = RCY_HEAD_(obj);
+    uint32_t old = __atomic_fetch_sub(&hd->refcnt, 1, __ATOMIC_RELEASE);
+    if (RCY_LIKELY(old != (RCYI_RC_HIGH | 1))) {
+        if (RCY_UNLIKELY(old == RCYI_RC_HIGH)) {
+            __atomic_fetch_add(&hd->refcnt, 1, __ATOMIC_RELAXED);
+            rcyi_fatal(RCY_EMISUSE,
+                       "decref of shared object %p of type %s would take its refcount below "
+                       "zero (it is already 0: the object is being deallocated)",
+                       obj, hd->type->name);
+        }
+        return;
+    }
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    rcy_heap *h = small_object_heap(hd);
+    if (RCY_UNLIKELY(!h))
+        h = checked_heap("decref", obj);
+    dealloc(h, hd);
+}
+
+void rcy_incref_slow_(void *obj) {
+    rcy_head_ *hd = RCY_HEAD_(obj);
+    uint32_t rc = rcyi_refcnt_load(hd);
+    if (rcyi_rc_is_shared(rc))
+        __atomic_fetch_add(&hd->refcnt, 1, __ATOMIC_RELAXED);
+    else if (rcyi_rc_is_private(rc)) /* only 2^31 - 1 reaches here: saturate */
+        hd->refcnt = rc + 1 > RCYI_RC_HIGH - 1 ? RCYI_RC_IMMORTAL_PRIVATE : rc + 1;
+}
+
 /* Every case of rcy_decref_slow_ but the fast deallocation below. */
 __attribute__((noinline)) static void decref_other(void *obj) {
     rcy_head_ *hd = RCY_HEAD_(obj);
-    uint32_t rc = hd->refcnt;
-    if (rc == RCY_REFCNT_IMMORTAL)
+    uint32_t rc = rcyi_refcnt_load(hd);
+    if (rcyi_rc_is_immortal(rc))
         return;
+    if (rcyi_rc_is_shared(rc)) {
+        decref_shared(obj);
+        return;
+    }
     if (RCY_UNLIKELY(rc == 0)) {
         /* A block in one of our arenas whose pool was given back is dead,
          * not foreign. */
@@ -341,7 +391,7 @@ __attribute__((noinline)) static void decref_other(void *obj) {
  * goes to decref_other. */
 void rcy_decref_slow_(void *obj) {
     rcy_head_ *hd = RCY_HEAD_(obj);
-    if (RCY_LIKELY(hd->refcnt == 1)) {
+    if (RCY_LIKELY(rcyi_refcnt_load(hd) == 1)) {
         rcyi_pool *p = rcyi_pool_at(hd);
         if (RCY_LIKELY(rcyi_is_object_block(p, hd)) &&
             RCY_LIKELY(!(hd->gcword & SLOW_DEALLOC_BITS))) {
@@ -393,7 +443,7 @@ void rcyi_object_fini(rcy_heap *h) {
 size_t rcy_getrefcount(const void *obj) {
     RCYI_REQUIRE(obj, 0);
     checked_heap("rcy_getrefcount", obj);
-    return RCY_HEAD_(obj)->refcnt;
+    return rcyi_rc_count(rcyi_refcnt_load(RCY_HEAD_(obj)));
 }
 
 const rcy_type *rcy_type_of(const void *obj) {
@@ -414,15 +464,19 @@ void rcy_immortalize(void *obj) {
     RCYI_REQUIRE(obj, );
     checked_heap("rcy_immortalize", obj);
     rcy_head_ *hd = RCY_HEAD_(obj);
-    if (RCY_UNLIKELY(hd->refcnt == 0))
+    uint32_t rc = rcyi_refcnt_load(hd);
+    if (RCY_UNLIKELY(rc == 0))
         report_zero("rcy_immortalize", obj, hd);
-    hd->refcnt = RCY_REFCNT_IMMORTAL;
+    /* Shared: mid-range, so that racing counts stay immortal (object.h). */
+    __atomic_store_n(&hd->refcnt,
+                     rcyi_rc_is_private(rc) ? RCYI_RC_IMMORTAL_PRIVATE : RCYI_RC_IMMORTAL_SHARED,
+                     __ATOMIC_RELAXED);
 }
 
 bool rcy_is_immortal(const void *obj) {
     RCYI_REQUIRE(obj, false);
     checked_heap("rcy_is_immortal", obj);
-    return RCY_HEAD_(obj)->refcnt == RCY_REFCNT_IMMORTAL;
+    return rcyi_rc_is_immortal(rcyi_refcnt_load(RCY_HEAD_(obj)));
 }
 
 void rcy_auto_release_(void *pp) {

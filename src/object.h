@@ -4,9 +4,34 @@
  * Every object is laid out as [rcy_head_ (16 bytes)][user struct].  The
  * pointer users hold points just past the header.
  *
- *   refcnt   0 only for a freed block (the allocator's free object blocks
- *            have refcnt == 0 and gcword == 0); RCY_REFCNT_IMMORTAL for
- *            immortal objects; otherwise the number of strong references.
+ *   refcnt   the refcount word, three states told by its top two bits
+ *            (threads.md 7.1; docs/internals.md "Threads"):
+ *              bit 31 = 0          PRIVATE: bits 0..30 are the count.
+ *                                  Only the thread attached to the
+ *                                  object's heap reads or writes it, with
+ *                                  plain loads and stores (the inline
+ *                                  rcy_incref/rcy_decref of core.h).
+ *              bits 31,30 = 1,0    SHARED: bits 0..29 are the count; any
+ *                                  thread changes it with one atomic add
+ *                                  (never a CAS loop), the last decrement
+ *                                  with release order and an acquire fence.
+ *              bits 31,30 = 1,1    IMMORTAL: never counted.  A private
+ *                                  object made immortal holds
+ *                                  RCYI_RC_IMMORTAL_PRIVATE, a shared one
+ *                                  RCYI_RC_IMMORTAL_SHARED (both mid-range),
+ *                                  so that increments or decrements racing
+ *                                  with its immortalisation or with a
+ *                                  count overflowing into bit 30 (which
+ *                                  makes a shared object immortal, as
+ *                                  CPython does) stay immortal.
+ *            No live word is all ones (the incref fast path relies on it:
+ *            its sum is never 0).  rcy_getrefcount reports
+ *            RCY_REFCNT_IMMORTAL for every immortal word.
+ *            0 only for a freed block (the allocator's free object blocks
+ *            have refcnt == 0 and gcword == 0).  The fast paths test the
+ *            sign of the word after the add: shared and immortal objects,
+ *            and a private count about to reach bit 31 (it saturates to
+ *            immortal), take the slow path.
  *   type     the object's rcy_type.  A FREE block keeps the type of the
  *            object that died there (NULL if none ever lived there): the
  *            allocator links free object blocks through the word after
@@ -27,10 +52,21 @@
  * Invariant: !TRACKED => GEN == 0 and SLOT == RCYI_SLOT_NONE.
  * Invariant: FINALIZED is set once, before `finalize` runs, and never
  *            cleared (PEP 442: finalizers run at most once).
+ * Invariant (sharing, share.c): SHARED is set once, by the thread attached
+ *            to the object's heap, before any other thread can reach the
+ *            object, and never cleared (an object may become IMMORTAL).
+ *            A SHARED object refers only to SHARED or IMMORTAL objects,
+ *            so every cycle is wholly private to one heap or wholly
+ *            shared.  SHARED => !TRACKED: heap-local collections never
+ *            see shared objects (their gcword is written only by the
+ *            thread that shares them and by their deallocation).
+ *            Checked by rcy_share_check, and at every full collection in
+ *            debug mode.
  */
 #ifndef RCY_SRC_OBJECT_H
 #define RCY_SRC_OBJECT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,6 +84,38 @@
 #define RCYI_GC_SLOT_SHIFT  8     /* 24 bits: vector index or gc_refs          */
 #define RCYI_SLOT_MAX       0xFFFFFEu
 #define RCYI_SLOT_NONE      0xFFFFFFu
+
+/* The refcount word's states (above). */
+#define RCYI_RC_HIGH             0x80000000u /* shared or immortal          */
+#define RCYI_RC_IMMORTAL_BIT     0x40000000u /* with HIGH: immortal         */
+#define RCYI_RC_SHARED_MAX       0x3FFFFFFFu /* a shared count's largest    */
+#define RCYI_RC_IMMORTAL_SHARED  0xE0000000u /* a shared object made immortal */
+#define RCYI_RC_IMMORTAL_PRIVATE 0xF0000000u /* a private object made immortal */
+static inline bool rcyi_rc_is_private(uint32_t rc) {
+    return !(rc & RCYI_RC_HIGH);
+}
+static inline bool rcyi_rc_is_immortal(uint32_t rc) {
+    return (rc & (RCYI_RC_HIGH | RCYI_RC_IMMORTAL_BIT)) == (RCYI_RC_HIGH | RCYI_RC_IMMORTAL_BIT);
+}
+static inline bool rcyi_rc_is_shared(uint32_t rc) {
+    return (rc & (RCYI_RC_HIGH | RCYI_RC_IMMORTAL_BIT)) == RCYI_RC_HIGH;
+}
+/* The number of references a refcount word stands for (immortal: the
+ * public RCY_REFCNT_IMMORTAL). */
+static inline uint32_t rcyi_rc_count(uint32_t rc) {
+    if (rcyi_rc_is_private(rc))
+        return rc;
+    return rcyi_rc_is_shared(rc) ? rc & RCYI_RC_SHARED_MAX : RCY_REFCNT_IMMORTAL;
+}
+static inline uint32_t rcyi_refcnt_load(const rcy_head_ *h) {
+    return __atomic_load_n(&h->refcnt, __ATOMIC_RELAXED);
+}
+/* In the shared graph: shared, or a shared object made immortal (only a
+ * private object made immortal holds exactly RCYI_RC_IMMORTAL_PRIVATE).  What
+ * the store barrier tests on the object stored into. */
+static inline bool rcyi_rc_in_shared_graph(uint32_t rc) {
+    return (rc & RCYI_RC_HIGH) && rc != RCYI_RC_IMMORTAL_PRIVATE;
+}
 
 static inline rcy_head_ *rcyi_head(const void *obj) {
     return RCY_HEAD_(obj);
@@ -100,5 +168,21 @@ typedef struct rcyi_object_state {
 
 /* Frees the object layer's per-heap bookkeeping (rcy_heap_free). */
 void rcyi_object_fini(rcy_heap *h);
+
+/* ---- share.c: the store barrier ---------------------------------------- */
+
+/* The containers' store barrier (RCY_STORE for library code): `value`,
+ * about to be stored into `owner`, is shared when owner is in the shared
+ * graph.  One load and test on an owner that is being written anyway.
+ * 0, or rcy_share's error. */
+static inline int rcyi_share_store(const void *owner, void *value) {
+    if (RCY_UNLIKELY(rcyi_rc_in_shared_graph(rcyi_refcnt_load(RCY_HEAD_(owner)))))
+        return rcy_share(value);
+    return 0;
+}
+/* Debug mode (RCY_DEBUG builds, at every full collection; heaps in debug
+ * mode, at rcy_heap_free): the sharing invariant over the heap, each
+ * shared-to-private edge reported as misuse with both types. */
+size_t rcyi_share_validate(rcy_heap *h);
 
 #endif

@@ -124,7 +124,8 @@ RCY_API bool rcy_gc_is_tracked(const void *obj);
 RCY_API bool rcy_gc_is_finalized(const void *obj);
 /* C: Python has no public track/untrack (they are C-API calls).  track()
  * puts an untracked object whose type has traverse into generation 0
- * (RCY_EINVAL when the type has no traverse); both are idempotent. */
+ * (RCY_EINVAL when the type has no traverse, or the object is shared:
+ * shared objects are never in a heap's collector); both are idempotent. */
 RCY_API int rcy_gc_track(void *obj);
 /* C: called from a finalizer or callback on an object that is part of the
  * garbage being collected, untrack is ignored (the object stays tracked

@@ -1,0 +1,5 @@
+# Threads benchmarks (owned by share.c): rc_bench, the owner's private
+# reference counting (bench/run.d/70-threads.sh).
+add_executable(rc_bench ${CMAKE_CURRENT_SOURCE_DIR}/rc_bench.c)
+target_compile_options(rc_bench PRIVATE ${RCY_WARNINGS} ${RCY_COMMON_FLAGS})
+target_link_libraries(rc_bench PRIVATE recycle_static)
