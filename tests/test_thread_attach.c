@@ -93,13 +93,19 @@ static void *use_unattached(void *arg) {
     return NULL;
 }
 
-static void allocate_from_a_thread_the_heap_is_not_attached_to(void *arg) {
-    (void)arg;
+/* A debug heap attached to the calling thread. */
+static rcy_heap *attached_debug_heap(void) {
     rcy_config cfg;
     rcy_config_init(&cfg);
     cfg.debug = 1;
     rcy_heap *h = rcy_heap_new(&cfg);
     rcy_heap_attach(h);
+    return h;
+}
+
+static void allocate_from_a_thread_the_heap_is_not_attached_to(void *arg) {
+    (void)arg;
+    rcy_heap *h = attached_debug_heap();
     pthread_t t;
     if (pthread_create(&t, NULL, use_unattached, h) == 0)
         pthread_join(t, NULL);
@@ -113,11 +119,7 @@ static void a_debug_heap_reports_use_from_a_thread_it_is_not_attached_to(void **
 
 static void allocate_from_a_detached_heap(void *arg) {
     (void)arg;
-    rcy_config cfg;
-    rcy_config_init(&cfg);
-    cfg.debug = 1;
-    rcy_heap *h = rcy_heap_new(&cfg);
-    rcy_heap_attach(h);
+    rcy_heap *h = attached_debug_heap();
     rcy_heap_detach(h);
     (void)rcy_new(h, &box_type);
 }
