@@ -222,7 +222,7 @@ RCY_API bool rcy_gc_get_emergency(rcy_heap *heap);
  * reaches that the scan has not examined yet), collected as one set, so
  * that a cycle is never cut by an increment's edge and no write barrier
  * is needed.  An increment examines the young generation and about
- * 2 * 10 / threshold1 times as many old objects (at least 512), plus the
+ * 10 / threshold1 times as many old objects (at least 512), plus the
  * closure of the last object it takes: one connected structure of N
  * objects is taken whole (docs/benchmarks.md measures that worst case).
  * Each scan frees at least the top of the garbage there was when it
