@@ -613,8 +613,77 @@ static void *alloc_other(rcy_heap *h, rcyi_alloc_state *st, size_t size, unsigne
     return rcyi_large_alloc(h, st, size, kind);
 }
 
+/* ---- blocks freed by other threads (R1) ----------------------------- */
+
+/* Where a block on the remote list keeps its link: its first caller
+ * bytes, or in debug mode the 0xFD word of its front guard (a size-0
+ * debug block has no caller bytes). */
+static inline char *remote_link(const rcyi_alloc_state *st, void *p) {
+    return st->debug ? (char *)p - sizeof(void *) : (char *)p;
+}
+
+__attribute__((noinline)) static void take_remote(rcy_heap *h, rcyi_alloc_state *st) {
+    char *b = __atomic_exchange_n((char **)&st->remote, NULL, __ATOMIC_ACQUIRE);
+    while (b) {
+        char *link = remote_link(st, b), *next;
+        memcpy(&next, link, sizeof next);
+        if (st->debug) {
+            memset(link, 0xFD, sizeof(void *)); /* the guard word it borrowed */
+            rcyi_debug_free(h, st, b);
+        } else {
+            rcyi_free(h, b);
+        }
+        st->remote_taken++;
+        b = next;
+    }
+}
+
+void rcyi_alloc_take_remote(rcy_heap *h) {
+    rcyi_alloc_state *st = &h->alloc;
+    if (RCY_UNLIKELY(__atomic_load_n(&st->remote, __ATOMIC_RELAXED) != NULL))
+        take_remote(h, st);
+}
+
+void rcy_mem_free_remote(rcy_heap *heap, void *ptr) {
+    if (!ptr)
+        return;
+    if (!heap) {
+        rcyi_misuse("rcy_mem_free_remote", "heap is NULL (the block is not freed)");
+        return;
+    }
+    uintptr_t t = __atomic_load_n(&heap->thread, __ATOMIC_ACQUIRE);
+    if (t == RCYI_THREAD_UNBOUND || t == rcyi_thread_self()) {
+        rcy_mem_free(heap, ptr); /* the heap's own thread: an ordinary free */
+        return;
+    }
+    rcyi_alloc_state *st = &heap->alloc;
+    if (__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED))
+        rcyi_trace_free(0, ptr);
+    char *link = remote_link(st, ptr);
+    if (st->debug) {
+        /* The owner checks the rest when it takes the block back. */
+        static const unsigned char guard[sizeof(void *)] = {0xFD, 0xFD, 0xFD, 0xFD,
+                                                            0xFD, 0xFD, 0xFD, 0xFD};
+        if (memcmp(link, guard, sizeof guard) != 0)
+            rcyi_fatal(RCY_ECORRUPTED_HEAP,
+                       "rcy_mem_free_remote(%p): front guard overwritten or block already freed",
+                       ptr);
+    }
+    void *head = __atomic_load_n(&st->remote, __ATOMIC_RELAXED);
+    for (;;) {
+        memcpy(link, &head, sizeof head);
+        if (RCY_LIKELY(__atomic_compare_exchange_n(&st->remote, &head, ptr, true, __ATOMIC_RELEASE,
+                                                   __ATOMIC_RELAXED)))
+            return;
+        __atomic_fetch_add(&st->remote_retries, 1, __ATOMIC_RELAXED);
+    }
+}
+
+/* ---- the internal API, continued ------------------------------------ */
+
 void *rcyi_alloc_slow(rcy_heap *h, size_t size, int kind) {
     rcyi_alloc_state *st = &h->alloc;
+    rcyi_alloc_take_remote(h);
     /* Room for the link after an object's header: the OBJECT lists of
      * smaller classes stay empty, so the inline path always comes here. */
     if (kind == RCYI_KIND_OBJECT && size < RCYI_OBJ_MIN_BLOCK)
@@ -870,6 +939,7 @@ void rcyi_alloc_fini(rcy_heap *h) {
 #ifdef RCY_DEBUG
     rcyi_alloc_validate(h);
 #endif
+    rcyi_alloc_take_remote(h); /* R1: the blocks come back to be checked */
     int traced = __atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED);
     size_t front = st->debug ? RCYI_DBG_FRONT : 0;
     for (unsigned k = 0; k < RCYI_KINDS; k++) {

@@ -77,6 +77,16 @@
  *  L1  large_bytes == sum of the sizes of the blocks on both large lists,
  *      and footprint == arenas * ARENA_SIZE + large_bytes
  *      + large_blocks * sizeof(rcyi_large) (what memory_limit caps).
+ *  R1  Every block on the remote list (`remote`) is a block of this heap
+ *      that a thread not attached to it gave up with rcy_mem_free_remote
+ *      and that is still counted as in use (its pool's `used`, or a live
+ *      large block), so no pool or arena holding one is released; the
+ *      list is linked through the block's first 8 caller bytes (debug
+ *      mode: its front guard's 0xFD word, restored when taken back).  A
+ *      push is one CAS (Treiber stack: no ABA, since only the owner pops,
+ *      and it takes the whole list with one exchange); the owner takes the
+ *      list back in rcyi_alloc_slow, in rcy_mem_get_stats and at
+ *      rcyi_alloc_fini, freeing each block as if it had freed it itself.
  *
  * The fast paths (rcyi_alloc_inline, rcyi_free_inline, rcy_mem_alloc,
  * rcy_mem_free) take no lock and count nothing but the pool's `used`;
@@ -126,6 +136,10 @@ rcy_heap *rcyi_heap_of_block(const void *p);
 int rcyi_alloc_init(rcy_heap *h, const rcy_config *cfg);
 /* Frees every block and arena of the heap. */
 void rcyi_alloc_fini(rcy_heap *h);
+/* R1: frees the blocks other threads put on the heap's remote list (a
+ * relaxed load and a branch when it is empty).  Only on the thread using
+ * the heap. */
+void rcyi_alloc_take_remote(rcy_heap *h);
 /* Check every invariant above; a broken one is reported through
  * rcyi_fatal(RCY_ECORRUPTED_HEAP, ...).  Returns 0. */
 int rcyi_alloc_validate(rcy_heap *h);
@@ -208,6 +222,13 @@ typedef struct rcyi_alloc_state {
     rcy_raw_allocator raw;
     rcy_arena_allocator arena; /* rcy_config.arena; alloc == NULL: arenas from the OS */
     unsigned long fail_nth;    /* rcy_heap_fail_nth countdown; 0 = off */
+    /* R1: blocks freed by other threads (atomic; pushed by any thread,
+     * taken by the owner), the blocks taken back so far (owner only), and
+     * the pushes whose CAS failed and was retried (atomic, written only on
+     * a failure: the uncontended push stays one CAS). */
+    void *remote;
+    size_t remote_taken;
+    size_t remote_retries;
 } rcyi_alloc_state;
 
 /* Bytes at the start of an arena taken by its record. */

@@ -39,12 +39,17 @@ static void collect_stats(rcy_heap *h, rcy_mem_stats *s) {
     s->large_blocks = st->large_blocks;
     s->large_bytes = st->large_bytes;
     s->mapped_bytes = st->arenas * RCY_ARENA_SIZE;
+    s->remote_taken = st->remote_taken;
+    s->remote_retries = __atomic_load_n(&st->remote_retries, __ATOMIC_RELAXED);
 }
 
 int rcy_mem_get_stats(rcy_heap *heap, rcy_mem_stats *stats) {
     RCYI_REQUIRE(heap, RCY_EINVAL);
     if (!stats || stats->size < offsetof(rcy_mem_stats, version) + sizeof(uint32_t))
         return RCY_EINVAL;
+    uintptr_t t = __atomic_load_n(&heap->thread, __ATOMIC_ACQUIRE);
+    if (t == RCYI_THREAD_UNBOUND || t == rcyi_thread_self())
+        rcyi_alloc_take_remote(heap); /* R1: only the heap's thread */
     rcy_mem_stats full;
     collect_stats(heap, &full);
     size_t n = stats->size < sizeof full ? stats->size : sizeof full;

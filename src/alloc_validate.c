@@ -1,5 +1,5 @@
 /* src/alloc_validate.c — rcyi_alloc_validate: checks every invariant
- * alloc.h states (A1..A3, C1, P1..P5, L1), by label, walking the heap's
+ * alloc.h states (A1..A3, C1, P1..P5, L1, R1), by label, walking the heap's
  * arenas, pools, free lists, class lists and large blocks; in debug mode
  * also every live block's guards.  A broken invariant is reported through
  * rcyi_fatal(RCY_ECORRUPTED_HEAP, ...).  Called by the tests and, in
@@ -11,6 +11,20 @@
         if (!(cond))                                                                               \
             rcyi_fatal(RCY_ECORRUPTED_HEAP, "allocator invariant broken: " __VA_ARGS__);           \
     } while (0)
+
+/* R1 in debug mode: a block on the remote list lends its front guard's
+ * 0xFD word to the link (user is the caller's pointer). */
+static bool lent_guard(const rcyi_alloc_state *st, const char *user) {
+    static const unsigned char guard[sizeof(void *)] = {0xFD, 0xFD, 0xFD, 0xFD,
+                                                        0xFD, 0xFD, 0xFD, 0xFD};
+    if (memcmp(user - sizeof guard, guard, sizeof guard) == 0)
+        return false;
+    for (char *b = __atomic_load_n((char **)&st->remote, __ATOMIC_ACQUIRE); b;
+         memcpy(&b, b - sizeof guard, sizeof b))
+        if (b == user)
+            return true;
+    return false;
+}
 
 static void validate_pool(const rcyi_alloc_state *st, const rcyi_pool *p) {
     CHECK(p->kind == RCYI_KIND_RAW || p->kind == RCYI_KIND_OBJECT, "P1: pool %p kind %u", (void *)p,
@@ -45,7 +59,7 @@ static void validate_pool(const rcyi_alloc_state *st, const rcyi_pool *p) {
         size_t cap = p->bsize - RCYI_DBG_FRONT - RCYI_DBG_BACK;
         for (size_t off = 0; off < p->virgin; off += p->bsize) {
             char *b = p->mem + off;
-            if (!(rcyi_dbg_load_size(b) & RCYI_DBG_FREED))
+            if (!(rcyi_dbg_load_size(b) & RCYI_DBG_FREED) && !lent_guard(st, b + RCYI_DBG_FRONT))
                 rcyi_debug_check(b + RCYI_DBG_FRONT, cap, "validate");
         }
     }
@@ -139,7 +153,8 @@ int rcyi_alloc_validate(rcy_heap *h) {
             CHECK(!l->next || l->next->prev == l, "L1: large list links at %p", (void *)l);
             lbytes += l->size;
             lblocks++;
-            if (st->debug && l->magic != RCYI_LARGE_DEFERRED)
+            if (st->debug && l->magic != RCYI_LARGE_DEFERRED &&
+                !lent_guard(st, (char *)(l + 1) + RCYI_DBG_FRONT))
                 rcyi_debug_check((char *)(l + 1) + RCYI_DBG_FRONT,
                                  l->size - RCYI_DBG_FRONT - RCYI_DBG_BACK, "validate");
         }
@@ -149,5 +164,15 @@ int rcyi_alloc_validate(rcy_heap *h) {
           st->large_bytes);
     CHECK(st->footprint == st->arenas * RCY_ARENA_SIZE + lbytes + lblocks * sizeof(rcyi_large),
           "L1: footprint %zu", st->footprint);
+    size_t nremote = 0, front = st->debug ? RCYI_DBG_FRONT : 0;
+    for (char *b = __atomic_load_n((char **)&st->remote, __ATOMIC_ACQUIRE); b;
+         memcpy(&b, st->debug ? b - sizeof b : b, sizeof b)) {
+        CHECK(rcyi_heap_of_block(b) == h, "R1: remote-freed block %p is not the heap's", (void *)b);
+        CHECK(++nremote <= st->large_blocks + RCY_ARENA_SIZE / 16 * st->arenas,
+              "R1: remote list loops at %p", (void *)b);
+        if (rcyi_in_arena(b))
+            CHECK(rcyi_pool_at(b - front)->used > 0, "R1: remote-freed block %p counted free",
+                  (void *)b);
+    }
     return 0;
 }

@@ -17,7 +17,9 @@
  *       and allocator only while the heap is attached to it.  Debug heaps
  *       check it on every allocation and free (they all take the
  *       allocator's slow path): a use from another thread, or of a
- *       detached heap, is fatal misuse naming both threads.
+ *       detached heap, is fatal misuse naming both threads.  The one
+ *       exception is rcy_mem_free_remote, which any thread may call: it
+ *       touches only the block and the heap's remote list (alloc.h R1).
  */
 #ifndef RCY_SRC_THREAD_H
 #define RCY_SRC_THREAD_H

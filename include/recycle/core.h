@@ -213,7 +213,7 @@ RCY_API void rcy_mem_free(rcy_heap *heap, void *ptr);
 #define RCY_POOL_SIZE    (16u * 1024u)
 #define RCY_ARENA_SIZE   (1024u * 1024u)
 
-#define RCY_MEM_STATS_VERSION 1
+#define RCY_MEM_STATS_VERSION 2
 
 typedef struct rcy_mem_class_stats {
     size_t block_size;  /* bytes per block in this class              */
@@ -234,9 +234,16 @@ typedef struct rcy_mem_stats {
     size_t large_blocks, large_bytes; /* raw-allocator blocks now          */
     size_t mapped_bytes;              /* bytes mapped from the OS now           */
     rcy_mem_class_stats classes[RCY_SIZE_CLASSES];
+    /* Blocks freed by other threads (rcy_mem_free_remote, <recycle/thread.h>)
+     * and taken back by the heap's thread so far, and the pushes whose one
+     * CAS lost a race and was retried: CAS per remote free =
+     * 1 + remote_retries / remote_taken. */
+    size_t remote_taken, remote_retries;
 } rcy_mem_stats;
 
-/* stats->size must be set by the caller; fields past it are not written. */
+/* stats->size must be set by the caller; fields past it are not written.
+ * Called on the heap's thread, it first takes back the blocks other
+ * threads freed (so they count as free). */
 RCY_API int rcy_mem_get_stats(rcy_heap *heap, rcy_mem_stats *stats);
 /* One row per size class and the arena totals, like sys._debugmallocstats. */
 RCY_API int rcy_mem_print_stats(rcy_heap *heap, FILE *out);

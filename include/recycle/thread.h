@@ -21,11 +21,12 @@ extern "C" {
 /* Heaps move between threads like a lua_State: a heap is attached to at
  * most one thread at a time.  Attach it on one thread, detach it there and
  * attach it on another (the calls order everything the first thread did
- * before what the second does).  Once attached, a heap must be used only
- * by the thread it is attached to: debug heaps (RCY_DEBUG=1) report any
- * allocation or free from another thread, or while detached, as fatal
- * misuse.  A heap never attached is used by one thread at a time, which
- * the program ensures (as before attach existed).
+ * before what the second does).  Once attached, a heap must be used
+ * only by the thread it is attached to (rcy_mem_free_remote aside):
+ * debug heaps (RCY_DEBUG=1) report any allocation or free from another
+ * thread, or while detached, as fatal misuse.  A heap never attached is
+ * used by one thread at a time, which the program ensures (as before
+ * attach existed).
  * attach: RCY_OK (also when attached to this thread already); RCY_ESTATE,
  * reported as misuse, when another thread holds it.  detach: RCY_OK, or
  * RCY_ESTATE (misuse) when the heap is not attached to this thread. */
@@ -33,6 +34,21 @@ RCY_API int rcy_heap_attach(rcy_heap *heap);
 RCY_API int rcy_heap_detach(rcy_heap *heap);
 /* True when heap is attached to the calling thread. */
 RCY_API bool rcy_heap_is_attached(rcy_heap *heap);
+
+/* Frees ptr, a block rcy_mem_alloc & co. handed out from heap, from any
+ * thread.  On the thread heap is attached to (or when heap was never
+ * attached) it is rcy_mem_free.  From any other thread -- heap attached
+ * elsewhere, or detached -- the block goes onto the heap's remote-free
+ * list with one CAS (a retry only when another push or the owner's take
+ * raced it; rcy_mem_stats counts them), no lock, nothing else touched;
+ * the heap's thread takes the list back in its allocation slow path,
+ * so the memory is reused within one slow-path cycle.  That thread
+ * checks the block is heap's when it takes it back (debug heaps also
+ * check the front guard here).  The block's trace (rcy_tracemalloc) goes
+ * at once.  heap must outlive the call.  NULL ptr: nothing; NULL heap:
+ * misuse.  Objects are not freed this way yet: the last reference of an
+ * object is still dropped on its heap's thread. */
+RCY_API void rcy_mem_free_remote(rcy_heap *heap, void *ptr);
 
 /* Share obj and every private object it reaches (through the types'
  * traverse), for good.  Must be called on the thread using obj's heap,
