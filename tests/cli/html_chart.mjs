@@ -4,17 +4,7 @@
 // clear of the curves.  Prints TAP-like lines; exits 1 on a failure.
 import assert from "node:assert/strict";
 import { chooseUnit, formatIn, placeLabel } from "../../tools/html/src/chart.mjs";
-
-let failed = 0;
-function test(name, fn) {
-  try {
-    fn();
-    console.log("ok   - " + name);
-  } catch (e) {
-    failed++;
-    console.log("FAIL - " + name + "\n" + e.message);
-  }
-}
+import { finish, test } from "./tap.mjs";
 
 test("the unit is the largest value's: 5000 KiB of traced beside 60 MiB of RSS is MiB", () => {
   const unit = chooseUnit(60 * 1024 * 1024);
@@ -73,8 +63,4 @@ test("with room beside the point, the note stays beside it", () => {
   assert.ok(Math.abs(at.y - (py - 8)) < 1e-9, JSON.stringify(at));
 });
 
-if (failed) {
-  console.log(failed + " failed");
-  process.exit(1);
-}
-console.log("all passed");
+finish();

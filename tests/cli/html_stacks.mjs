@@ -5,17 +5,7 @@
 // callers.  Prints TAP-like lines; exits 1 on a failure.
 import assert from "node:assert/strict";
 import { bottomUp, callTree, callers, flameData, matcher, metricIndex, searchTotal, total } from "../../tools/html/src/stacks.mjs";
-
-let failed = 0;
-function test(name, fn) {
-  try {
-    fn();
-    console.log("ok   - " + name);
-  } catch (e) {
-    failed++;
-    console.log("FAIL - " + name + "\n" + e.message);
-  }
-}
+import { finish, test } from "./tap.mjs";
 
 // main -> load -> parse -> alloc (100 B, 4 allocations)
 // main -> load -> alloc        (30 B, 3 allocations)
@@ -91,4 +81,4 @@ test("bottom-up: a function expands to its callers, with what reaches it through
   assert.deepEqual(callers(t, main[0].entries), [], "main is the outermost frame: no caller");
 });
 
-process.exit(failed ? 1 : 0);
+finish();
