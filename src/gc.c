@@ -394,8 +394,10 @@ static inline void subtract_edge(collection *c, void *obj, int young) {
             o->gcword = w - RCYI_GC_SLOT_ONE;
         return;
     }
+    if (!is_member(c, w))
+        return;
     uint32_t rc = rcyi_refcnt_load(o); /* a shared child's word may be changing */
-    if (is_member(c, w) && rc != 0) {
+    if (rc != 0) {
         /* initial_refs(rc), minus this reference unless saturated */
         uint32_t r = rc - 1;
         if (RCY_UNLIKELY(r >= RCYI_SLOT_MAX - 1))
