@@ -110,7 +110,14 @@ export async function launch(chromium = "chromium", args = []) {
     }
     if (proc.exitCode === null) proc.kill("SIGKILL");
     await exited;
-    rmSync(profile, { recursive: true, force: true });
+    // Chromium's helper processes may still write to the profile for a
+    // moment after the browser exits (ENOTEMPTY on a loaded machine):
+    // retry, and a profile that still cannot go is a warning, not a failure.
+    try {
+      rmSync(profile, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
+    } catch (e) {
+      console.error("warning: could not remove " + profile + ": " + e.message);
+    }
   }
 
   return { open, close };
