@@ -71,7 +71,7 @@ bench:
 
 # Every build type with gcc and with clang compiles without a warning
 # (everything: library, tools, tests; nothing is run).  CI runs it after
-# `make test`.
+# `make test`; and once with RCY_BUILD_TOOLS=OFF (library and tests alone).
 build-types:
 	@scripts/deps.sh build test
 	@mkdir -p $(TYPES_BUILD); for cc in gcc clang; do for t in $(BUILD_TYPES); do \
@@ -80,6 +80,10 @@ build-types:
 	      cmake --build $$d -j $(JOBS); } >$$d.log 2>&1 || \
 	    { tail -n 40 $$d.log; echo "build-types: $$cc $$t failed (log: $$d.log)"; exit 1; }; \
 	done; done
+	@d=$(TYPES_BUILD)/gcc-notools; echo "build-types: gcc Debug, RCY_BUILD_TOOLS=OFF"; \
+	{ CC=gcc cmake -S . -B $$d -DCMAKE_BUILD_TYPE=Debug -DRCY_WERROR=ON -DRCY_BUILD_TOOLS=OFF $(CMAKE_ARGS) && \
+	  cmake --build $$d -j $(JOBS); } >$$d.log 2>&1 || \
+	{ tail -n 40 $$d.log; echo "build-types: gcc without tools failed (log: $$d.log)"; exit 1; }
 
 fuzz:
 	@scripts/deps.sh build fuzz

@@ -14,7 +14,7 @@ set_tests_properties(test_cfi_walk PROPERTIES TIMEOUT 300)
 
 # recycle run on a program that unloads a module and loads another at its
 # address: the cached rules of the first must not walk the second.
-if(NOT RCY_SANITIZE)
+if(NOT RCY_SANITIZE AND RCY_BUILD_TOOLS)
   add_executable(frames_dlreuse ${CMAKE_CURRENT_SOURCE_DIR}/frames/dlreuse.c)
   target_compile_options(frames_dlreuse PRIVATE ${RCY_WARNINGS} -O2 -g)
   target_link_libraries(frames_dlreuse PRIVATE ${CMAKE_DL_LIBS})
