@@ -549,6 +549,82 @@ static bool run_cfa(cur *c, uintptr_t loc, uintptr_t target, int64_t daf, uint8_
     return !c->bad;
 }
 
+/* What the walk needs of a CIE: its initial instructions, the data
+ * alignment factor, the pointer encoding of its FDEs, and whether they
+ * carry augmentation data ('z'). */
+typedef struct cie_info {
+    cur insns;
+    int64_t daf;
+    uint8_t renc;
+    bool zaug;
+} cie_info;
+
+/* Parses the CIE at cie: version 1 or 3, augmentation empty or "z" with
+ * R, L and P.  false when unusable ('S', unknown letters, a bad length). */
+static bool parse_cie(const uint8_t *cie, cie_info *ci) {
+    uint32_t len32;
+    memcpy(&len32, cie, 4);
+    if (len32 == 0 || len32 == 0xffffffffu)
+        return false;
+    cur c = {cie + 4, cie + 4 + len32, false};
+    if (fixed(&c, 4) != 0)
+        return false;
+    uint8_t version = (uint8_t)fixed(&c, 1);
+    const char *aug = (const char *)c.p;
+    size_t auglen = strnlen(aug, (size_t)(c.end - c.p));
+    c.p += auglen + 1;
+    if (c.p > c.end || (version != 1 && version != 3))
+        return false;
+    (void)uleb(&c); /* code alignment: 1 on x86-64 */
+    ci->daf = sleb(&c);
+    if (version == 1)
+        (void)fixed(&c, 1);
+    else
+        (void)uleb(&c);
+    ci->renc = 0;
+    ci->zaug = auglen > 0 && aug[0] == 'z';
+    if (ci->zaug) {
+        uint64_t n = uleb(&c);
+        cur a = {c.p, c.p + n, false};
+        if (a.end > c.end)
+            return false;
+        for (size_t i = 1; i < auglen; i++) {
+            if (aug[i] == 'R')
+                ci->renc = (uint8_t)fixed(&a, 1);
+            else if (aug[i] == 'L')
+                (void)fixed(&a, 1);
+            else if (aug[i] == 'P') {
+                uint8_t penc = (uint8_t)fixed(&a, 1);
+                (void)encoded(&a, penc & 0x7f, 0);
+            } else
+                return false; /* 'S' (signal frame) and the unknown */
+        }
+        c.p = a.end;
+    } else if (auglen > 0)
+        return false;
+    ci->insns = c;
+    return !c.bad;
+}
+
+/* The cached rule for a frame's CFI state (0: not one the fast walk can
+ * follow). */
+static uint64_t pack_rule(const cfi_state *st) {
+    if (st->ra == 0)
+        return RULE_END;
+    if (st->ra != 1 || st->ra_off != -8 || st->rbp < 0 || (st->cfa_reg != 6 && st->cfa_reg != 7))
+        return 0;
+    if (st->cfa_off <= 0 || st->cfa_off % 8 || st->cfa_off / 8 >= (1 << 15))
+        return 0;
+    uint64_t rbp = 0;
+    if (st->rbp == 1) {
+        if (st->rbp_off >= 0 || st->rbp_off % 8 || -st->rbp_off / 8 >= (1 << 14))
+            return 0;
+        rbp = 4 | (uint64_t)(-st->rbp_off / 8) << 18;
+    }
+    return (uint64_t)(st->cfa_reg == 7 ? RULE_RSP : RULE_RBP) | rbp |
+           (uint64_t)(st->cfa_off / 8) << 3;
+}
+
 /* The rule for the frame whose return address is pc (0: unusable). */
 static uint64_t compute_rule(uintptr_t pc) {
     struct dl_find_object fo;
@@ -564,76 +640,22 @@ static uint64_t compute_rule(uintptr_t pc) {
     cur f = {fde + 8, fde + 4 + len32, false};
     int32_t cie_ptr;
     memcpy(&cie_ptr, fde + 4, 4);
-    if (cie_ptr <= 0)
+    cie_info ci;
+    if (cie_ptr <= 0 || !parse_cie(fde + 4 - cie_ptr, &ci))
         return 0;
-    const uint8_t *cie = fde + 4 - cie_ptr;
-    memcpy(&len32, cie, 4);
-    if (len32 == 0 || len32 == 0xffffffffu)
-        return 0;
-    cur c = {cie + 4, cie + 4 + len32, false};
-    if (fixed(&c, 4) != 0)
-        return 0;
-    uint8_t version = (uint8_t)fixed(&c, 1);
-    const char *aug = (const char *)c.p;
-    size_t auglen = strnlen(aug, (size_t)(c.end - c.p));
-    c.p += auglen + 1;
-    if (c.p > c.end || (version != 1 && version != 3))
-        return 0;
-    (void)uleb(&c); /* code alignment: 1 on x86-64 */
-    int64_t daf = sleb(&c);
-    if (version == 1)
-        (void)fixed(&c, 1);
-    else
-        (void)uleb(&c);
-    uint8_t renc = 0;
-    bool zaug = auglen > 0 && aug[0] == 'z';
-    if (zaug) {
-        uint64_t n = uleb(&c);
-        cur a = {c.p, c.p + n, false};
-        if (a.end > c.end)
-            return 0;
-        for (size_t i = 1; i < auglen; i++) {
-            if (aug[i] == 'R')
-                renc = (uint8_t)fixed(&a, 1);
-            else if (aug[i] == 'L')
-                (void)fixed(&a, 1);
-            else if (aug[i] == 'P') {
-                uint8_t penc = (uint8_t)fixed(&a, 1);
-                (void)encoded(&a, penc & 0x7f, 0);
-            } else
-                return 0; /* 'S' (signal frame) and the unknown */
-        }
-        c.p = a.end;
-    } else if (auglen > 0)
-        return 0;
-    if (c.bad)
-        return 0;
-    uintptr_t start = encoded(&f, renc, 0);
-    uintptr_t range = encoded(&f, renc & 0x0f, 0);
-    if (zaug)
+    uintptr_t start = encoded(&f, ci.renc, 0);
+    uintptr_t range = encoded(&f, ci.renc & 0x0f, 0);
+    if (ci.zaug)
         f.p += uleb(&f);
     if (f.bad || f.p > f.end || pc - 1 < start || pc - 1 - start >= range)
         return 0;
     cfi_state init = {7, 8, 0, 0, 1, -8}, st;
-    if (!run_cfa(&c, start, UINTPTR_MAX, daf, renc, &init, &init))
+    if (!run_cfa(&ci.insns, start, UINTPTR_MAX, ci.daf, ci.renc, &init, &init))
         return 0;
     st = init;
-    if (!run_cfa(&f, start, pc - 1, daf, renc, &init, &st))
+    if (!run_cfa(&f, start, pc - 1, ci.daf, ci.renc, &init, &st))
         return 0;
-    if (st.ra == 0)
-        return RULE_END;
-    if (st.ra != 1 || st.ra_off != -8 || st.rbp < 0 || (st.cfa_reg != 6 && st.cfa_reg != 7))
-        return 0;
-    if (st.cfa_off <= 0 || st.cfa_off % 8 || st.cfa_off / 8 >= (1 << 15))
-        return 0;
-    uint64_t rbp = 0;
-    if (st.rbp == 1) {
-        if (st.rbp_off >= 0 || st.rbp_off % 8 || -st.rbp_off / 8 >= (1 << 14))
-            return 0;
-        rbp = 4 | (uint64_t)(-st.rbp_off / 8) << 18;
-    }
-    return (uint64_t)(st.cfa_reg == 7 ? RULE_RSP : RULE_RBP) | rbp |
-           (uint64_t)(st.cfa_off / 8) << 3;
+    return pack_rule(&st);
 }
 
 static int walk_cfi(uintptr_t fp, uintptr_t lo, uintptr_t hi, uintptr_t *out, int max, int skip,
