@@ -615,27 +615,57 @@ static void *alloc_other(rcy_heap *h, rcyi_alloc_state *st, size_t size, unsigne
 
 /* ---- blocks freed by other threads (R1) ----------------------------- */
 
+/* The tag of an object block in a remote-list link (R2; blocks are
+ * 16-aligned). */
+#define REMOTE_OBJECT ((uintptr_t)1)
+
 /* Where a block on the remote list keeps its link: its first caller
- * bytes, or in debug mode the 0xFD word of its front guard (a size-0
- * debug block has no caller bytes). */
-static inline char *remote_link(const rcyi_alloc_state *st, void *p) {
-    return st->debug ? (char *)p - sizeof(void *) : (char *)p;
+ * bytes (an object's: the word after its header, R2), or in debug mode
+ * the 0xFD word of its front guard (a size-0 debug block has no caller
+ * bytes). */
+static inline char *remote_link(const rcyi_alloc_state *st, void *p, uintptr_t object) {
+    if (st->debug)
+        return (char *)p - sizeof(void *);
+    return (char *)p + (object ? RCYI_LINK_OBJECT : 0);
 }
 
 __attribute__((noinline)) static void take_remote(rcy_heap *h, rcyi_alloc_state *st) {
-    char *b = __atomic_exchange_n((char **)&st->remote, NULL, __ATOMIC_ACQUIRE);
-    while (b) {
-        char *link = remote_link(st, b), *next;
-        memcpy(&next, link, sizeof next);
+    char *t = __atomic_exchange_n((char **)&st->remote, NULL, __ATOMIC_ACQUIRE);
+    while (t) {
+        uintptr_t object = (uintptr_t)t & REMOTE_OBJECT;
+        char *b = (char *)((uintptr_t)t & ~REMOTE_OBJECT);
+        char *link = remote_link(st, b, object);
+        memcpy(&t, link, sizeof t);
         if (st->debug) {
             memset(link, 0xFD, sizeof(void *)); /* the guard word it borrowed */
             rcyi_debug_free(h, st, b);
         } else {
-            rcyi_free(h, b);
+            rcyi_free(h, b); /* an object's header is already zero (R2) */
         }
         st->remote_taken++;
-        b = next;
     }
+}
+
+/* One CAS, retried (and counted) only when another push or the owner's
+ * exchange came between. */
+static void remote_push(rcyi_alloc_state *st, char *link, void *item) {
+    void *head = __atomic_load_n(&st->remote, __ATOMIC_RELAXED);
+    for (;;) {
+        memcpy(link, &head, sizeof head);
+        if (RCY_LIKELY(__atomic_compare_exchange_n(&st->remote, &head, item, true, __ATOMIC_RELEASE,
+                                                   __ATOMIC_RELAXED)))
+            return;
+        __atomic_fetch_add(&st->remote_retries, 1, __ATOMIC_RELAXED);
+    }
+}
+
+/* Debug mode: the front guard word a remote free borrows must be intact. */
+static void remote_check_guard(const char *link, const void *ptr, const char *what) {
+    static const unsigned char guard[sizeof(void *)] = {0xFD, 0xFD, 0xFD, 0xFD,
+                                                        0xFD, 0xFD, 0xFD, 0xFD};
+    if (memcmp(link, guard, sizeof guard) != 0)
+        rcyi_fatal(RCY_ECORRUPTED_HEAP, "%s(%p): front guard overwritten or block already freed",
+                   what, ptr);
 }
 
 void rcyi_alloc_take_remote(rcy_heap *h) {
@@ -659,24 +689,29 @@ void rcy_mem_free_remote(rcy_heap *heap, void *ptr) {
     rcyi_alloc_state *st = &heap->alloc;
     if (__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED))
         rcyi_trace_free(0, ptr);
-    char *link = remote_link(st, ptr);
-    if (st->debug) {
-        /* The owner checks the rest when it takes the block back. */
-        static const unsigned char guard[sizeof(void *)] = {0xFD, 0xFD, 0xFD, 0xFD,
-                                                            0xFD, 0xFD, 0xFD, 0xFD};
-        if (memcmp(link, guard, sizeof guard) != 0)
-            rcyi_fatal(RCY_ECORRUPTED_HEAP,
-                       "rcy_mem_free_remote(%p): front guard overwritten or block already freed",
-                       ptr);
+    char *link = remote_link(st, ptr, 0);
+    if (st->debug) /* the owner checks the rest when it takes the block back */
+        remote_check_guard(link, ptr, "rcy_mem_free_remote");
+    remote_push(st, link, ptr);
+}
+
+void rcyi_free_object_shared(rcy_heap *h, rcy_head_ *hd) {
+    __atomic_store_n(&hd->refcnt, 0, __ATOMIC_RELAXED);
+    hd->gcword = 0;
+    if (__atomic_load_n(&h->thread, __ATOMIC_ACQUIRE) == rcyi_thread_self()) {
+        rcyi_free_object_inline(h, hd);
+        return;
     }
-    void *head = __atomic_load_n(&st->remote, __ATOMIC_RELAXED);
-    for (;;) {
-        memcpy(link, &head, sizeof head);
-        if (RCY_LIKELY(__atomic_compare_exchange_n(&st->remote, &head, ptr, true, __ATOMIC_RELEASE,
-                                                   __ATOMIC_RELAXED)))
-            return;
-        __atomic_fetch_add(&st->remote_retries, 1, __ATOMIC_RELAXED);
-    }
+    rcyi_alloc_state *st = &h->alloc;
+    char *link = remote_link(st, hd, REMOTE_OBJECT);
+    if (st->debug)
+        remote_check_guard(link, hd + 1, "shared object free");
+    remote_push(st, link, (char *)hd + REMOTE_OBJECT);
+}
+
+rcy_heap *rcyi_heap_of_live_block(const void *p) {
+    rcyi_arena *a = rcyi_arena_lookup_checked(p);
+    return a ? a->heap : rcyi_heap_of_other_block(p);
 }
 
 /* ---- the internal API, continued ------------------------------------ */
@@ -814,7 +849,14 @@ rcy_heap *rcyi_heap_of_other_block(const void *p) {
     return NULL;
 }
 
-void rcyi_walk_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg) {
+/* A walk's test of a block's refcount word (R2): alive, and private
+ * unless `shared` (rcyi_walk_all_objects). */
+static inline bool walk_wants(const rcy_head_ *o, bool shared) {
+    uint32_t rc = rcyi_refcnt_load(o);
+    return rc != 0 && (shared || !rcyi_rc_in_shared_graph(rc));
+}
+
+static void walk_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg, bool shared) {
     rcyi_alloc_state *st = &h->alloc;
     size_t front = st->debug ? RCYI_DBG_FRONT : 0;
     st->walking++;
@@ -827,15 +869,15 @@ void rcyi_walk_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg) {
             for (uint32_t off = 0; off < end; off += bs) {
                 char *b = p->mem + off;
                 rcy_head_ *o = (rcy_head_ *)(void *)(b + front);
-                if (rcyi_refcnt_load(o) != 0 &&
-                    !(front && (rcyi_dbg_load_size(b) & RCYI_DBG_FREED)))
+                if (walk_wants(o, shared) && !(front && (rcyi_dbg_load_size(b) & RCYI_DBG_FREED)))
                     fn(o, arg);
             }
         }
     }
     for (rcyi_large *l = st->large[RCYI_KIND_OBJECT]; l; l = l->next) {
-        if (l->magic != RCYI_LARGE_DEFERRED)
-            fn((rcy_head_ *)(void *)((char *)(l + 1) + front), arg);
+        rcy_head_ *o = (rcy_head_ *)(void *)((char *)(l + 1) + front);
+        if (l->magic != RCYI_LARGE_DEFERRED && walk_wants(o, shared))
+            fn(o, arg);
     }
     if (--st->walking == 0) {
         /* Raw blocks freed by a visitor were deferred too (free_large does
@@ -849,6 +891,14 @@ void rcyi_walk_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg) {
         }
         sweep_empty_pools(st);
     }
+}
+
+void rcyi_walk_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg) {
+    walk_objects(h, fn, arg, false);
+}
+
+void rcyi_walk_all_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg) {
+    walk_objects(h, fn, arg, true);
 }
 
 /* The pieces of rcyi_walk_objects, for a walk spread over time (the
@@ -878,7 +928,8 @@ int rcyi_walk_pool(rcy_heap *h, uintptr_t base, unsigned i, uint32_t *block, rcy
     for (uint32_t off = *block * bs; off < end; off += bs) {
         char *b = p->mem + off;
         rcy_head_ *o = (rcy_head_ *)(void *)(b + front);
-        if (o->refcnt != 0 && !(front && (rcyi_dbg_load_size(b) & RCYI_DBG_FREED)) && fn(o, arg)) {
+        if (walk_wants(o, false) && !(front && (rcyi_dbg_load_size(b) & RCYI_DBG_FREED)) &&
+            fn(o, arg)) {
             *block = off / bs + 1;
             return 1;
         }
@@ -889,9 +940,11 @@ int rcyi_walk_pool(rcy_heap *h, uintptr_t base, unsigned i, uint32_t *block, rcy
 
 void rcyi_walk_large_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg) {
     size_t front = h->alloc.debug ? RCYI_DBG_FRONT : 0;
-    for (rcyi_large *l = h->alloc.large[RCYI_KIND_OBJECT]; l; l = l->next)
-        if (l->magic != RCYI_LARGE_DEFERRED)
-            fn((rcy_head_ *)(void *)((char *)(l + 1) + front), arg);
+    for (rcyi_large *l = h->alloc.large[RCYI_KIND_OBJECT]; l; l = l->next) {
+        rcy_head_ *o = (rcy_head_ *)(void *)((char *)(l + 1) + front);
+        if (l->magic != RCYI_LARGE_DEFERRED && walk_wants(o, false))
+            fn(o, arg);
+    }
 }
 
 /* ---- heap life cycle ------------------------------------------------ */

@@ -87,6 +87,16 @@
  *      and it takes the whole list with one exchange); the owner takes the
  *      list back in rcyi_alloc_slow, in rcy_mem_get_stats and at
  *      rcyi_alloc_fini, freeing each block as if it had freed it itself.
+ *  R2  An OBJECT block on the remote list (a shared object that died on a
+ *      thread not attached to its heap: rcyi_free_object_shared) has
+ *      refcnt == 0 and gcword == 0 before it is pushed, as a free object
+ *      block has (P4), so every object walk treats it as free; it is
+ *      linked through the word after its header (RCYI_LINK_OBJECT; debug
+ *      mode: the front guard word, as R1) and tagged in its link (bit 0)
+ *      so the owner knows where the next link is.  The walks read a
+ *      block's refcount word with a relaxed load and skip the shared
+ *      graph (rcyi_walk_objects), so a death on another thread never
+ *      races with the owner's collector.
  *
  * The fast paths (rcyi_alloc_inline, rcyi_free_inline, rcy_mem_alloc,
  * rcy_mem_free) take no lock and count nothing but the pool's `used`;
@@ -114,9 +124,17 @@ void rcyi_free(rcy_heap *h, void *p);
  * rcyi_gc_emergency): for library code that holds pointers into its own
  * state across the call (list.c, dict.c). */
 void *rcyi_mem_try_alloc_at(rcy_heap *h, size_t size, RCY_SITE_PARAMS);
-/* Visit every live object (small and large) of the heap. */
+/* Visit every live PRIVATE object (small and large) of the heap: its
+ * refcount word private and non-zero, or a private object made immortal
+ * (R2).  Objects in the shared graph are skipped without reading more
+ * than their refcount word (relaxed): another thread may be destroying
+ * one, so the heap-local collector never reads their gcword (object.h
+ * O4).  rcyi_walk_all_objects visits the shared ones too: only where no
+ * other thread can drop this heap's shared objects meanwhile (the debug
+ * report and the sharing checker, share.c). */
 typedef void (*rcyi_obj_visitor)(rcy_head_ *obj, void *arg);
 void rcyi_walk_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg);
+void rcyi_walk_all_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg);
 /* The same walk in pieces, whose visitors must not free (gcincr.c):
  * the bases of the heap's arenas (their number; at most cap written);
  * the live objects of pool i of the arena at base from block *block on,
@@ -132,6 +150,17 @@ void rcyi_walk_large_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg);
 /* The heap a block belongs to, or NULL when recycle never handed it out
  * (used to report misuse). */
 rcy_heap *rcyi_heap_of_block(const void *p);
+/* The heap of a live block from ANY thread: the arena record's `heap`
+ * (written once, before the arena's map bit is set) or the large block's
+ * prefix; never the pool header, which the owner writes unlocked.  For a
+ * block the caller keeps live (a dying shared object, R2). */
+rcy_heap *rcyi_heap_of_live_block(const void *p);
+/* R2: the block of shared object hd (refcount word at count 0, destroyed,
+ * untraced) goes back to its heap h from any thread: freed at once when
+ * the calling thread is the one attached to h; otherwise its refcount and
+ * gcword are zeroed (a free object block, P4: every object walk skips it)
+ * and it is pushed on h's remote list, linked past its header. */
+void rcyi_free_object_shared(rcy_heap *h, rcy_head_ *hd);
 
 int rcyi_alloc_init(rcy_heap *h, const rcy_config *cfg);
 /* Frees every block and arena of the heap. */

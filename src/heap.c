@@ -111,7 +111,7 @@ static void report_one(rcy_head_ *o, void *arg) {
 
 static void report_alive(rcy_heap *h) {
     alive_report r = {h, 0, 0};
-    rcyi_walk_objects(h, report_one, &r);
+    rcyi_walk_all_objects(h, report_one, &r);
     if (r.count > REPORT_MAX_LINES)
         rcyi_output("  ... and %zu more\n", r.count - REPORT_MAX_LINES);
     if (r.count)

@@ -158,7 +158,22 @@ static inline uint32_t rcyi_slot(const rcy_head_ *h) {
  *       untracked, finalized, type intact) and released by the outermost
  *       deallocation (depth 1), so deferred_len == 0 whenever depth == 0
  *   O3  deferred == NULL <=> deferred_cap == 0 (deep frees are rare: the
- *       stack's memory goes back as soon as it empties) */
+ *       stack's memory goes back as soon as it empties)
+ *   O4  a SHARED object dies on the thread that drops its last reference,
+ *       whichever heap it belongs to and whether or not that heap is
+ *       attached there: its finalizer, weak reference callbacks and
+ *       destructor run on that thread (its children are shared or
+ *       immortal, so their decrefs are atomic), counted in a per-THREAD
+ *       rcyi_object_state (object.c's shared_deaths, O1-O3 with "this
+ *       thread" for "this heap"; its deferred stack from libc), never in
+ *       the heap's, which only its attached thread touches.  Its block
+ *       goes back by rcyi_free_object_shared (alloc.h R2): freed at once
+ *       when the thread is attached to the heap, otherwise pushed on the
+ *       heap's remote list with refcnt and gcword zeroed, and reused by
+ *       the owner after its next allocation slow path.  Until the push
+ *       the dying object's refcount word stays in the shared range, so
+ *       the owner's heap-local walks (which skip the shared graph) never
+ *       read the header the dying thread writes. */
 typedef struct rcyi_object_state {
     unsigned depth;
     unsigned finalizing; /* finalizers running on this heap's call stack */

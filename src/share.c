@@ -108,7 +108,7 @@ int rcy_share(void *obj) {
     while (w.overflow) {
         w.overflow = false;
         size_t before = w.marked;
-        rcyi_walk_objects(h, rescan_one, &w);
+        rcyi_walk_all_objects(h, rescan_one, &w);
         if (w.marked == before && !w.overflow)
             break;
     }
@@ -157,7 +157,7 @@ static void check_one(rcy_head_ *o, void *arg) {
 
 size_t rcyi_share_validate(rcy_heap *h) {
     share_check c = {NULL, 0};
-    rcyi_walk_objects(h, check_one, &c);
+    rcyi_walk_all_objects(h, check_one, &c);
     return c.bad;
 }
 
