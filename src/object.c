@@ -342,9 +342,16 @@ static void decref_other(void *obj);
  * thread drops the last reference, which then fences (acquire) as Rust's
  * Arc does, and deallocates it there (object.h O4; the block goes back
  * to its heap by alloc.h R2). */
+#ifdef RCY_TSAN_
+/* ThreadSanitizer does not model fences: the last decrement acquires. */
+#define DECREF_ORDER __ATOMIC_ACQ_REL
+#else
+#define DECREF_ORDER __ATOMIC_RELEASE
+#endif
+
 __attribute__((noinline)) static void decref_shared(void *obj) {
     rcy_head_ *hd = RCY_HEAD_(obj);
-    uint32_t old = __atomic_fetch_sub(&hd->refcnt, 1, __ATOMIC_RELEASE);
+    uint32_t old = __atomic_fetch_sub(&hd->refcnt, 1, DECREF_ORDER);
     if (RCY_LIKELY(old != (RCYI_RC_HIGH | 1))) {
         if (RCY_UNLIKELY(old == RCYI_RC_HIGH)) {
             __atomic_fetch_add(&hd->refcnt, 1, __ATOMIC_RELAXED);

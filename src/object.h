@@ -110,6 +110,22 @@ static inline uint32_t rcyi_rc_count(uint32_t rc) {
 static inline uint32_t rcyi_refcnt_load(const rcy_head_ *h) {
     return __atomic_load_n(&h->refcnt, __ATOMIC_RELAXED);
 }
+/* A new reference to an object in the shared graph unless its count is 0
+ * (it is dying on some thread): false then.  The library's one CAS loop
+ * on a refcount word (weakref.h W6: a weak reference's referent, and a
+ * weak reference held for its callback, may be dying elsewhere). */
+static inline bool rcyi_try_incref_shared(rcy_head_ *h) {
+    uint32_t rc = rcyi_refcnt_load(h);
+    for (;;) {
+        if ((rc & (RCYI_RC_HIGH | RCYI_RC_IMMORTAL_BIT)) != RCYI_RC_HIGH)
+            return (rc & RCYI_RC_HIGH) != 0; /* immortal: yes; private: not ours to count */
+        if ((rc & RCYI_RC_SHARED_MAX) == 0)
+            return false;
+        if (__atomic_compare_exchange_n(&h->refcnt, &rc, rc + 1, true, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED))
+            return true;
+    }
+}
 /* In the shared graph: shared, or a shared object made immortal (only a
  * private object made immortal holds exactly RCYI_RC_IMMORTAL_PRIVATE).  What
  * the store barrier tests on the object stored into. */
