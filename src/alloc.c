@@ -636,6 +636,8 @@ __attribute__((noinline)) static void take_remote(rcy_heap *h, rcyi_alloc_state 
         char *b = (char *)((uintptr_t)t & ~REMOTE_OBJECT);
         char *link = remote_link(st, b, object);
         memcpy(&t, link, sizeof t);
+        if (!object && __atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED))
+            rcyi_trace_free(0, b); /* here: only this thread writes its block table */
         if (st->debug) {
             memset(link, 0xFD, sizeof(void *)); /* the guard word it borrowed */
             rcyi_debug_free(h, st, b);
@@ -687,9 +689,7 @@ void rcy_mem_free_remote(rcy_heap *heap, void *ptr) {
         return;
     }
     rcyi_alloc_state *st = &heap->alloc;
-    if (__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED))
-        rcyi_trace_free(0, ptr);
-    char *link = remote_link(st, ptr, 0);
+    char *link = remote_link(st, ptr, 0); /* its trace goes when the owner takes it back */
     if (st->debug) /* the owner checks the rest when it takes the block back */
         remote_check_guard(link, ptr, "rcy_mem_free_remote");
     remote_push(st, link, ptr);

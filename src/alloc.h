@@ -87,6 +87,8 @@
  *      and it takes the whole list with one exchange); the owner takes the
  *      list back in rcyi_alloc_slow, in rcy_mem_get_stats and at
  *      rcyi_alloc_fini, freeing each block as if it had freed it itself.
+ *      A raw block's trace (tracemalloc) goes then too, on the owner:
+ *      only the heap's thread writes the tracer's block table.
  *  R2  An OBJECT block on the remote list (a shared object that died on a
  *      thread not attached to its heap: rcyi_free_object_shared) has
  *      refcnt == 0 and gcword == 0 before it is pushed, as a free object

@@ -238,9 +238,14 @@ static void release(rcy_heap *h, rcy_head_ *hd) {
         t->destroy(obj);
     else if (t->clear)
         t->clear(obj);
-    if (RCY_UNLIKELY(__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED)))
-        rcyi_trace_free(0, obj);
-    if (RCY_UNLIKELY(rcyi_refcnt_load(hd) & RCYI_RC_HIGH)) { /* shared, count 0 */
+    bool shared = rcyi_refcnt_load(hd) & RCYI_RC_HIGH; /* shared, count 0 */
+    if (RCY_UNLIKELY(__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED))) {
+        if (shared)
+            rcyi_trace_free_shared(obj); /* its trace is in the shards */
+        else
+            rcyi_trace_free(0, obj);
+    }
+    if (RCY_UNLIKELY(shared)) {
         rcyi_free_object_shared(h, hd);
         return;
     }
@@ -454,6 +459,12 @@ void rcy_decref_slow_(void *obj) {
         }
     }
     decref_other(obj);
+}
+
+void rcyi_object_on_share(rcy_heap *h, rcy_head_ *o, rcy_visitproc visit, void *arg) {
+    if (RCY_UNLIKELY(__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED)))
+        rcyi_trace_share(rcyi_obj(o));
+    rcyi_weakref_on_share(h, o, visit, arg);
 }
 
 /* Called by rcy_heap_free before the allocator frees everything: nothing

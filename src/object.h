@@ -199,6 +199,10 @@ typedef struct rcyi_object_state {
 
 /* Frees the object layer's per-heap bookkeeping (rcy_heap_free). */
 void rcyi_object_fini(rcy_heap *h);
+/* rcy_share just marked o (share.c): its trace moves where any thread may
+ * remove it (tracemalloc.h rcyi_trace_share) and its weak references
+ * follow it (weakref.h W5; visit shares what they need shared). */
+void rcyi_object_on_share(rcy_heap *h, rcy_head_ *o, rcy_visitproc visit, void *arg);
 
 /* ---- share.c: the store barrier ---------------------------------------- */
 

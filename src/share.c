@@ -66,7 +66,7 @@ static int visit_share(void *obj, void *arg) {
     uint32_t rc = rcyi_refcnt_load(o);
     if (rcyi_rc_is_private(rc) && rc != 0) {
         mark(w, o);
-        rcyi_weakref_on_share(w->h, o, visit_share, w); /* weakref.h W5 */
+        rcyi_object_on_share(w->h, o, visit_share, w); /* its trace, its weak references */
         if (o->type->traverse)
             push(w, o);
     }
