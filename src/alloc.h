@@ -90,15 +90,35 @@
  *      A raw block's trace (tracemalloc) goes then too, on the owner:
  *      only the heap's thread writes the tracer's block table.
  *  R2  An OBJECT block on the remote list (a shared object that died on a
- *      thread not attached to its heap: rcyi_free_object_shared) has
- *      refcnt == 0 and gcword == 0 before it is pushed, as a free object
- *      block has (P4), so every object walk treats it as free; it is
+ *      thread not attached to its heap: rcyi_free_object_shared) keeps
+ *      its refcount word at shared count 0 (RCYI_RC_HIGH), which every
+ *      object walk treats as not alive, until the owner takes it back and
+ *      zeroes its refcnt and gcword (P4) before freeing it (so the dying
+ *      thread never writes the gcword the owner's walks read); it is
  *      linked through the word after its header (RCYI_LINK_OBJECT; debug
  *      mode: the front guard word, as R1) and tagged in its link (bit 0)
  *      so the owner knows where the next link is.  The walks read a
  *      block's refcount word with a relaxed load and skip the shared
  *      graph (rcyi_walk_objects), so a death on another thread never
  *      races with the owner's collector.
+ *  R3  A heap freed (rcy_heap_free) while mortal shared objects of it are
+ *      alive, or dying elsewhere, is ABANDONED, as mimalloc abandons the
+ *      segments of a thread that exits: its remote list is taken back and
+ *      replaced by a sentinel with one exchange, so every later death of
+ *      its shared objects finds the list abandoned instead of pushing;
+ *      the words still in the shared range (immortal ones aside) are
+ *      counted into abandoned_live (plus a bias for the freeing thread,
+ *      set before the exchange and dropped last, so that deaths counted
+ *      down before the walk has counted them cannot reach 0 early); its
+ *      private state, every arena holding no such
+ *      object, every other large block and the cache go at once, and the
+ *      kept arenas' traces are forgotten.  Each later death counts down;
+ *      the one that reaches 0 unmaps the kept arenas and frees the heap
+ *      struct, on whichever thread.  heap->thread is then DETACHED, so no
+ *      death frees into the heap directly.  The count is exact because a
+ *      dying object's word stays shared at count 0 until its block is
+ *      taken back (R2): a death is either on the list the exchange took,
+ *      or counted by the walk and later counted down.
  *
  * The fast paths (rcyi_alloc_inline, rcyi_free_inline, rcy_mem_alloc,
  * rcy_mem_free) take no lock and count nothing but the pool's `used`;
@@ -159,14 +179,17 @@ rcy_heap *rcyi_heap_of_block(const void *p);
 rcy_heap *rcyi_heap_of_live_block(const void *p);
 /* R2: the block of shared object hd (refcount word at count 0, destroyed,
  * untraced) goes back to its heap h from any thread: freed at once when
- * the calling thread is the one attached to h; otherwise its refcount and
- * gcword are zeroed (a free object block, P4: every object walk skips it)
- * and it is pushed on h's remote list, linked past its header. */
+ * the calling thread is the one attached to h; otherwise pushed on h's
+ * remote list, linked past its header, or counted down when h was
+ * abandoned (R3). */
 void rcyi_free_object_shared(rcy_heap *h, rcy_head_ *hd);
 
 int rcyi_alloc_init(rcy_heap *h, const rcy_config *cfg);
-/* Frees every block and arena of the heap. */
-void rcyi_alloc_fini(rcy_heap *h);
+/* Frees every block and arena of the heap; false when the caller then
+ * frees the heap struct, true when the heap was abandoned instead (R3:
+ * mortal shared objects of it are alive; the last to die frees the rest
+ * and the struct). */
+bool rcyi_alloc_fini(rcy_heap *h);
 /* R1: frees the blocks other threads put on the heap's remote list (a
  * relaxed load and a branch when it is empty).  Only on the thread using
  * the heap. */
@@ -222,6 +245,7 @@ struct rcyi_arena {
     uint32_t ncarved;                /* pools [0, ncarved) were ever initialised */
     uint32_t nretained;              /* pools with retained set (P5) */
     uint32_t decommitted;            /* cached with its pages given back (C1) */
+    uint32_t keep;                   /* R3: holds a live shared object of an abandoned heap */
     rcyi_arena *next, *prev;         /* usable list (A2); next links the cache (C1) */
     rcyi_arena *all_next, *all_prev; /* every arena of the heap */
 };
@@ -260,6 +284,9 @@ typedef struct rcyi_alloc_state {
     void *remote;
     size_t remote_taken;
     size_t remote_retries;
+    /* R3: once the heap is freed, its mortal shared objects not yet dead,
+     * plus a bias while rcy_heap_free runs (atomic). */
+    size_t abandoned_live;
 } rcyi_alloc_state;
 
 /* Bytes at the start of an arena taken by its record. */

@@ -141,6 +141,6 @@ void rcy_heap_free(rcy_heap *h) {
     /* The struct came from the configured raw allocator (libc's by
      * default), which the allocator state keeps. */
     rcy_raw_allocator raw = h->alloc.raw;
-    rcyi_alloc_fini(h);
-    raw.free(raw.ctx, h);
+    if (!rcyi_alloc_fini(h)) /* else abandoned: its last shared object frees it (alloc.h R3) */
+        raw.free(raw.ctx, h);
 }

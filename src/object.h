@@ -186,10 +186,12 @@ static inline uint32_t rcyi_slot(const rcy_head_ *h) {
  *       goes back by rcyi_free_object_shared (alloc.h R2): freed at once
  *       when the thread is attached to the heap, otherwise pushed on the
  *       heap's remote list with refcnt and gcword zeroed, and reused by
- *       the owner after its next allocation slow path.  Until the push
- *       the dying object's refcount word stays in the shared range, so
- *       the owner's heap-local walks (which skip the shared graph) never
- *       read the header the dying thread writes. */
+ *       the owner after its next allocation slow path.  The dying
+ *       object's refcount word stays in the shared range (count 0) until
+ *       the owner takes the block back, so the owner's heap-local walks
+ *       (which skip the shared graph) never read the header the dying
+ *       thread writes.  If the heap was freed meanwhile, the last of its
+ *       shared objects to die frees what is left of it (alloc.h R3). */
 typedef struct rcyi_object_state {
     unsigned depth;
     unsigned finalizing; /* finalizers running on this heap's call stack */

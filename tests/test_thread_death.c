@@ -2,12 +2,15 @@
  * drops its last reference (object.h O4): its destructor runs there,
  * counted in that thread's dealloc depth (not its heap's), and its block
  * goes back to its heap by the remote list (alloc.h R2), where the
- * owner's walks see it as free and its next slow path reuses it. */
+ * owner's walks see it as free and its next slow path reuses it; a heap
+ * freed while some of its shared objects live on is abandoned, and the
+ * last of them to die frees it (alloc.h R3). */
 #include "testutil.h"
 
 #include "heap.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- a chain node: one reference, the thread that destroyed it -------- */
@@ -106,10 +109,9 @@ static void a_shared_object_dies_on_the_thread_that_drops_it_and_goes_back_remot
     drop_elsewhere(n, false);
     assert_int_equal(destroyed, 1);
     assert_false(pthread_equal(by, pthread_self()));
-    /* On the remote list, looking free: header zero, skipped by walks. */
+    /* On the remote list, its word at shared count 0: skipped by walks. */
     assert_true(on_remote_list(h, n));
-    assert_int_equal(RCY_HEAD_(n)->refcnt, 0);
-    assert_int_equal(RCY_HEAD_(n)->gcword, 0);
+    assert_int_equal(rcyi_refcnt_load(RCY_HEAD_(n)), RCYI_RC_HIGH);
     walked = 0;
     rcyi_walk_all_objects(h, count_one, NULL);
     assert_int_equal(walked, 0);
@@ -239,6 +241,143 @@ static void debug_heaps_take_shared_blocks_back_with_their_guards(void **state) 
     assert_null(strstr(rcy_test_output(), "still alive"));
 }
 
+/* ---- a heap freed while shared objects of it live on (alloc.h R3) ---- */
+
+/* Counting raw and arena allocators: what the heap still holds. */
+static long raw_live, arenas_live; /* atomic */
+
+static void *c_malloc(void *ctx, size_t n) {
+    (void)ctx;
+    void *p = malloc(n);
+    if (p)
+        __atomic_fetch_add(&raw_live, 1, __ATOMIC_RELAXED);
+    return p;
+}
+static void *c_calloc(void *ctx, size_t n, size_t s) {
+    (void)ctx;
+    void *p = calloc(n, s);
+    if (p)
+        __atomic_fetch_add(&raw_live, 1, __ATOMIC_RELAXED);
+    return p;
+}
+static void *c_realloc(void *ctx, void *p, size_t n) {
+    (void)ctx;
+    void *q = realloc(p, n);
+    if (q && !p)
+        __atomic_fetch_add(&raw_live, 1, __ATOMIC_RELAXED);
+    return q;
+}
+static void c_free(void *ctx, void *p) {
+    (void)ctx;
+    if (p)
+        __atomic_fetch_sub(&raw_live, 1, __ATOMIC_RELAXED);
+    free(p);
+}
+static void *c_arena(void *ctx, size_t size, size_t align) {
+    (void)ctx;
+    void *p = aligned_alloc(align, size);
+    if (p)
+        __atomic_fetch_add(&arenas_live, 1, __ATOMIC_RELAXED);
+    return p;
+}
+static void c_arena_free(void *ctx, void *p, size_t size) {
+    (void)ctx, (void)size;
+    __atomic_fetch_sub(&arenas_live, 1, __ATOMIC_RELAXED);
+    free(p);
+}
+static const rcy_raw_allocator counting_raw = {NULL, c_malloc, c_calloc, c_realloc, c_free};
+static const rcy_arena_allocator counting_arena = {NULL, c_arena, c_arena_free};
+
+static rcy_heap *counted_heap(int debug) {
+    rcy_config cfg;
+    rcy_config_init(&cfg);
+    cfg.raw = &counting_raw;
+    cfg.arena = &counting_arena;
+    cfg.debug = debug;
+    rcy_heap *h = rcy_heap_new(&cfg);
+    assert_non_null(h);
+    return h;
+}
+
+typedef struct big {
+    char pad[2000]; /* a large object */
+} big;
+static void big_destroy(void *self) {
+    (void)self;
+    __atomic_fetch_add(&destroyed, 1, __ATOMIC_RELAXED);
+}
+static const rcy_type big_type = {.name = "big", .size = sizeof(big), .destroy = big_destroy};
+
+enum { KEPT = 3000 };
+static void *kept[KEPT];
+
+static void *drop_all(void *arg) {
+    (void)arg;
+    for (int i = 0; i < KEPT; i++)
+        rcy_decref(kept[i]);
+    return NULL;
+}
+
+/* Builds KEPT shared objects (small and large, over several arenas) and
+ * private garbage, and returns the heap. */
+static rcy_heap *heap_with_shared(int debug) {
+    rcy_heap *h = counted_heap(debug);
+    assert_int_equal(rcy_heap_attach(h), RCY_OK);
+    for (int i = 0; i < KEPT; i++) {
+        kept[i] = i % 100 == 0 ? rcy_new(h, &big_type) : (void *)chain(h, 3);
+        assert_int_equal(rcy_share(kept[i]), RCY_OK);
+        rcy_decref(chain(h, 100)); /* private, freed */
+        (void)chain(h, 1);         /* private, leaked to the heap's end */
+    }
+    return h;
+}
+
+static void a_heap_freed_with_live_shared_objects_is_abandoned_until_they_die(void **state) {
+    (void)state;
+    for (int debug = 0; debug < 2; debug++) {
+        reset();
+        rcy_heap *h = heap_with_shared(debug);
+        rcy_heap_free(h);              /* attached: its objects are the test's */
+        assert_true(raw_live >= 1);    /* the heap struct, abandoned */
+        assert_true(arenas_live >= 1); /* the arenas holding shared objects */
+        destroyed = 0;
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, drop_all, NULL), 0);
+        assert_int_equal(pthread_join(t, NULL), 0);
+        assert_int_equal(destroyed, KEPT / 100 * 99 * 3 + KEPT / 100);
+        assert_int_equal(raw_live, 0);
+        assert_int_equal(arenas_live, 0);
+    }
+}
+
+static void a_heap_freed_while_another_thread_drops_its_shared_objects(void **state) {
+    (void)state;
+    for (int round = 0; round < 20; round++) {
+        reset();
+        rcy_heap *h = heap_with_shared(0);
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, drop_all, NULL), 0);
+        if (round % 2)
+            sched_yield();
+        rcy_heap_free(h); /* races the drops */
+        assert_int_equal(pthread_join(t, NULL), 0);
+        assert_int_equal(raw_live, 0);
+        assert_int_equal(arenas_live, 0);
+    }
+}
+
+static void a_heap_whose_shared_objects_all_died_is_freed_at_once(void **state) {
+    (void)state;
+    reset();
+    rcy_heap *h = heap_with_shared(0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, drop_all, NULL), 0);
+    assert_int_equal(pthread_join(t, NULL), 0); /* blocks on the remote list */
+    rcy_heap_free(h);
+    assert_int_equal(raw_live, 0);
+    assert_int_equal(arenas_live, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_shared_object_dies_on_the_thread_that_drops_it_and_goes_back_remotely),
@@ -246,6 +385,9 @@ int main(void) {
         cmocka_unit_test(a_heap_not_attached_here_gets_its_shared_blocks_back_remotely),
         cmocka_unit_test(dealloc_depth_of_shared_deaths_is_per_thread),
         cmocka_unit_test(debug_heaps_take_shared_blocks_back_with_their_guards),
+        cmocka_unit_test(a_heap_freed_with_live_shared_objects_is_abandoned_until_they_die),
+        cmocka_unit_test(a_heap_freed_while_another_thread_drops_its_shared_objects),
+        cmocka_unit_test(a_heap_whose_shared_objects_all_died_is_freed_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
