@@ -1128,7 +1128,7 @@ bool rcyi_alloc_fini(rcy_heap *h) {
     __atomic_store_n(&st->abandoned_live, hold, __ATOMIC_RELAXED);
     free_remote_list(h, st,
                      __atomic_exchange_n((char **)&st->remote, REMOTE_ABANDONED, __ATOMIC_ACQ_REL));
-    size_t nlarge, live = count_shared(h, st, &nlarge);
+    size_t nlarge = 0, live = st->ever_shared ? count_shared(h, st, &nlarge) : 0;
     __atomic_fetch_add(&st->abandoned_live, live, __ATOMIC_RELAXED);
     free_all(st, live != 0, nlarge);
     /* No death on this thread frees into the heap directly any more. */

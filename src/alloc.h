@@ -285,8 +285,11 @@ typedef struct rcyi_alloc_state {
     size_t remote_taken;
     size_t remote_retries;
     /* R3: once the heap is freed, its mortal shared objects not yet dead,
-     * plus a bias while rcy_heap_free runs (atomic). */
+     * plus a bias while rcy_heap_free runs (atomic); and whether any
+     * object of the heap was ever shared (owner only: a heap that never
+     * shared is freed without the walk that counts them). */
     size_t abandoned_live;
+    bool ever_shared;
 } rcyi_alloc_state;
 
 /* Bytes at the start of an arena taken by its record. */

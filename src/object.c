@@ -462,6 +462,7 @@ void rcy_decref_slow_(void *obj) {
 }
 
 void rcyi_object_on_share(rcy_heap *h, rcy_head_ *o, rcy_visitproc visit, void *arg) {
+    h->alloc.ever_shared = true; /* rcy_heap_free looks for live shared objects (alloc.h R3) */
     if (RCY_UNLIKELY(__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED)))
         rcyi_trace_share(rcyi_obj(o));
     rcyi_weakref_on_share(h, o, visit, arg);
