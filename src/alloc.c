@@ -879,7 +879,9 @@ rcy_heap *rcyi_heap_of_other_block(const void *p) {
  * death in progress on some thread, or a block on the remote list. */
 static inline bool walk_wants(const rcy_head_ *o, bool shared) {
     uint32_t rc = rcyi_refcnt_load(o);
-    return rc != 0 && (shared ? rc != RCYI_RC_HIGH : !rcyi_rc_in_shared_graph(rc));
+    if (RCY_LIKELY((int32_t)rc > 0)) /* private and alive: one test, as before */
+        return true;
+    return shared ? rc != 0 && rc != RCYI_RC_HIGH : rc == RCYI_RC_IMMORTAL_PRIVATE;
 }
 
 static void walk_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg, bool shared) {

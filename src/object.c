@@ -231,7 +231,7 @@ static __thread rcyi_object_state shared_deaths;
 
 /* Step 4: destroy the contents and free the block (a shared object's
  * from any thread: alloc.h R2). */
-static void release(rcy_heap *h, rcy_head_ *hd) {
+static inline __attribute__((always_inline)) void release(rcy_heap *h, rcy_head_ *hd) {
     const rcy_type *t = hd->type;
     void *obj = hd + 1;
     if (t->destroy)

@@ -72,7 +72,7 @@ static void drop_elsewhere(void *obj, bool small_stack) {
     pthread_attr_t a;
     pthread_attr_init(&a);
     if (small_stack)
-        pthread_attr_setstacksize(&a, 128 * 1024);
+        pthread_attr_setstacksize(&a, 1024 * 1024); /* 100000 levels need 10+ MiB */
     pthread_t t;
     assert_int_equal(pthread_create(&t, &a, drop, obj), 0);
     assert_int_equal(pthread_join(t, NULL), 0);
