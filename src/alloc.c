@@ -284,14 +284,19 @@ static rcyi_arena *arena_new(rcy_heap *h, rcyi_alloc_state *st) {
     return a;
 }
 
-static void arena_unmap(rcyi_alloc_state *st, rcyi_arena *a) {
+/* arena_unmap without the tracer's forget (done when it was abandoned). */
+static void arena_unmap_untraced(rcyi_alloc_state *st, rcyi_arena *a) {
     char *base = a->base;
-    if (RCY_UNLIKELY(__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED)))
-        rcyi_trace_forget_arena(base);
     map_set(base, false);
     st->footprint -= ARENA_SIZE;
     st->arenas--;
     give_back(st, base); /* the record goes with it */
+}
+
+static void arena_unmap(rcyi_alloc_state *st, rcyi_arena *a) {
+    if (RCY_UNLIKELY(__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED)))
+        rcyi_trace_forget_arena(a->base);
+    arena_unmap_untraced(st, a);
 }
 
 /* The arena has no pool in use: into the cache, within C1's bound. */
@@ -615,18 +620,34 @@ static void *alloc_other(rcy_heap *h, rcyi_alloc_state *st, size_t size, unsigne
 
 /* ---- blocks freed by other threads (R1) ----------------------------- */
 
+/* The tag of an object block in a remote-list link (R2; blocks are
+ * 16-aligned). */
+#define REMOTE_OBJECT    ((uintptr_t)1)
+#define REMOTE_ABANDONED ((void *)(uintptr_t)2) /* the head of an abandoned heap's list (R3) */
+
 /* Where a block on the remote list keeps its link: its first caller
- * bytes, or in debug mode the 0xFD word of its front guard (a size-0
- * debug block has no caller bytes). */
-static inline char *remote_link(const rcyi_alloc_state *st, void *p) {
-    return st->debug ? (char *)p - sizeof(void *) : (char *)p;
+ * bytes (an object's: the word after its header, R2), or in debug mode
+ * the 0xFD word of its front guard (a size-0 debug block has no caller
+ * bytes). */
+static inline char *remote_link(const rcyi_alloc_state *st, void *p, uintptr_t object) {
+    if (st->debug)
+        return (char *)p - sizeof(void *);
+    return (char *)p + (object ? RCYI_LINK_OBJECT : 0);
 }
 
-__attribute__((noinline)) static void take_remote(rcy_heap *h, rcyi_alloc_state *st) {
-    char *b = __atomic_exchange_n((char **)&st->remote, NULL, __ATOMIC_ACQUIRE);
-    while (b) {
-        char *link = remote_link(st, b), *next;
-        memcpy(&next, link, sizeof next);
+/* Frees the blocks of a list taken from `remote`. */
+static void free_remote_list(rcy_heap *h, rcyi_alloc_state *st, char *t) {
+    while (t) {
+        uintptr_t object = (uintptr_t)t & REMOTE_OBJECT;
+        char *b = (char *)((uintptr_t)t & ~REMOTE_OBJECT);
+        char *link = remote_link(st, b, object);
+        memcpy(&t, link, sizeof t);
+        if (object) { /* now a free object block (P4) */
+            __atomic_store_n(&((rcy_head_ *)(void *)b)->refcnt, 0, __ATOMIC_RELAXED);
+            ((rcy_head_ *)(void *)b)->gcword = 0;
+        }
+        if (!object && __atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED))
+            rcyi_trace_free(0, b); /* here: only this thread writes its block table */
         if (st->debug) {
             memset(link, 0xFD, sizeof(void *)); /* the guard word it borrowed */
             rcyi_debug_free(h, st, b);
@@ -634,13 +655,43 @@ __attribute__((noinline)) static void take_remote(rcy_heap *h, rcyi_alloc_state 
             rcyi_free(h, b);
         }
         st->remote_taken++;
-        b = next;
     }
+}
+
+__attribute__((noinline)) static void take_remote(rcy_heap *h, rcyi_alloc_state *st) {
+    free_remote_list(h, st, __atomic_exchange_n((char **)&st->remote, NULL, __ATOMIC_ACQUIRE));
+}
+
+/* One CAS, retried (and counted) only when another push or the owner's
+ * exchange came between. */
+static bool remote_push(rcyi_alloc_state *st, char *link, void *item) {
+    void *head = __atomic_load_n(&st->remote, __ATOMIC_ACQUIRE);
+    for (;;) {
+        if (RCY_UNLIKELY(head == REMOTE_ABANDONED))
+            return false; /* R3: not pushed */
+        memcpy(link, &head, sizeof head);
+        if (RCY_LIKELY(__atomic_compare_exchange_n(&st->remote, &head, item, true, __ATOMIC_RELEASE,
+                                                   __ATOMIC_ACQUIRE)))
+            return true;
+        __atomic_fetch_add(&st->remote_retries, 1, __ATOMIC_RELAXED);
+    }
+}
+
+static void abandoned_free(rcy_heap *h);
+
+/* Debug mode: the front guard word a remote free borrows must be intact. */
+static void remote_check_guard(const char *link, const void *ptr, const char *what) {
+    static const unsigned char guard[sizeof(void *)] = {0xFD, 0xFD, 0xFD, 0xFD,
+                                                        0xFD, 0xFD, 0xFD, 0xFD};
+    if (memcmp(link, guard, sizeof guard) != 0)
+        rcyi_fatal(RCY_ECORRUPTED_HEAP, "%s(%p): front guard overwritten or block already freed",
+                   what, ptr);
 }
 
 void rcyi_alloc_take_remote(rcy_heap *h) {
     rcyi_alloc_state *st = &h->alloc;
-    if (RCY_UNLIKELY(__atomic_load_n(&st->remote, __ATOMIC_RELAXED) != NULL))
+    void *r = __atomic_load_n(&st->remote, __ATOMIC_RELAXED);
+    if (RCY_UNLIKELY(r != NULL) && r != REMOTE_ABANDONED)
         take_remote(h, st);
 }
 
@@ -657,26 +708,35 @@ void rcy_mem_free_remote(rcy_heap *heap, void *ptr) {
         return;
     }
     rcyi_alloc_state *st = &heap->alloc;
-    if (__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED))
-        rcyi_trace_free(0, ptr);
-    char *link = remote_link(st, ptr);
-    if (st->debug) {
-        /* The owner checks the rest when it takes the block back. */
-        static const unsigned char guard[sizeof(void *)] = {0xFD, 0xFD, 0xFD, 0xFD,
-                                                            0xFD, 0xFD, 0xFD, 0xFD};
-        if (memcmp(link, guard, sizeof guard) != 0)
-            rcyi_fatal(RCY_ECORRUPTED_HEAP,
-                       "rcy_mem_free_remote(%p): front guard overwritten or block already freed",
-                       ptr);
+    char *link = remote_link(st, ptr, 0); /* its trace goes when the owner takes it back */
+    if (st->debug) /* the owner checks the rest when it takes the block back */
+        remote_check_guard(link, ptr, "rcy_mem_free_remote");
+    (void)remote_push(st, link, ptr); /* a freed heap's block goes with the heap */
+}
+
+void rcyi_free_object_shared(rcy_heap *h, rcy_head_ *hd) {
+    if (__atomic_load_n(&h->thread, __ATOMIC_ACQUIRE) == rcyi_thread_self()) {
+        __atomic_store_n(&hd->refcnt, 0, __ATOMIC_RELAXED);
+        hd->gcword = 0;
+        rcyi_free_object_inline(h, hd);
+        return;
     }
-    void *head = __atomic_load_n(&st->remote, __ATOMIC_RELAXED);
-    for (;;) {
-        memcpy(link, &head, sizeof head);
-        if (RCY_LIKELY(__atomic_compare_exchange_n(&st->remote, &head, ptr, true, __ATOMIC_RELEASE,
-                                                   __ATOMIC_RELAXED)))
-            return;
-        __atomic_fetch_add(&st->remote_retries, 1, __ATOMIC_RELAXED);
-    }
+    /* The header stays a shared word at count 0 until the owner takes the
+     * block back (R2); the link goes past it. */
+    rcyi_alloc_state *st = &h->alloc;
+    char *link = remote_link(st, hd, REMOTE_OBJECT);
+    if (st->debug)
+        remote_check_guard(link, hd + 1, "shared object free");
+    if (RCY_LIKELY(remote_push(st, link, (char *)hd + REMOTE_OBJECT)))
+        return;
+    /* R3: the heap was freed; the last of its shared objects frees it. */
+    if (__atomic_fetch_sub(&st->abandoned_live, 1, __ATOMIC_ACQ_REL) == 1)
+        abandoned_free(h);
+}
+
+rcy_heap *rcyi_heap_of_live_block(const void *p) {
+    rcyi_arena *a = rcyi_arena_lookup_checked(p);
+    return a ? a->heap : rcyi_heap_of_other_block(p);
 }
 
 /* ---- the internal API, continued ------------------------------------ */
@@ -814,7 +874,17 @@ rcy_heap *rcyi_heap_of_other_block(const void *p) {
     return NULL;
 }
 
-void rcyi_walk_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg) {
+/* A walk's test of a block's refcount word (R2): alive, and private
+ * unless `shared` (rcyi_walk_all_objects); a shared word at count 0 is a
+ * death in progress on some thread, or a block on the remote list. */
+static inline bool walk_wants(const rcy_head_ *o, bool shared) {
+    uint32_t rc = rcyi_refcnt_load(o);
+    if (RCY_LIKELY((int32_t)rc > 0)) /* private and alive: one test, as before */
+        return true;
+    return shared ? rc != 0 && rc != RCYI_RC_HIGH : rc == RCYI_RC_IMMORTAL_PRIVATE;
+}
+
+static void walk_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg, bool shared) {
     rcyi_alloc_state *st = &h->alloc;
     size_t front = st->debug ? RCYI_DBG_FRONT : 0;
     st->walking++;
@@ -827,15 +897,15 @@ void rcyi_walk_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg) {
             for (uint32_t off = 0; off < end; off += bs) {
                 char *b = p->mem + off;
                 rcy_head_ *o = (rcy_head_ *)(void *)(b + front);
-                if (rcyi_refcnt_load(o) != 0 &&
-                    !(front && (rcyi_dbg_load_size(b) & RCYI_DBG_FREED)))
+                if (walk_wants(o, shared) && !(front && (rcyi_dbg_load_size(b) & RCYI_DBG_FREED)))
                     fn(o, arg);
             }
         }
     }
     for (rcyi_large *l = st->large[RCYI_KIND_OBJECT]; l; l = l->next) {
-        if (l->magic != RCYI_LARGE_DEFERRED)
-            fn((rcy_head_ *)(void *)((char *)(l + 1) + front), arg);
+        rcy_head_ *o = (rcy_head_ *)(void *)((char *)(l + 1) + front);
+        if (l->magic != RCYI_LARGE_DEFERRED && walk_wants(o, shared))
+            fn(o, arg);
     }
     if (--st->walking == 0) {
         /* Raw blocks freed by a visitor were deferred too (free_large does
@@ -849,6 +919,14 @@ void rcyi_walk_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg) {
         }
         sweep_empty_pools(st);
     }
+}
+
+void rcyi_walk_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg) {
+    walk_objects(h, fn, arg, false);
+}
+
+void rcyi_walk_all_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg) {
+    walk_objects(h, fn, arg, true);
 }
 
 /* The pieces of rcyi_walk_objects, for a walk spread over time (the
@@ -878,7 +956,8 @@ int rcyi_walk_pool(rcy_heap *h, uintptr_t base, unsigned i, uint32_t *block, rcy
     for (uint32_t off = *block * bs; off < end; off += bs) {
         char *b = p->mem + off;
         rcy_head_ *o = (rcy_head_ *)(void *)(b + front);
-        if (o->refcnt != 0 && !(front && (rcyi_dbg_load_size(b) & RCYI_DBG_FREED)) && fn(o, arg)) {
+        if (walk_wants(o, false) && !(front && (rcyi_dbg_load_size(b) & RCYI_DBG_FREED)) &&
+            fn(o, arg)) {
             *block = off / bs + 1;
             return 1;
         }
@@ -889,9 +968,11 @@ int rcyi_walk_pool(rcy_heap *h, uintptr_t base, unsigned i, uint32_t *block, rcy
 
 void rcyi_walk_large_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg) {
     size_t front = h->alloc.debug ? RCYI_DBG_FRONT : 0;
-    for (rcyi_large *l = h->alloc.large[RCYI_KIND_OBJECT]; l; l = l->next)
-        if (l->magic != RCYI_LARGE_DEFERRED)
-            fn((rcy_head_ *)(void *)((char *)(l + 1) + front), arg);
+    for (rcyi_large *l = h->alloc.large[RCYI_KIND_OBJECT]; l; l = l->next) {
+        rcy_head_ *o = (rcy_head_ *)(void *)((char *)(l + 1) + front);
+        if (l->magic != RCYI_LARGE_DEFERRED && walk_wants(o, false))
+            fn(o, arg);
+    }
 }
 
 /* ---- heap life cycle ------------------------------------------------ */
@@ -934,17 +1015,68 @@ int rcyi_alloc_init(rcy_heap *h, const rcy_config *cfg) {
     return RCY_OK;
 }
 
-void rcyi_alloc_fini(rcy_heap *h) {
-    rcyi_alloc_state *st = &h->alloc;
-#ifdef RCY_DEBUG
-    rcyi_alloc_validate(h);
-#endif
-    rcyi_alloc_take_remote(h); /* R1: the blocks come back to be checked */
+/* R3: a mortal shared object that is alive, or dying and not yet on the
+ * remote list (its death will find the list abandoned). */
+static inline bool shared_mortal(const rcy_head_ *o) {
+    uint32_t rc = rcyi_refcnt_load(o);
+    return (rc & (RCYI_RC_HIGH | RCYI_RC_IMMORTAL_BIT)) == RCYI_RC_HIGH;
+}
+
+/* R3: counts the heap's mortal shared objects, marking the arenas that
+ * hold one (keep) and moving such large blocks to the front of their
+ * list (*nlarge of them). */
+static size_t count_shared(rcy_heap *h, rcyi_alloc_state *st, size_t *nlarge) {
+    size_t front = st->debug ? RCYI_DBG_FRONT : 0, n = 0;
+    for (rcyi_arena *a = st->all; a; a = a->all_next) {
+        a->keep = 0;
+        for (uint32_t i = 0; i < a->ncarved; i++) {
+            rcyi_pool *p = &a->pools[i];
+            if (rcyi_pool_heap(p) != h || p->kind != RCYI_KIND_OBJECT)
+                continue;
+            for (uint32_t off = 0; off < p->virgin; off += p->bsize) {
+                if (shared_mortal((rcy_head_ *)(void *)(p->mem + off + front))) {
+                    n++;
+                    a->keep = 1;
+                }
+            }
+        }
+    }
+    rcyi_large *keep = NULL, *rest = NULL, *keep_last = NULL;
+    *nlarge = 0;
+    for (rcyi_large *l = st->large[RCYI_KIND_OBJECT], *next; l; l = next) {
+        next = l->next;
+        if (l->magic != RCYI_LARGE_DEFERRED &&
+            shared_mortal((rcy_head_ *)(void *)((char *)(l + 1) + front))) {
+            l->next = keep;
+            keep = l;
+            if (!keep_last)
+                keep_last = l;
+            ++*nlarge;
+        } else {
+            l->next = rest;
+            rest = l;
+        }
+    }
+    if (keep_last)
+        keep_last->next = rest;
+    st->large[RCYI_KIND_OBJECT] = keep ? keep : rest;
+    for (rcyi_large *l = st->large[RCYI_KIND_OBJECT], *prev = NULL; l; prev = l, l = l->next)
+        l->prev = prev;
+    return n + *nlarge;
+}
+
+/* Frees the blocks and arenas of the heap; with `keep`, neither the first
+ * nkeep large object blocks nor the arenas marked keep (their traces are
+ * forgotten instead: only this thread writes their block-table records). */
+static void free_all(rcyi_alloc_state *st, bool keep, size_t nkeep) {
     int traced = __atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED);
     size_t front = st->debug ? RCYI_DBG_FRONT : 0;
     for (unsigned k = 0; k < RCYI_KINDS; k++) {
-        while (st->large[k]) {
-            rcyi_large *l = st->large[k];
+        rcyi_large *l = st->large[k];
+        for (size_t skip = keep && k == RCYI_KIND_OBJECT ? nkeep : 0; skip; skip--)
+            l = l->next;
+        while (l) {
+            rcyi_large *next = l->next;
             /* Blocks still alive lose their traces with the heap (pool
              * blocks lose theirs with their arena, in arena_unmap). */
             if (traced && l->magic != RCYI_LARGE_DEFERRED) {
@@ -952,10 +1084,16 @@ void rcyi_alloc_fini(rcy_heap *h) {
                 rcyi_trace_free(0, k == RCYI_KIND_OBJECT ? user + sizeof(rcy_head_) : user);
             }
             large_release(st, l);
+            l = next;
         }
     }
-    while (st->all) {
-        rcyi_arena *a = st->all;
+    for (rcyi_arena *a = st->all, *next; a; a = next) {
+        next = a->all_next;
+        if (keep && a->keep) {
+            if (traced)
+                rcyi_trace_forget_arena(a->base);
+            continue;
+        }
         all_unlink(st, a);
         arena_unmap(st, a);
     }
@@ -963,6 +1101,47 @@ void rcyi_alloc_fini(rcy_heap *h) {
         arena_unmap(st, cache_pop(st));
     st->usable = NULL;
     memset(st->nfp2last, 0, sizeof st->nfp2last);
+}
+
+/* R3: the last shared object of an abandoned heap died (any thread). */
+static void abandoned_free(rcy_heap *h) {
+    rcyi_alloc_state *st = &h->alloc;
+    for (unsigned k = 0; k < RCYI_KINDS; k++)
+        while (st->large[k])
+            large_release(st, st->large[k]);
+    while (st->all) {
+        rcyi_arena *a = st->all;
+        all_unlink(st, a);
+        arena_unmap_untraced(st, a);
+    }
+    rcy_raw_allocator raw = st->raw;
+    raw.free(raw.ctx, h);
+}
+
+bool rcyi_alloc_fini(rcy_heap *h) {
+    rcyi_alloc_state *st = &h->alloc;
+#ifdef RCY_DEBUG
+    rcyi_alloc_validate(h);
+#endif
+    /* R3: the freeing thread's hold first (a bias no count of deaths can
+     * use up), then no more pushes: every death from now on counts down
+     * instead, even before the walk has counted it. */
+    const size_t hold = SIZE_MAX / 2;
+    __atomic_store_n(&st->abandoned_live, hold, __ATOMIC_RELAXED);
+    free_remote_list(h, st,
+                     __atomic_exchange_n((char **)&st->remote, REMOTE_ABANDONED, __ATOMIC_ACQ_REL));
+    size_t nlarge = 0, live = st->ever_shared ? count_shared(h, st, &nlarge) : 0;
+    __atomic_fetch_add(&st->abandoned_live, live, __ATOMIC_RELAXED);
+    free_all(st, live != 0, nlarge);
+    /* No death on this thread frees into the heap directly any more. */
+    __atomic_store_n(&h->thread, RCYI_THREAD_DETACHED, __ATOMIC_RELEASE);
+    if (__atomic_fetch_sub(&st->abandoned_live, hold, __ATOMIC_ACQ_REL) != hold)
+        return true; /* abandoned: the last death frees it */
+    if (live) {      /* they all died meanwhile */
+        abandoned_free(h);
+        return true;
+    }
+    return false;
 }
 
 void rcy_heap_fail_nth(rcy_heap *heap, unsigned long n) {

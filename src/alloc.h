@@ -87,6 +87,38 @@
  *      and it takes the whole list with one exchange); the owner takes the
  *      list back in rcyi_alloc_slow, in rcy_mem_get_stats and at
  *      rcyi_alloc_fini, freeing each block as if it had freed it itself.
+ *      A raw block's trace (tracemalloc) goes then too, on the owner:
+ *      only the heap's thread writes the tracer's block table.
+ *  R2  An OBJECT block on the remote list (a shared object that died on a
+ *      thread not attached to its heap: rcyi_free_object_shared) keeps
+ *      its refcount word at shared count 0 (RCYI_RC_HIGH), which every
+ *      object walk treats as not alive, until the owner takes it back and
+ *      zeroes its refcnt and gcword (P4) before freeing it (so the dying
+ *      thread never writes the gcword the owner's walks read); it is
+ *      linked through the word after its header (RCYI_LINK_OBJECT; debug
+ *      mode: the front guard word, as R1) and tagged in its link (bit 0)
+ *      so the owner knows where the next link is.  The walks read a
+ *      block's refcount word with a relaxed load and skip the shared
+ *      graph (rcyi_walk_objects), so a death on another thread never
+ *      races with the owner's collector.
+ *  R3  A heap freed (rcy_heap_free) while mortal shared objects of it are
+ *      alive, or dying elsewhere, is ABANDONED, as mimalloc abandons the
+ *      segments of a thread that exits: its remote list is taken back and
+ *      replaced by a sentinel with one exchange, so every later death of
+ *      its shared objects finds the list abandoned instead of pushing;
+ *      the words still in the shared range (immortal ones aside) are
+ *      counted into abandoned_live (plus a bias for the freeing thread,
+ *      set before the exchange and dropped last, so that deaths counted
+ *      down before the walk has counted them cannot reach 0 early); its
+ *      private state, every arena holding no such
+ *      object, every other large block and the cache go at once, and the
+ *      kept arenas' traces are forgotten.  Each later death counts down;
+ *      the one that reaches 0 unmaps the kept arenas and frees the heap
+ *      struct, on whichever thread.  heap->thread is then DETACHED, so no
+ *      death frees into the heap directly.  The count is exact because a
+ *      dying object's word stays shared at count 0 until its block is
+ *      taken back (R2): a death is either on the list the exchange took,
+ *      or counted by the walk and later counted down.
  *
  * The fast paths (rcyi_alloc_inline, rcyi_free_inline, rcy_mem_alloc,
  * rcy_mem_free) take no lock and count nothing but the pool's `used`;
@@ -114,9 +146,17 @@ void rcyi_free(rcy_heap *h, void *p);
  * rcyi_gc_emergency): for library code that holds pointers into its own
  * state across the call (list.c, dict.c). */
 void *rcyi_mem_try_alloc_at(rcy_heap *h, size_t size, RCY_SITE_PARAMS);
-/* Visit every live object (small and large) of the heap. */
+/* Visit every live PRIVATE object (small and large) of the heap: its
+ * refcount word private and non-zero, or a private object made immortal
+ * (R2).  Objects in the shared graph are skipped without reading more
+ * than their refcount word (relaxed): another thread may be destroying
+ * one, so the heap-local collector never reads their gcword (object.h
+ * O4).  rcyi_walk_all_objects visits the shared ones too: only where no
+ * other thread can drop this heap's shared objects meanwhile (the debug
+ * report and the sharing checker, share.c). */
 typedef void (*rcyi_obj_visitor)(rcy_head_ *obj, void *arg);
 void rcyi_walk_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg);
+void rcyi_walk_all_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg);
 /* The same walk in pieces, whose visitors must not free (gcincr.c):
  * the bases of the heap's arenas (their number; at most cap written);
  * the live objects of pool i of the arena at base from block *block on,
@@ -132,10 +172,24 @@ void rcyi_walk_large_objects(rcy_heap *h, rcyi_obj_visitor fn, void *arg);
 /* The heap a block belongs to, or NULL when recycle never handed it out
  * (used to report misuse). */
 rcy_heap *rcyi_heap_of_block(const void *p);
+/* The heap of a live block from ANY thread: the arena record's `heap`
+ * (written once, before the arena's map bit is set) or the large block's
+ * prefix; never the pool header, which the owner writes unlocked.  For a
+ * block the caller keeps live (a dying shared object, R2). */
+rcy_heap *rcyi_heap_of_live_block(const void *p);
+/* R2: the block of shared object hd (refcount word at count 0, destroyed,
+ * untraced) goes back to its heap h from any thread: freed at once when
+ * the calling thread is the one attached to h; otherwise pushed on h's
+ * remote list, linked past its header, or counted down when h was
+ * abandoned (R3). */
+void rcyi_free_object_shared(rcy_heap *h, rcy_head_ *hd);
 
 int rcyi_alloc_init(rcy_heap *h, const rcy_config *cfg);
-/* Frees every block and arena of the heap. */
-void rcyi_alloc_fini(rcy_heap *h);
+/* Frees every block and arena of the heap; false when the caller then
+ * frees the heap struct, true when the heap was abandoned instead (R3:
+ * mortal shared objects of it are alive; the last to die frees the rest
+ * and the struct). */
+bool rcyi_alloc_fini(rcy_heap *h);
 /* R1: frees the blocks other threads put on the heap's remote list (a
  * relaxed load and a branch when it is empty).  Only on the thread using
  * the heap. */
@@ -191,6 +245,7 @@ struct rcyi_arena {
     uint32_t ncarved;                /* pools [0, ncarved) were ever initialised */
     uint32_t nretained;              /* pools with retained set (P5) */
     uint32_t decommitted;            /* cached with its pages given back (C1) */
+    uint32_t keep;                   /* R3: holds a live shared object of an abandoned heap */
     rcyi_arena *next, *prev;         /* usable list (A2); next links the cache (C1) */
     rcyi_arena *all_next, *all_prev; /* every arena of the heap */
 };
@@ -229,6 +284,12 @@ typedef struct rcyi_alloc_state {
     void *remote;
     size_t remote_taken;
     size_t remote_retries;
+    /* R3: once the heap is freed, its mortal shared objects not yet dead,
+     * plus a bias while rcy_heap_free runs (atomic); and whether any
+     * object of the heap was ever shared (owner only: a heap that never
+     * shared is freed without the walk that counts them). */
+    size_t abandoned_live;
+    bool ever_shared;
 } rcyi_alloc_state;
 
 /* Bytes at the start of an arena taken by its record. */

@@ -111,7 +111,7 @@ static void report_one(rcy_head_ *o, void *arg) {
 
 static void report_alive(rcy_heap *h) {
     alive_report r = {h, 0, 0};
-    rcyi_walk_objects(h, report_one, &r);
+    rcyi_walk_all_objects(h, report_one, &r);
     if (r.count > REPORT_MAX_LINES)
         rcyi_output("  ... and %zu more\n", r.count - REPORT_MAX_LINES);
     if (r.count)
@@ -141,6 +141,6 @@ void rcy_heap_free(rcy_heap *h) {
     /* The struct came from the configured raw allocator (libc's by
      * default), which the allocator state keeps. */
     rcy_raw_allocator raw = h->alloc.raw;
-    rcyi_alloc_fini(h);
-    raw.free(raw.ctx, h);
+    if (!rcyi_alloc_fini(h)) /* else abandoned: its last shared object frees it (alloc.h R3) */
+        raw.free(raw.ctx, h);
 }

@@ -26,6 +26,7 @@
 #include "heap.h"
 #include "internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Deallocations nested deeper than this on one heap are deferred.  Each
@@ -224,29 +225,44 @@ static rcy_heap *checked_heap(const char *what, const void *obj) {
 
 /* ---- deallocation ---------------------------------------------------- */
 
-/* Step 4: destroy the contents and free the block. */
-static void release(rcy_heap *h, rcy_head_ *hd) {
+/* O4: the deaths of shared objects on this thread, whichever heap they
+ * belong to (their deferred stack from libc's allocator). */
+static __thread rcyi_object_state shared_deaths;
+
+/* Step 4: destroy the contents and free the block (a shared object's
+ * from any thread: alloc.h R2). */
+static inline __attribute__((always_inline)) void release(rcy_heap *h, rcy_head_ *hd) {
     const rcy_type *t = hd->type;
     void *obj = hd + 1;
     if (t->destroy)
         t->destroy(obj);
     else if (t->clear)
         t->clear(obj);
-    if (RCY_UNLIKELY(__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED)))
-        rcyi_trace_free(0, obj);
+    bool shared = rcyi_refcnt_load(hd) & RCYI_RC_HIGH; /* shared, count 0 */
+    if (RCY_UNLIKELY(__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED))) {
+        if (shared)
+            rcyi_trace_free_shared(obj); /* its trace is in the shards */
+        else
+            rcyi_trace_free(0, obj);
+    }
+    if (RCY_UNLIKELY(shared)) {
+        rcyi_free_object_shared(h, hd);
+        return;
+    }
     hd->refcnt = 0;
     hd->gcword = 0;
     rcyi_free_object_inline(h, hd);
 }
 
-/* Pushes hd on the deferred stack; 0 when there was no room (the caller
- * then releases it at once: only out of memory makes the stack grow). */
-static int defer(rcy_heap *h, rcy_head_ *hd) {
-    rcyi_object_state *st = &h->obj;
+/* Pushes hd on st's deferred stack (h's, or shared_deaths when st is not
+ * h's); 0 when there was no room (the caller then releases it at once:
+ * only out of memory makes the stack grow). */
+static int defer(rcy_heap *h, rcyi_object_state *st, rcy_head_ *hd) {
     if (st->deferred_len == st->deferred_cap) {
         size_t cap = st->deferred_cap ? st->deferred_cap * 2 : 64;
-        rcy_head_ **p = st->deferred ? rcyi_realloc(h, st->deferred, cap * sizeof *p)
-                                     : rcyi_alloc(h, cap * sizeof *p, RCYI_KIND_RAW);
+        rcy_head_ **p = st != &h->obj  ? realloc(st->deferred, cap * sizeof *p)
+                        : st->deferred ? rcyi_realloc(h, st->deferred, cap * sizeof *p)
+                                       : rcyi_alloc(h, cap * sizeof *p, RCYI_KIND_RAW);
         if (!p)
             return 0;
         st->deferred = p;
@@ -257,17 +273,18 @@ static int defer(rcy_heap *h, rcy_head_ *hd) {
 }
 
 /* Steps 1-3.  Returns 0 when the finalizer resurrected the object. */
-static int prepare(rcy_heap *h, rcy_head_ *hd) {
+static int prepare(rcy_heap *h, rcyi_object_state *st, rcy_head_ *hd) {
     const rcy_type *t = hd->type;
     if (t->finalize && !(hd->gcword & RCYI_GC_FINALIZED)) {
         /* A shared object stays shared while its finalizer runs: count 0
          * is RCYI_RC_HIGH, and the temporary reference is counted on it. */
         uint32_t zero = rcyi_refcnt_load(hd) & RCYI_RC_HIGH;
         hd->gcword |= RCYI_GC_FINALIZED;
-        hd->refcnt = zero | 1; /* the finalizer may incref and decref self */
-        h->obj.finalizing++;
+        __atomic_store_n(&hd->refcnt, zero | 1, __ATOMIC_RELAXED); /* the finalizer may
+                                                                    * incref and decref self */
+        st->finalizing++;
         t->finalize(hd + 1);
-        h->obj.finalizing--;
+        st->finalizing--;
         uint32_t rc = rcyi_refcnt_load(hd);
         if (rc != (zero | 1)) {
             /* Resurrected: drop the temporary reference.  If the finalizer
@@ -279,7 +296,7 @@ static int prepare(rcy_heap *h, rcy_head_ *hd) {
                 return 1; /* another thread dropped its references meanwhile */
             return 0;
         }
-        hd->refcnt = zero;
+        __atomic_store_n(&hd->refcnt, zero, __ATOMIC_RELAXED);
     }
     if (hd->gcword & RCYI_GC_WEAKREFS)
         rcyi_weakref_clear_for(h, hd);
@@ -288,29 +305,39 @@ static int prepare(rcy_heap *h, rcy_head_ *hd) {
     return 1;
 }
 
-/* Releases what deeper deallocations deferred; called by the outermost
- * one (depth 1).  Each release may defer more; the loop ends when none is
+/* Releases what deeper deallocations deferred on st (h's, or
+ * shared_deaths: objects of any heap); called by the outermost one
+ * (depth 1).  Each release may defer more; the loop ends when none is
  * left. */
-__attribute__((noinline)) static void release_deferred(rcy_heap *h) {
-    rcyi_object_state *st = &h->obj;
-    while (st->deferred_len)
-        release(h, st->deferred[--st->deferred_len]);
-    rcyi_free(h, st->deferred); /* deep frees are rare: keep no memory */
+__attribute__((noinline)) static void release_deferred(rcy_heap *h, rcyi_object_state *st) {
+    bool mine = st == &h->obj;
+    while (st->deferred_len) {
+        rcy_head_ *hd = st->deferred[--st->deferred_len];
+        release(mine ? h : rcyi_heap_of_live_block(hd), hd);
+    }
+    if (mine) /* deep frees are rare: keep no memory */
+        rcyi_free(h, st->deferred);
+    else
+        free(st->deferred);
     st->deferred = NULL;
     st->deferred_cap = 0;
 }
 
-static void dealloc(rcy_heap *h, rcy_head_ *hd) {
-    if (!prepare(h, hd))
+/* st: h->obj for a private object, shared_deaths for a shared one (O4). */
+static void dealloc_on(rcy_heap *h, rcyi_object_state *st, rcy_head_ *hd) {
+    if (!prepare(h, st, hd))
         return;
-    rcyi_object_state *st = &h->obj;
-    if (RCY_UNLIKELY(st->depth >= RCYI_DEALLOC_MAX_DEPTH) && defer(h, hd))
+    if (RCY_UNLIKELY(st->depth >= RCYI_DEALLOC_MAX_DEPTH) && defer(h, st, hd))
         return;
     st->depth++;
     release(h, hd);
     if (RCY_UNLIKELY(st->deferred_len) && st->depth == 1)
-        release_deferred(h);
+        release_deferred(h, st);
     st->depth--;
+}
+
+static void dealloc(rcy_heap *h, rcy_head_ *hd) {
+    dealloc_on(h, &h->obj, hd);
 }
 
 static void decref_other(void *obj);
@@ -318,10 +345,18 @@ static void decref_other(void *obj);
 /* A shared object: one atomic subtract, release order so that this
  * thread's writes to the object happen before its destruction on whichever
  * thread drops the last reference, which then fences (acquire) as Rust's
- * Arc does.  The object is deallocated on its heap (object.h, share.c). */
+ * Arc does, and deallocates it there (object.h O4; the block goes back
+ * to its heap by alloc.h R2). */
+#ifdef RCY_TSAN_
+/* ThreadSanitizer does not model fences: the last decrement acquires. */
+#define DECREF_ORDER __ATOMIC_ACQ_REL
+#else
+#define DECREF_ORDER __ATOMIC_RELEASE
+#endif
+
 __attribute__((noinline)) static void decref_shared(void *obj) {
     rcy_head_ *hd = RCY_HEAD_(obj);
-    uint32_t old = __atomic_fetch_sub(&hd->refcnt, 1, __ATOMIC_RELEASE);
+    uint32_t old = __atomic_fetch_sub(&hd->refcnt, 1, DECREF_ORDER);
     if (RCY_LIKELY(old != (RCYI_RC_HIGH | 1))) {
         if (RCY_UNLIKELY(old == RCYI_RC_HIGH)) {
             __atomic_fetch_add(&hd->refcnt, 1, __ATOMIC_RELAXED);
@@ -333,10 +368,7 @@ __attribute__((noinline)) static void decref_shared(void *obj) {
         return;
     }
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    rcy_heap *h = small_object_heap(hd);
-    if (RCY_UNLIKELY(!h))
-        h = checked_heap("decref", obj);
-    dealloc(h, hd);
+    dealloc_on(rcyi_heap_of_live_block(hd), &shared_deaths, hd);
 }
 
 void rcy_incref_slow_(void *obj) {
@@ -409,7 +441,7 @@ void rcy_decref_slow_(void *obj) {
                 else if (t->clear)
                     t->clear(obj);
                 if (RCY_UNLIKELY(h->obj.deferred_len) && h->obj.depth == 1)
-                    release_deferred(h);
+                    release_deferred(h, &h->obj);
                 h->obj.depth--;
                 /* Recomputed from obj rather than kept across the call:
                  * fewer registers to save on the path every object takes. */
@@ -427,6 +459,13 @@ void rcy_decref_slow_(void *obj) {
         }
     }
     decref_other(obj);
+}
+
+void rcyi_object_on_share(rcy_heap *h, rcy_head_ *o, rcy_visitproc visit, void *arg) {
+    h->alloc.ever_shared = true; /* rcy_heap_free looks for live shared objects (alloc.h R3) */
+    if (RCY_UNLIKELY(__atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED)))
+        rcyi_trace_share(rcyi_obj(o));
+    rcyi_weakref_on_share(h, o, visit, arg);
 }
 
 /* Called by rcy_heap_free before the allocator frees everything: nothing

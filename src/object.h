@@ -110,6 +110,22 @@ static inline uint32_t rcyi_rc_count(uint32_t rc) {
 static inline uint32_t rcyi_refcnt_load(const rcy_head_ *h) {
     return __atomic_load_n(&h->refcnt, __ATOMIC_RELAXED);
 }
+/* A new reference to an object in the shared graph unless its count is 0
+ * (it is dying on some thread): false then.  The library's one CAS loop
+ * on a refcount word (weakref.h W6: a weak reference's referent, and a
+ * weak reference held for its callback, may be dying elsewhere). */
+static inline bool rcyi_try_incref_shared(rcy_head_ *h) {
+    uint32_t rc = rcyi_refcnt_load(h);
+    for (;;) {
+        if ((rc & (RCYI_RC_HIGH | RCYI_RC_IMMORTAL_BIT)) != RCYI_RC_HIGH)
+            return (rc & RCYI_RC_HIGH) != 0; /* immortal: yes; private: not ours to count */
+        if ((rc & RCYI_RC_SHARED_MAX) == 0)
+            return false;
+        if (__atomic_compare_exchange_n(&h->refcnt, &rc, rc + 1, true, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED))
+            return true;
+    }
+}
 /* In the shared graph: shared, or a shared object made immortal (only a
  * private object made immortal holds exactly RCYI_RC_IMMORTAL_PRIVATE).  What
  * the store barrier tests on the object stored into. */
@@ -158,7 +174,24 @@ static inline uint32_t rcyi_slot(const rcy_head_ *h) {
  *       untracked, finalized, type intact) and released by the outermost
  *       deallocation (depth 1), so deferred_len == 0 whenever depth == 0
  *   O3  deferred == NULL <=> deferred_cap == 0 (deep frees are rare: the
- *       stack's memory goes back as soon as it empties) */
+ *       stack's memory goes back as soon as it empties)
+ *   O4  a SHARED object dies on the thread that drops its last reference,
+ *       whichever heap it belongs to and whether or not that heap is
+ *       attached there: its finalizer, weak reference callbacks and
+ *       destructor run on that thread (its children are shared or
+ *       immortal, so their decrefs are atomic), counted in a per-THREAD
+ *       rcyi_object_state (object.c's shared_deaths, O1-O3 with "this
+ *       thread" for "this heap"; its deferred stack from libc), never in
+ *       the heap's, which only its attached thread touches.  Its block
+ *       goes back by rcyi_free_object_shared (alloc.h R2): freed at once
+ *       when the thread is attached to the heap, otherwise pushed on the
+ *       heap's remote list with refcnt and gcword zeroed, and reused by
+ *       the owner after its next allocation slow path.  The dying
+ *       object's refcount word stays in the shared range (count 0) until
+ *       the owner takes the block back, so the owner's heap-local walks
+ *       (which skip the shared graph) never read the header the dying
+ *       thread writes.  If the heap was freed meanwhile, the last of its
+ *       shared objects to die frees what is left of it (alloc.h R3). */
 typedef struct rcyi_object_state {
     unsigned depth;
     unsigned finalizing; /* finalizers running on this heap's call stack */
@@ -168,6 +201,10 @@ typedef struct rcyi_object_state {
 
 /* Frees the object layer's per-heap bookkeeping (rcy_heap_free). */
 void rcyi_object_fini(rcy_heap *h);
+/* rcy_share just marked o (share.c): its trace moves where any thread may
+ * remove it (tracemalloc.h rcyi_trace_share) and its weak references
+ * follow it (weakref.h W5; visit shares what they need shared). */
+void rcyi_object_on_share(rcy_heap *h, rcy_head_ *o, rcy_visitproc visit, void *arg);
 
 /* ---- share.c: the store barrier ---------------------------------------- */
 

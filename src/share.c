@@ -66,6 +66,7 @@ static int visit_share(void *obj, void *arg) {
     uint32_t rc = rcyi_refcnt_load(o);
     if (rcyi_rc_is_private(rc) && rc != 0) {
         mark(w, o);
+        rcyi_object_on_share(w->h, o, visit_share, w); /* its trace, its weak references */
         if (o->type->traverse)
             push(w, o);
     }
@@ -108,7 +109,7 @@ int rcy_share(void *obj) {
     while (w.overflow) {
         w.overflow = false;
         size_t before = w.marked;
-        rcyi_walk_objects(h, rescan_one, &w);
+        rcyi_walk_all_objects(h, rescan_one, &w);
         if (w.marked == before && !w.overflow)
             break;
     }
@@ -157,7 +158,7 @@ static void check_one(rcy_head_ *o, void *arg) {
 
 size_t rcyi_share_validate(rcy_heap *h) {
     share_check c = {NULL, 0};
-    rcyi_walk_objects(h, check_one, &c);
+    rcyi_walk_all_objects(h, check_one, &c);
     return c.bad;
 }
 

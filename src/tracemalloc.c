@@ -326,6 +326,37 @@ void rcyi_trace_free(unsigned domain, const void *ptr) {
     }
 }
 
+void rcyi_trace_share(const void *ptr) {
+    rcyi_tm_thread *thr = event_begin(false);
+    if (RCY_UNLIKELY(thr == NULL))
+        return;
+    uintptr_t p = (uintptr_t)ptr;
+    rcyi_tm_bt_pool *bp = rcyi_tm_bt_pool_of(p);
+    uint64_t *e = bp ? rcyi_tm_bt_entry(bp, p) : NULL;
+    if (e && *e) {
+        /* Out of the block table and into the shards, with the same size
+         * and traceback, counting neither a free nor an allocation. */
+        uint64_t v = *e;
+        *e = 0;
+        if (--bp->live == 0) {
+            rcyi_tm_bt_array_put(thr, bp->ent, bp->nblocks);
+            bp->ent = NULL;
+        }
+        rcyi_tm_acct_shrink(thr, v >> 32);
+        if (!rcyi_tm_shard_add(thr, 0, p, v >> 32, (uint32_t)v, false))
+            thr->frees++; /* out of memory: the trace is gone, as if freed */
+    }
+    event_end(thr);
+}
+
+void rcyi_trace_free_shared(const void *ptr) {
+    rcyi_tm_thread *thr = event_begin(true);
+    if (RCY_LIKELY(thr != NULL)) {
+        remove_trace(thr, 0, (uintptr_t)ptr, false); /* the shards only */
+        event_end(thr);
+    }
+}
+
 void rcyi_trace_forget_arena(const void *base) {
     rcyi_tm_thread *thr = event_begin(true);
     if (thr) {

@@ -34,6 +34,13 @@ extern int rcyi_tracing __attribute__((visibility("hidden")));
 void rcyi_trace_alloc(unsigned domain, const void *ptr, size_t size, const char *file, int line,
                       const char *func);
 void rcyi_trace_free(unsigned domain, const void *ptr);
+/* A traced object is being shared (share.c, on its heap's thread): its
+ * trace moves from the block table, which only the thread of the pool's
+ * heap may write, to the shards, which any thread may (tracemalloc_engine.h),
+ * so that whichever thread frees it removes its trace with
+ * rcyi_trace_free_shared (object.h O4).  Totals are unchanged. */
+void rcyi_trace_share(const void *ptr);
+void rcyi_trace_free_shared(const void *ptr);
 /* An arena of base `base` goes back to the OS (alloc.c, before the unmap):
  * the traces of its blocks go with it (rcy_heap_free with live blocks). */
 void rcyi_trace_forget_arena(const void *base);

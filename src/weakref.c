@@ -1,9 +1,11 @@
 /* src/weakref.c — weak references and one-shot finalize objects.
  *
- * The table, the registry and their invariants (W1..W4) are described in
- * src/weakref.h. */
+ * The tables, the stripes, the registry and their invariants (W1..W7)
+ * are described in src/weakref.h. */
 #include "heap.h"
 
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct rcy_weakref {
@@ -59,10 +61,20 @@ static rcyi_wr_slot *table_find(rcyi_weakref_state *wk, const rcy_head_ *key) {
     }
 }
 
-static int table_grow(rcy_heap *h) {
-    rcyi_weakref_state *wk = &h->weak;
+/* A table's memory: from heap h, or from libc for a stripe's (h NULL). */
+static void *table_mem(rcy_heap *h, size_t n) {
+    return h ? rcyi_alloc(h, n, RCYI_KIND_RAW) : malloc(n);
+}
+static void table_mem_free(rcy_heap *h, void *p) {
+    if (h)
+        rcyi_free(h, p);
+    else
+        free(p);
+}
+
+static int table_grow(rcy_heap *h, rcyi_weakref_state *wk) {
     size_t ncap = wk->cap ? wk->cap * 2 : 64;
-    rcyi_wr_slot *nt = rcyi_alloc(h, ncap * sizeof *nt, RCYI_KIND_RAW);
+    rcyi_wr_slot *nt = table_mem(h, ncap * sizeof *nt);
     if (!nt)
         return RCY_ENOMEM;
     memset(nt, 0, ncap * sizeof *nt);
@@ -76,15 +88,14 @@ static int table_grow(rcy_heap *h) {
         nt[j] = *s;
     }
     if (wk->table)
-        rcyi_free(h, wk->table);
+        table_mem_free(h, wk->table);
     wk->table = nt;
     wk->cap = ncap;
     return RCY_OK;
 }
 
-static rcyi_wr_slot *table_insert(rcy_heap *h, rcy_head_ *key) {
-    rcyi_weakref_state *wk = &h->weak;
-    if ((wk->used + 1) * 2 > wk->cap && table_grow(h) < 0)
+static rcyi_wr_slot *table_insert(rcy_heap *h, rcyi_weakref_state *wk, rcy_head_ *key) {
+    if ((wk->used + 1) * 2 > wk->cap && table_grow(h, wk) < 0)
         return NULL;
     size_t mask = wk->cap - 1;
     size_t i = hash_ptr(key, mask);
@@ -119,18 +130,188 @@ static void table_remove(rcyi_weakref_state *wk, rcyi_wr_slot *s) {
 }
 
 /* An empty table holds no memory (as the young vectors: rcyi_gc_vec_reset). */
-static void table_release_if_empty(rcy_heap *h) {
-    rcyi_weakref_state *wk = &h->weak;
+static void table_release_if_empty(rcy_heap *h, rcyi_weakref_state *wk) {
     if (wk->used == 0 && wk->table) {
-        rcyi_free(h, wk->table);
+        table_mem_free(h, wk->table);
         wk->table = NULL;
         wk->cap = 0;
     }
 }
 
+/* ---- the stripes: lists of shared referents (W5..W7) ---------------- */
+
+#define STRIPES 64
+
+typedef struct stripe {
+    pthread_mutex_t mu;
+    rcyi_weakref_state tab; /* fin_first unused */
+} __attribute__((aligned(64))) stripe;
+
+static stripe stripes[STRIPES];
+static pthread_once_t stripes_once = PTHREAD_ONCE_INIT;
+
+static void stripes_init(void) {
+    for (size_t i = 0; i < STRIPES; i++)
+        pthread_mutex_init(&stripes[i].mu, NULL);
+}
+
+/* The stripe of an address: the hash's top bits (the tables index by its
+ * low ones, so the keys of one stripe still spread in its table). */
+static stripe *stripe_of(const void *p) {
+    pthread_once(&stripes_once, stripes_init);
+    uint64_t x = ((uint64_t)(uintptr_t)p >> 4) * 0x9E3779B97F4A7C15ull;
+    return &stripes[x >> 58];
+}
+
+/* A weak reference whose list is a stripe's: shared (W5). */
+static bool wr_shared(const rcy_weakref *wr) {
+    return rcyi_rc_in_shared_graph(rcyi_refcnt_load(rcyi_head(wr)));
+}
+
+static void *wr_obj(const rcy_weakref *wr) {
+    return __atomic_load_n(&wr->obj, __ATOMIC_ACQUIRE);
+}
+
+/* W6: unlink a shared weak reference from its referent's list, under the
+ * referent's stripe lock (wr->obj is re-read there: it only ever goes
+ * from the referent to NULL). */
+static void unlink_shared(rcy_weakref *wr) {
+    void *obj = wr_obj(wr);
+    if (!obj)
+        return;
+    rcy_head_ *oh = rcyi_head(obj);
+    stripe *st = stripe_of(oh);
+    pthread_mutex_lock(&st->mu);
+    if (wr_obj(wr) == obj) {
+        if (wr->next)
+            wr->next->prev = wr->prev;
+        if (wr->prev) {
+            wr->prev->next = wr->next;
+        } else {
+            rcyi_wr_slot *s = table_find(&st->tab, oh);
+            if (s && wr->next) {
+                s->head = wr->next;
+            } else if (s) {
+                table_remove(&st->tab, s);
+                table_release_if_empty(NULL, &st->tab);
+            }
+        }
+        __atomic_store_n(&wr->obj, NULL, __ATOMIC_RELEASE);
+        wr->prev = wr->next = NULL;
+    }
+    pthread_mutex_unlock(&st->mu);
+}
+
+/* The extra reference a weak reference waiting for its callback holds;
+ * false when it is being freed itself (count 0) and gets no callback. */
+static bool hold_for_callback(rcy_head_ *wh) {
+    uint32_t rc = rcyi_refcnt_load(wh);
+    if (rcyi_rc_is_private(rc)) {
+        if (rc == 0)
+            return false;
+        wh->refcnt = rc + 1;
+        return true;
+    }
+    return rcyi_try_incref_shared(wh);
+}
+
+static void pending_add(rcyi_wr_pending *pending, rcy_weakref *wr) {
+    wr->pending = NULL;
+    if (pending->tail)
+        pending->tail->pending = wr;
+    else
+        pending->head = wr;
+    pending->tail = wr;
+}
+
+/* W7: a shared referent dies (on any thread): its list is taken from its
+ * stripe and every weak reference cleared under the lock, before its
+ * memory can be freed; the callbacks run after, on this thread. */
+static void clear_shared(rcy_head_ *obj) {
+    stripe *st = stripe_of(obj);
+    rcyi_wr_pending pending = {NULL, NULL};
+    pthread_mutex_lock(&st->mu);
+    rcyi_wr_slot *s = table_find(&st->tab, obj);
+    rcy_weakref *wr = s ? s->head : NULL;
+    if (s) {
+        table_remove(&st->tab, s);
+        table_release_if_empty(NULL, &st->tab);
+    }
+    while (wr) {
+        rcy_weakref *next = wr->next;
+        __atomic_store_n(&wr->obj, NULL, __ATOMIC_RELEASE);
+        wr->prev = wr->next = NULL;
+        if (wr->cb && hold_for_callback(rcyi_head(wr)))
+            pending_add(&pending, wr);
+        wr = next;
+    }
+    pthread_mutex_unlock(&st->mu);
+    obj->gcword &= ~(uint32_t)RCYI_GC_WEAKREFS;
+    if (pending.head)
+        (void)rcyi_weakref_run_pending(&pending);
+}
+
+/* W5: a weak reference to a shared referent is shared, and linked on the
+ * referent's stripe.  The weakref is shared first (nothing of the list
+ * is reachable from another thread before). */
+static int link_shared(rcy_weakref *wr, void *obj) {
+    rcy_head_ *oh = rcyi_head(obj);
+    int rc = rcy_share(wr);
+    if (rc != RCY_OK)
+        return rc;
+    stripe *st = stripe_of(oh);
+    pthread_mutex_lock(&st->mu);
+    rcyi_wr_slot *s = table_find(&st->tab, oh);
+    if (!s && !(s = table_insert(NULL, &st->tab, oh))) {
+        pthread_mutex_unlock(&st->mu);
+        return RCY_ENOMEM;
+    }
+    wr->next = s->head;
+    if (s->head)
+        s->head->prev = wr;
+    wr->prev = NULL;
+    s->head = wr;
+    __atomic_store_n(&wr->obj, obj, __ATOMIC_RELEASE);
+    __atomic_fetch_or(&oh->gcword, RCYI_GC_WEAKREFS, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&st->mu);
+    return RCY_OK;
+}
+
+void rcyi_weakref_on_share(rcy_heap *h, rcy_head_ *o, rcy_visitproc visit, void *arg) {
+    if (rcyi_is_weakref_type(o->type)) {
+        rcy_weakref *wr = rcyi_obj(o);
+        if (wr->obj) /* W5 the other way: its referent is shared with it */
+            visit(wr->obj, arg);
+    }
+    if (!(o->gcword & RCYI_GC_WEAKREFS))
+        return;
+    rcyi_wr_slot *hs = table_find(&h->weak, o);
+    if (!hs)
+        return;
+    rcy_weakref *first = hs->head;
+    table_remove(&h->weak, hs);
+    table_release_if_empty(h, &h->weak);
+    stripe *st = stripe_of(o);
+    pthread_mutex_lock(&st->mu);
+    rcyi_wr_slot *s = table_insert(NULL, &st->tab, o);
+    if (s)
+        s->head = first;
+    pthread_mutex_unlock(&st->mu);
+    if (!s)
+        rcyi_fatal(RCY_ENOMEM, "rcy_share: out of memory moving the weak references of %p",
+                   rcyi_obj(o));
+    __atomic_fetch_or(&o->gcword, RCYI_GC_WEAKREFS, __ATOMIC_RELAXED);
+    for (rcy_weakref *wr = first; wr; wr = wr->next)
+        visit(wr, arg); /* each is shared too (W5) */
+}
+
 /* ---- linking -------------------------------------------------------- */
 
 static void unlink_wr(rcy_weakref *wr) {
+    if (wr_shared(wr)) {
+        unlink_shared(wr);
+        return;
+    }
     rcy_heap *h = wr->heap;
     rcy_head_ *oh = rcyi_head(wr->obj);
     if (wr->next)
@@ -144,7 +325,7 @@ static void unlink_wr(rcy_weakref *wr) {
                 s->head = wr->next;
             } else {
                 table_remove(&h->weak, s);
-                table_release_if_empty(h);
+                table_release_if_empty(h, &h->weak);
                 oh->gcword &= ~(uint32_t)RCYI_GC_WEAKREFS;
             }
         }
@@ -153,18 +334,27 @@ static void unlink_wr(rcy_weakref *wr) {
     wr->prev = wr->next = NULL;
 }
 
-static void wr_destroy(void *self) {
-    rcy_weakref *wr = self;
-    if (wr->obj && wr->heap->gc.stage != RCYI_GC_DONE)
+/* Off its referent's list, if on one (the heap's table is gone once its
+ * collector finished: rcyi_weakref_fini cleared those lists). */
+static void detach_wr(rcy_weakref *wr) {
+    if (wr_shared(wr))
+        unlink_shared(wr);
+    else if (wr->obj && wr->heap->gc.stage != RCYI_GC_DONE)
         unlink_wr(wr);
+}
+
+static void wr_destroy(void *self) {
+    detach_wr(self);
 }
 
 static int link_wr(rcy_weakref *wr, void *obj) {
     rcy_heap *h = wr->heap;
     rcy_head_ *oh = rcyi_head(obj);
+    if (rcyi_rc_in_shared_graph(rcyi_refcnt_load(oh)))
+        return link_shared(wr, obj);
     rcyi_wr_slot *s = (oh->gcword & RCYI_GC_WEAKREFS) ? table_find(&h->weak, oh) : NULL;
     if (!s) {
-        s = table_insert(h, oh);
+        s = table_insert(h, &h->weak, oh);
         if (!s)
             return RCY_ENOMEM;
         oh->gcword |= RCYI_GC_WEAKREFS;
@@ -207,7 +397,7 @@ void rcyi_weakref_detach_all(rcy_heap *h, rcy_head_ *obj, rcyi_wr_pending *pendi
         return;
     rcy_weakref *wr = s->head;
     table_remove(wk, s);
-    table_release_if_empty(h);
+    table_release_if_empty(h, wk);
     /* The list runs newest first, and so do the callbacks: each is
      * appended to the chain, which runs from its head. */
     while (wr) {
@@ -217,16 +407,9 @@ void rcyi_weakref_detach_all(rcy_heap *h, rcy_head_ *obj, rcyi_wr_pending *pendi
         rcy_head_ *wh = rcyi_head(wr);
         /* No callback for a weak reference that is garbage itself, or
          * that is being freed. */
-        if (wr->cb && wh->refcnt != 0 &&
-            !(skip_unreachable && (wh->gcword & RCYI_GC_UNREACHABLE))) {
-            wh->refcnt++;
-            wr->pending = NULL;
-            if (pending->tail)
-                pending->tail->pending = wr;
-            else
-                pending->head = wr;
-            pending->tail = wr;
-        }
+        if (wr->cb && !(skip_unreachable && (wh->gcword & RCYI_GC_UNREACHABLE)) &&
+            hold_for_callback(wh))
+            pending_add(pending, wr);
         wr = next;
     }
 }
@@ -245,7 +428,8 @@ size_t rcyi_weakref_run_pending(rcyi_wr_pending *pending) {
     for (rcy_weakref *wr = pending->head; wr;) {
         rcy_weakref *next = wr->pending;
         wr->pending = NULL;
-        freed += rcyi_head(wr)->refcnt == 1 && rcyi_head(wr)->type == &rcy_weakref_type;
+        freed += rcyi_rc_count(rcyi_refcnt_load(rcyi_head(wr))) == 1 &&
+                 rcyi_head(wr)->type == &rcy_weakref_type;
         rcy_decref(wr);
         wr = next;
     }
@@ -262,6 +446,10 @@ void rcyi_weakref_kill_if_weakref(rcy_head_ *obj) {
 }
 
 void rcyi_weakref_clear_for(rcy_heap *h, rcy_head_ *obj) {
+    if (rcyi_refcnt_load(obj) & RCYI_RC_HIGH) { /* shared, count 0 */
+        clear_shared(obj);
+        return;
+    }
     if (h->gc.stage == RCYI_GC_DONE) {
         obj->gcword &= ~(uint32_t)RCYI_GC_WEAKREFS;
         return;
@@ -312,6 +500,18 @@ void *rcy_weakref_get(rcy_weakref *wr) {
         rcyi_misuse_type(__func__, "wr", wr, &rcy_weakref_type);
         return NULL;
     }
+    if (RCY_UNLIKELY(wr_shared(wr))) {
+        /* W6: the referent may be dying on another thread; its list is
+         * cleared under this lock before its memory goes. */
+        void *obj = wr_obj(wr);
+        if (!obj)
+            return NULL;
+        stripe *st = stripe_of(rcyi_head(obj));
+        pthread_mutex_lock(&st->mu);
+        bool alive = wr_obj(wr) == obj && rcyi_try_incref_shared(rcyi_head(obj));
+        pthread_mutex_unlock(&st->mu);
+        return alive ? obj : NULL;
+    }
     if (!wr->obj)
         return NULL;
     rcy_incref(wr->obj);
@@ -321,8 +521,18 @@ void *rcy_weakref_get(rcy_weakref *wr) {
 size_t rcy_weakref_getweakrefcount(const void *obj) {
     RCYI_REQUIRE(obj, 0);
     const rcy_head_ *oh = rcyi_head(obj);
-    if (!(oh->gcword & RCYI_GC_WEAKREFS))
+    if (!(__atomic_load_n(&oh->gcword, __ATOMIC_RELAXED) & RCYI_GC_WEAKREFS))
         return 0;
+    if (rcyi_rc_in_shared_graph(rcyi_refcnt_load(oh))) {
+        stripe *st = stripe_of(oh);
+        size_t n = 0;
+        pthread_mutex_lock(&st->mu);
+        rcyi_wr_slot *s = table_find(&st->tab, oh);
+        for (rcy_weakref *wr = s ? s->head : NULL; wr; wr = wr->next)
+            n++;
+        pthread_mutex_unlock(&st->mu);
+        return n;
+    }
     rcy_heap *h = rcy_heap_of(obj);
     rcyi_wr_slot *s = table_find(&h->weak, oh);
     size_t n = 0;
@@ -345,17 +555,24 @@ static void registry_unlink(rcy_finalize *f) {
 }
 
 /* Mark dead, leave the registry, optionally run; the registry's
- * reference is dropped last, so f stays valid during fn. */
+ * reference is dropped last, so f stays valid during fn.  A finalize
+ * object of a shared referent may fire on any thread: `alive` and the
+ * registry are changed under the lock of the heap's stripe (W4). */
 static bool fire(rcy_finalize *f, bool run) {
-    if (!f->alive)
+    stripe *reg = stripe_of(f->wr.heap);
+    pthread_mutex_lock(&reg->mu);
+    bool was = __atomic_load_n(&f->alive, __ATOMIC_RELAXED);
+    if (was) {
+        __atomic_store_n(&f->alive, false, __ATOMIC_RELAXED);
+        registry_unlink(f);
+    }
+    pthread_mutex_unlock(&reg->mu);
+    if (!was)
         return false;
-    f->alive = false;
-    registry_unlink(f);
     /* A dead finalize no longer points to its object (Python drops the
      * weak reference inside at once): getweakrefcount stops counting it
      * and no callback comes later. */
-    if (f->wr.obj && f->wr.heap->gc.stage != RCYI_GC_DONE)
-        unlink_wr(&f->wr);
+    detach_wr(&f->wr);
     if (run)
         f->fn(f->arg);
     rcy_decref(f);
@@ -382,13 +599,16 @@ rcy_finalize *rcy_finalize_new_(void *obj, rcy_finalize_fn fn, void *arg, const 
     rcyi_weakref_state *wk = &f->wr.heap->weak;
     f->fn = fn;
     f->arg = arg;
-    f->alive = true;
     f->atexit = true;
+    rcy_incref(f); /* the registry's reference */
+    stripe *reg = stripe_of(f->wr.heap);
+    pthread_mutex_lock(&reg->mu);
+    __atomic_store_n(&f->alive, true, __ATOMIC_RELAXED);
     f->reg_next = wk->fin_first;
     if (wk->fin_first)
         wk->fin_first->reg_prev = f;
     wk->fin_first = f;
-    rcy_incref(f); /* the registry's reference */
+    pthread_mutex_unlock(&reg->mu);
     return f;
 }
 
@@ -402,7 +622,7 @@ bool rcy_finalize_detach(rcy_finalize *f) {
 }
 bool rcy_finalize_alive(const rcy_finalize *f) {
     RCYI_REQUIRE_TYPE(f, &rcyi_finalize_type, false);
-    return f->alive;
+    return __atomic_load_n(&f->alive, __ATOMIC_RELAXED);
 }
 void rcy_finalize_set_atexit(rcy_finalize *f, bool atexit) {
     RCYI_REQUIRE_TYPE(f, &rcyi_finalize_type, );
@@ -413,17 +633,29 @@ bool rcy_finalize_get_atexit(const rcy_finalize *f) {
     return f->atexit;
 }
 
+/* The newest alive finalize object of h's registry (with atexit on, when
+ * `atexit`), held by one more reference; NULL when none. */
+static rcy_finalize *registry_pick(rcy_heap *h, bool atexit) {
+    stripe *reg = stripe_of(h);
+    pthread_mutex_lock(&reg->mu);
+    rcy_finalize *f = h->weak.fin_first;
+    while (f && atexit && !f->atexit)
+        f = f->reg_next;
+    if (f)
+        rcy_incref(f);
+    pthread_mutex_unlock(&reg->mu);
+    return f;
+}
+
 void rcyi_finalize_run_atexit(rcy_heap *h) {
-    rcyi_weakref_state *wk = &h->weak;
     /* fn may create or kill finalize objects: restart from the newest. */
-    for (;;) {
-        rcy_finalize *f = wk->fin_first;
-        while (f && !f->atexit)
-            f = f->reg_next;
-        if (!f)
-            break;
+    rcy_finalize *f;
+    while ((f = registry_pick(h, true))) {
         fire(f, true);
+        rcy_decref(f);
     }
-    while (wk->fin_first)
-        fire(wk->fin_first, false);
+    while ((f = registry_pick(h, false))) {
+        fire(f, false);
+        rcy_decref(f);
+    }
 }

@@ -13,8 +13,33 @@
  *   W3  used == #entries with key != NULL, and used * 2 <= cap; an empty
  *       table holds no memory (table == NULL, cap == 0)
  *   W4  a finalize object is in the registry (fin_first) <=> it is alive,
- *       and the registry holds one reference to it.
- * A heap is used by one thread at a time: nothing here is locked. */
+ *       and the registry holds one reference to it.  `alive` and the
+ *       registry are changed under the lock of the heap's stripe (a
+ *       finalize object of a shared referent fires on any thread).
+ * W1..W3 hold for private referents, whose lists stay in their heap's
+ * table, used by one thread at a time, with no lock.  Shared referents
+ * (in the shared graph, object.h):
+ *   W5  a weak reference to a shared referent is shared itself, and
+ *       sharing a weak reference shares its referent (rcy_share calls
+ *       rcyi_weakref_on_share for each object it marks), so a list is a
+ *       stripe's exactly when its weak references are shared.  The lists
+ *       of shared referents live in 64 STRIPES (weakref.c), each a mutex
+ *       and a table like the heap's (libc memory), chosen by the
+ *       referent's address; the list of a referent moves from its heap's
+ *       table to its stripe when the referent is shared.  Its WEAKREFS bit
+ *       then means "may have weak references": set (atomic or) when one is
+ *       linked, cleared only by its death.
+ *   W6  a shared weak reference's obj, prev and next change only under
+ *       its referent's stripe lock; obj goes from the referent to NULL
+ *       once (atomic store), so a reader loads it, locks that stripe and
+ *       loads it again.  rcy_weakref_get of a shared weak reference takes
+ *       the lock and a try-incref (rcyi_try_incref_shared: fails on count
+ *       0), so it never returns a referent that is dying elsewhere.
+ *   W7  a shared referent's death (on the thread that dropped its last
+ *       reference, object.h O4) clears its list under the stripe lock
+ *       before its memory is freed; the callbacks run afterwards on that
+ *       thread, each weak reference held by a try-incref (none for one
+ *       that is dying itself). */
 #ifndef RCY_SRC_WEAKREF_H
 #define RCY_SRC_WEAKREF_H
 
@@ -64,6 +89,10 @@ void rcyi_weakref_clear_for(rcy_heap *h, rcy_head_ *obj);
 /* Run every alive finalize object with atexit on (newest first), then
  * release the registry. */
 void rcyi_finalize_run_atexit(rcy_heap *h);
+/* rcy_share marked o (share.c): a weak reference's referent is shared
+ * with it (visit), and o's list moves to its stripe, each weak reference
+ * on it visited (W5). */
+void rcyi_weakref_on_share(rcy_heap *h, rcy_head_ *o, rcy_visitproc visit, void *arg);
 /* Free weakref.c's tables (after the last collection). */
 void rcyi_weakref_fini(rcy_heap *h);
 

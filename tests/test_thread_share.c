@@ -149,6 +149,7 @@ static void immortal_objects_stay_immortal_private_or_shared(void **state) {
     node *root = new_node(h, p, NULL);
     assert_int_equal(rcy_share(root), RCY_OK);
     assert_false(rcy_is_shared(child));
+    rcy_decref(root); /* a heap keeps its live shared objects (alloc.h R3) */
     rcy_heap_free(h);
 }
 
