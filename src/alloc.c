@@ -683,6 +683,7 @@ void rcy_mem_free_remote(rcy_heap *heap, void *ptr) {
 
 void *rcyi_alloc_slow(rcy_heap *h, size_t size, int kind) {
     rcyi_alloc_state *st = &h->alloc;
+    rcyi_safepoint_poll(); /* thread.h S4 */
     rcyi_alloc_take_remote(h);
     /* Room for the link after an object's header: the OBJECT lists of
      * smaller classes stay empty, so the inline path always comes here. */

@@ -134,6 +134,7 @@ void rcy_heap_free(rcy_heap *h) {
     if (h->debug)
         rcyi_share_validate(h); /* the sharing invariant, object.h */
     rcyi_gc_fini(h);
+    rcyi_shared_fini(h);
     __atomic_fetch_sub(&rcyi_heaps_alive, 1, __ATOMIC_RELAXED);
     if (h->debug)
         report_alive(h);
