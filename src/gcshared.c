@@ -49,6 +49,7 @@ static rcy_heap *registry_first;
 
 static struct {
     size_t collections, collected, uncollectable, candidates, markers;
+    double stop_seconds, pause_seconds;
 } shared_stats;                 /* written by the requester, under registry_lock */
 static unsigned markers_wanted; /* 0: automatic */
 
@@ -104,8 +105,23 @@ void rcyi_shared_add(rcy_heap *h, rcy_head_ *o) {
     list_unlock(l);
 }
 
+/* Set by the requester while it frees the garbage (world stopped, so
+ * every death is on its thread): a dying object leaves a hole (NULL) in
+ * its list, no lock taken, and fill_holes closes them before the world
+ * restarts (L1 holds again). */
+static int sweeping;
+
 void rcyi_shared_forget_slow(rcy_heap *h, rcy_head_ *o) {
     rcyi_shared_list *l = &h->shared;
+    if (__atomic_load_n(&sweeping, __ATOMIC_RELAXED) && rcyi_world_acting()) {
+        uint32_t i = rcyi_slot(o);
+        if (i < l->len && l->items[i] == o) {
+            l->items[i] = NULL;
+            l->holes++;
+        }
+        o->gcword = rcyi_gcword_with_slot(o->gcword, RCYI_SLOT_NONE);
+        return;
+    }
     list_lock(l);
     uint32_t i = rcyi_slot(o);
     if (i < l->len && l->items[i] == o) {
@@ -142,30 +158,53 @@ void rcyi_shared_fini(rcy_heap *h) {
 
 /* ---- phases 1 and 2, on one or two markers ---------------------------- */
 
+/* One marker: SLOT = gc_refs, as gc.c.  Two markers: SLOT = the
+ * candidate's index k in cand[] (n <= RCYI_SLOT_MAX), gc_refs in refs[k];
+ * marker 0 decrements refs[] and marker 1 counts into its own delta[]
+ * with plain stores (an atomic per edge cost more than the second core
+ * gave back), summed after the barrier; marking clears COLLECTING with
+ * one fetch_and per object reached first (a relaxed load before it skips
+ * what is marked already). */
 typedef struct marker {
     rcy_head_ **cand;
     size_t lo, hi;
-    int atomic;
+    int two, id;
+    uint32_t *refs;  /* two markers: gc_refs by index */
+    uint32_t *delta; /* marker 1: its subtractions by index */
     rcy_head_ **stack;
     size_t sp, cap;
     int overflow; /* out of memory for the stack: everything survives */
     pthread_barrier_t *barrier;
 } marker;
 
-static inline int is_candidate(const rcy_head_ *o, uint32_t w) {
-    return (w & RCYI_GC_COLLECTING) && rcyi_rc_is_shared(rcyi_refcnt_load(o));
+/* A candidate's gcword: COLLECTING on an untracked object (a private
+ * object of a heap parked in its own collection is TRACKED). */
+static inline int is_candidate(uint32_t w) {
+    return (w & (RCYI_GC_COLLECTING | RCYI_GC_TRACKED)) == RCYI_GC_COLLECTING;
 }
 
 static int visit_subtract(void *obj, void *arg) {
-    marker *m = arg;
+    (void)arg;
     rcy_head_ *o = rcyi_head(obj);
-    uint32_t w = __atomic_load_n(&o->gcword, __ATOMIC_RELAXED);
-    if (!is_candidate(o, w) || rcyi_gcword_slot(w) - 1u >= RCYI_SLOT_MAX - 1u)
-        return 0; /* not a candidate, 0 (cannot be: counts are exact), or saturated */
-    if (m->atomic)
-        __atomic_fetch_sub(&o->gcword, RCYI_GC_SLOT_ONE, __ATOMIC_RELAXED);
-    else
-        o->gcword = w - RCYI_GC_SLOT_ONE;
+    uint32_t w = o->gcword;
+    if (is_candidate(w) && rcyi_gcword_slot(w) - 1u < RCYI_SLOT_MAX - 1u)
+        o->gcword = w - RCYI_GC_SLOT_ONE; /* not 0 (counts are exact), not saturated */
+    return 0;
+}
+
+static int visit_subtract_refs(void *obj, void *arg) {
+    marker *m = arg;
+    uint32_t w = __atomic_load_n(&rcyi_head(obj)->gcword, __ATOMIC_RELAXED);
+    if (is_candidate(w))
+        m->refs[rcyi_gcword_slot(w)]--;
+    return 0;
+}
+
+static int visit_subtract_delta(void *obj, void *arg) {
+    marker *m = arg;
+    uint32_t w = __atomic_load_n(&rcyi_head(obj)->gcword, __ATOMIC_RELAXED);
+    if (is_candidate(w))
+        m->delta[rcyi_gcword_slot(w)]++;
     return 0;
 }
 
@@ -186,9 +225,9 @@ static void push(marker *m, rcy_head_ *o) {
 /* Clears COLLECTING on a candidate; true for the marker that did. */
 static inline int take(marker *m, rcy_head_ *o) {
     uint32_t w = __atomic_load_n(&o->gcword, __ATOMIC_RELAXED);
-    if (!is_candidate(o, w))
+    if (!is_candidate(w))
         return 0;
-    if (m->atomic)
+    if (m->two)
         return (__atomic_fetch_and(&o->gcword, ~RCYI_GC_COLLECTING, __ATOMIC_RELAXED) &
                 RCYI_GC_COLLECTING) != 0;
     o->gcword = w & ~RCYI_GC_COLLECTING;
@@ -205,14 +244,18 @@ static int visit_mark(void *obj, void *arg) {
 
 static void *run_marker(void *arg) {
     marker *m = arg;
+    rcy_visitproc sub = !m->two ? visit_subtract
+                        : m->id ? visit_subtract_delta
+                                : visit_subtract_refs;
     for (size_t i = m->lo; i < m->hi; i++)
-        m->cand[i]->type->traverse(rcyi_obj(m->cand[i]), visit_subtract, m);
+        m->cand[i]->type->traverse(rcyi_obj(m->cand[i]), sub, m);
     if (m->barrier)
         pthread_barrier_wait(m->barrier);
     for (size_t i = m->lo; i < m->hi; i++) {
         rcy_head_ *o = m->cand[i];
         uint32_t w = __atomic_load_n(&o->gcword, __ATOMIC_RELAXED);
-        if (!(w & RCYI_GC_COLLECTING) || rcyi_gcword_slot(w) == 0 || !take(m, o))
+        int root = m->two ? m->refs[i] != (m->delta ? m->delta[i] : 0) : rcyi_gcword_slot(w) != 0;
+        if (!(w & RCYI_GC_COLLECTING) || !root || !take(m, o))
             continue;
         push(m, o);
         while (m->sp) {
@@ -231,24 +274,30 @@ static unsigned markers_for(size_t n) {
     return sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 2 : 1;
 }
 
-/* Phases 1-2 over cand[0..n); returns 0, or -1 when a marker ran out of
- * memory (then nothing is garbage). */
-static int mark_phases(rcy_head_ **cand, size_t n, unsigned markers) {
-    marker m[2] = {{cand, 0, n, 0, NULL, 0, 0, 0, NULL}, {cand, n, n, 0, NULL, 0, 0, 0, NULL}};
+/* Phases 1-2 over cand[0..n) (SLOT = gc_refs on entry); returns the
+ * markers used, or -1 when a marker ran out of memory (then nothing is
+ * garbage). */
+static int mark_phases(rcy_head_ **cand, size_t n, uint32_t *refs) {
+    marker m[2] = {{cand, 0, n, 0, 0, NULL, NULL, NULL, 0, 0, 0, NULL},
+                   {cand, n, n, 0, 1, NULL, NULL, NULL, 0, 0, 0, NULL}};
     pthread_barrier_t barrier;
     pthread_t helper;
-    int two = markers >= 2 && n >= 2;
-    if (two && pthread_barrier_init(&barrier, NULL, 2) != 0)
-        two = 0;
+    uint32_t *delta = refs ? calloc(n ? n : 1, sizeof *delta) : NULL;
+    int two = delta && n >= 2 && pthread_barrier_init(&barrier, NULL, 2) == 0;
+    if (refs) {
+        /* Index mode (SLOT = k, refs[k] = gc_refs, set by the gather);
+         * without delta[] or a helper, marker 0 does it all alone. */
+        m[0].two = m[1].two = 1;
+        m[0].refs = m[1].refs = refs;
+        m[0].delta = m[1].delta = delta;
+    }
     if (two) {
         m[0].hi = m[1].lo = n / 2;
-        m[0].atomic = m[1].atomic = 1;
         m[0].barrier = m[1].barrier = &barrier;
         if (pthread_create(&helper, NULL, run_marker, &m[1]) != 0) {
             pthread_barrier_destroy(&barrier);
             two = 0;
             m[0].hi = m[1].lo = n;
-            m[0].atomic = 0;
             m[0].barrier = NULL;
         }
     }
@@ -257,19 +306,35 @@ static int mark_phases(rcy_head_ **cand, size_t n, unsigned markers) {
         pthread_join(helper, NULL);
         pthread_barrier_destroy(&barrier);
     }
+    free(delta);
     free(m[0].stack);
     free(m[1].stack);
-    return m[0].overflow || m[1].overflow ? -1 : 0;
+    return m[0].overflow || m[1].overflow ? -1 : two ? 2 : 1;
 }
 
 /* ---- the collection -------------------------------------------------- */
 
-static void restore_slots_locked(void) {
+/* Each hole takes the list's last entry (moves <= holes objects). */
+static void fill_holes(void) {
+    pthread_mutex_lock(&registry_lock);
     for (rcy_heap *h = registry_first; h; h = h->shared.next) {
         rcyi_shared_list *l = &h->shared;
-        for (size_t i = 0; i < l->len; i++)
-            l->items[i]->gcword = rcyi_gcword_with_slot(l->items[i]->gcword, (uint32_t)i);
+        if (!l->holes)
+            continue;
+        list_lock(l);
+        for (size_t i = 0; i < l->len; i++) {
+            while (l->len > i && !l->items[l->len - 1])
+                l->len--;
+            if (i < l->len && !l->items[i]) {
+                rcy_head_ *last = l->items[--l->len];
+                l->items[i] = last;
+                last->gcword = rcyi_gcword_with_slot(last->gcword, (uint32_t)i);
+            }
+        }
+        l->holes = 0;
+        list_unlock(l);
     }
+    pthread_mutex_unlock(&registry_lock);
 }
 
 static int debug_mode(void) {
@@ -378,13 +443,23 @@ static void handle_resurrected(rcy_head_ **u, size_t nu, rescue *r) {
 }
 
 static ssize_t collect(void) {
+    double t0 = rcyi_os_clock_seconds();
     rcyi_world_stop();
+    double t1 = rcyi_os_clock_seconds();
     pthread_mutex_lock(&registry_lock);
     size_t total = 0;
     for (rcy_heap *h = registry_first; h; h = h->shared.next)
         total += h->shared.len;
     rcy_head_ **cand = malloc((total ? total : 1) * sizeof *cand);
-    if (!cand) {
+    uint32_t *lidx = malloc((total ? total : 1) * sizeof *lidx); /* list index by candidate */
+    /* Two markers: index mode (see mark_phases). */
+    uint32_t *refs = markers_for(total) >= 2 && total <= RCYI_SLOT_MAX
+                         ? malloc((total ? total : 1) * sizeof *refs)
+                         : NULL;
+    if (!cand || !lidx) {
+        free(cand);
+        free(lidx);
+        free(refs);
         pthread_mutex_unlock(&registry_lock);
         rcyi_world_start();
         return RCY_ENOMEM;
@@ -399,8 +474,15 @@ static ssize_t collect(void) {
             uint32_t c = rcyi_rc_count(rc);
             if (!rcyi_rc_is_shared(rc) || c == 0)
                 continue; /* immortal, or being deallocated by a parked thread */
-            o->gcword = rcyi_gcword_with_slot(o->gcword, c >= RCYI_SLOT_MAX ? RCYI_SLOT_MAX : c) |
-                        RCYI_GC_COLLECTING;
+            if (refs) {
+                refs[n] = c;
+                o->gcword = rcyi_gcword_with_slot(o->gcword, (uint32_t)n) | RCYI_GC_COLLECTING;
+            } else {
+                o->gcword =
+                    rcyi_gcword_with_slot(o->gcword, c >= RCYI_SLOT_MAX ? RCYI_SLOT_MAX : c) |
+                    RCYI_GC_COLLECTING;
+            }
+            lidx[n] = (uint32_t)i;
             cand[n++] = o;
         }
         list_unlock(l);
@@ -410,55 +492,64 @@ static ssize_t collect(void) {
         for (size_t i = 0; i < n && !bad; i++)
             bad += rcyi_share_check_children(cand[i]);
     }
-    unsigned markers = markers_for(n);
-    int oom = mark_phases(cand, n, markers);
-    /* U: what still has COLLECTING (nothing, out of memory). */
+    int used = mark_phases(cand, n, refs);
+    free(refs);
+    /* U: what still has COLLECTING (nothing, out of memory); every SLOT
+     * its list index again (L1). */
     size_t nu = 0;
+    int any_legacy = 0, any_weak = 0, any_fin = 0; /* skip 3a-3d when nothing needs them */
     for (size_t i = 0; i < n; i++) {
         rcy_head_ *o = cand[i];
-        uint32_t w = o->gcword & ~RCYI_GC_COLLECTING;
-        if ((o->gcword & RCYI_GC_COLLECTING) && !oom) {
+        uint32_t w = rcyi_gcword_with_slot(o->gcword & ~RCYI_GC_COLLECTING, lidx[i]);
+        if ((o->gcword & RCYI_GC_COLLECTING) && used > 0) {
+            const rcy_type *t = o->type;
+            any_legacy |= (t->flags & RCY_TYPE_LEGACY_FINALIZER) != 0;
+            any_weak |= (w & RCYI_GC_WEAKREFS) || rcyi_is_weakref_type(t);
+            any_fin |= t->finalize && !(w & RCYI_GC_FINALIZED);
             w |= RCYI_GC_UNREACHABLE;
             __atomic_fetch_add(&o->refcnt, 1, __ATOMIC_RELAXED); /* the hold */
             cand[nu++] = o;
         }
         o->gcword = w;
     }
-    restore_slots_locked();
+    free(lidx);
     shared_stats.collections++;
     shared_stats.candidates = n;
-    shared_stats.markers = markers >= 2 && n >= 2 ? 2 : 1;
+    shared_stats.markers = used > 0 ? (unsigned)used : 1;
     pthread_mutex_unlock(&registry_lock);
 
     rcy_head_ **u = cand;
     rescue r = {NULL, 0, 0, 0};
     /* 3a: legacy finalizers and what they reach in U stay. */
-    size_t uncollectable = 0;
-    for (size_t i = 0; i < nu; i++)
-        if ((u[i]->type->flags & RCY_TYPE_LEGACY_FINALIZER) &&
-            (u[i]->gcword & RCYI_GC_UNREACHABLE)) {
-            unhold(u[i]);
-            rescue_from(&r, u[i]);
-        }
-    size_t k = 0;
-    for (size_t i = 0; i < nu; i++)
-        if (u[i]->gcword & RCYI_GC_UNREACHABLE)
-            u[k++] = u[i];
-        else
-            uncollectable++;
-    nu = k;
+    size_t uncollectable = 0, k = 0;
+    if (any_legacy) {
+        for (size_t i = 0; i < nu; i++)
+            if ((u[i]->type->flags & RCY_TYPE_LEGACY_FINALIZER) &&
+                (u[i]->gcword & RCYI_GC_UNREACHABLE)) {
+                unhold(u[i]);
+                rescue_from(&r, u[i]);
+            }
+        for (size_t i = 0; i < nu; i++)
+            if (u[i]->gcword & RCYI_GC_UNREACHABLE)
+                u[k++] = u[i];
+            else
+                uncollectable++;
+        nu = k;
+    }
     /* 3b: weak references. */
-    rcyi_wr_pending pending = {NULL, NULL};
-    for (size_t i = 0; i < nu; i++)
-        rcyi_weakref_kill_if_weakref(u[i]);
-    for (size_t i = 0; i < nu; i++)
-        if (u[i]->gcword & RCYI_GC_WEAKREFS)
-            rcyi_weakref_detach_all(rcyi_heap_of_head(u[i]), u[i], &pending, 1);
-    if (pending.head)
-        (void)rcyi_weakref_run_pending(&pending);
+    if (any_weak) {
+        rcyi_wr_pending pending = {NULL, NULL};
+        for (size_t i = 0; i < nu; i++)
+            rcyi_weakref_kill_if_weakref(u[i]);
+        for (size_t i = 0; i < nu; i++)
+            if (u[i]->gcword & RCYI_GC_WEAKREFS)
+                rcyi_weakref_detach_all(rcyi_heap_of_head(u[i]), u[i], &pending, 1);
+        if (pending.head)
+            (void)rcyi_weakref_run_pending(&pending);
+    }
     /* 3c: finalizers, once each. */
     int finalized = 0;
-    for (size_t i = 0; i < nu; i++) {
+    for (size_t i = 0; i < nu && any_fin; i++) {
         rcy_head_ *o = u[i];
         if (o->type->finalize && !(o->gcword & RCYI_GC_FINALIZED)) {
             o->gcword |= RCYI_GC_FINALIZED;
@@ -483,17 +574,21 @@ static ssize_t collect(void) {
     free(r.stack);
     /* 4: clear, then drop the holds (a member cleared early stays alive
      * while later members still refer to it). */
-    for (size_t i = 0; i < nu; i++)
-        u[i]->gcword &= ~RCYI_GC_UNREACHABLE;
+    __atomic_store_n(&sweeping, 1, __ATOMIC_RELAXED);
     for (size_t i = 0; i < nu; i++) {
+        u[i]->gcword &= ~RCYI_GC_UNREACHABLE;
         if (u[i]->type->clear)
             u[i]->type->clear(rcyi_obj(u[i]));
         rcy_decref(rcyi_obj(u[i]));
     }
+    __atomic_store_n(&sweeping, 0, __ATOMIC_RELAXED);
+    fill_holes();
     free(cand);
     pthread_mutex_lock(&registry_lock);
     shared_stats.collected += nu;
     shared_stats.uncollectable += uncollectable;
+    shared_stats.stop_seconds = t1 - t0;
+    shared_stats.pause_seconds = rcyi_os_clock_seconds() - t0;
     pthread_mutex_unlock(&registry_lock);
     rcyi_world_start();
     return (ssize_t)nu;
@@ -523,6 +618,8 @@ int rcy_gc_get_shared_stats(rcy_gc_shared_stats *stats) {
     full.uncollectable = shared_stats.uncollectable;
     full.last_candidates = shared_stats.candidates;
     full.last_markers = shared_stats.markers;
+    full.last_stop_seconds = shared_stats.stop_seconds;
+    full.last_pause_seconds = shared_stats.pause_seconds;
     for (rcy_heap *h = registry_first; h; h = h->shared.next) {
         list_lock(&h->shared);
         full.listed += h->shared.len;

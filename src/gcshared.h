@@ -19,7 +19,10 @@
  *       with the last entry, whose SLOT is rewritten).
  *   L3  items/len/cap are changed only under `lock` (a spinlock held for a
  *       few instructions: append, swap-remove); the collector reads them
- *       with the world stopped, under the lock too.
+ *       with the world stopped, under the lock too.  One exception: while
+ *       the requester frees the garbage (world stopped, every death on its
+ *       thread) a dying entry becomes a hole (NULL, counted in `holes`),
+ *       without the lock; the holes are filled before the restart.
  *   L4  a heap is on the registry (rcyi_shared_heaps, under the registry
  *       lock) <=> it has had a shared list since rcy_heap_new; rcy_heap_free
  *       takes it off and sets SLOT = NONE on what its list still holds.
@@ -39,6 +42,7 @@
 typedef struct rcyi_shared_list {
     rcy_head_ **items; /* from the heap's raw allocator */
     size_t len, cap;
+    size_t holes;          /* NULL entries, only while the requester sweeps */
     int lock;              /* L3 */
     int registered;        /* L4 */
     rcy_heap *next, *prev; /* the registry, under its lock */

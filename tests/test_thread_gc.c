@@ -87,6 +87,7 @@ static void shared_cycles_of_several_heaps_are_collected(void **state) {
     assert_int_equal(rcy_gc_get_shared_stats(&st), RCY_OK);
     assert_int_equal(st.collections, runs + 1);
     assert_int_equal(st.last_candidates, 5);
+    assert_true(st.last_stop_seconds >= 0 && st.last_pause_seconds >= st.last_stop_seconds);
     assert_int_equal(rcy_test_bytes_in_use(h1), 0);
     assert_int_equal(rcy_test_bytes_in_use(h2), 0);
     rcy_heap_free(h1);
@@ -237,6 +238,9 @@ static void random_shared_graph(unsigned seed, unsigned markers, int died[RN]) {
     rcy_gc_set_shared_markers(markers);
     ssize_t got = rcy_gc_collect_shared();
     rcy_gc_set_shared_markers(0);
+    rcy_gc_shared_stats st = {.size = sizeof st};
+    rcy_gc_get_shared_stats(&st);
+    assert_int_equal(st.last_markers, markers);
     int unreachable = 0;
     for (int i = 0; i < RN; i++) {
         unreachable += !reach[i];

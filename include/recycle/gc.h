@@ -138,6 +138,9 @@ typedef struct rcy_gc_shared_stats {
     size_t last_candidates; /* shared objects examined by the last run */
     unsigned last_markers;  /* markers the last run used */
     size_t listed;          /* shared objects with traverse, all heaps, now */
+    double last_stop_seconds;  /* the last run's time from its stop request to
+                                  every attached thread parked */
+    double last_pause_seconds; /* the last run's world-stopped time, in all */
 } rcy_gc_shared_stats;
 /* Process-wide; stats->size must be set, fields past it are not written;
  * RCY_EINVAL when too small for the header. */
