@@ -162,9 +162,8 @@ void rcyi_shared_fini(rcy_heap *h) {
  * candidate's index k in cand[] (n <= RCYI_SLOT_MAX), gc_refs in refs[k];
  * marker 0 decrements refs[] and marker 1 counts into its own delta[]
  * with plain stores (an atomic per edge cost more than the second core
- * gave back), summed after the barrier; marking clears COLLECTING with
- * one fetch_and per object reached first (a relaxed load before it skips
- * what is marked already). */
+ * gave back), summed after the barrier; marking clears COLLECTING with a
+ * relaxed store (see take). */
 typedef struct marker {
     rcy_head_ **cand;
     size_t lo, hi;
@@ -222,15 +221,19 @@ static void push(marker *m, rcy_head_ *o) {
     m->stack[m->sp++] = o;
 }
 
-/* Clears COLLECTING on a candidate; true for the marker that did. */
+/* Clears COLLECTING on a candidate; true when it was set.  With two
+ * markers a relaxed store, not a read-modify-write: in index mode only
+ * COLLECTING changes in a gcword during marking, so two markers racing on
+ * one object store the same word, and marking twice is idempotent (a
+ * locked instruction per object cost more than the second core saved). */
 static inline int take(marker *m, rcy_head_ *o) {
     uint32_t w = __atomic_load_n(&o->gcword, __ATOMIC_RELAXED);
     if (!is_candidate(w))
         return 0;
-    if (m->two)
-        return (__atomic_fetch_and(&o->gcword, ~RCYI_GC_COLLECTING, __ATOMIC_RELAXED) &
-                RCYI_GC_COLLECTING) != 0;
-    o->gcword = w & ~RCYI_GC_COLLECTING;
+    if (m->two) /* both markers may take it at once: each then traverses it, harmlessly */
+        __atomic_store_n(&o->gcword, w & ~RCYI_GC_COLLECTING, __ATOMIC_RELAXED);
+    else
+        o->gcword = w & ~RCYI_GC_COLLECTING;
     return 1;
 }
 

@@ -35,6 +35,15 @@ static struct {
     PTHREAD_ONCE_INIT};
 
 int rcyi_world_stop_flag;
+static int nrunning; /* listed threads in state ATTACHED (atomic; written under world.lock) */
+
+/* Every state change goes through here, so nrunning stays exact. */
+static void set_state_locked(rcyi_tstate *ts, int state) {
+    int d = (state == TS_ATTACHED) - (ts->state == TS_ATTACHED);
+    if (d)
+        __atomic_fetch_add(&nrunning, d, __ATOMIC_RELEASE);
+    ts->state = state;
+}
 
 uintptr_t rcyi_thread_self(void) {
     return (uintptr_t)&self_state;
@@ -56,7 +65,7 @@ static void unlink_locked(rcyi_tstate *ts) {
     if (ts->next)
         ts->next->prev = ts->prev;
     ts->next = ts->prev = NULL;
-    ts->state = TS_OFF;
+    set_state_locked(ts, TS_OFF);
     pthread_cond_broadcast(&world.parked);
 }
 
@@ -83,11 +92,11 @@ static void world_enter(void) {
     pthread_mutex_lock(&world.lock);
     link_locked(ts);
     if (world.stopping && !ts->acting) {
-        ts->state = TS_WAITING;
+        set_state_locked(ts, TS_WAITING);
         while (ts->state == TS_WAITING)
             pthread_cond_wait(&world.restart, &world.lock);
     } else {
-        ts->state = TS_ATTACHED;
+        set_state_locked(ts, TS_ATTACHED);
     }
     pthread_mutex_unlock(&world.lock);
 }
@@ -108,7 +117,7 @@ void rcyi_safepoint_slow(void) {
         return; /* not on the list (S1), the requester itself, or mid-walk */
     pthread_mutex_lock(&world.lock);
     if (world.stopping && ts->state == TS_ATTACHED) {
-        ts->state = TS_PARKED;
+        set_state_locked(ts, TS_PARKED);
         pthread_cond_broadcast(&world.parked);
         while (ts->state == TS_PARKED)
             pthread_cond_wait(&world.restart, &world.lock);
@@ -135,7 +144,7 @@ void rcyi_world_stop(void) {
         /* Another thread's stop: park here (we are at a safepoint), or
          * wait for its restart when not on the list. */
         if (ts->state == TS_ATTACHED) {
-            ts->state = TS_PARKED;
+            set_state_locked(ts, TS_PARKED);
             pthread_cond_broadcast(&world.parked);
             while (ts->state == TS_PARKED)
                 pthread_cond_wait(&world.restart, &world.lock);
@@ -147,6 +156,16 @@ void rcyi_world_stop(void) {
     world.requester = ts;
     ts->acting = 1;
     __atomic_store_n(&rcyi_world_stop_flag, 1, __ATOMIC_SEQ_CST);
+    /* Threads poll often: spin a little (about 100 us) before sleeping,
+     * sparing the parking thread's wake-up of a sleeping requester. */
+    int self_running = ts->state == TS_ATTACHED;
+    pthread_mutex_unlock(&world.lock);
+    double until = rcyi_os_clock_seconds() + 100e-6;
+    while (__atomic_load_n(&nrunning, __ATOMIC_ACQUIRE) > self_running &&
+           rcyi_os_clock_seconds() < until)
+        for (int i = 0; i < 64; i++)
+            __asm__ __volatile__("" ::: "memory");
+    pthread_mutex_lock(&world.lock);
     while (others_running_locked(ts)) {
         /* A short timeout: a thread that parks signals, but the re-count
          * also covers one that left the list between two counts. */
@@ -167,7 +186,7 @@ void rcyi_world_start(void) {
     pthread_mutex_lock(&world.lock);
     for (rcyi_tstate *t = world.first; t; t = t->next)
         if (t->state == TS_PARKED || t->state == TS_WAITING)
-            t->state = TS_ATTACHED; /* S3: waiting attaches are handed their heap */
+            set_state_locked(t, TS_ATTACHED); /* S3: waiting attaches are handed their heap */
     world.stopping = 0;
     world.requester = NULL;
     ts->acting = 0;
