@@ -143,5 +143,6 @@ void rcy_heap_free(rcy_heap *h) {
      * default), which the allocator state keeps. */
     rcy_raw_allocator raw = h->alloc.raw;
     rcyi_alloc_fini(h);
+    rcyi_thread_heap_freed(h); /* thread.h S1 */
     raw.free(raw.ctx, h);
 }

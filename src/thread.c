@@ -246,6 +246,11 @@ int rcy_heap_detach(rcy_heap *heap) {
     return RCY_OK;
 }
 
+void rcyi_thread_heap_freed(rcy_heap *h) {
+    if (attached(h) == rcyi_thread_self())
+        world_leave();
+}
+
 int rcy_blocking_begin(rcy_heap *heap) {
     return rcy_heap_detach(heap);
 }

@@ -83,6 +83,9 @@ void rcyi_world_start(void);
  * rcy_share's walk, whose half-shared graph is no safepoint (S4). */
 void rcyi_safepoint_forbid(void);
 void rcyi_safepoint_allow(void);
+/* rcy_heap_free of a heap attached to the caller: the thread leaves the
+ * world if it was its last heap (S1: a freed heap holds no thread up). */
+void rcyi_thread_heap_freed(rcy_heap *h);
 /* True on the thread that stopped the world, until it restarts it. */
 bool rcyi_world_acting(void);
 

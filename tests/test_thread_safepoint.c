@@ -3,11 +3,13 @@
  * the world is stopped, a thread detached around a blocking wait does not
  * hold a stop up and cannot attach again until the restart, and an
  * attach that waited is served even when collections follow each other
- * back to back (no starvation). */
+ * back to back (no starvation), and a thread whose attached heap was freed
+ * is no longer waited for. */
 #include "testutil.h"
 
 #include <pthread.h>
 #include <time.h>
+#include <unistd.h>
 
 static void sleep_ms(int ms) {
     struct timespec ts = {0, ms * 1000000L};
@@ -159,11 +161,40 @@ static void an_attach_is_served_under_back_to_back_collections(void **state) {
     rcy_heap_free(h);
 }
 
+/* ---- a freed heap holds no stop up ------------------------------------- */
+
+static int freed, may_exit;
+
+static void *free_attached_heap_then_wait(void *arg) {
+    (void)arg;
+    rcy_heap *h = rcy_heap_new(NULL);
+    rcy_heap_attach(h);
+    rcy_heap_free(h); /* attached when freed: the thread leaves the world */
+    __atomic_store_n(&freed, 1, __ATOMIC_RELEASE);
+    while (!__atomic_load_n(&may_exit, __ATOMIC_ACQUIRE)) /* never polls */
+        sched_yield();
+    return NULL;
+}
+
+static void a_heap_freed_while_attached_holds_no_stop_up(void **state) {
+    (void)state;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, free_attached_heap_then_wait, NULL), 0);
+    while (!__atomic_load_n(&freed, __ATOMIC_ACQUIRE))
+        sched_yield();
+    alarm(60); /* a stop waiting for that thread would hang: fail instead */
+    assert_true(rcy_gc_collect_shared() >= 0);
+    alarm(0);
+    __atomic_store_n(&may_exit, 1, __ATOMIC_RELEASE);
+    assert_int_equal(pthread_join(t, NULL), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_polling_thread_stays_parked_while_the_world_is_stopped),
         cmocka_unit_test(a_detached_thread_attaches_only_after_the_restart),
         cmocka_unit_test(an_attach_is_served_under_back_to_back_collections),
+        cmocka_unit_test(a_heap_freed_while_attached_holds_no_stop_up),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
