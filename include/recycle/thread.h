@@ -79,7 +79,8 @@ RCY_API void rcy_mem_free_remote(rcy_heap *heap, void *ptr);
  * already shared or immortal ends the walk; a private object whose count
  * no longer fits the shared count (2^30) becomes immortal.  The shared
  * objects leave the heap's cycle collector: rcy_gc_is_tracked is false
- * for them, and a cycle among shared objects is not collected yet.
+ * for them, and a cycle among shared objects is collected by
+ * rcy_gc_collect_shared (<recycle/gc.h>), across every heap.
  * RCY_OK; RCY_ESTATE when called while obj's heap is collecting (from a
  * finalizer or gc callback); NULL is misuse (RCY_EINVAL). */
 RCY_API int rcy_share(void *obj);
