@@ -20,6 +20,7 @@ static void sleep_ms(int ms) {
  * stopped. */
 typedef struct ring {
     struct ring *self;
+    void (*fn)(void); /* run by the finalizer instead of `during` */
 } ring;
 static void (*during)(void);
 static int ring_traverse(void *self, rcy_visitproc visit, void *arg) {
@@ -30,8 +31,11 @@ static void ring_clear(void *self) {
     RCY_CLEAR(((ring *)self)->self);
 }
 static void ring_finalize(void *self) {
-    (void)self;
-    during();
+    ring *r = self;
+    if (r->fn)
+        r->fn();
+    else
+        during();
 }
 static const rcy_type ring_type = {"ring",     sizeof(ring),  0,   ring_traverse,
                                    ring_clear, ring_finalize, NULL};
@@ -129,11 +133,12 @@ static void a_detached_thread_attaches_only_after_the_restart(void **state) {
 /* ---- no starvation ------------------------------------------------------ */
 
 #define ROUNDS 200
-static int rounds_done; /* atomic */
+static int rounds_done, attacher_started; /* atomic */
 
 static void *attach_in_a_loop(void *arg) {
     rcy_heap *h = arg;
     rcy_heap_attach(h);
+    __atomic_store_n(&attacher_started, 1, __ATOMIC_RELEASE);
     for (int i = 0; i < ROUNDS; i++) {
         rcy_blocking_begin(h);
         rcy_blocking_end(h); /* waits out a stop, served at its restart */
@@ -149,16 +154,86 @@ static void an_attach_is_served_under_back_to_back_collections(void **state) {
     rcy_heap *h = rcy_heap_new(NULL);
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, attach_in_a_loop, h), 0);
-    /* Each restart serves a waiting attach (S3), so ROUNDS rounds need at
-     * most about ROUNDS collections; the bound leaves a wide margin. */
-    int collections = 0;
-    while (__atomic_load_n(&rounds_done, __ATOMIC_RELAXED) < ROUNDS && collections < 100 * ROUNDS) {
+    while (!__atomic_load_n(&attacher_started, __ATOMIC_ACQUIRE))
+        sched_yield();
+    /* Each restart hands a waiting attach its heap before the next stop
+     * (S3), and the stop after that waits for the thread's next
+     * safepoint, which comes after one more round: so every two
+     * collections back to back let at least one round through. */
+    int collections = 0, behind = 0;
+    while (__atomic_load_n(&rounds_done, __ATOMIC_RELAXED) < ROUNDS) {
         assert_true(rcy_gc_collect_shared() >= 0);
         collections++;
+        int done = __atomic_load_n(&rounds_done, __ATOMIC_RELAXED);
+        if (done < ROUNDS && done < collections / 2 - 1)
+            behind++;
+        if (collections > 100 * ROUNDS)
+            break;
     }
+    assert_int_equal(behind, 0);
     assert_int_equal(pthread_join(t, NULL), 0);
     assert_int_equal(rounds_done, ROUNDS);
     rcy_heap_free(h);
+}
+
+/* ---- S3: the restart hands the heap over before the next stop ---------- */
+
+static int s3_ready, s3_go, s3_attached, s3_stop, s3_seen = -1;
+
+static void *wait_in_attach_then_poll(void *arg) {
+    rcy_heap *h = arg;
+    rcy_heap_attach(h);
+    rcy_blocking_begin(h);
+    __atomic_store_n(&s3_ready, 1, __ATOMIC_RELEASE);
+    while (!__atomic_load_n(&s3_go, __ATOMIC_ACQUIRE))
+        sched_yield();
+    rcy_blocking_end(h); /* the world is stopped: WAITING until the restart */
+    __atomic_store_n(&s3_attached, 1, __ATOMIC_RELEASE);
+    while (!__atomic_load_n(&s3_stop, __ATOMIC_ACQUIRE))
+        rcy_safepoint(h);
+    rcy_heap_detach(h);
+    return NULL;
+}
+
+static void s3_first(void) {
+    __atomic_store_n(&s3_go, 1, __ATOMIC_RELEASE);
+    sleep_ms(20); /* the thread is now waiting in rcy_blocking_end */
+}
+
+static void s3_second(void) {
+    s3_seen = __atomic_load_n(&s3_attached, __ATOMIC_ACQUIRE);
+}
+
+static ring *pending_ring(rcy_heap *h, void (*fn)(void)) {
+    ring *r = rcy_new(h, &ring_type);
+    assert_non_null(r);
+    rcy_incref(r);
+    r->self = r;
+    r->fn = fn;
+    rcy_share(r);
+    return r; /* the caller's reference keeps it until dropped */
+}
+
+static void the_next_stop_waits_for_an_attach_the_restart_served(void **state) {
+    (void)state;
+    rcy_heap *mine = rcy_heap_new(NULL), *theirs = rcy_heap_new(NULL);
+    ring *first = pending_ring(mine, s3_first), *second = pending_ring(mine, s3_second);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, wait_in_attach_then_poll, theirs), 0);
+    while (!__atomic_load_n(&s3_ready, __ATOMIC_ACQUIRE))
+        sched_yield();
+    rcy_decref(first);
+    assert_int_equal(rcy_gc_collect_shared(), 1);
+    /* At once: the thread was handed its heap by the restart, so this
+     * stop waits until it reaches a safepoint, after its attach returned
+     * (without the hand-over it could still be waiting, not waited for). */
+    rcy_decref(second);
+    assert_int_equal(rcy_gc_collect_shared(), 1);
+    assert_int_equal(s3_seen, 1);
+    __atomic_store_n(&s3_stop, 1, __ATOMIC_RELEASE);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    rcy_heap_free(mine);
+    rcy_heap_free(theirs);
 }
 
 /* ---- a freed heap holds no stop up ------------------------------------- */
@@ -194,6 +269,7 @@ int main(void) {
         cmocka_unit_test(a_polling_thread_stays_parked_while_the_world_is_stopped),
         cmocka_unit_test(a_detached_thread_attaches_only_after_the_restart),
         cmocka_unit_test(an_attach_is_served_under_back_to_back_collections),
+        cmocka_unit_test(the_next_stop_waits_for_an_attach_the_restart_served),
         cmocka_unit_test(a_heap_freed_while_attached_holds_no_stop_up),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
