@@ -3,3 +3,8 @@
 add_executable(rc_bench ${CMAKE_CURRENT_SOURCE_DIR}/rc_bench.c)
 target_compile_options(rc_bench PRIVATE ${RCY_WARNINGS} ${RCY_COMMON_FLAGS})
 target_link_libraries(rc_bench PRIVATE recycle_static)
+# The shared graph's collector and safepoints (owned by gcshared.c):
+# gcshared_bench (bench/run.d/75-gcshared.sh).
+add_executable(gcshared_bench ${CMAKE_CURRENT_SOURCE_DIR}/gcshared_bench.c)
+target_compile_options(gcshared_bench PRIVATE ${RCY_WARNINGS} ${RCY_COMMON_FLAGS})
+target_link_libraries(gcshared_bench PRIVATE recycle_static Threads::Threads)

@@ -743,6 +743,7 @@ rcy_heap *rcyi_heap_of_live_block(const void *p) {
 
 void *rcyi_alloc_slow(rcy_heap *h, size_t size, int kind) {
     rcyi_alloc_state *st = &h->alloc;
+    rcyi_safepoint_poll(); /* thread.h S4 */
     rcyi_alloc_take_remote(h);
     /* Room for the link after an object's header: the OBJECT lists of
      * smaller classes stay empty, so the inline path always comes here. */

@@ -134,6 +134,7 @@ void rcy_heap_free(rcy_heap *h) {
     if (h->debug)
         rcyi_share_validate(h); /* the sharing invariant, object.h */
     rcyi_gc_fini(h);
+    rcyi_shared_fini(h);
     __atomic_fetch_sub(&rcyi_heaps_alive, 1, __ATOMIC_RELAXED);
     if (h->debug)
         report_alive(h);
@@ -141,6 +142,9 @@ void rcy_heap_free(rcy_heap *h) {
     /* The struct came from the configured raw allocator (libc's by
      * default), which the allocator state keeps. */
     rcy_raw_allocator raw = h->alloc.raw;
+    /* Off the world list first (thread.h S1): an abandoned heap is left
+     * detached (alloc.h R3), and its thread must not stay listed. */
+    rcyi_thread_heap_freed(h);
     if (!rcyi_alloc_fini(h)) /* else abandoned: its last shared object frees it (alloc.h R3) */
         raw.free(raw.ctx, h);
 }

@@ -7,6 +7,7 @@
 
 #include "alloc.h"
 #include "gc.h"
+#include "gcshared.h"
 #include "internal.h"
 #include "object.h"
 #include "thread.h"
@@ -21,6 +22,7 @@ struct rcy_heap {
     bool freeing;            /* heap.c: rcy_heap_free is running */
     void *userdata;          /* heap.c: rcy_heap_set_userdata, never read by recycle */
     uintptr_t thread;        /* thread.c (thread.h T1): attached thread token */
+    rcyi_shared_list shared; /* gcshared.c (gcshared.h L1..L4): locked */
 };
 
 /* heap.c: heaps created and not yet freed, process-wide (atomic).  The

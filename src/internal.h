@@ -13,6 +13,7 @@
 #include "error.h"       /* the error path, misuse reports, output */
 #include "frames.h"      /* native stacks and script frames */
 #include "gc.h"          /* the cycle collector: state, phases, hooks */
+#include "gcshared.h"    /* the shared graph's lists and collector */
 #include "object.h"      /* object headers, refcounts, the object layer's state */
 #include "os.h"          /* mmap, pages, clocks, /proc */
 #include "symbols.h"     /* return addresses to file:line:function */

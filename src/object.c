@@ -300,6 +300,7 @@ static int prepare(rcy_heap *h, rcyi_object_state *st, rcy_head_ *hd) {
     }
     if (hd->gcword & RCYI_GC_WEAKREFS)
         rcyi_weakref_clear_for(h, hd);
+    rcyi_shared_forget(h, hd); /* off its heap's shared list (gcshared.h L2) */
     if (hd->gcword & RCYI_GC_TRACKED)
         rcyi_gc_on_free(h, hd);
     return 1;

@@ -49,7 +49,8 @@
  *            outside, which is always safe).
  *
  * Invariant: TRACKED => type->traverse != NULL.
- * Invariant: !TRACKED => GEN == 0 and SLOT == RCYI_SLOT_NONE.
+ * Invariant: !TRACKED => GEN == 0, and SLOT == RCYI_SLOT_NONE unless the
+ *            object is on a shared list (src/gcshared.h L2).
  * Invariant: FINALIZED is set once, before `finalize` runs, and never
  *            cleared (PEP 442: finalizers run at most once).
  * Invariant (sharing, share.c): SHARED is set once, by the thread attached
@@ -59,7 +60,9 @@
  *            so every cycle is wholly private to one heap or wholly
  *            shared.  SHARED => !TRACKED: heap-local collections never
  *            see shared objects (their gcword is written only by the
- *            thread that shares them and by their deallocation).
+ *            thread that shares them, by their deallocation and by the
+ *            shared collector with the world stopped; SLOT holds the
+ *            index in the heap's shared list, src/gcshared.h L1).
  *            Checked by rcy_share_check, and at every full collection in
  *            debug mode.
  */
@@ -221,5 +224,8 @@ static inline int rcyi_share_store(const void *owner, void *value) {
  * mode, at rcy_heap_free): the sharing invariant over the heap, each
  * shared-to-private edge reported as misuse with both types. */
 size_t rcyi_share_validate(rcy_heap *h);
+/* The same check over one shared object's children: the number of
+ * private children, the first reported (gcshared.c, in debug mode). */
+size_t rcyi_share_check_children(rcy_head_ *o);
 
 #endif

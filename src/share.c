@@ -16,7 +16,8 @@
  * allocator; if that fails the objects still get marked, and one walk of
  * the heap per round finds the shared objects whose children were not
  * visited yet (no allocation, so rcy_share cannot fail for lack of
- * memory). */
+ * memory).  Each newly shared object with traverse goes on its heap's
+ * shared list, where the shared collector (gcshared.c) finds it. */
 #include "heap.h"
 #include "internal.h"
 
@@ -39,6 +40,8 @@ static void mark(share_walk *w, rcy_head_ *o) {
     __atomic_store_n(&o->refcnt,
                      rc > RCYI_RC_SHARED_MAX ? RCYI_RC_IMMORTAL_SHARED : rc | RCYI_RC_HIGH,
                      __ATOMIC_RELAXED);
+    if (o->type->traverse)
+        rcyi_shared_add(w->h, o); /* the shared collector's candidates (gcshared.h L1) */
     w->marked++;
 }
 
@@ -90,6 +93,7 @@ static void rescan_one(rcy_head_ *o, void *arg) {
 
 int rcy_share(void *obj) {
     RCYI_REQUIRE(obj, RCY_EINVAL);
+    rcyi_safepoint_poll(); /* thread.h S4: before the walk, not during it */
     rcy_head_ *o = rcyi_head(obj);
     uint32_t rc = rcyi_refcnt_load(o);
     if (!rcyi_rc_is_private(rc))
@@ -104,6 +108,7 @@ int rcy_share(void *obj) {
     }
     share_walk w = {.h = h, .cap = LOCAL_STACK};
     w.stack = w.local;
+    rcyi_safepoint_forbid();
     visit_share(obj, &w);
     drain(&w);
     while (w.overflow) {
@@ -115,6 +120,7 @@ int rcy_share(void *obj) {
     }
     if (w.stack != w.local)
         rcyi_free(h, w.stack);
+    rcyi_safepoint_allow();
     return RCY_OK;
 }
 
@@ -146,6 +152,12 @@ static int visit_check(void *obj, void *arg) {
         rcyi_misuse("rcy_share_check", what);
     }
     return 0;
+}
+
+size_t rcyi_share_check_children(rcy_head_ *o) {
+    share_check c = {o, 0};
+    o->type->traverse(rcyi_obj(o), visit_check, &c);
+    return c.bad;
 }
 
 static void check_one(rcy_head_ *o, void *arg) {

@@ -20,7 +20,37 @@
  *       detached heap, is fatal misuse naming both threads.  The one
  *       exception is rcy_mem_free_remote, which any thread may call: it
  *       touches only the block and the heap's remote list (alloc.h R1).
- */
+ *
+ * The world (thread.c): the threads attached to at least one heap, and
+ * the cooperative stop-the-world of the shared collector (gcshared.c),
+ * CPython's protocol (research/threads.md 7.6).  A thread's state
+ * (rcyi_tstate, one per thread, thread-local) is changed only under the
+ * world lock:
+ *   S1  a thread is on the world's list <=> it has a heap attached (its
+ *       `nattached` > 0) or waits to attach one; its state is ATTACHED
+ *       (running), PARKED (stopped at a safepoint) or WAITING (in attach
+ *       while the world is stopped).  Threads with no heap attached
+ *       (detached, or blocked between rcy_blocking_begin and _end) are
+ *       not on the list: stopping the world does not wait for them, and
+ *       they cannot attach until it restarts.
+ *   S2  the world is stopped <=> `stopping` and no thread on the list is
+ *       ATTACHED other than the requester; rcyi_world_stop returns only
+ *       then, and `stop_flag` (what a safepoint loads, relaxed) is set
+ *       from the request until the restart.
+ *   S3  no starvation: the restart hands every WAITING thread its heap
+ *       (WAITING -> ATTACHED) before a new stop can be requested, so an
+ *       attach that waited returns after at most one stop, however many
+ *       follow back to back; the next stop then waits for that thread's
+ *       next safepoint.
+ *   S4  a safepoint is a point where the thread's heaps and every object
+ *       it touches are consistent: rcy_safepoint, the top of the
+ *       allocation slow path (before any state is read), rcy_share
+ *       (before the walk), attach.  The requester acts for every stopped
+ *       thread: it may free into their heaps (T2's debug check lets it).
+ * Threads of never-attached heaps are not on the list: a program that
+ * uses them together with shared objects must itself keep them from
+ * touching shared objects during rcy_gc_collect_shared (thread.h of the
+ * public API says so). */
 #ifndef RCY_SRC_THREAD_H
 #define RCY_SRC_THREAD_H
 
@@ -35,5 +65,28 @@
 uintptr_t rcyi_thread_self(void);
 /* T2 for debug heaps: fatal misuse when h is not attached to the caller. */
 void rcyi_thread_check(rcy_heap *h, const char *what);
+
+/* S2: set while a stop is requested or the world is stopped. */
+extern int rcyi_world_stop_flag __attribute__((visibility("hidden")));
+void rcyi_safepoint_slow(void);
+/* A safepoint (S4): one relaxed load when no stop is requested. */
+static inline void rcyi_safepoint_poll(void) {
+    if (RCY_UNLIKELY(__atomic_load_n(&rcyi_world_stop_flag, __ATOMIC_RELAXED)))
+        rcyi_safepoint_slow();
+}
+/* Stop every other attached thread at its next safepoint (S2), the
+ * caller parking first if another thread's stop is under way; start them
+ * again.  Not nested. */
+void rcyi_world_stop(void);
+void rcyi_world_start(void);
+/* Between forbid and allow (nested) the calling thread does not park:
+ * rcy_share's walk, whose half-shared graph is no safepoint (S4). */
+void rcyi_safepoint_forbid(void);
+void rcyi_safepoint_allow(void);
+/* rcy_heap_free of a heap attached to the caller: the thread leaves the
+ * world if it was its last heap (S1: a freed heap holds no thread up). */
+void rcyi_thread_heap_freed(rcy_heap *h);
+/* True on the thread that stopped the world, until it restarts it. */
+bool rcyi_world_acting(void);
 
 #endif

@@ -105,6 +105,47 @@ RCY_API int rcy_gc_get_stats(rcy_heap *heap, rcy_gc_stats *stats);
 RCY_API int rcy_gc_print_stats(rcy_heap *heap, FILE *out);
 RCY_API int rcy_gc_print_stats_json(rcy_heap *heap, FILE *out);
 
+/* ---- the shared graph (C only; objects shared between threads) ------- */
+
+/* Shared objects (rcy_share) leave their heap's collector; cycles among
+ * them, across every heap, are collected here.  The calling thread stops
+ * the world (every thread with a heap attached parks at its next
+ * safepoint: <recycle/thread.h>), runs trial deletion over every heap's
+ * shared objects (marking on two threads above 100,000 candidates when
+ * the machine has two processors), runs the finalizers and weak reference
+ * callbacks of what it found (once each, PEP 442; resurrection checked),
+ * clears and frees the rest, and restarts the world.  Finalizers and
+ * callbacks run with the world stopped: they must not wait for another
+ * thread.  Objects with a legacy finalizer, and what they reach, are left
+ * alive (counted as uncollectable, not put in a garbage list).  Debug
+ * builds and debug heaps check every candidate's edges (rcy_share_check's
+ * report, first offending edge with both types).  Nothing is collected
+ * automatically: call it when the program has shared many objects
+ * (e.g. when rcy_gc_shared_stats.listed doubled since the last call).
+ * Returns the number of unreachable shared objects freed, 0 when called
+ * from inside a shared collection, RCY_ENOMEM. */
+RCY_API ssize_t rcy_gc_collect_shared(void);
+/* Markers for phases 1-2: 1, 2, or 0 for automatic (the default). */
+RCY_API void rcy_gc_set_shared_markers(unsigned markers);
+
+#define RCY_GC_SHARED_STATS_VERSION 1
+typedef struct rcy_gc_shared_stats {
+    size_t size;            /* caller sets sizeof(rcy_gc_shared_stats) */
+    uint32_t version;       /* filled: RCY_GC_SHARED_STATS_VERSION */
+    size_t collections;     /* rcy_gc_collect_shared runs */
+    size_t collected;       /* unreachable shared objects freed, all runs */
+    size_t uncollectable;   /* left alive for a legacy finalizer, all runs */
+    size_t last_candidates; /* shared objects examined by the last run */
+    unsigned last_markers;  /* markers the last run used */
+    size_t listed;          /* shared objects with traverse, all heaps, now */
+    double last_stop_seconds;  /* the last run's time from its stop request to
+                                  every attached thread parked */
+    double last_pause_seconds; /* the last run's world-stopped time, in all */
+} rcy_gc_shared_stats;
+/* Process-wide; stats->size must be set, fields past it are not written;
+ * RCY_EINVAL when too small for the header. */
+RCY_API int rcy_gc_get_shared_stats(rcy_gc_shared_stats *stats);
+
 /* ---- introspection ----------------------------------------------------- */
 
 /* A new list of every object tracked by the collector in `generation`

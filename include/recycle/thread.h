@@ -35,6 +35,28 @@ RCY_API int rcy_heap_detach(rcy_heap *heap);
 /* True when heap is attached to the calling thread. */
 RCY_API bool rcy_heap_is_attached(rcy_heap *heap);
 
+/* Safepoints and the shared collector's stop-the-world.  A thread with
+ * at least one heap attached is part of the "world": rcy_gc_collect_shared
+ * stops every such thread at its next safepoint before it looks at the
+ * shared graph, and restarts them when done.  Safepoints are
+ * rcy_safepoint, the allocation slow path, rcy_share and attach; a thread
+ * running long without allocating (a loop over shared objects, an
+ * interpreter's backward branches) calls rcy_safepoint every so often
+ * (one relaxed load when no stop is pending).  Around anything that may
+ * block (a lock wait, I/O, a join, a condition wait) a thread detaches:
+ * rcy_blocking_begin(heap) ... rcy_blocking_end(heap) (detach, then
+ * attach again; with several heaps attached, detach them all), so a stop
+ * never waits for it; while the world is stopped, an attach waits for the
+ * restart, and is served before the next stop begins (no starvation).
+ * A thread touches shared objects only while attached.  Threads using
+ * only never-attached heaps are not part of the world: a program that
+ * has them touch shared objects must keep them from doing so while
+ * rcy_gc_collect_shared runs.  heap: the caller's (unused today; NULL is
+ * allowed).  begin/end return as rcy_heap_detach/rcy_heap_attach. */
+RCY_API void rcy_safepoint(rcy_heap *heap);
+RCY_API int rcy_blocking_begin(rcy_heap *heap);
+RCY_API int rcy_blocking_end(rcy_heap *heap);
+
 /* Frees ptr, a block rcy_mem_alloc & co. handed out from heap, from any
  * thread.  On the thread heap is attached to (or when heap was never
  * attached) it is rcy_mem_free.  From any other thread -- heap attached
@@ -57,7 +79,8 @@ RCY_API void rcy_mem_free_remote(rcy_heap *heap, void *ptr);
  * already shared or immortal ends the walk; a private object whose count
  * no longer fits the shared count (2^30) becomes immortal.  The shared
  * objects leave the heap's cycle collector: rcy_gc_is_tracked is false
- * for them, and a cycle among shared objects is not collected yet.
+ * for them, and a cycle among shared objects is collected by
+ * rcy_gc_collect_shared (<recycle/gc.h>), across every heap.
  * RCY_OK; RCY_ESTATE when called while obj's heap is collecting (from a
  * finalizer or gc callback); NULL is misuse (RCY_EINVAL). */
 RCY_API int rcy_share(void *obj);
