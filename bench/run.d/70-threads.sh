@@ -27,7 +27,8 @@
 # THREADS_RUNS (rounds, 5), THREADS_BT_DEPTH (binary_trees, 21),
 # THREADS_BT_VARIANTS ("rcy_untracked rcy"), THREADS_TT_DEPTH
 # (thread_trees, 18), THREADS_CG_DEPTH (binary_trees under callgrind, 14),
-# THREADS_REMOTE_BLOCKS (10000000), CC (cc).
+# THREADS_REMOTE_BLOCKS (10000000), THREADS_PARTS (the parts to run,
+# "1 2 3 4"), CC (cc).
 set -uo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${RCY_BENCH_BUILD:?run through bench/run.sh}" && pwd)
@@ -41,6 +42,7 @@ cg_depth="${THREADS_CG_DEPTH:-14}"
 remote_blocks="${THREADS_REMOTE_BLOCKS:-10000000}"
 baseline="${RCY_BASELINE:-f39e64b}"
 cc="${CC:-cc}"
+want() { [[ " ${THREADS_PARTS:-1 2 3 4} " == *" $1 "* ]]; }
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 mkdir -p "$work"
 tmp=$(mktemp -d)
@@ -81,7 +83,9 @@ build_progs() {
 }
 
 side_by_side=0
-if ! git -C "$src" rev-parse --verify -q "$baseline^{commit}" >/dev/null 2>&1; then
+if ! want 1 && ! want 3; then
+    : # the two libraries serve parts 1 and 3 only
+elif ! git -C "$src" rev-parse --verify -q "$baseline^{commit}" >/dev/null 2>&1; then
     echo "today's build skipped: no git history here (a tarball?) to extract $baseline from;"
     echo "the side-by-side figures (private counting, binary_trees on one thread) need a clone"
 else
@@ -99,7 +103,7 @@ else
 fi
 
 # ---- 1. private counting and binary_trees on one thread ---------------
-if [ $side_by_side = 1 ]; then
+if [ $side_by_side = 1 ] && want 1; then
     echo
     echo "== 1. private incref/decref, ours vs today ($baseline): $runs rounds interleaved, median user CPU"
     for ((r = 0; r < runs; r++)); do
@@ -168,6 +172,7 @@ if [ $side_by_side = 1 ]; then
 fi
 
 # ---- 2. binary_trees on 1 and 2 threads, each its own heap ------------
+want 2 && {
 echo
 echo "== 2. binary_trees $tt_depth (tracked) on 1 and 2 threads, each its own heap, nothing shared:"
 echo "   each thread does the whole program; $runs rounds interleaved, median wall time"
@@ -176,12 +181,18 @@ if [ -x "$bin/thread_trees" ]; then
         for n in 1 2; do
             "$bin/thread_trees" $n "$tt_depth" >"$tmp/tt" || { echo "thread_trees $n failed:"; cat "$tmp/tt"; status=1; }
             awk '/^threads/ {print $6}' "$tmp/tt" >>"$tmp/tt_$n"
+            awk '/^thread [0-9]/ {sub(",", "", $6); c += $6; k++} END {print c / k}' "$tmp/tt" >>"$tmp/ttcpu_$n"
             [ "$r" = 0 ] && [ "$n" = 2 ] && cp "$tmp/tt" "$tmp/tt_first2"
         done
     done
     w1=$(median <"$tmp/tt_1") w2=$(median <"$tmp/tt_2")
     printf "thread_trees wall: 1 thread %.2f s, 2 threads %.2f s; throughput 2 threads / 1 thread = %.2fx (target >= 1.8x) %s\n" \
         "$w1" "$w2" "$(awk -v a="$w1" -v b="$w2" 'BEGIN {print 2 * a / b}')" "$(on)"
+    c1=$(median <"$tmp/ttcpu_1") c2=$(median <"$tmp/ttcpu_2")
+    printf "thread_trees CPU per thread: 1 thread %.2f s, 2 threads %.2f s each, ratio %s; throughput per CPU second, 2 threads / 1 thread = %.2fx %s\n" \
+        "$c1" "$c2" "$(ratio "$c2" "$c1")" "$(awk -v a="$c1" -v b="$c2" 'BEGIN {print 2 * a / b}')" "$(on)"
+    echo "   (2 x the 1-thread CPU time over the 2-thread CPU time per thread: the wall-time ratio two idle cores"
+    echo "    would give when nothing is waited for; the wall ratio above is what this machine gave)"
     load=$(cut -d' ' -f1 /proc/loadavg)
     awk -v l="$load" -v n="$(nproc)" 'BEGIN {if (l + 2 > n) printf "   (the machine is loaded: load %s on %d cores, so two threads cannot both have a core)\n", l, n}'
     if grep -q MISMATCH "$tmp/tt_first2"; then
@@ -196,8 +207,10 @@ else
     echo "thread_trees not built"
     status=1
 fi
+}
 
 # ---- 3. shared incref/decref, uncontended -----------------------------
+want 3 && {
 echo
 echo "== 3. shared object's incref/decref pair, uncontended, vs a raw lock xadd pair: $runs rounds interleaved, median"
 rc="$bin/rc_bench"
@@ -245,8 +258,10 @@ EOF
     done
     echo "   (shared: one locked add per incref and one per decref, no CAS loop; tight, a private object: none)"
 fi
+}
 
 # ---- 4. cross-heap frees, producer/consumer ---------------------------
+want 4 && {
 echo
 echo "== 4. cross-heap free, producer/consumer, $remote_blocks blocks of 64 bytes: $runs rounds interleaved, median"
 if [ -x "$bin/remote_bench" ]; then
@@ -271,4 +286,5 @@ else
     echo "remote_bench not built"
     status=1
 fi
+}
 exit $status
