@@ -6,7 +6,7 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
-THREAD_TESTS := $(patsubst tests/%.c,%,$(wildcard tests/test_thread*.c))
+THREAD_TESTS := $(patsubst tests/%.c,%,$(wildcard tests/test_thread*.c)) worker_pool
 BENCH_BUILD?= build-bench
 DEB_BUILD  ?= build-deb
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
@@ -38,7 +38,8 @@ demo: $(BUILD)/CMakeCache.txt
 	@./$(BUILD)/tour
 
 # The suite runs twice: a normal gcc build, then ASan + UBSan with clang;
-# then the threaded tests (ctest label `thread`) once more under
+# then the threaded tests (ctest label `thread`: tests/test_thread*.c and
+# examples/worker_pool) once more under
 # ThreadSanitizer, when clang can build with it.
 test: test-release test-asan test-tsan
 

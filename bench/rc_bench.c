@@ -8,8 +8,11 @@
  * (bench/run.d/70-threads.sh).
  * Also the cost of a SHARED object's incref/decref pair, uncontended
  * (one atomic add each), beside a raw `lock xadd` pair on a plain word:
- * `shared` and `xadd` print ns per pair.
- * usage: rc_bench [tight|chase|shared|xadd] [iterations | passes (chase)] */
+ * `shared` and `xadd` print ns per pair; `shared` exists only when the
+ * headers have rcy_share (RCY_STORE defined), so the file still builds
+ * against the recycle before the shared bit.  `header` prints the
+ * object header's size.
+ * usage: rc_bench [tight|chase|shared|xadd|header] [iterations | passes (chase)] */
 #include <recycle.h>
 
 #include <stdio.h>
@@ -82,6 +85,7 @@ static double now_ns(void) {
     return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
+#ifdef RCY_STORE
 static unsigned long shared_pairs(rcy_heap *h, unsigned long n) {
     link *o = rcy_new(h, &link_type);
     rcy_share(o);
@@ -95,6 +99,7 @@ static unsigned long shared_pairs(rcy_heap *h, unsigned long n) {
     rcy_decref(o);
     return rc;
 }
+#endif
 
 static unsigned long xadd_pairs(unsigned long n) {
     static uint32_t word = 1;
@@ -116,8 +121,12 @@ int main(int argc, char **argv) {
     unsigned long r;
     if (!strcmp(what, "chase"))
         r = chase(h, n ? n : 10);
+#ifdef RCY_STORE
     else if (!strcmp(what, "shared"))
         r = shared_pairs(h, n ? n : 100000000ul);
+#endif
+    else if (!strcmp(what, "header"))
+        r = sizeof(rcy_head_);
     else if (!strcmp(what, "xadd"))
         r = xadd_pairs(n ? n : 100000000ul);
     else

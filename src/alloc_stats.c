@@ -43,13 +43,19 @@ static void collect_stats(rcy_heap *h, rcy_mem_stats *s) {
     s->remote_retries = __atomic_load_n(&st->remote_retries, __ATOMIC_RELAXED);
 }
 
+/* Called on the heap's thread, the statistics first take back the blocks
+ * other threads freed, so they count as free (R1: only that thread may). */
+static void take_back_remote(rcy_heap *heap) {
+    uintptr_t t = __atomic_load_n(&heap->thread, __ATOMIC_ACQUIRE);
+    if (t == RCYI_THREAD_UNBOUND || t == rcyi_thread_self())
+        rcyi_alloc_take_remote(heap);
+}
+
 int rcy_mem_get_stats(rcy_heap *heap, rcy_mem_stats *stats) {
     RCYI_REQUIRE(heap, RCY_EINVAL);
     if (!stats || stats->size < offsetof(rcy_mem_stats, version) + sizeof(uint32_t))
         return RCY_EINVAL;
-    uintptr_t t = __atomic_load_n(&heap->thread, __ATOMIC_ACQUIRE);
-    if (t == RCYI_THREAD_UNBOUND || t == rcyi_thread_self())
-        rcyi_alloc_take_remote(heap); /* R1: only the heap's thread */
+    take_back_remote(heap);
     rcy_mem_stats full;
     collect_stats(heap, &full);
     size_t n = stats->size < sizeof full ? stats->size : sizeof full;
@@ -61,6 +67,7 @@ int rcy_mem_get_stats(rcy_heap *heap, rcy_mem_stats *stats) {
 
 int rcy_mem_print_stats(rcy_heap *heap, FILE *out) {
     RCYI_REQUIRE(heap, RCY_EINVAL);
+    take_back_remote(heap);
     rcy_mem_stats s;
     collect_stats(heap, &s);
     rcyi_put(out, "Small block threshold = %d, in %d size classes.\n\n", RCY_SMALL_LIMIT,
@@ -94,16 +101,18 @@ int rcy_mem_print_stats(rcy_heap *heap, FILE *out) {
 
 int rcy_mem_print_stats_json(rcy_heap *heap, FILE *out) {
     RCYI_REQUIRE(heap, RCY_EINVAL);
+    take_back_remote(heap);
     rcy_mem_stats s;
     collect_stats(heap, &s);
     rcyi_put(out,
              "{\"version\": %" PRIu32 ", \"arenas\": %zu, \"arenas_allocated\": %zu, "
              "\"arenas_reclaimed\": %zu, \"arenas_highwater\": %zu, \"pools_used\": %zu, "
              "\"pools_free\": %zu, \"small_bytes_used\": %zu, \"large_blocks\": %zu, "
-             "\"large_bytes\": %zu, \"mapped_bytes\": %zu, \"classes\": [",
+             "\"large_bytes\": %zu, \"mapped_bytes\": %zu, \"remote_taken\": %zu, "
+             "\"remote_retries\": %zu, \"classes\": [",
              s.version, s.arenas, s.arenas_allocated, s.arenas_reclaimed, s.arenas_highwater,
              s.pools_used, s.pools_free, s.small_bytes_used, s.large_blocks, s.large_bytes,
-             s.mapped_bytes);
+             s.mapped_bytes, s.remote_taken, s.remote_retries);
     for (unsigned c = 0; c < RCY_SIZE_CLASSES; c++) {
         const rcy_mem_class_stats *k = &s.classes[c];
         rcyi_put(out,

@@ -188,12 +188,37 @@ static void large_and_debug_blocks_are_freed_remotely_too(void **state) {
     }
 }
 
+/* The JSON statistics carry the remote counts, and, printed on the heap's
+ * thread, take the waiting blocks back first (as rcy_mem_get_stats). */
+static void the_json_statistics_count_remote_frees(void **state) {
+    (void)state;
+    rcy_heap *h = rcy_heap_new(NULL);
+    assert_int_equal(rcy_heap_attach(h), RCY_OK);
+    one o = {.h = h, .small = rcy_mem_alloc(h, BLOCK), .large = rcy_mem_alloc(h, 4000)};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, free_both, &o), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    assert_int_equal(rcy_mem_print_stats_json(h, f), RCY_OK);
+    char text[8192];
+    rewind(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    assert_non_null(strstr(text, "\"large_blocks\": 0, "));
+    assert_non_null(strstr(text, "\"remote_taken\": 2, \"remote_retries\": 0, "));
+    assert_int_equal(rcy_heap_detach(h), RCY_OK);
+    rcy_heap_free(h);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(blocks_freed_by_a_consumer_thread_are_reused_by_the_producer),
         cmocka_unit_test(an_uncontended_remote_free_is_one_cas),
         cmocka_unit_test(on_the_heaps_own_thread_it_is_an_ordinary_free),
         cmocka_unit_test(large_and_debug_blocks_are_freed_remotely_too),
+        cmocka_unit_test(the_json_statistics_count_remote_frees),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

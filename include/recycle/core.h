@@ -245,7 +245,10 @@ typedef struct rcy_mem_stats {
  * Called on the heap's thread, it first takes back the blocks other
  * threads freed (so they count as free). */
 RCY_API int rcy_mem_get_stats(rcy_heap *heap, rcy_mem_stats *stats);
-/* One row per size class and the arena totals, like sys._debugmallocstats. */
+/* One row per size class and the arena totals, like sys._debugmallocstats;
+ * the JSON object has every field of rcy_mem_stats (remote_taken and
+ * remote_retries included).  Both take remote frees back first, as
+ * rcy_mem_get_stats does. */
 RCY_API int rcy_mem_print_stats(rcy_heap *heap, FILE *out);
 RCY_API int rcy_mem_print_stats_json(rcy_heap *heap, FILE *out);
 
