@@ -224,31 +224,41 @@ static void pending_add(rcyi_wr_pending *pending, rcy_weakref *wr) {
     pending->tail = wr;
 }
 
-/* W7: a shared referent dies (on any thread): its list is taken from its
- * stripe and every weak reference cleared under the lock, before its
- * memory can be freed; the callbacks run after, on this thread. */
-static void clear_shared(rcy_head_ *obj) {
-    stripe *st = stripe_of(obj);
-    rcyi_wr_pending pending = {NULL, NULL};
-    pthread_mutex_lock(&st->mu);
-    rcyi_wr_slot *s = table_find(&st->tab, obj);
-    rcy_weakref *wr = s ? s->head : NULL;
-    if (s) {
-        table_remove(&st->tab, s);
-        table_release_if_empty(NULL, &st->tab);
-    }
+/* Clears the list of obj found in `tab` (the heap's table, or a stripe's
+ * with its lock held): each weak reference's obj goes to NULL (a release
+ * store: shared readers load it unlocked first, W6) and its callback, if
+ * any, joins `pending` with the weak reference held, except for a weak
+ * reference that is garbage itself (skip_unreachable: a collection's) or
+ * being freed.  The list runs newest first, and so do the callbacks. */
+static void detach_list(rcy_heap *h, rcyi_weakref_state *tab, rcy_head_ *obj,
+                        rcyi_wr_pending *pending, int skip_unreachable) {
+    rcyi_wr_slot *s = table_find(tab, obj);
+    if (!s)
+        return;
+    rcy_weakref *wr = s->head;
+    table_remove(tab, s);
+    table_release_if_empty(h, tab);
     while (wr) {
         rcy_weakref *next = wr->next;
         __atomic_store_n(&wr->obj, NULL, __ATOMIC_RELEASE);
         wr->prev = wr->next = NULL;
-        if (wr->cb && hold_for_callback(rcyi_head(wr)))
-            pending_add(&pending, wr);
+        rcy_head_ *wh = rcyi_head(wr);
+        if (wr->cb && !(skip_unreachable && (wh->gcword & RCYI_GC_UNREACHABLE)) &&
+            hold_for_callback(wh))
+            pending_add(pending, wr);
         wr = next;
     }
+}
+
+/* W7: the list of a shared referent (dying on any thread, or garbage of
+ * a shared collection) is taken from its stripe and cleared under the
+ * lock, before its memory can be freed; the caller runs the callbacks. */
+static void detach_shared(rcy_head_ *obj, rcyi_wr_pending *pending, int skip_unreachable) {
+    stripe *st = stripe_of(obj);
+    pthread_mutex_lock(&st->mu);
+    detach_list(NULL, &st->tab, obj, pending, skip_unreachable);
     pthread_mutex_unlock(&st->mu);
     obj->gcword &= ~(uint32_t)RCYI_GC_WEAKREFS;
-    if (pending.head)
-        (void)rcyi_weakref_run_pending(&pending);
 }
 
 /* W5: a weak reference to a shared referent is shared, and linked on the
@@ -390,28 +400,12 @@ static rcy_weakref *new_wr(void *obj, const rcy_type *type, rcy_weakref_callback
 
 void rcyi_weakref_detach_all(rcy_heap *h, rcy_head_ *obj, rcyi_wr_pending *pending,
                              int skip_unreachable) {
-    rcyi_weakref_state *wk = &h->weak;
-    rcyi_wr_slot *s = table_find(wk, obj);
-    obj->gcword &= ~(uint32_t)RCYI_GC_WEAKREFS;
-    if (!s)
+    if (rcyi_rc_in_shared_graph(rcyi_refcnt_load(obj))) { /* W5: on a stripe */
+        detach_shared(obj, pending, skip_unreachable);
         return;
-    rcy_weakref *wr = s->head;
-    table_remove(wk, s);
-    table_release_if_empty(h, wk);
-    /* The list runs newest first, and so do the callbacks: each is
-     * appended to the chain, which runs from its head. */
-    while (wr) {
-        rcy_weakref *next = wr->next;
-        wr->obj = NULL;
-        wr->prev = wr->next = NULL;
-        rcy_head_ *wh = rcyi_head(wr);
-        /* No callback for a weak reference that is garbage itself, or
-         * that is being freed. */
-        if (wr->cb && !(skip_unreachable && (wh->gcword & RCYI_GC_UNREACHABLE)) &&
-            hold_for_callback(wh))
-            pending_add(pending, wr);
-        wr = next;
     }
+    obj->gcword &= ~(uint32_t)RCYI_GC_WEAKREFS;
+    detach_list(h, &h->weak, obj, pending, skip_unreachable);
 }
 
 size_t rcyi_weakref_run_pending(rcyi_wr_pending *pending) {
@@ -447,7 +441,10 @@ void rcyi_weakref_kill_if_weakref(rcy_head_ *obj) {
 
 void rcyi_weakref_clear_for(rcy_heap *h, rcy_head_ *obj) {
     if (rcyi_refcnt_load(obj) & RCYI_RC_HIGH) { /* shared, count 0 */
-        clear_shared(obj);
+        rcyi_wr_pending pending = {NULL, NULL};
+        detach_shared(obj, &pending, 0);
+        if (pending.head)
+            (void)rcyi_weakref_run_pending(&pending);
         return;
     }
     if (h->gc.stage == RCYI_GC_DONE) {
