@@ -165,8 +165,13 @@ int rcyi_alloc_validate(rcy_heap *h) {
     CHECK(st->footprint == st->arenas * RCY_ARENA_SIZE + lbytes + lblocks * sizeof(rcyi_large),
           "L1: footprint %zu", st->footprint);
     size_t nremote = 0, front = st->debug ? RCYI_DBG_FRONT : 0;
-    for (char *b = __atomic_load_n((char **)&st->remote, __ATOMIC_ACQUIRE); b;
-         memcpy(&b, st->debug ? b - sizeof b : b, sizeof b)) {
+    /* A snapshot of the list: other threads may push meanwhile, but every
+     * block reachable from the head they published is linked for good.
+     * Object blocks are tagged in bit 0 and linked past their header (R2). */
+    for (uintptr_t t = (uintptr_t)__atomic_load_n(&st->remote, __ATOMIC_ACQUIRE); t > 2;) {
+        char *b = (char *)(t & ~(uintptr_t)1);
+        const char *link = st->debug ? b - sizeof t : b + ((t & 1) ? RCYI_LINK_OBJECT : 0);
+        memcpy(&t, link, sizeof t);
         CHECK(rcyi_heap_of_block(b) == h, "R1: remote-freed block %p is not the heap's", (void *)b);
         CHECK(++nremote <= st->large_blocks + RCY_ARENA_SIZE / 16 * st->arenas,
               "R1: remote list loops at %p", (void *)b);

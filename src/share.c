@@ -84,10 +84,25 @@ static void drain(share_walk *w) {
 }
 
 /* After an overflow: the shared objects of the heap visited again. */
+/* The walks below read a shared object of the heap while another thread
+ * may be destroying it (object.h O4): each holds a reference to it while
+ * reading (none for an immortal one) and skips it when its count is
+ * already 0; dropping that reference may be the object's last. */
+static bool hold_shared(rcy_head_ *o, bool *counted) {
+    uint32_t rc = rcyi_refcnt_load(o);
+    if (!rcyi_rc_in_shared_graph(rc) || !o->type->traverse)
+        return false;
+    *counted = rcyi_rc_is_shared(rc);
+    return !*counted || rcyi_try_incref_shared(o);
+}
+
 static void rescan_one(rcy_head_ *o, void *arg) {
-    if (rcyi_rc_in_shared_graph(rcyi_refcnt_load(o)) && o->type->traverse) {
+    bool counted;
+    if (hold_shared(o, &counted)) {
         o->type->traverse(rcyi_obj(o), visit_share, arg);
         drain(arg);
+        if (counted)
+            rcy_decref(rcyi_obj(o));
     }
 }
 
@@ -161,10 +176,13 @@ size_t rcyi_share_check_children(rcy_head_ *o) {
 }
 
 static void check_one(rcy_head_ *o, void *arg) {
-    if (rcyi_rc_in_shared_graph(rcyi_refcnt_load(o)) && o->type->traverse) {
+    bool counted;
+    if (hold_shared(o, &counted)) {
         share_check *c = arg;
         c->parent = o;
         o->type->traverse(rcyi_obj(o), visit_check, c);
+        if (counted)
+            rcy_decref(rcyi_obj(o));
     }
 }
 
