@@ -10,9 +10,11 @@
  * carries a thread id.
  *
  *   T1  heap->thread == the token (rcyi_thread_self, never 0 or 1) of the
- *       attached thread, RCYI_THREAD_DETACHED once detached, or
- *       RCYI_THREAD_UNBOUND (0) if never attached; written only by attach
- *       (CAS from UNBOUND or DETACHED) and detach (by the attached thread).
+ *       attached thread, RCYI_THREAD_DETACHED once detached or
+ *       abandoned, or RCYI_THREAD_UNBOUND (0) if never attached; written
+ *       only by attach (CAS from UNBOUND or DETACHED), detach (by the
+ *       attached thread) and rcy_heap_free when it abandons the heap
+ *       (alloc.h R3: no later death frees into it directly).
  *   T2  once a heap has been attached, a thread uses its private objects
  *       and allocator only while the heap is attached to it.  Debug heaps
  *       check it on every allocation and free (they all take the
