@@ -730,7 +730,11 @@ void rcyi_free_object_shared(rcy_heap *h, rcy_head_ *hd) {
     if (RCY_LIKELY(remote_push(st, link, (char *)hd + REMOTE_OBJECT)))
         return;
     /* R3: the heap was freed; the last of its shared objects frees it. */
-    if (__atomic_fetch_sub(&st->abandoned_live, 1, __ATOMIC_ACQ_REL) == 1)
+    rcyi_alloc_unpin(h);
+}
+
+void rcyi_alloc_unpin(rcy_heap *h) {
+    if (__atomic_fetch_sub(&h->alloc.abandoned_live, 1, __ATOMIC_ACQ_REL) == 1)
         abandoned_free(h);
 }
 
@@ -1119,7 +1123,7 @@ static void abandoned_free(rcy_heap *h) {
     raw.free(raw.ctx, h);
 }
 
-bool rcyi_alloc_fini(rcy_heap *h) {
+bool rcyi_alloc_fini(rcy_heap *h, size_t pins) {
     rcyi_alloc_state *st = &h->alloc;
 #ifdef RCY_DEBUG
     rcyi_alloc_validate(h);
@@ -1128,7 +1132,7 @@ bool rcyi_alloc_fini(rcy_heap *h) {
      * use up), then no more pushes: every death from now on counts down
      * instead, even before the walk has counted it. */
     const size_t hold = SIZE_MAX / 2;
-    __atomic_store_n(&st->abandoned_live, hold, __ATOMIC_RELAXED);
+    __atomic_store_n(&st->abandoned_live, hold + pins, __ATOMIC_RELAXED);
     free_remote_list(h, st,
                      __atomic_exchange_n((char **)&st->remote, REMOTE_ABANDONED, __ATOMIC_ACQ_REL));
     size_t nlarge = 0, live = st->ever_shared ? count_shared(h, st, &nlarge) : 0;

@@ -118,7 +118,11 @@
  *      death frees into the heap directly.  The count is exact because a
  *      dying object's word stays shared at count 0 until its block is
  *      taken back (R2): a death is either on the list the exchange took,
- *      or counted by the walk and later counted down.
+ *      or counted by the walk and later counted down.  Another layer
+ *      may PIN the abandoned heap (rcyi_alloc_fini's `pins`, each given
+ *      back by rcyi_alloc_unpin): a pin counts as one more live object,
+ *      so the heap struct outlives it (gcshared.h L4: a shared list kept
+ *      on the registry until it empties).
  *
  * The fast paths (rcyi_alloc_inline, rcyi_free_inline, rcy_mem_alloc,
  * rcy_mem_free) take no lock and count nothing but the pool's `used`;
@@ -187,9 +191,12 @@ void rcyi_free_object_shared(rcy_heap *h, rcy_head_ *hd);
 int rcyi_alloc_init(rcy_heap *h, const rcy_config *cfg);
 /* Frees every block and arena of the heap; false when the caller then
  * frees the heap struct, true when the heap was abandoned instead (R3:
- * mortal shared objects of it are alive; the last to die frees the rest
- * and the struct). */
-bool rcyi_alloc_fini(rcy_heap *h);
+ * mortal shared objects of it are alive, or `pins` > 0; the last to die,
+ * or the last unpin, frees the rest and the struct). */
+bool rcyi_alloc_fini(rcy_heap *h, size_t pins);
+/* R3: gives back one pin of an abandoned heap (any thread); the heap may
+ * be gone when it returns. */
+void rcyi_alloc_unpin(rcy_heap *h);
 /* R1: frees the blocks other threads put on the heap's remote list (a
  * relaxed load and a branch when it is empty).  Only on the thread using
  * the heap. */

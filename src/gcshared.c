@@ -111,6 +111,38 @@ void rcyi_shared_add(rcy_heap *h, rcy_head_ *o) {
  * restarts (L1 holds again). */
 static int sweeping;
 
+/* Unlinks h from the registry (registry lock held) and frees its list;
+ * true if it was on it. */
+static bool unregister_locked(rcy_heap *h) {
+    rcyi_shared_list *l = &h->shared;
+    if (!l->registered)
+        return false;
+    if (l->prev)
+        l->prev->shared.next = l->next;
+    else
+        registry_first = l->next;
+    if (l->next)
+        l->next->shared.prev = l->prev;
+    l->registered = 0;
+    list_lock(l);
+    h->alloc.raw.free(h->alloc.raw.ctx, l->items);
+    l->items = NULL;
+    l->len = l->cap = 0;
+    list_unlock(l);
+    return true;
+}
+
+/* L4: an abandoned heap whose list emptied leaves the registry, and its
+ * pin goes (the heap may be freed by the unpin, or later by its last
+ * unlisted shared object). */
+static void abandoned_list_empty(rcy_heap *h) {
+    pthread_mutex_lock(&registry_lock);
+    bool mine = unregister_locked(h);
+    pthread_mutex_unlock(&registry_lock);
+    if (mine)
+        rcyi_alloc_unpin(h);
+}
+
 void rcyi_shared_forget_slow(rcy_heap *h, rcy_head_ *o) {
     rcyi_shared_list *l = &h->shared;
     if (__atomic_load_n(&sweeping, __ATOMIC_RELAXED) && rcyi_world_acting()) {
@@ -131,29 +163,47 @@ void rcyi_shared_forget_slow(rcy_heap *h, rcy_head_ *o) {
             last->gcword = rcyi_gcword_with_slot(last->gcword, i);
     }
     o->gcword = rcyi_gcword_with_slot(o->gcword, RCYI_SLOT_NONE);
+    bool emptied = l->abandoned && l->len == 0;
     list_unlock(l);
+    if (emptied) /* o itself still counts in the heap's R3 count: h stays */
+        abandoned_list_empty(h);
 }
 
-void rcyi_shared_fini(rcy_heap *h) {
+size_t rcyi_shared_on_heap_free(rcy_heap *h) {
     rcyi_shared_list *l = &h->shared;
     if (!l->registered)
-        return;
-    pthread_mutex_lock(&registry_lock);
-    if (l->prev)
-        l->prev->shared.next = l->next;
-    else
-        registry_first = l->next;
-    if (l->next)
-        l->next->shared.prev = l->prev;
-    l->registered = 0;
-    pthread_mutex_unlock(&registry_lock);
+        return 0;
     list_lock(l);
-    for (size_t i = 0; i < l->len; i++)
-        l->items[i]->gcword = rcyi_gcword_with_slot(l->items[i]->gcword, RCYI_SLOT_NONE);
-    h->alloc.raw.free(h->alloc.raw.ctx, l->items);
-    l->items = NULL;
-    l->len = l->cap = 0;
+    for (size_t i = 0; i < l->len;) {
+        rcy_head_ *o = l->items[i];
+        if (!rcyi_rc_is_immortal(rcyi_refcnt_load(o))) {
+            i++;
+            continue;
+        }
+        o->gcword = rcyi_gcword_with_slot(o->gcword, RCYI_SLOT_NONE);
+        rcy_head_ *last = l->items[--l->len];
+        l->items[i] = last;
+        if (last != o)
+            last->gcword = rcyi_gcword_with_slot(last->gcword, (uint32_t)i);
+    }
+    size_t keep = l->len != 0;
     list_unlock(l);
+    if (!keep) {
+        pthread_mutex_lock(&registry_lock);
+        unregister_locked(h);
+        pthread_mutex_unlock(&registry_lock);
+    }
+    return keep;
+}
+
+void rcyi_shared_abandoned(rcy_heap *h) {
+    rcyi_shared_list *l = &h->shared;
+    list_lock(l);
+    l->abandoned = 1;
+    bool empty = l->len == 0;
+    list_unlock(l);
+    if (empty)
+        abandoned_list_empty(h);
 }
 
 /* ---- phases 1 and 2, on one or two markers ---------------------------- */
@@ -319,9 +369,11 @@ static int mark_phases(rcy_head_ **cand, size_t n, uint32_t *refs) {
 
 /* Each hole takes the list's last entry (moves <= holes objects). */
 static void fill_holes(void) {
+    rcy_heap *emptied = NULL; /* abandoned heaps whose list emptied (L4) */
     pthread_mutex_lock(&registry_lock);
-    for (rcy_heap *h = registry_first; h; h = h->shared.next) {
+    for (rcy_heap *h = registry_first, *next; h; h = next) {
         rcyi_shared_list *l = &h->shared;
+        next = l->next;
         if (!l->holes)
             continue;
         list_lock(l);
@@ -335,9 +387,19 @@ static void fill_holes(void) {
             }
         }
         l->holes = 0;
+        bool drop = l->abandoned && l->len == 0;
         list_unlock(l);
+        if (drop && unregister_locked(h)) {
+            l->next = emptied; /* off the registry: the link is free */
+            emptied = h;
+        }
     }
     pthread_mutex_unlock(&registry_lock);
+    while (emptied) {
+        rcy_heap *h = emptied;
+        emptied = h->shared.next;
+        rcyi_alloc_unpin(h); /* may free h */
+    }
 }
 
 static int debug_mode(void) {

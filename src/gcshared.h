@@ -23,9 +23,17 @@
  *       the requester frees the garbage (world stopped, every death on its
  *       thread) a dying entry becomes a hole (NULL, counted in `holes`),
  *       without the lock; the holes are filled before the restart.
- *   L4  a heap is on the registry (rcyi_shared_heaps, under the registry
- *       lock) <=> it has had a shared list since rcy_heap_new; rcy_heap_free
- *       takes it off and sets SLOT = NONE on what its list still holds.
+ *   L4  a heap is on the registry (registry_first, under the registry
+ *       lock) <=> it has had a shared list since rcy_heap_new, and
+ *       neither rcy_heap_free took it off (its list then held nothing
+ *       mortal: immortal entries leave the list with SLOT = NONE) nor its
+ *       list, kept for an abandoned heap, has emptied since.  A heap
+ *       freed while its list holds mortal shared objects is abandoned
+ *       (alloc.h R3) with one PIN, and `abandoned` set once the
+ *       allocator has counted it: its cycles stay candidates, and the
+ *       thread that empties the list (a death, or the requester filling
+ *       the holes of a sweep) takes it off the registry and unpins it,
+ *       so the heap struct outlives every registry walk.
  * During a shared collection (world stopped, no user code running) SLOT
  * holds gc_refs and COLLECTING marks the candidates, as gc.h's phase 1-2;
  * every SLOT is rewritten to its list index (L1) before any finalizer,
@@ -45,6 +53,7 @@ typedef struct rcyi_shared_list {
     size_t holes;          /* NULL entries, only while the requester sweeps */
     int lock;              /* L3 */
     int registered;        /* L4 */
+    int abandoned;         /* L4: the heap was freed, its list kept */
     rcy_heap *next, *prev; /* the registry, under its lock */
 } rcyi_shared_list;
 
@@ -58,7 +67,13 @@ static inline void rcyi_shared_forget(rcy_heap *h, rcy_head_ *o) {
     if (RCY_UNLIKELY(!(w & RCYI_GC_TRACKED) && rcyi_gcword_slot(w) != RCYI_SLOT_NONE))
         rcyi_shared_forget_slow(h, o);
 }
-/* heap.c rcy_heap_free: off the registry, the list freed (L4). */
-void rcyi_shared_fini(rcy_heap *h);
+/* heap.c rcy_heap_free, before the allocator goes: immortal entries
+ * leave the list; an empty list leaves the registry (0), a list holding
+ * mortal shared objects stays and the heap must be abandoned with the
+ * pin returned (1), then rcyi_shared_abandoned called (L4). */
+size_t rcyi_shared_on_heap_free(rcy_heap *h);
+/* After rcyi_alloc_fini(h, 1): the kept list may now leave the registry
+ * when it empties (L4). */
+void rcyi_shared_abandoned(rcy_heap *h);
 
 #endif

@@ -74,7 +74,7 @@ rcy_heap *rcy_heap_new(const rcy_config *cfg) {
     __atomic_fetch_add(&rcyi_heaps_alive, 1, __ATOMIC_RELAXED);
     return h;
 fail_alloc:
-    rcyi_alloc_fini(h);
+    rcyi_alloc_fini(h, 0);
 fail_struct:
     if (c.raw)
         c.raw->free(c.raw->ctx, h);
@@ -134,7 +134,7 @@ void rcy_heap_free(rcy_heap *h) {
     if (h->debug)
         rcyi_share_validate(h); /* the sharing invariant, object.h */
     rcyi_gc_fini(h);
-    rcyi_shared_fini(h);
+    size_t pins = rcyi_shared_on_heap_free(h); /* gcshared.h L4 */
     __atomic_fetch_sub(&rcyi_heaps_alive, 1, __ATOMIC_RELAXED);
     if (h->debug)
         report_alive(h);
@@ -145,6 +145,8 @@ void rcy_heap_free(rcy_heap *h) {
     /* Off the world list first (thread.h S1): an abandoned heap is left
      * detached (alloc.h R3), and its thread must not stay listed. */
     rcyi_thread_heap_freed(h);
-    if (!rcyi_alloc_fini(h)) /* else abandoned: its last shared object frees it (alloc.h R3) */
+    if (!rcyi_alloc_fini(h, pins))
         raw.free(raw.ctx, h);
+    else if (pins) /* abandoned (alloc.h R3), its shared list kept on the registry */
+        rcyi_shared_abandoned(h);
 }

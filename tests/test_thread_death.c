@@ -40,8 +40,15 @@ static void node_destroy(void *self) {
     RCY_CLEAR(n->next);
 }
 
-static const rcy_type node_type = {
-    .name = "node", .size = sizeof(node), .traverse = node_traverse, .destroy = node_destroy};
+static void node_clear(void *self) { /* breaks a cycle the collector found */
+    RCY_CLEAR(((node *)self)->next);
+}
+
+static const rcy_type node_type = {.name = "node",
+                                   .size = sizeof(node),
+                                   .traverse = node_traverse,
+                                   .clear = node_clear,
+                                   .destroy = node_destroy};
 
 /* A chain of n nodes, the head returned (it holds the rest). */
 static node *chain(rcy_heap *h, size_t n) {
@@ -378,6 +385,68 @@ static void a_heap_whose_shared_objects_all_died_is_freed_at_once(void **state) 
     assert_int_equal(arenas_live, 0);
 }
 
+/* Shared 2-cycles in a counted heap nobody else refers to, one shared
+ * immortal node, and `nkept` live shared chains in kept[]; the heap is
+ * freed, so it is abandoned (alloc.h R3) with its shared list kept on
+ * the registry (gcshared.h L4). */
+static rcy_heap *abandoned_with_cycles(int debug, int ncycles, int nkept) {
+    rcy_heap *h = counted_heap(debug);
+    assert_int_equal(rcy_heap_attach(h), RCY_OK);
+    for (int i = 0; i < ncycles; i++) {
+        node *a = chain(h, 2);
+        a->next->next = a;
+        rcy_incref(a);
+        assert_int_equal(rcy_share(a), RCY_OK);
+        rcy_decref(a);
+    }
+    node *forever = chain(h, 1);
+    rcy_immortalize(forever);
+    assert_int_equal(rcy_share(forever), RCY_OK);
+    for (int i = 0; i < nkept; i++) {
+        kept[i] = chain(h, 3);
+        assert_int_equal(rcy_share(kept[i]), RCY_OK);
+    }
+    rcy_heap_free(h);
+    assert_true(raw_live >= 1); /* abandoned: the struct stays */
+    assert_int_equal(destroyed, 0);
+    return h;
+}
+
+static void a_shared_cycle_of_a_freed_heap_is_collected_and_the_heap_goes_after(void **state) {
+    (void)state;
+    for (int debug = 0; debug < 2; debug++) {
+        reset();
+        (void)abandoned_with_cycles(debug, 50, 0);
+        /* The sweep empties the kept list: the heap goes with its cycles. */
+        assert_int_equal(rcy_gc_collect_shared(), 100);
+        assert_int_equal(destroyed, 100);
+        assert_int_equal(raw_live, 0);
+        assert_int_equal(arenas_live, 0);
+    }
+}
+
+static void *drop_kept(void *arg) {
+    for (intptr_t i = 0; i < (intptr_t)arg; i++)
+        rcy_decref(kept[i]);
+    return NULL;
+}
+
+static void a_freed_heap_keeps_its_shared_list_until_its_last_listed_object_dies(void **state) {
+    (void)state;
+    reset();
+    (void)abandoned_with_cycles(0, 50, 10);
+    assert_int_equal(rcy_gc_collect_shared(), 100);
+    assert_int_equal(destroyed, 100);
+    assert_true(raw_live >= 1); /* ten chains still live in it */
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, drop_kept, (void *)(intptr_t)10), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(destroyed, 130);
+    assert_int_equal(raw_live, 0);
+    assert_int_equal(arenas_live, 0);
+    assert_int_equal(rcy_gc_collect_shared(), 0); /* the registry no longer has it */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_shared_object_dies_on_the_thread_that_drops_it_and_goes_back_remotely),
@@ -388,6 +457,8 @@ int main(void) {
         cmocka_unit_test(a_heap_freed_with_live_shared_objects_is_abandoned_until_they_die),
         cmocka_unit_test(a_heap_freed_while_another_thread_drops_its_shared_objects),
         cmocka_unit_test(a_heap_whose_shared_objects_all_died_is_freed_at_once),
+        cmocka_unit_test(a_shared_cycle_of_a_freed_heap_is_collected_and_the_heap_goes_after),
+        cmocka_unit_test(a_freed_heap_keeps_its_shared_list_until_its_last_listed_object_dies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
