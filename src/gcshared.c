@@ -82,6 +82,16 @@ static void registry_add(rcy_heap *h) {
     pthread_mutex_unlock(&registry_lock);
 }
 
+/* A live shared object's SLOT rewritten, its flags kept: another thread
+ * may set WEAKREFS (an atomic or, weakref.h W5) meanwhile, so a plain
+ * read-modify-write could lose it. */
+static void set_slot(rcy_head_ *o, uint32_t slot) {
+    uint32_t w = __atomic_load_n(&o->gcword, __ATOMIC_RELAXED);
+    while (!__atomic_compare_exchange_n(&o->gcword, &w, rcyi_gcword_with_slot(w, slot), true,
+                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        ;
+}
+
 void rcyi_shared_add(rcy_heap *h, rcy_head_ *o) {
     rcyi_shared_list *l = &h->shared;
     if (!l->registered)
@@ -160,7 +170,7 @@ void rcyi_shared_forget_slow(rcy_heap *h, rcy_head_ *o) {
         rcy_head_ *last = l->items[--l->len];
         l->items[i] = last;
         if (last != o)
-            last->gcword = rcyi_gcword_with_slot(last->gcword, i);
+            set_slot(last, i);
     }
     o->gcword = rcyi_gcword_with_slot(o->gcword, RCYI_SLOT_NONE);
     bool emptied = l->abandoned && l->len == 0;
@@ -180,11 +190,11 @@ size_t rcyi_shared_on_heap_free(rcy_heap *h) {
             i++;
             continue;
         }
-        o->gcword = rcyi_gcword_with_slot(o->gcword, RCYI_SLOT_NONE);
+        set_slot(o, RCYI_SLOT_NONE);
         rcy_head_ *last = l->items[--l->len];
         l->items[i] = last;
         if (last != o)
-            last->gcword = rcyi_gcword_with_slot(last->gcword, (uint32_t)i);
+            set_slot(last, (uint32_t)i);
     }
     size_t keep = l->len != 0;
     list_unlock(l);
@@ -383,7 +393,7 @@ static void fill_holes(void) {
             if (i < l->len && !l->items[i]) {
                 rcy_head_ *last = l->items[--l->len];
                 l->items[i] = last;
-                last->gcword = rcyi_gcword_with_slot(last->gcword, (uint32_t)i);
+                set_slot(last, (uint32_t)i);
             }
         }
         l->holes = 0;
