@@ -63,7 +63,7 @@ void rcyi_shared_add(rcy_heap *h, rcy_head_ *o);
 /* object.c prepare(): a dying object leaves its list (L2). */
 void rcyi_shared_forget_slow(rcy_heap *h, rcy_head_ *o);
 static inline void rcyi_shared_forget(rcy_heap *h, rcy_head_ *o) {
-    uint32_t w = o->gcword;
+    uint32_t w = rcyi_gcword_load(o);
     if (RCY_UNLIKELY(!(w & RCYI_GC_TRACKED) && rcyi_gcword_slot(w) != RCYI_SLOT_NONE))
         rcyi_shared_forget_slow(h, o);
 }

@@ -275,11 +275,17 @@ static int defer(rcy_heap *h, rcyi_object_state *st, rcy_head_ *hd) {
 /* Steps 1-3.  Returns 0 when the finalizer resurrected the object. */
 static int prepare(rcy_heap *h, rcyi_object_state *st, rcy_head_ *hd) {
     const rcy_type *t = hd->type;
-    if (t->finalize && !(hd->gcword & RCYI_GC_FINALIZED)) {
+    /* Until a shared object leaves its shared list (below), another
+     * thread's swap-remove may rewrite its SLOT (gcshared.h L3): its
+     * gcword is read with atomic loads and changed with atomic RMWs. */
+    if (t->finalize && !(rcyi_gcword_load(hd) & RCYI_GC_FINALIZED)) {
         /* A shared object stays shared while its finalizer runs: count 0
          * is RCYI_RC_HIGH, and the temporary reference is counted on it. */
         uint32_t zero = rcyi_refcnt_load(hd) & RCYI_RC_HIGH;
-        hd->gcword |= RCYI_GC_FINALIZED;
+        if (zero)
+            __atomic_fetch_or(&hd->gcword, RCYI_GC_FINALIZED, __ATOMIC_RELAXED);
+        else
+            hd->gcword |= RCYI_GC_FINALIZED;
         __atomic_store_n(&hd->refcnt, zero | 1, __ATOMIC_RELAXED); /* the finalizer may
                                                                     * incref and decref self */
         st->finalizing++;
@@ -298,7 +304,7 @@ static int prepare(rcy_heap *h, rcyi_object_state *st, rcy_head_ *hd) {
         }
         __atomic_store_n(&hd->refcnt, zero, __ATOMIC_RELAXED);
     }
-    if (hd->gcword & RCYI_GC_WEAKREFS)
+    if (rcyi_gcword_load(hd) & RCYI_GC_WEAKREFS)
         rcyi_weakref_clear_for(h, hd);
     rcyi_shared_forget(h, hd); /* off its heap's shared list (gcshared.h L2) */
     if (hd->gcword & RCYI_GC_TRACKED)

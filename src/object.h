@@ -113,6 +113,11 @@ static inline uint32_t rcyi_rc_count(uint32_t rc) {
 static inline uint32_t rcyi_refcnt_load(const rcy_head_ *h) {
     return __atomic_load_n(&h->refcnt, __ATOMIC_RELAXED);
 }
+/* A gcword another thread may change (a shared object's: WEAKREFS by an
+ * atomic or, SLOT by a shared list's swap-remove under its lock). */
+static inline uint32_t rcyi_gcword_load(const rcy_head_ *h) {
+    return __atomic_load_n(&h->gcword, __ATOMIC_RELAXED);
+}
 /* A new reference to an object in the shared graph unless its count is 0
  * (it is dying on some thread): false then.  The library's one CAS loop
  * on a refcount word (weakref.h W6: a weak reference's referent, and a

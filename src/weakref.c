@@ -258,7 +258,7 @@ static void detach_shared(rcy_head_ *obj, rcyi_wr_pending *pending, int skip_unr
     pthread_mutex_lock(&st->mu);
     detach_list(NULL, &st->tab, obj, pending, skip_unreachable);
     pthread_mutex_unlock(&st->mu);
-    obj->gcword &= ~(uint32_t)RCYI_GC_WEAKREFS;
+    __atomic_fetch_and(&obj->gcword, ~(uint32_t)RCYI_GC_WEAKREFS, __ATOMIC_RELAXED);
 }
 
 /* W5: a weak reference to a shared referent is shared, and linked on the
