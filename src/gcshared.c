@@ -147,9 +147,11 @@ void rcyi_shared_fini(rcy_heap *h) {
         l->next->shared.prev = l->prev;
     l->registered = 0;
     pthread_mutex_unlock(&registry_lock);
+    /* The SLOTs of what the list still holds are left as they are: those
+     * objects may be dying on other threads right now, writing their own
+     * gcword (a rewrite here raced prepare() under TSan); each death finds
+     * the list empty and sets its own SLOT = NONE (L4). */
     list_lock(l);
-    for (size_t i = 0; i < l->len; i++)
-        l->items[i]->gcword = rcyi_gcword_with_slot(l->items[i]->gcword, RCYI_SLOT_NONE);
     h->alloc.raw.free(h->alloc.raw.ctx, l->items);
     l->items = NULL;
     l->len = l->cap = 0;

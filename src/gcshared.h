@@ -25,7 +25,10 @@
  *       without the lock; the holes are filled before the restart.
  *   L4  a heap is on the registry (rcyi_shared_heaps, under the registry
  *       lock) <=> it has had a shared list since rcy_heap_new; rcy_heap_free
- *       takes it off and sets SLOT = NONE on what its list still holds.
+ *       takes it off and empties its list, leaving the SLOTs of what it
+ *       held (they may be dying on other threads, writing their gcword):
+ *       an object of a freed heap may keep a stale SLOT, which nothing
+ *       reads but rcyi_shared_forget, which then finds the list empty.
  * During a shared collection (world stopped, no user code running) SLOT
  * holds gc_refs and COLLECTING marks the candidates, as gc.h's phase 1-2;
  * every SLOT is rewritten to its list index (L1) before any finalizer,
