@@ -68,9 +68,8 @@ RCY_API int rcy_blocking_end(rcy_heap *heap);
  * checks the block is heap's when it takes it back (debug heaps also
  * check the front guard here).  The block's trace (rcy_tracemalloc) goes
  * at once.  heap must outlive the call.  NULL ptr: nothing; NULL heap:
- * misuse.  Objects are not freed with it: a shared object's last
- * reference may be dropped on any thread, which frees its block this way
- * itself when needed. */
+ * misuse.  Objects are not freed this way yet: the last reference of an
+ * object is still dropped on its heap's thread. */
 RCY_API void rcy_mem_free_remote(rcy_heap *heap, void *ptr);
 
 /* Share obj and every private object it reaches (through the types'
