@@ -158,19 +158,20 @@ static void an_attach_is_served_under_back_to_back_collections(void **state) {
         sched_yield();
     /* Each restart hands a waiting attach its heap before the next stop
      * (S3), and the stop after that waits for the thread's next
-     * safepoint, which comes after one more round: so every two
-     * collections back to back let at least one round through. */
-    int collections = 0, behind = 0;
-    while (__atomic_load_n(&rounds_done, __ATOMIC_RELAXED) < ROUNDS) {
+     * safepoint, which comes after one more round: so two collections
+     * back to back let at least one round through, unless the thread is
+     * descheduled while detached (then collections go on without it, as
+     * they should).  That per-pair bound depends on the scheduler (it
+     * failed once under ThreadSanitizer on a loaded machine), so the test
+     * asserts a bound ordinary descheduling does not reach: a starved
+     * attach would never get through. */
+    int collections = 0;
+    while (__atomic_load_n(&rounds_done, __ATOMIC_RELAXED) < ROUNDS &&
+           collections <= 100 * ROUNDS) {
         assert_true(rcy_gc_collect_shared() >= 0);
         collections++;
-        int done = __atomic_load_n(&rounds_done, __ATOMIC_RELAXED);
-        if (done < ROUNDS && done < collections / 2 - 1)
-            behind++;
-        if (collections > 100 * ROUNDS)
-            break;
     }
-    assert_int_equal(behind, 0);
+    assert_true(collections <= 100 * ROUNDS);
     assert_int_equal(pthread_join(t, NULL), 0);
     assert_int_equal(rounds_done, ROUNDS);
     rcy_heap_free(h);

@@ -29,11 +29,10 @@
  * allocators).  Deterministic in its seed (RCY_STRESS_SEED overrides;
  * printed on failure); the interleaving is not.
  *
- * Not covered: cycles through the freed heap's nodes.  rcy_heap_free
- * takes the heap off the shared registry (gcshared.h L4), so a cycle of
- * an abandoned heap's shared objects is never collected (docs/internals.md,
- * "Threads", next step 2); the freed heap's nodes only ever point to its
- * own older nodes (a DAG), so no cycle passes through them. */
+ * Not covered here: cycles through the freed heap's nodes (its nodes only
+ * ever point to its own older nodes, a DAG).  A freed heap keeps its
+ * shared list on the registry (gcshared.h L4), so such cycles are
+ * collected; tests/test_thread_death.c checks that. */
 #include "testutil.h"
 
 #include <pthread.h>
