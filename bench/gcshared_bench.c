@@ -41,10 +41,8 @@ static void bnode_clear(void *self) {
     RCY_CLEAR(n->next);
     RCY_CLEAR(n->chord);
 }
-static const rcy_type bnode_type = {.name = "bnode",
-                                    .size = sizeof(bnode),
-                                    .traverse = bnode_traverse,
-                                    .clear = bnode_clear};
+static const rcy_type bnode_type = {
+    .name = "bnode", .size = sizeof(bnode), .traverse = bnode_traverse, .clear = bnode_clear};
 
 #define RING 8
 
@@ -232,8 +230,8 @@ static int run_one(const char *kind, size_t n, int garbage) {
         drop(roots, nr);
     ssize_t found;
     double t = collect_once(h, k, &found);
-    printf("gcshared one %s %s n=%zu: %zd found, %.1f ms\n", kind, garbage ? "garbage" : "live",
-           n, found, t * 1e3);
+    printf("gcshared one %s %s n=%zu: %zd found, %.1f ms\n", kind, garbage ? "garbage" : "live", n,
+           found, t * 1e3);
     return 0; /* no teardown: a second collection would count too */
 }
 

@@ -1473,7 +1473,7 @@ static void validate_walk(rcy_head_ *o, void *arg) {
                    o->type->name, rcyi_obj(o));
     if (!(w & RCYI_GC_TRACKED)) {
         if (rcyi_gcword_gen(w) != 0 || (rcyi_gcword_slot(w) != RCYI_SLOT_NONE &&
-                                         !rcyi_rc_in_shared_graph(rcyi_refcnt_load(o))))
+                                        !rcyi_rc_in_shared_graph(rcyi_refcnt_load(o))))
             rcyi_fatal(RCY_ECORRUPTED_HEAP, "gc: untracked %s object %p has gcword %#x",
                        o->type->name, rcyi_obj(o), w);
         return;

@@ -250,56 +250,11 @@ static void debug_heaps_take_shared_blocks_back_with_their_guards(void **state) 
 
 /* ---- a heap freed while shared objects of it live on (alloc.h R3) ---- */
 
-/* Counting raw and arena allocators: what the heap still holds. */
-static long raw_live, arenas_live; /* atomic */
-
-static void *c_malloc(void *ctx, size_t n) {
-    (void)ctx;
-    void *p = malloc(n);
-    if (p)
-        __atomic_fetch_add(&raw_live, 1, __ATOMIC_RELAXED);
-    return p;
-}
-static void *c_calloc(void *ctx, size_t n, size_t s) {
-    (void)ctx;
-    void *p = calloc(n, s);
-    if (p)
-        __atomic_fetch_add(&raw_live, 1, __ATOMIC_RELAXED);
-    return p;
-}
-static void *c_realloc(void *ctx, void *p, size_t n) {
-    (void)ctx;
-    void *q = realloc(p, n);
-    if (q && !p)
-        __atomic_fetch_add(&raw_live, 1, __ATOMIC_RELAXED);
-    return q;
-}
-static void c_free(void *ctx, void *p) {
-    (void)ctx;
-    if (p)
-        __atomic_fetch_sub(&raw_live, 1, __ATOMIC_RELAXED);
-    free(p);
-}
-static void *c_arena(void *ctx, size_t size, size_t align) {
-    (void)ctx;
-    void *p = aligned_alloc(align, size);
-    if (p)
-        __atomic_fetch_add(&arenas_live, 1, __ATOMIC_RELAXED);
-    return p;
-}
-static void c_arena_free(void *ctx, void *p, size_t size) {
-    (void)ctx, (void)size;
-    __atomic_fetch_sub(&arenas_live, 1, __ATOMIC_RELAXED);
-    free(p);
-}
-static const rcy_raw_allocator counting_raw = {NULL, c_malloc, c_calloc, c_realloc, c_free};
-static const rcy_arena_allocator counting_arena = {NULL, c_arena, c_arena_free};
-
 static rcy_heap *counted_heap(int debug) {
     rcy_config cfg;
     rcy_config_init(&cfg);
-    cfg.raw = &counting_raw;
-    cfg.arena = &counting_arena;
+    cfg.raw = &rcy_test_counting_raw;
+    cfg.arena = &rcy_test_counting_arena;
     cfg.debug = debug;
     rcy_heap *h = rcy_heap_new(&cfg);
     assert_non_null(h);
@@ -344,16 +299,16 @@ static void a_heap_freed_with_live_shared_objects_is_abandoned_until_they_die(vo
     for (int debug = 0; debug < 2; debug++) {
         reset();
         rcy_heap *h = heap_with_shared(debug);
-        rcy_heap_free(h);              /* attached: its objects are the test's */
-        assert_true(raw_live >= 1);    /* the heap struct, abandoned */
-        assert_true(arenas_live >= 1); /* the arenas holding shared objects */
+        rcy_heap_free(h);                       /* attached: its objects are the test's */
+        assert_true(rcy_test_raw_live >= 1);    /* the heap struct, abandoned */
+        assert_true(rcy_test_arenas_live >= 1); /* the arenas holding shared objects */
         destroyed = 0;
         pthread_t t;
         assert_int_equal(pthread_create(&t, NULL, drop_all, NULL), 0);
         assert_int_equal(pthread_join(t, NULL), 0);
         assert_int_equal(destroyed, KEPT / 100 * 99 * 3 + KEPT / 100);
-        assert_int_equal(raw_live, 0);
-        assert_int_equal(arenas_live, 0);
+        assert_int_equal(rcy_test_raw_live, 0);
+        assert_int_equal(rcy_test_arenas_live, 0);
     }
 }
 
@@ -368,8 +323,8 @@ static void a_heap_freed_while_another_thread_drops_its_shared_objects(void **st
             sched_yield();
         rcy_heap_free(h); /* races the drops */
         assert_int_equal(pthread_join(t, NULL), 0);
-        assert_int_equal(raw_live, 0);
-        assert_int_equal(arenas_live, 0);
+        assert_int_equal(rcy_test_raw_live, 0);
+        assert_int_equal(rcy_test_arenas_live, 0);
     }
 }
 
@@ -381,8 +336,8 @@ static void a_heap_whose_shared_objects_all_died_is_freed_at_once(void **state) 
     assert_int_equal(pthread_create(&t, NULL, drop_all, NULL), 0);
     assert_int_equal(pthread_join(t, NULL), 0); /* blocks on the remote list */
     rcy_heap_free(h);
-    assert_int_equal(raw_live, 0);
-    assert_int_equal(arenas_live, 0);
+    assert_int_equal(rcy_test_raw_live, 0);
+    assert_int_equal(rcy_test_arenas_live, 0);
 }
 
 /* Shared 2-cycles in a counted heap nobody else refers to, one shared
@@ -407,7 +362,7 @@ static rcy_heap *abandoned_with_cycles(int debug, int ncycles, int nkept) {
         assert_int_equal(rcy_share(kept[i]), RCY_OK);
     }
     rcy_heap_free(h);
-    assert_true(raw_live >= 1); /* abandoned: the struct stays */
+    assert_true(rcy_test_raw_live >= 1); /* abandoned: the struct stays */
     assert_int_equal(destroyed, 0);
     return h;
 }
@@ -420,8 +375,8 @@ static void a_shared_cycle_of_a_freed_heap_is_collected_and_the_heap_goes_after(
         /* The sweep empties the kept list: the heap goes with its cycles. */
         assert_int_equal(rcy_gc_collect_shared(), 100);
         assert_int_equal(destroyed, 100);
-        assert_int_equal(raw_live, 0);
-        assert_int_equal(arenas_live, 0);
+        assert_int_equal(rcy_test_raw_live, 0);
+        assert_int_equal(rcy_test_arenas_live, 0);
     }
 }
 
@@ -437,13 +392,13 @@ static void a_freed_heap_keeps_its_shared_list_until_its_last_listed_object_dies
     (void)abandoned_with_cycles(0, 50, 10);
     assert_int_equal(rcy_gc_collect_shared(), 100);
     assert_int_equal(destroyed, 100);
-    assert_true(raw_live >= 1); /* ten chains still live in it */
+    assert_true(rcy_test_raw_live >= 1); /* ten chains still live in it */
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, drop_kept, (void *)(intptr_t)10), 0);
     assert_int_equal(pthread_join(t, NULL), 0);
     assert_int_equal(destroyed, 130);
-    assert_int_equal(raw_live, 0);
-    assert_int_equal(arenas_live, 0);
+    assert_int_equal(rcy_test_raw_live, 0);
+    assert_int_equal(rcy_test_arenas_live, 0);
     assert_int_equal(rcy_gc_collect_shared(), 0); /* the registry no longer has it */
 }
 

@@ -63,43 +63,6 @@ static void node_destroy(void *self) {
 static const rcy_type node_type = {
     .name = "node", .size = sizeof(node), .traverse = node_traverse, .destroy = node_destroy};
 
-/* Counting raw and arena allocators (what the heap still holds). */
-static long raw_live, arenas_live; /* atomic */
-static void *c_malloc(void *c, size_t n) {
-    (void)c;
-    __atomic_fetch_add(&raw_live, 1, __ATOMIC_RELAXED);
-    return malloc(n);
-}
-static void *c_calloc(void *c, size_t n, size_t s) {
-    (void)c;
-    __atomic_fetch_add(&raw_live, 1, __ATOMIC_RELAXED);
-    return calloc(n, s);
-}
-static void *c_realloc(void *c, void *p, size_t n) {
-    (void)c;
-    if (!p)
-        __atomic_fetch_add(&raw_live, 1, __ATOMIC_RELAXED);
-    return realloc(p, n);
-}
-static void c_free(void *c, void *p) {
-    (void)c;
-    if (p)
-        __atomic_fetch_sub(&raw_live, 1, __ATOMIC_RELAXED);
-    free(p);
-}
-static void *c_arena(void *c, size_t size, size_t align) {
-    (void)c;
-    __atomic_fetch_add(&arenas_live, 1, __ATOMIC_RELAXED);
-    return aligned_alloc(align, size);
-}
-static void c_arena_free(void *c, void *p, size_t size) {
-    (void)c, (void)size;
-    __atomic_fetch_sub(&arenas_live, 1, __ATOMIC_RELAXED);
-    free(p);
-}
-static const rcy_raw_allocator counting_raw = {NULL, c_malloc, c_calloc, c_realloc, c_free};
-static const rcy_arena_allocator counting_arena = {NULL, c_arena, c_arena_free};
-
 static uint64_t next_rand(uint64_t *x) {
     *x ^= *x << 13;
     *x ^= *x >> 7;
@@ -146,8 +109,8 @@ static void shared_objects_die_anywhere_against_the_model(void **state) {
     (void)state;
     rcy_config cfg;
     rcy_config_init(&cfg);
-    cfg.raw = &counting_raw;
-    cfg.arena = &counting_arena;
+    cfg.raw = &rcy_test_counting_raw;
+    cfg.arena = &rcy_test_counting_arena;
     rcy_heap *h = rcy_heap_new(&cfg);
     assert_non_null(h);
     assert_int_equal(rcy_heap_attach(h), RCY_OK);
@@ -216,8 +179,8 @@ static void shared_objects_die_anywhere_against_the_model(void **state) {
         assert_null(rcy_weakref_get(weak[i]));
         rcy_decref(weak[i]);
     }
-    assert_int_equal(raw_live, 0);
-    assert_int_equal(arenas_live, 0);
+    assert_int_equal(rcy_test_raw_live, 0);
+    assert_int_equal(rcy_test_arenas_live, 0);
     unsigned gets = 0;
     for (int i = 0; i < WORKERS; i++)
         gets += workers[i].gets;

@@ -42,8 +42,8 @@
 #include <time.h>
 
 #define THREADS   3
-#define DOOMED    2   /* the thread whose heap is freed halfway */
-#define COLLECTOR 0   /* the thread that runs rcy_gc_collect_shared */
+#define DOOMED    2    /* the thread whose heap is freed halfway */
+#define COLLECTOR 0    /* the thread that runs rcy_gc_collect_shared */
 #define STEPS     2000 /* per thread (the doomed one stops at half) */
 #define MAXN      (THREADS * STEPS)
 #define MAXHELD   64
@@ -213,42 +213,6 @@ static const rcy_type fnode_type = {.name = "fnode",
                                     .destroy = node_destroy};
 
 /* ---- counting allocators (what the heaps still hold) -------------------- */
-
-static long raw_live, arenas_live; /* atomic */
-static void *c_malloc(void *c, size_t n) {
-    (void)c;
-    __atomic_fetch_add(&raw_live, 1, __ATOMIC_RELAXED);
-    return malloc(n);
-}
-static void *c_calloc(void *c, size_t n, size_t s) {
-    (void)c;
-    __atomic_fetch_add(&raw_live, 1, __ATOMIC_RELAXED);
-    return calloc(n, s);
-}
-static void *c_realloc(void *c, void *p, size_t n) {
-    (void)c;
-    if (!p)
-        __atomic_fetch_add(&raw_live, 1, __ATOMIC_RELAXED);
-    return realloc(p, n);
-}
-static void c_free(void *c, void *p) {
-    (void)c;
-    if (p)
-        __atomic_fetch_sub(&raw_live, 1, __ATOMIC_RELAXED);
-    free(p);
-}
-static void *c_arena(void *c, size_t size, size_t align) {
-    (void)c;
-    __atomic_fetch_add(&arenas_live, 1, __ATOMIC_RELAXED);
-    return aligned_alloc(align, size);
-}
-static void c_arena_free(void *c, void *p, size_t size) {
-    (void)c, (void)size;
-    __atomic_fetch_sub(&arenas_live, 1, __ATOMIC_RELAXED);
-    free(p);
-}
-static const rcy_raw_allocator counting_raw = {NULL, c_malloc, c_calloc, c_realloc, c_free};
-static const rcy_arena_allocator counting_arena = {NULL, c_arena, c_arena_free};
 
 /* ---- the threads ------------------------------------------------------- */
 
@@ -517,8 +481,8 @@ static void shared_graphs_with_cycles_live_and_die_on_any_thread(void **state) {
         seed0 = 1;
     rcy_config cfg;
     rcy_config_init(&cfg);
-    cfg.raw = &counting_raw;
-    cfg.arena = &counting_arena;
+    cfg.raw = &rcy_test_counting_raw;
+    cfg.arena = &rcy_test_counting_arena;
     for (int i = 0; i < THREADS; i++) {
         workers[i].index = i;
         workers[i].rng = seed0 * (uint64_t)(2 * i + 1) ^ 0x9E3779B97F4A7C15ull;
@@ -581,8 +545,8 @@ static void shared_graphs_with_cycles_live_and_die_on_any_thread(void **state) {
     for (int i = 0; i < THREADS; i++)
         if (i != DOOMED)
             rcy_heap_free(workers[i].heap);
-    assert_int_equal(raw_live, 0);
-    assert_int_equal(arenas_live, 0);
+    assert_int_equal(rcy_test_raw_live, 0);
+    assert_int_equal(rcy_test_arenas_live, 0);
     printf("seed %llu: %u nodes, %d died off their heap's thread, %d of the freed heap after it; "
            "%ld collected by %u shared collections; %u weak gets (%u hits)\n",
            seed0, nregistered, foreign_deaths, orphan_deaths, collected,

@@ -104,3 +104,49 @@ void rcy_test_snapshots_stay_exact(int rounds, int clear_every, int clear_at) {
             rcy_tracemalloc_clear_traces();
     }
 }
+
+/* ---- counting allocators ------------------------------------------------ */
+
+long rcy_test_raw_live, rcy_test_arenas_live;
+
+static void *c_malloc(void *ctx, size_t n) {
+    (void)ctx;
+    void *p = malloc(n);
+    if (p)
+        __atomic_fetch_add(&rcy_test_raw_live, 1, __ATOMIC_RELAXED);
+    return p;
+}
+static void *c_calloc(void *ctx, size_t n, size_t s) {
+    (void)ctx;
+    void *p = calloc(n, s);
+    if (p)
+        __atomic_fetch_add(&rcy_test_raw_live, 1, __ATOMIC_RELAXED);
+    return p;
+}
+static void *c_realloc(void *ctx, void *p, size_t n) {
+    (void)ctx;
+    void *q = realloc(p, n);
+    if (q && !p)
+        __atomic_fetch_add(&rcy_test_raw_live, 1, __ATOMIC_RELAXED);
+    return q;
+}
+static void c_free(void *ctx, void *p) {
+    (void)ctx;
+    if (p)
+        __atomic_fetch_sub(&rcy_test_raw_live, 1, __ATOMIC_RELAXED);
+    free(p);
+}
+static void *c_arena(void *ctx, size_t size, size_t align) {
+    (void)ctx;
+    void *p = aligned_alloc(align, size);
+    if (p)
+        __atomic_fetch_add(&rcy_test_arenas_live, 1, __ATOMIC_RELAXED);
+    return p;
+}
+static void c_arena_free(void *ctx, void *p, size_t size) {
+    (void)ctx, (void)size;
+    __atomic_fetch_sub(&rcy_test_arenas_live, 1, __ATOMIC_RELAXED);
+    free(p);
+}
+const rcy_raw_allocator rcy_test_counting_raw = {NULL, c_malloc, c_calloc, c_realloc, c_free};
+const rcy_arena_allocator rcy_test_counting_arena = {NULL, c_arena, c_arena_free};

@@ -29,6 +29,13 @@ void rcy_test_reset_output(void);
  * large blocks): 0 once everything is freed. */
 size_t rcy_test_bytes_in_use(rcy_heap *h);
 
+/* Counting raw and arena allocators for rcy_config: what heaps built
+ * with them still hold, in raw blocks and in arenas (atomic counters;
+ * 0 once every such heap has given everything back). */
+extern long rcy_test_raw_live, rcy_test_arenas_live;
+extern const rcy_raw_allocator rcy_test_counting_raw;
+extern const rcy_arena_allocator rcy_test_counting_arena;
+
 /* While other threads allocate and free under tracing: take `rounds`
  * snapshots, each of whose traces must add up to the counters' current
  * total with peak >= current, and clear the traces at every round k with

@@ -130,14 +130,14 @@ RCY_API void rcy_gc_set_shared_markers(unsigned markers);
 
 #define RCY_GC_SHARED_STATS_VERSION 1
 typedef struct rcy_gc_shared_stats {
-    size_t size;            /* caller sets sizeof(rcy_gc_shared_stats) */
-    uint32_t version;       /* filled: RCY_GC_SHARED_STATS_VERSION */
-    size_t collections;     /* rcy_gc_collect_shared runs */
-    size_t collected;       /* unreachable shared objects freed, all runs */
-    size_t uncollectable;   /* left alive for a legacy finalizer, all runs */
-    size_t last_candidates; /* shared objects examined by the last run */
-    unsigned last_markers;  /* markers the last run used */
-    size_t listed;          /* shared objects with traverse, all heaps, now */
+    size_t size;               /* caller sets sizeof(rcy_gc_shared_stats) */
+    uint32_t version;          /* filled: RCY_GC_SHARED_STATS_VERSION */
+    size_t collections;        /* rcy_gc_collect_shared runs */
+    size_t collected;          /* unreachable shared objects freed, all runs */
+    size_t uncollectable;      /* left alive for a legacy finalizer, all runs */
+    size_t last_candidates;    /* shared objects examined by the last run */
+    unsigned last_markers;     /* markers the last run used */
+    size_t listed;             /* shared objects with traverse, all heaps, now */
     double last_stop_seconds;  /* the last run's time from its stop request to
                                   every attached thread parked */
     double last_pause_seconds; /* the last run's world-stopped time, in all */
