@@ -76,11 +76,15 @@ else
     skip "planted temporaries: /proc/sys/kernel/ns_last_pid not readable"
 fi
 if command -v strace >/dev/null; then
-    strace -f -o trace.txt -e trace=openat,rename "$RECYCLE" run -q -o st.rcy -- "$CLI_TARGET" count >/dev/null 2>&1
+    # -ff: one file per process, so a call interrupted by another process's
+    # line is never split into "<unfinished ...>" and "<... resumed>"
+    strace -ff -o trace -e trace=openat,rename "$RECYCLE" run -q -o st.rcy -- "$CLI_TARGET" count >/dev/null 2>&1
+    cat trace.[0-9]* >trace.txt && rm -f trace.[0-9]*
     tmpopen=$(grep -E '\.rcy-[0-9a-f]{16}\.tmp"' trace.txt | grep openat | head -1)
     expect_match "the snapshot's temporary is created O_EXCL|O_NOFOLLOW, mode 0600" "O_CREAT\|O_EXCL\|O_NOFOLLOW.*0600" "$tmpopen"
     expect_match "in the destination directory, then renamed into place" "rename\(\"$work/\.rcy-[0-9a-f]{16}\.tmp\", \"$work/st\.rcy\"\)" "$(grep rename trace.txt)"
-    strace -f -o trace2.txt -e trace=openat "$RECYCLE" plot base.rcy -o p.svg >/dev/null 2>&1
+    strace -ff -o trace2 -e trace=openat "$RECYCLE" plot base.rcy -o p.svg >/dev/null 2>&1
+    cat trace2.[0-9]* >trace2.txt && rm -f trace2.[0-9]*
     expect_match "plot -o uses the same temporary" "\.rcy-[0-9a-f]{16}\.tmp\".*O_EXCL\|O_NOFOLLOW.*0600" "$(cat trace2.txt)"
 else
     skip "temporary's open flags: strace not installed"
