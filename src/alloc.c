@@ -714,8 +714,19 @@ void rcy_mem_free_remote(rcy_heap *heap, void *ptr) {
     (void)remote_push(st, link, ptr); /* a freed heap's block goes with the heap */
 }
 
+/* R4: h's allocator is the calling thread's to use now -- h is attached
+ * to it, or the world is stopped for a shared collection (gcshared.h L5:
+ * the caller is its requester) and h is attached to a thread (parked,
+ * thread.h S1, S2) that is not freeing it. */
+static inline bool may_free_into(rcy_heap *h) {
+    uintptr_t t = __atomic_load_n(&h->thread, __ATOMIC_ACQUIRE);
+    if (rcyi_shared_world_stopped())
+        return t > RCYI_THREAD_DETACHED && !h->freeing;
+    return t == rcyi_thread_self();
+}
+
 void rcyi_free_object_shared(rcy_heap *h, rcy_head_ *hd) {
-    if (__atomic_load_n(&h->thread, __ATOMIC_ACQUIRE) == rcyi_thread_self()) {
+    if (may_free_into(h)) {
         __atomic_store_n(&hd->refcnt, 0, __ATOMIC_RELAXED);
         hd->gcword = 0;
         rcyi_free_object_inline(h, hd);

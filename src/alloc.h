@@ -123,6 +123,22 @@
  *      back by rcyi_alloc_unpin): a pin counts as one more live object,
  *      so the heap struct outlives it (gcshared.h L4: a shared list kept
  *      on the registry until it empties).
+ *  R4  A shared object's block goes straight into its heap's pools
+ *      (rcyi_free_object_shared), not by the remote list, when the
+ *      freeing thread is attached to the heap, or when it has the world
+ *      stopped (thread.h S2) and the heap is attached to some thread
+ *      (heap->thread a token, T1) and not being freed (heap->freeing
+ *      false).  That thread is then parked at a safepoint (S1: a thread
+ *      with a heap attached is on the world's list; S4: its allocator is
+ *      consistent there, and a pool or arena it is walking is not
+ *      released, `walking`), and it does not touch the heap until the
+ *      restart, whose world lock orders these frees before its next use:
+ *      the requester acts as the owner.  rcy_heap_free sets `freeing`
+ *      while its thread is still in the world, before it leaves the list
+ *      and frees the allocator, so a heap on its way out is never freed
+ *      into.  A DETACHED heap may be in use by a thread outside the world
+ *      (its rcy_heap_free after a detach), and an UNBOUND one by its
+ *      thread, so their blocks still take the remote list.
  *
  * The fast paths (rcyi_alloc_inline, rcyi_free_inline, rcy_mem_alloc,
  * rcy_mem_free) take no lock and count nothing but the pool's `used`;

@@ -121,6 +121,8 @@ void rcyi_shared_add(rcy_heap *h, rcy_head_ *o) {
  * restarts (L1 holds again). */
 static int sweeping;
 
+int rcyi_shared_stopped; /* L5 */
+
 /* Unlinks h from the registry (registry lock held) and frees its list;
  * true if it was on it. */
 static bool unregister_locked(rcy_heap *h) {
@@ -153,9 +155,11 @@ static void abandoned_list_empty(rcy_heap *h) {
         rcyi_alloc_unpin(h);
 }
 
+__attribute__((noinline)) static void forget_locked(rcy_heap *h, rcy_head_ *o);
+
 void rcyi_shared_forget_slow(rcy_heap *h, rcy_head_ *o) {
     rcyi_shared_list *l = &h->shared;
-    if (__atomic_load_n(&sweeping, __ATOMIC_RELAXED) && rcyi_world_acting()) {
+    if (__atomic_load_n(&sweeping, __ATOMIC_RELAXED)) { /* so on the requester (L5) */
         uint32_t i = rcyi_slot(o);
         if (i < l->len && l->items[i] == o) {
             l->items[i] = NULL;
@@ -164,6 +168,11 @@ void rcyi_shared_forget_slow(rcy_heap *h, rcy_head_ *o) {
         o->gcword = rcyi_gcword_with_slot(o->gcword, RCYI_SLOT_NONE);
         return;
     }
+    forget_locked(h, o); /* a tail call: the hole above needs no frame */
+}
+
+static void forget_locked(rcy_heap *h, rcy_head_ *o) {
+    rcyi_shared_list *l = &h->shared;
     list_lock(l);
     uint32_t i = rcyi_slot(o);
     if (i < l->len && l->items[i] == o) {
@@ -427,7 +436,7 @@ static int debug_mode(void) {
  * something else still refers to them, so the drop frees nothing). */
 static void unhold(rcy_head_ *o) {
     o->gcword &= ~RCYI_GC_UNREACHABLE;
-    __atomic_fetch_sub(&o->refcnt, 1, __ATOMIC_RELAXED);
+    rcyi_decref_shared_stopped(o); /* object.h O5: nobody else counts */
 }
 
 typedef struct rescue {
@@ -520,6 +529,7 @@ static void handle_resurrected(rcy_head_ **u, size_t nu, rescue *r) {
 static ssize_t collect(void) {
     double t0 = rcyi_os_clock_seconds();
     rcyi_world_stop();
+    __atomic_store_n(&rcyi_shared_stopped, 1, __ATOMIC_RELAXED);
     double t1 = rcyi_os_clock_seconds();
     pthread_mutex_lock(&registry_lock);
     size_t total = 0;
@@ -536,6 +546,7 @@ static ssize_t collect(void) {
         free(lidx);
         free(refs);
         pthread_mutex_unlock(&registry_lock);
+        __atomic_store_n(&rcyi_shared_stopped, 0, __ATOMIC_RELAXED);
         rcyi_world_start();
         return RCY_ENOMEM;
     }
@@ -582,7 +593,8 @@ static ssize_t collect(void) {
             any_weak |= (w & RCYI_GC_WEAKREFS) || rcyi_is_weakref_type(t);
             any_fin |= t->finalize && !(w & RCYI_GC_FINALIZED);
             w |= RCYI_GC_UNREACHABLE;
-            __atomic_fetch_add(&o->refcnt, 1, __ATOMIC_RELAXED); /* the hold */
+            /* The hold: a plain add, the world is stopped (object.h O5). */
+            __atomic_store_n(&o->refcnt, rcyi_refcnt_load(o) + 1, __ATOMIC_RELAXED);
             cand[nu++] = o;
         }
         o->gcword = w;
@@ -654,7 +666,7 @@ static ssize_t collect(void) {
         u[i]->gcword &= ~RCYI_GC_UNREACHABLE;
         if (u[i]->type->clear)
             u[i]->type->clear(rcyi_obj(u[i]));
-        rcy_decref(rcyi_obj(u[i]));
+        rcyi_decref_shared_stopped(u[i]); /* the hold (O5) */
     }
     __atomic_store_n(&sweeping, 0, __ATOMIC_RELAXED);
     fill_holes();
@@ -665,6 +677,7 @@ static ssize_t collect(void) {
     shared_stats.stop_seconds = t1 - t0;
     shared_stats.pause_seconds = rcyi_os_clock_seconds() - t0;
     pthread_mutex_unlock(&registry_lock);
+    __atomic_store_n(&rcyi_shared_stopped, 0, __ATOMIC_RELAXED);
     rcyi_world_start();
     return (ssize_t)nu;
 }

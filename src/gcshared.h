@@ -34,6 +34,14 @@
  *       thread that empties the list (a death, or the requester filling
  *       the holes of a sweep) takes it off the registry and unpins it,
  *       so the heap struct outlives every registry walk.
+ *   L5  rcyi_shared_stopped != 0 exactly from the return of the
+ *       collection's rcyi_world_stop to just before its rcyi_world_start,
+ *       written only by the requester: while it is set every thread
+ *       attached to a heap is parked (thread.h S2) and no thread but the
+ *       requester touches a shared object (a thread touches them only
+ *       while attached; threads of never-attached heaps are kept off them
+ *       by the program, <recycle/thread.h>), so the requester counts and
+ *       frees them without atomics (object.h O5, alloc.h R4).
  * During a shared collection (world stopped, no user code running) SLOT
  * holds gc_refs and COLLECTING marks the candidates, as gc.h's phase 1-2;
  * every SLOT is rewritten to its list index (L1) before any finalizer,
@@ -56,6 +64,12 @@ typedef struct rcyi_shared_list {
     int abandoned;         /* L4: the heap was freed, its list kept */
     rcy_heap *next, *prev; /* the registry, under its lock */
 } rcyi_shared_list;
+
+/* L5: the world is stopped for a shared collection (relaxed loads). */
+extern int rcyi_shared_stopped __attribute__((visibility("hidden")));
+static inline bool rcyi_shared_world_stopped(void) {
+    return RCY_UNLIKELY(__atomic_load_n(&rcyi_shared_stopped, __ATOMIC_RELAXED) != 0);
+}
 
 /* share.c: obj has just become shared; put it on its heap's list when its
  * type has traverse. */

@@ -361,21 +361,76 @@ static void decref_other(void *obj);
 #define DECREF_ORDER __ATOMIC_RELEASE
 #endif
 
+RCY_NORETURN static void report_shared_zero(const void *obj, const rcy_head_ *hd) {
+    rcyi_fatal(RCY_EMISUSE,
+               "decref of shared object %p of type %s would take its refcount below "
+               "zero (it is already 0: the object is being deallocated)",
+               obj, hd->type->name);
+}
+
 __attribute__((noinline)) static void decref_shared(void *obj) {
     rcy_head_ *hd = RCY_HEAD_(obj);
     uint32_t old = __atomic_fetch_sub(&hd->refcnt, 1, DECREF_ORDER);
     if (RCY_LIKELY(old != (RCYI_RC_HIGH | 1))) {
         if (RCY_UNLIKELY(old == RCYI_RC_HIGH)) {
             __atomic_fetch_add(&hd->refcnt, 1, __ATOMIC_RELAXED);
-            rcyi_fatal(RCY_EMISUSE,
-                       "decref of shared object %p of type %s would take its refcount below "
-                       "zero (it is already 0: the object is being deallocated)",
-                       obj, hd->type->name);
+            report_shared_zero(obj, hd);
         }
         return;
     }
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
     dealloc_on(rcyi_heap_of_live_block(hd), &shared_deaths, hd);
+}
+
+/* O5: the world is stopped by this thread, so no other thread counts:
+ * the shared word rc of hd loses one with a plain load and store, and
+ * at 0 the object dies here as by decref_shared (its block straight
+ * into its heap when alloc.h R4 allows it). */
+__attribute__((noinline)) static void die_stopped(rcy_head_ *hd);
+
+__attribute__((noinline)) static void decref_stopped(rcy_head_ *hd, uint32_t rc) {
+    if (RCY_LIKELY(rc != (RCYI_RC_HIGH | 1))) {
+        if (RCY_UNLIKELY(rc == RCYI_RC_HIGH))
+            report_shared_zero(hd + 1, hd);
+        __atomic_store_n(&hd->refcnt, rc - 1, __ATOMIC_RELAXED);
+        return;
+    }
+    __atomic_store_n(&hd->refcnt, RCYI_RC_HIGH, __ATOMIC_RELAXED);
+    die_stopped(hd); /* a tail call: the decrement above needs no frame */
+}
+
+/* decref_stopped's death: dealloc_on's path without its general steps
+ * when there is nothing for them to do (no finalizer due, no weak
+ * reference, nothing traced, room on the stack; a shared object is
+ * never TRACKED). */
+__attribute__((noinline)) static void die_stopped(rcy_head_ *hd) {
+    rcy_heap *h = rcyi_heap_of_live_block(hd);
+    rcyi_object_state *st = &shared_deaths;
+    const rcy_type *t = hd->type;
+    uint32_t w = rcyi_gcword_load(hd);
+    if (RCY_UNLIKELY((t->finalize && !(w & RCYI_GC_FINALIZED)) || (w & RCYI_GC_WEAKREFS) ||
+                     st->depth >= RCYI_DEALLOC_MAX_DEPTH ||
+                     __atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED))) {
+        dealloc_on(h, st, hd);
+        return;
+    }
+    /* dealloc_on with nothing to do in steps 1-2 (shared: never TRACKED) */
+    rcyi_shared_forget(h, hd);
+    st->depth++;
+    if (t->destroy)
+        t->destroy(hd + 1);
+    else if (t->clear)
+        t->clear(hd + 1);
+    if (RCY_UNLIKELY(st->deferred_len) && st->depth == 1)
+        release_deferred(h, st);
+    st->depth--;
+    rcyi_free_object_shared(h, hd);
+}
+
+void rcyi_decref_shared_stopped(rcy_head_ *hd) {
+    uint32_t rc = rcyi_refcnt_load(hd);
+    if (RCY_LIKELY(rcyi_rc_is_shared(rc))) /* not made immortal meanwhile */
+        decref_stopped(hd, rc);
 }
 
 void rcy_incref_slow_(void *obj) {
@@ -388,15 +443,25 @@ void rcy_incref_slow_(void *obj) {
 }
 
 /* Every case of rcy_decref_slow_ but the fast deallocation below. */
+__attribute__((noinline)) static void decref_private(void *obj, uint32_t rc);
+
+/* A dispatcher without a frame of its own: each case is a tail call. */
 __attribute__((noinline)) static void decref_other(void *obj) {
     rcy_head_ *hd = RCY_HEAD_(obj);
     uint32_t rc = rcyi_refcnt_load(hd);
-    if (rcyi_rc_is_immortal(rc))
-        return;
     if (rcyi_rc_is_shared(rc)) {
-        decref_shared(obj);
-        return;
+        if (rcyi_shared_world_stopped()) /* only the requester runs (L5) */
+            decref_stopped(hd, rc);
+        else
+            decref_shared(obj);
+    } else if (!rcyi_rc_is_immortal(rc)) {
+        decref_private(obj, rc);
     }
+}
+
+/* A private word rc that the inline fast path could not handle. */
+__attribute__((noinline)) static void decref_private(void *obj, uint32_t rc) {
+    rcy_head_ *hd = RCY_HEAD_(obj);
     if (RCY_UNLIKELY(rc == 0)) {
         /* A block in one of our arenas whose pool was given back is dead,
          * not foreign. */

@@ -199,7 +199,15 @@ static inline uint32_t rcyi_slot(const rcy_head_ *h) {
  *       the owner takes the block back, so the owner's heap-local walks
  *       (which skip the shared graph) never read the header the dying
  *       thread writes.  If the heap was freed meanwhile, the last of its
- *       shared objects to die frees what is left of it (alloc.h R3). */
+ *       shared objects to die frees what is left of it (alloc.h R3).
+ *   O5  while a thread has the world stopped (thread.h S2: every other
+ *       thread that may touch a shared object is parked, since a thread
+ *       touches them only while attached), it is the only one counting
+ *       shared objects: it changes their words with plain loads and
+ *       stores instead of atomic adds (decref_other, and the shared
+ *       collector's holds, gcshared.c), and the blocks of the shared
+ *       objects that die go straight back into their heaps' pools when
+ *       alloc.h R4 allows it, not by the remote list. */
 typedef struct rcyi_object_state {
     unsigned depth;
     unsigned finalizing; /* finalizers running on this heap's call stack */
@@ -207,6 +215,10 @@ typedef struct rcyi_object_state {
     rcy_head_ **deferred; /* from rcyi_alloc(RAW); freed by rcy_heap_free */
 } rcyi_object_state;
 
+/* O5: one reference to shared object hd (count > 0; nothing if it was
+ * made immortal) dropped by the thread that has the world stopped; it
+ * dies here at 0. */
+void rcyi_decref_shared_stopped(rcy_head_ *hd);
 /* Frees the object layer's per-heap bookkeeping (rcy_heap_free). */
 void rcyi_object_fini(rcy_heap *h);
 /* rcy_share just marked o (share.c): its trace moves where any thread may

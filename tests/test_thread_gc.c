@@ -8,6 +8,7 @@
 #include "test_gc_util.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 
 static size_t listed(void) {
@@ -371,6 +372,103 @@ static void shared_cycles_are_collected_while_threads_run(void **state) {
     pthread_barrier_destroy(&done);
 }
 
+/* ---- garbage of other threads' heaps (alloc.h R4, object.h O5) --------- */
+
+/* A large member in every ring (over RCY_SMALL_LIMIT: a raw-allocator
+ * block), traversed as an anode. */
+typedef struct bignode {
+    struct anode *next;
+    char pad[1500];
+} bignode;
+static const rcy_type bignode_type = {"bignode", sizeof(bignode), 0, anode_traverse, anode_clear,
+                                      NULL,      anode_destroy};
+
+#define OWN_RINGS 700 /* rings of 4: several pools of each class, and 700 large blocks */
+
+typedef struct owner_job {
+    int debug;
+    int detach;      /* wait detached (rcy_blocking_begin) instead of polling */
+    int built, done; /* atomic: the rings are garbage; the collection returned */
+    size_t remote;   /* the owner's remote_taken after the collection */
+    size_t in_use;   /* bytes its allocator still hands out, then */
+    pthread_barrier_t *bar;
+} owner_job;
+
+static void *own_and_wait(void *arg) {
+    owner_job *j = arg;
+    rcy_config cfg;
+    rcy_config_init(&cfg);
+    cfg.raw = &rcy_test_counting_raw;
+    cfg.arena = &rcy_test_counting_arena;
+    cfg.debug = j->debug;
+    rcy_heap *h = rcy_heap_new(&cfg);
+    rcy_heap_attach(h);
+    rcy_gc_disable(h);
+    for (int r = 0; r < OWN_RINGS; r++) {
+        anode *ring[4];
+        ring[0] = rcy_new(h, &bignode_type);
+        for (int i = 1; i < 4; i++)
+            ring[i] = rcy_new(h, &anode_type);
+        for (int i = 0; i < 4; i++)
+            ring[i]->next = ring[(i + 1) % 4];
+        /* each new reference went to the member before: garbage at once */
+        rcy_share(ring[0]);
+    }
+    if (j->detach) {
+        rcy_blocking_begin(h);
+        __atomic_store_n(&j->built, 1, __ATOMIC_RELEASE);
+        pthread_barrier_wait(j->bar); /* the collection runs while we wait */
+        rcy_blocking_end(h);
+    } else {
+        __atomic_store_n(&j->built, 1, __ATOMIC_RELEASE);
+        while (!__atomic_load_n(&j->done, __ATOMIC_ACQUIRE))
+            rcy_safepoint(h); /* parks here: no allocation meanwhile */
+    }
+    rcy_mem_stats st = {.size = sizeof st};
+    assert_int_equal(rcy_mem_get_stats(h, &st), RCY_OK); /* takes remote frees back first */
+    j->remote = st.remote_taken;
+    j->in_use = rcy_test_bytes_in_use(h);
+    rcy_heap_free(h);
+    return NULL;
+}
+
+/* Every ring is garbage of another thread's heap.  Parked at a safepoint,
+ * that thread does not touch its heap, so the requester frees each block
+ * straight into its pools (none by the remote list); detached, the heap
+ * may be in use outside the world, so the blocks go by the remote list.
+ * Either way every block and arena comes back exactly once: a lost block
+ * keeps bytes in use and an arena mapped, a double free breaks the count
+ * or (debug heaps) is reported. */
+static void garbage_of_a_parked_heap_goes_straight_back(void **state) {
+    (void)state;
+    for (int mode = 0; mode < 4; mode++) {
+        long raw0 = __atomic_load_n(&rcy_test_raw_live, __ATOMIC_RELAXED),
+             arenas0 = __atomic_load_n(&rcy_test_arenas_live, __ATOMIC_RELAXED);
+        __atomic_store_n(&anode_destroyed, 0, __ATOMIC_RELAXED);
+        pthread_barrier_t bar;
+        pthread_barrier_init(&bar, NULL, 2);
+        owner_job j = {.debug = mode & 1, .detach = mode >> 1, .bar = &bar};
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, own_and_wait, &j), 0);
+        while (!__atomic_load_n(&j.built, __ATOMIC_ACQUIRE))
+            sched_yield();
+        assert_int_equal(rcy_gc_collect_shared(), 4 * OWN_RINGS);
+        assert_int_equal(__atomic_load_n(&anode_destroyed, __ATOMIC_RELAXED), 4 * OWN_RINGS);
+        __atomic_store_n(&j.done, 1, __ATOMIC_RELEASE);
+        if (j.detach)
+            pthread_barrier_wait(&bar);
+        assert_int_equal(pthread_join(t, NULL), 0);
+        pthread_barrier_destroy(&bar);
+        assert_int_equal(j.in_use, 0);
+        if (j.detach)
+            assert_int_equal(j.remote, 4 * OWN_RINGS);
+        else
+            assert_int_equal(j.remote, 0);
+        assert_int_equal(__atomic_load_n(&rcy_test_raw_live, __ATOMIC_RELAXED), raw0);
+        assert_int_equal(__atomic_load_n(&rcy_test_arenas_live, __ATOMIC_RELAXED), arenas0);
+    }
+}
+
 /* ---- the debug check ---------------------------------------------------- */
 
 static void the_debug_check_reports_a_shared_to_private_edge(void **state) {
@@ -407,6 +505,7 @@ int main(void) {
         cmocka_unit_test(legacy_finalizers_keep_their_shared_cycle),
         cmocka_unit_test(random_shared_graphs_match_the_oracle_with_one_and_two_markers),
         cmocka_unit_test(shared_cycles_are_collected_while_threads_run),
+        cmocka_unit_test(garbage_of_a_parked_heap_goes_straight_back),
         cmocka_unit_test(the_debug_check_reports_a_shared_to_private_edge),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
