@@ -9,9 +9,11 @@
  *       collection with 1 marker, one with 2 markers; then the same with
  *       every ring garbage (rebuilt each round).  Prints each kind's
  *       median wall time and the ratios.
- *   gcshared_bench one private|shared1|shared2 N live|garbage   one
- *       collection of one kind, for callgrind's instruction counts
- *       (--toggle-collect=rcy_gc_collect or rcy_gc_collect_shared).
+ *   gcshared_bench one private|shared1|shared2|shared1-parked N
+ *       live|garbage   one collection of one kind, for callgrind's
+ *       instruction counts (--toggle-collect=rcy_gc_collect or
+ *       rcy_gc_collect_shared); shared1-parked: the graph's heap is
+ *       another thread's, which polls rcy_safepoint (parked meanwhile).
  *   gcshared_bench safepoint THREADS STOPS   THREADS threads, each
  *       attached to its heap, polling rcy_safepoint after about 10 us of
  *       work; STOPS empty shared collections, 0.2 to 1.2 ms apart; the
@@ -20,6 +22,7 @@
  * Wall clock (the markers run in parallel); run it interleaved on an idle
  * machine and read the ratios, not the times. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,9 +217,48 @@ static int run_safepoint(int nthreads, int stops) {
     return 0;
 }
 
+/* shared1-parked: the graph's heap belongs to this thread, which polls
+ * (parked during the collection) until `parked_done`. */
+typedef struct parked_owner {
+    size_t n;
+    int garbage;
+    int ready, done; /* atomic */
+} parked_owner;
+
+static void *own_and_poll(void *arg) {
+    parked_owner *p = arg;
+    rcy_heap *h = rcy_heap_new(NULL);
+    rcy_heap_attach(h);
+    rcy_gc_disable(h);
+    size_t nr = p->n / RING;
+    bnode **roots = malloc(nr * sizeof *roots);
+    build(h, p->n, roots, 1);
+    if (p->garbage)
+        drop(roots, nr);
+    __atomic_store_n(&p->ready, 1, __ATOMIC_RELEASE);
+    while (!__atomic_load_n(&p->done, __ATOMIC_ACQUIRE))
+        rcy_safepoint(h);
+    return NULL; /* no teardown, as run_one */
+}
+
 /* One collection of one kind (for callgrind --toggle-collect on
  * rcy_gc_collect / rcy_gc_collect_shared). */
 static int run_one(const char *kind, size_t n, int garbage) {
+    if (!strcmp(kind, "shared1-parked")) {
+        parked_owner p = {n, garbage, 0, 0};
+        pthread_t t;
+        if (pthread_create(&t, NULL, own_and_poll, &p) != 0)
+            return 1;
+        while (!__atomic_load_n(&p.ready, __ATOMIC_ACQUIRE))
+            sched_yield();
+        ssize_t found;
+        double dt = collect_once(NULL, 1, &found);
+        __atomic_store_n(&p.done, 1, __ATOMIC_RELEASE);
+        pthread_join(t, NULL);
+        printf("gcshared one %s %s n=%zu: %zd found, %.1f ms\n", kind, garbage ? "garbage" : "live",
+               n, found, dt * 1e3);
+        return 0;
+    }
     rcy_heap *h = rcy_heap_new(NULL);
     rcy_heap_attach(h);
     rcy_gc_disable(h);
@@ -243,6 +285,6 @@ int main(int argc, char **argv) {
     if (argc == 4 && !strcmp(argv[1], "safepoint"))
         return run_safepoint(atoi(argv[2]), atoi(argv[3]));
     fprintf(stderr, "usage: gcshared_bench collect N RUNS | safepoint THREADS STOPS | one "
-                    "private|shared1|shared2 N live|garbage\n");
+                    "private|shared1|shared2|shared1-parked N live|garbage\n");
     return 2;
 }

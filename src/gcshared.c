@@ -28,11 +28,12 @@
  *   4. the rest: `clear` on each, holds dropped; what dies is freed by
  *      refcounting into its own heap.
  * The world stays stopped until the end, finalizers and callbacks
- * included: a shared object may die on the requester, and its block then
- * goes back into its heap's allocator, which is safe only while that
- * heap's thread is parked (issue 18's remote object frees lift this).
- * So a finalizer or weakref callback of a shared object must not wait
- * for another thread. */
+ * included (so a finalizer or weakref callback of a shared object must
+ * not wait for another thread), and rcyi_shared_stopped says so (L5):
+ * the requester alone counts shared objects meanwhile, with plain loads
+ * and stores (the holds here, every decref in object.c, O5), and the
+ * blocks of those that die go straight into the pools of heaps whose
+ * threads are parked (alloc.h R4) instead of by their remote lists. */
 #include "heap.h"
 #include "internal.h"
 
