@@ -137,9 +137,10 @@ static int others_running_locked(const rcyi_tstate *self) {
     return 0;
 }
 
-void rcyi_world_stop(void) {
-    rcyi_tstate *ts = &self_state;
-    pthread_mutex_lock(&world.lock);
+/* The request half of a stop, the lock held: the world is ours to stop
+ * once no other stop is under way.  Whether the caller runs (it does not
+ * wait for itself). */
+static int request_locked(rcyi_tstate *ts) {
     while (world.stopping) {
         /* Another thread's stop: park here (we are at a safepoint), or
          * wait for its restart when not on the list. */
@@ -156,10 +157,13 @@ void rcyi_world_stop(void) {
     world.requester = ts;
     ts->acting = 1;
     __atomic_store_n(&rcyi_world_stop_flag, 1, __ATOMIC_SEQ_CST);
+    return ts->state == TS_ATTACHED;
+}
+
+/* The waiting half: until no other listed thread is ATTACHED (S2). */
+static void wait_stopped(rcyi_tstate *ts, int self_running) {
     /* Threads poll often: spin a little (about 100 us) before sleeping,
      * sparing the parking thread's wake-up of a sleeping requester. */
-    int self_running = ts->state == TS_ATTACHED;
-    pthread_mutex_unlock(&world.lock);
     double until = rcyi_os_clock_seconds() + 100e-6;
     while (__atomic_load_n(&nrunning, __ATOMIC_ACQUIRE) > self_running &&
            rcyi_os_clock_seconds() < until)
@@ -181,9 +185,15 @@ void rcyi_world_stop(void) {
     pthread_mutex_unlock(&world.lock);
 }
 
-void rcyi_world_start(void) {
+void rcyi_world_stop(void) {
     rcyi_tstate *ts = &self_state;
     pthread_mutex_lock(&world.lock);
+    int self_running = request_locked(ts);
+    pthread_mutex_unlock(&world.lock);
+    wait_stopped(ts, self_running);
+}
+
+static void start_locked(rcyi_tstate *ts) {
     for (rcyi_tstate *t = world.first; t; t = t->next)
         if (t->state == TS_PARKED || t->state == TS_WAITING)
             set_state_locked(t, TS_ATTACHED); /* S3: waiting attaches are handed their heap */
@@ -192,7 +202,30 @@ void rcyi_world_start(void) {
     ts->acting = 0;
     __atomic_store_n(&rcyi_world_stop_flag, 0, __ATOMIC_SEQ_CST);
     pthread_cond_broadcast(&world.restart);
+}
+
+void rcyi_world_start(void) {
+    pthread_mutex_lock(&world.lock);
+    start_locked(&self_state);
     pthread_mutex_unlock(&world.lock);
+}
+
+void rcyi_world_restart_and_stop(void) {
+    rcyi_tstate *ts = &self_state;
+    pthread_mutex_lock(&world.lock);
+    start_locked(ts);
+    int self_running = request_locked(ts);
+    pthread_mutex_unlock(&world.lock);
+    wait_stopped(ts, self_running);
+}
+
+unsigned rcyi_world_waiting(void) {
+    unsigned n = 0;
+    pthread_mutex_lock(&world.lock);
+    for (rcyi_tstate *t = world.first; t; t = t->next)
+        n += t->state == TS_WAITING;
+    pthread_mutex_unlock(&world.lock);
+    return n;
 }
 
 void rcyi_safepoint_forbid(void) {

@@ -43,7 +43,9 @@
  *       (WAITING -> ATTACHED) before a new stop can be requested, so an
  *       attach that waited returns after at most one stop, however many
  *       follow back to back; the next stop then waits for that thread's
- *       next safepoint.
+ *       next safepoint.  It holds even when the requester wins every race
+ *       for the lock (rcyi_world_restart_and_stop forces that in a test:
+ *       an attach that merely retried on wake-up would wait forever).
  *   S4  a safepoint is a point where the thread's heaps and every object
  *       it touches are consistent: rcy_safepoint, the top of the
  *       allocation slow path (before any state is read), rcy_share
@@ -81,6 +83,13 @@ static inline void rcyi_safepoint_poll(void) {
  * again.  Not nested. */
 void rcyi_world_stop(void);
 void rcyi_world_start(void);
+/* For tests of S3 (tests/test_thread_safepoint.c), the interleaving a
+ * requester that always wins the race for the world lock would force:
+ * the restart and the next stop request under one hold of the lock, so
+ * no thread the restart woke can run in between; then the wait as in
+ * rcyi_world_stop.  And the number of listed threads WAITING in attach. */
+void rcyi_world_restart_and_stop(void);
+unsigned rcyi_world_waiting(void);
 /* Between forbid and allow (nested) the calling thread does not park:
  * rcy_share's walk, whose half-shared graph is no safepoint (S4). */
 void rcyi_safepoint_forbid(void);
