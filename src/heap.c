@@ -142,8 +142,8 @@ void rcy_heap_free(rcy_heap *h) {
     /* The struct came from the configured raw allocator (libc's by
      * default), which the allocator state keeps. */
     rcy_raw_allocator raw = h->alloc.raw;
-    /* Off the world list first (thread.h S1): an abandoned heap is left
-     * detached (alloc.h R3), and its thread must not stay listed. */
+    /* Detached from the world first (thread.h S1): an abandoned heap is
+     * left detached (alloc.h R3), and its thread must not stay ATTACHED. */
     rcyi_thread_heap_freed(h);
     if (!rcyi_alloc_fini(h, pins))
         raw.free(raw.ctx, h);

@@ -433,13 +433,23 @@ void rcyi_decref_shared_stopped(rcy_head_ *hd) {
         decref_stopped(hd, rc);
 }
 
+/* A private object made immortal may be stored into shared ones: its
+ * weak references move to their stripe first (weakref.h W8). */
+static void immortalize_private(rcy_head_ *hd) {
+    if (hd->gcword & RCYI_GC_WEAKREFS)
+        rcyi_weakref_on_immortal(rcyi_heap_of_live_block(hd), hd);
+    __atomic_store_n(&hd->refcnt, RCYI_RC_IMMORTAL_PRIVATE, __ATOMIC_RELAXED);
+}
+
 void rcy_incref_slow_(void *obj) {
     rcy_head_ *hd = RCY_HEAD_(obj);
     uint32_t rc = rcyi_refcnt_load(hd);
     if (rcyi_rc_is_shared(rc))
         __atomic_fetch_add(&hd->refcnt, 1, __ATOMIC_RELAXED);
+    else if (rcyi_rc_is_private(rc) && rc + 1 <= RCYI_RC_HIGH - 1)
+        hd->refcnt = rc + 1;
     else if (rcyi_rc_is_private(rc)) /* only 2^31 - 1 reaches here: saturate */
-        hd->refcnt = rc + 1 > RCYI_RC_HIGH - 1 ? RCYI_RC_IMMORTAL_PRIVATE : rc + 1;
+        immortalize_private(hd);
 }
 
 /* Every case of rcy_decref_slow_ but the fast deallocation below. */
@@ -578,10 +588,13 @@ void rcy_immortalize(void *obj) {
     uint32_t rc = rcyi_refcnt_load(hd);
     if (RCY_UNLIKELY(rc == 0))
         report_zero("rcy_immortalize", obj, hd);
+    if (rcyi_rc_is_immortal(rc))
+        return; /* a private one stays out of the shared graph */
     /* Shared: mid-range, so that racing counts stay immortal (object.h). */
-    __atomic_store_n(&hd->refcnt,
-                     rcyi_rc_is_private(rc) ? RCYI_RC_IMMORTAL_PRIVATE : RCYI_RC_IMMORTAL_SHARED,
-                     __ATOMIC_RELAXED);
+    if (rcyi_rc_is_private(rc))
+        immortalize_private(hd);
+    else
+        __atomic_store_n(&hd->refcnt, RCYI_RC_IMMORTAL_SHARED, __ATOMIC_RELAXED);
 }
 
 bool rcy_is_immortal(const void *obj) {

@@ -10,12 +10,15 @@
 
 enum { TS_OFF = 0, TS_ATTACHED, TS_PARKED, TS_WAITING };
 
-/* One per thread (S1); state, next and prev under world.lock. */
+/* One per thread (S1).  state: atomic; OFF <-> ATTACHED by the thread
+ * itself (no lock, the fast path of attach and detach), every other
+ * change under world.lock.  next, prev, linked: under world.lock. */
 typedef struct rcyi_tstate {
     int state;
     unsigned nattached; /* heaps attached to this thread (its own field) */
     int acting;         /* this thread stopped the world */
     unsigned forbid;    /* rcyi_safepoint_forbid depth: no parking here */
+    int linked;         /* on the world's list (from its first attach until it exits) */
     struct rcyi_tstate *next, *prev;
 } rcyi_tstate;
 
@@ -28,21 +31,44 @@ static struct {
     rcyi_tstate *first;
     rcyi_tstate *requester; /* while stopping */
     int stopping;
-    pthread_key_t exit_key; /* a thread exiting with a heap attached leaves the list */
+    pthread_key_t exit_key; /* an exiting thread leaves the list */
     pthread_once_t once;
-} world = {
-    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0,
-    PTHREAD_ONCE_INIT};
+    unsigned long locks; /* times the lock was taken (tests: rcyi_world_locks) */
+} world = {PTHREAD_MUTEX_INITIALIZER,
+           PTHREAD_COND_INITIALIZER,
+           PTHREAD_COND_INITIALIZER,
+           NULL,
+           NULL,
+           0,
+           0,
+           PTHREAD_ONCE_INIT,
+           0};
 
 int rcyi_world_stop_flag;
-static int nrunning; /* listed threads in state ATTACHED (atomic; written under world.lock) */
 
-/* Every state change goes through here, so nrunning stays exact. */
-static void set_state_locked(rcyi_tstate *ts, int state) {
-    int d = (state == TS_ATTACHED) - (ts->state == TS_ATTACHED);
-    if (d)
-        __atomic_fetch_add(&nrunning, d, __ATOMIC_RELEASE);
-    ts->state = state;
+static void world_lock(void) {
+    pthread_mutex_lock(&world.lock);
+    __atomic_store_n(&world.locks, world.locks + 1, __ATOMIC_RELAXED);
+}
+
+static void world_unlock(void) {
+    pthread_mutex_unlock(&world.lock);
+}
+
+unsigned long rcyi_world_locks(void) {
+    return __atomic_load_n(&world.locks, __ATOMIC_RELAXED);
+}
+
+static int state_of(const rcyi_tstate *ts) {
+    return __atomic_load_n(&ts->state, __ATOMIC_SEQ_CST);
+}
+
+/* Under world.lock, or by the thread itself between OFF and ATTACHED.
+ * Sequential consistency: a thread that stores ATTACHED and then loads the
+ * stop flag, and a requester that stores the flag and then loads the
+ * states, cannot both miss the other's store (S2). */
+static void set_state(rcyi_tstate *ts, int state) {
+    __atomic_store_n(&ts->state, state, __ATOMIC_SEQ_CST);
 }
 
 uintptr_t rcyi_thread_self(void) {
@@ -55,6 +81,7 @@ static void link_locked(rcyi_tstate *ts) {
     if (world.first)
         world.first->prev = ts;
     world.first = ts;
+    ts->linked = 1;
 }
 
 static void unlink_locked(rcyi_tstate *ts) {
@@ -65,64 +92,80 @@ static void unlink_locked(rcyi_tstate *ts) {
     if (ts->next)
         ts->next->prev = ts->prev;
     ts->next = ts->prev = NULL;
-    set_state_locked(ts, TS_OFF);
+    ts->linked = 0;
+    set_state(ts, TS_OFF);
     pthread_cond_broadcast(&world.parked);
 }
 
 static void on_thread_exit(void *arg) {
     rcyi_tstate *ts = arg;
-    pthread_mutex_lock(&world.lock);
-    if (ts->state != TS_OFF)
+    world_lock();
+    if (ts->linked)
         unlink_locked(ts);
-    pthread_mutex_unlock(&world.lock);
+    world_unlock();
 }
 
 static void make_key(void) {
     (void)pthread_key_create(&world.exit_key, on_thread_exit);
 }
 
-/* The thread's first heap: onto the list, after the restart if the world
- * is stopped (S1, S3). */
+/* The thread's first heap: ATTACHED, after the restart if the world is
+ * stopped (S1, S3).  With no stop requested, a store and a load: the lock
+ * is taken only on the thread's first attach (onto the list) and when a
+ * stop is pending. */
 static void world_enter(void) {
     rcyi_tstate *ts = &self_state;
     if (ts->nattached++ != 0)
         return;
-    pthread_once(&world.once, make_key);
-    (void)pthread_setspecific(world.exit_key, ts);
-    pthread_mutex_lock(&world.lock);
-    link_locked(ts);
-    if (world.stopping && !ts->acting) {
-        set_state_locked(ts, TS_WAITING);
-        while (ts->state == TS_WAITING)
-            pthread_cond_wait(&world.restart, &world.lock);
-    } else {
-        set_state_locked(ts, TS_ATTACHED);
+    if (RCY_UNLIKELY(!ts->linked)) {
+        pthread_once(&world.once, make_key);
+        (void)pthread_setspecific(world.exit_key, ts);
+        world_lock();
+        link_locked(ts);
+        world_unlock();
     }
-    pthread_mutex_unlock(&world.lock);
+    set_state(ts, TS_ATTACHED);
+    if (RCY_LIKELY(!__atomic_load_n(&rcyi_world_stop_flag, __ATOMIC_SEQ_CST)))
+        return;
+    /* A stop is pending: its requester may have counted us ATTACHED or
+     * not; either way we wait as WAITING until its restart hands us the
+     * heap (unless the stop ended meanwhile, or it is our own). */
+    world_lock();
+    if (world.stopping && !ts->acting) {
+        set_state(ts, TS_WAITING);
+        pthread_cond_broadcast(&world.parked);
+        while (state_of(ts) == TS_WAITING)
+            pthread_cond_wait(&world.restart, &world.lock);
+    }
+    world_unlock();
 }
 
-/* The thread's last heap: off the list. */
+/* The thread's last heap: OFF (it stays on the list, S1); a requester
+ * waiting for it is woken. */
 static void world_leave(void) {
     rcyi_tstate *ts = &self_state;
     if (--ts->nattached != 0)
         return;
-    pthread_mutex_lock(&world.lock);
-    unlink_locked(ts);
-    pthread_mutex_unlock(&world.lock);
+    set_state(ts, TS_OFF);
+    if (RCY_UNLIKELY(__atomic_load_n(&rcyi_world_stop_flag, __ATOMIC_SEQ_CST))) {
+        world_lock();
+        pthread_cond_broadcast(&world.parked);
+        world_unlock();
+    }
 }
 
 void rcyi_safepoint_slow(void) {
     rcyi_tstate *ts = &self_state;
     if (ts->nattached == 0 || ts->acting || ts->forbid)
-        return; /* not on the list (S1), the requester itself, or mid-walk */
-    pthread_mutex_lock(&world.lock);
-    if (world.stopping && ts->state == TS_ATTACHED) {
-        set_state_locked(ts, TS_PARKED);
+        return; /* OFF (S1), the requester itself, or mid-walk */
+    world_lock();
+    if (world.stopping && state_of(ts) == TS_ATTACHED) {
+        set_state(ts, TS_PARKED);
         pthread_cond_broadcast(&world.parked);
-        while (ts->state == TS_PARKED)
+        while (state_of(ts) == TS_PARKED)
             pthread_cond_wait(&world.restart, &world.lock);
     }
-    pthread_mutex_unlock(&world.lock);
+    world_unlock();
 }
 
 void rcy_safepoint(rcy_heap *heap) {
@@ -132,21 +175,21 @@ void rcy_safepoint(rcy_heap *heap) {
 
 static int others_running_locked(const rcyi_tstate *self) {
     for (rcyi_tstate *t = world.first; t; t = t->next)
-        if (t != self && t->state == TS_ATTACHED)
+        if (t != self && state_of(t) == TS_ATTACHED)
             return 1;
     return 0;
 }
 
-void rcyi_world_stop(void) {
-    rcyi_tstate *ts = &self_state;
-    pthread_mutex_lock(&world.lock);
+/* The request half of a stop, the lock held: the world is ours to stop
+ * once no other stop is under way. */
+static void request_locked(rcyi_tstate *ts) {
     while (world.stopping) {
         /* Another thread's stop: park here (we are at a safepoint), or
-         * wait for its restart when not on the list. */
-        if (ts->state == TS_ATTACHED) {
-            set_state_locked(ts, TS_PARKED);
+         * wait for its restart when not ATTACHED. */
+        if (state_of(ts) == TS_ATTACHED) {
+            set_state(ts, TS_PARKED);
             pthread_cond_broadcast(&world.parked);
-            while (ts->state == TS_PARKED)
+            while (state_of(ts) == TS_PARKED)
                 pthread_cond_wait(&world.restart, &world.lock);
         } else {
             pthread_cond_wait(&world.restart, &world.lock);
@@ -156,16 +199,22 @@ void rcyi_world_stop(void) {
     world.requester = ts;
     ts->acting = 1;
     __atomic_store_n(&rcyi_world_stop_flag, 1, __ATOMIC_SEQ_CST);
-    /* Threads poll often: spin a little (about 100 us) before sleeping,
-     * sparing the parking thread's wake-up of a sleeping requester. */
-    int self_running = ts->state == TS_ATTACHED;
-    pthread_mutex_unlock(&world.lock);
+}
+
+/* The waiting half: until no other listed thread is ATTACHED (S2). */
+static void wait_stopped(rcyi_tstate *ts) {
+    /* Threads poll often: re-count a little while (about 100 us) before
+     * sleeping, sparing the parking thread's wake-up of a sleeping
+     * requester (no global count of running threads: attach and detach
+     * would pay one more locked instruction for it). */
     double until = rcyi_os_clock_seconds() + 100e-6;
-    while (__atomic_load_n(&nrunning, __ATOMIC_ACQUIRE) > self_running &&
-           rcyi_os_clock_seconds() < until)
+    world_lock();
+    while (others_running_locked(ts) && rcyi_os_clock_seconds() < until) {
+        world_unlock();
         for (int i = 0; i < 64; i++)
             __asm__ __volatile__("" ::: "memory");
-    pthread_mutex_lock(&world.lock);
+        world_lock();
+    }
     while (others_running_locked(ts)) {
         /* A short timeout: a thread that parks signals, but the re-count
          * also covers one that left the list between two counts. */
@@ -178,21 +227,50 @@ void rcyi_world_stop(void) {
         }
         (void)pthread_cond_timedwait(&world.parked, &world.lock, &dl);
     }
-    pthread_mutex_unlock(&world.lock);
+    world_unlock();
 }
 
-void rcyi_world_start(void) {
+void rcyi_world_stop(void) {
     rcyi_tstate *ts = &self_state;
-    pthread_mutex_lock(&world.lock);
+    world_lock();
+    request_locked(ts);
+    world_unlock();
+    wait_stopped(ts);
+}
+
+static void start_locked(rcyi_tstate *ts) {
     for (rcyi_tstate *t = world.first; t; t = t->next)
-        if (t->state == TS_PARKED || t->state == TS_WAITING)
-            set_state_locked(t, TS_ATTACHED); /* S3: waiting attaches are handed their heap */
+        if (state_of(t) == TS_PARKED || state_of(t) == TS_WAITING)
+            set_state(t, TS_ATTACHED); /* S3: waiting attaches are handed their heap */
     world.stopping = 0;
     world.requester = NULL;
     ts->acting = 0;
     __atomic_store_n(&rcyi_world_stop_flag, 0, __ATOMIC_SEQ_CST);
     pthread_cond_broadcast(&world.restart);
-    pthread_mutex_unlock(&world.lock);
+}
+
+void rcyi_world_start(void) {
+    world_lock();
+    start_locked(&self_state);
+    world_unlock();
+}
+
+void rcyi_world_restart_and_stop(void) {
+    rcyi_tstate *ts = &self_state;
+    world_lock();
+    start_locked(ts);
+    request_locked(ts);
+    world_unlock();
+    wait_stopped(ts);
+}
+
+unsigned rcyi_world_waiting(void) {
+    unsigned n = 0;
+    world_lock();
+    for (rcyi_tstate *t = world.first; t; t = t->next)
+        n += state_of(t) == TS_WAITING;
+    world_unlock();
+    return n;
 }
 
 void rcyi_safepoint_forbid(void) {

@@ -26,15 +26,21 @@
  * The world (thread.c): the threads attached to at least one heap, and
  * the cooperative stop-the-world of the shared collector (gcshared.c),
  * CPython's protocol (research/threads.md 7.6).  A thread's state
- * (rcyi_tstate, one per thread, thread-local) is changed only under the
- * world lock:
- *   S1  a thread is on the world's list <=> it has a heap attached (its
- *       `nattached` > 0) or waits to attach one; its state is ATTACHED
- *       (running), PARKED (stopped at a safepoint) or WAITING (in attach
- *       while the world is stopped).  Threads with no heap attached
- *       (detached, or blocked between rcy_blocking_begin and _end) are
- *       not on the list: stopping the world does not wait for them, and
- *       they cannot attach until it restarts.
+ * (rcyi_tstate, one per thread, thread-local) is changed under the world
+ * lock, except OFF <-> ATTACHED, which the thread itself makes without
+ * it when its first heap is attached or its last detached (a sequentially
+ * consistent store of its state, then a load of the stop flag; the
+ * requester stores the flag, then loads the states: one of the two sees
+ * the other's store, and an attach that sees a stop pending takes the
+ * lock and waits as WAITING):
+ *   S1  a thread is on the world's list from its first attach until it
+ *       exits; its state is ATTACHED (a heap attached, `nattached` > 0,
+ *       running), PARKED (stopped at a safepoint), WAITING (in attach
+ *       while the world is stopped) or OFF (no heap attached: detached,
+ *       or blocked between rcy_blocking_begin and _end).  Stopping the
+ *       world does not wait for OFF threads, and they cannot attach until
+ *       it restarts.  With no stop pending, attach and detach take no
+ *       lock.
  *   S2  the world is stopped <=> `stopping` and no thread on the list is
  *       ATTACHED other than the requester; rcyi_world_stop returns only
  *       then, and `stop_flag` (what a safepoint loads, relaxed) is set
@@ -43,7 +49,9 @@
  *       (WAITING -> ATTACHED) before a new stop can be requested, so an
  *       attach that waited returns after at most one stop, however many
  *       follow back to back; the next stop then waits for that thread's
- *       next safepoint.
+ *       next safepoint.  It holds even when the requester wins every race
+ *       for the lock (rcyi_world_restart_and_stop forces that in a test:
+ *       an attach that merely retried on wake-up would wait forever).
  *   S4  a safepoint is a point where the thread's heaps and every object
  *       it touches are consistent: rcy_safepoint, the top of the
  *       allocation slow path (before any state is read), rcy_share
@@ -81,12 +89,21 @@ static inline void rcyi_safepoint_poll(void) {
  * again.  Not nested. */
 void rcyi_world_stop(void);
 void rcyi_world_start(void);
+/* For tests of S3 (tests/test_thread_safepoint.c), the interleaving a
+ * requester that always wins the race for the world lock would force:
+ * the restart and the next stop request under one hold of the lock, so
+ * no thread the restart woke can run in between; then the wait as in
+ * rcyi_world_stop.  And the number of listed threads WAITING in attach. */
+void rcyi_world_restart_and_stop(void);
+unsigned rcyi_world_waiting(void);
+/* How many times the world lock was taken (tests of attach's fast path). */
+unsigned long rcyi_world_locks(void);
 /* Between forbid and allow (nested) the calling thread does not park:
  * rcy_share's walk, whose half-shared graph is no safepoint (S4). */
 void rcyi_safepoint_forbid(void);
 void rcyi_safepoint_allow(void);
-/* rcy_heap_free of a heap attached to the caller: the thread leaves the
- * world if it was its last heap (S1: a freed heap holds no thread up). */
+/* rcy_heap_free of a heap attached to the caller: the thread goes OFF
+ * if it was its last heap (S1: a freed heap holds no thread up). */
 void rcyi_thread_heap_freed(rcy_heap *h);
 /* True on the thread that stopped the world, until it restarts it. */
 bool rcyi_world_acting(void);

@@ -163,7 +163,7 @@ static stripe *stripe_of(const void *p) {
     return &stripes[x >> 58];
 }
 
-/* A weak reference whose list is a stripe's: shared (W5). */
+/* A shared weak reference (W5): other threads may reach it. */
 static bool wr_shared(const rcy_weakref *wr) {
     return rcyi_rc_in_shared_graph(rcyi_refcnt_load(rcyi_head(wr)));
 }
@@ -172,10 +172,26 @@ static void *wr_obj(const rcy_weakref *wr) {
     return __atomic_load_n(&wr->obj, __ATOMIC_ACQUIRE);
 }
 
-/* W6: unlink a shared weak reference from its referent's list, under the
- * referent's stripe lock (wr->obj is re-read there: it only ever goes
+/* A referent whose list is a stripe's (W8): its word's bit 31 is set
+ * (shared, dying shared, or immortal). */
+static bool striped_referent(const rcy_head_ *oh) {
+    return (rcyi_refcnt_load(oh) & RCYI_RC_HIGH) != 0;
+}
+
+/* A weak reference on a stripe's list: shared, or private with an
+ * immortal referent (a private one's referent cannot be dying elsewhere,
+ * W5, so its header may be read here). */
+static bool wr_striped(const rcy_weakref *wr) {
+    if (wr_shared(wr))
+        return true;
+    void *obj = wr_obj(wr);
+    return obj && striped_referent(rcyi_head(obj));
+}
+
+/* W6: unlink a weak reference from its referent's list on a stripe,
+ * under the stripe's lock (wr->obj is re-read there: it only ever goes
  * from the referent to NULL). */
-static void unlink_shared(rcy_weakref *wr) {
+static void unlink_striped(rcy_weakref *wr) {
     void *obj = wr_obj(wr);
     if (!obj)
         return;
@@ -229,7 +245,8 @@ static void pending_add(rcyi_wr_pending *pending, rcy_weakref *wr) {
  * store: shared readers load it unlocked first, W6) and its callback, if
  * any, joins `pending` with the weak reference held, except for a weak
  * reference that is garbage itself (skip_unreachable: a collection's) or
- * being freed.  The list runs newest first, and so do the callbacks. */
+ * being freed.  The list runs newest first, and so do the callbacks.
+ * With pending NULL nothing is called back (the heap's teardown). */
 static void detach_list(rcy_heap *h, rcyi_weakref_state *tab, rcy_head_ *obj,
                         rcyi_wr_pending *pending, int skip_unreachable) {
     rcyi_wr_slot *s = table_find(tab, obj);
@@ -243,7 +260,7 @@ static void detach_list(rcy_heap *h, rcyi_weakref_state *tab, rcy_head_ *obj,
         __atomic_store_n(&wr->obj, NULL, __ATOMIC_RELEASE);
         wr->prev = wr->next = NULL;
         rcy_head_ *wh = rcyi_head(wr);
-        if (wr->cb && !(skip_unreachable && (wh->gcword & RCYI_GC_UNREACHABLE)) &&
+        if (pending && wr->cb && !(skip_unreachable && (wh->gcword & RCYI_GC_UNREACHABLE)) &&
             hold_for_callback(wh))
             pending_add(pending, wr);
         wr = next;
@@ -251,8 +268,9 @@ static void detach_list(rcy_heap *h, rcyi_weakref_state *tab, rcy_head_ *obj,
 }
 
 /* W7: the list of a shared referent (dying on any thread, or garbage of
- * a shared collection) is taken from its stripe and cleared under the
- * lock, before its memory can be freed; the caller runs the callbacks. */
+ * a shared collection), or of an immortal one at its heap's teardown
+ * (W8), is taken from its stripe and cleared under the lock, before its
+ * memory can be freed; the caller runs the callbacks. */
 static void detach_shared(rcy_head_ *obj, rcyi_wr_pending *pending, int skip_unreachable) {
     stripe *st = stripe_of(obj);
     pthread_mutex_lock(&st->mu);
@@ -261,20 +279,25 @@ static void detach_shared(rcy_head_ *obj, rcyi_wr_pending *pending, int skip_unr
     __atomic_fetch_and(&obj->gcword, ~(uint32_t)RCYI_GC_WEAKREFS, __ATOMIC_RELAXED);
 }
 
-/* W5: a weak reference to a shared referent is shared, and linked on the
- * referent's stripe.  The weakref is shared first (nothing of the list
- * is reachable from another thread before). */
-static int link_shared(rcy_weakref *wr, void *obj) {
+/* W5, W8: a weak reference to a referent on a stripe is linked there; one
+ * to a shared referent is shared first (nothing of the list is reachable
+ * from another thread before). */
+static int link_striped(rcy_weakref *wr, void *obj, bool share) {
     rcy_head_ *oh = rcyi_head(obj);
-    int rc = rcy_share(wr);
-    if (rc != RCY_OK)
-        return rc;
+    if (share) {
+        int rc = rcy_share(wr);
+        if (rc != RCY_OK)
+            return rc;
+    }
     stripe *st = stripe_of(oh);
     pthread_mutex_lock(&st->mu);
     rcyi_wr_slot *s = table_find(&st->tab, oh);
-    if (!s && !(s = table_insert(NULL, &st->tab, oh))) {
-        pthread_mutex_unlock(&st->mu);
-        return RCY_ENOMEM;
+    if (!s) {
+        if (!(s = table_insert(NULL, &st->tab, oh))) {
+            pthread_mutex_unlock(&st->mu);
+            return RCY_ENOMEM;
+        }
+        wr->heap->weak.striped++;
     }
     wr->next = s->head;
     if (s->head)
@@ -287,17 +310,13 @@ static int link_shared(rcy_weakref *wr, void *obj) {
     return RCY_OK;
 }
 
-void rcyi_weakref_on_share(rcy_heap *h, rcy_head_ *o, rcy_visitproc visit, void *arg) {
-    if (rcyi_is_weakref_type(o->type)) {
-        rcy_weakref *wr = rcyi_obj(o);
-        if (wr->obj) /* W5 the other way: its referent is shared with it */
-            visit(wr->obj, arg);
-    }
-    if (!(o->gcword & RCYI_GC_WEAKREFS))
-        return;
+/* o's list leaves its heap's table for its stripe (o is about to be, or
+ * has just been, shared or made immortal, on its heap's thread, before
+ * another thread can reach it); its first weak reference, or NULL. */
+static rcy_weakref *move_to_stripe(rcy_heap *h, rcy_head_ *o, const char *who) {
     rcyi_wr_slot *hs = table_find(&h->weak, o);
     if (!hs)
-        return;
+        return NULL;
     rcy_weakref *first = hs->head;
     table_remove(&h->weak, hs);
     table_release_if_empty(h, &h->weak);
@@ -308,18 +327,37 @@ void rcyi_weakref_on_share(rcy_heap *h, rcy_head_ *o, rcy_visitproc visit, void 
         s->head = first;
     pthread_mutex_unlock(&st->mu);
     if (!s)
-        rcyi_fatal(RCY_ENOMEM, "rcy_share: out of memory moving the weak references of %p",
+        rcyi_fatal(RCY_ENOMEM, "%s: out of memory moving the weak references of %p", who,
                    rcyi_obj(o));
+    h->weak.striped++;
     __atomic_fetch_or(&o->gcword, RCYI_GC_WEAKREFS, __ATOMIC_RELAXED);
-    for (rcy_weakref *wr = first; wr; wr = wr->next)
+    return first;
+}
+
+void rcyi_weakref_on_share(rcy_heap *h, rcy_head_ *o, rcy_visitproc visit, void *arg) {
+    if (rcyi_is_weakref_type(o->type)) {
+        rcy_weakref *wr = rcyi_obj(o);
+        if (wr->obj) /* W5 the other way: its referent is shared with it */
+            visit(wr->obj, arg);
+    }
+    /* o is on its heap's shared list already: another thread's swap-remove
+     * may rewrite its SLOT meanwhile (gcshared.c set_slot). */
+    if (!(rcyi_gcword_load(o) & RCYI_GC_WEAKREFS))
+        return;
+    for (rcy_weakref *wr = move_to_stripe(h, o, "rcy_share"); wr; wr = wr->next)
         visit(wr, arg); /* each is shared too (W5) */
+}
+
+void rcyi_weakref_on_immortal(rcy_heap *h, rcy_head_ *o) {
+    if (o->gcword & RCYI_GC_WEAKREFS)
+        (void)move_to_stripe(h, o, "rcy_immortalize");
 }
 
 /* ---- linking -------------------------------------------------------- */
 
 static void unlink_wr(rcy_weakref *wr) {
-    if (wr_shared(wr)) {
-        unlink_shared(wr);
+    if (wr_striped(wr)) {
+        unlink_striped(wr);
         return;
     }
     rcy_heap *h = wr->heap;
@@ -347,8 +385,8 @@ static void unlink_wr(rcy_weakref *wr) {
 /* Off its referent's list, if on one (the heap's table is gone once its
  * collector finished: rcyi_weakref_fini cleared those lists). */
 static void detach_wr(rcy_weakref *wr) {
-    if (wr_shared(wr))
-        unlink_shared(wr);
+    if (wr_striped(wr))
+        unlink_striped(wr);
     else if (wr->obj && wr->heap->gc.stage != RCYI_GC_DONE)
         unlink_wr(wr);
 }
@@ -360,8 +398,9 @@ static void wr_destroy(void *self) {
 static int link_wr(rcy_weakref *wr, void *obj) {
     rcy_heap *h = wr->heap;
     rcy_head_ *oh = rcyi_head(obj);
-    if (rcyi_rc_in_shared_graph(rcyi_refcnt_load(oh)))
-        return link_shared(wr, obj);
+    uint32_t rc = rcyi_refcnt_load(oh);
+    if (rc & RCYI_RC_HIGH)
+        return link_striped(wr, obj, rcyi_rc_in_shared_graph(rc));
     rcyi_wr_slot *s = (oh->gcword & RCYI_GC_WEAKREFS) ? table_find(&h->weak, oh) : NULL;
     if (!s) {
         s = table_insert(h, &h->weak, oh);
@@ -400,7 +439,7 @@ static rcy_weakref *new_wr(void *obj, const rcy_type *type, rcy_weakref_callback
 
 void rcyi_weakref_detach_all(rcy_heap *h, rcy_head_ *obj, rcyi_wr_pending *pending,
                              int skip_unreachable) {
-    if (rcyi_rc_in_shared_graph(rcyi_refcnt_load(obj))) { /* W5: on a stripe */
+    if (striped_referent(obj)) { /* W5, W8: on a stripe */
         detach_shared(obj, pending, skip_unreachable);
         return;
     }
@@ -461,6 +500,12 @@ void rcyi_weakref_clear_for(rcy_heap *h, rcy_head_ *obj) {
         (void)rcyi_weakref_run_pending(&pending);
 }
 
+static void clear_immortal_list(rcy_head_ *o, void *arg) {
+    (void)arg;
+    if (rcyi_rc_is_immortal(rcyi_refcnt_load(o)) && (rcyi_gcword_load(o) & RCYI_GC_WEAKREFS))
+        detach_shared(o, NULL, 0);
+}
+
 void rcyi_weakref_fini(rcy_heap *h) {
     rcyi_weakref_state *wk = &h->weak;
     /* Objects still alive keep their weak references valid-looking until
@@ -481,6 +526,12 @@ void rcyi_weakref_fini(rcy_heap *h) {
         rcyi_free(h, wk->table);
     wk->table = NULL;
     wk->cap = wk->used = 0;
+    /* W8: the immortal objects go with the heap; their lists leave the
+     * stripes, so a shared weak reference that outlives the heap returns
+     * NULL and the address can be a new referent's. */
+    if (wk->striped)
+        rcyi_walk_all_objects(h, clear_immortal_list, NULL);
+    wk->striped = 0;
 }
 
 /* ---- public weakref API ------------------------------------------------ */
@@ -520,7 +571,7 @@ size_t rcy_weakref_getweakrefcount(const void *obj) {
     const rcy_head_ *oh = rcyi_head(obj);
     if (!(__atomic_load_n(&oh->gcword, __ATOMIC_RELAXED) & RCYI_GC_WEAKREFS))
         return 0;
-    if (rcyi_rc_in_shared_graph(rcyi_refcnt_load(oh))) {
+    if (striped_referent(oh)) {
         stripe *st = stripe_of(oh);
         size_t n = 0;
         pthread_mutex_lock(&st->mu);

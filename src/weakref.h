@@ -16,8 +16,8 @@
  *       and the registry holds one reference to it.  `alive` and the
  *       registry are changed under the lock of the heap's stripe (a
  *       finalize object of a shared referent fires on any thread).
- * W1..W3 hold for private referents, whose lists stay in their heap's
- * table, used by one thread at a time, with no lock.  Shared referents
+ * W1..W3 hold for private mortal referents, whose lists stay in their
+ * heap's table, used by one thread at a time, with no lock.  Shared referents
  * (in the shared graph, object.h):
  *   W5  a weak reference to a shared referent is shared itself, and
  *       sharing a weak reference shares its referent (rcy_share calls
@@ -39,7 +39,19 @@
  *       reference, object.h O4) clears its list under the stripe lock
  *       before its memory is freed; the callbacks run afterwards on that
  *       thread, each weak reference held by a try-incref (none for one
- *       that is dying itself). */
+ *       that is dying itself).
+ *   W8  an IMMORTAL referent's list is a stripe's too, shared or not: a
+ *       private object made immortal may be stored into shared objects
+ *       (object.h), so any thread may reach it.  So a list is a stripe's
+ *       exactly when its referent's word has bit 31 set; a private object
+ *       made immortal (rcy_immortalize, or a saturating count) moves its
+ *       list there first (rcyi_weakref_on_immortal, on its heap's thread).
+ *       Its weak references stay private until shared (W5 does not share
+ *       them: the referent is not shared), but their links, like every
+ *       stripe list's, change only under the stripe lock.  Immortal
+ *       objects go with their heap: its teardown clears their lists
+ *       (no callbacks), so a shared weak reference outliving the heap
+ *       gets NULL. */
 #ifndef RCY_SRC_WEAKREF_H
 #define RCY_SRC_WEAKREF_H
 
@@ -60,6 +72,8 @@ typedef struct rcyi_weakref_state {
     rcyi_wr_slot *table; /* cap entries, cap a power of two (or 0) */
     size_t cap, used;
     struct rcy_finalize *fin_first; /* registry of alive finalize objects */
+    size_t striped;                 /* lists of this heap's referents put on a stripe (never
+                                       decremented: the teardown looks for immortal ones) */
 } rcyi_weakref_state;
 
 extern const rcy_type rcyi_finalize_type;
@@ -93,7 +107,11 @@ void rcyi_finalize_run_atexit(rcy_heap *h);
  * with it (visit), and o's list moves to its stripe, each weak reference
  * on it visited (W5). */
 void rcyi_weakref_on_share(rcy_heap *h, rcy_head_ *o, rcy_visitproc visit, void *arg);
-/* Free weakref.c's tables (after the last collection). */
+/* A private object with weak references is being made immortal (its
+ * heap's thread, object.c): its list moves to its stripe (W8). */
+void rcyi_weakref_on_immortal(rcy_heap *h, rcy_head_ *o);
+/* Free weakref.c's tables (after the last collection) and clear the
+ * lists of the heap's immortal referents (W8). */
 void rcyi_weakref_fini(rcy_heap *h);
 
 #endif

@@ -1,8 +1,12 @@
 /* tests/test_thread_attach.c — heaps moving between threads: attached to
  * the creator, detach on one thread and attach on another, a heap held by
  * another thread refused, and (debug heaps) use from a thread the heap is
- * not attached to reported as fatal misuse. */
+ * not attached to reported as fatal misuse; with no stop of the world
+ * pending, attach and detach take no lock, and a thread attaching and
+ * detaching in a loop is never running while the world is stopped. */
 #include "testutil.h"
+
+#include "thread.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -129,12 +133,72 @@ static void a_debug_heap_reports_use_while_detached(void **state) {
     rcy_expect_death(allocate_from_a_detached_heap, NULL, "but the heap is detached");
 }
 
+/* ---- the fast path: no lock when no stop is pending ------------------ */
+
+static void attach_and_detach_take_no_lock_when_no_stop_is_pending(void **state) {
+    (void)state;
+    rcy_heap *h = rcy_heap_new(NULL);
+    assert_int_equal(rcy_heap_attach(h), RCY_OK); /* the thread joins the world: locked */
+    assert_int_equal(rcy_heap_detach(h), RCY_OK);
+    unsigned long before = rcyi_world_locks();
+    for (int i = 0; i < 1000; i++) {
+        assert_int_equal(rcy_heap_attach(h), RCY_OK);
+        assert_int_equal(rcy_heap_detach(h), RCY_OK);
+    }
+    assert_int_equal(rcyi_world_locks() - before, 0);
+    rcy_heap_free(h);
+}
+
+/* A thread attaches and detaches in a loop, counting only while attached;
+ * stop after stop, the count does not move while the world is stopped:
+ * the fast path's store of ATTACHED and the requester's store of the
+ * stop flag never both go unseen (thread.h S2). */
+enum { STOPS = 300 };
+static long inside;               /* atomic: bumped only while attached */
+static int looping, done_looping; /* atomic */
+
+static void *attach_detach_loop(void *arg) {
+    rcy_heap *h = arg;
+    __atomic_store_n(&looping, 1, __ATOMIC_RELEASE);
+    while (!__atomic_load_n(&done_looping, __ATOMIC_ACQUIRE)) {
+        rcy_heap_attach(h);
+        __atomic_fetch_add(&inside, 1, __ATOMIC_RELAXED);
+        rcy_heap_detach(h);
+    }
+    return NULL;
+}
+
+static void a_thread_attaching_in_a_loop_never_runs_while_the_world_is_stopped(void **state) {
+    (void)state;
+    rcy_heap *h = rcy_heap_new(NULL);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, attach_detach_loop, h), 0);
+    while (!__atomic_load_n(&looping, __ATOMIC_ACQUIRE))
+        sched_yield();
+    int moved = 0;
+    for (int i = 0; i < STOPS; i++) {
+        rcyi_world_stop();
+        long a = __atomic_load_n(&inside, __ATOMIC_RELAXED);
+        for (int k = 0; k < 20; k++)
+            sched_yield();
+        moved += __atomic_load_n(&inside, __ATOMIC_RELAXED) != a;
+        rcyi_world_start();
+    }
+    __atomic_store_n(&done_looping, 1, __ATOMIC_RELEASE);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(moved, 0);
+    assert_true(inside > 0);
+    rcy_heap_free(h);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_heap_moves_to_another_thread_and_back),
         cmocka_unit_test(a_heap_held_by_another_thread_is_refused),
         cmocka_unit_test(a_debug_heap_reports_use_from_a_thread_it_is_not_attached_to),
         cmocka_unit_test(a_debug_heap_reports_use_while_detached),
+        cmocka_unit_test(attach_and_detach_take_no_lock_when_no_stop_is_pending),
+        cmocka_unit_test(a_thread_attaching_in_a_loop_never_runs_while_the_world_is_stopped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,9 +3,12 @@
  * the world is stopped, a thread detached around a blocking wait does not
  * hold a stop up and cannot attach again until the restart, and an
  * attach that waited is served even when collections follow each other
- * back to back (no starvation), and a thread whose attached heap was freed
- * is no longer waited for. */
+ * back to back (no starvation: also forced, with the requester winning
+ * every race for the world lock), and a thread whose attached heap was
+ * freed is no longer waited for. */
 #include "testutil.h"
+
+#include "thread.h"
 
 #include <pthread.h>
 #include <time.h>
@@ -237,6 +240,54 @@ static void the_next_stop_waits_for_an_attach_the_restart_served(void **state) {
     rcy_heap_free(theirs);
 }
 
+/* ---- S3 forced: the requester wins every race for the world lock ------- */
+
+static int f_ready, f_go, f_attached, f_stop; /* atomic */
+
+static void *attach_while_stopped_then_poll(void *arg) {
+    rcy_heap *h = arg;
+    rcy_heap_attach(h);
+    rcy_blocking_begin(h);
+    __atomic_store_n(&f_ready, 1, __ATOMIC_RELEASE);
+    while (!__atomic_load_n(&f_go, __ATOMIC_ACQUIRE))
+        sched_yield();
+    rcy_blocking_end(h); /* the world is stopped: WAITING */
+    __atomic_store_n(&f_attached, 1, __ATOMIC_RELEASE);
+    while (!__atomic_load_n(&f_stop, __ATOMIC_ACQUIRE))
+        rcy_safepoint(h);
+    rcy_heap_detach(h);
+    return NULL;
+}
+
+static void an_attach_is_served_even_when_the_next_stop_wins_the_lock(void **state) {
+    (void)state;
+    rcy_heap *h = rcy_heap_new(NULL);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, attach_while_stopped_then_poll, h), 0);
+    while (!__atomic_load_n(&f_ready, __ATOMIC_ACQUIRE))
+        sched_yield();
+    rcyi_world_stop();
+    __atomic_store_n(&f_go, 1, __ATOMIC_RELEASE);
+    while (rcyi_world_waiting() != 1) /* the thread's attach waits */
+        sched_yield();
+    /* The restart and the next stop request under one hold of the world
+     * lock: the thread the restart woke cannot take the lock in between,
+     * the interleaving a requester stopping back to back may always win.
+     * The restart handed it its heap (S3), so this stop returns only once
+     * the thread parks at a safepoint, after its attach returned.  An
+     * attach that retried when woken would find the world stopped again
+     * and wait on, not waited for: starved for as long as stops follow. */
+    rcyi_world_restart_and_stop();
+    int attached = __atomic_load_n(&f_attached, __ATOMIC_ACQUIRE);
+    unsigned waiting = rcyi_world_waiting();
+    rcyi_world_start();
+    __atomic_store_n(&f_stop, 1, __ATOMIC_RELEASE);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(waiting, 0);
+    assert_int_equal(attached, 1);
+    rcy_heap_free(h);
+}
+
 /* ---- a freed heap holds no stop up ------------------------------------- */
 
 static int freed, may_exit;
@@ -271,6 +322,7 @@ int main(void) {
         cmocka_unit_test(a_detached_thread_attaches_only_after_the_restart),
         cmocka_unit_test(an_attach_is_served_under_back_to_back_collections),
         cmocka_unit_test(the_next_stop_waits_for_an_attach_the_restart_served),
+        cmocka_unit_test(an_attach_is_served_even_when_the_next_stop_wins_the_lock),
         cmocka_unit_test(a_heap_freed_while_attached_holds_no_stop_up),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,7 +3,9 @@
  * a stripe; rcy_weakref_get on any thread never returns a referent that is
  * dying elsewhere (try-incref under the stripe lock); the referent's death
  * clears them before its memory goes, and their callbacks (and finalize
- * objects) run on the thread that dropped the last reference. */
+ * objects) run on the thread that dropped the last reference.  Weak
+ * references to an immortal object, which shared objects may hold, are
+ * listed on its stripe too (W8), and cleared when its heap goes. */
 #include "testutil.h"
 
 #include "object.h"
@@ -196,11 +198,126 @@ static void get_racing_the_death_never_returns_a_dying_object(void **state) {
     rcy_heap_free(h);
 }
 
+/* An immortal object (made immortal while private) may be stored into
+ * shared objects, so every thread may reach it: its list of weak
+ * references is a stripe's like a shared referent's (weakref.h W8).  The
+ * owner links and unlinks weak references to it while another thread
+ * gets and drops the shared ones, round after round; the list stays
+ * exact (TSan: no race on the weak references' links). */
+enum { IMMORTAL_ROUNDS = 500 };
+
+static rcy_weakref *handed; /* atomic: a shared weak reference for the other thread */
+static void *immortal_referent;
+
+static void *get_and_drop_handed(void *arg) {
+    (void)arg;
+    for (unsigned r = 0; r < IMMORTAL_ROUNDS; r++) {
+        rcy_weakref *wr;
+        while (!(wr = __atomic_exchange_n(&handed, NULL, __ATOMIC_ACQ_REL)))
+            sched_yield();
+        thing *o = rcy_weakref_get(wr);
+        assert_ptr_equal(o, immortal_referent);
+        assert_int_equal(o->magic, ALIVE);
+        rcy_decref(o);
+        rcy_decref(wr); /* its last reference: it leaves the list here */
+    }
+    return NULL;
+}
+
+static void weak_references_to_an_immortal_object_stay_listed_exactly_across_threads(void **state) {
+    (void)state;
+    rcy_heap *h = rcy_heap_new(NULL);
+    assert_int_equal(rcy_heap_attach(h), RCY_OK);
+    thing *t = new_thing(h);
+    rcy_weakref *early = rcy_weakref_new(t, NULL, NULL); /* listed while t is private */
+    rcy_immortalize(t);
+    rcy_immortalize(t); /* again: still not in the shared graph */
+    assert_false(rcy_is_shared(t));
+    immortal_referent = t;
+    pthread_t other;
+    assert_int_equal(pthread_create(&other, NULL, get_and_drop_handed, NULL), 0);
+    for (unsigned r = 0; r < IMMORTAL_ROUNDS; r++) {
+        rcy_weakref *wr = rcy_weakref_new(t, NULL, NULL);
+        assert_int_equal(rcy_share(wr), RCY_OK);
+        rcy_weakref *mine = rcy_weakref_new(t, NULL, NULL);
+        while (__atomic_load_n(&handed, __ATOMIC_ACQUIRE))
+            sched_yield();
+        __atomic_store_n(&handed, wr, __ATOMIC_RELEASE);
+        rcy_decref(mine); /* races the other thread's drop of wr */
+    }
+    assert_int_equal(pthread_join(other, NULL), 0);
+    assert_int_equal(rcy_weakref_getweakrefcount(t), 1);
+    assert_ptr_equal(rcy_weakref_get(early), t);
+    rcy_decref(early);
+    assert_int_equal(rcy_weakref_getweakrefcount(t), 0);
+    assert_int_equal(rcy_heap_detach(h), RCY_OK);
+    rcy_heap_free(h);
+}
+
+/* A private count that saturates makes the object immortal (object.h):
+ * its weak references move to its stripe then, so a weak reference
+ * shared afterwards and dropped on another thread leaves the list. */
+static void weak_references_follow_an_object_whose_count_saturates(void **state) {
+    (void)state;
+    rcy_heap *h = rcy_heap_new(NULL);
+    assert_int_equal(rcy_heap_attach(h), RCY_OK);
+    thing *t = new_thing(h);
+    rcy_weakref *a = rcy_weakref_new(t, NULL, NULL), *b = rcy_weakref_new(t, NULL, NULL);
+    rcyi_head(t)->refcnt = RCYI_RC_HIGH - 1; /* white box: the largest private count */
+    rcy_incref(t);
+    assert_true(rcy_is_immortal(t));
+    assert_false(rcy_is_shared(t));
+    assert_int_equal(rcy_share(b), RCY_OK);
+    run(drop, b); /* b's last reference, dropped elsewhere */
+    assert_int_equal(rcy_weakref_getweakrefcount(t), 1);
+    rcy_weakref *c = rcy_weakref_new(t, NULL, NULL); /* b's block may be c's */
+    assert_int_equal(rcy_weakref_getweakrefcount(t), 2);
+    assert_ptr_equal(rcy_weakref_get(a), t);
+    rcy_decref(a);
+    assert_int_equal(rcy_weakref_getweakrefcount(t), 1);
+    rcy_decref(c);
+    assert_int_equal(rcy_weakref_getweakrefcount(t), 0);
+    assert_int_equal(rcy_heap_detach(h), RCY_OK);
+    rcy_heap_free(h);
+}
+
+/* An immortal object goes with its heap: a shared weak reference to it
+ * that another thread still holds then returns NULL, and a new object at
+ * the same address starts with no weak references. */
+static rcy_weakref *held;
+
+static void *get_held(void *arg) {
+    (void)arg;
+    assert_null(rcy_weakref_get(held));
+    rcy_decref(held);
+    return NULL;
+}
+
+static void the_heap_free_clears_weak_references_to_its_immortal_objects(void **state) {
+    (void)state;
+    for (int shared = 0; shared < 2; shared++) {
+        rcy_heap *h = rcy_heap_new(NULL);
+        assert_int_equal(rcy_heap_attach(h), RCY_OK);
+        thing *t = new_thing(h);
+        if (shared)
+            assert_int_equal(rcy_share(t), RCY_OK);
+        rcy_immortalize(t);
+        held = rcy_weakref_new(t, NULL, NULL);
+        assert_int_equal(rcy_share(held), RCY_OK);
+        assert_int_equal(rcy_heap_detach(h), RCY_OK);
+        rcy_heap_free(h); /* held outlives it (alloc.h R3) */
+        run(get_held, NULL);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(weak_references_to_a_shared_object_are_shared_with_it),
         cmocka_unit_test(a_finalize_object_of_a_shared_referent_fires_where_it_dies),
         cmocka_unit_test(get_racing_the_death_never_returns_a_dying_object),
+        cmocka_unit_test(weak_references_to_an_immortal_object_stay_listed_exactly_across_threads),
+        cmocka_unit_test(weak_references_follow_an_object_whose_count_saturates),
+        cmocka_unit_test(the_heap_free_clears_weak_references_to_its_immortal_objects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
