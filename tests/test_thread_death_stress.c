@@ -48,8 +48,7 @@ static void node_destroy(void *self) {
         __atomic_fetch_add(&bad, 1, __ATOMIC_RELAXED); /* twice */
     n->magic = DEAD;
     __atomic_fetch_add(&destroyed, 1, __ATOMIC_RELAXED);
-    for (int i = 0; i < FANOUT; i++)
-        RCY_CLEAR(n->kid[i]);
+    rcy_test_node_clear(n);
 }
 
 static const rcy_type node_type = {.name = "node",

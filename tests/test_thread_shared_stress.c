@@ -152,8 +152,7 @@ static void node_clear(void *self) {
     }
     for (int i = 0; i < FANOUT; i++)
         kids[n->id][i] = -1; /* the model first */
-    for (int i = 0; i < FANOUT; i++)
-        RCY_CLEAR(n->kid[i]);
+    rcy_test_node_clear(n);
 }
 
 static void node_destroy(void *self) {

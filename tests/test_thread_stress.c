@@ -27,8 +27,7 @@ static int destroyed;
 static void node_destroy(void *self) {
     node *n = self;
     destroyed++; /* only the owner thread frees */
-    for (int i = 0; i < FANOUT; i++)
-        RCY_CLEAR(n->kid[i]);
+    rcy_test_node_clear(n);
 }
 
 static const rcy_type node_type = {.name = "node",

@@ -161,6 +161,12 @@ int rcy_test_node_traverse(void *self, rcy_visitproc visit, void *arg) {
     return 0;
 }
 
+void rcy_test_node_clear(void *self) {
+    rcy_test_node *n = self;
+    for (int i = 0; i < RCY_TEST_FANOUT; i++)
+        RCY_CLEAR(n->kid[i]);
+}
+
 uint64_t rcy_test_seed(uint64_t fallback) {
     const char *env = getenv("RCY_STRESS_SEED");
     uint64_t seed = env ? strtoull(env, NULL, 0) : fallback;

@@ -40,8 +40,9 @@ extern const rcy_arena_allocator rcy_test_counting_arena;
 
 /* A node of a random graph: FANOUT references, a magic word a test sets
  * to RCY_TEST_ALIVE and its destroy to RCY_TEST_DEAD, and its index in
- * the test's model.  rcy_test_node_traverse visits the kids; each test
- * has its own destroy (and clear), which checks its model. */
+ * the test's model.  rcy_test_node_traverse visits the kids and
+ * rcy_test_node_clear drops them; each test's destroy checks its model
+ * first. */
 #define RCY_TEST_FANOUT 3
 #define RCY_TEST_ALIVE  0xA11Eu
 #define RCY_TEST_DEAD   0xDEADu
@@ -51,6 +52,7 @@ typedef struct rcy_test_node {
     unsigned id;
 } rcy_test_node;
 int rcy_test_node_traverse(void *self, rcy_visitproc visit, void *arg);
+void rcy_test_node_clear(void *self); /* RCY_CLEAR of every kid */
 
 /* A seeded random number generator (xorshift64), one per thread: a test
  * is deterministic in its seeds (the interleaving is not).  A zero seed
