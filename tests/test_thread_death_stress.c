@@ -9,25 +9,24 @@
  * Every destroy checks the model: nothing still holds the node (no
  * outstanding reference, every parent dead); a weak reference never yields
  * a dead node; every node dies once; and when the last one is gone the
- * heap has given back every raw block and every arena. */
+ * heap has given back every raw block and every arena.  The graph and
+ * the hand-out are deterministic in the seed (RCY_STRESS_SEED overrides;
+ * printed); the workers' orders come from their index. */
 #include "testutil.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #define NODES   4000
-#define FANOUT  3
+#define FANOUT  RCY_TEST_FANOUT
 #define WORKERS 2
 #define HELD    3000 /* references each worker holds */
 
-#define ALIVE 0xA11Eu
-#define DEAD  0xDEADu
+#define ALIVE RCY_TEST_ALIVE
+#define DEAD  RCY_TEST_DEAD
 
-typedef struct node {
-    struct node *kid[FANOUT];
-    unsigned magic;
-    unsigned id;
-} node;
+typedef rcy_test_node node;
 
 static node *nodes[NODES];
 static rcy_weakref *weak[NODES];
@@ -36,13 +35,6 @@ static int holders[NODES];                               /* atomic: references o
 static int dead[NODES];                                  /* atomic */
 static int destroyed;                                    /* atomic */
 static int bad;                                          /* atomic: model violations */
-
-static int node_traverse(void *self, rcy_visitproc visit, void *arg) {
-    node *n = self;
-    for (int i = 0; i < FANOUT; i++)
-        RCY_VISIT(n->kid[i], visit, arg);
-    return 0;
-}
 
 static void node_destroy(void *self) {
     node *n = self;
@@ -56,23 +48,17 @@ static void node_destroy(void *self) {
         __atomic_fetch_add(&bad, 1, __ATOMIC_RELAXED); /* twice */
     n->magic = DEAD;
     __atomic_fetch_add(&destroyed, 1, __ATOMIC_RELAXED);
-    for (int i = 0; i < FANOUT; i++)
-        RCY_CLEAR(n->kid[i]);
+    rcy_test_node_clear(n);
 }
 
-static const rcy_type node_type = {
-    .name = "node", .size = sizeof(node), .traverse = node_traverse, .destroy = node_destroy};
-
-static uint64_t next_rand(uint64_t *x) {
-    *x ^= *x << 13;
-    *x ^= *x >> 7;
-    *x ^= *x << 17;
-    return *x;
-}
+static const rcy_type node_type = {.name = "node",
+                                   .size = sizeof(node),
+                                   .traverse = rcy_test_node_traverse,
+                                   .destroy = node_destroy};
 
 typedef struct worker {
     unsigned held[HELD];
-    uint64_t seed;
+    rcy_test_rng rng;
     unsigned gets, hits;
 } worker;
 
@@ -85,11 +71,11 @@ static void *work(void *arg) {
         sched_yield();
     /* Drop the references in random order, a few weak gets between. */
     for (unsigned left = HELD; left; left--) {
-        unsigned k = (unsigned)(next_rand(&w->seed) % left);
+        unsigned k = rcy_test_rng_below(&w->rng, left);
         unsigned id = w->held[k];
         w->held[k] = w->held[left - 1];
         for (int g = 0; g < 2; g++) {
-            unsigned j = (unsigned)(next_rand(&w->seed) % NODES);
+            unsigned j = rcy_test_rng_below(&w->rng, NODES);
             node *o = rcy_weakref_get(weak[j]);
             w->gets++;
             if (o) {
@@ -114,10 +100,12 @@ static void shared_objects_die_anywhere_against_the_model(void **state) {
     rcy_heap *h = rcy_heap_new(&cfg);
     assert_non_null(h);
     assert_int_equal(rcy_heap_attach(h), RCY_OK);
-    uint64_t x = 0x243F6A8885A308D3ull;
+    uint64_t seed = rcy_test_seed(0x243F6A8885A308D3ull); /* the graph's and the hand-out's */
+    printf("seed %llu\n", (unsigned long long)seed);
+    rcy_test_rng x = rcy_test_rng_seeded(seed);
     pthread_t t[WORKERS];
     for (int i = 0; i < WORKERS; i++) {
-        workers[i].seed = (uint64_t)(i + 1) * 0x9E3779B97F4A7C15ull;
+        workers[i].rng = rcy_test_rng_seeded((uint64_t)(i + 1) * 0x9E3779B97F4A7C15ull);
         assert_int_equal(pthread_create(&t[i], NULL, work, &workers[i]), 0);
     }
     for (unsigned i = 0; i < NODES; i++) {
@@ -130,9 +118,9 @@ static void shared_objects_die_anywhere_against_the_model(void **state) {
         if (i % 2)
             assert_int_equal(rcy_share(n), RCY_OK); /* the rest through RCY_STORE */
         for (int k = 0; k < FANOUT && i; k++) {
-            if (next_rand(&x) % 3 == 0)
+            if (rcy_test_rng_next(&x) % 3 == 0)
                 continue;
-            unsigned j = (unsigned)(next_rand(&x) % i);
+            unsigned j = rcy_test_rng_below(&x, i);
             bool dup = false;
             for (unsigned p = 0; p < nparents[j]; p++)
                 dup |= parents[j][p] == i;
@@ -152,7 +140,7 @@ static void shared_objects_die_anywhere_against_the_model(void **state) {
     }
     for (int w = 0; w < WORKERS; w++) {
         for (unsigned k = 0; k < HELD; k++) {
-            unsigned id = (unsigned)(next_rand(&x) % NODES);
+            unsigned id = rcy_test_rng_below(&x, NODES);
             workers[w].held[k] = id;
             __atomic_fetch_add(&holders[id], 1, __ATOMIC_RELAXED);
             rcy_incref(nodes[id]);

@@ -48,16 +48,12 @@
 #define MAXN      (THREADS * STEPS)
 #define MAXHELD   64
 #define QCAP      256
-#define FANOUT    3
+#define FANOUT    RCY_TEST_FANOUT
 
-#define ALIVE 0xA11Eu
-#define DEAD  0xDEADu
+#define ALIVE RCY_TEST_ALIVE
+#define DEAD  RCY_TEST_DEAD
 
-typedef struct node {
-    struct node *kid[FANOUT];
-    unsigned magic;
-    unsigned id;
-} node;
+typedef rcy_test_node node;
 
 /* ---- the model (under mlock unless atomic) ------------------------------ */
 
@@ -148,13 +144,6 @@ static void model_drop_root(int id) {
 
 /* ---- the node type: every callback checks the model ------------------- */
 
-static int node_traverse(void *self, rcy_visitproc visit, void *arg) {
-    node *n = self;
-    for (int i = 0; i < FANOUT; i++)
-        RCY_VISIT(n->kid[i], visit, arg);
-    return 0;
-}
-
 static void node_clear(void *self) {
     node *n = self;
     if (!tl_locked) {
@@ -163,8 +152,7 @@ static void node_clear(void *self) {
     }
     for (int i = 0; i < FANOUT; i++)
         kids[n->id][i] = -1; /* the model first */
-    for (int i = 0; i < FANOUT; i++)
-        RCY_CLEAR(n->kid[i]);
+    rcy_test_node_clear(n);
 }
 
 static void node_destroy(void *self) {
@@ -202,12 +190,12 @@ static void node_finalize(void *self) {
 
 static const rcy_type node_type = {.name = "node",
                                    .size = sizeof(node),
-                                   .traverse = node_traverse,
+                                   .traverse = rcy_test_node_traverse,
                                    .clear = node_clear,
                                    .destroy = node_destroy};
 static const rcy_type fnode_type = {.name = "fnode",
                                     .size = sizeof(node),
-                                    .traverse = node_traverse,
+                                    .traverse = rcy_test_node_traverse,
                                     .clear = node_clear,
                                     .finalize = node_finalize,
                                     .destroy = node_destroy};
@@ -219,7 +207,7 @@ static const rcy_type fnode_type = {.name = "fnode",
 typedef struct worker {
     int index;
     rcy_heap *heap;
-    uint64_t rng;
+    rcy_test_rng rng;
     int held[MAXHELD], nheld; /* ids, each one reference (model: held[]) */
     unsigned gets, hits, collections;
     pthread_t thread;
@@ -227,14 +215,8 @@ typedef struct worker {
 
 static worker workers[THREADS];
 
-static uint64_t next_rand(uint64_t *x) {
-    *x ^= *x << 13;
-    *x ^= *x >> 7;
-    *x ^= *x << 17;
-    return *x;
-}
 static unsigned pick(worker *w, unsigned n) {
-    return (unsigned)(next_rand(&w->rng) % n);
+    return rcy_test_rng_below(&w->rng, n);
 }
 
 /* Waiting for mlock is a blocking wait: detached, so a stop never waits
@@ -475,19 +457,14 @@ static void *run(void *arg) {
 
 static void shared_graphs_with_cycles_live_and_die_on_any_thread(void **state) {
     (void)state;
-    const char *env = getenv("RCY_STRESS_SEED");
-    seed0 = env ? strtoull(env, NULL, 0) : 0x243F6A8885A308D3ull;
-    if (!seed0)
-        seed0 = 1;
+    seed0 = rcy_test_seed(0x243F6A8885A308D3ull);
     rcy_config cfg;
     rcy_config_init(&cfg);
     cfg.raw = &rcy_test_counting_raw;
     cfg.arena = &rcy_test_counting_arena;
     for (int i = 0; i < THREADS; i++) {
         workers[i].index = i;
-        workers[i].rng = seed0 * (uint64_t)(2 * i + 1) ^ 0x9E3779B97F4A7C15ull;
-        if (!workers[i].rng)
-            workers[i].rng = 1;
+        workers[i].rng = rcy_test_rng_seeded(seed0 * (uint64_t)(2 * i + 1) ^ 0x9E3779B97F4A7C15ull);
         workers[i].heap = rcy_heap_new(&cfg);
         assert_non_null(workers[i].heap);
     }

@@ -7,57 +7,45 @@
  * owner plus the node's in-degree: no atomic update lost), the sharing
  * invariant must hold, and dropping the owner's references must free every
  * node.  The owner's full collections run meanwhile: heap-local, they
- * never touch a shared object's count (object.h). */
+ * never touch a shared object's count (object.h).  The graph is
+ * deterministic in its seed (RCY_STRESS_SEED overrides; printed). */
 #include "testutil.h"
 
 #include <pthread.h>
 
+#include <stdio.h>
+
 #define NODES   3000
-#define FANOUT  3
+#define FANOUT  RCY_TEST_FANOUT
 #define READERS 2
 #define ROUNDS  200000
 
-typedef struct node {
-    struct node *kid[FANOUT];
-} node;
+typedef rcy_test_node node;
 
 static int destroyed;
-
-static int node_traverse(void *self, rcy_visitproc visit, void *arg) {
-    node *n = self;
-    for (int i = 0; i < FANOUT; i++)
-        RCY_VISIT(n->kid[i], visit, arg);
-    return 0;
-}
 
 static void node_destroy(void *self) {
     node *n = self;
     destroyed++; /* only the owner thread frees */
-    for (int i = 0; i < FANOUT; i++)
-        RCY_CLEAR(n->kid[i]);
+    rcy_test_node_clear(n);
 }
 
-static const rcy_type node_type = {
-    .name = "node", .size = sizeof(node), .traverse = node_traverse, .destroy = node_destroy};
+static const rcy_type node_type = {.name = "node",
+                                   .size = sizeof(node),
+                                   .traverse = rcy_test_node_traverse,
+                                   .destroy = node_destroy};
 
 static node *nodes[NODES];
 static unsigned indegree[NODES];
 static size_t published; /* nodes[0..published) are shared; atomic */
 static int stop;         /* atomic */
 
-static uint64_t next_rand(uint64_t *x) {
-    *x ^= *x << 13;
-    *x ^= *x >> 7;
-    *x ^= *x << 17;
-    return *x;
-}
-
 static void *reader(void *arg) {
-    uint64_t x = (uintptr_t)arg * 0x9E3779B97F4A7C15ull + 1;
+    rcy_test_rng x = rcy_test_rng_seeded((uintptr_t)arg * 0x9E3779B97F4A7C15ull + 1);
     for (int r = 0;; r++) {
         size_t n = __atomic_load_n(&published, __ATOMIC_ACQUIRE);
         if (n) {
-            node *o = nodes[next_rand(&x) % n];
+            node *o = nodes[rcy_test_rng_next(&x) % n];
             rcy_incref(o);
             for (int i = 0; i < FANOUT; i++) {
                 if (o->kid[i]) {
@@ -80,15 +68,17 @@ static void shared_counts_match_the_model_after_concurrent_readers(void **state)
     pthread_t t[READERS];
     for (uintptr_t i = 0; i < READERS; i++)
         assert_int_equal(pthread_create(&t[i], NULL, reader, (void *)(i + 1)), 0);
-    uint64_t x = 12345;
+    uint64_t seed = rcy_test_seed(12345); /* the graph's; the readers' come from their index */
+    printf("seed %llu\n", (unsigned long long)seed);
+    rcy_test_rng x = rcy_test_rng_seeded(seed);
     size_t shared_upto = 0;
     for (size_t i = 0; i < NODES; i++) {
         node *n = rcy_new(h, &node_type);
         assert_non_null(n);
         for (int k = 0; k < FANOUT && i > 0; k++) {
-            if (next_rand(&x) % 2)
+            if (rcy_test_rng_next(&x) % 2)
                 continue;
-            size_t j = next_rand(&x) % i;
+            size_t j = rcy_test_rng_next(&x) % i;
             rcy_incref(nodes[j]);
             RCY_STORE(n, n->kid[k], nodes[j]);
             indegree[j]++;
@@ -96,7 +86,7 @@ static void shared_counts_match_the_model_after_concurrent_readers(void **state)
         nodes[i] = n;
         if (i % 500 == 499) /* a full collection walks shared blocks too */
             assert_int_equal(rcy_gc_collect(h, 2), 0);
-        if (next_rand(&x) % 4 == 0 || i == NODES - 1) {
+        if (rcy_test_rng_next(&x) % 4 == 0 || i == NODES - 1) {
             /* share the new nodes (what they reach may be older private
              * ones), then publish them */
             for (size_t j = shared_upto; j <= i; j++)

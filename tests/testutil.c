@@ -1,4 +1,5 @@
-/* tests/testutil.c — death tests and output capture for the test suite. */
+/* tests/testutil.c — death tests, output capture, counting allocators and
+ * the stress tests' seeds and nodes, for the test suite. */
 #include "testutil.h"
 
 #include <signal.h>
@@ -150,3 +151,24 @@ static void c_arena_free(void *ctx, void *p, size_t size) {
 }
 const rcy_raw_allocator rcy_test_counting_raw = {NULL, c_malloc, c_calloc, c_realloc, c_free};
 const rcy_arena_allocator rcy_test_counting_arena = {NULL, c_arena, c_arena_free};
+
+/* ---- the stress tests' graphs ------------------------------------------- */
+
+int rcy_test_node_traverse(void *self, rcy_visitproc visit, void *arg) {
+    rcy_test_node *n = self;
+    for (int i = 0; i < RCY_TEST_FANOUT; i++)
+        RCY_VISIT(n->kid[i], visit, arg);
+    return 0;
+}
+
+void rcy_test_node_clear(void *self) {
+    rcy_test_node *n = self;
+    for (int i = 0; i < RCY_TEST_FANOUT; i++)
+        RCY_CLEAR(n->kid[i]);
+}
+
+uint64_t rcy_test_seed(uint64_t fallback) {
+    const char *env = getenv("RCY_STRESS_SEED");
+    uint64_t seed = env ? strtoull(env, NULL, 0) : fallback;
+    return seed ? seed : 1;
+}
