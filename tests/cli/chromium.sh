@@ -36,8 +36,15 @@ browse() { # browse OUT ERR ARGS... : one fresh headless Chromium
         --disable-background-networking --disable-component-update --disable-sync \
         --user-data-dir="$profile" --enable-logging=stderr --v=0 --virtual-time-budget=5000 \
         --window-size=1280,1700 "$@" >"$out" 2>"$err"
-    local rc=$?
-    rm -rf "$profile"
+    local rc=$? i
+    # Chromium's helper processes may still write into the profile a
+    # moment after it exits (cdp.mjs retries the same way): a profile that
+    # cannot go is left in /tmp, never a failure.
+    for i in 1 2 3 4 5 6 7 8 9 10; do
+        rm -rf "$profile" 2>/dev/null && break
+        sleep 0.2
+    done
+    [ -e "$profile" ] && echo "# warning: could not remove Chromium's profile $profile" >&2
     return $rc
 }
 
