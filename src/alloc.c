@@ -120,14 +120,14 @@ static inline void list_push_front(rcyi_pool *head, rcyi_pool *p) {
     head->next->prev = p;
     head->next = p;
     p->linked = 1;
-    p->owner &= ~RCYI_OWNER_UNLINKED;
+    __atomic_store_n(&p->owner, p->owner & ~RCYI_OWNER_UNLINKED, __ATOMIC_RELAXED); /* P4a */
 }
 static inline void list_unlink(rcyi_pool *p) {
     p->prev->next = p->next;
     p->next->prev = p->prev;
     p->next = p->prev = NULL;
     p->linked = 0;
-    p->owner |= RCYI_OWNER_UNLINKED;
+    __atomic_store_n(&p->owner, p->owner | RCYI_OWNER_UNLINKED, __ATOMIC_RELAXED); /* P4a */
 }
 
 /* ---- the usable-arena list, most-full first ------------------------- */
@@ -340,7 +340,7 @@ static rcyi_pool *pool_take(rcy_heap *h, rcyi_alloc_state *st, unsigned kind, un
         usable_push_front(st, a);
     if (!same) {
         p->free = NULL;
-        p->virgin = 0;
+        __atomic_store_n(&p->virgin, 0, __ATOMIC_RELAXED); /* P4a */
         p->bsize = (uint32_t)rcyi_class_size(cls);
         p->recip = (uint32_t)((((uint64_t)1 << 32) + p->bsize - 1) / p->bsize);
         p->cls = (uint8_t)cls;
@@ -349,8 +349,10 @@ static rcyi_pool *pool_take(rcy_heap *h, rcyi_alloc_state *st, unsigned kind, un
     p->used = 0;
     p->linked = 0;
     p->retained = 0;
-    p->owner = (uintptr_t)h | (st->debug ? RCYI_OWNER_DEBUG : 0) | RCYI_OWNER_UNLINKED |
-               (kind == RCYI_KIND_OBJECT ? RCYI_OWNER_OBJECT : 0);
+    __atomic_store_n(&p->owner,
+                     (uintptr_t)h | (st->debug ? RCYI_OWNER_DEBUG : 0) | RCYI_OWNER_UNLINKED |
+                         (kind == RCYI_KIND_OBJECT ? RCYI_OWNER_OBJECT : 0),
+                     __ATOMIC_RELAXED); /* P4a */
     p->next = p->prev = NULL;
     return p;
 }
@@ -364,7 +366,7 @@ static bool pool_release(rcyi_alloc_state *st, rcyi_pool *p) {
         p->retained = 0;
         a->nretained--;
     }
-    p->owner = 0;
+    __atomic_store_n(&p->owner, 0, __ATOMIC_RELAXED); /* P4a */
     p->next = a->freepools;
     a->freepools = p;
     uint32_t old = a->nfree;
@@ -445,7 +447,7 @@ static void *carve(const rcyi_alloc_state *st, rcyi_pool *p) {
         if (prev)
             rcyi_block_set_link(prev, link, NULL);
     }
-    p->virgin = end;
+    __atomic_store_n(&p->virgin, end, __ATOMIC_RELAXED); /* P4a */
     p->used++;
     return b;
 }
@@ -873,7 +875,9 @@ rcy_heap *rcyi_heap_of_object_block(const void *p) {
     if (!h)
         return NULL;
     if (rcyi_arena_lookup_checked(p))
-        return (rcyi_pool_at(p)->owner & RCYI_OWNER_OBJECT) ? h : NULL;
+        return (__atomic_load_n(&rcyi_pool_at(p)->owner, __ATOMIC_RELAXED) & RCYI_OWNER_OBJECT)
+                   ? h
+                   : NULL;
     rcyi_large *l = rcyi_large_of(p, h->alloc.debug ? RCYI_DBG_FRONT : 0);
     return l && l->kind == RCYI_KIND_OBJECT ? h : NULL;
 }

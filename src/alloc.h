@@ -68,6 +68,13 @@
  *  P3  A live pool is on its class list whenever it has a free or a virgin
  *      block; every pool on a class list is live with used > 0 or retained.
  *  P4  Every free block of an OBJECT pool has its first 8 bytes zero.
+ *  P4a Only the owner writes a pool's `virgin` and `owner`, with relaxed
+ *      atomic stores; another thread asking for the heap of a live shared
+ *      object (rcy_heap_of, rcy_is_shared) reads them with relaxed atomic
+ *      loads while the owner carves past that object or moves the pool on
+ *      and off its class list (any `virgin` it sees is above the object,
+ *      which was carved first and published to it; the UNLINKED bit is
+ *      the only part of `owner` that changes while the object lives).
  *  P5  arena.nretained == |{retained pools of the arena}|.  A pool that
  *      empties stays on its class list (retained) only while it is the
  *      only pool there and its arena has pools in use that are not
@@ -425,7 +432,7 @@ static inline bool rcyi_pool_free_fast(rcyi_pool *p, void *b, uintptr_t owner, u
  * 2^23). */
 static inline bool rcyi_pool_block_start(const rcyi_pool *pl, const void *b) {
     uint32_t off = (uint32_t)((const char *)b - pl->mem);
-    if (RCY_UNLIKELY(off >= pl->virgin))
+    if (RCY_UNLIKELY(off >= __atomic_load_n(&pl->virgin, __ATOMIC_RELAXED))) /* P4a */
         return false;
     return (uint32_t)(((uint64_t)off * pl->recip) >> 32) * pl->bsize == off;
 }

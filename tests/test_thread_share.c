@@ -283,6 +283,46 @@ static void two_threads_counting_a_shared_object_lose_no_update(void **state) {
     rcy_heap_free(h);
 }
 
+/* rcy_heap_of (and rcy_is_shared) of a shared object, asked on another
+ * thread while the owner carves new blocks from the same pool: the pool's
+ * virgin offset moves under the reader (alloc.h P4; ThreadSanitizer saw
+ * the race in test_thread_shared_stress). */
+typedef struct {
+    node *n;
+    rcy_heap *h;
+    int stop, mismatches;
+} asker;
+
+static void *ask_heap(void *arg) {
+    asker *a = arg;
+    while (!__atomic_load_n(&a->stop, __ATOMIC_ACQUIRE))
+        if (rcy_heap_of(a->n) != a->h || !rcy_is_shared(a->n))
+            a->mismatches++;
+    return NULL;
+}
+
+static void the_heap_of_a_shared_object_is_found_while_its_pool_grows(void **state) {
+    (void)state;
+    rcy_heap *h = rcy_heap_new(NULL);
+    asker a = {new_node(h, NULL, NULL), h, 0, 0};
+    assert_int_equal(rcy_share(a.n), RCY_OK);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, ask_heap, &a), 0);
+    enum { N = 20000 };
+    static node *more[N];
+    for (int round = 0; round < 5; round++) {
+        for (int i = 0; i < N; i++)
+            more[i] = new_node(h, NULL, NULL); /* carves the pool past a.n */
+        for (int i = N - 1; i >= 0; i--)
+            rcy_decref(more[i]);
+    }
+    __atomic_store_n(&a.stop, 1, __ATOMIC_RELEASE);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(a.mismatches, 0);
+    rcy_decref(a.n);
+    rcy_heap_free(h);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(private_objects_count_as_before),
@@ -294,6 +334,7 @@ int main(void) {
         cmocka_unit_test(a_shared_object_of_another_heap_may_be_stored_a_private_one_may_not),
         cmocka_unit_test(the_checker_reports_a_shared_to_private_edge_with_both_types),
         cmocka_unit_test(two_threads_counting_a_shared_object_lose_no_update),
+        cmocka_unit_test(the_heap_of_a_shared_object_is_found_while_its_pool_grows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
