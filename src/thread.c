@@ -34,6 +34,7 @@ static struct {
     pthread_key_t exit_key; /* an exiting thread leaves the list */
     pthread_once_t once;
     unsigned long locks; /* times the lock was taken (tests: rcyi_world_locks) */
+    unsigned long left;  /* times a listed thread stopped running (atomic; see wait_stopped) */
 } world = {PTHREAD_MUTEX_INITIALIZER,
            PTHREAD_COND_INITIALIZER,
            PTHREAD_COND_INITIALIZER,
@@ -42,6 +43,7 @@ static struct {
            0,
            0,
            PTHREAD_ONCE_INIT,
+           0,
            0};
 
 int rcyi_world_stop_flag;
@@ -53,6 +55,14 @@ static void world_lock(void) {
 
 static void world_unlock(void) {
     pthread_mutex_unlock(&world.lock);
+}
+
+/* Under world.lock: a listed thread just stopped running (parked, waits,
+ * went OFF or left the list); a requester spinning in wait_stopped sees
+ * `left` change, a sleeping one is woken. */
+static void left_running_locked(void) {
+    __atomic_store_n(&world.left, world.left + 1, __ATOMIC_RELEASE);
+    pthread_cond_broadcast(&world.parked);
 }
 
 unsigned long rcyi_world_locks(void) {
@@ -94,7 +104,7 @@ static void unlink_locked(rcyi_tstate *ts) {
     ts->next = ts->prev = NULL;
     ts->linked = 0;
     set_state(ts, TS_OFF);
-    pthread_cond_broadcast(&world.parked);
+    left_running_locked();
 }
 
 static void on_thread_exit(void *arg) {
@@ -133,7 +143,7 @@ static void world_enter(void) {
     world_lock();
     if (world.stopping && !ts->acting) {
         set_state(ts, TS_WAITING);
-        pthread_cond_broadcast(&world.parked);
+        left_running_locked();
         while (state_of(ts) == TS_WAITING)
             pthread_cond_wait(&world.restart, &world.lock);
     }
@@ -149,7 +159,7 @@ static void world_leave(void) {
     set_state(ts, TS_OFF);
     if (RCY_UNLIKELY(__atomic_load_n(&rcyi_world_stop_flag, __ATOMIC_SEQ_CST))) {
         world_lock();
-        pthread_cond_broadcast(&world.parked);
+        left_running_locked();
         world_unlock();
     }
 }
@@ -161,7 +171,7 @@ void rcyi_safepoint_slow(void) {
     world_lock();
     if (world.stopping && state_of(ts) == TS_ATTACHED) {
         set_state(ts, TS_PARKED);
-        pthread_cond_broadcast(&world.parked);
+        left_running_locked();
         while (state_of(ts) == TS_PARKED)
             pthread_cond_wait(&world.restart, &world.lock);
     }
@@ -188,7 +198,7 @@ static void request_locked(rcyi_tstate *ts) {
          * wait for its restart when not ATTACHED. */
         if (state_of(ts) == TS_ATTACHED) {
             set_state(ts, TS_PARKED);
-            pthread_cond_broadcast(&world.parked);
+            left_running_locked();
             while (state_of(ts) == TS_PARKED)
                 pthread_cond_wait(&world.restart, &world.lock);
         } else {
@@ -203,18 +213,27 @@ static void request_locked(rcyi_tstate *ts) {
 
 /* The waiting half: until no other listed thread is ATTACHED (S2). */
 static void wait_stopped(rcyi_tstate *ts) {
-    /* Threads poll often: re-count a little while (about 100 us) before
-     * sleeping, sparing the parking thread's wake-up of a sleeping
-     * requester (no global count of running threads: attach and detach
-     * would pay one more locked instruction for it). */
+    /* Threads poll often: for a little while (about 100 us) spin without
+     * the lock, re-counting under it only when `left` says a thread
+     * stopped running, so a parking thread never waits for the lock
+     * behind the requester (no global count of running threads: attach
+     * and detach would pay one more locked instruction for it). */
     double until = rcyi_os_clock_seconds() + 100e-6;
-    world_lock();
-    while (others_running_locked(ts) && rcyi_os_clock_seconds() < until) {
-        world_unlock();
-        for (int i = 0; i < 64; i++)
-            __asm__ __volatile__("" ::: "memory");
+    for (;;) {
+        unsigned long seen = __atomic_load_n(&world.left, __ATOMIC_ACQUIRE);
         world_lock();
+        int running = others_running_locked(ts);
+        world_unlock();
+        if (!running)
+            return;
+        while (__atomic_load_n(&world.left, __ATOMIC_ACQUIRE) == seen &&
+               rcyi_os_clock_seconds() < until)
+            for (int i = 0; i < 64; i++)
+                __asm__ __volatile__("" ::: "memory");
+        if (rcyi_os_clock_seconds() >= until)
+            break;
     }
+    world_lock();
     while (others_running_locked(ts)) {
         /* A short timeout: a thread that parks signals, but the re-count
          * also covers one that left the list between two counts. */
