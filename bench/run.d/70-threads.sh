@@ -21,14 +21,21 @@
 #     matched against objdump's disassembly).
 #  4. cross-heap frees, producer/consumer (bench/remote_bench.c): ns and
 #     CAS per remote free, RSS and arenas against freeing locally.
+#  5. rcy_heap_attach + rcy_heap_detach pairs on one heap, no stop
+#     pending (bench/attach_bench.c), ours vs the recycle before attach
+#     became lock-free (THREADS_ATTACH_BASELINE, default 96cda8b, the
+#     parent of 3a2b4f5; RCY_BASELINE predates attach), extracted and
+#     built the same way as in 1: ns per pair interleaved, medians, ratio,
+#     and callgrind instructions per pair for both.
 #
 # Every figure line ends with the CPU model and the load average.
 # Env: RCY_BENCH_BUILD (set by bench/run.sh), RCY_BASELINE (f39e64b),
 # THREADS_RUNS (rounds, 5), THREADS_BT_DEPTH (binary_trees, 21),
 # THREADS_BT_VARIANTS ("rcy_untracked rcy"), THREADS_TT_DEPTH
 # (thread_trees, 18), THREADS_CG_DEPTH (binary_trees under callgrind, 14),
-# THREADS_REMOTE_BLOCKS (10000000), THREADS_PARTS (the parts to run,
-# "1 2 3 4"), CC (cc).
+# THREADS_REMOTE_BLOCKS (10000000), THREADS_ATTACH_BASELINE (96cda8b),
+# THREADS_ATTACH_PAIRS (10000000), THREADS_PARTS (the parts to run,
+# "1 2 3 4 5"; THREADS_PARTS=5 runs only the attach figures), CC (cc).
 set -uo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${RCY_BENCH_BUILD:?run through bench/run.sh}" && pwd)
@@ -41,8 +48,10 @@ tt_depth="${THREADS_TT_DEPTH:-18}"
 cg_depth="${THREADS_CG_DEPTH:-14}"
 remote_blocks="${THREADS_REMOTE_BLOCKS:-10000000}"
 baseline="${RCY_BASELINE:-f39e64b}"
+attach_baseline="${THREADS_ATTACH_BASELINE:-96cda8b}"
+attach_pairs="${THREADS_ATTACH_PAIRS:-10000000}"
 cc="${CC:-cc}"
-want() { [[ " ${THREADS_PARTS:-1 2 3 4} " == *" $1 "* ]]; }
+want() { [[ " ${THREADS_PARTS:-1 2 3 4 5} " == *" $1 "* ]]; }
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 mkdir -p "$work"
 tmp=$(mktemp -d)
@@ -82,20 +91,28 @@ build_progs() {
         { echo "building the programs against $2 failed"; return 1; }
 }
 
+# extract REV NAME: the tree of REV in $work/NAME-src (kept while REV is
+# the same commit), its library's build dir $work/NAME cleared on change.
+extract() {
+    local dst="$work/$2-src"
+    if [ "$(cat "$dst/.commit" 2>/dev/null)" != "$(git -C "$src" rev-parse "$1")" ]; then
+        rm -rf "$dst" "${work:?}/$2"
+        mkdir -p "$dst"
+        git -C "$src" archive "$1" | tar -x -C "$dst" &&
+            git -C "$src" rev-parse "$1" >"$dst/.commit"
+    fi
+}
+have_rev() { git -C "$src" rev-parse --verify -q "$1^{commit}" >/dev/null 2>&1; }
+
 side_by_side=0
 if ! want 1 && ! want 3; then
     : # the two libraries serve parts 1 and 3 only
-elif ! git -C "$src" rev-parse --verify -q "$baseline^{commit}" >/dev/null 2>&1; then
+elif ! have_rev "$baseline"; then
     echo "today's build skipped: no git history here (a tarball?) to extract $baseline from;"
     echo "the side-by-side figures (private counting, binary_trees on one thread) need a clone"
 else
     bsrc="$work/baseline-src"
-    if [ "$(cat "$bsrc/.commit" 2>/dev/null)" != "$(git -C "$src" rev-parse "$baseline")" ]; then
-        rm -rf "$bsrc" "$work/baseline"
-        mkdir -p "$bsrc"
-        git -C "$src" archive "$baseline" | tar -x -C "$bsrc" &&
-            git -C "$src" rev-parse "$baseline" >"$bsrc/.commit"
-    fi
+    extract "$baseline" baseline
     echo "building today's library ($baseline, $(git -C "$src" log -1 --format=%cs "$baseline")) and ours, the same way"
     build_lib "$bsrc" "$work/baseline" && build_lib "$src" "$work/ours" &&
         build_progs "$bsrc" "$work/baseline" today && build_progs "$src" "$work/ours" ours &&
@@ -285,6 +302,47 @@ if [ -x "$bin/remote_bench" ]; then
 else
     echo "remote_bench not built"
     status=1
+fi
+}
+# ---- 5. attach + detach pairs, no stop pending -------------------------
+want 5 && {
+echo
+echo "== 5. rcy_heap_attach + rcy_heap_detach pair on one heap (the thread's only one), no stop pending,"
+echo "   ours vs before ($attach_baseline): $runs rounds interleaved of $attach_pairs pairs, median ns per pair"
+if ! have_rev "$attach_baseline"; then
+    echo "skipped: no git history here (a tarball?) to extract $attach_baseline from"
+else
+    extract "$attach_baseline" attach-baseline
+    echo "building the library before ($attach_baseline, $(git -C "$src" log -1 --format='%cs %s' "$attach_baseline" | cut -c1-72)) and ours, the same way"
+    if build_lib "$work/attach-baseline-src" "$work/attach-baseline" && build_lib "$src" "$work/ours" &&
+        "$cc" "${cflags[@]}" -I"$work/attach-baseline-src/include" "$src/bench/attach_bench.c" \
+            "$work/attach-baseline/librecycle.a" -lpthread -ldl -o "$work/attach_bench_before" &&
+        "$cc" "${cflags[@]}" -I"$src/include" "$src/bench/attach_bench.c" \
+            "$work/ours/librecycle.a" -lpthread -ldl -o "$work/attach_bench_ours"; then
+        for ((r = 0; r < runs; r++)); do
+            for b in ours before; do
+                "$work/attach_bench_$b" "$attach_pairs" | awk '/ns per/ {print $NF}' >>"$tmp/attach_$b" ||
+                    { echo "attach_bench_$b failed"; status=1; }
+            done
+        done
+        o=$(median <"$tmp/attach_ours") d=$(median <"$tmp/attach_before")
+        printf "attach+detach pair: ours %.2f ns  before %.2f ns  ratio %s (runs ours: %s; before: %s) %s\n" "$o" "$d" \
+            "$(ratio "$o" "$d")" "$(paste -sd' ' "$tmp/attach_ours")" "$(paste -sd' ' "$tmp/attach_before")" "$(on)"
+        if [ $have_valgrind = 1 ]; then
+            # Per pair: the difference between two sizes, so the setup cancels.
+            for b in ours before; do
+                a1=$(instructions "$work/attach_bench_$b" 100000) a2=$(instructions "$work/attach_bench_$b" 200000)
+                echo $(((a2 - a1) / 1000)) >"$tmp/cga_$b"
+            done
+            awk -v a="$(cat "$tmp/cga_ours")" -v b="$(cat "$tmp/cga_before")" -v m="$(on)" 'BEGIN {
+                printf "callgrind, instructions per attach+detach pair: ours %.2f  before %.2f  ratio %.3fx %s\n", a / 100, b / 100, a / b, m }'
+        else
+            echo "callgrind: valgrind not installed, instruction counts skipped"
+        fi
+    else
+        echo "building attach_bench against both libraries failed"
+        status=1
+    fi
 fi
 }
 exit $status
