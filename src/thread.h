@@ -44,7 +44,10 @@
  *   S2  the world is stopped <=> `stopping` and no thread on the list is
  *       ATTACHED other than the requester; rcyi_world_stop returns only
  *       then, and `stop_flag` (what a safepoint loads, relaxed) is set
- *       from the request until the restart.
+ *       from the request until the restart.  Every change of a listed
+ *       thread away from ATTACHED while a stop is pending bumps
+ *       `world.left` under the lock, so the requester spins on that
+ *       counter without the lock and re-counts only when it moved.
  *   S3  no starvation: the restart hands every WAITING thread its heap
  *       (WAITING -> ATTACHED) before a new stop can be requested, so an
  *       attach that waited returns after at most one stop, however many
