@@ -331,16 +331,23 @@ __attribute__((noinline)) static void release_deferred(rcy_heap *h, rcyi_object_
 }
 
 /* st: h->obj for a private object, shared_deaths for a shared one (O4). */
-static void dealloc_on(rcy_heap *h, rcyi_object_state *st, rcy_head_ *hd) {
-    if (!prepare(h, st, hd))
-        return;
-    if (RCY_UNLIKELY(st->depth >= RCYI_DEALLOC_MAX_DEPTH) && defer(h, st, hd))
-        return;
+/* Step 4 one level deeper: releases hd, and what deeper levels deferred
+ * when this is the outermost one. */
+static inline __attribute__((always_inline)) void release_nested(rcy_heap *h, rcyi_object_state *st,
+                                                                 rcy_head_ *hd) {
     st->depth++;
     release(h, hd);
     if (RCY_UNLIKELY(st->deferred_len) && st->depth == 1)
         release_deferred(h, st);
     st->depth--;
+}
+
+static void dealloc_on(rcy_heap *h, rcyi_object_state *st, rcy_head_ *hd) {
+    if (!prepare(h, st, hd))
+        return;
+    if (RCY_UNLIKELY(st->depth >= RCYI_DEALLOC_MAX_DEPTH) && defer(h, st, hd))
+        return;
+    release_nested(h, st, hd);
 }
 
 static void dealloc(rcy_heap *h, rcy_head_ *hd) {
@@ -399,32 +406,23 @@ __attribute__((noinline)) static void decref_stopped(rcy_head_ *hd, uint32_t rc)
     die_stopped(hd); /* a tail call: the decrement above needs no frame */
 }
 
-/* decref_stopped's death: dealloc_on's path without its general steps
- * when there is nothing for them to do (no finalizer due, no weak
- * reference, nothing traced, room on the stack; a shared object is
- * never TRACKED). */
+/* decref_stopped's death: dealloc_on's path without prepare when there
+ * is nothing for it to do (no finalizer due, no weak reference, room on
+ * the stack; a shared object is never TRACKED). */
 __attribute__((noinline)) static void die_stopped(rcy_head_ *hd) {
     rcy_heap *h = rcyi_heap_of_live_block(hd);
     rcyi_object_state *st = &shared_deaths;
     const rcy_type *t = hd->type;
     uint32_t w = rcyi_gcword_load(hd);
     if (RCY_UNLIKELY((t->finalize && !(w & RCYI_GC_FINALIZED)) || (w & RCYI_GC_WEAKREFS) ||
-                     st->depth >= RCYI_DEALLOC_MAX_DEPTH ||
-                     __atomic_load_n(&rcyi_tracing, __ATOMIC_RELAXED))) {
+                     st->depth >= RCYI_DEALLOC_MAX_DEPTH)) {
         dealloc_on(h, st, hd);
         return;
     }
-    /* dealloc_on with nothing to do in steps 1-2 (shared: never TRACKED) */
+    /* dealloc_on with nothing to do in steps 1-3 but leaving the shared
+     * list (prepare; a shared object is never TRACKED) */
     rcyi_shared_forget(h, hd);
-    st->depth++;
-    if (t->destroy)
-        t->destroy(hd + 1);
-    else if (t->clear)
-        t->clear(hd + 1);
-    if (RCY_UNLIKELY(st->deferred_len) && st->depth == 1)
-        release_deferred(h, st);
-    st->depth--;
-    rcyi_free_object_shared(h, hd);
+    release_nested(h, st, hd);
 }
 
 void rcyi_decref_shared_stopped(rcy_head_ *hd) {
